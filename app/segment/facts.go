@@ -1,0 +1,384 @@
+package segment
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Semantic is a deal stage's meaning in Bitrix24 (STAGE_SEMANTIC_ID).
+type Semantic byte
+
+// Stage semantics.
+const (
+	InProgress Semantic = 'P'
+	Won        Semantic = 'S'
+	Lost       Semantic = 'F'
+)
+
+// Deal is the mirror row of a deal: what its facts and rules need.
+type Deal struct {
+	ID              int64
+	CompanyID       int64 // 0 = none
+	ContactIDs      []int64
+	CategoryID      int    // pipeline; 0 = the default one
+	StageID         string // "NEW", "C3:WON", …
+	Semantic        Semantic
+	Amount          decimal.Decimal // OPPORTUNITY, in Currency
+	Currency        string
+	Created         time.Time
+	Closed          time.Time // when it was won or lost; zero falls back to Created
+	TypeID          string
+	ProductSections []int // catalog sections of its product rows
+	Fields          map[string]string
+}
+
+// Client is the mirror row of a contact or company.
+type Client struct {
+	ID     int64
+	Entity Entity // EntityContact or EntityCompany
+	TypeID string // TYPE_ID of a contact, COMPANY_TYPE of a company
+	Fields map[string]string
+}
+
+// Rates converts deal amounts to the portal's base currency, as
+// crm.currency.list gives them: PerUnit[cur] is how much of Base one unit of
+// cur is worth (AMOUNT / AMOUNT_CNT).
+type Rates struct {
+	Base    string
+	PerUnit map[string]decimal.Decimal
+}
+
+// ToBase converts amount in currency to the base currency; ok is false when
+// the currency has no rate. An empty currency is the base currency.
+func (r Rates) ToBase(amount decimal.Decimal, currency string) (decimal.Decimal, bool) {
+	if currency == "" || currency == r.Base {
+		return amount, true
+	}
+	rate, ok := r.PerUnit[currency]
+	if !ok {
+		return decimal.Decimal{}, false
+	}
+	return amount.Mul(rate), true
+}
+
+// Kind is the kind of a fact's value.
+type Kind uint8
+
+// Value kinds.
+const (
+	KindNone   Kind = iota // no value: no won deal, an unset field, no rate
+	KindNumber             // Num
+	KindText               // Text
+	KindGroups             // Groups: sorted distinct catalog section ids
+)
+
+// Value is what a fact evaluated to for one record.
+type Value struct {
+	Kind   Kind
+	Num    float64
+	Text   string
+	Groups []int
+}
+
+func number(f float64) Value { return Value{Kind: KindNumber, Num: f} }
+func text(s string) Value    { return Value{Kind: KindText, Text: s} }
+
+// Env is what facts need beyond the record: the time, money rates and the
+// portal's RFM quintiles.
+type Env struct {
+	Now   time.Time
+	Rates Rates
+	RFM   *RFM // from an RFMBuilder; nil when the rules use no rfm fact
+}
+
+// Facts is a record's facts, computed on demand while rules are evaluated:
+// *ClientFacts for contacts and companies, *DealFacts for deals.
+type Facts interface {
+	value(l *leaf) Value
+}
+
+// ClientFacts computes a contact's or company's facts over its deals, only
+// those the rules ask for, each window once. Reuse one per goroutine with
+// Reset; it is not safe for concurrent use.
+type ClientFacts struct {
+	env    Env
+	client Client
+	deals  []Deal
+	aggs   []windowAgg // cache of the windows computed for this client
+}
+
+// NewClientFacts returns empty facts for env; call Reset before use.
+func NewClientFacts(env Env) *ClientFacts {
+	return &ClientFacts{env: env}
+}
+
+// Reset points f at another client and its deals, dropping cached results.
+func (f *ClientFacts) Reset(c Client, deals []Deal) {
+	f.client, f.deals = c, deals
+	f.aggs = f.aggs[:0]
+}
+
+// windowAgg is one pass over a client's deals within a window.
+type windowAgg struct {
+	window, offset int // days; window 0 = all time; offset shifts it back (growth's previous window)
+	wonSum         decimal.Decimal
+	moneyOK        bool // every won deal's currency had a rate
+	won, lost      int
+	open           int // all time, only in the all-time agg
+	firstWon       time.Time
+	lastWon        time.Time
+	groups         []int
+}
+
+func (f *ClientFacts) agg(window, offset int) *windowAgg {
+	for i := range f.aggs {
+		if f.aggs[i].window == window && f.aggs[i].offset == offset {
+			return &f.aggs[i]
+		}
+	}
+	if len(f.aggs) < cap(f.aggs) {
+		f.aggs = f.aggs[:len(f.aggs)+1]
+	} else {
+		f.aggs = append(f.aggs, windowAgg{})
+	}
+	a := &f.aggs[len(f.aggs)-1]
+	groups := a.groups[:0]
+	*a = windowAgg{window: window, offset: offset, moneyOK: true, groups: groups}
+	now := f.env.Now
+	var from, to time.Time
+	if window > 0 {
+		to = now.Add(-days(offset))
+		from = to.Add(-days(window))
+	}
+	for i := range f.deals {
+		d := &f.deals[i]
+		if d.Semantic != Won && d.Semantic != Lost {
+			if window == 0 {
+				a.open++
+			}
+			continue
+		}
+		at := d.Closed
+		if at.IsZero() {
+			at = d.Created
+		}
+		// A rolling window is (from, to]: it ends now and holds exactly window days.
+		if window > 0 && (!at.After(from) || at.After(to)) {
+			continue
+		}
+		if d.Semantic == Lost {
+			a.lost++
+			continue
+		}
+		a.won++
+		if amt, ok := f.env.Rates.ToBase(d.Amount, d.Currency); ok {
+			a.wonSum = a.wonSum.Add(amt)
+		} else {
+			a.moneyOK = false
+		}
+		if a.firstWon.IsZero() || at.Before(a.firstWon) {
+			a.firstWon = at
+		}
+		if at.After(a.lastWon) {
+			a.lastWon = at
+		}
+		for _, s := range d.ProductSections {
+			if !slices.Contains(a.groups, s) {
+				a.groups = append(a.groups, s)
+			}
+		}
+	}
+	slices.Sort(a.groups)
+	return a
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+// daysSince counts whole days from t to now, never below zero.
+func daysSince(now, t time.Time) float64 {
+	d := math.Floor(now.Sub(t).Hours() / 24)
+	return max(d, 0)
+}
+
+func (a *windowAgg) money() (float64, bool) {
+	if !a.moneyOK {
+		return 0, false
+	}
+	return a.wonSum.InexactFloat64(), true
+}
+
+func (f *ClientFacts) value(l *leaf) Value {
+	switch l.fact {
+	case factField:
+		return clientField(&f.client, l.field)
+	case factWonAmount:
+		if m, ok := f.agg(l.window, 0).money(); ok {
+			return number(m)
+		}
+	case factWonCount:
+		return number(float64(f.agg(l.window, 0).won))
+	case factAvgWonAmount:
+		a := f.agg(l.window, 0)
+		if m, ok := a.money(); ok && a.won > 0 {
+			return number(m / float64(a.won))
+		}
+	case factLostCount:
+		return number(float64(f.agg(l.window, 0).lost))
+	case factOpenDeals:
+		return number(float64(f.agg(0, 0).open))
+	case factDaysSinceLastWon:
+		if a := f.agg(0, 0); a.won > 0 {
+			return number(daysSince(f.env.Now, a.lastWon))
+		}
+	case factDaysSinceFirstWon:
+		if a := f.agg(0, 0); a.won > 0 {
+			return number(daysSince(f.env.Now, a.firstWon))
+		}
+	case factProductGroups:
+		return Value{Kind: KindGroups, Groups: f.agg(l.window, 0).groups}
+	case factGrowth:
+		return f.growth(l.window)
+	case factRFMR, factRFMF, factRFMM, factRFM:
+		return f.rfm(l.fact, l.window)
+	}
+	return Value{}
+}
+
+// growth is won_amount of the window ÷ won_amount of the window before it:
+// 1 is flat, 1.5 is +50 %. With nothing won before, any revenue now is +Inf
+// and none is no value.
+func (f *ClientFacts) growth(window int) Value {
+	cur, ok1 := f.agg(window, 0).money()
+	prev, ok2 := f.agg(window, window).money()
+	switch {
+	case !ok1 || !ok2:
+		return Value{}
+	case prev == 0 && cur == 0:
+		return Value{}
+	case prev == 0:
+		return number(math.Inf(1))
+	}
+	return number(cur / prev)
+}
+
+func (f *ClientFacts) rfm(fact factID, window int) Value {
+	t := f.env.RFM.table(window)
+	if t == nil {
+		return Value{}
+	}
+	sc := t.Score(f.rfmInput(window))
+	switch fact {
+	case factRFMR:
+		return number(float64(sc.R))
+	case factRFMF:
+		return number(float64(sc.F))
+	case factRFMM:
+		return number(float64(sc.M))
+	}
+	return text(sc.String())
+}
+
+// rfmInput is the client's raw recency, frequency and money in a window.
+func (f *ClientFacts) rfmInput(window int) RFMInput {
+	a := f.agg(window, 0)
+	if a.won == 0 {
+		return RFMInput{}
+	}
+	m, _ := a.money()
+	return RFMInput{
+		Buyer:     true,
+		Recency:   daysSince(f.env.Now, a.lastWon),
+		Frequency: float64(a.won),
+		Monetary:  m,
+	}
+}
+
+func clientField(c *Client, name string) Value {
+	switch {
+	case name == "ID":
+		return text(strconv.FormatInt(c.ID, 10))
+	case name == "TYPE_ID" && c.Entity == EntityContact, name == "COMPANY_TYPE" && c.Entity == EntityCompany:
+		return text(c.TypeID)
+	}
+	return fieldValue(c.Fields, name)
+}
+
+func fieldValue(fields map[string]string, name string) Value {
+	v, ok := fields[name]
+	if !ok {
+		return Value{}
+	}
+	return text(v)
+}
+
+// SegmentLookup gives the current segment key of a contact or company, ""
+// when it has none. Deals use it for client_segment.
+type SegmentLookup func(entity Entity, id int64) string
+
+// DealFacts is a deal's facts. Reuse one with Reset; not safe for concurrent
+// use.
+type DealFacts struct {
+	deal   *Deal
+	lookup SegmentLookup
+}
+
+// NewDealFacts returns deal facts that read client segments through lookup.
+func NewDealFacts(lookup SegmentLookup) *DealFacts {
+	return &DealFacts{lookup: lookup}
+}
+
+// Reset points f at another deal.
+func (f *DealFacts) Reset(d *Deal) { f.deal = d }
+
+func (f *DealFacts) value(l *leaf) Value {
+	d := f.deal
+	switch l.fact {
+	case factClientSegment:
+		return f.clientSegment()
+	case factField:
+		switch l.field {
+		case "ID":
+			return text(strconv.FormatInt(d.ID, 10))
+		case "STAGE_ID":
+			return text(d.StageID)
+		case "CATEGORY_ID":
+			return text(strconv.Itoa(d.CategoryID))
+		case "STAGE_SEMANTIC_ID":
+			return text(string(rune(d.Semantic)))
+		case "TYPE_ID":
+			return text(d.TypeID)
+		case "OPPORTUNITY":
+			return text(d.Amount.String())
+		case "CURRENCY_ID":
+			return text(d.Currency)
+		case "COMPANY_ID":
+			return text(strconv.FormatInt(d.CompanyID, 10))
+		}
+		return fieldValue(d.Fields, l.field)
+	}
+	return Value{}
+}
+
+// clientSegment is the segment of the deal's company, else of the first of
+// its contacts that has one.
+func (f *DealFacts) clientSegment() Value {
+	d := f.deal
+	if f.lookup == nil {
+		return Value{}
+	}
+	if d.CompanyID != 0 {
+		if k := f.lookup(EntityCompany, d.CompanyID); k != "" {
+			return text(k)
+		}
+	}
+	for _, id := range d.ContactIDs {
+		if k := f.lookup(EntityContact, id); k != "" {
+			return text(k)
+		}
+	}
+	return Value{}
+}

@@ -1,0 +1,147 @@
+package segment
+
+import (
+	"slices"
+	"sort"
+)
+
+// RFMInput is one client's raw RFM values within a window.
+type RFMInput struct {
+	Buyer     bool    // won at least one deal in the window
+	Recency   float64 // days since the last won deal
+	Frequency float64 // won deals
+	Monetary  float64 // won amount in the base currency
+}
+
+// RFMScore is a client's quintile scores: 1 (worst fifth) to 5 (best
+// fifth), 0 for a client that won no deal in the window.
+type RFMScore struct {
+	R, F, M int
+}
+
+// String is the score as admins write it: "545", "000" for no purchases.
+func (s RFMScore) String() string {
+	return string([]byte{byte('0' + s.R), byte('0' + s.F), byte('0' + s.M)})
+}
+
+// RFMTable holds the sorted values of every buyer in a portal for one window,
+// so that scoring one client is three binary searches.
+//
+// Scoring: a value's percentile is (clients below it + half of the clients
+// equal to it) ÷ buyers, and the score is that percentile times 5, rounded
+// up. Ties therefore share one score, the middle one of the ranks they span;
+// five distinct buyers get 1…5, a single buyer (or all buyers equal) gets 3.
+// Lower recency is better, so R counts the clients with more days. Clients
+// without a won deal are left out of the quintiles and score 0.
+type RFMTable struct {
+	recency, frequency, monetary []float64
+}
+
+// NewRFMTable builds the table from every client's input.
+func NewRFMTable(inputs []RFMInput) *RFMTable {
+	t := &RFMTable{}
+	for _, in := range inputs {
+		t.add(in)
+	}
+	t.sort()
+	return t
+}
+
+func (t *RFMTable) add(in RFMInput) {
+	if !in.Buyer {
+		return
+	}
+	t.recency = append(t.recency, in.Recency)
+	t.frequency = append(t.frequency, in.Frequency)
+	t.monetary = append(t.monetary, in.Monetary)
+}
+
+func (t *RFMTable) sort() {
+	slices.Sort(t.recency)
+	slices.Sort(t.frequency)
+	slices.Sort(t.monetary)
+}
+
+// Buyers is how many clients the quintiles are over.
+func (t *RFMTable) Buyers() int { return len(t.recency) }
+
+// Score scores one client against the table. A buyer not in the table is
+// scored where it would stand.
+func (t *RFMTable) Score(in RFMInput) RFMScore {
+	if !in.Buyer || len(t.recency) == 0 {
+		return RFMScore{}
+	}
+	return RFMScore{
+		R: quintile(t.recency, in.Recency, true),
+		F: quintile(t.frequency, in.Frequency, false),
+		M: quintile(t.monetary, in.Monetary, false),
+	}
+}
+
+// quintile scores v within sorted; lowerIsBetter flips the direction.
+func quintile(sorted []float64, v float64, lowerIsBetter bool) int {
+	n := len(sorted)
+	lo := sort.SearchFloat64s(sorted, v)
+	hi := lo
+	for hi < n && sorted[hi] == v {
+		hi++
+	}
+	below, equal := lo, hi-lo
+	if lowerIsBetter {
+		below = n - hi
+	}
+	// score = ceil(5 × (below + equal/2) / n), in integers: ceil(5(2·below+equal) / 2n).
+	num := 5 * (2*below + equal)
+	den := 2 * n
+	s := (num + den - 1) / den
+	return min(max(s, 1), 5)
+}
+
+// RFM is a portal's RFM tables, one per window the rules use (0 = all time).
+type RFM struct {
+	tables map[int]*RFMTable
+}
+
+func (r *RFM) table(window int) *RFMTable {
+	if r == nil {
+		return nil
+	}
+	return r.tables[window]
+}
+
+// Table returns the table for a window, nil if it was not built.
+func (r *RFM) Table(window int) *RFMTable { return r.table(window) }
+
+// RFMBuilder collects every client of a portal once and builds the RFM
+// tables for the windows the rules need (Rules.RFMWindows).
+type RFMBuilder struct {
+	facts   *ClientFacts
+	windows []int
+	tables  map[int]*RFMTable
+}
+
+// NewRFMBuilder starts tables for windows at env's time and rates.
+func NewRFMBuilder(env Env, windows []int) *RFMBuilder {
+	env.RFM = nil
+	b := &RFMBuilder{facts: NewClientFacts(env), windows: windows, tables: map[int]*RFMTable{}}
+	for _, w := range windows {
+		b.tables[w] = &RFMTable{}
+	}
+	return b
+}
+
+// Add counts one client with its deals.
+func (b *RFMBuilder) Add(c Client, deals []Deal) {
+	b.facts.Reset(c, deals)
+	for _, w := range b.windows {
+		b.tables[w].add(b.facts.rfmInput(w))
+	}
+}
+
+// Build sorts the tables; the builder must not be used afterwards.
+func (b *RFMBuilder) Build() *RFM {
+	for _, t := range b.tables {
+		t.sort()
+	}
+	return &RFM{tables: b.tables}
+}
