@@ -1,0 +1,251 @@
+package bitrix
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// Profile is a portal's request budget. Bitrix24 refuses requests when a
+// leaky bucket of Burst requests, draining Rate per Period, overflows; the
+// client keeps its own GCRA limit in Redis a little under that, so every
+// process of the application together stays inside it.
+type Profile struct {
+	Name   string
+	Rate   int           // requests per Period; 0 disables the limiter
+	Burst  int           // at most this many at once
+	Period time.Duration // default one second
+}
+
+// StandardProfile is the budget of every plan but Enterprise: Bitrix24
+// drains 2 requests/s from a bucket of 50.
+func StandardProfile() Profile {
+	return Profile{Name: "standard", Rate: 2, Burst: 40, Period: time.Second}
+}
+
+// EnterpriseProfile is the Enterprise budget: 5 requests/s, bucket of 250.
+func EnterpriseProfile() Profile {
+	return Profile{Name: "enterprise", Rate: 5, Burst: 200, Period: time.Second}
+}
+
+// UnlimitedProfile disables the client-side limiter (tests, on-premise).
+func UnlimitedProfile() Profile { return Profile{Name: "unlimited"} }
+
+// ProfileForLicense picks the profile from app.info's LICENSE_FAMILY.
+func ProfileForLicense(family string) Profile {
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(family)), "ent") {
+		return EnterpriseProfile()
+	}
+	return StandardProfile()
+}
+
+func (c *Client) profile(ctx context.Context, memberID string) (Profile, error) {
+	if c.cfg.Profile == nil {
+		return StandardProfile(), nil
+	}
+	p, err := c.cfg.Profile(ctx, memberID)
+	if err != nil {
+		return Profile{}, fmt.Errorf("bitrix: rate profile of portal %s: %w", memberID, err)
+	}
+	return p, nil
+}
+
+func (c *Client) opsKey(memberID string) string { return c.cfg.KeyPrefix + "ops:" + memberID }
+
+// waitBudget waits before one HTTP request: first for pauses and slowdowns
+// of the methods it runs, then for one unit of the portal's shared budget.
+func (c *Client) waitBudget(ctx context.Context, memberID, method string, methods []string) (time.Duration, error) {
+	var waited time.Duration
+	d, m, paused, err := c.methodDelay(ctx, memberID, methods)
+	if err != nil {
+		return 0, err
+	}
+	if d > 0 {
+		reason := "operating"
+		if !paused {
+			reason = "operating_slowdown"
+		}
+		if err := c.sleep(ctx, memberID, m, d, reason, nil); err != nil {
+			return 0, err
+		}
+		waited += d
+	}
+	prof, err := c.profile(ctx, memberID)
+	if err != nil {
+		return waited, err
+	}
+	if prof.Rate <= 0 {
+		return waited, nil
+	}
+	if prof.Period <= 0 {
+		prof.Period = time.Second
+	}
+	if prof.Burst <= 0 {
+		prof.Burst = 1
+	}
+	lim := redis_rate.Limit{Rate: prof.Rate, Burst: prof.Burst, Period: prof.Period}
+	key := c.cfg.KeyPrefix + "rl:" + memberID
+	for {
+		res, err := c.limiter.Allow(ctx, key, lim)
+		if err != nil {
+			return waited, fmt.Errorf("bitrix: rate limiter: %w", err)
+		}
+		if res.Allowed > 0 {
+			return waited, nil
+		}
+		d := res.RetryAfter
+		if d <= 0 {
+			d = 10 * time.Millisecond
+		}
+		if err := c.sleep(ctx, memberID, method, d, "budget", nil); err != nil {
+			return waited, err
+		}
+		waited += d
+	}
+}
+
+// MethodBudget is what the client knows of a method's time budget on a
+// portal, shared by all processes through Redis.
+type MethodBudget struct {
+	Operating   float64   // seconds used in the last 10 minutes, as last reported
+	ResetAt     time.Time // when the oldest minute of Operating drops out
+	PausedUntil time.Time // OPERATION_TIME_LIMIT pause; zero when none
+}
+
+// MethodBudget returns the recorded time budget of method.
+func (p *Portal) MethodBudget(ctx context.Context, method string) (MethodBudget, error) {
+	method = strings.ToLower(method)
+	vals, err := p.c.rdb.HMGet(ctx, p.c.opsKey(p.memberID), "p:"+method, "o:"+method).Result()
+	if err != nil {
+		return MethodBudget{}, fmt.Errorf("bitrix: method budget: %w", err)
+	}
+	var b MethodBudget
+	if ms, ok := parseInt(vals[0]); ok {
+		b.PausedUntil = time.UnixMilli(ms)
+	}
+	b.Operating, b.ResetAt = parseOperating(vals[1])
+	return b, nil
+}
+
+func parseInt(v any) (int64, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// operating values are stored as "seconds;reset_unix".
+func parseOperating(v any) (float64, time.Time) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, time.Time{}
+	}
+	a, b, _ := strings.Cut(s, ";")
+	op, err1 := strconv.ParseFloat(a, 64)
+	reset, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, time.Time{}
+	}
+	return op, time.Unix(reset, 0)
+}
+
+// slowFrom is the share of the operating budget after which calls of a
+// method are spaced out.
+const slowFrom = 0.8
+
+// methodDelay returns how long to wait before running methods: the longest
+// pause left by OPERATION_TIME_LIMIT, or a slowdown that grows as a method's
+// operating time nears its budget (none at 80 %, the whole time to the reset
+// at 100 %, quadratic between).
+func (c *Client) methodDelay(ctx context.Context, memberID string, methods []string) (d time.Duration, method string, paused bool, err error) {
+	uniq := make([]string, 0, len(methods))
+	seen := make(map[string]bool, len(methods))
+	for _, m := range methods {
+		m = strings.ToLower(m)
+		if !seen[m] {
+			seen[m] = true
+			uniq = append(uniq, m)
+		}
+	}
+	fields := make([]string, 0, 2*len(uniq))
+	for _, m := range uniq {
+		fields = append(fields, "p:"+m, "o:"+m)
+	}
+	if len(fields) == 0 {
+		return 0, "", false, nil
+	}
+	vals, err := c.rdb.HMGet(ctx, c.opsKey(memberID), fields...).Result()
+	if err != nil {
+		return 0, "", false, fmt.Errorf("bitrix: method pauses: %w", err)
+	}
+	now := c.clock.Now()
+	budget := c.cfg.OperatingBudget.Seconds()
+	var slow time.Duration
+	var slowM string
+	for i, m := range uniq {
+		if ms, ok := parseInt(vals[2*i]); ok {
+			if w := time.UnixMilli(ms).Sub(now); w > d {
+				d, method = w, m
+			}
+		}
+		op, reset := parseOperating(vals[2*i+1])
+		left := reset.Sub(now)
+		if op < slowFrom*budget || left <= 0 {
+			continue
+		}
+		f := min((op-slowFrom*budget)/((1-slowFrom)*budget), 1)
+		if w := time.Duration(f * f * float64(left)); w > slow {
+			slow, slowM = w, m
+		}
+	}
+	if d > 0 {
+		return d, method, true, nil
+	}
+	return slow, slowM, false, nil
+}
+
+// recordTiming keeps a method's operating time where every process sees it.
+// Low values are not written: they cannot cause a slowdown.
+func (c *Client) recordTiming(ctx context.Context, memberID, method string, t Timing) {
+	if t.OperatingResetAt <= 0 || t.Operating < 0.25*c.cfg.OperatingBudget.Seconds() {
+		return
+	}
+	key := c.opsKey(memberID)
+	v := strconv.FormatFloat(t.Operating, 'f', 3, 64) + ";" + strconv.FormatInt(t.OperatingResetAt, 10)
+	_, _ = c.rdb.TxPipelined(ctx, func(pp redis.Pipeliner) error {
+		pp.HSet(ctx, key, "o:"+strings.ToLower(method), v)
+		pp.Expire(ctx, key, 11*time.Minute)
+		return nil
+	})
+}
+
+// pauseMethod stops calls of method on the portal, in every process, until
+// the last known operating_reset_at, or for OperatingPause when none is
+// known.
+func (c *Client) pauseMethod(ctx context.Context, memberID, method string) error {
+	method = strings.ToLower(method)
+	key := c.opsKey(memberID)
+	now := c.clock.Now()
+	until := now.Add(c.cfg.OperatingPause)
+	if v, err := c.rdb.HGet(ctx, key, "o:"+method).Result(); err == nil {
+		if _, reset := parseOperating(v); reset.After(now) {
+			until = reset
+		}
+	}
+	_, err := c.rdb.TxPipelined(ctx, func(pp redis.Pipeliner) error {
+		pp.HSet(ctx, key, "p:"+method, strconv.FormatInt(until.UnixMilli(), 10))
+		pp.Expire(ctx, key, 11*time.Minute+until.Sub(now))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bitrix: pause %s: %w", method, err)
+	}
+	return nil
+}

@@ -1,0 +1,400 @@
+package bitrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bsm/redislock"
+	"golang.org/x/oauth2"
+)
+
+// Token is one portal's OAuth grant and where to use it.
+type Token struct {
+	MemberID       string    `json:"member_id"`
+	AccessToken    string    `json:"access_token"`
+	RefreshToken   string    `json:"refresh_token"`
+	Expiry         time.Time `json:"expiry"`          // access token expiry; zero if unknown
+	ClientEndpoint string    `json:"client_endpoint"` // REST base, e.g. https://portal.bitrix24.com/rest/
+	ServerEndpoint string    `json:"server_endpoint"` // OAuth server's REST base
+	Domain         string    `json:"domain"`          // portal host
+	Scope          string    `json:"scope"`
+	Status         string    `json:"status"` // L, F, D, T, P
+	UserID         ID        `json:"user_id"`
+}
+
+// TokenStore keeps tokens durably, one per portal. Implementations must be
+// safe for concurrent use; several processes share the same store.
+type TokenStore interface {
+	// Load returns the stored token; an error wrapping ErrNoToken for an
+	// unknown portal, one matching ErrNeedsReauth after MarkNeedsReauth.
+	Load(ctx context.Context, memberID string) (*Token, error)
+	// Save stores t under t.MemberID, replacing the previous token.
+	Save(ctx context.Context, t *Token) error
+	// MarkNeedsReauth records that the portal's tokens are dead.
+	MarkNeedsReauth(ctx context.Context, memberID string, cause error) error
+}
+
+// MemoryTokenStore is a TokenStore in memory, for tests and demos.
+type MemoryTokenStore struct {
+	mu     sync.Mutex
+	tokens map[string]Token
+	reauth map[string]error
+	saves  int
+}
+
+// NewMemoryTokenStore returns a store holding copies of tokens.
+func NewMemoryTokenStore(tokens ...*Token) *MemoryTokenStore {
+	s := &MemoryTokenStore{tokens: make(map[string]Token), reauth: make(map[string]error)}
+	for _, t := range tokens {
+		s.tokens[t.MemberID] = *t
+	}
+	return s
+}
+
+// Load implements TokenStore.
+func (s *MemoryTokenStore) Load(_ context.Context, memberID string) (*Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cause, ok := s.reauth[memberID]; ok {
+		return nil, &ReauthError{MemberID: memberID, Err: cause}
+	}
+	t, ok := s.tokens[memberID]
+	if !ok {
+		return nil, fmt.Errorf("portal %s: %w", memberID, ErrNoToken)
+	}
+	return &t, nil
+}
+
+// Save implements TokenStore. Saving clears a needs-reauth mark.
+func (s *MemoryTokenStore) Save(_ context.Context, t *Token) error {
+	if t.MemberID == "" {
+		return errors.New("bitrix: save token: empty member_id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[t.MemberID] = *t
+	delete(s.reauth, t.MemberID)
+	s.saves++
+	return nil
+}
+
+// MarkNeedsReauth implements TokenStore.
+func (s *MemoryTokenStore) MarkNeedsReauth(_ context.Context, memberID string, cause error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cause == nil {
+		cause = ErrNeedsReauth
+	}
+	s.reauth[memberID] = cause
+	return nil
+}
+
+// NeedsReauth reports whether MarkNeedsReauth was called for the portal.
+func (s *MemoryTokenStore) NeedsReauth(memberID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.reauth[memberID]
+	return ok
+}
+
+// Saves returns how many times Save was called.
+func (s *MemoryTokenStore) Saves() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saves
+}
+
+// reauthCodes are OAuth and REST answers after which the stored grant can
+// never work again. invalid_client is not among them: it more likely means
+// this application is misconfigured than that the portal is gone.
+var reauthCodes = []string{CodeInvalidGrant, CodeInvalidToken, CodePaymentRequired, CodeNoAuthFound}
+
+const refreshTimeout = 30 * time.Second
+
+// Token returns the portal's current access token, refreshing it if its
+// stored expiry has passed.
+func (p *Portal) Token(ctx context.Context) (*Token, error) {
+	t, err := p.c.token(ctx, p.memberID)
+	if err != nil {
+		return nil, err
+	}
+	cp := *t
+	return &cp, nil
+}
+
+func (c *Client) fresh(t *Token) bool {
+	return t != nil && t.AccessToken != "" &&
+		(t.Expiry.IsZero() || c.clock.Now().Add(c.cfg.TokenEarlyExpiry).Before(t.Expiry))
+}
+
+func (c *Client) cached(memberID string) *Token {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tokens[memberID]
+}
+
+func (c *Client) setToken(t *Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tokens[t.MemberID] = t
+}
+
+func (c *Client) dropToken(memberID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.tokens, memberID)
+}
+
+// token returns a usable token: the cached one, else the stored one, else a
+// refreshed one.
+func (c *Client) token(ctx context.Context, memberID string) (*Token, error) {
+	if t := c.cached(memberID); c.fresh(t) {
+		return t, nil
+	}
+	v, err, _ := c.sf.Do("load:"+memberID, func() (any, error) {
+		t, err := c.store.Load(ctx, memberID)
+		if err != nil {
+			return nil, fmt.Errorf("bitrix: load token: %w", err)
+		}
+		t.MemberID = memberID
+		if c.fresh(t) {
+			c.setToken(t)
+			return t, nil
+		}
+		return c.refresh(ctx, memberID, t.AccessToken)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Token), nil
+}
+
+// refresh replaces the access token that failed (or expired). One refresh
+// runs per portal in this process (singleflight) and across processes (a
+// Redis lock); after taking the lock the store is re-read, and if another
+// process already replaced the failed token its result is used instead of
+// spending the refresh token a second time. The new pair is saved before it
+// is used.
+func (c *Client) refresh(ctx context.Context, memberID, failed string) (*Token, error) {
+	v, err, _ := c.sf.Do("refresh:"+memberID, func() (any, error) {
+		// Once the OAuth server has rotated the pair, the new one must reach
+		// the store even if the caller gives up.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		defer cancel()
+		var t *Token
+		err := c.withPortalLock(ctx, memberID, func() error {
+			cur, err := c.store.Load(ctx, memberID)
+			if err != nil {
+				return fmt.Errorf("bitrix: load token: %w", err)
+			}
+			cur.MemberID = memberID
+			if cur.AccessToken != failed && c.fresh(cur) {
+				t = cur
+				return nil
+			}
+			if cur.RefreshToken == "" {
+				return c.markReauth(ctx, memberID, errors.New("no refresh token stored"))
+			}
+			start := c.clock.Now()
+			nt, err := c.ExchangeRefreshToken(ctx, cur.RefreshToken)
+			info := RequestInfo{MemberID: memberID, Method: "oauth.token", Attempt: 1, Duration: c.clock.Now().Sub(start), Err: err}
+			if ae, ok := apiErrorOf(err); ok {
+				info.Status, info.ErrorCode = ae.Status, ae.Code
+			}
+			c.report(ctx, info)
+			if err != nil {
+				if hasCode(err, reauthCodes...) {
+					return c.markReauth(ctx, memberID, err)
+				}
+				return fmt.Errorf("bitrix: refresh portal %s: %w", memberID, err)
+			}
+			if nt.MemberID != "" && nt.MemberID != memberID {
+				return fmt.Errorf("bitrix: refresh portal %s: OAuth server answered for member %s", memberID, nt.MemberID)
+			}
+			mergeToken(nt, cur)
+			t = nt
+			var serr error
+			for i := 0; i < 3; i++ {
+				if serr = c.store.Save(ctx, nt); serr == nil {
+					break
+				}
+			}
+			if serr != nil {
+				// The old pair is already dead: keep using the new one here.
+				c.setToken(nt)
+				c.report(ctx, RequestInfo{MemberID: memberID, Method: "oauth.token", Err: fmt.Errorf("bitrix: save refreshed token: %w", serr)})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.setToken(t)
+		return t, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Token), nil
+}
+
+// mergeToken fills what a refresh answer leaves out from the previous token.
+func mergeToken(nt, prev *Token) {
+	nt.MemberID = prev.MemberID
+	if nt.ClientEndpoint == "" {
+		nt.ClientEndpoint = prev.ClientEndpoint
+	}
+	if nt.ServerEndpoint == "" {
+		nt.ServerEndpoint = prev.ServerEndpoint
+	}
+	if nt.Domain == "" {
+		nt.Domain = prev.Domain
+	}
+	if nt.Scope == "" {
+		nt.Scope = prev.Scope
+	}
+	if nt.Status == "" {
+		nt.Status = prev.Status
+	}
+	if nt.UserID == 0 {
+		nt.UserID = prev.UserID
+	}
+}
+
+func (c *Client) withPortalLock(ctx context.Context, memberID string, fn func() error) error {
+	lock, err := c.locker.Obtain(ctx, c.cfg.KeyPrefix+"lock:oauth:"+memberID, refreshTimeout,
+		&redislock.Options{RetryStrategy: redislock.LinearBackoff(20 * time.Millisecond)})
+	if err != nil {
+		return fmt.Errorf("bitrix: lock portal %s: %w", memberID, err)
+	}
+	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	return fn()
+}
+
+func (c *Client) markReauth(ctx context.Context, memberID string, cause error) error {
+	c.dropToken(memberID)
+	rerr := &ReauthError{MemberID: memberID, Err: cause}
+	if err := c.store.MarkNeedsReauth(ctx, memberID, cause); err != nil {
+		return errors.Join(rerr, fmt.Errorf("bitrix: mark portal %s: %w", memberID, err))
+	}
+	return rerr
+}
+
+// saveEndpoint records a renamed portal's endpoint, under the portal lock so
+// that it cannot overwrite a token refreshed meanwhile.
+func (c *Client) saveEndpoint(ctx context.Context, memberID, oldEP, newEP string) error {
+	err := c.withPortalLock(ctx, memberID, func() error {
+		t, err := c.store.Load(ctx, memberID)
+		if err != nil {
+			return err
+		}
+		t.MemberID = memberID
+		t.ClientEndpoint = newEP
+		if u, err := url.Parse(newEP); err == nil {
+			t.Domain = u.Host
+		}
+		if err := c.store.Save(ctx, t); err != nil {
+			return err
+		}
+		c.setToken(t)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bitrix: portal %s: save new endpoint %s: %w", memberID, newEP, err)
+	}
+	if c.cfg.OnEndpointChange != nil {
+		c.cfg.OnEndpointChange(ctx, memberID, oldEP, newEP)
+	}
+	return nil
+}
+
+// ExchangeRefreshToken trades a refresh token for a new pair at the
+// configured OAuth server. It does not touch the store: the install handler
+// uses it to verify an installer's REFRESH_ID and learn the portal's
+// member_id and client_endpoint from a trusted source.
+func (c *Client) ExchangeRefreshToken(ctx context.Context, refreshToken string) (*Token, error) {
+	if refreshToken == "" {
+		return nil, errors.New("bitrix: empty refresh token")
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
+	t, err := c.oauthConfig().TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return c.tokenFrom(t, err)
+}
+
+// ExchangeCode trades an authorization code (valid 30 s) for a token pair.
+func (c *Client) ExchangeCode(ctx context.Context, code string) (*Token, error) {
+	if code == "" {
+		return nil, errors.New("bitrix: empty authorization code")
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
+	t, err := c.oauthConfig().Exchange(ctx, code)
+	return c.tokenFrom(t, err)
+}
+
+func (c *Client) oauthConfig() *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     c.cfg.ClientID,
+		ClientSecret: c.cfg.ClientSecret,
+		Endpoint: oauth2.Endpoint{
+			TokenURL:  c.cfg.OAuthURL + "/oauth/token/",
+			AuthStyle: oauth2.AuthStyleInParams, // form POST; the secret stays out of URLs
+		},
+	}
+}
+
+func (c *Client) tokenFrom(t *oauth2.Token, err error) (*Token, error) {
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			status := 0
+			if re.Response != nil {
+				status = re.Response.StatusCode
+			}
+			if re.ErrorCode == "" {
+				ct := ""
+				if re.Response != nil {
+					ct = re.Response.Header.Get("Content-Type")
+				}
+				return nil, &UnexpectedResponseError{Method: "oauth.token", Status: status, ContentType: ct, Snippet: snippet(re.Body)}
+			}
+			return nil, &APIError{Code: re.ErrorCode, Description: re.ErrorDescription, Status: status, Method: "oauth.token"}
+		}
+		return nil, fmt.Errorf("bitrix: oauth token: %w", err)
+	}
+	str := func(k string) string {
+		switch v := t.Extra(k).(type) {
+		case string:
+			return v
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return ""
+	}
+	nt := &Token{
+		AccessToken:    t.AccessToken,
+		RefreshToken:   t.RefreshToken,
+		MemberID:       str("member_id"),
+		ClientEndpoint: str("client_endpoint"),
+		ServerEndpoint: str("server_endpoint"),
+		Scope:          str("scope"),
+		Status:         str("status"),
+	}
+	if id, err := ParseID(str("user_id")); err == nil {
+		nt.UserID = id
+	}
+	if u, err := url.Parse(nt.ClientEndpoint); err == nil {
+		nt.Domain = u.Host // the answer's "domain" is the OAuth server's
+	}
+	// Expiry from our clock, so tests that move time see consistent values.
+	if secs, err := strconv.ParseFloat(str("expires_in"), 64); err == nil && secs > 0 {
+		nt.Expiry = c.clock.Now().Add(time.Duration(secs) * time.Second)
+	} else if !t.Expiry.IsZero() {
+		nt.Expiry = t.Expiry
+	}
+	return nt, nil
+}
