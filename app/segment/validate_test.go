@@ -282,7 +282,7 @@ func TestValidateSchemesAndSegments(t *testing.T) {
 // A config built in Go, not parsed, gets the same checks.
 func TestValidateGoConfig(t *testing.T) {
 	cfg := Config{Schemes: []Scheme{{Entity: EntityContact,
-		Segments: []Segment{{Key: "a", Name: "A", When: &Condition{All: []Condition{}}}},
+		Segments:  []Segment{{Key: "a", Name: "A", When: &Condition{All: []Condition{}}}},
 		Otherwise: &Segment{Key: "b", Name: "B", When: &Condition{Fact: "won_count", Op: OpGt, Value: 1}},
 	}}}
 	want := Problems{
