@@ -1,0 +1,92 @@
+package segment
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// FuzzValidate feeds arbitrary bytes through parsing, validation,
+// compilation and evaluation. Nothing may panic; every error is Problems with
+// readable messages; a config that validates compiles, evaluates and
+// survives a JSON round trip.
+func FuzzValidate(f *testing.F) {
+	f.Add([]byte(designExample))
+	f.Add([]byte(`{"schemes": []}`))
+	f.Add([]byte(`{"schemes": [{"entity": "deal", "segments": [{"key": "w", "name": "W", "when": {"all": [
+		{"fact": "field:CATEGORY_ID", "op": "=", "value": 3}, {"fact": "field:STAGE_ID", "op": "in", "value": ["C3:NEW"]}]},
+		"set": {"type": "SALE", "pipeline": {"category_id": 0, "stage_id": "NEW", "apply": "first_stage"}}}]}]}`))
+	f.Add([]byte(`{"schemes": [{"entity": "contact", "segments": [{"key": "r", "name": "R", "when": {"not": {"any": [
+		{"fact": "rfm", "window_days": 365, "op": "in", "value": ["555", "545"]}, {"fact": "growth", "window_days": 90, "op": "between", "value": [0.5, 2]},
+		{"fact": "product_groups", "op": "contains", "value": 4}, {"fact": "field:UF_CRM_TIER", "op": "empty"}]}}}],
+		"otherwise": {"key": "o", "name": "O", "color": "#fff"}}]}`))
+	f.Add([]byte(`{"schemes": [{"entity": "lead", "zz": 1, "segments": {}}]}`))
+	f.Add([]byte(`{"schemes": [{"entity": "contact", "segments": [{"key": "a", "name": "A", "when": {"all": [], "fact": 1, "value": {"x": []}}}]}]}`))
+	f.Add([]byte(`{"schemes": [{"entity": "company", "segments": [{"key": "a", "name": "A", "when": {"fact": "won_count", "op": "between", "value": [1e400, -1]}}]}]}`))
+	f.Add([]byte(`{"schemes": [{"entity": "deal", "segments": [{"key": "a", "name": "A", "when": {"fact": "client_segment", "op": "in", "value": [null, 1, "x"]}}]}]}`))
+	f.Add([]byte(`{"schemes": [{"entity": "contact", "segments": [{"key": "a", "name": "A", "when": {"fact": "won_count", "window_days": 99999999999, "op": "=", "value": 1}}]}]}`))
+	f.Add([]byte(`{"schemes": [`))
+	f.Add([]byte(`null`))
+	f.Add([]byte("{\"schemes\": [{\"entity\": \"contact\", \"segments\": [{\"key\": \"\xff\", \"name\": \"\xfe\"}]}]}"))
+
+	ref := testRef()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data)
+		if err != nil {
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Fatalf("ParseConfig error %v (%T) is not a non-empty Problems", err, err)
+			}
+			checkMessages(t, ps)
+			return
+		}
+		problems := Validate(cfg, ref)
+		checkMessages(t, problems)
+		rules, cerr := Compile(cfg)
+		if len(problems) > 0 {
+			return
+		}
+		if cerr != nil {
+			t.Fatalf("a config with no problems does not compile: %v", cerr)
+		}
+		fc := NewClientFacts(Env{Now: testNow, Rates: testRates()})
+		fc.Reset(Client{ID: 1, Entity: EntityContact, Fields: map[string]string{"SOURCE_ID": "WEB"}}, testDeals())
+		for _, e := range []Entity{EntityContact, EntityCompany} {
+			res := rules.Evaluate(e, fc)
+			_ = res.Explanation.Text(RU)
+		}
+		df := NewDealFacts(func(Entity, int64) string { return "vip" })
+		df.Reset(&Deal{ID: 1, CompanyID: 2, StageID: "NEW"})
+		_ = rules.Evaluate(EntityDeal, df).Explanation.Text(EN)
+
+		out, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+		again, err := ParseConfig(out)
+		if err != nil {
+			t.Fatalf("re-parse of %s: %v", out, err)
+		}
+		if diff := cmp.Diff(cfg, again); diff != "" {
+			t.Fatalf("round trip changed a valid config (-before +after):\n%s", diff)
+		}
+	})
+}
+
+func checkMessages(t *testing.T, ps Problems) {
+	t.Helper()
+	for _, p := range ps {
+		if _, ok := messages[p.Code]; !ok {
+			t.Fatalf("problem code %q has no message", p.Code)
+		}
+		for _, lang := range []Lang{EN, RU} {
+			msg := p.Message(lang)
+			if msg == "" || strings.Contains(msg, "%!") || !strings.HasSuffix(msg, ".") {
+				t.Fatalf("bad %s message for %+v: %q", lang, p, msg)
+			}
+		}
+	}
+}
