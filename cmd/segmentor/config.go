@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// config is the process configuration, read from the environment; app.json
+// documents the same variables.
+type config struct {
+	Role         string // all, web, worker
+	ListenAddr   string
+	AppBaseURL   string
+	ClientID     string
+	ClientSecret string
+	OAuthURL     string
+	AllowHTTP    bool
+	RedisURL     string
+	SecretKey    []byte
+}
+
+var roles = map[string]bool{"all": true, "web": true, "worker": true}
+
+// loadConfig reads the environment through getenv. With no REDIS_URL the app
+// runs on embedded defaults: what production requires is filled with
+// development values and reported as warnings instead of failing.
+func loadConfig(getenv func(string) string, role string) (config, []string, error) {
+	c := config{
+		Role:         firstNonEmpty(role, getenv("ROLE"), "all"),
+		ListenAddr:   firstNonEmpty(getenv("LISTEN_ADDR"), ":8080"),
+		AppBaseURL:   strings.TrimRight(getenv("APP_BASE_URL"), "/"),
+		ClientID:     getenv("B24_CLIENT_ID"),
+		ClientSecret: getenv("B24_CLIENT_SECRET"),
+		OAuthURL:     strings.TrimRight(firstNonEmpty(getenv("B24_OAUTH_URL"), "https://oauth.bitrix.info"), "/"),
+		RedisURL:     getenv("REDIS_URL"),
+	}
+	var warns []string
+	var problems []string
+	embedded := c.RedisURL == ""
+	if !roles[c.Role] {
+		problems = append(problems, fmt.Sprintf("ROLE %q: use all, web or worker", c.Role))
+	}
+	if v := getenv("B24_ALLOW_HTTP"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("B24_ALLOW_HTTP %q: use true or false", v))
+		}
+		c.AllowHTTP = b
+	}
+	if u, err := url.Parse(c.OAuthURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		problems = append(problems, fmt.Sprintf("B24_OAUTH_URL %q: not an http(s) URL", c.OAuthURL))
+	}
+	serving := c.Role == "all" || c.Role == "web"
+	switch {
+	case c.AppBaseURL == "" && serving && embedded:
+		c.AppBaseURL = "http://localhost" + portOf(c.ListenAddr)
+		warns = append(warns, "APP_BASE_URL is not set: using "+c.AppBaseURL+"; Bitrix24 cannot reach it, so set a public https URL for real portals")
+	case c.AppBaseURL == "" && serving:
+		problems = append(problems, "APP_BASE_URL is required for serve and web: the public https URL Bitrix24 posts events to")
+	case c.AppBaseURL != "":
+		if u, err := url.Parse(c.AppBaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			problems = append(problems, fmt.Sprintf("APP_BASE_URL %q: not an http(s) URL", c.AppBaseURL))
+		}
+	}
+	if c.ClientID == "" || c.ClientSecret == "" {
+		if embedded {
+			warns = append(warns, "B24_CLIENT_ID/B24_CLIENT_SECRET are not set: installs from Bitrix24 will be refused")
+		} else {
+			problems = append(problems, "B24_CLIENT_ID and B24_CLIENT_SECRET are required: copy them from the app's card in the Bitrix24 vendor console")
+		}
+	}
+	switch key := getenv("APP_SECRET_KEY"); {
+	case key != "":
+		k, err := parseKey(key)
+		if err != nil {
+			problems = append(problems, "APP_SECRET_KEY: "+err.Error())
+		}
+		c.SecretKey = k
+	case embedded:
+		c.SecretKey = make([]byte, 32)
+		if _, err := rand.Read(c.SecretKey); err != nil {
+			return c, nil, fmt.Errorf("generate a session key: %w", err)
+		}
+		warns = append(warns, "APP_SECRET_KEY is not set: using a random key, so sessions end when the process stops")
+	default:
+		problems = append(problems, "APP_SECRET_KEY is required with REDIS_URL: 32 bytes as hex (64 chars) or base64 — tokens are encrypted with it at rest")
+	}
+	if len(problems) > 0 {
+		return c, warns, errors.New("configuration: " + strings.Join(problems, "; "))
+	}
+	return c, warns, nil
+}
+
+// parseKey accepts a 32-byte key written as hex or standard/URL base64.
+func parseKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
+			return k, nil
+		}
+	}
+	return nil, errors.New("must be 32 bytes written as 64 hex characters or base64 (for example: openssl rand -hex 32)")
+}
+
+func portOf(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		return addr[i:]
+	}
+	return ":8080"
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigEmbeddedDefaults(t *testing.T) {
+	c, warns, err := loadConfig(env(nil), "")
+	if err != nil {
+		t.Fatalf("no configuration must run on embedded defaults, got %v", err)
+	}
+	if c.Role != "all" || c.ListenAddr != ":8080" || c.AppBaseURL != "http://localhost:8080" || len(c.SecretKey) != 32 || c.OAuthURL != "https://oauth.bitrix.info" {
+		t.Errorf("defaults = %+v", c)
+	}
+	if len(warns) != 3 {
+		t.Errorf("want warnings for APP_BASE_URL, client credentials and the key, got %q", warns)
+	}
+}
+
+func TestLoadConfigProduction(t *testing.T) {
+	full := map[string]string{
+		"REDIS_URL": "redis://localhost:6379/0", "APP_BASE_URL": "https://seg.example.com/",
+		"B24_CLIENT_ID": "app.1", "B24_CLIENT_SECRET": "s", "APP_SECRET_KEY": strings.Repeat("ab", 32),
+		"B24_ALLOW_HTTP": "true", "LISTEN_ADDR": ":9000",
+	}
+	c, warns, err := loadConfig(env(full), "web")
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("full config: err=%v warns=%q", err, warns)
+	}
+	if c.AppBaseURL != "https://seg.example.com" || !c.AllowHTTP || c.Role != "web" || c.SecretKey[0] != 0xab {
+		t.Errorf("parsed %+v", c)
+	}
+
+	tests := []struct {
+		name   string
+		change map[string]string
+		role   string
+		want   string
+	}{
+		{"missing base url", map[string]string{"APP_BASE_URL": ""}, "", "APP_BASE_URL is required"},
+		{"worker needs no base url", map[string]string{"APP_BASE_URL": ""}, "worker", ""},
+		{"missing secret key", map[string]string{"APP_SECRET_KEY": ""}, "", "APP_SECRET_KEY is required"},
+		{"short key", map[string]string{"APP_SECRET_KEY": "abcd"}, "", "must be 32 bytes"},
+		{"base64 key", map[string]string{"APP_SECRET_KEY": "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="}, "", ""},
+		{"missing client", map[string]string{"B24_CLIENT_SECRET": ""}, "", "B24_CLIENT_ID and B24_CLIENT_SECRET"},
+		{"bad role", nil, "admin", `ROLE "admin"`},
+		{"bad bool", map[string]string{"B24_ALLOW_HTTP": "maybe"}, "", "B24_ALLOW_HTTP"},
+		{"bad oauth url", map[string]string{"B24_OAUTH_URL": "oauth.bitrix.info"}, "", "B24_OAUTH_URL"},
+	}
+	for _, tt := range tests {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		for k, v := range tt.change {
+			m[k] = v
+		}
+		_, _, err := loadConfig(env(m), tt.role)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want it to contain %q", tt.name, err, tt.want)
+		}
+	}
+}

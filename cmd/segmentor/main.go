@@ -1,0 +1,192 @@
+// Command segmentor runs the Segmentor Bitrix24 app.
+//
+//	segmentor [serve|web|worker|demo]
+//
+// serve (the default) runs the web server and the worker in one process; web
+// and worker run one role each so that either can be scaled out on one Redis.
+// With no REDIS_URL an embedded in-memory Redis is started, which keeps
+// nothing across restarts and requires web and worker to share the process.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"segmentor/app"
+	"segmentor/handlers"
+	"segmentor/jobs"
+)
+
+const usage = `usage: segmentor [serve|web|worker|demo]
+
+  serve   web server and worker in one process (default)
+  web     only the HTTP server (Bitrix24 callbacks, settings page, API)
+  worker  only the background jobs
+  demo    a simulated portal with Segmentor installed (not available yet)
+
+Configuration comes from the environment; see README.md.
+`
+
+func main() {
+	flag.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	flag.Parse()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, flag.Args(), os.Getenv, log, nil); err != nil {
+		log.Error("segmentor stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the roles named by args and blocks until ctx ends. ready, when
+// not nil, receives the HTTP address once the server listens (for tests).
+func run(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, ready chan<- string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	role := map[string]string{"serve": "all", "web": "web", "worker": "worker"}[cmd]
+	if cmd == "demo" {
+		return errors.New("demo mode is not built yet; run `segmentor serve`")
+	}
+	if role == "" {
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	cfg, warns, err := loadConfig(getenv, role)
+	for _, w := range warns {
+		log.Warn(w)
+	}
+	if err != nil {
+		return err
+	}
+
+	rdb, embedded, closeRedis, err := openRedis(ctx, cfg.RedisURL, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis() // last: everything below uses Redis
+	if embedded && cfg.Role != "all" {
+		return errors.New("the embedded Redis lives inside one process: run `serve`, or set REDIS_URL to run web and worker apart")
+	}
+
+	errc := make(chan error, 2)
+	var stops []func()
+	if cfg.Role == "all" || cfg.Role == "web" {
+		srv, addr, err := startWeb(cfg, rdb, embedded, log, errc)
+		if err != nil {
+			return err
+		}
+		if ready != nil {
+			ready <- addr
+		}
+		stops = append(stops, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("http shutdown", "error", err)
+			}
+		})
+	}
+	if cfg.Role == "all" || cfg.Role == "worker" {
+		w := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+			Queues:          jobs.Queues(),
+			ShutdownTimeout: 8 * time.Second,
+			Logger:          asynqLogger{log},
+		})
+		if err := w.Start(asynq.NewServeMux()); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		log.Info("worker started", "queues", jobs.Queues())
+		stops = append(stops, w.Shutdown)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+	}
+	// Stop accepting first (web), then hand back or finish jobs (worker).
+	for _, s := range stops {
+		s()
+	}
+	return err
+}
+
+func startWeb(cfg config, rdb redis.UniversalClient, embedded bool, log *slog.Logger, errc chan<- error) (*http.Server, string, error) {
+	router := handlers.Router(handlers.Deps{
+		Logger: log,
+		Health: &handlers.Health{Redis: rdb, Embedded: embedded},
+	})
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	log.Info("http server listening", "addr", ln.Addr().String(), "app_base_url", cfg.AppBaseURL)
+	return srv, ln.Addr().String(), nil
+}
+
+// openRedis connects to REDIS_URL, or starts the embedded in-memory Redis.
+func openRedis(ctx context.Context, url string, log *slog.Logger) (redis.UniversalClient, bool, func(), error) {
+	if url == "" {
+		mr := miniredis.NewMiniRedis()
+		mr.ClockTTL(true) // without it keys never expire (locks, leases, heartbeats)
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, false, nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		log.Warn("REDIS_URL is not set: using an embedded in-memory Redis at " + mr.Addr() +
+			"; portals, tokens, configs and queued jobs are LOST when this process stops. Set REDIS_URL for real use.")
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		return rdb, true, func() { _ = rdb.Close(); mr.Close() }, nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, false, nil, fmt.Errorf("redis at REDIS_URL does not answer: %w", err)
+	}
+	if warns, err := app.RedisWarnings(pctx, rdb); err != nil {
+		log.Warn("could not check redis persistence settings", "error", err)
+	} else {
+		for _, w := range warns {
+			log.Warn(w)
+		}
+	}
+	return rdb, false, func() { _ = rdb.Close() }, nil
+}
+
+// asynqLogger adapts slog to asynq's logger interface.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "component", "asynq")
+	os.Exit(1)
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// With no configuration at all, serve starts on the embedded Redis, says so
+// loudly, answers the probes and stops cleanly when its context ends.
+func TestServeWithNoConfiguration(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	getenv := env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0"})
+	go func() { done <- run(ctx, nil, getenv, log, ready) }()
+
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start within 30s")
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s = %d %v", path, resp.StatusCode, body)
+		}
+		if path == "/readyz" && body["embedded_redis"] != true {
+			t.Errorf("/readyz must flag the embedded Redis: %v", body)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("clean shutdown returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of cancel")
+	}
+	if !strings.Contains(logs.String(), "embedded in-memory Redis") {
+		t.Errorf("no loud warning about the embedded Redis in logs:\n%s", logs.String())
+	}
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"frobnicate"}, nil, `unknown command "frobnicate"`},
+		{[]string{"worker"}, nil, "embedded Redis lives inside one process"},
+		{[]string{"serve"}, map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0", "APP_BASE_URL": "https://x.example", "B24_CLIENT_ID": "a", "B24_CLIENT_SECRET": "b", "APP_SECRET_KEY": strings.Repeat("00", 32)}, "does not answer"},
+		{[]string{"serve"}, map[string]string{"REDIS_URL": "redis://h:6379"}, "APP_BASE_URL is required"},
+	}
+	for _, tt := range tests {
+		err := run(context.Background(), tt.args, env(tt.env), log, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run(%v) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Deps is what the routes need; nil parts leave their routes out.
+type Deps struct {
+	Logger *slog.Logger
+	Health *Health
+}
+
+// Router builds the app's HTTP handler.
+func Router(d Deps) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery(), accessLog(d.Logger))
+	if err := r.SetTrustedProxies(nil); err != nil {
+		panic(err) // nil is always accepted
+	}
+	if d.Health != nil {
+		r.GET("/healthz", d.Health.Live)
+		r.GET("/readyz", d.Health.Ready)
+	}
+	r.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "No such page."})
+	})
+	return r
+}
+
+func accessLog(l *slog.Logger) gin.HandlerFunc {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		l.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
+			slog.String("method", c.Request.Method),
+			slog.String("route", route),
+			slog.Int("status", c.Writer.Status()),
+			slog.Duration("duration", time.Since(start)))
+	}
+}
