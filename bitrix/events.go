@@ -229,12 +229,15 @@ func ParseEvent(form url.Values) (*Event, error) {
 	}
 
 	if _, ok := crmEvents[e.Name]; ok {
-		if !optID("data[FIELDS][ID]", &e.RecordID) || e.RecordID <= 0 {
-			if get("data[FIELDS][ID]") == "" {
-				p.add("data[FIELDS][ID]", "required for %s", e.Name)
-			} else if e.RecordID == 0 {
-				p.add("data[FIELDS][ID]", "must be positive")
+		switch v := get("data[FIELDS][ID]"); {
+		case v == "":
+			p.add("data[FIELDS][ID]", "required for %s", e.Name)
+		default:
+			id, err := ParseID(v)
+			if err != nil || id <= 0 {
+				p.add("data[FIELDS][ID]", "expected a positive id, got %q", v)
 			}
+			e.RecordID = id
 		}
 	}
 	if e.Name == EventDealMoveToCategory {

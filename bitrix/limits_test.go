@@ -1,0 +1,175 @@
+package bitrix
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// leakyBucket imitates Bitrix24's request limit: each request adds one to
+// a level that drains at rate per second; over capacity it answers 503.
+type leakyBucket struct {
+	mu           sync.Mutex
+	capacity     float64
+	rate         float64
+	level        float64
+	last         time.Time
+	ok, rejected int
+}
+
+func (b *leakyBucket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	now := time.Now()
+	if !b.last.IsZero() {
+		b.level = max(0, b.level-now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	over := b.level+1 > b.capacity
+	if over {
+		b.rejected++
+	} else {
+		b.level++
+		b.ok++
+	}
+	b.mu.Unlock()
+	if over {
+		writeJSON(w, 503, `{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}`)
+		return
+	}
+	writeJSON(w, 200, `{"result":true}`)
+}
+
+func (b *leakyBucket) counts() (ok, rejected int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ok, b.rejected
+}
+
+// Two clients (two processes) hammer one portal whose bucket holds 10 and
+// drains 20/s. Without the limiter the portal refuses requests; with the
+// shared Redis limiter (20/s, burst 5) it refuses none.
+func TestLimiterHoldsSharedBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about two seconds")
+	}
+	for _, limited := range []bool{false, true} {
+		name := "limiter off"
+		if limited {
+			name = "limiter on"
+		}
+		t.Run(name, func(t *testing.T) {
+			profile := UnlimitedProfile()
+			if limited {
+				profile = Profile{Name: "test", Rate: 20, Burst: 5, Period: time.Second}
+			}
+			mod := func(c *Config) {
+				c.Clock = realClock{} // the limiter waits in real time
+				c.MaxLimitRetries = -1
+				c.Profile = func(context.Context, string) (Profile, error) { return profile, nil }
+			}
+			e := setup(t, mod)
+			bucket := &leakyBucket{capacity: 10, rate: 20}
+			e.handle("crm.deal.update", bucket.ServeHTTP)
+			clients := []*Client{e.client, e.newClient(realClock{}, mod)}
+
+			const workers, calls = 4, 5 // 40 calls: about 1.75 s at 20/s after the burst
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var failed int
+			for _, c := range clients {
+				p := c.Portal(testMember)
+				for range workers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range calls {
+							if _, err := p.Call(context.Background(), "crm.deal.update", nil, nil); err != nil {
+								if !IsQueryLimit(err) {
+									t.Errorf("unexpected error: %v", err)
+								}
+								mu.Lock()
+								failed++
+								mu.Unlock()
+							}
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			ok, rejected := bucket.counts()
+			t.Logf("%s: portal accepted %d, refused %d", name, ok, rejected)
+			if ok+rejected != 2*workers*calls || failed != rejected {
+				t.Errorf("accepted %d + refused %d, client failures %d", ok, rejected, failed)
+			}
+			if limited && rejected != 0 {
+				t.Errorf("with the limiter the portal refused %d requests", rejected)
+			}
+			if !limited && rejected == 0 {
+				t.Error("without the limiter nothing was refused: the test proves nothing")
+			}
+		})
+	}
+}
+
+func TestBudgetWaitBeyondDeadline(t *testing.T) {
+	e := setup(t, func(c *Config) {
+		c.Profile = func(context.Context, string) (Profile, error) {
+			return Profile{Rate: 1, Burst: 1, Period: time.Minute}, nil
+		}
+	})
+	hits := &counter{}
+	e.handle("crm.deal.get", func(w http.ResponseWriter, r *http.Request) {
+		hits.inc()
+		writeJSON(w, 200, `{"result":{}}`)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := e.portal.Call(ctx, "crm.deal.get", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.portal.Call(ctx, "crm.deal.get", nil, nil)
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) || rl.Reason != "budget" || rl.RetryIn < 50*time.Second || rl.MemberID != testMember {
+		t.Fatalf("err = %v", err)
+	}
+	if hits.get() != 1 {
+		t.Errorf("hits = %d", hits.get())
+	}
+}
+
+func TestBudgetWaitRecordedInHook(t *testing.T) {
+	e := setup(t, func(c *Config) {
+		c.Profile = func(context.Context, string) (Profile, error) {
+			return Profile{Rate: 1, Burst: 1, Period: 50 * time.Millisecond}, nil
+		}
+		c.Clock = realClock{}
+	})
+	e.handle("crm.deal.get", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{"result":{}}`) })
+	for range 3 {
+		if _, err := e.portal.Call(context.Background(), "crm.deal.get", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var waited time.Duration
+	for _, i := range e.requests() {
+		waited += i.LimiterWait
+	}
+	if waited < 50*time.Millisecond {
+		t.Errorf("limiter wait reported %v, want at least 50ms", waited)
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	if p := ProfileForLicense("ent"); p.Rate != 5 || p.Burst >= 250 {
+		t.Errorf("enterprise = %+v", p)
+	}
+	if p := ProfileForLicense("project"); p.Rate != 2 || p.Burst >= 50 {
+		t.Errorf("standard = %+v", p)
+	}
+	if p := ProfileForLicense(" ENT "); p.Name != "enterprise" {
+		t.Errorf("ENT = %+v", p)
+	}
+}
