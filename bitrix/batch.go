@@ -100,7 +100,7 @@ func (r *BatchResult) Decode(name string, v any) error {
 	if err := r.Err(name); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(r.Results[name], v); err != nil {
+	if err := decodeResult(r.Results[name], v); err != nil {
 		return fmt.Errorf("bitrix: batch %s: decode: %w", name, err)
 	}
 	return nil

@@ -216,6 +216,10 @@ type Portal struct {
 // Portal returns the handle for the portal with this member_id.
 func (c *Client) Portal(memberID string) *Portal { return &Portal{c: c, memberID: memberID} }
 
+// Forget drops the client's cached token of a portal, e.g. after the
+// application was uninstalled there.
+func (c *Client) Forget(memberID string) { c.dropToken(memberID) }
+
 // MemberID returns the portal's member_id.
 func (p *Portal) MemberID() string { return p.memberID }
 
@@ -359,12 +363,23 @@ func (p *Portal) Call(ctx context.Context, method string, params any, out any) (
 	if err != nil {
 		return resp, err
 	}
-	if out != nil && len(resp.Result) > 0 {
-		if err := json.Unmarshal(resp.Result, out); err != nil {
-			return resp, fmt.Errorf("bitrix: %s: decode result: %w", method, err)
-		}
+	if err := decodeResult(resp.Result, out); err != nil {
+		return resp, fmt.Errorf("bitrix: %s: decode result: %w", method, err)
 	}
 	return resp, nil
+}
+
+// decodeResult decodes a result into out (skipped when nil), reading PHP's
+// empty array as an empty object when out is not a slice.
+func decodeResult(raw json.RawMessage, out any) error {
+	if out == nil || len(raw) == 0 {
+		return nil
+	}
+	err := json.Unmarshal(raw, out)
+	if err != nil && strings.TrimSpace(string(raw)) == "[]" {
+		return json.Unmarshal([]byte("{}"), out)
+	}
+	return err
 }
 
 // do sends rq, handling budget waits, token refresh, retries and renames.

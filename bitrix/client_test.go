@@ -417,3 +417,21 @@ func TestEndpointRequiresHTTPS(t *testing.T) {
 		t.Errorf("err = %v, hits = %d", err, hits.get())
 	}
 }
+
+func TestDecodeResultPHPEmptyArray(t *testing.T) {
+	var m map[string]string
+	var s struct{ A string }
+	var l []int
+	for _, out := range []any{&m, &s, &l} {
+		if err := decodeResult([]byte("[]"), out); err != nil {
+			t.Errorf("decode [] into %T: %v", out, err)
+		}
+	}
+	var b bool
+	if err := decodeResult([]byte("[]"), &b); err == nil {
+		t.Error("[] decoded into a bool")
+	}
+	if err := decodeResult([]byte(`{"A":"x"}`), &s); err != nil || s.A != "x" {
+		t.Errorf("decode object: %v", err)
+	}
+}

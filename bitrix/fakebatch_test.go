@@ -23,7 +23,7 @@ type fakeMethod func(q url.Values) (any, *APIError)
 // reference stays as literal text, and halt stops at the first error.
 // Empty sections are sent as [] like PHP does.
 type fakeBatch struct {
-	t       *testing.T
+	t       testing.TB
 	methods map[string]fakeMethod
 
 	// fail, if set, answers an error for a command before its method runs;
@@ -36,7 +36,7 @@ type fakeBatch struct {
 	halts    []bool
 }
 
-func newFakeBatch(t *testing.T) *fakeBatch {
+func newFakeBatch(t testing.TB) *fakeBatch {
 	return &fakeBatch{t: t, methods: map[string]fakeMethod{}}
 }
 
@@ -202,9 +202,9 @@ func (f *fakeBatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // dealTable is a fake CRM table for list methods.
 type dealTable struct {
-	ids      []int64 // ascending
-	mu       sync.Mutex
-	args     []url.Values // every call's parameters
+	ids  []int64 // ascending
+	mu   sync.Mutex
+	args []url.Values // every call's parameters
 	// ignoreFilter makes the list method return the first page whatever
 	// the cursor, to provoke a stalled cursor.
 	ignoreFilter bool

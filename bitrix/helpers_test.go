@@ -54,7 +54,7 @@ func (c *fakeClock) Sleeps() []time.Duration {
 }
 
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	mux    *http.ServeMux
 	store  *MemoryTokenStore
@@ -70,7 +70,7 @@ type testEnv struct {
 
 // setup starts a fake portal and OAuth server and a Client whose stored
 // token for testMember is at-0/rt-0, valid for an hour.
-func setup(t *testing.T, mods ...func(*Config)) *testEnv {
+func setup(t testing.TB, mods ...func(*Config)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, mux: http.NewServeMux(), clock: newFakeClock()}
 	e.srv = httptest.NewServer(e.mux)
@@ -135,7 +135,7 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 }
 
 // readCall checks a REST request's shape and returns its auth and params.
-func readCall(t *testing.T, r *http.Request) (string, map[string]any) {
+func readCall(t testing.TB, r *http.Request) (string, map[string]any) {
 	t.Helper()
 	if r.Method != http.MethodPost {
 		t.Errorf("method = %s, want POST", r.Method)

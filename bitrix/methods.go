@@ -96,17 +96,20 @@ func marshalParams(params any) ([]byte, error) {
 	return b, nil
 }
 
-// withAuth returns the JSON object with "auth" added as its first key.
+// withAuth returns the JSON object with "auth" added as its last key, so
+// that it wins over any "auth" in params (PHP keeps the last duplicate).
 func withAuth(params []byte, token string) []byte {
 	tok, _ := json.Marshal(token)
-	out := make([]byte, 0, len(params)+len(tok)+10)
-	out = append(out, `{"auth":`...)
-	out = append(out, tok...)
-	rest := bytes.TrimSpace(params[1:])
-	if len(rest) > 0 && rest[0] != '}' {
+	body := bytes.TrimSpace(params)
+	body = bytes.TrimSpace(body[:len(body)-1]) // drop the closing brace
+	out := make([]byte, 0, len(body)+len(tok)+10)
+	out = append(out, body...)
+	if len(body) > 1 {
 		out = append(out, ',')
 	}
-	return append(out, rest...)
+	out = append(out, `"auth":`...)
+	out = append(out, tok...)
+	return append(out, '}')
 }
 
 // encodeQuery turns parameters into the PHP-style query string a batch

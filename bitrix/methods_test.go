@@ -34,8 +34,9 @@ func TestWithAuth(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{}`, `{"auth":"T"}`},
 		{`{ }`, `{"auth":"T"}`},
-		{`{"id":1}`, `{"auth":"T","id":1}`},
-		{`{"a":{"b":[1]}}`, `{"auth":"T","a":{"b":[1]}}`},
+		{`{"id":1}`, `{"id":1,"auth":"T"}`},
+		{`{"a":{"b":[1]}} `, `{"a":{"b":[1]},"auth":"T"}`},
+		{`{"auth":"mine"}`, `{"auth":"mine","auth":"T"}`},
 	}
 	for _, tt := range tests {
 		if got := string(withAuth([]byte(tt.in), "T")); got != tt.want {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -311,6 +312,59 @@ func (c *Client) saveEndpoint(ctx context.Context, memberID, oldEP, newEP string
 		c.cfg.OnEndpointChange(ctx, memberID, oldEP, newEP)
 	}
 	return nil
+}
+
+// InstallPortal verifies an installer POST at the configured OAuth server
+// and stores the portal's tokens. The installer's REFRESH_ID is exchanged
+// (never a host taken from the request), and the answer must name the
+// posted member_id, so a forged install cannot overwrite another portal's
+// tokens. The returned token is the stored one; it carries the
+// client_endpoint the OAuth server reported.
+func (c *Client) InstallPortal(ctx context.Context, f *FrameRequest) (*Token, error) {
+	if f == nil || f.RefreshID == "" || f.MemberID == "" {
+		return nil, errors.New("bitrix: install: REFRESH_ID and member_id are required")
+	}
+	t, err := c.ExchangeRefreshToken(ctx, f.RefreshID)
+	if err != nil {
+		return nil, fmt.Errorf("bitrix: install portal %s: %w", f.MemberID, err)
+	}
+	if t.MemberID != f.MemberID {
+		return nil, fmt.Errorf("bitrix: install: OAuth server answered for member %q, request claims %q", t.MemberID, f.MemberID)
+	}
+	if t.ClientEndpoint == "" {
+		return nil, fmt.Errorf("bitrix: install portal %s: OAuth server sent no client_endpoint", f.MemberID)
+	}
+	if err := c.checkEndpoint(t.ClientEndpoint); err != nil {
+		return nil, fmt.Errorf("bitrix: install portal %s: %w", f.MemberID, err)
+	}
+	if t.Scope == "" {
+		t.Scope = strings.Join(f.Scope, ",")
+	}
+	err = c.withPortalLock(ctx, t.MemberID, func() error { return c.store.Save(ctx, t) })
+	if err != nil {
+		return nil, fmt.Errorf("bitrix: install portal %s: save: %w", t.MemberID, err)
+	}
+	c.setToken(t)
+	return t, nil
+}
+
+// TokenSource returns the portal's token as an oauth2.TokenSource, for code
+// that wants the standard interface. Each Token call refreshes as needed.
+func (p *Portal) TokenSource(ctx context.Context) oauth2.TokenSource {
+	return portalTokenSource{ctx: ctx, p: p}
+}
+
+type portalTokenSource struct {
+	ctx context.Context
+	p   *Portal
+}
+
+func (s portalTokenSource) Token() (*oauth2.Token, error) {
+	t, err := s.p.Token(s.ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
 }
 
 // ExchangeRefreshToken trades a refresh token for a new pair at the

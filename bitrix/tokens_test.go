@@ -14,7 +14,7 @@ import (
 // fakeOAuth is an authorization server whose refresh tokens are single-use:
 // each refresh returns a new pair and reusing an old token is invalid_grant.
 type fakeOAuth struct {
-	t        *testing.T
+	t        testing.TB
 	endpoint string // client_endpoint it reports
 
 	mu            sync.Mutex
@@ -103,7 +103,7 @@ func (p *tokenPortal) rotate(access string) {
 	p.valid = access
 }
 
-func (p *tokenPortal) handler(t *testing.T) http.HandlerFunc {
+func (p *tokenPortal) handler(t testing.TB) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		auth, _ := readCall(t, r)
 		p.mu.Lock()
@@ -378,5 +378,71 @@ func TestMemoryTokenStore(t *testing.T) {
 	_ = s.Save(ctx, &Token{MemberID: "x", AccessToken: "b"})
 	if got, err := s.Load(ctx, "x"); err != nil || got.AccessToken != "b" || s.Saves() != 2 {
 		t.Errorf("Load after re-save: %v, %v", got, err)
+	}
+}
+
+func TestInstallPortal(t *testing.T) {
+	const other = "ffffffffffffffffffffffffffffffff"
+	tests := []struct {
+		name    string
+		posted  string
+		answer  string // OAuth error code
+		wantErr bool
+	}{
+		{"verified", other, "", false},
+		{"member mismatch", "0000000000000000000000000000000a", "", true},
+		{"refresh token refused", other, "invalid_grant", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := setup(t)
+			o := e.oauth()
+			o.member, o.answer = other, tt.answer
+			f := &FrameRequest{MemberID: tt.posted, AuthID: "a", RefreshID: "rt-0", Scope: []string{"crm"}}
+			tok, err := e.client.InstallPortal(context.Background(), f)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			stored, lerr := e.store.Load(context.Background(), other)
+			if tt.wantErr {
+				if lerr == nil {
+					t.Errorf("stored after a failed install: %+v", stored)
+				}
+				return
+			}
+			if lerr != nil || stored.AccessToken != "at-1" || stored.RefreshToken != "rt-1" || tok.ClientEndpoint != e.srv.URL+portalPath {
+				t.Errorf("stored = %+v, %v", stored, lerr)
+			}
+		})
+	}
+}
+
+func TestPortalTokenSource(t *testing.T) {
+	e := setup(t)
+	ot, err := e.portal.TokenSource(context.Background()).Token()
+	if err != nil || ot.AccessToken != "at-0" || ot.RefreshToken != "rt-0" {
+		t.Errorf("token = %+v, %v", ot, err)
+	}
+	_, err = e.client.Portal("unknown").TokenSource(context.Background()).Token()
+	if !errors.Is(err, ErrNoToken) {
+		t.Errorf("unknown portal: %v", err)
+	}
+}
+
+func TestForgetDropsCache(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	if _, err := e.portal.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := e.store.Load(ctx, testMember)
+	tok.AccessToken = "at-9"
+	_ = e.store.Save(ctx, tok)
+	if got, _ := e.portal.Token(ctx); got.AccessToken != "at-0" {
+		t.Fatalf("cache not used: %+v", got)
+	}
+	e.client.Forget(testMember)
+	if got, _ := e.portal.Token(ctx); got.AccessToken != "at-9" {
+		t.Errorf("after Forget: %+v", got)
 	}
 }
