@@ -57,7 +57,8 @@ func (r *Rules) Evaluate(e Entity, f Facts) Result {
 	res.Explanation.Segments = make([]SegmentTrace, 0, len(s.segments))
 	for i := range s.segments {
 		seg := &s.segments[i]
-		held, tr := eval(&seg.when, f)
+		buf := traceBuf(make([]Trace, seg.when.traces)) // one allocation for the segment's whole trace
+		held, tr := eval(&seg.when, f, &buf)
 		res.Explanation.Segments = append(res.Explanation.Segments, SegmentTrace{Key: seg.key, Name: seg.name, Held: held, When: tr})
 		if held {
 			res.Key, res.Name, res.Color, res.Set = seg.key, seg.name, seg.color, seg.set
@@ -70,7 +71,16 @@ func (r *Rules) Evaluate(e Entity, f Facts) Result {
 	return res
 }
 
-func eval(n *node, f Facts) (bool, Trace) {
+// traceBuf hands out the children slices of one segment's trace.
+type traceBuf []Trace
+
+func (b *traceBuf) take(n int) []Trace {
+	s := (*b)[:n:n]
+	*b = (*b)[n:]
+	return s
+}
+
+func eval(n *node, f Facts, buf *traceBuf) (bool, Trace) {
 	if n.leaf != nil {
 		l := n.leaf
 		v := f.value(l)
@@ -80,10 +90,10 @@ func eval(n *node, f Facts) (bool, Trace) {
 		held := l.match(v)
 		return held, Trace{Fact: l.name, WindowDays: l.window, Op: l.op, Want: l.want, Seen: v, Checked: true, Held: held}
 	}
-	t := Trace{Group: n.group, Checked: true, Children: make([]Trace, len(n.kids))}
+	t := Trace{Group: n.group, Checked: true, Children: buf.take(len(n.kids))}
 	switch n.group {
 	case "not":
-		held, child := eval(&n.kids[0], f)
+		held, child := eval(&n.kids[0], f, buf)
 		t.Children[0], t.Held = child, !held
 		return t.Held, t
 	case "all", "any":
@@ -92,10 +102,10 @@ func eval(n *node, f Facts) (bool, Trace) {
 		decided := false
 		for i := range n.kids {
 			if decided {
-				t.Children[i] = unchecked(&n.kids[i])
+				t.Children[i] = unchecked(&n.kids[i], buf)
 				continue
 			}
-			held, child := eval(&n.kids[i], f)
+			held, child := eval(&n.kids[i], f, buf)
 			t.Children[i] = child
 			if held != t.Held {
 				t.Held, decided = held, true
@@ -106,14 +116,14 @@ func eval(n *node, f Facts) (bool, Trace) {
 }
 
 // unchecked traces a condition skipped by short-circuiting.
-func unchecked(n *node) Trace {
+func unchecked(n *node, buf *traceBuf) Trace {
 	if n.leaf != nil {
 		l := n.leaf
 		return Trace{Fact: l.name, WindowDays: l.window, Op: l.op, Want: l.want}
 	}
-	t := Trace{Group: n.group, Children: make([]Trace, len(n.kids))}
+	t := Trace{Group: n.group, Children: buf.take(len(n.kids))}
 	for i := range n.kids {
-		t.Children[i] = unchecked(&n.kids[i])
+		t.Children[i] = unchecked(&n.kids[i], buf)
 	}
 	return t
 }

@@ -106,6 +106,7 @@ type Facts interface {
 // Reset; it is not safe for concurrent use.
 type ClientFacts struct {
 	env    Env
+	rates  map[string]float64 // env.Rates as floats, converted once
 	client Client
 	deals  []Deal
 	aggs   []windowAgg // cache of the windows computed for this client
@@ -113,7 +114,12 @@ type ClientFacts struct {
 
 // NewClientFacts returns empty facts for env; call Reset before use.
 func NewClientFacts(env Env) *ClientFacts {
-	return &ClientFacts{env: env}
+	rates := make(map[string]float64, len(env.Rates.PerUnit)+2)
+	for cur, r := range env.Rates.PerUnit {
+		rates[cur] = r.InexactFloat64()
+	}
+	rates[""], rates[env.Rates.Base] = 1, 1
+	return &ClientFacts{env: env, rates: rates}
 }
 
 // Reset points f at another client and its deals, dropping cached results.
@@ -124,14 +130,16 @@ func (f *ClientFacts) Reset(c Client, deals []Deal) {
 
 // windowAgg is one pass over a client's deals within a window.
 type windowAgg struct {
-	window, offset int // days; window 0 = all time; offset shifts it back (growth's previous window)
-	wonSum         decimal.Decimal
-	moneyOK        bool // every won deal's currency had a rate
+	window, offset int     // days; window 0 = all time; offset shifts it back (growth's previous window)
+	wonSum         float64 // base currency; money facts only compare, so a float is enough
+	moneyOK        bool    // every won deal's currency had a rate
 	won, lost      int
 	open           int // all time, only in the all-time agg
 	firstWon       time.Time
 	lastWon        time.Time
 	groups         []int
+	rfm            RFMScore
+	rfmDone        bool // rfm is computed: rfm_r, rfm_f, rfm_m and rfm share it
 }
 
 func (f *ClientFacts) agg(window, offset int) *windowAgg {
@@ -175,8 +183,8 @@ func (f *ClientFacts) agg(window, offset int) *windowAgg {
 			continue
 		}
 		a.won++
-		if amt, ok := f.env.Rates.ToBase(d.Amount, d.Currency); ok {
-			a.wonSum = a.wonSum.Add(amt)
+		if rate, ok := f.rates[d.Currency]; ok {
+			a.wonSum += amountFloat(d.Amount) * rate
 		} else {
 			a.moneyOK = false
 		}
@@ -208,7 +216,21 @@ func (a *windowAgg) money() (float64, bool) {
 	if !a.moneyOK {
 		return 0, false
 	}
-	return a.wonSum.InexactFloat64(), true
+	return a.wonSum, true
+}
+
+// amountFloat converts a deal amount without allocating in the common case
+// of at most 18 digits.
+func amountFloat(d decimal.Decimal) float64 {
+	exp := d.Exponent()
+	if d.NumDigits() > 18 || exp < -18 || exp > 18 {
+		return d.InexactFloat64()
+	}
+	c := float64(d.CoefficientInt64())
+	if exp < 0 {
+		return c / math.Pow10(int(-exp)) // dividing by an exact power of ten rounds correctly
+	}
+	return c * math.Pow10(int(exp))
 }
 
 func (f *ClientFacts) value(l *leaf) Value {
@@ -270,7 +292,11 @@ func (f *ClientFacts) rfm(fact factID, window int) Value {
 	if t == nil {
 		return Value{}
 	}
-	sc := t.Score(f.rfmInput(window))
+	a := f.agg(window, 0)
+	if !a.rfmDone {
+		a.rfm, a.rfmDone = t.Score(f.rfmInput(window)), true
+	}
+	sc := a.rfm
 	switch fact {
 	case factRFMR:
 		return number(float64(sc.R))

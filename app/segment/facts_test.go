@@ -214,3 +214,27 @@ func withCompany(d Deal, id int64) Deal {
 	d.CompanyID = id
 	return d
 }
+
+func TestAmountFloat(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+	}{
+		{"0", 0},
+		{"1500.50", 1500.5},
+		{"0.1", 0.1},
+		{"-42.25", -42.25},
+		{"125000", 125000},
+		{"1e3", 1000},
+		{"123456789012345678901234.5", 1.2345678901234568e23}, // too many digits: the slow path
+		{"0.0000000000000000000001", 1e-22},
+	}
+	for _, tt := range tests {
+		if got := amountFloat(rub(tt.in)); got != tt.want {
+			t.Errorf("amountFloat(%s) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	if got := amountFloat(decimal.Decimal{}); got != 0 {
+		t.Errorf("zero Decimal = %v", got)
+	}
+}

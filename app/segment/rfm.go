@@ -82,10 +82,7 @@ func (t *RFMTable) Score(in RFMInput) RFMScore {
 func quintile(sorted []float64, v float64, lowerIsBetter bool) int {
 	n := len(sorted)
 	lo := sort.SearchFloat64s(sorted, v)
-	hi := lo
-	for hi < n && sorted[hi] == v {
-		hi++
-	}
+	hi := lo + sort.Search(n-lo, func(i int) bool { return sorted[lo+i] > v })
 	below, equal := lo, hi-lo
 	if lowerIsBetter {
 		below = n - hi

@@ -34,9 +34,10 @@ type compiledSegment struct {
 // node is a compiled condition: a group ("all", "any", "not") of nodes or a
 // leaf. Invalid parts never reach a compiled node.
 type node struct {
-	group string
-	kids  []node
-	leaf  *leaf
+	group  string
+	kids   []node
+	leaf   *leaf
+	traces int // nodes below this one: the size of its trace's children
 }
 
 // leaf is a compiled comparison, with its value already parsed.
@@ -205,6 +206,10 @@ func (c *compiler) segmentAt(path string, s *Segment, i int, otherwise bool, key
 		c.add(at(path, "color"), CodeBadColor, s.Color)
 	}
 	out := compiledSegment{key: s.Key, name: s.Name, color: s.Color, set: s.Set}
+	if t := s.Set.Pipeline; t != nil {
+		target := *t // the rules must not change when the caller's config does
+		out.set.Pipeline = &target
+	}
 	switch {
 	case otherwise && s.When != nil:
 		c.add(at(path, "when"), CodeWhenOnOther)
@@ -317,7 +322,7 @@ func (c *compiler) condition(path string, cd *Condition, depth int, negated bool
 		c.add(path, CodeEmptyCond)
 		return node{}
 	case cd.Not != nil:
-		return node{group: "not", kids: []node{c.condition(at(path, "not"), cd.Not, depth+1, !negated)}}
+		return withTraces(node{group: "not", kids: []node{c.condition(at(path, "not"), cd.Not, depth+1, !negated)}})
 	case groups == 1:
 		name, list := "all", cd.All
 		if cd.Any != nil {
@@ -330,10 +335,18 @@ func (c *compiler) condition(path string, cd *Condition, depth int, negated bool
 		for i := range list {
 			n.kids = append(n.kids, c.condition(index(at(path, name), i), &list[i], depth+1, negated))
 		}
-		return n
+		return withTraces(n)
 	}
 	l := c.leaf(path, cd, negated)
 	return node{leaf: l}
+}
+
+func withTraces(n node) node {
+	n.traces = len(n.kids)
+	for _, k := range n.kids {
+		n.traces += k.traces
+	}
+	return n
 }
 
 // leaf checks and compiles one comparison. It returns nil when the fact is
