@@ -73,7 +73,7 @@ var keysets = map[string]keyset{
 // fn once per page. It uses the keyset form Bitrix24 recommends for large
 // tables (order by ID, filter >ID, start=-1: no counting) and chains
 // PagesPerRequest pages in one batch, each page's filter referring to the
-// previous page's last ID ($result[p0][49][ID]). Memory stays at one
+// previous page's last ID ($result[p00][49][ID]). Memory stays at one
 // request's rows.
 //
 // Scan returns the cursor: the last ID whose page fn accepted. When fn
@@ -141,7 +141,7 @@ func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) 
 			if k == 0 {
 				filter[gt] = int64(cursor)
 			} else {
-				ref := "$result[p" + strconv.Itoa(k-1) + "]"
+				ref := "$result[" + pageName(k-1) + "]"
 				if ks.rowsKey != "" {
 					ref += "[" + ks.rowsKey + "]"
 				}
@@ -149,7 +149,7 @@ func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) 
 			}
 			params := maps.Clone(base)
 			params["filter"] = filter
-			cmds[k] = Command{Name: "p" + strconv.Itoa(k), Method: opts.Method, Params: params}
+			cmds[k] = Command{Name: pageName(k), Method: opts.Method, Params: params}
 		}
 		res, _, err := p.Batch(ctx, cmds, true)
 		if err != nil {
@@ -197,6 +197,10 @@ func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) 
 		}
 	}
 }
+
+// pageName names chained pages p00..p49, so that sorting the names (as a
+// decoder into a map might) keeps the order the chain needs.
+func pageName(k int) string { return fmt.Sprintf("p%02d", k) }
 
 func pageRows(result json.RawMessage, rowsKey string) ([]json.RawMessage, error) {
 	result = bytes.TrimSpace(result)

@@ -143,7 +143,7 @@ func TestScanPassesSelectAndFilter(t *testing.T) {
 	// The second chained page refers to the first one's 50th row, which a
 	// table of 10 rows lacks: the portal passes the text through, and Scan
 	// must have stopped at the short first page anyway.
-	if got := last.Get("filter[>ID]"); got != "$result[p0][49][ID]" {
+	if got := last.Get("filter[>ID]"); got != "$result[p00][49][ID]" {
 		t.Errorf("chained filter = %q", got)
 	}
 	for k, want := range map[string]string{
@@ -182,7 +182,7 @@ func TestScanErrors(t *testing.T) {
 	}
 	// A failing page stops the scan and keeps the cursor of the last good page.
 	fb.fail = func(name string, req int) *APIError {
-		if name == "p1" {
+		if name == "p01" {
 			return &APIError{Code: "ACCESS_DENIED", Description: "Access denied"}
 		}
 		return nil
@@ -196,7 +196,7 @@ func TestScanErrors(t *testing.T) {
 func TestScanRetriesRefusedPage(t *testing.T) {
 	e, fb, d := scanEnv(t, 300)
 	fb.fail = func(name string, req int) *APIError {
-		if name == "p2" && req == 0 {
+		if name == "p02" && req == 0 {
 			return &APIError{Code: "OPERATION_TIME_LIMIT", Description: "Method is blocked due to operation time limit."}
 		}
 		return nil
