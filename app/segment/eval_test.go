@@ -391,3 +391,21 @@ func TestRulesNeeds(t *testing.T) {
 		t.Errorf("design example: client segment %v, rfm windows %v", design.UsesClientSegment(), design.RFMWindows())
 	}
 }
+
+// Rules keep their own copy of the outputs: editing the config afterwards
+// does not change them.
+func TestCompileCopiesOutputs(t *testing.T) {
+	cfg := mustParse(t, designExample)
+	rules, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Schemes[1].Segments[0].Set.Pipeline.StageID = "C3:WON"
+	cfg.Schemes[1].Segments[0].Key = "changed"
+	df := NewDealFacts(func(Entity, int64) string { return "vip" })
+	df.Reset(&Deal{CompanyID: 1})
+	res := rules.Evaluate(EntityDeal, df)
+	if res.Key != "premium" || res.Set.Pipeline.StageID != "C3:NEW" {
+		t.Errorf("result follows the edited config: key %q, stage %q", res.Key, res.Set.Pipeline.StageID)
+	}
+}

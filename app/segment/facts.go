@@ -288,7 +288,7 @@ func (f *ClientFacts) growth(window int) Value {
 }
 
 func (f *ClientFacts) rfm(fact factID, window int) Value {
-	t := f.env.RFM.table(window)
+	t := f.env.RFM.Table(window)
 	if t == nil {
 		return Value{}
 	}

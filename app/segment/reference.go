@@ -1,6 +1,9 @@
 package segment
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Reference is what a portal has that a config may name: types, deal
 // pipelines with their stages, sources and fields. The app reads it from
@@ -73,12 +76,9 @@ func statusIDs(list []Status) string {
 	if len(list) == 0 {
 		return "—"
 	}
-	out := ""
+	ids := make([]string, len(list))
 	for i, s := range list {
-		if i > 0 {
-			out += ", "
-		}
-		out += s.ID
+		ids[i] = s.ID
 	}
-	return out
+	return strings.Join(ids, ", ")
 }

@@ -99,15 +99,13 @@ type RFM struct {
 	tables map[int]*RFMTable
 }
 
-func (r *RFM) table(window int) *RFMTable {
+// Table returns the table for a window, nil if it was not built.
+func (r *RFM) Table(window int) *RFMTable {
 	if r == nil {
 		return nil
 	}
 	return r.tables[window]
 }
-
-// Table returns the table for a window, nil if it was not built.
-func (r *RFM) Table(window int) *RFMTable { return r.table(window) }
 
 // RFMBuilder collects every client of a portal once and builds the RFM
 // tables for the windows the rules need (Rules.RFMWindows).

@@ -182,6 +182,8 @@ func TestValidateConditions(t *testing.T) {
 			[]Problem{{Path: w + ".all[0]", Code: CodeStageNoPipe}}},
 		{"stage not in the chosen pipeline", EntityDeal, `{"all": [{"fact": "field:CATEGORY_ID", "op": "=", "value": 3}, {"fact": "field:STAGE_ID", "op": "in", "value": ["C3:NEW", "PREPARATION"]}]}`, "",
 			[]Problem{{Path: w + ".all[1]", Code: CodeStageNotPipe, Args: []string{"PREPARATION", `3 "Wholesale"`}}}},
+		{"a negated pipeline chooses none: the stage is only checked to exist", EntityDeal,
+			`{"all": [{"not": {"fact": "field:CATEGORY_ID", "op": "=", "value": 3}}, {"fact": "field:STAGE_ID", "op": "=", "value": "NEW"}]}`, "", nil},
 		{"unknown stage", EntityDeal, `{"all": [{"fact": "field:CATEGORY_ID", "op": "=", "value": 3}, {"fact": "field:STAGE_ID", "op": "=", "value": "C9:NEW"}]}`, "",
 			[]Problem{{Path: w + ".all[1]", Code: CodeUnknownStage, Args: []string{"C9:NEW"}}}},
 		{"unknown pipeline in a condition", EntityDeal, `{"fact": "field:CATEGORY_ID", "op": "in", "value": [3, 9]}`, "",
