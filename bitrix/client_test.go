@@ -145,6 +145,9 @@ func TestErrorMapping(t *testing.T) {
 					t.Errorf("APIError = %+v", ae)
 				}
 			}
+			if infos := e.requests(); len(infos) != 1 || infos[0].ErrorCode != tt.code || infos[0].Status != tt.status || infos[0].Err == nil {
+				t.Errorf("hook = %+v", infos)
+			}
 			// A write is never repeated after an answer that may mean it ran.
 			if hits.get() != 1 {
 				t.Errorf("server hit %d times, want 1", hits.get())
@@ -433,5 +436,18 @@ func TestDecodeResultPHPEmptyArray(t *testing.T) {
 	}
 	if err := decodeResult([]byte(`{"A":"x"}`), &s); err != nil || s.A != "x" {
 		t.Errorf("decode object: %v", err)
+	}
+}
+
+func TestCallStopsWhenContextEnds(t *testing.T) {
+	e := setup(t, func(c *Config) { c.Clock = realClock{}; c.RetryWait = time.Hour; c.RetryMaxWait = time.Hour })
+	e.handle("crm.deal.get", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 500, `{"error":"INTERNAL_SERVER_ERROR","error_description":"x"}`)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err := e.portal.Call(ctx, "crm.deal.get", nil, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
