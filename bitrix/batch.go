@@ -238,7 +238,7 @@ func (p *Portal) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchRe
 			return all, resp, err
 		}
 		all.merge(res)
-		retry, wait, werr := p.batchRetrySet(ctx, pending, res, halt)
+		retry, wait, werr := p.batchRetrySet(ctx, pending, res, halt, round)
 		if werr != nil {
 			return all, resp, werr
 		}
@@ -266,7 +266,7 @@ func errOrNil(e *APIError) error {
 // batchRetrySet picks the commands of a finished round that provably did
 // not run and can be sent again on their own, pausing methods that hit
 // OPERATION_TIME_LIMIT. wait is the backoff before the next round.
-func (p *Portal) batchRetrySet(ctx context.Context, sent []encodedCmd, res *BatchResult, halt bool) (retry []encodedCmd, wait time.Duration, err error) {
+func (p *Portal) batchRetrySet(ctx context.Context, sent []encodedCmd, res *BatchResult, halt bool, round int) (retry []encodedCmd, wait time.Duration, err error) {
 	candidate := make(map[string]bool)
 	haltedByNotRun := false
 	var queryLimit bool
@@ -317,7 +317,7 @@ func (p *Portal) batchRetrySet(ctx context.Context, sent []encodedCmd, res *Batc
 		}
 	}
 	if queryLimit {
-		wait = p.c.backoff(0)
+		wait = p.c.backoff(round)
 	}
 	return retry, wait, nil
 }

@@ -388,7 +388,7 @@ func (p *Portal) do(ctx context.Context, rq *request) (*Response, *envelope, err
 	var (
 		refreshed, rechecked          bool
 		retries, limitRetries, redirs int
-		endpoint                      string // set after a redirect within this call
+		endpoint                      string // fixed once a redirect moved this call
 		totalWait                     time.Duration
 	)
 	for attempt := 1; ; attempt++ {
@@ -396,7 +396,8 @@ func (p *Portal) do(ctx context.Context, rq *request) (*Response, *envelope, err
 		if err != nil {
 			return nil, nil, err
 		}
-		if endpoint == "" {
+		if redirs == 0 {
+			// A refresh may have brought a new endpoint.
 			if endpoint, err = c.endpointOf(tok); err != nil {
 				return nil, nil, err
 			}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -113,8 +113,10 @@ func withAuth(params []byte, token string) []byte {
 }
 
 // encodeQuery turns parameters into the PHP-style query string a batch
-// command carries: filter[>ID]=5&order[ID]=ASC&select[0]=ID. Map keys are
-// sorted for stable output; true/false become 1/0 as PHP would read them.
+// command carries: filter[>ID]=5&order[ID]=ASC&select[0]=ID. Keys keep the
+// order of the JSON encoding (struct fields and json.RawMessage as written;
+// Go maps sorted), which matters for order; true/false become 1/0 as PHP
+// would read them.
 func encodeQuery(params any) (string, error) {
 	b, err := marshalParams(params)
 	if err != nil {
@@ -122,63 +124,70 @@ func encodeQuery(params any) (string, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	var sb strings.Builder
+	if err := flattenJSON(&sb, "", dec); err != nil {
 		return "", fmt.Errorf("bitrix: encode params: %w", err)
 	}
-	var sb strings.Builder
-	flatten(&sb, "", v)
 	return sb.String(), nil
 }
 
-func flatten(sb *strings.Builder, prefix string, v any) {
-	put := func(val string) {
-		if sb.Len() > 0 {
-			sb.WriteByte('&')
-		}
-		sb.WriteString(escapeKey(prefix))
-		sb.WriteByte('=')
-		sb.WriteString(escapeValue(val))
+func putQuery(sb *strings.Builder, key, val string) {
+	if sb.Len() > 0 {
+		sb.WriteByte('&')
 	}
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			p := k
-			if prefix != "" {
-				p = prefix + "[" + k + "]"
+	sb.WriteString(escapeKey(key))
+	sb.WriteByte('=')
+	sb.WriteString(escapeValue(val))
+}
+
+// flattenJSON writes the next JSON value of dec under prefix.
+func flattenJSON(sb *strings.Builder, prefix string, dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		n := 0
+		for ; dec.More(); n++ {
+			var p string
+			if t == '{' {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k, _ := kt.(string)
+				p = k
+				if prefix != "" {
+					p = prefix + "[" + k + "]"
+				}
+			} else {
+				p = prefix + "[" + strconv.Itoa(n) + "]"
 			}
-			flatten(sb, p, x[k])
+			if err := flattenJSON(sb, p, dec); err != nil {
+				return err
+			}
 		}
-		if len(x) == 0 && prefix != "" {
-			put("")
+		if _, err := dec.Token(); err != nil { // the closing delimiter
+			return err
 		}
-	case []any:
-		for i, e := range x {
-			flatten(sb, fmt.Sprintf("%s[%d]", prefix, i), e)
-		}
-		if len(x) == 0 && prefix != "" {
-			put("")
+		if n == 0 && prefix != "" {
+			putQuery(sb, prefix, "")
 		}
 	case bool:
-		if x {
-			put("1")
+		if t {
+			putQuery(sb, prefix, "1")
 		} else {
-			put("0")
+			putQuery(sb, prefix, "0")
 		}
 	case nil:
-		put("")
+		putQuery(sb, prefix, "")
 	case json.Number:
-		put(x.String())
+		putQuery(sb, prefix, t.String())
 	case string:
-		put(x)
-	default:
-		put(fmt.Sprint(x))
+		putQuery(sb, prefix, t)
 	}
+	return nil
 }
 
 // escapeValue escapes a value but keeps $result[...] references literal, so

@@ -1,6 +1,7 @@
 package bitrix
 
 import (
+	"encoding/json"
 	"net/url"
 	"testing"
 
@@ -83,5 +84,23 @@ func TestEncodeQuery(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("encodeQuery (-want +got):\n%s\nraw: %s", d, q)
+	}
+}
+
+func TestEncodeQueryKeepsOrder(t *testing.T) {
+	q, err := encodeQuery(json.RawMessage(`{"order":{"STAGE_ID":"ASC","ID":"DESC"},"select":["TITLE","ID"],"filter":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "order[STAGE_ID]=ASC&order[ID]=DESC&select[0]=TITLE&select[1]=ID&filter="
+	if q != want {
+		t.Errorf("encodeQuery = %s, want %s", q, want)
+	}
+	type params struct {
+		Zeta  int    `json:"zeta"`
+		Alpha string `json:"alpha"`
+	}
+	if q, _ := encodeQuery(params{1, "a b&c"}); q != "zeta=1&alpha=a+b%26c" {
+		t.Errorf("struct order: %s", q)
 	}
 }
