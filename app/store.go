@@ -288,3 +288,35 @@ func (s *Store) openJSON(ctx context.Context, memberID, part string, v any) erro
 	}
 	return json.Unmarshal(b, v)
 }
+
+// receivedCap bounds the record of received changes per portal.
+const receivedCap = 10000
+
+// RecordReceived keeps a merged batch of CRM changes as received, newest
+// last (what the event pipeline delivered, for inspection and tests).
+func (s *Store) RecordReceived(ctx context.Context, memberID string, batch any) error {
+	b, err := json.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	key := portalKey(memberID, "received")
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, key, b)
+		p.LTrim(ctx, key, -receivedCap, -1)
+		return nil
+	})
+	return err
+}
+
+// Received returns the recorded batches, oldest first, as raw JSON.
+func (s *Store) Received(ctx context.Context, memberID string) ([]json.RawMessage, error) {
+	items, err := s.rdb.LRange(ctx, portalKey(memberID, "received"), 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(items))
+	for i, it := range items {
+		out[i] = json.RawMessage(it)
+	}
+	return out, nil
+}

@@ -6,12 +6,17 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"segmentor"
 )
 
 // Deps is what the routes need; nil parts leave their routes out.
 type Deps struct {
 	Logger *slog.Logger
 	Health *Health
+	// Manifest gives the Bitrix24 handler paths; Bitrix24 handles them.
+	Manifest *segmentor.Manifest
+	Bitrix24 *Bitrix24
 }
 
 // Router builds the app's HTTP handler.
@@ -25,6 +30,13 @@ func Router(d Deps) http.Handler {
 	if d.Health != nil {
 		r.GET("/healthz", d.Health.Live)
 		r.GET("/readyz", d.Health.Ready)
+	}
+	if d.Bitrix24 != nil && d.Manifest != nil {
+		h := d.Manifest.Handlers
+		r.POST(h.Install, d.Bitrix24.Install)
+		r.GET(h.Install+"/status", d.Bitrix24.InstallStatus)
+		r.POST(h.Install+"/retry", d.Bitrix24.RetrySetup)
+		r.POST(h.Events, d.Bitrix24.Event)
 	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "No such page."})

@@ -1,0 +1,316 @@
+package handlers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
+
+	"segmentor"
+	"segmentor/app"
+	"segmentor/bitrix"
+	"segmentor/jobs"
+)
+
+// maxBodyBytes bounds what Bitrix24 may POST to us; real bodies are a few KB.
+const maxBodyBytes = 64 << 10
+
+// Enqueuer is the part of asynq.Client the handlers use.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// TokenChecker confirms that an access token sent by a portal is valid at
+// the portal's stored endpoint (never one taken from the request).
+type TokenChecker interface {
+	CheckAccessToken(ctx context.Context, clientEndpoint, accessToken string) error
+}
+
+// Bitrix24 handles what Bitrix24 POSTs: the installer and events.
+type Bitrix24 struct {
+	Store    *app.Store
+	Client   *bitrix.Client
+	Queue    Enqueuer
+	Tokens   TokenChecker
+	Manifest *segmentor.Manifest
+	Key      []byte // signs install-status links
+	Log      *slog.Logger
+	Clock    func() time.Time
+}
+
+func (h *Bitrix24) now() time.Time {
+	if h.Clock != nil {
+		return h.Clock()
+	}
+	return time.Now()
+}
+
+// Install handles the installer POST: it trusts nothing in it until the
+// OAuth server, exchanging REFRESH_ID, names the same member_id; then it
+// stores the portal, queues setup and shows its progress.
+func (h *Bitrix24) Install(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+	lang := c.Query("LANG")
+	f, err := bitrix.ParseInstallRequest(c.Request)
+	if err != nil {
+		h.installPage(c, http.StatusBadRequest, lang, "", installText(lang, "bad_request")+" "+err.Error())
+		return
+	}
+	ctx := c.Request.Context()
+	tok, err := h.Client.InstallPortal(ctx, f)
+	if err != nil {
+		h.Log.Warn("install refused", "portal", f.MemberID, "error", err)
+		h.installPage(c, http.StatusForbidden, lang, "", installText(lang, "not_confirmed"))
+		return
+	}
+	m := tok.MemberID
+	if f.ApplicationToken != "" {
+		if err := h.Store.SetApplicationToken(ctx, m, f.ApplicationToken); err != nil {
+			h.fail(c, lang, m, err)
+			return
+		}
+	}
+	_, err = h.Store.UpdatePortal(ctx, m, func(p *app.Portal, _ bool) error {
+		if p.State != app.StateActive {
+			p.State, p.StateReason = app.StateInstalling, ""
+		}
+		p.Lang = langOf(lang)
+		p.InstalledBy = int64(tok.UserID)
+		p.Setup = app.SetupStatus{Phase: "pending"}
+		return nil
+	})
+	if err != nil {
+		h.fail(c, lang, m, err)
+		return
+	}
+	if err := h.enqueueSetup(ctx, m, "install"); err != nil {
+		h.fail(c, lang, m, err)
+		return
+	}
+	h.Log.Info("portal installed; setup queued", "portal", m)
+	h.installPage(c, http.StatusOK, lang, m, "")
+}
+
+// InstallStatus answers the install page's polling with the setup phase.
+// The link is signed, so it tells nothing to anyone else.
+func (h *Bitrix24) InstallStatus(c *gin.Context) {
+	m, sig := c.Query("member_id"), c.Query("sig")
+	exp, _ := strconv.ParseInt(c.Query("exp"), 10, 64)
+	if !hmac.Equal([]byte(sig), []byte(h.sign(m, exp))) || h.now().Unix() > exp {
+		c.JSON(http.StatusUnauthorized, gin.H{"error": "unauthorized", "message": "This status link is not valid; reopen the app."})
+		return
+	}
+	p, err := h.Store.Portal(c.Request.Context(), m)
+	if err != nil {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": app.ErrorMessage(err)})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"phase": p.Setup.Phase, "step": p.Setup.Step, "error": p.Setup.Error, "state": p.State})
+}
+
+// RetrySetup queues setup again after a failure (from the install page).
+func (h *Bitrix24) RetrySetup(c *gin.Context) {
+	m, sig := c.Query("member_id"), c.Query("sig")
+	exp, _ := strconv.ParseInt(c.Query("exp"), 10, 64)
+	if !hmac.Equal([]byte(sig), []byte(h.sign(m, exp))) || h.now().Unix() > exp {
+		c.JSON(http.StatusUnauthorized, gin.H{"error": "unauthorized", "message": "This link is not valid; reopen the app."})
+		return
+	}
+	ctx := c.Request.Context()
+	if _, err := h.Store.UpdatePortal(ctx, m, func(p *app.Portal, exists bool) error {
+		if !exists {
+			return app.Errorf(app.ENotFound, "This Bitrix24 portal has not installed Segmentor.")
+		}
+		p.Setup = app.SetupStatus{Phase: "pending"}
+		return nil
+	}); err != nil {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": app.ErrorMessage(err)})
+		return
+	}
+	if err := h.enqueueSetup(ctx, m, "retry"); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable", "message": "Could not queue the setup; try again."})
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"phase": "pending"})
+}
+
+func (h *Bitrix24) enqueueSetup(ctx context.Context, memberID, reason string) error {
+	t, opts, err := jobs.NewSetupTask(jobs.SetupPayload{MemberID: memberID, Reason: reason})
+	if err != nil {
+		return err
+	}
+	_, err = h.Queue.EnqueueContext(ctx, t, opts...)
+	return err
+}
+
+func (h *Bitrix24) fail(c *gin.Context, lang, memberID string, err error) {
+	h.Log.Error("install failed", "portal", memberID, "error", err)
+	h.installPage(c, http.StatusServiceUnavailable, lang, "", installText(lang, "internal"))
+}
+
+func (h *Bitrix24) sign(memberID string, exp int64) string {
+	m := hmac.New(sha256.New, h.Key)
+	fmt.Fprintf(m, "install-status\x00%s\x00%d", memberID, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Event handles every event Bitrix24 sends. It answers within milliseconds
+// and makes no REST call for CRM events: it checks the application token
+// and queues the change.
+func (h *Bitrix24) Event(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+	ev, err := bitrix.ParseEventRequest(c.Request)
+	if err != nil {
+		status := http.StatusBadRequest
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		c.JSON(status, gin.H{"error": "invalid", "message": err.Error()})
+		return
+	}
+	ctx := c.Request.Context()
+	m := ev.Auth.MemberID
+	p, err := h.Store.Portal(ctx, m)
+	if err != nil {
+		if app.ErrorCode(err) == app.ENotFound {
+			c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "Unknown portal."})
+			return
+		}
+		h.unavailable(c, err)
+		return
+	}
+	stored, err := h.Store.ApplicationToken(ctx, m)
+	if err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	switch {
+	case ev.Name == bitrix.EventAppUpdate || ev.Name == bitrix.EventAppInstall || stored == "":
+		// A new application token (update), or the first one a legacy
+		// installer did not send: take it only when the event's access
+		// token is valid at the portal's stored endpoint.
+		if ev.Verify(stored) && stored != "" {
+			break
+		}
+		if ev.Auth.AccessToken == "" || ev.Auth.ApplicationToken == "" || h.Tokens.CheckAccessToken(ctx, p.ClientEndpoint, ev.Auth.AccessToken) != nil {
+			c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "The event's tokens are not valid for this portal."})
+			return
+		}
+		if err := h.Store.SetApplicationToken(ctx, m, ev.Auth.ApplicationToken); err != nil {
+			h.unavailable(c, err)
+			return
+		}
+	case !ev.Verify(stored):
+		c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "Wrong application token."})
+		return
+	}
+
+	switch ev.Name {
+	case bitrix.EventAppUpdate:
+		if err := h.enqueueSetup(ctx, m, "update"); err != nil {
+			h.unavailable(c, err)
+			return
+		}
+	case bitrix.EventAppUninstall:
+		if err := h.uninstall(ctx, m, ev.Clean); err != nil {
+			h.unavailable(c, err)
+			return
+		}
+	case bitrix.EventAppInstall:
+		// The installer POST already did the work; the token was stored above.
+	default:
+		entity, action := ev.Entity()
+		if entity != "contact" && entity != "company" && entity != "deal" {
+			c.JSON(http.StatusOK, gin.H{"status": "ignored"})
+			return
+		}
+		if p.State == app.StateUninstalled {
+			c.JSON(http.StatusGone, gin.H{"error": "gone", "message": "The app is uninstalled on this portal."})
+			return
+		}
+		t, opts, err := jobs.NewCRMEventTask(jobs.CRMEventPayload{MemberID: m, Entity: entity, ID: int64(ev.RecordID),
+			Deleted: action == "delete", Seq: h.now().UnixNano()})
+		if err == nil {
+			_, err = h.Queue.EnqueueContext(ctx, t, opts...)
+		}
+		if err != nil {
+			h.unavailable(c, err)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
+}
+
+// uninstall forgets the portal's tokens; with clean, everything derived.
+func (h *Bitrix24) uninstall(ctx context.Context, memberID string, clean bool) error {
+	if err := h.Store.SetState(ctx, memberID, app.StateUninstalled, "the app was uninstalled"); err != nil {
+		return err
+	}
+	if err := h.Store.DeleteTokens(ctx, memberID); err != nil {
+		return err
+	}
+	h.Client.Forget(memberID)
+	if clean {
+		if err := h.Store.DeleteEverything(ctx, memberID); err != nil {
+			return err
+		}
+	}
+	h.Log.Info("portal uninstalled the app", "portal", memberID, "clean", clean)
+	return nil
+}
+
+func (h *Bitrix24) unavailable(c *gin.Context, err error) {
+	h.Log.Error("event not accepted", "error", err)
+	c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable", "message": "Try again later."})
+}
+
+// HTTPTokenChecker checks an access token by calling app.info with it.
+type HTTPTokenChecker struct {
+	HTTP      *http.Client
+	AllowHTTP bool
+}
+
+// CheckAccessToken implements TokenChecker.
+func (t HTTPTokenChecker) CheckAccessToken(ctx context.Context, endpoint, token string) error {
+	if !strings.HasPrefix(endpoint, "https://") && !(t.AllowHTTP && strings.HasPrefix(endpoint, "http://")) {
+		return fmt.Errorf("endpoint %q is not https", endpoint)
+	}
+	body, _ := json.Marshal(map[string]string{"auth": token})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"app.info", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := t.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Result json.RawMessage `json:"result"`
+		Error  string          `json:"error"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&out); err != nil {
+		return fmt.Errorf("app.info answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK || out.Error != "" || len(out.Result) == 0 {
+		return fmt.Errorf("app.info refused the token: %d %s", resp.StatusCode, out.Error)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package handlers
+
+import (
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// langOf maps Bitrix24's LANG to the page languages we have.
+func langOf(lang string) string {
+	switch strings.ToLower(lang) {
+	case "ru", "ua", "by", "kz":
+		return "ru"
+	}
+	return "en"
+}
+
+var installTexts = map[string]map[string]string{
+	"en": {
+		"title":         "Installing Segmentor",
+		"pending":       "Preparing your portal…",
+		"running":       "Setting up: binding CRM events, adding card tabs and the Segment field…",
+		"done":          "Segmentor is installed. Opening the app…",
+		"failed":        "Setup did not finish:",
+		"retry":         "Try again",
+		"bad_request":   "This page must be opened by Bitrix24 while installing the app.",
+		"not_confirmed": "Bitrix24 did not confirm this installation, so nothing was changed. Please start the installation again from your portal.",
+		"internal":      "Segmentor could not save the installation. Nothing was lost; please try again in a minute.",
+	},
+	"ru": {
+		"title":         "Установка Segmentor",
+		"pending":       "Готовим ваш портал…",
+		"running":       "Настройка: подписка на события CRM, вкладки в карточках и поле «Сегмент»…",
+		"done":          "Segmentor установлен. Открываем приложение…",
+		"failed":        "Настройка не завершилась:",
+		"retry":         "Повторить",
+		"bad_request":   "Эту страницу открывает Битрикс24 при установке приложения.",
+		"not_confirmed": "Битрикс24 не подтвердил установку, поэтому ничего не изменено. Начните установку заново с вашего портала.",
+		"internal":      "Segmentor не смог сохранить установку. Ничего не потеряно; повторите через минуту.",
+	},
+}
+
+func installText(lang, key string) string { return installTexts[langOf(lang)][key] }
+
+var installTmpl = template.Must(template.New("install").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.title}}</title>
+<style>
+body{font:14px/1.5 "Helvetica Neue",Arial,sans-serif;color:#333;background:#fff;margin:0;padding:32px}
+h1{font-size:22px;font-weight:400;margin:0 0 16px}
+.bar{height:6px;background:#eef2f4;border-radius:3px;overflow:hidden;max-width:480px}
+.bar i{display:block;height:100%;width:10%;background:#2fc6f6;transition:width .4s}
+.err{color:#c0392b} button{background:#bbed21;border:0;border-radius:2px;padding:9px 20px;font:bold 12px Arial;text-transform:uppercase;cursor:pointer}
+</style>
+<script src="https://api.bitrix24.com/api/v1/"></script></head>
+<body><h1>{{.T.title}}</h1>
+{{if .Error}}<p class="err" id="status">{{.Error}}</p>{{else}}
+<p id="status">{{.T.pending}}</p><div class="bar"><i id="bar"></i></div>
+<p><button id="retry" hidden>{{.T.retry}}</button></p>
+<script>
+(function(){
+  var T={{.T}}, url={{.StatusURL}}, retryURL={{.RetryURL}}, status=document.getElementById('status'), bar=document.getElementById('bar'), retry=document.getElementById('retry');
+  var widths={pending:15,running:60,done:100,failed:100};
+  function finish(){ if (window.BX24) { BX24.init(function(){ BX24.installFinish(); }); } }
+  function poll(){
+    fetch(url).then(function(r){return r.json();}).then(function(s){
+      bar.style.width=(widths[s.phase]||10)+'%';
+      if (s.phase==='done'){ status.textContent=T.done; finish(); return; }
+      if (s.phase==='failed'){ status.textContent=T.failed+' '+s.error; status.className='err'; retry.hidden=false; return; }
+      status.textContent=T[s.phase]||T.pending; setTimeout(poll,1000);
+    }).catch(function(){ setTimeout(poll,2000); });
+  }
+  retry.onclick=function(){ retry.hidden=true; fetch(retryURL,{method:'POST'}).then(function(){ status.className=''; poll(); }); };
+  poll();
+})();
+</script>{{end}}
+</body></html>`))
+
+// installPage renders the installer: progress while setup runs, then
+// BX24.installFinish(); or the error, with nothing changed.
+func (h *Bitrix24) installPage(c *gin.Context, status int, lang, memberID, errText string) {
+	data := map[string]any{"Lang": langOf(lang), "T": installTexts[langOf(lang)], "Error": errText}
+	if memberID != "" {
+		exp := h.now().Add(time.Hour).Unix()
+		q := "?member_id=" + url.QueryEscape(memberID) + "&exp=" + strconv.FormatInt(exp, 10) + "&sig=" + h.sign(memberID, exp)
+		base := h.Manifest.Handlers.Install
+		data["StatusURL"] = base + "/status" + q
+		data["RetryURL"] = base + "/retry" + q
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	if err := installTmpl.Execute(c.Writer, data); err != nil {
+		h.Log.Error("render install page", "error", err)
+	}
+}

@@ -1,0 +1,17 @@
+package jobs
+
+import (
+	"context"
+
+	"segmentor/app"
+)
+
+// Recorder is the ChangeSink used until classification runs: it keeps
+// every merged batch in the portal's store so the path from a Bitrix24
+// event to a job can be checked and measured end to end.
+type Recorder struct{ Store *app.Store }
+
+// Apply records c.
+func (r Recorder) Apply(ctx context.Context, c CRMChangesPayload) error {
+	return r.Store.RecordReceived(ctx, c.MemberID, c)
+}

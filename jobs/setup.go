@@ -1,0 +1,244 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/hibiken/asynq"
+
+	"segmentor/app"
+	"segmentor/bitrix"
+)
+
+// Entities the app classifies, with their Bitrix24 method prefixes.
+var entities = []string{"contact", "company", "deal"}
+
+type eventBinding struct {
+	Event   string `json:"event"`
+	Handler string `json:"handler"`
+}
+
+type placementBinding struct {
+	Placement string `json:"placement"`
+	Handler   string `json:"handler"`
+}
+
+type userField struct {
+	ID        bitrix.ID `json:"ID"`
+	FieldName string    `json:"FIELD_NAME"`
+	XMLID     string    `json:"XML_ID"`
+}
+
+// handleSetup makes a portal ready: events bound to our URL, card tabs
+// placed, the Segment list field on each entity, and the reference data
+// cached. It is idempotent — run again on reinstall and on every app update
+// — and costs three REST requests: one batch of reads, one of writes (only
+// what is missing), one to cache reference data.
+func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
+	var sp SetupPayload
+	if err := json.Unmarshal(t.Payload(), &sp); err != nil {
+		return fmt.Errorf("setup payload: %v: %w", err, asynq.SkipRetry)
+	}
+	if _, err := w.activePortal(ctx, sp.MemberID, true); err != nil {
+		return err
+	}
+	err := w.setup(ctx, sp.MemberID)
+	if err != nil {
+		retries, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		phase := "running" // will be retried
+		if retries >= maxRetry || errorsIsRevoke(err) {
+			phase = "failed"
+		}
+		w.setSetup(ctx, sp.MemberID, app.SetupStatus{Phase: phase, Error: err.Error()})
+		return wrapReauth(err)
+	}
+	return nil
+}
+
+func errorsIsRevoke(err error) bool {
+	return strings.Contains(err.Error(), asynq.RevokeTask.Error()) || strings.Contains(err.Error(), asynq.SkipRetry.Error())
+}
+
+func (w *Worker) setSetup(ctx context.Context, memberID string, s app.SetupStatus) {
+	_, err := w.Store.UpdatePortal(ctx, memberID, func(p *app.Portal, _ bool) error {
+		p.Setup = s
+		return nil
+	})
+	if err != nil {
+		w.Log.Warn("record setup progress", "portal", memberID, "error", err)
+	}
+}
+
+func (w *Worker) setup(ctx context.Context, memberID string) error {
+	b := w.Bitrix.Portal(memberID)
+	m := w.Manifest
+	fieldName := "UF_CRM_" + m.SegmentField.FieldName
+	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reading"})
+
+	// 1. Everything we need to know, in one request.
+	reads := []bitrix.Command{
+		{Name: "info", Method: "app.info"},
+		{Name: "events", Method: "event.get"},
+		{Name: "placements", Method: "placement.get"},
+	}
+	for _, e := range entities {
+		reads = append(reads, bitrix.Command{Name: "uf_" + e, Method: "crm." + e + ".userfield.list",
+			Params: map[string]any{"filter": map[string]any{"FIELD_NAME": fieldName}}})
+	}
+	res, _, err := b.Batch(ctx, reads, false)
+	if err != nil {
+		return fmt.Errorf("read portal setup: %w", err)
+	}
+	for _, name := range res.Failed() {
+		return fmt.Errorf("read portal setup: %s: %w", name, res.Err(name))
+	}
+	var info struct {
+		Status        string `json:"STATUS"`
+		LicenseFamily string `json:"LICENSE_FAMILY"`
+		Version       int    `json:"VERSION"`
+	}
+	var events []eventBinding
+	var placements []placementBinding
+	if err := decodeAll(res, map[string]any{"info": &info, "events": &events, "placements": &placements}); err != nil {
+		return err
+	}
+
+	// 2. Only what is missing, in one request (chunked past 50).
+	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "binding"})
+	eventsURL := w.AppBaseURL + m.Handlers.Events
+	placementURL := w.AppBaseURL + m.Handlers.Placement
+	var writes []bitrix.Command
+	bound := map[string]bool{}
+	for _, e := range events {
+		ev := strings.ToUpper(e.Event)
+		switch {
+		case e.Handler == eventsURL:
+			bound[ev] = true
+		case samePath(e.Handler, m.Handlers.Events):
+			// Ours, at an old address (the app moved): stop deliveries there.
+			writes = append(writes, bitrix.Command{Name: fmt.Sprintf("unbind_%d", len(writes)), Method: "event.unbind",
+				Params: map[string]any{"event": e.Event, "handler": e.Handler}})
+		}
+	}
+	for _, ev := range m.Events {
+		if !bound[ev] {
+			writes = append(writes, bitrix.Command{Name: "bind_" + ev, Method: "event.bind",
+				Params: map[string]any{"event": ev, "handler": eventsURL}})
+		}
+	}
+	placed := map[string]bool{}
+	for _, p := range placements {
+		if p.Handler == placementURL {
+			placed[strings.ToUpper(p.Placement)] = true
+		}
+	}
+	for _, p := range m.Placements {
+		if placed[p.Code] {
+			continue
+		}
+		langs := map[string]any{}
+		for lang, title := range p.Title {
+			langs[lang] = map[string]string{"TITLE": title}
+		}
+		writes = append(writes, bitrix.Command{Name: "place_" + p.Code, Method: "placement.bind", Params: map[string]any{
+			"PLACEMENT": p.Code, "HANDLER": placementURL, "TITLE": p.Title["en"], "LANG_ALL": langs}})
+	}
+	for _, e := range entities {
+		var fields []userField
+		if err := res.Decode("uf_"+e, &fields); err != nil {
+			return fmt.Errorf("decode %s user fields: %w", e, err)
+		}
+		if len(fields) > 0 {
+			continue
+		}
+		writes = append(writes, bitrix.Command{Name: "field_" + e, Method: "crm." + e + ".userfield.add", Params: map[string]any{
+			"fields": map[string]any{
+				"FIELD_NAME": m.SegmentField.FieldName, "USER_TYPE_ID": "enumeration", "XML_ID": m.SegmentField.XMLID,
+				"LABEL": m.SegmentField.Label["en"], "EDIT_FORM_LABEL": m.SegmentField.Label,
+				"LIST_COLUMN_LABEL": m.SegmentField.Label, "LIST_FILTER_LABEL": m.SegmentField.Label,
+				"MULTIPLE": "N", "MANDATORY": "N", "SHOW_FILTER": "Y", "SETTINGS": map[string]any{"DISPLAY": "LIST"},
+			}}})
+	}
+	if len(writes) > 0 {
+		wres, err := b.BatchAll(ctx, writes)
+		if err != nil {
+			return fmt.Errorf("bind: %w", err)
+		}
+		for _, name := range wres.Failed() {
+			err := wres.Err(name)
+			if strings.HasPrefix(name, "bind_") && hasCode(err, "ERROR_HANDLER_ALREADY_EXIST") {
+				continue // bound meanwhile (another setup run): done
+			}
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+
+	// 3. Reference data for pickers and validation, in one request.
+	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reference"})
+	refs := []bitrix.Command{
+		{Name: "statuses", Method: "crm.status.list", Params: map[string]any{"order": map[string]string{"SORT": "ASC"}}},
+		{Name: "categories", Method: "crm.category.list", Params: map[string]any{"entityTypeId": 2}},
+		{Name: "currencies", Method: "crm.currency.list"},
+	}
+	for _, e := range entities {
+		refs = append(refs,
+			bitrix.Command{Name: "fields_" + e, Method: "crm." + e + ".fields"},
+			bitrix.Command{Name: "segment_field_" + e, Method: "crm." + e + ".userfield.list",
+				Params: map[string]any{"filter": map[string]any{"FIELD_NAME": fieldName}}})
+	}
+	rres, _, err := b.Batch(ctx, refs, false)
+	if err != nil {
+		return fmt.Errorf("read reference data: %w", err)
+	}
+	parts := app.Reference{}
+	for _, name := range rres.Names {
+		if e := rres.Err(name); e != nil {
+			return fmt.Errorf("read reference data: %s: %w", name, e)
+		}
+		parts[name] = rres.Results[name]
+	}
+	if err := w.Store.SetReference(ctx, memberID, parts); err != nil {
+		return err
+	}
+
+	_, err = w.Store.UpdatePortal(ctx, memberID, func(p *app.Portal, _ bool) error {
+		if info.LicenseFamily != "" {
+			p.License = info.LicenseFamily
+		}
+		if info.Status != "" {
+			p.Status = info.Status
+		}
+		if info.Version > 0 {
+			p.AppVersion = info.Version
+		}
+		p.State, p.StateReason = app.StateActive, ""
+		p.Setup = app.SetupStatus{Phase: "done", Finished: w.now().UTC()}
+		return nil
+	})
+	return err
+}
+
+// samePath reports whether handler is an URL whose path is path.
+func samePath(handler, path string) bool {
+	u, err := url.Parse(handler)
+	return err == nil && u.Path == path
+}
+
+func decodeAll(res *bitrix.BatchResult, into map[string]any) error {
+	for name, v := range into {
+		if err := res.Decode(name, v); err != nil {
+			return fmt.Errorf("decode %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func hasCode(err error, code string) bool {
+	var ae *bitrix.APIError
+	return errors.As(err, &ae) && strings.EqualFold(ae.Code, code)
+}

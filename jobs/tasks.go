@@ -1,0 +1,113 @@
+package jobs
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Task types.
+const (
+	TypeSetup      = "portal:setup" // bind events and card tabs, create the Segment field, cache reference data
+	TypeCRMEvent   = "crm:event"    // one CRM change, held in its portal+entity group
+	TypeCRMChanges = "crm:changes"  // up to 50 distinct records of one entity, merged from crm:event
+)
+
+// Group aggregation: a burst of events for one portal and entity is merged
+// into one task of at most maxIDs distinct records once it has been quiet
+// for the grace period (or has waited maxDelay).
+const (
+	maxIDs        = 50
+	groupGrace    = time.Second
+	groupMaxDelay = 5 * time.Second
+)
+
+// SetupPayload asks for a portal's setup to run (again).
+type SetupPayload struct {
+	MemberID string `json:"member_id"`
+	Reason   string `json:"reason"` // install, update, retry
+}
+
+// CRMEventPayload is one change Bitrix24 reported.
+type CRMEventPayload struct {
+	MemberID string `json:"member_id"`
+	Entity   string `json:"entity"` // contact, company, deal
+	ID       int64  `json:"id"`
+	Deleted  bool   `json:"deleted,omitempty"`
+	// Seq orders events of the same second (the aggregator's own order is
+	// only by whole seconds): nanoseconds of receipt.
+	Seq int64 `json:"seq"`
+}
+
+// CRMChangesPayload is a merged burst: distinct record ids, newest first.
+type CRMChangesPayload struct {
+	MemberID string  `json:"member_id"`
+	Entity   string  `json:"entity"`
+	IDs      []int64 `json:"ids"`               // changed records to re-read
+	Deleted  []int64 `json:"deleted,omitempty"` // records that are gone
+}
+
+// GroupKey is the aggregation group of a portal's entity.
+func GroupKey(memberID, entity string) string { return memberID + ":" + entity }
+
+// NewCRMEventTask builds the grouped task for one event.
+func NewCRMEventTask(p CRMEventPayload) (*asynq.Task, []asynq.Option, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return asynq.NewTask(TypeCRMEvent, b), []asynq.Option{asynq.Queue(QueueEvents), asynq.Group(GroupKey(p.MemberID, p.Entity))}, nil
+}
+
+// NewSetupTask builds a setup task.
+func NewSetupTask(p SetupPayload) (*asynq.Task, []asynq.Option, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return asynq.NewTask(TypeSetup, b), []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRetry(8), asynq.Timeout(5 * time.Minute)}, nil
+}
+
+// aggregate merges a group's events into one crm:changes task: each record
+// once, in order of its newest event, newest first; a record whose newest
+// event is a delete is listed as deleted.
+func aggregate(group string, tasks []*asynq.Task) *asynq.Task {
+	type last struct {
+		seq     int64
+		deleted bool
+	}
+	latest := map[int64]last{}
+	var out CRMChangesPayload
+	for _, t := range tasks {
+		var p CRMEventPayload
+		if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ID <= 0 {
+			continue // enqueued by us; a bad payload cannot be retried into shape
+		}
+		out.MemberID, out.Entity = p.MemberID, p.Entity
+		if l, ok := latest[p.ID]; !ok || p.Seq >= l.seq {
+			latest[p.ID] = last{p.Seq, p.Deleted}
+		}
+	}
+	ids := make([]int64, 0, len(latest))
+	for id := range latest {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := latest[ids[i]], latest[ids[j]]
+		if a.seq != b.seq {
+			return a.seq > b.seq
+		}
+		return ids[i] > ids[j]
+	})
+	for _, id := range ids {
+		if latest[id].deleted {
+			out.Deleted = append(out.Deleted, id)
+		} else {
+			out.IDs = append(out.IDs, id)
+		}
+	}
+	b, _ := json.Marshal(out) // plain struct: cannot fail
+	return asynq.NewTask(TypeCRMChanges, b, asynq.Queue(QueueEvents), asynq.MaxRetry(10))
+}

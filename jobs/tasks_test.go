@@ -1,0 +1,62 @@
+package jobs
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hibiken/asynq"
+)
+
+func event(t *testing.T, id int64, seq int64, deleted bool) *asynq.Task {
+	t.Helper()
+	task, opts, err := NewCRMEventTask(CRMEventPayload{MemberID: "m1", Entity: "deal", ID: id, Seq: seq, Deleted: deleted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts) != 2 {
+		t.Fatalf("event task options = %v, want queue and group", opts)
+	}
+	return task
+}
+
+func TestAggregateMergesNewestFirstWithoutDuplicates(t *testing.T) {
+	tasks := []*asynq.Task{
+		event(t, 7, 100, false),
+		event(t, 8, 105, false),
+		event(t, 7, 110, false), // 7 again, newer
+		event(t, 9, 90, false),
+		event(t, 8, 120, true), // 8 deleted last
+		asynq.NewTask(TypeCRMEvent, []byte("{broken")),
+	}
+	got := aggregate("m1:deal", tasks)
+	if got.Type() != TypeCRMChanges {
+		t.Fatalf("type = %s", got.Type())
+	}
+	var p CRMChangesPayload
+	if err := json.Unmarshal(got.Payload(), &p); err != nil {
+		t.Fatal(err)
+	}
+	want := CRMChangesPayload{MemberID: "m1", Entity: "deal", IDs: []int64{7, 9}, Deleted: []int64{8}}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+}
+
+func TestAggregateOfFiftyDistinctKeepsAll(t *testing.T) {
+	var tasks []*asynq.Task
+	for i := int64(1); i <= maxIDs; i++ {
+		tasks = append(tasks, event(t, i, i, false))
+	}
+	var p CRMChangesPayload
+	_ = json.Unmarshal(aggregate("g", tasks).Payload(), &p)
+	if len(p.IDs) != maxIDs || p.IDs[0] != maxIDs || p.IDs[maxIDs-1] != 1 {
+		t.Errorf("ids = %v, want 50..1", p.IDs)
+	}
+}
+
+func TestGroupKeyIsPerPortalAndEntity(t *testing.T) {
+	if GroupKey("a", "deal") == GroupKey("a", "contact") || GroupKey("a", "deal") == GroupKey("b", "deal") {
+		t.Error("group keys must separate portals and entities")
+	}
+}

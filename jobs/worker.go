@@ -1,0 +1,121 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"segmentor"
+	"segmentor/app"
+	"segmentor/bitrix"
+)
+
+// Worker runs Segmentor's tasks. It holds what the handlers need and
+// nothing else; cmd/segmentor builds it.
+type Worker struct {
+	Store      *app.Store
+	Bitrix     *bitrix.Client
+	Manifest   *segmentor.Manifest
+	AppBaseURL string // handler URLs given to event.bind and placement.bind
+	Log        *slog.Logger
+	Changes    ChangeSink // receives merged CRM changes
+	Clock      func() time.Time
+}
+
+func (w *Worker) now() time.Time {
+	if w.Clock != nil {
+		return w.Clock()
+	}
+	return time.Now()
+}
+
+// ChangeSink takes the merged CRM changes of a portal. The classification
+// engine is one; Recorder keeps them for inspection.
+type ChangeSink interface {
+	Apply(ctx context.Context, c CRMChangesPayload) error
+}
+
+// ServerConfig is the asynq configuration that goes with the Worker: the
+// weighted queues and the event aggregation.
+func ServerConfig(log *slog.Logger) asynq.Config {
+	return asynq.Config{
+		Queues:           Queues(),
+		ShutdownTimeout:  8 * time.Second,
+		GroupAggregator:  asynq.GroupAggregatorFunc(aggregate),
+		GroupGracePeriod: groupGrace,
+		GroupMaxDelay:    groupMaxDelay,
+		GroupMaxSize:     maxIDs,
+		IsFailure:        isFailure,
+		RetryDelayFunc:   retryDelay,
+	}
+}
+
+// Register adds the Worker's handlers to mux.
+func (w *Worker) Register(mux *asynq.ServeMux) {
+	mux.HandleFunc(TypeSetup, w.handleSetup)
+	mux.HandleFunc(TypeCRMChanges, w.handleChanges)
+	// A single crm:event only runs if aggregation is not configured; treat
+	// it as a group of one so that nothing is ever lost.
+	mux.HandleFunc(TypeCRMEvent, func(ctx context.Context, t *asynq.Task) error {
+		return w.handleChanges(ctx, aggregate("", []*asynq.Task{t}))
+	})
+}
+
+// isFailure keeps rate-limit waits from counting as failures: the request
+// never ran, the task simply comes back later.
+func isFailure(err error) bool {
+	var rl *bitrix.RateLimitedError
+	return !errors.As(err, &rl)
+}
+
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var rl *bitrix.RateLimitedError
+	if errors.As(err, &rl) && rl.RetryIn > 0 {
+		return rl.RetryIn
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
+}
+
+// activePortal loads the portal for a task and decides whether the task
+// may run: tasks of an uninstalled portal, or one whose tokens died, are
+// revoked rather than retried.
+func (w *Worker) activePortal(ctx context.Context, memberID string, allowInstalling bool) (*app.Portal, error) {
+	p, err := w.Store.Portal(ctx, memberID)
+	if app.ErrorCode(err) == app.ENotFound {
+		return nil, fmt.Errorf("portal %s is unknown: %w", memberID, asynq.RevokeTask)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.State == app.StateActive, p.State == app.StateInstalling && allowInstalling:
+		return p, nil
+	default:
+		return nil, fmt.Errorf("portal %s is %s: %w", memberID, p.State, asynq.RevokeTask)
+	}
+}
+
+func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
+	var c CRMChangesPayload
+	if err := json.Unmarshal(t.Payload(), &c); err != nil {
+		return fmt.Errorf("crm:changes payload: %v: %w", err, asynq.SkipRetry)
+	}
+	if _, err := w.activePortal(ctx, c.MemberID, false); err != nil {
+		return err
+	}
+	return w.Changes.Apply(ctx, c)
+}
+
+// wrapReauth turns a dead-token error into a revoked task (the portal is
+// already marked; retrying cannot help until an admin opens the app).
+func wrapReauth(err error) error {
+	if errors.Is(err, bitrix.ErrNeedsReauth) {
+		return fmt.Errorf("%v: %w", err, asynq.RevokeTask)
+	}
+	return err
+}
