@@ -56,13 +56,14 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 	if u, err := url.Parse(c.OAuthURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		problems = append(problems, fmt.Sprintf("B24_OAUTH_URL %q: not an http(s) URL", c.OAuthURL))
 	}
-	serving := c.Role == "all" || c.Role == "web"
+	// Every role needs it: the worker's setup job binds event and card-tab
+	// handlers to it.
 	switch {
-	case c.AppBaseURL == "" && serving && embedded:
+	case c.AppBaseURL == "" && embedded:
 		c.AppBaseURL = "http://localhost" + portOf(c.ListenAddr)
 		warns = append(warns, "APP_BASE_URL is not set: using "+c.AppBaseURL+"; Bitrix24 cannot reach it, so set a public https URL for real portals")
-	case c.AppBaseURL == "" && serving:
-		problems = append(problems, "APP_BASE_URL is required for serve and web: the public https URL Bitrix24 posts events to")
+	case c.AppBaseURL == "":
+		problems = append(problems, "APP_BASE_URL is required: the public https URL Bitrix24 posts events to")
 	case c.AppBaseURL != "":
 		if u, err := url.Parse(c.AppBaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			problems = append(problems, fmt.Sprintf("APP_BASE_URL %q: not an http(s) URL", c.AppBaseURL))

@@ -41,7 +41,7 @@ func TestLoadConfigProduction(t *testing.T) {
 		want   string
 	}{
 		{"missing base url", map[string]string{"APP_BASE_URL": ""}, "", "APP_BASE_URL is required"},
-		{"worker needs no base url", map[string]string{"APP_BASE_URL": ""}, "worker", ""},
+		{"worker needs the base url too", map[string]string{"APP_BASE_URL": ""}, "worker", "APP_BASE_URL is required"},
 		{"missing secret key", map[string]string{"APP_SECRET_KEY": ""}, "", "APP_SECRET_KEY is required"},
 		{"short key", map[string]string{"APP_SECRET_KEY": "abcd"}, "", "must be 32 bytes"},
 		{"base64 key", map[string]string{"APP_SECRET_KEY": "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="}, "", ""},

@@ -25,7 +25,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"segmentor"
 	"segmentor/app"
+	"segmentor/bitrix"
 	"segmentor/handlers"
 	"segmentor/jobs"
 )
@@ -83,10 +85,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		return errors.New("the embedded Redis lives inside one process: run `serve`, or set REDIS_URL to run web and worker apart")
 	}
 
+	manifest, err := segmentor.LoadManifest()
+	if err != nil {
+		return err
+	}
+	seal, err := app.NewSealer(cfg.SecretKey)
+	if err != nil {
+		return fmt.Errorf("APP_SECRET_KEY: %w", err)
+	}
+	store := app.NewStore(rdb, seal, nil)
+	b24, err := bitrix.NewClient(bitrix.Config{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
+		Redis: rdb, Tokens: store, AllowHTTP: cfg.AllowHTTP,
+		Profile: func(ctx context.Context, memberID string) (bitrix.Profile, error) {
+			p, err := store.Portal(ctx, memberID)
+			if err != nil {
+				return bitrix.StandardProfile(), nil
+			}
+			return bitrix.ProfileForLicense(p.License), nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	queue := asynq.NewClientFromRedisClient(rdb)
+	defer queue.Close()
+
 	errc := make(chan error, 2)
 	var stops []func()
 	if cfg.Role == "all" || cfg.Role == "web" {
-		srv, addr, err := startWeb(cfg, rdb, embedded, log, errc)
+		router := handlers.Router(handlers.Deps{
+			Logger:   log,
+			Health:   &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth},
+			Manifest: manifest,
+			Bitrix24: &handlers.Bitrix24{
+				Store: store, Client: b24, Queue: queue, Manifest: manifest, Key: cfg.SecretKey, Log: log,
+				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP},
+			},
+		})
+		srv, addr, err := startWeb(cfg, router, log, errc)
 		if err != nil {
 			return err
 		}
@@ -102,12 +139,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		})
 	}
 	if cfg.Role == "all" || cfg.Role == "worker" {
-		w := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-			Queues:          jobs.Queues(),
-			ShutdownTimeout: 8 * time.Second,
-			Logger:          asynqLogger{log},
-		})
-		if err := w.Start(asynq.NewServeMux()); err != nil {
+		acfg := jobs.ServerConfig(log)
+		acfg.Logger = asynqLogger{log}
+		w := asynq.NewServerFromRedisClient(rdb, acfg)
+		mux := asynq.NewServeMux()
+		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
+			Changes: jobs.Recorder{Store: store}}
+		worker.Register(mux)
+		if err := w.Start(mux); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		log.Info("worker started", "queues", jobs.Queues())
@@ -126,11 +165,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	return err
 }
 
-func startWeb(cfg config, rdb redis.UniversalClient, embedded bool, log *slog.Logger, errc chan<- error) (*http.Server, string, error) {
-	router := handlers.Router(handlers.Deps{
-		Logger: log,
-		Health: &handlers.Health{Redis: rdb, Embedded: embedded},
-	})
+func startWeb(cfg config, router http.Handler, log *slog.Logger, errc chan<- error) (*http.Server, string, error) {
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return nil, "", fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
