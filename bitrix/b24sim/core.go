@@ -56,6 +56,7 @@ type Error struct {
 	Status      int
 	Code        string
 	Description string
+	Argument    string // the "argument" key some method errors carry (placement.bind's ERROR_ARGUMENT)
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }
@@ -81,6 +82,7 @@ type Call struct {
 	User    *User
 	Token   string
 	InBatch bool
+	Entry   *Request // the HTTP request's log entry (batch records its commands there); nil inside a batch
 }
 
 type methodFunc func(p *Portal, c *Call) (any, error)
@@ -244,14 +246,16 @@ func (p *Portal) serveREST(w http.ResponseWriter, r *http.Request) {
 // handle runs one HTTP-level REST request through the limits, auth and the method.
 func (p *Portal) handle(method string, params Params, token string, start time.Time, entry *Request) (int, map[string]any) {
 	if e := p.admitRequest(); e != nil {
+		entry.ErrorCode = e.Code
 		return e.Status, errBody(e)
 	}
 	user, e := p.authenticate(token)
 	if e != nil {
+		entry.ErrorCode = e.Code
 		return e.Status, errBody(e)
 	}
 	entry.UserID = user.ID
-	res, err := p.invoke(&Call{Method: method, Params: params, User: user, Token: token})
+	res, err := p.invoke(&Call{Method: method, Params: params, User: user, Token: token, Entry: entry})
 	if err != nil {
 		e := asError(err)
 		entry.ErrorCode = e.Code
@@ -277,6 +281,9 @@ func (p *Portal) invoke(c *Call) (any, error) {
 	fn := p.methods[c.Method]
 	if fn == nil {
 		return nil, errorf(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+	}
+	if e := p.checkScope(c); e != nil {
+		return nil, e
 	}
 	if e := p.admitMethod(c.Method); e != nil {
 		return nil, e
@@ -309,6 +316,9 @@ func asError(err error) *Error {
 }
 
 func errBody(e *Error) map[string]any {
+	if e.Argument != "" {
+		return map[string]any{"error": e.Code, "error_description": e.Description, "argument": e.Argument}
+	}
 	return map[string]any{"error": e.Code, "error_description": e.Description}
 }
 

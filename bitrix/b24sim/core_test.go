@@ -34,7 +34,8 @@ func TestParamsFromFormJSONAndQuery(t *testing.T) {
 func TestRESTEnvelopeAndUnknownMethod(t *testing.T) {
 	p := New(Options{})
 	defer p.Close()
-	resp, err := http.Post(p.ClientEndpoint()+"server.time.json", "application/json", strings.NewReader(`{"auth":"x"}`))
+	tok := p.IssueTokens(1).AccessToken
+	resp, err := http.Post(p.ClientEndpoint()+"server.time.json", "application/json", strings.NewReader(`{"auth":"`+tok+`"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestRESTEnvelopeAndUnknownMethod(t *testing.T) {
 	if resp.StatusCode != 200 || body["result"] == nil || tb["operating_reset_at"] == nil || tb["operating"] == nil {
 		t.Errorf("server.time = %d %v", resp.StatusCode, body)
 	}
-	resp, err = http.Post(p.ClientEndpoint()+"no.such.method", "application/x-www-form-urlencoded", strings.NewReader("auth=x"))
+	resp, err = http.Post(p.ClientEndpoint()+"no.such.method", "application/x-www-form-urlencoded", strings.NewReader("auth="+tok))
 	if err != nil {
 		t.Fatal(err)
 	}

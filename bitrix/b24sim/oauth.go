@@ -1,19 +1,333 @@
 package b24sim
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
 
-// STUB — to be replaced by the OAuth server (tokens, rotation, expiry).
-type authState struct{}
+// AppScope is the scope the app's card grants; tokens carry it unless a
+// reduced scope is asked for with IssueTokensScope.
+const AppScope = "crm,placement,user_brief"
 
-func (p *Portal) initAuth() {}
+// authServerName is what the token response reports as "domain": the
+// authorization server, never the portal (protocol §2.2).
+const authServerName = "oauth.bitrix.info"
 
+const (
+	authCodeTTL     = 30 * time.Second
+	refreshTokenTTL = 180 * 24 * time.Hour
+)
+
+// Tokens is a token pair as the OAuth server, the installer POST or an
+// iframe open hands it out.
+type Tokens struct {
+	AccessToken    string
+	RefreshToken   string
+	Expires        time.Time // when AccessToken expires
+	ExpiresIn      int       // seconds
+	UserID         int
+	Scope          string
+	MemberID       string
+	ClientEndpoint string
+	ServerEndpoint string
+	Domain         string // the auth server's name, as in the token response
+	Status         string // the app's status: L, F, D, T, P
+}
+
+type accessToken struct {
+	userID  int
+	scope   []string
+	expires time.Time
+	dead    bool
+}
+
+type refreshToken struct {
+	userID  int
+	scope   []string
+	access  string // the access token issued with it
+	expires time.Time
+	used    bool
+	dead    bool
+}
+
+type authCode struct {
+	userID  int
+	expires time.Time
+	used    bool
+}
+
+type authState struct {
+	access    map[string]*accessToken
+	refresh   map[string]*refreshToken
+	codes     map[string]*authCode
+	refreshes int // successful refresh_token grants
+	exchanges int // successful authorization_code grants
+	oauthReqs int // every /oauth/token/ request
+	status    string
+}
+
+func (p *Portal) initAuth() {
+	p.auth = authState{
+		access:  map[string]*accessToken{},
+		refresh: map[string]*refreshToken{},
+		codes:   map[string]*authCode{},
+		status:  "F",
+	}
+}
+
+// randToken returns n random lowercase alphanumerics from p.rng. Caller holds p.mu.
+func (p *Portal) randToken(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[p.rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// randHex returns n random hex digits from p.rng. Caller holds p.mu.
+func (p *Portal) randHex(n int) string {
+	const alphabet = "0123456789abcdef"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[p.rng.IntN(16)]
+	}
+	return string(b)
+}
+
+// issueLocked starts a new token chain for a user. Caller holds p.mu.
+func (p *Portal) issueLocked(userID int, scope []string) Tokens {
+	now := p.now()
+	at, rt := p.randToken(32), p.randToken(32)
+	exp := now.Add(p.opts.AccessTokenTTL)
+	p.auth.access[at] = &accessToken{userID: userID, scope: scope, expires: exp}
+	p.auth.refresh[rt] = &refreshToken{userID: userID, scope: scope, access: at, expires: now.Add(refreshTokenTTL)}
+	return Tokens{
+		AccessToken:    at,
+		RefreshToken:   rt,
+		Expires:        exp,
+		ExpiresIn:      int(p.opts.AccessTokenTTL / time.Second),
+		UserID:         userID,
+		Scope:          strings.Join(scope, ","),
+		MemberID:       p.opts.MemberID,
+		ClientEndpoint: p.baseURL + "/rest/",
+		ServerEndpoint: p.baseURL + "/rest/",
+		Domain:         authServerName,
+		Status:         p.auth.status,
+	}
+}
+
+func splitScope(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// IssueTokens starts a new token chain for a user with the app's full scope,
+// as the installer POST, an iframe open or ONAPPINSTALL hands out.
+func (p *Portal) IssueTokens(userID int) Tokens {
+	return p.IssueTokensScope(userID, AppScope)
+}
+
+// IssueTokensScope is IssueTokens with a given (e.g. reduced) comma-separated scope.
+func (p *Portal) IssueTokensScope(userID int, scope string) Tokens {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.issueLocked(userID, splitScope(scope))
+}
+
+// AuthCode returns an authorization code for a user, as the redirect after
+// /oauth/authorize/ carries; it lives 30 s (by the portal's clock) and works once.
+func (p *Portal) AuthCode(userID int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	code := p.randToken(32)
+	p.auth.codes[code] = &authCode{userID: userID, expires: p.now().Add(authCodeTTL)}
+	return code
+}
+
+// ExpireAccessTokens makes every access token issued so far expired now;
+// REST calls with them answer 401 expired_token. Refresh tokens keep working.
+func (p *Portal) ExpireAccessTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	for _, t := range p.auth.access {
+		if t.expires.After(now) {
+			t.expires = now.Add(-time.Second)
+		}
+	}
+}
+
+// RevokeAll kills every access and refresh token (e.g. after uninstall).
+func (p *Portal) RevokeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.revokeAllLocked()
+}
+
+func (p *Portal) revokeAllLocked() {
+	for _, t := range p.auth.access {
+		t.dead = true
+	}
+	for _, t := range p.auth.refresh {
+		t.dead = true
+	}
+	p.auth.codes = map[string]*authCode{}
+}
+
+// Refreshes counts successful refresh_token grants.
+func (p *Portal) Refreshes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.auth.refreshes
+}
+
+// SetAppStatus sets the app's status (L, F, D, T, P) reported by the token
+// response, app.info, the installer and events. Default F.
+func (p *Portal) SetAppStatus(status string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.auth.status = status
+}
+
+// authenticate resolves a REST call's auth token to its user. Called without p.mu.
 func (p *Portal) authenticate(token string) (*User, *Error) {
 	if token == "" {
 		return nil, errorf(401, "NO_AUTH_FOUND", "Wrong authorization data")
 	}
-	return p.users[1], nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.auth.access[token]
+	if t == nil || t.dead {
+		return nil, errorf(401, "invalid_token", "The access token provided is invalid.")
+	}
+	if !p.now().Before(t.expires) {
+		return nil, errorf(401, "expired_token", "The access token provided has expired.")
+	}
+	u := p.users[t.userID]
+	if u == nil {
+		return nil, errorf(401, "invalid_token", "The access token provided is invalid.")
+	}
+	cp := *u
+	return &cp, nil
 }
 
+// methodScope is the scope a method needs; "" for the implicit basic scope.
+func methodScope(method string) string {
+	switch {
+	case strings.HasPrefix(method, "crm."):
+		return "crm"
+	case strings.HasPrefix(method, "placement."):
+		return "placement"
+	case method == "user.current" || method == "user.get" || method == "user.search":
+		return "user_brief"
+	}
+	return ""
+}
+
+// checkScope refuses a method the call's token has no scope for. Called without p.mu.
+func (p *Portal) checkScope(c *Call) *Error {
+	need := methodScope(c.Method)
+	if need == "" || c.Token == "" {
+		return nil
+	}
+	p.mu.Lock()
+	t := p.auth.access[c.Token]
+	p.mu.Unlock()
+	if t == nil {
+		return nil // not a token-authenticated call (Go-side invocation)
+	}
+	for _, s := range t.scope {
+		if s == need || (need == "user_brief" && (s == "user" || s == "user_basic")) {
+			return nil
+		}
+	}
+	return errorf(403, "insufficient_scope", "The request requires higher privileges than provided by the access token")
+}
+
+// tokenScope returns the scope list of a live access token. Caller holds p.mu.
+func (p *Portal) tokenScope(token string) []string {
+	if t := p.auth.access[token]; t != nil {
+		return t.scope
+	}
+	return splitScope(AppScope)
+}
+
+// serveOAuth is the authorization server's /oauth/token/ (GET query or POST form).
 func (p *Portal) serveOAuth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": "not implemented"})
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": "Malformed request"})
+		return
+	}
+	get := func(k string) string { return strings.TrimSpace(r.Form.Get(k)) }
+	p.mu.Lock()
+	p.auth.oauthReqs++
+	status, body := p.grantLocked(get)
+	p.mu.Unlock()
+	writeJSON(w, status, body)
+}
+
+func oauthError(status int, code, desc string) (int, map[string]any) {
+	return status, map[string]any{"error": code, "error_description": desc}
+}
+
+// grantLocked answers one token request. Caller holds p.mu.
+func (p *Portal) grantLocked(get func(string) string) (int, map[string]any) {
+	grant := get("grant_type")
+	if grant != "refresh_token" && grant != "authorization_code" {
+		return oauthError(400, "invalid_request", fmt.Sprintf("Unsupported grant_type %q", grant))
+	}
+	if get("client_id") != p.opts.ClientID || get("client_secret") != p.opts.ClientSecret {
+		return oauthError(401, "invalid_client", "Invalid client credentials")
+	}
+	now := p.now()
+	var userID int
+	var scope []string
+	switch grant {
+	case "refresh_token":
+		rt := get("refresh_token")
+		if rt == "" {
+			return oauthError(400, "invalid_request", "Refresh token is missing")
+		}
+		t := p.auth.refresh[rt]
+		if t == nil || t.used || t.dead || !now.Before(t.expires) {
+			return oauthError(400, "invalid_grant", "Invalid refresh token")
+		}
+		t.used = true
+		if at := p.auth.access[t.access]; at != nil {
+			at.dead = true
+		}
+		userID, scope = t.userID, t.scope
+		p.auth.refreshes++
+	case "authorization_code":
+		code := get("code")
+		c := p.auth.codes[code]
+		if c == nil || c.used || !now.Before(c.expires) {
+			return oauthError(400, "invalid_grant", "Invalid authorization code")
+		}
+		c.used = true
+		userID, scope = c.userID, splitScope(AppScope)
+		p.auth.exchanges++
+	}
+	tk := p.issueLocked(userID, scope)
+	return 200, map[string]any{
+		"access_token":    tk.AccessToken,
+		"client_endpoint": tk.ClientEndpoint,
+		"domain":          tk.Domain,
+		"expires":         tk.Expires.Unix(),
+		"expires_in":      tk.ExpiresIn,
+		"member_id":       tk.MemberID,
+		"refresh_token":   tk.RefreshToken,
+		"scope":           tk.Scope,
+		"server_endpoint": tk.ServerEndpoint,
+		"status":          tk.Status,
+		"user_id":         tk.UserID,
+	}
 }
