@@ -123,3 +123,12 @@ func (rc *receiver) got() []url.Values {
 	defer rc.mu.Unlock()
 	return append([]url.Values(nil), rc.forms...)
 }
+
+func newPost(target, ctype, body string) (*http.Request, error) {
+	req, err := http.NewRequest("POST", target, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", ctype)
+	return req, nil
+}
