@@ -295,3 +295,74 @@ func TestSimInstall(t *testing.T) {
 		}
 	}
 }
+
+// The simulator POSTs app events as Bitrix24 does; the parser and the
+// application-token check must accept every one.
+func TestSimAppEvents(t *testing.T) {
+	e := newSim(t, b24sim.Options{RatePerSecond: -1})
+	p := e.newC(bitrix.UnlimitedProfile()).Portal(e.sim.MemberID())
+	ctx := context.Background()
+
+	var mu sync.Mutex
+	var got []*bitrix.Event
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := bitrix.ParseEventRequest(r)
+		if err != nil {
+			t.Errorf("parse event: %v", err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if !ev.Verify(e.sim.ApplicationToken()) {
+			t.Errorf("%s: application token does not verify", ev.Name)
+		}
+		mu.Lock()
+		got = append(got, ev)
+		mu.Unlock()
+	}))
+	defer app.Close()
+	bind := func(events ...string) {
+		for _, name := range events {
+			if _, err := p.Call(ctx, "event.bind", map[string]string{"event": name, "handler": app.URL + "/b24/events"}, nil); err != nil {
+				t.Fatalf("bind %s: %v", name, err)
+			}
+		}
+	}
+	bind(bitrix.EventAppInstall, bitrix.EventAppUpdate)
+	e.sim.FinishInstall()
+	if err := e.sim.WaitEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.TriggerAppUpdate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bind(bitrix.EventAppUninstall) // an update drops the handlers
+	if err := e.sim.Uninstall(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	var names []string
+	for _, ev := range got {
+		names = append(names, ev.Name)
+		if ev.Auth.MemberID != e.sim.MemberID() {
+			t.Errorf("%s: member %q", ev.Name, ev.Auth.MemberID)
+		}
+	}
+	if d := cmp.Diff([]string{bitrix.EventAppInstall, bitrix.EventAppUpdate, bitrix.EventAppUninstall}, names); d != "" {
+		t.Fatalf("events (-want +got):\n%s", d)
+	}
+	if tok := got[0].Token(); tok == nil || tok.RefreshToken == "" || tok.ClientEndpoint != e.sim.ClientEndpoint() {
+		t.Errorf("ONAPPINSTALL token = %+v", tok)
+	}
+	if got[1].Version != got[1].PreviousVersion+1 {
+		t.Errorf("ONAPPUPDATE versions %d after %d", got[1].Version, got[1].PreviousVersion)
+	}
+	if !got[2].Clean || got[2].Auth.AccessToken != "" {
+		t.Errorf("ONAPPUNINSTALL = %+v", got[2])
+	}
+	// After uninstall the tokens are dead: the client gives the portal up.
+	if _, err := p.Call(ctx, "profile", nil, nil); !bitrix.IsPortalGone(err) {
+		t.Errorf("call after uninstall: %v", err)
+	}
+}
