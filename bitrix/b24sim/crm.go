@@ -1,7 +1,94 @@
 package b24sim
 
-// STUB — to be replaced by the CRM store and methods.
-type crmState struct{}
+import (
+	"math"
+	"strings"
+	"time"
+)
 
-func (p *Portal) initCRM()            {}
-func (p *Portal) registerCRMMethods() {}
+// crmState is the portal's CRM: records, user fields, reference lists
+// (statuses, pipelines, currencies), the product catalog and product rows.
+// Everything is guarded by Portal.mu.
+//
+// Records are typed and compact (see record); they are rendered into the
+// maps Bitrix24 sends only on the way out, so a portal can hold a million
+// deals.
+type crmState struct {
+	zone *time.Location // the portal's time zone: dates render with its offset
+
+	deal, contact, company, product *entity
+
+	userFields  []*userField // in creation order
+	nextUFID    int
+	nextEnumID  int
+	statuses    []*status
+	nextStatus  int
+	stages      map[string]stageRef // STATUS_ID of a deal stage → its pipeline and semantics
+	categories  []*category
+	nextCatID   int
+	currencies  []*currency
+	sections    []*section
+	nextSection int
+	rows        []productRow // product rows in ID order; rows of deleted owners have owner 0
+	nextRowID   int32
+}
+
+type stageRef struct {
+	category  int
+	semantics byte // 'P', 'S' or 'F'
+	sort      int
+}
+
+// nullInt marks an integer field without a value (rendered null).
+const nullInt = math.MinInt64
+
+// portalZone is the simulated portal's time zone: a fixed +02:00 (the offset
+// of the protocol reference's examples), so output does not depend on the host.
+func portalZone() *time.Location { return time.FixedZone("+0200", 2*3600) }
+
+func (p *Portal) initCRM() {
+	c := &p.crm
+	c.zone = portalZone()
+	c.deal, c.contact, c.company, c.product = dealSchema(), contactSchema(), companySchema(), productSchema()
+	c.nextUFID, c.nextEnumID, c.nextStatus, c.nextSection, c.nextRowID = 101, 1, 1, 1, 1
+	c.stages = map[string]stageRef{}
+	c.initStatuses()
+	c.initCurrencies()
+}
+
+// entityByName resolves "deal", "CONTACT", "crm_company", ... to an entity.
+func (c *crmState) entityByName(name string) *entity {
+	n := strings.ToUpper(strings.TrimPrefix(strings.ToUpper(name), "CRM_"))
+	switch n {
+	case "DEAL":
+		return c.deal
+	case "CONTACT":
+		return c.contact
+	case "COMPANY":
+		return c.company
+	case "PRODUCT":
+		return c.product
+	}
+	return nil
+}
+
+func (c *crmState) entityByTypeID(id int) *entity {
+	switch id {
+	case 2:
+		return c.deal
+	case 3:
+		return c.contact
+	case 4:
+		return c.company
+	}
+	return nil
+}
+
+func (p *Portal) registerCRMMethods() {
+	for _, e := range []*entity{p.crm.deal, p.crm.contact, p.crm.company} {
+		p.registerEntityMethods(e)
+		p.registerUserFieldMethods(e)
+	}
+	p.registerItemMethods()
+	p.registerReferenceMethods()
+}
