@@ -138,7 +138,7 @@ func (p *Portal) registerItemMethods() {
 		orig := origUF(c)
 		res := p.crm.itemResolver(e, orig)
 		q := query{conds: p.crm.parseFilter(c.Params.Map("filter"), res), order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
-		sel := parseSelect(c.Params.Strings("select"), res, selectAll)
+		sel := parseSelectFor(c.Params.Strings("select"), res, selectAll, true)
 		page, total, next := p.crm.run(e, q)
 		items := make([]any, len(page))
 		for i, r := range page {

@@ -177,6 +177,16 @@ func (c *crmState) parseFilter(filter Params, resolve resolver) []cond {
 		if len(vals) == 0 {
 			vals = []any{""}
 		}
+		// LIKE does not work on crm_status, crm_contact and crm_company
+		// fields: the simulator compares them exactly instead.
+		if col.f != nil && (col.f.typ == "crm_status" || col.f.typ == "crm_contact" || col.f.typ == "crm_company") {
+			switch cd.op {
+			case "like", "like=":
+				cd.op = "in"
+			case "notlike":
+				cd.op = "notin"
+			}
+		}
 		switch cd.op {
 		case "like", "notlike", "like=":
 			for _, v := range vals {

@@ -22,6 +22,11 @@ func (s selection) hasUF(u *userField) bool   { return s.allUF || s.ufs[u] }
 // crm.item.*) = user fields, explicit names; unknown names are ignored.
 // With no select, def applies.
 func parseSelect(names []string, resolve resolver, def selection) selection {
+	return parseSelectFor(names, resolve, def, false)
+}
+
+// parseSelectFor is parseSelect; in crm.item.* "*" includes user fields.
+func parseSelectFor(names []string, resolve resolver, def selection, item bool) selection {
 	if len(names) == 0 {
 		return def
 	}
@@ -33,6 +38,7 @@ func parseSelect(names []string, resolve resolver, def selection) selection {
 			s.contactIDs = true
 		case n == "*":
 			s.all = true
+			s.allUF = s.allUF || item
 		case strings.EqualFold(n, "UF_*") || n == "uf*" || n == "ufCrm*":
 			s.allUF = true
 		default:

@@ -149,6 +149,9 @@ func TestCRMListFilterPrefixes(t *testing.T) {
 		{`{"@STAGE_SEMANTIC_ID": ["S", "F"]}`, "3,4"},
 		{`{"CLOSED": "Y"}`, "3,4"},
 		{`{"CONTACT_ID": 5}`, "2"},
+		{`{"%TYPE_ID": "SAL"}`, ""}, // LIKE does not work on crm_status fields
+		{`{"%TYPE_ID": "SALE"}`, "1,3"},
+		{`{"IS_NEW": "Y"}`, "1,2,5"},
 		{`{"NO_SUCH": 1}`, "1,2,3,4,5"},
 	}
 	for _, tc := range cases {
@@ -287,7 +290,11 @@ func TestCRMItemCamelCase(t *testing.T) {
 	if d["UF_CRM_3_DIGIT"] != "7" || d["UF_CRM_1747309879"] != "abc" {
 		t.Errorf("after item.update: %v %v", d["UF_CRM_3_DIGIT"], d["UF_CRM_1747309879"])
 	}
-	b := mustOK(t, callJSON(t, p, "crm.item.list", tok, `{"entityTypeId": 2, "select": ["id", "contactIds", "ufCrm3Digit"]}`), "item.list")
+	b := mustOK(t, callJSON(t, p, "crm.item.list", tok, `{"entityTypeId": 2, "select": ["*"]}`), "item.list *")
+	if row := b["result"].(map[string]any)["items"].([]any)[0].(map[string]any); row["ufCrm3Digit"] != float64(7) || row["contactIds"] == nil {
+		t.Errorf("crm.item.list select * = %v", row)
+	}
+	b = mustOK(t, callJSON(t, p, "crm.item.list", tok, `{"entityTypeId": 2, "select": ["id", "contactIds", "ufCrm3Digit"]}`), "item.list")
 	row := b["result"].(map[string]any)["items"].([]any)[0].(map[string]any)
 	if len(row) != 3 || row["ufCrm3Digit"] != float64(7) || b["total"] != float64(1) {
 		t.Errorf("item.list select = %v", row)
@@ -737,5 +744,28 @@ func TestSeedThirtyThousandIsFast(t *testing.T) {
 	b := mustOK(t, callJSON(t, p, "crm.deal.list", tok, `{"order": {"ID": "ASC"}, "filter": {">ID": 29990}, "start": -1, "select": ["ID"]}`), "tail")
 	if len(b["result"].([]any)) != 10 {
 		t.Errorf("tail page = %d rows", len(b["result"].([]any)))
+	}
+}
+
+func TestCRMInBatch(t *testing.T) {
+	p, tok, _ := crmPortal(t)
+	mustOK(t, callJSON(t, p, "crm.company.add", tok, `{"fields": {"TITLE": "Acme"}}`), "company")
+	mustOK(t, callJSON(t, p, "crm.deal.add", tok, `{"fields": {"TITLE": "x", "COMPANY_ID": 1}}`), "deal")
+	b := mustOK(t, callJSON(t, p, "batch", tok, `{"halt": 0, "cmd": {
+		"deal": "crm.deal.get?id=1",
+		"company": "crm.company.get?id=$result[deal][COMPANY_ID]",
+		"stages": "crm.status.list?filter[ENTITY_ID]=DEAL_STAGE",
+		"page": "crm.deal.list?filter[>ID]=0&order[ID]=ASC&start=-1&select[]=ID",
+		"move": "crm.item.update?entityTypeId=2&id=1&fields[title]=renamed"}}`), "batch")
+	res := b["result"].(map[string]any)
+	r := res["result"].(map[string]any)
+	if r["company"].(map[string]any)["TITLE"] != "Acme" || len(r["stages"].([]any)) != 8 || len(r["page"].([]any)) != 1 {
+		t.Errorf("batch results = %v", r)
+	}
+	if errs, ok := res["result_error"].([]any); !ok || len(errs) != 0 {
+		t.Errorf("batch errors = %v", res["result_error"])
+	}
+	if d, _ := p.Record("deal", 1); d["TITLE"] != "renamed" {
+		t.Errorf("item.update in batch: %v", d["TITLE"])
 	}
 }

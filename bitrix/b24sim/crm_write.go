@@ -198,6 +198,11 @@ func (c *crmState) setStage(r *record, stage string) {
 	if c.semantics(r) != 'P' {
 		r.n[d.f("CLOSED").slot] = 1
 	}
+	// IS_NEW follows the stage: Y while the deal is in its pipeline's first stage.
+	r.n[d.f("IS_NEW").slot] = 0
+	if stage == c.firstStage(int(r.n[d.f("CATEGORY_ID").slot])) {
+		r.n[d.f("IS_NEW").slot] = 1
+	}
 }
 
 // add creates a record, as crm.*.add, crm.item.add or a person would.
@@ -245,7 +250,6 @@ func (p *Portal) crmAdd(e *entity, fields Params, w writer) (*record, error) {
 			stage = c.firstStage(cat)
 		}
 		c.setStage(r, stage)
-		set("IS_NEW", 1)
 		today, _ := c.parseDate(p.now())
 		setIfNull("BEGINDATE", today)
 		setIfNull("CLOSEDATE", today+7*86400)
