@@ -6,6 +6,27 @@ import (
 	"time"
 )
 
+// Where the protocol reference leaves Bitrix24's behaviour open, the
+// simulator assumes:
+//   - crm.item.update (and a UI edit) that changes nothing saves nothing and
+//     fires no event; crm.*.update (v2) saves nothing but fires ON…UPDATE.
+//   - crm.item.update with categoryId but no stageId moves the deal to the
+//     target pipeline's first stage; a stageId outside the (target) pipeline
+//     is a 400 CRM_FIELD_ERROR_VALUE_NOT_VALID.
+//   - Writing an enumeration user field with a value that is not an item ID
+//     of that field (text, a foreign id) is ignored: the old value stays.
+//     crm.item.update with [] on a multiple field does not clear it; v2 does.
+//   - crm.item.* answers a missing id with 400 NOT_FOUND "Element not found";
+//     the v2 methods with the empty-code 400 "Not found".
+//   - Empty single user fields render null; empty multiple ones false in v2
+//     and [] in crm.item.*. v2 renders user field values as strings.
+//   - crm.status.add with a STATUS_ID already in the list: 400, empty code.
+//   - LIKE (%) on crm_status/crm_contact/crm_company fields compares exactly.
+//   - Several order keys apply alphabetically with ID last (JSON object order
+//     is not kept); crm.item.list's logic: "OR" is not supported.
+//   - Product rows carry no discounts or taxes; v2 rows send PRICE/QUANTITY
+//     as numbers and ID/OWNER_ID as strings.
+//
 // crmState is the portal's CRM: records, user fields, reference lists
 // (statuses, pipelines, currencies), the product catalog and product rows.
 // Everything is guarded by Portal.mu.

@@ -447,9 +447,6 @@ func (c *crmState) addUserField(e *entity, f Params) (any, error) {
 	}
 	u.id = int32(c.nextUFID)
 	c.nextUFID++
-	if u.xmlID == "" {
-		u.xmlID = ""
-	}
 	c.userFields = append(c.userFields, u)
 	return int(u.id), nil
 }
