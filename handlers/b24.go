@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/hibiken/asynq"
 
 	"segmentor"
 	"segmentor/app"
@@ -26,9 +25,10 @@ import (
 // maxBodyBytes bounds what Bitrix24 may POST to us; real bodies are a few KB.
 const maxBodyBytes = 64 << 10
 
-// Enqueuer is the part of asynq.Client the handlers use.
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+// Queue takes the work the handlers hand on (jobs.Queue).
+type Queue interface {
+	Change(ctx context.Context, p jobs.CRMEventPayload) (bool, error)
+	Setup(ctx context.Context, memberID, reason string) error
 }
 
 // TokenChecker confirms that an access token sent by a portal is valid at
@@ -41,7 +41,7 @@ type TokenChecker interface {
 type Bitrix24 struct {
 	Store    *app.Store
 	Client   *bitrix.Client
-	Queue    Enqueuer
+	Queue    Queue
 	Tokens   TokenChecker
 	Manifest *segmentor.Manifest
 	Key      []byte // signs install-status links
@@ -146,12 +146,7 @@ func (h *Bitrix24) RetrySetup(c *gin.Context) {
 }
 
 func (h *Bitrix24) enqueueSetup(ctx context.Context, memberID, reason string) error {
-	t, opts, err := jobs.NewSetupTask(jobs.SetupPayload{MemberID: memberID, Reason: reason})
-	if err != nil {
-		return err
-	}
-	_, err = h.Queue.EnqueueContext(ctx, t, opts...)
-	return err
+	return h.Queue.Setup(ctx, memberID, reason)
 }
 
 func (h *Bitrix24) fail(c *gin.Context, lang, memberID string, err error) {
@@ -240,11 +235,8 @@ func (h *Bitrix24) Event(c *gin.Context) {
 			c.JSON(http.StatusGone, gin.H{"error": "gone", "message": "The app is uninstalled on this portal."})
 			return
 		}
-		t, opts, err := jobs.NewCRMEventTask(jobs.CRMEventPayload{MemberID: m, Entity: entity, ID: int64(ev.RecordID),
+		_, err := h.Queue.Change(ctx, jobs.CRMEventPayload{MemberID: m, Entity: entity, ID: int64(ev.RecordID),
 			Deleted: action == "delete", Seq: h.now().UnixNano()})
-		if err == nil {
-			_, err = h.Queue.EnqueueContext(ctx, t, opts...)
-		}
 		if err != nil {
 			h.unavailable(c, err)
 			return

@@ -1,0 +1,155 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"segmentor"
+	"segmentor/app"
+	"segmentor/app/redistest"
+	"segmentor/bitrix"
+	"segmentor/bitrix/b24sim"
+	"segmentor/handlers"
+	"segmentor/jobs"
+)
+
+// stack is the whole app against a simulated portal: real HTTP both ways,
+// real Redis (in CI), an asynq worker, and b24sim.
+type stack struct {
+	t        *testing.T
+	sim      *b24sim.Portal
+	app      *httptest.Server
+	rdb      *redis.Client
+	store    *app.Store
+	client   *bitrix.Client
+	manifest *segmentor.Manifest
+	insp     *asynq.Inspector
+}
+
+func newStack(t *testing.T, opts b24sim.Options) *stack {
+	t.Helper()
+	rdb, _ := redistest.New(t)
+	sim := b24sim.New(opts)
+	t.Cleanup(sim.Close)
+	log := slog.New(slog.DiscardHandler)
+	key := bytes.Repeat([]byte{42}, 32)
+	seal, _ := app.NewSealer(key)
+	store := app.NewStore(rdb, seal, nil)
+	client, err := bitrix.NewClient(bitrix.Config{
+		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
+		Redis: rdb, Tokens: store, AllowHTTP: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := segmentor.LoadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aq := asynq.NewClientFromRedisClient(rdb)
+	t.Cleanup(func() { _ = aq.Close() })
+	queue := &jobs.Queue{Client: aq, Redis: rdb}
+	h := &handlers.Bitrix24{Store: store, Client: client, Queue: queue, Manifest: manifest, Key: key, Log: log,
+		Tokens: handlers.HTTPTokenChecker{AllowHTTP: true}}
+	srv := httptest.NewServer(handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Bitrix24: h,
+		Health: &handlers.Health{Redis: rdb}}))
+	t.Cleanup(srv.Close)
+
+	cfg := jobs.ServerConfig(log)
+	cfg.Logger = quietLogger{}
+	worker := asynq.NewServerFromRedisClient(rdb, cfg)
+	mux := asynq.NewServeMux()
+	(&jobs.Worker{Store: store, Bitrix: client, Manifest: manifest, AppBaseURL: srv.URL, Log: log,
+		Changes: jobs.Recorder{Store: store}, Redis: rdb}).Register(mux)
+	if err := worker.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(worker.Shutdown)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(...any) {}
+func (quietLogger) Info(...any)  {}
+func (quietLogger) Warn(...any)  {}
+func (quietLogger) Error(...any) {}
+func (quietLogger) Fatal(...any) {}
+
+// install runs the installer as Bitrix24 does, waits for setup to finish,
+// then presses "install finished" as the page's BX24.installFinish would.
+func (s *stack) install(opt b24sim.InstallOptions) {
+	s.t.Helper()
+	ctx := context.Background()
+	resp, err := s.sim.Install(ctx, s.app.URL+s.manifest.Handlers.Install, opt)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("install page answered %d", resp.StatusCode)
+	}
+	s.waitSetup()
+	s.sim.FinishInstall()
+}
+
+func (s *stack) waitSetup() *app.Portal {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		p, err := s.store.Portal(context.Background(), s.sim.MemberID())
+		if err == nil && p.Setup.Phase == "done" {
+			return p
+		}
+		if err == nil && p.Setup.Phase == "failed" {
+			s.t.Fatalf("setup failed: %s", p.Setup.Error)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatal("setup did not finish within 60s")
+	return nil
+}
+
+// commands counts the REST commands the app sent, by method, batches
+// opened up.
+func (s *stack) commands() map[string]int {
+	n := map[string]int{}
+	for _, r := range s.sim.Requests() {
+		if r.Method == "batch" {
+			for _, c := range r.Commands {
+				n[c]++
+			}
+			continue
+		}
+		n[r.Method]++
+	}
+	return n
+}
+
+func (s *stack) queued() int {
+	total := 0
+	queues, _ := s.insp.Queues()
+	for _, q := range queues {
+		info, err := s.insp.GetQueueInfo(q)
+		if err == nil {
+			total += info.Size + info.Aggregating
+		}
+	}
+	return total
+}
+
+func decodeJSON(t *testing.T, raw []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+}
