@@ -1,0 +1,79 @@
+package handlers_test
+
+import (
+	"context"
+	"testing"
+
+	"segmentor/app"
+	"segmentor/bitrix/b24sim"
+)
+
+// ONAPPUPDATE brings a new application token: it is stored once the
+// event's access token proves valid at the stored endpoint, and setup runs
+// again because Bitrix24 dropped the bindings.
+func TestAppUpdateRotatesTokenAndRebinds(t *testing.T) {
+	s := newStack(t, b24sim.Options{Seed: 8})
+	s.install(b24sim.InstallOptions{})
+	ctx := context.Background()
+	old := s.sim.ApplicationToken()
+	s.sim.ResetLog()
+	if err := s.store.SetState(ctx, s.sim.MemberID(), app.StateActive, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.UpdatePortal(ctx, s.sim.MemberID(), func(p *app.Portal, _ bool) error {
+		p.Setup.Phase = "pending"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.TriggerAppUpdate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.WaitEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.waitSetup()
+	tok, _ := s.store.ApplicationToken(ctx, s.sim.MemberID())
+	if tok == old || tok != s.sim.ApplicationToken() {
+		t.Errorf("application token after update = %q (old %q, portal's %q)", tok, old, s.sim.ApplicationToken())
+	}
+	if n := s.commands()["event.bind"]; n != len(s.manifest.Events) {
+		t.Errorf("after update %d events were bound again, want %d", n, len(s.manifest.Events))
+	}
+	// Events carrying the old token are now refused.
+	if got := postEvent(t, s, eventForm(s.sim.MemberID(), old, "1").Encode()); got != 403 {
+		t.Errorf("event with the pre-update token: status %d, want 403", got)
+	}
+}
+
+// An older portal's installer sends no APPLICATION_TOKEN; the first event
+// that carries a valid access token establishes it, and a forged one does not.
+func TestLegacyInstallLearnsTheApplicationTokenSafely(t *testing.T) {
+	s := newStack(t, b24sim.Options{Seed: 9})
+	s.sim.Seed(b24sim.GenOptions{Contacts: 5, Companies: 2, Deals: 5})
+	s.install(b24sim.InstallOptions{Legacy: true})
+	ctx := context.Background()
+	if tok, _ := s.store.ApplicationToken(ctx, s.sim.MemberID()); tok != "" {
+		t.Fatalf("legacy install stored an application token %q", tok)
+	}
+	// A forger without a valid access token cannot plant a token.
+	if got := postEvent(t, s, eventForm(s.sim.MemberID(), "0123456789abcdef0123456789abcdef", "1").Encode()); got != 403 {
+		t.Errorf("forged first event: status %d, want 403", got)
+	}
+	if tok, _ := s.store.ApplicationToken(ctx, s.sim.MemberID()); tok != "" {
+		t.Fatalf("a forged event planted application token %q", tok)
+	}
+	// A user's real edit carries the portal's token and a live access token.
+	if err := s.sim.UserUpdate("deal", 1, map[string]any{"TITLE": "x"}, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.WaitEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := s.store.ApplicationToken(ctx, s.sim.MemberID()); tok != s.sim.ApplicationToken() {
+		t.Errorf("application token after a genuine event = %q, want %q", tok, s.sim.ApplicationToken())
+	}
+	if ids, _ := waitReceived(t, s, "deal", 1); ids[1] == 0 {
+		t.Error("the genuine event was not queued")
+	}
+}
