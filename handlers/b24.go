@@ -47,6 +47,8 @@ type Bitrix24 struct {
 	Key      []byte // signs install-status links
 	Log      *slog.Logger
 	Clock    func() time.Time
+
+	portals portalCache
 }
 
 func (h *Bitrix24) now() time.Time {
@@ -177,7 +179,11 @@ func (h *Bitrix24) Event(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	m := ev.Auth.MemberID
-	p, err := h.Store.Portal(ctx, m)
+	cp, err := h.portals.get(ctx, h.Store, m, h.now(), false)
+	if err == nil && (!ev.Verify(cp.appToken) || cp.appToken == "" || ev.Name == bitrix.EventAppUninstall) {
+		// Refusals and uninstalls are decided on fresh data only.
+		cp, err = h.portals.get(ctx, h.Store, m, h.now(), true)
+	}
 	if err != nil {
 		if app.ErrorCode(err) == app.ENotFound {
 			c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "Unknown portal."})
@@ -186,11 +192,7 @@ func (h *Bitrix24) Event(c *gin.Context) {
 		h.unavailable(c, err)
 		return
 	}
-	stored, err := h.Store.ApplicationToken(ctx, m)
-	if err != nil {
-		h.unavailable(c, err)
-		return
-	}
+	p, stored := cp.portal, cp.appToken
 	switch {
 	case ev.Name == bitrix.EventAppUpdate || ev.Name == bitrix.EventAppInstall || stored == "":
 		// A new application token (update), or the first one a legacy
@@ -207,6 +209,7 @@ func (h *Bitrix24) Event(c *gin.Context) {
 			h.unavailable(c, err)
 			return
 		}
+		h.portals.forget(m)
 	case !ev.Verify(stored):
 		c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "Wrong application token."})
 		return
@@ -254,6 +257,7 @@ func (h *Bitrix24) uninstall(ctx context.Context, memberID string, clean bool) e
 		return err
 	}
 	h.Client.Forget(memberID)
+	h.portals.forget(memberID)
 	if clean {
 		if err := h.Store.DeleteEverything(ctx, memberID); err != nil {
 			return err
