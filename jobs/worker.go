@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"segmentor"
 	"segmentor/app"
@@ -23,7 +24,8 @@ type Worker struct {
 	Manifest   *segmentor.Manifest
 	AppBaseURL string // handler URLs given to event.bind and placement.bind
 	Log        *slog.Logger
-	Changes    ChangeSink // receives merged CRM changes
+	Changes    ChangeSink            // receives merged CRM changes
+	Redis      redis.UniversalClient // pending markers of queued changes
 	Clock      func() time.Time
 }
 
@@ -106,6 +108,9 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("crm:changes payload: %v: %w", err, asynq.SkipRetry)
 	}
 	if _, err := w.activePortal(ctx, c.MemberID, false); err != nil {
+		return err
+	}
+	if err := clearPending(ctx, w.Redis, c); err != nil {
 		return err
 	}
 	return w.Changes.Apply(ctx, c)

@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Health:   &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth},
 			Manifest: manifest,
 			Bitrix24: &handlers.Bitrix24{
-				Store: store, Client: b24, Queue: queue, Manifest: manifest, Key: cfg.SecretKey, Log: log,
+				Store: store, Client: b24, Queue: &jobs.Queue{Client: queue, Redis: rdb}, Manifest: manifest, Key: cfg.SecretKey, Log: log,
 				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP},
 			},
 		})
@@ -144,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		w := asynq.NewServerFromRedisClient(rdb, acfg)
 		mux := asynq.NewServeMux()
 		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
-			Changes: jobs.Recorder{Store: store}}
+			Changes: jobs.Recorder{Store: store}, Redis: rdb}
 		worker.Register(mux)
 		if err := w.Start(mux); err != nil {
 			return fmt.Errorf("start worker: %w", err)

@@ -1,0 +1,81 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// pendingTTL bounds how long a record's pending marker can suppress new
+// events if its job was lost (say, a crash between marking and enqueuing):
+// after it the next event enqueues again.
+const pendingTTL = 10 * time.Minute
+
+// Queue puts work on the asynq queues. CRM changes are deduplicated per
+// record while a job for that record is waiting: the job reads the record
+// when it runs, so later edits before that are already covered. This is
+// what lets a group of 50 tasks be 50 distinct records, so a mass edit of
+// 10,000 changes to 2,000 records becomes about 40 jobs.
+type Queue struct {
+	Client *asynq.Client
+	Redis  redis.UniversalClient
+}
+
+func pendingKey(memberID, entity string, id int64) string {
+	return "seg:p:{" + memberID + "}:pending:" + entity + ":" + strconv.FormatInt(id, 10)
+}
+
+// Change queues one CRM change. It reports whether a task was enqueued
+// (false: the record already waits in a job that will see this change).
+func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
+	key := pendingKey(p.MemberID, p.Entity, p.ID)
+	fresh, err := q.Redis.SetNX(ctx, key, p.Seq, pendingTTL).Result()
+	if err != nil {
+		return false, fmt.Errorf("mark pending: %w", err)
+	}
+	if !fresh && !p.Deleted {
+		return false, nil
+	}
+	t, opts, err := NewCRMEventTask(p)
+	if err != nil {
+		return false, err
+	}
+	if _, err := q.Client.EnqueueContext(ctx, t, opts...); err != nil {
+		q.Redis.Del(ctx, key) // let the next event try again
+		return false, fmt.Errorf("enqueue change: %w", err)
+	}
+	return true, nil
+}
+
+// Setup queues a portal's setup.
+func (q *Queue) Setup(ctx context.Context, memberID, reason string) error {
+	t, opts, err := NewSetupTask(SetupPayload{MemberID: memberID, Reason: reason})
+	if err != nil {
+		return err
+	}
+	_, err = q.Client.EnqueueContext(ctx, t, opts...)
+	return err
+}
+
+// clearPending is called when a changes job starts, before it reads the
+// records: an edit arriving from now on enqueues a new job.
+func clearPending(ctx context.Context, rdb redis.UniversalClient, c CRMChangesPayload) error {
+	if rdb == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(c.IDs)+len(c.Deleted))
+	for _, id := range c.IDs {
+		keys = append(keys, pendingKey(c.MemberID, c.Entity, id))
+	}
+	for _, id := range c.Deleted {
+		keys = append(keys, pendingKey(c.MemberID, c.Entity, id))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return rdb.Del(ctx, keys...).Err()
+}
