@@ -1,0 +1,941 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"segmentor/app"
+	"segmentor/app/segment"
+	"segmentor/bitrix"
+)
+
+// Classifier is the classification engine: a ChangeSink that re-reads the
+// changed records in one batch, refreshes the mirror, evaluates the portal's
+// rules on facts from the mirror and writes only the difference in one
+// batch (design.md §2); it also runs full syncs and backfills.
+type Classifier struct {
+	Store  *app.Store
+	Mirror *app.Mirror
+	Bitrix *bitrix.Client
+	// FieldName is the Segment list field, e.g. UF_CRM_SEGMENTOR.
+	FieldName string
+	Clock     func() time.Time
+	Log       *slog.Logger
+	// RFMMaxAge is how long live classification reuses a portal's RFM
+	// quintiles before rebuilding them from the mirror; default 10 minutes.
+	RFMMaxAge time.Duration
+
+	mu    sync.Mutex
+	cache map[string]*portalRules
+}
+
+var _ ChangeSink = (*Classifier)(nil)
+
+func (c *Classifier) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock()
+	}
+	return time.Now()
+}
+
+func (c *Classifier) fieldName() string {
+	if c.FieldName != "" {
+		return c.FieldName
+	}
+	return "UF_CRM_SEGMENTOR"
+}
+
+func (c *Classifier) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// portalRules is a portal's compiled config version, cached until a new
+// version is saved.
+type portalRules struct {
+	version int
+	since   time.Time
+	cfg     segment.Config
+	rules   *segment.Rules
+	rows    bool // product_groups is used: mirror product sections
+
+	rfm      map[segment.Entity]*segment.RFM
+	rfmBuilt time.Time
+}
+
+func (pr *portalRules) syncOptions() SyncOptions {
+	o := SyncOptions{Fields: map[segment.Entity][]string{}, Rows: pr.rows}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
+		o.Fields[e] = pr.rules.Fields(e)
+	}
+	return o
+}
+
+// rulesFor returns the portal's compiled rules, nil when no config is saved.
+func (c *Classifier) rulesFor(ctx context.Context, memberID string) (*portalRules, error) {
+	sc, err := c.Store.Config(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	if sc.Version == 0 || len(sc.Config) == 0 {
+		return nil, nil
+	}
+	c.mu.Lock()
+	if pr := c.cache[memberID]; pr != nil && pr.version == sc.Version {
+		c.mu.Unlock()
+		return pr, nil
+	}
+	c.mu.Unlock()
+	cfg, err := segment.ParseConfig(sc.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config %s v%d: %w", memberID, sc.Version, err)
+	}
+	rules, err := segment.Compile(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config %s v%d: %w", memberID, sc.Version, err)
+	}
+	pr := &portalRules{version: sc.Version, since: sc.SavedAt, cfg: cfg, rules: rules, rows: usesFact(cfg, "product_groups")}
+	c.mu.Lock()
+	if c.cache == nil {
+		c.cache = map[string]*portalRules{}
+	}
+	c.cache[memberID] = pr
+	c.mu.Unlock()
+	return pr, nil
+}
+
+func usesFact(cfg segment.Config, fact string) bool {
+	var walk func(*segment.Condition) bool
+	walk = func(cd *segment.Condition) bool {
+		if cd == nil {
+			return false
+		}
+		if cd.Fact == fact {
+			return true
+		}
+		for i := range cd.All {
+			if walk(&cd.All[i]) {
+				return true
+			}
+		}
+		for i := range cd.Any {
+			if walk(&cd.Any[i]) {
+				return true
+			}
+		}
+		return walk(cd.Not)
+	}
+	for _, s := range cfg.Schemes {
+		for _, seg := range s.Segments {
+			if walk(seg.When) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// run is one classification pass over a portal: its rules, reference data
+// and environment, and the writes it plans.
+type run struct {
+	c        *Classifier
+	memberID string
+	pr       *portalRules
+	env      segment.Env
+	rfm      map[segment.Entity]*segment.RFM
+	items    map[segment.Entity]map[string]int
+	fieldIDs map[segment.Entity]int
+	pipes    []segment.Pipeline
+	writes   []*pending
+}
+
+// pending is one record's planned write.
+type pending struct {
+	entity segment.Entity
+	id     int64
+	plan   segment.Plan
+	res    segment.Result
+	from   app.Outcome
+	client *app.MirrorClient
+	deal   *app.MirrorDeal
+}
+
+func (c *Classifier) newRun(ctx context.Context, memberID string, pr *portalRules) (*run, error) {
+	rates, err := c.Mirror.Rates(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := c.Store.Reference(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}}
+	r.items, r.fieldIDs = segmentItems(ref)
+	r.pipes = pipelines(ref)
+	return r, nil
+}
+
+// envFor is the environment of an entity's facts: RFM is ranked among
+// clients of the same kind.
+func (r *run) envFor(e segment.Entity) segment.Env {
+	env := r.env
+	if r.rfm != nil {
+		env.RFM = r.rfm[e]
+	}
+	return env
+}
+
+func (r *run) opts(e segment.Entity) segment.PlanOptions {
+	return segment.PlanOptions{SegmentItems: r.items[e], RulesSince: r.pr.since, Pipelines: r.pipes}
+}
+
+// classifyClient evaluates a contact or company and queues its write.
+func (r *run) classifyClient(e segment.Entity, f *segment.ClientFacts, cl *app.MirrorClient, deals []segment.Deal) (segment.Result, error) {
+	f.Reset(cl.Client(e), deals)
+	res := r.pr.rules.Evaluate(e, f)
+	plan, err := segment.NewPlan(e, cl.Current(), res, r.opts(e))
+	if err != nil {
+		return res, err
+	}
+	if !plan.Empty() {
+		r.writes = append(r.writes, &pending{entity: e, id: cl.ID, plan: plan, res: res,
+			from: app.Outcome{Segment: cl.Key, Type: cl.TypeID}, client: cl})
+	}
+	return res, nil
+}
+
+func (r *run) classifyDeal(f *segment.DealFacts, d *app.MirrorDeal) (segment.Result, error) {
+	sd := d.Deal()
+	f.Reset(&sd)
+	res := r.pr.rules.Evaluate(segment.EntityDeal, f)
+	plan, err := segment.NewPlan(segment.EntityDeal, d.Current(), res, r.opts(segment.EntityDeal))
+	if err != nil {
+		return res, err
+	}
+	if !plan.Empty() {
+		r.writes = append(r.writes, &pending{entity: segment.EntityDeal, id: d.ID, plan: plan, res: res,
+			from: app.Outcome{Segment: d.Key, Type: d.TypeID, Pipeline: pipelineOf(d.CategoryID, d.StageID)}, deal: d})
+	}
+	return res, nil
+}
+
+func pipelineOf(cat int, stage string) string { return strconv.Itoa(cat) + ":" + stage }
+
+// Apply classifies a merged burst of changes (jobs.ChangeSink).
+func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
+	pr, err := c.rulesFor(ctx, ch.MemberID)
+	if err != nil || pr == nil {
+		return err
+	}
+	e := segment.Entity(ch.Entity)
+	if e != segment.EntityContact && e != segment.EntityCompany && e != segment.EntityDeal {
+		return nil
+	}
+	r, err := c.newRun(ctx, ch.MemberID, pr)
+	if err != nil {
+		return err
+	}
+	if err := c.ensureRFM(ctx, r); err != nil {
+		return err
+	}
+	m := c.Mirror
+	var clientRefs []app.ClientRef
+	var dealIDs []int64
+	addClient := func(ref app.ClientRef) {
+		if !slices.Contains(clientRefs, ref) {
+			clientRefs = append(clientRefs, ref)
+		}
+	}
+
+	// 1. Re-read the changed records in one request; drop deleted ones.
+	fresh, gone, err := c.reread(ctx, ch.MemberID, e, ch.IDs, pr)
+	if err != nil {
+		return err
+	}
+	gone = append(gone, ch.Deleted...)
+	if e == segment.EntityDeal {
+		ids := append(slices.Clone(ch.IDs), ch.Deleted...)
+		old, err := m.Deals(ctx, ch.MemberID, ids)
+		if err != nil {
+			return err
+		}
+		var rows []*app.MirrorDeal
+		for _, raw := range fresh {
+			d := raw.(*app.MirrorDeal)
+			if o := old[d.ID]; o != nil {
+				d.Key = o.Key
+			}
+			rows = append(rows, d)
+			dealIDs = append(dealIDs, d.ID)
+			for _, ref := range d.Clients() {
+				addClient(ref)
+			}
+		}
+		for _, o := range old {
+			for _, ref := range o.Clients() {
+				addClient(ref) // a client the deal left loses its facts
+			}
+		}
+		if err := m.PutDeals(ctx, ch.MemberID, rows); err != nil {
+			return err
+		}
+		if err := m.DeleteDeals(ctx, ch.MemberID, gone); err != nil {
+			return err
+		}
+	} else {
+		old, err := m.Clients(ctx, ch.MemberID, e, ch.IDs)
+		if err != nil {
+			return err
+		}
+		var rows []*app.MirrorClient
+		for _, raw := range fresh {
+			cl := raw.(*app.MirrorClient)
+			if o := old[cl.ID]; o != nil {
+				cl.Key = o.Key
+			}
+			rows = append(rows, cl)
+			addClient(app.ClientRef{Entity: e, ID: cl.ID})
+		}
+		if err := m.PutClients(ctx, ch.MemberID, e, rows); err != nil {
+			return err
+		}
+		if err := m.DeleteClients(ctx, ch.MemberID, e, gone); err != nil {
+			return err
+		}
+	}
+	if err := c.ensureItems(ctx, r); err != nil {
+		return err
+	}
+
+	// 2–4. Clients first: their segments feed their deals' client_segment.
+	clients := map[app.ClientRef]*app.MirrorClient{}
+	for _, ce := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		var ids []int64
+		for _, ref := range clientRefs {
+			if ref.Entity == ce {
+				ids = append(ids, ref.ID)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		rows, err := m.Clients(ctx, ch.MemberID, ce, ids)
+		if err != nil {
+			return err
+		}
+		for id, cl := range rows {
+			clients[app.ClientRef{Entity: ce, ID: id}] = cl
+		}
+	}
+	var refs []app.ClientRef
+	for _, ref := range clientRefs {
+		if clients[ref] != nil && r.pr.rules.Has(ref.Entity) {
+			refs = append(refs, ref)
+		}
+	}
+	dealsOf, err := m.ClientDeals(ctx, ch.MemberID, refs)
+	if err != nil {
+		return err
+	}
+	changedClients := map[segment.Entity][]*app.MirrorClient{}
+	knock := map[int64]bool{}
+	facts := map[segment.Entity]*segment.ClientFacts{}
+	for _, ref := range refs {
+		cl := clients[ref]
+		f := facts[ref.Entity]
+		if f == nil {
+			f = segment.NewClientFacts(r.envFor(ref.Entity))
+			facts[ref.Entity] = f
+		}
+		deals := make([]segment.Deal, len(dealsOf[ref]))
+		for i, d := range dealsOf[ref] {
+			deals[i] = d.Deal()
+		}
+		res, err := r.classifyClient(ref.Entity, f, cl, deals)
+		if err != nil {
+			return err
+		}
+		if res.Key != cl.Key {
+			cl.Key = res.Key
+			changedClients[ref.Entity] = append(changedClients[ref.Entity], cl)
+			if r.pr.rules.UsesClientSegment() {
+				// Its deals read client_segment: reclassify them. Closed
+				// ones too, so their label agrees with what a backfill
+				// computes; the planner never moves a closed deal.
+				for _, d := range dealsOf[ref] {
+					knock[d.ID] = true
+				}
+			}
+		}
+	}
+	for id := range knock {
+		if !slices.Contains(dealIDs, id) {
+			dealIDs = append(dealIDs, id)
+		}
+	}
+	if len(dealIDs) > 0 && r.pr.rules.Has(segment.EntityDeal) {
+		deals, err := m.Deals(ctx, ch.MemberID, dealIDs)
+		if err != nil {
+			return err
+		}
+		lookup, err := c.segmentLookup(ctx, ch.MemberID, clients, deals)
+		if err != nil {
+			return err
+		}
+		df := segment.NewDealFacts(lookup)
+		for _, id := range dealIDs {
+			d := deals[id]
+			if d == nil {
+				continue
+			}
+			res, err := r.classifyDeal(df, d)
+			if err != nil {
+				return err
+			}
+			if res.Key != d.Key {
+				d.Key = res.Key
+				if !slices.ContainsFunc(r.writes, func(p *pending) bool { return p.deal == d }) {
+					if err := m.PutDeals(ctx, ch.MemberID, []*app.MirrorDeal{d}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	if err := c.storeKeys(ctx, r, changedClients); err != nil {
+		return err
+	}
+	// 5–6. One batch of writes, then the mirror and the audit trail.
+	_, err = c.write(ctx, r, nil)
+	return err
+}
+
+// segmentLookup gives deals the segment keys of their clients, from this
+// run's fresh results or the mirror.
+func (c *Classifier) segmentLookup(ctx context.Context, memberID string, known map[app.ClientRef]*app.MirrorClient, deals map[int64]*app.MirrorDeal) (segment.SegmentLookup, error) {
+	keys := map[app.ClientRef]string{}
+	need := map[segment.Entity][]int64{}
+	for ref, cl := range known {
+		keys[ref] = cl.Key
+	}
+	for _, d := range deals {
+		for _, ref := range d.Clients() {
+			if _, ok := keys[ref]; !ok && !slices.Contains(need[ref.Entity], ref.ID) {
+				need[ref.Entity] = append(need[ref.Entity], ref.ID)
+			}
+		}
+	}
+	for e, ids := range need {
+		rows, err := c.Mirror.Clients(ctx, memberID, e, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if cl := rows[id]; cl != nil {
+				keys[app.ClientRef{Entity: e, ID: id}] = cl.Key
+			}
+		}
+	}
+	return func(e segment.Entity, id int64) string { return keys[app.ClientRef{Entity: e, ID: id}] }, nil
+}
+
+// storeKeys saves the new segment keys of clients that are not written
+// (those written are saved with their written values).
+func (c *Classifier) storeKeys(ctx context.Context, r *run, changed map[segment.Entity][]*app.MirrorClient) error {
+	for e, rows := range changed {
+		rows = slices.DeleteFunc(slices.Clone(rows), func(cl *app.MirrorClient) bool {
+			return slices.ContainsFunc(r.writes, func(p *pending) bool { return p.client == cl })
+		})
+		if err := c.Mirror.PutClients(ctx, r.memberID, e, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reread fetches the records of one entity by id in one request: the rows
+// (mirror form) and the ids the portal no longer has.
+func (c *Classifier) reread(ctx context.Context, memberID string, e segment.Entity, ids []int64, pr *portalRules) ([]any, []int64, error) {
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	p := c.Bitrix.Portal(memberID)
+	uf := c.fieldName()
+	fields := pr.rules.Fields(e)
+	var cmds []bitrix.Command
+	switch e {
+	case segment.EntityDeal:
+		cmds = append(cmds, bitrix.Command{Name: "rows", Method: "crm.item.list", Params: map[string]any{
+			"entityTypeId": 2, "select": dealSelect(uf, fields), "useOriginalUfNames": "Y",
+			"filter": map[string]any{"@id": ids}, "order": map[string]string{"id": "ASC"}, "start": -1}})
+		if pr.rows {
+			// Product rows of these deals, a few chained pages.
+			for k := 0; k < rowPages; k++ {
+				f := map[string]any{"=ownerType": "D", "@ownerId": ids}
+				if k == 0 {
+					f[">id"] = 0
+				} else {
+					f[">id"] = fmt.Sprintf("$result[pr%d][productRows][%d][id]", k-1, bitrix.PageSize-1)
+				}
+				cmds = append(cmds, bitrix.Command{Name: "pr" + strconv.Itoa(k), Method: "crm.item.productrow.list",
+					Params: map[string]any{"filter": f, "order": map[string]string{"id": "ASC"}, "start": -1}})
+			}
+		}
+	default:
+		typeField := "TYPE_ID"
+		if e == segment.EntityCompany {
+			typeField = "COMPANY_TYPE"
+		}
+		cmds = append(cmds, bitrix.Command{Name: "rows", Method: "crm." + string(e) + ".list", Params: map[string]any{
+			"select": append([]string{"ID", typeField, uf}, fields...),
+			"filter": map[string]any{"@ID": ids}, "order": map[string]string{"ID": "ASC"}, "start": -1}})
+	}
+	res, _, err := p.Batch(ctx, cmds, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, err)
+	}
+	if err := res.Err("rows"); err != nil {
+		return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, err)
+	}
+	key := ""
+	if e == segment.EntityDeal {
+		key = "items"
+	}
+	rows, err := listRows(res.Results["rows"], key)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []any
+	seen := map[int64]bool{}
+	var deals []*app.MirrorDeal
+	for _, raw := range rows {
+		if e == segment.EntityDeal {
+			d, err := decodeDeal(raw, uf, fields)
+			if err != nil {
+				return nil, nil, err
+			}
+			seen[d.ID] = true
+			deals = append(deals, d)
+			out = append(out, d)
+			continue
+		}
+		typeField := "TYPE_ID"
+		if e == segment.EntityCompany {
+			typeField = "COMPANY_TYPE"
+		}
+		cl, err := decodeClient(raw, typeField, uf, fields)
+		if err != nil {
+			return nil, nil, err
+		}
+		seen[cl.ID] = true
+		out = append(out, cl)
+	}
+	if e == segment.EntityDeal && pr.rows {
+		if err := c.dealSections(ctx, p, memberID, res, ids, deals); err != nil {
+			return nil, nil, err
+		}
+	}
+	var gone []int64
+	for _, id := range ids {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	return out, gone, nil
+}
+
+// rowPages is how many pages of product rows a re-read of ≤50 deals asks
+// for in its batch; more are read only if the last one is full.
+const rowPages = 4
+
+// dealSections fills the deals' product sections from the re-read's product
+// rows, reading further pages and unknown products when needed.
+func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberID string, res *bitrix.BatchResult, ids []int64, deals []*app.MirrorDeal) error {
+	products := map[int64][]int64{}
+	var cursor int64
+	full := false
+	for k := 0; k < rowPages; k++ {
+		name := "pr" + strconv.Itoa(k)
+		if err := res.Err(name); err != nil {
+			return fmt.Errorf("re-read product rows: %w", err)
+		}
+		rows, err := listRows(res.Results[name], "productRows")
+		if err != nil {
+			return err
+		}
+		if err := addRows(rows, products, &cursor); err != nil {
+			return err
+		}
+		full = len(rows) == bitrix.PageSize
+		if !full {
+			break
+		}
+	}
+	if full {
+		_, err := p.Scan(ctx, bitrix.ScanOptions{Method: "crm.item.productrow.list", After: bitrix.ID(cursor),
+			Filter: map[string]any{"=ownerType": "D", "@ownerId": ids}}, func(pg *bitrix.ScanPage) error {
+			return addRows(pg.Rows, products, &cursor)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var all []int64
+	for _, ps := range products {
+		for _, pid := range ps {
+			if !slices.Contains(all, pid) {
+				all = append(all, pid)
+			}
+		}
+	}
+	sections, err := c.Mirror.ProductSections(ctx, memberID, all)
+	if err != nil {
+		return err
+	}
+	var unknown []int64
+	for _, pid := range all {
+		if _, ok := sections[pid]; !ok {
+			unknown = append(unknown, pid)
+		}
+	}
+	if len(unknown) > 0 {
+		var list []struct {
+			ID      bitrix.ID `json:"ID"`
+			Section bitrix.ID `json:"SECTION_ID"`
+		}
+		if _, err := p.Call(ctx, "crm.product.list", map[string]any{"filter": map[string]any{"@ID": unknown},
+			"select": []string{"ID", "SECTION_ID"}}, &list); err != nil {
+			return fmt.Errorf("read products: %w", err)
+		}
+		add := map[int64]int{}
+		for _, pr := range list {
+			add[int64(pr.ID)] = int(pr.Section)
+			sections[int64(pr.ID)] = int(pr.Section)
+		}
+		if err := c.Mirror.SetProductSections(ctx, memberID, add); err != nil {
+			return err
+		}
+	}
+	for _, d := range deals {
+		d.Sections = sectionsOf(products[d.ID], sections)
+	}
+	return nil
+}
+
+func addRows(rows []json.RawMessage, products map[int64][]int64, cursor *int64) error {
+	for _, r := range rows {
+		var pr struct {
+			ID      bitrix.ID `json:"id"`
+			Owner   bitrix.ID `json:"ownerId"`
+			Product bitrix.ID `json:"productId"`
+		}
+		if err := json.Unmarshal(r, &pr); err != nil {
+			return err
+		}
+		products[int64(pr.Owner)] = append(products[int64(pr.Owner)], int64(pr.Product))
+		*cursor = max(*cursor, int64(pr.ID))
+	}
+	return nil
+}
+
+// command is the REST update that carries out a plan.
+func (c *Classifier) command(name string, p *pending) bitrix.Command {
+	uf := c.fieldName()
+	segValue := func() any {
+		if *p.plan.Segment == 0 {
+			return ""
+		}
+		return *p.plan.Segment
+	}
+	if p.entity == segment.EntityDeal && p.plan.Move != nil {
+		fields := map[string]any{"categoryId": p.plan.Move.CategoryID, "stageId": p.plan.Move.StageID}
+		if p.plan.Type != "" {
+			fields["typeId"] = p.plan.Type
+		}
+		if p.plan.Segment != nil {
+			fields[uf] = segValue()
+		}
+		return bitrix.Command{Name: name, Method: "crm.item.update", Params: map[string]any{
+			"entityTypeId": 2, "id": p.id, "fields": fields, "useOriginalUfNames": "Y"}}
+	}
+	fields := map[string]any{}
+	if p.plan.Type != "" {
+		if p.entity == segment.EntityCompany {
+			fields["COMPANY_TYPE"] = p.plan.Type
+		} else {
+			fields["TYPE_ID"] = p.plan.Type
+		}
+	}
+	if p.plan.Segment != nil {
+		fields[uf] = segValue()
+	}
+	return bitrix.Command{Name: name, Method: "crm." + string(p.entity) + ".update", Params: map[string]any{
+		"id": p.id, "fields": fields, "params": map[string]string{"REGISTER_SONET_EVENT": "N"}}}
+}
+
+// write sends the run's writes, 50 to a request, and records what was
+// written in the mirror and the audit trail. progress, if set, is called
+// after each request with the records written so far.
+func (c *Classifier) write(ctx context.Context, r *run, progress func(done int)) (int, error) {
+	p := c.Bitrix.Portal(r.memberID)
+	written := 0
+	var firstErr error
+	for start := 0; start < len(r.writes); start += bitrix.MaxBatch {
+		chunk := r.writes[start:min(start+bitrix.MaxBatch, len(r.writes))]
+		cmds := make([]bitrix.Command, len(chunk))
+		for i, w := range chunk {
+			cmds[i] = c.command("w"+strconv.Itoa(i), w)
+		}
+		res, _, err := p.Batch(ctx, cmds, false)
+		if err != nil {
+			return written, fmt.Errorf("write %s: %w", r.memberID, err)
+		}
+		var deals []*app.MirrorDeal
+		clients := map[segment.Entity][]*app.MirrorClient{}
+		var audit []app.AuditEntry
+		for i, w := range chunk {
+			if err := res.Err(cmds[i].Name); err != nil {
+				c.log().Warn("write failed", "portal", r.memberID, "entity", w.entity, "id", w.id, "error", err)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("write %s %d: %w", w.entity, w.id, err)
+				}
+				continue
+			}
+			written++
+			to := w.from
+			to.Segment = w.res.Key
+			if w.plan.Type != "" {
+				to.Type = w.plan.Type
+			}
+			if w.deal != nil {
+				d := w.deal
+				d.Key = w.res.Key
+				if w.plan.Type != "" {
+					d.TypeID = w.plan.Type
+				}
+				if w.plan.Segment != nil {
+					d.Segment = *w.plan.Segment
+				}
+				if mv := w.plan.Move; mv != nil {
+					d.CategoryID, d.StageID = mv.CategoryID, mv.StageID
+					to.Pipeline = pipelineOf(mv.CategoryID, mv.StageID)
+				}
+				deals = append(deals, d)
+			} else {
+				cl := w.client
+				cl.Key = w.res.Key
+				if w.plan.Type != "" {
+					cl.TypeID = w.plan.Type
+				}
+				if w.plan.Segment != nil {
+					cl.Segment = *w.plan.Segment
+				}
+				clients[w.entity] = append(clients[w.entity], cl)
+			}
+			audit = append(audit, app.AuditEntry{At: r.env.Now.UTC(), Entity: string(w.entity), ID: w.id,
+				ConfigVersion: r.pr.version, From: w.from, To: to, Why: w.res.Explanation.Text(segment.EN)})
+		}
+		if err := c.Mirror.PutDeals(ctx, r.memberID, deals); err != nil {
+			return written, err
+		}
+		for e, rows := range clients {
+			if err := c.Mirror.PutClients(ctx, r.memberID, e, rows); err != nil {
+				return written, err
+			}
+		}
+		if err := c.Store.AddAudit(ctx, r.memberID, audit); err != nil {
+			return written, err
+		}
+		if progress != nil {
+			progress(written)
+		}
+	}
+	return written, firstErr
+}
+
+// segmentItems reads the Segment field of each entity from the cached
+// reference: its id and its items by XML_ID (= segment key).
+func segmentItems(ref app.Reference) (map[segment.Entity]map[string]int, map[segment.Entity]int) {
+	items := map[segment.Entity]map[string]int{}
+	ids := map[segment.Entity]int{}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
+		var fields []struct {
+			ID   bitrix.ID `json:"ID"`
+			List []struct {
+				ID    bitrix.ID `json:"ID"`
+				XMLID string    `json:"XML_ID"`
+				Value string    `json:"VALUE"`
+			} `json:"LIST"`
+		}
+		items[e] = map[string]int{}
+		if json.Unmarshal(ref["segment_field_"+string(e)], &fields) != nil || len(fields) == 0 {
+			continue
+		}
+		ids[e] = int(fields[0].ID)
+		for _, it := range fields[0].List {
+			items[e][it.XMLID] = int(it.ID)
+		}
+	}
+	return items, ids
+}
+
+func segmentValues(ref app.Reference, e segment.Entity) map[string]string {
+	var fields []struct {
+		List []struct {
+			XMLID string `json:"XML_ID"`
+			Value string `json:"VALUE"`
+		} `json:"LIST"`
+	}
+	out := map[string]string{}
+	if json.Unmarshal(ref["segment_field_"+string(e)], &fields) == nil && len(fields) > 0 {
+		for _, it := range fields[0].List {
+			out[it.XMLID] = it.Value
+		}
+	}
+	return out
+}
+
+// ensureItems keeps each Segment field's items in step with the config:
+// a labelled segment without an item (by XML_ID = key) gets one, a renamed
+// segment's item is renamed; nothing is ever deleted. It costs a request
+// only when something changed, and refreshes the cached reference.
+func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
+	ref, err := c.Store.Reference(ctx, r.memberID)
+	if err != nil {
+		return err
+	}
+	var cmds []bitrix.Command
+	for _, s := range r.pr.cfg.Schemes {
+		e := s.Entity
+		segs := slices.Clone(s.Segments)
+		if s.Otherwise != nil {
+			segs = append(segs, *s.Otherwise)
+		}
+		values := segmentValues(ref, e)
+		var list []map[string]any
+		for i, seg := range segs {
+			if !seg.Set.Label {
+				continue
+			}
+			id, ok := r.items[e][seg.Key]
+			switch {
+			case !ok:
+				list = append(list, map[string]any{"VALUE": seg.Name, "XML_ID": seg.Key, "SORT": 10 * (i + 1)})
+			case values[seg.Key] != seg.Name:
+				list = append(list, map[string]any{"ID": id, "VALUE": seg.Name})
+			}
+		}
+		if len(list) == 0 {
+			continue
+		}
+		fid := r.fieldIDs[e]
+		if fid == 0 {
+			return fmt.Errorf("portal %s has no Segment field for %s: setup has not run", r.memberID, e)
+		}
+		cmds = append(cmds,
+			bitrix.Command{Name: "set_" + string(e), Method: "crm." + string(e) + ".userfield.update",
+				Params: map[string]any{"id": fid, "fields": map[string]any{"LIST": list}}},
+			bitrix.Command{Name: "segment_field_" + string(e), Method: "crm." + string(e) + ".userfield.list",
+				Params: map[string]any{"filter": map[string]any{"FIELD_NAME": c.fieldName()}}})
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	res, _, err := c.Bitrix.Portal(r.memberID).Batch(ctx, cmds, false)
+	if err != nil {
+		return fmt.Errorf("segment items of %s: %w", r.memberID, err)
+	}
+	parts := app.Reference{}
+	for _, cmd := range cmds {
+		if !strings.HasPrefix(cmd.Name, "segment_field_") {
+			continue
+		}
+		if err := res.Err(cmd.Name); err != nil {
+			return fmt.Errorf("segment items of %s: %w", r.memberID, err)
+		}
+		parts[cmd.Name] = res.Results[cmd.Name]
+	}
+	if err := c.Store.SetReference(ctx, r.memberID, parts); err != nil {
+		return err
+	}
+	for k, v := range parts {
+		ref[k] = v
+	}
+	r.items, r.fieldIDs = segmentItems(ref)
+	// An update refused because another worker added the same item is fine
+	// when the re-read shows every item.
+	for _, cmd := range cmds {
+		if err := res.Err(cmd.Name); err != nil && strings.HasPrefix(cmd.Name, "set_") {
+			e := segment.Entity(strings.TrimPrefix(cmd.Name, "set_"))
+			for _, s := range r.pr.cfg.Schemes {
+				if s.Entity != e {
+					continue
+				}
+				for _, seg := range append(slices.Clone(s.Segments), ptrSlice(s.Otherwise)...) {
+					if _, ok := r.items[e][seg.Key]; seg.Set.Label && !ok {
+						return fmt.Errorf("segment items of %s %s: %w", r.memberID, e, err)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func ptrSlice[T any](p *T) []T {
+	if p == nil {
+		return nil
+	}
+	return []T{*p}
+}
+
+// pipelines reads deal pipelines with their stages in order from the
+// cached crm.category.list and crm.status.list.
+func pipelines(ref app.Reference) []segment.Pipeline {
+	var cats struct {
+		Categories []struct {
+			ID   bitrix.ID `json:"id"`
+			Name string    `json:"name"`
+		} `json:"categories"`
+	}
+	_ = json.Unmarshal(ref["categories"], &cats)
+	var statuses []struct {
+		EntityID string    `json:"ENTITY_ID"`
+		StatusID string    `json:"STATUS_ID"`
+		Name     string    `json:"NAME"`
+		Sort     bitrix.ID `json:"SORT"`
+	}
+	_ = json.Unmarshal(ref["statuses"], &statuses)
+	slices.SortStableFunc(statuses, func(a, b struct {
+		EntityID string    `json:"ENTITY_ID"`
+		StatusID string    `json:"STATUS_ID"`
+		Name     string    `json:"NAME"`
+		Sort     bitrix.ID `json:"SORT"`
+	}) int {
+		return int(a.Sort - b.Sort)
+	})
+	var out []segment.Pipeline
+	for _, cat := range cats.Categories {
+		p := segment.Pipeline{ID: int(cat.ID), Name: cat.Name}
+		want := "DEAL_STAGE"
+		if cat.ID != 0 {
+			want += "_" + cat.ID.String()
+		}
+		for _, s := range statuses {
+			if s.EntityID == want {
+				p.Stages = append(p.Stages, segment.Status{ID: s.StatusID, Name: s.Name})
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}

@@ -1,0 +1,447 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"segmentor/app"
+	"segmentor/app/redistest"
+	"segmentor/app/segment"
+	"segmentor/bitrix"
+	"segmentor/bitrix/b24sim"
+	"segmentor/jobs"
+)
+
+const engineConfig = `{"schemes": [
+ {"entity": "contact", "segments": [
+   {"key": "vip", "name": "VIP", "when": {"all": [{"fact": "won_amount", "window_days": 365, "op": ">=", "value": 60000}]},
+    "set": {"type": "PARTNER", "label": true}},
+   {"key": "sleeping", "name": "Sleeping", "when": {"all": [{"fact": "days_since_last_won", "op": ">", "value": 180}]},
+    "set": {"label": true}}],
+  "otherwise": {"key": "regular", "name": "Regular", "set": {"type": "CLIENT", "label": true}}},
+ {"entity": "company", "segments": [
+   {"key": "big", "name": "Big", "when": {"any": [{"fact": "won_count", "op": ">=", "value": 6}, {"fact": "rfm", "op": "=", "value": "555"}]},
+    "set": {"type": "PARTNER", "label": true}},
+   {"key": "multi", "name": "Multi-product", "when": {"all": [{"fact": "product_groups", "op": ">=", "value": 5}]},
+    "set": {"label": true}}],
+  "otherwise": {"key": "small", "name": "Small", "set": {"type": "CUSTOMER", "label": true}}},
+ {"entity": "deal", "segments": [
+   {"key": "premium", "name": "Premium", "when": {"all": [{"fact": "client_segment", "op": "in", "value": ["vip", "big"]}]},
+    "set": {"type": "COMPLEX", "label": true, "pipeline": {"category_id": %d, "stage_id": "C%d:NEW", "apply": "always"}}},
+   {"key": "web", "name": "Web", "when": {"all": [{"fact": "field:SOURCE_ID", "op": "=", "value": "WEB"}]},
+    "set": {"label": true}}]}
+]}`
+
+type engineEnv struct {
+	sim      *b24sim.Portal
+	store    *app.Store
+	cls      *jobs.Classifier
+	portal   *bitrix.Portal
+	now      time.Time
+	memberID string
+	target   int // the premium pipeline
+}
+
+func newEngineEnv(t *testing.T, gen b24sim.GenOptions) *engineEnv {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	sim := b24sim.New(b24sim.Options{RatePerSecond: -1, Seed: 11})
+	t.Cleanup(sim.Close)
+	gen.Now = now
+	st := sim.Seed(gen)
+
+	rdb, _ := redistest.New(t)
+	seal, err := app.NewSealer([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := app.NewStore(rdb, seal, func() time.Time { return now })
+	tk := sim.IssueTokens(1)
+	if err := store.Save(ctx, &bitrix.Token{MemberID: sim.MemberID(), AccessToken: tk.AccessToken,
+		RefreshToken: tk.RefreshToken, Expiry: tk.Expires, ClientEndpoint: tk.ClientEndpoint}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetState(ctx, sim.MemberID(), app.StateActive, ""); err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bitrix.NewClient(bitrix.Config{ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
+		OAuthURL: sim.OAuthURL(), Redis: rdb, Tokens: store, AllowHTTP: true, RetryWait: 20 * time.Millisecond,
+		Profile: func(context.Context, string) (bitrix.Profile, error) { return bitrix.UnlimitedProfile(), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := bc.Portal(sim.MemberID())
+
+	// What setup does: the Segment field on each entity (no items), and
+	// the reference data cached.
+	var cmds []bitrix.Command
+	for _, e := range []string{"contact", "company", "deal"} {
+		cmds = append(cmds, bitrix.Command{Name: "add_" + e, Method: "crm." + e + ".userfield.add", Params: map[string]any{
+			"fields": map[string]any{"FIELD_NAME": "SEGMENTOR", "USER_TYPE_ID": "enumeration", "XML_ID": "SEGMENTOR_SEGMENT",
+				"LABEL": "Segment", "MULTIPLE": "N"}}})
+	}
+	refs := []bitrix.Command{
+		{Name: "statuses", Method: "crm.status.list", Params: map[string]any{"order": map[string]string{"SORT": "ASC"}}},
+		{Name: "categories", Method: "crm.category.list", Params: map[string]any{"entityTypeId": 2}},
+		{Name: "currencies", Method: "crm.currency.list"},
+	}
+	for _, e := range []string{"contact", "company", "deal"} {
+		refs = append(refs, bitrix.Command{Name: "segment_field_" + e, Method: "crm." + e + ".userfield.list",
+			Params: map[string]any{"filter": map[string]any{"FIELD_NAME": "UF_CRM_SEGMENTOR"}}})
+	}
+	res, _, err := p.Batch(ctx, append(cmds, refs...), true)
+	if err != nil || len(res.Failed()) > 0 {
+		t.Fatalf("setup: %v %v", err, res.Failed())
+	}
+	parts := app.Reference{}
+	for _, c := range refs {
+		parts[c.Name] = res.Results[c.Name]
+	}
+	if err := store.SetReference(ctx, sim.MemberID(), parts); err != nil {
+		t.Fatal(err)
+	}
+	target := st.Pipelines[len(st.Pipelines)-1]
+	if _, err := store.PutConfig(ctx, sim.MemberID(), 0, json.RawMessage(fmt.Sprintf(engineConfig, target, target)), 1); err != nil {
+		t.Fatal(err)
+	}
+	cls := &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: bc, Clock: func() time.Time { return now }}
+	return &engineEnv{sim: sim, store: store, cls: cls, portal: p, now: now, memberID: sim.MemberID(), target: target}
+}
+
+// expected classifies every record from the simulator's own data, with the
+// rule engine but nothing of the app's mirror or sync.
+type expected struct {
+	key   map[string]map[int64]string // entity → id → segment key
+	rules *segment.Rules
+	cfg   segment.Config
+}
+
+func (e *engineEnv) expect(t *testing.T) *expected {
+	t.Helper()
+	ctx := context.Background()
+	sc, err := e.store.Config(ctx, e.memberID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := segment.ParseConfig(sc.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := segment.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rates := segment.Rates{Base: "USD", PerUnit: map[string]decimal.Decimal{}}
+	var curs []struct{ CURRENCY, AMOUNT, AMOUNT_CNT, BASE string }
+	if _, err := e.portal.Call(ctx, "crm.currency.list", nil, &curs); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range curs {
+		a, _ := decimal.NewFromString(c.AMOUNT)
+		n, _ := decimal.NewFromString(c.AMOUNT_CNT)
+		rates.PerUnit[c.CURRENCY] = a.Div(n)
+		if c.BASE == "Y" {
+			rates.Base = c.CURRENCY
+		}
+	}
+	// Every contact of every deal (crm.*.get shows only the first).
+	contactsOf := map[int64][]int64{}
+	_, err = e.portal.Scan(ctx, bitrix.ScanOptions{Method: "crm.item.list", EntityTypeID: 2, Select: []string{"id", "contactIds"}},
+		func(pg *bitrix.ScanPage) error {
+			rows, err := bitrix.DecodeRows[struct {
+				ID         int64   `json:"id"`
+				ContactIDs []int64 `json:"contactIds"`
+			}](pg)
+			for _, r := range rows {
+				contactsOf[r.ID] = r.ContactIDs
+			}
+			return err
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := map[int64]int{}
+	for pr := range e.sim.Records("product") {
+		section[num(pr["ID"])] = int(num(pr["SECTION_ID"]))
+	}
+	var deals []segment.Deal
+	dealsOf := map[[2]any][]segment.Deal{}
+	for r := range e.sim.Records("deal") {
+		id := num(r["ID"])
+		amt, _ := decimal.NewFromString(str(r["OPPORTUNITY"]))
+		d := segment.Deal{ID: id, CompanyID: num(r["COMPANY_ID"]), ContactIDs: contactsOf[id],
+			CategoryID: int(num(r["CATEGORY_ID"])), StageID: str(r["STAGE_ID"]), Semantic: segment.Semantic(str(r["STAGE_SEMANTIC_ID"])[0]),
+			Amount: amt, Currency: str(r["CURRENCY_ID"]), Created: when(r["DATE_CREATE"]), Closed: when(r["CLOSEDATE"]),
+			TypeID: str(r["TYPE_ID"]), Fields: map[string]string{}}
+		if v := str(r["SOURCE_ID"]); v != "" {
+			d.Fields["SOURCE_ID"] = v
+		}
+		for _, row := range e.sim.ProductRows(int(id)) {
+			s := section[num(row["PRODUCT_ID"])]
+			if !containsInt(d.ProductSections, s) {
+				d.ProductSections = append(d.ProductSections, s)
+			}
+		}
+		sortInts(d.ProductSections)
+		deals = append(deals, d)
+		if d.CompanyID != 0 {
+			dealsOf[[2]any{"company", d.CompanyID}] = append(dealsOf[[2]any{"company", d.CompanyID}], d)
+		}
+		for _, c := range d.ContactIDs {
+			dealsOf[[2]any{"contact", c}] = append(dealsOf[[2]any{"contact", c}], d)
+		}
+	}
+	ex := &expected{key: map[string]map[int64]string{}, rules: rules, cfg: cfg}
+	env := segment.Env{Now: e.now, Rates: rates}
+	for _, ent := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		typeField := "TYPE_ID"
+		if ent == segment.EntityCompany {
+			typeField = "COMPANY_TYPE"
+		}
+		var clients []segment.Client
+		for r := range e.sim.Records(string(ent)) {
+			clients = append(clients, segment.Client{ID: num(r["ID"]), Entity: ent, TypeID: str(r[typeField])})
+		}
+		b := segment.NewRFMBuilder(env, rules.RFMWindows())
+		for _, c := range clients {
+			b.Add(c, dealsOf[[2]any{string(ent), c.ID}])
+		}
+		cenv := env
+		cenv.RFM = b.Build()
+		f := segment.NewClientFacts(cenv)
+		ex.key[string(ent)] = map[int64]string{}
+		for _, c := range clients {
+			f.Reset(c, dealsOf[[2]any{string(ent), c.ID}])
+			ex.key[string(ent)][c.ID] = rules.Evaluate(ent, f).Key
+		}
+	}
+	df := segment.NewDealFacts(func(ent segment.Entity, id int64) string { return ex.key[string(ent)][id] })
+	ex.key["deal"] = map[int64]string{}
+	for i := range deals {
+		df.Reset(&deals[i])
+		ex.key["deal"][deals[i].ID] = rules.Evaluate(segment.EntityDeal, df).Key
+	}
+	return ex
+}
+
+// check compares every record in the simulator with the expectation: the
+// Segment field's item, the type a segment sets, and the pipeline of open
+// deals in a moving segment. It returns the count per segment key.
+func (e *engineEnv) check(t *testing.T, ex *expected) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	counts := map[string]int{}
+	for _, s := range ex.cfg.Schemes {
+		ent := string(s.Entity)
+		var fields []struct {
+			LIST []struct{ ID, XML_ID string }
+		}
+		if _, err := e.portal.Call(ctx, "crm."+ent+".userfield.list", map[string]any{"filter": map[string]any{"FIELD_NAME": "UF_CRM_SEGMENTOR"}}, &fields); err != nil {
+			t.Fatal(err)
+		}
+		keyOf := map[string]string{}
+		for _, it := range fields[0].LIST {
+			keyOf[it.ID] = it.XML_ID
+		}
+		segs := map[string]segment.Segment{}
+		for _, sg := range append(s.Segments, ptr(s.Otherwise)...) {
+			segs[sg.Key] = sg
+		}
+		typeField := "TYPE_ID"
+		if ent == "company" {
+			typeField = "COMPANY_TYPE"
+		}
+		bad := 0
+		for r := range e.sim.Records(ent) {
+			id := num(r["ID"])
+			want := ex.key[ent][id]
+			counts[ent+":"+want]++
+			got := keyOf[str(r["UF_CRM_SEGMENTOR"])]
+			sg := segs[want]
+			var problems []string
+			if got != want {
+				problems = append(problems, fmt.Sprintf("segment %q, want %q", got, want))
+			}
+			if sg.Set.Type != "" && str(r[typeField]) != sg.Set.Type {
+				problems = append(problems, fmt.Sprintf("type %s, want %s", str(r[typeField]), sg.Set.Type))
+			}
+			if p := sg.Set.Pipeline; p != nil && str(r["STAGE_SEMANTIC_ID"]) == "P" && int(num(r["CATEGORY_ID"])) != p.CategoryID {
+				problems = append(problems, fmt.Sprintf("pipeline %v, want %d", r["CATEGORY_ID"], p.CategoryID))
+			}
+			if len(problems) > 0 {
+				if bad++; bad <= 5 {
+					t.Errorf("%s %d: %s", ent, id, strings.Join(problems, "; "))
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d records differ", ent, bad)
+		}
+	}
+	return counts
+}
+
+func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds and classifies a 4,200-record portal")
+	}
+	ctx := context.Background()
+	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 1000, Companies: 200, Deals: 3000})
+
+	e.sim.ResetLog()
+	st, err := e.cls.Backfill(ctx, e.memberID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := e.sim.Stats()
+	rows := st.Sync.Rows()
+	t.Logf("backfill: %+v", st)
+	t.Logf("sync: %d rows in %d requests (%.0f rows/request); writes: %d records in %d requests; simulator saw %d HTTP requests",
+		rows, st.Sync.Requests, float64(rows)/float64(st.Sync.Requests), st.Written, st.WriteRequests, sim.HTTPRequests)
+	if st.Sync.Deals != 3000 || st.Sync.Contacts != 1000 || st.Sync.Companies != 200 || st.Sync.ProductRows == 0 {
+		t.Errorf("sync read %+v", st.Sync)
+	}
+	if st.Sync.Requests*2000 > rows+2000 {
+		t.Errorf("sync: %d requests for %d rows; want at most one per 2,000 (rounded up)", st.Sync.Requests, rows)
+	}
+	if want := (st.Changed + 49) / 50; st.WriteRequests != want || st.Written != st.Changed {
+		t.Errorf("writes: %d records in %d requests, want %d in %d", st.Written, st.WriteRequests, st.Changed, want)
+	}
+	// Sync, one request to add the Segment items, the writes: nothing else.
+	if want := st.Sync.Requests + 1 + st.WriteRequests; sim.HTTPRequests != want {
+		t.Errorf("simulator saw %d HTTP requests, want %d", sim.HTTPRequests, want)
+	}
+	prog, err := e.store.Progress(ctx, e.memberID, "backfill")
+	if err != nil || prog.State != "done" || prog.Done != st.Written {
+		t.Errorf("progress %+v, %v", prog, err)
+	}
+
+	ex := e.expect(t)
+	counts := e.check(t, ex)
+	t.Logf("segments: %v", counts)
+	for _, k := range []string{"contact:vip", "contact:regular", "company:big", "company:small", "deal:premium", "deal:web", "deal:"} {
+		if counts[k] == 0 {
+			t.Errorf("no record in %s: the test config does not exercise it", k)
+		}
+	}
+
+	// Echo: the events for our own writes re-read the records and write nothing.
+	for _, ent := range []string{"contact", "company", "deal"} {
+		var ids []int64
+		for r := range e.sim.Records(ent) {
+			if len(ids) < 50 {
+				ids = append(ids, num(r["ID"]))
+			}
+		}
+		e.sim.ResetLog()
+		if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: ent, IDs: ids}); err != nil {
+			t.Fatal(err)
+		}
+		s := e.sim.Stats()
+		if s.HTTPRequests != 1 || updates(s) != 0 {
+			t.Errorf("echo of %d %ss: %d HTTP requests, %d updates; want 1 read and no write", len(ids), ent, s.HTTPRequests, updates(s))
+		}
+	}
+
+	// Live edit: a big won deal makes its contact VIP, and the contact's
+	// other open deals follow it into the premium pipeline.
+	var dealID, contactID int64
+	for r := range e.sim.Records("deal") {
+		c := num(r["CONTACT_ID"])
+		if num(r["COMPANY_ID"]) == 0 && c != 0 && str(r["STAGE_SEMANTIC_ID"]) == "P" && ex.key["contact"][c] != "vip" {
+			dealID, contactID = num(r["ID"]), c
+			break
+		}
+	}
+	if dealID == 0 {
+		t.Fatal("no open deal of a contact without a company")
+	}
+	before := ex.key["contact"][contactID]
+	yesterday := e.now.AddDate(0, 0, -1).Format("2006-01-02")
+	if err := e.sim.UserUpdate("deal", int(dealID), map[string]any{"OPPORTUNITY": "900000", "CURRENCY_ID": "USD", "CLOSEDATE": yesterday}, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.WinDeal(int(dealID), 1); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetLog()
+	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: []int64{dealID}}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.sim.Stats()
+	t.Logf("live edit of deal %d: %d HTTP requests, %d updates", dealID, s.HTTPRequests, updates(s))
+	if s.HTTPRequests != 2 {
+		t.Errorf("live edit: %d HTTP requests, want one read and one write", s.HTTPRequests)
+	}
+	ex = e.expect(t)
+	if got := ex.key["contact"][contactID]; got != "vip" || before == "vip" {
+		t.Fatalf("contact %d: %q → %q; the test edit should make it vip", contactID, before, got)
+	}
+	e.check(t, ex)
+	audit, err := e.store.Audit(ctx, e.memberID, "contact", contactID)
+	if err != nil || len(audit) == 0 || audit[0].To.Segment != "vip" || audit[0].Why == "" {
+		t.Errorf("audit of contact %d: %+v, %v", contactID, audit, err)
+	}
+}
+
+func updates(s b24sim.Stats) int {
+	n := 0
+	for m, c := range s.Methods {
+		if strings.HasSuffix(m, ".update") {
+			n += c
+		}
+	}
+	return n
+}
+
+func num(v any) int64 {
+	n, _ := strconv.ParseInt(str(v), 10, 64)
+	return n
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func when(v any) time.Time {
+	t, _ := time.Parse(time.RFC3339, str(v))
+	return t
+}
+
+func containsInt(l []int, x int) bool {
+	for _, y := range l {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func sortInts(l []int) {
+	for i := 1; i < len(l); i++ {
+		for j := i; j > 0 && l[j] < l[j-1]; j-- {
+			l[j], l[j-1] = l[j-1], l[j]
+		}
+	}
+}
+
+func ptr[T any](p *T) []T {
+	if p == nil {
+		return nil
+	}
+	return []T{*p}
+}

@@ -1,0 +1,626 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"segmentor/app"
+	"segmentor/app/segment"
+	"segmentor/bitrix"
+)
+
+// SyncOptions say what a full sync mirrors beyond the fixed fields.
+type SyncOptions struct {
+	Fields map[segment.Entity][]string // fields the rules read (field:NAME), UPPER_CASE
+	Rows   bool                        // product rows → catalog sections (product_groups)
+}
+
+// SyncStats is what a full sync read.
+type SyncStats struct {
+	Contacts, Companies, Deals, ProductRows, Products int
+	Requests                                          int // HTTP requests (batches)
+}
+
+// Rows is every row read.
+func (s SyncStats) Rows() int {
+	return s.Contacts + s.Companies + s.Deals + s.ProductRows + s.Products
+}
+
+// Sync fills the portal's mirror from the portal: contacts, companies and
+// deals (with contact ids) by keyset scans, product rows and the catalog's
+// sections when asked, and the currency rates. Every scan is a chain of
+// 50-row pages, and chains share batches (see packScan), so a request
+// carries close to 50 full pages whatever the sizes of the lists.
+// Records gone from the portal are removed from the mirror; the segment
+// keys computed earlier are kept.
+func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions) (SyncStats, error) {
+	var st SyncStats
+	p := c.Bitrix.Portal(memberID)
+	uf := c.fieldName()
+	contacts := map[int64]*app.MirrorClient{}
+	companies := map[int64]*app.MirrorClient{}
+	deals := map[int64]*app.MirrorDeal{}
+	dealRows := map[int64][]int64{} // deal → products
+	sections := map[int64]int{}
+	var currencies json.RawMessage
+
+	ps := &packScan{p: p}
+	ps.extra = []bitrix.Command{{Name: "currencies", Method: "crm.currency.list"}}
+	ps.extraOut = func(name string, res json.RawMessage) error { currencies = res; return nil }
+
+	clientChain := func(e segment.Entity, name, typeField string, into map[int64]*app.MirrorClient) *chain {
+		sel := append([]string{"ID", typeField, uf}, opts.Fields[e]...)
+		return &chain{name: name, method: "crm." + string(e) + ".list", idField: "ID", est: -1,
+			params: map[string]any{"select": sel}, page: func(rows []json.RawMessage) error {
+				for _, r := range rows {
+					cl, err := decodeClient(r, typeField, uf, opts.Fields[e])
+					if err != nil {
+						return err
+					}
+					into[cl.ID] = cl
+				}
+				return nil
+			}}
+	}
+	ps.chains = append(ps.chains,
+		clientChain(segment.EntityContact, "ct", "TYPE_ID", contacts),
+		clientChain(segment.EntityCompany, "cp", "COMPANY_TYPE", companies))
+	if opts.Rows {
+		ps.chains = append(ps.chains, &chain{name: "pr", method: "crm.product.list", idField: "ID", est: -1,
+			params: map[string]any{"select": []string{"ID", "SECTION_ID"}}, page: func(rows []json.RawMessage) error {
+				for _, r := range rows {
+					var pr struct {
+						ID      bitrix.ID `json:"ID"`
+						Section bitrix.ID `json:"SECTION_ID"`
+					}
+					if err := json.Unmarshal(r, &pr); err != nil {
+						return err
+					}
+					sections[int64(pr.ID)] = int(pr.Section)
+				}
+				return nil
+			}})
+	}
+	// Deals take every slot the first request has left; product rows
+	// follow the deals as they arrive, a chain per run of deal ids.
+	var pending []int64
+	rowChains := 0
+	rowsPerDeal := 2.0
+	seenRowDeals, seenRows := 0, 0
+	flushRows := func(force bool) {
+		for len(pending) >= rowChunk || force && len(pending) > 0 {
+			n := min(len(pending), rowChunk)
+			ids := slices.Clone(pending[:n])
+			pending = pending[n:]
+			rowChains++
+			ch := &chain{name: "r" + strconv.Itoa(rowChains), method: "crm.item.productrow.list", idField: "id", rowsKey: "productRows",
+				est:    int(float64(n) * rowsPerDeal * 0.9),
+				filter: map[string]any{"=ownerType": "D", "@ownerId": ids}}
+			ch.page = func(rows []json.RawMessage) error {
+				for _, r := range rows {
+					var pr struct {
+						Owner   bitrix.ID `json:"ownerId"`
+						Product bitrix.ID `json:"productId"`
+					}
+					if err := json.Unmarshal(r, &pr); err != nil {
+						return err
+					}
+					dealRows[int64(pr.Owner)] = append(dealRows[int64(pr.Owner)], int64(pr.Product))
+				}
+				st.ProductRows += len(rows)
+				seenRows += len(rows)
+				return nil
+			}
+			ch.end = func() {
+				seenRowDeals += n
+				rowsPerDeal = max(float64(seenRows)/float64(seenRowDeals), 0.1)
+			}
+			ps.chains = append(ps.chains, ch)
+		}
+	}
+	dealSel := dealSelect(uf, opts.Fields[segment.EntityDeal])
+	dealChain := &chain{name: "de", method: "crm.item.list", idField: "id", rowsKey: "items", est: -1, greedy: true,
+		params: map[string]any{"entityTypeId": 2, "select": dealSel, "useOriginalUfNames": "Y"},
+		page: func(rows []json.RawMessage) error {
+			for _, r := range rows {
+				d, err := decodeDeal(r, uf, opts.Fields[segment.EntityDeal])
+				if err != nil {
+					return err
+				}
+				deals[d.ID] = d
+				if opts.Rows {
+					pending = append(pending, d.ID)
+				}
+			}
+			if opts.Rows {
+				flushRows(false)
+			}
+			return nil
+		}}
+	dealChain.end = func() { flushRows(true) }
+	ps.chains = append(ps.chains, dealChain)
+
+	if err := ps.run(ctx); err != nil {
+		return st, fmt.Errorf("sync %s: %w", memberID, err)
+	}
+	st.Requests = ps.requests
+	st.Contacts, st.Companies, st.Deals, st.Products = len(contacts), len(companies), len(deals), len(sections)
+
+	if opts.Rows {
+		for id, d := range deals {
+			d.Sections = sectionsOf(dealRows[id], sections)
+		}
+	}
+	rates, err := parseRates(currencies)
+	if err != nil {
+		return st, fmt.Errorf("sync %s: currencies: %w", memberID, err)
+	}
+	if err := c.storeSync(ctx, memberID, contacts, companies, deals); err != nil {
+		return st, err
+	}
+	m := c.Mirror
+	if err := m.SetRates(ctx, memberID, rates); err != nil {
+		return st, err
+	}
+	if err := m.SetProductSections(ctx, memberID, sections); err != nil {
+		return st, err
+	}
+	err = m.SetMeta(ctx, memberID, app.MirrorMeta{SyncedAt: c.now().UTC(), Fields: opts.Fields, Rows: opts.Rows})
+	return st, err
+}
+
+// rowChunk is how many deals one product-row chain covers: their ids travel
+// in every page's filter, so it stays well under PHP's max_input_vars.
+const rowChunk = 250
+
+// storeSync writes the synced rows, keeps the segment keys computed before,
+// and removes what the portal no longer has.
+func (c *Classifier) storeSync(ctx context.Context, memberID string, contacts, companies map[int64]*app.MirrorClient, deals map[int64]*app.MirrorDeal) error {
+	m := c.Mirror
+	for e, rows := range map[segment.Entity]map[int64]*app.MirrorClient{segment.EntityContact: contacts, segment.EntityCompany: companies} {
+		var gone []int64
+		err := m.EachClient(ctx, memberID, e, func(o *app.MirrorClient) error {
+			if n := rows[o.ID]; n != nil {
+				n.Key = o.Key
+			} else {
+				gone = append(gone, o.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := m.DeleteClients(ctx, memberID, e, gone); err != nil {
+			return err
+		}
+		if err := m.PutClients(ctx, memberID, e, sortedValues(rows)); err != nil {
+			return err
+		}
+	}
+	var gone []int64
+	err := m.EachDeal(ctx, memberID, func(o *app.MirrorDeal) error {
+		if n := deals[o.ID]; n != nil {
+			n.Key = o.Key
+		} else {
+			gone = append(gone, o.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.DeleteDeals(ctx, memberID, gone); err != nil {
+		return err
+	}
+	return m.PutDeals(ctx, memberID, sortedValues(deals))
+}
+
+func sortedValues[T any](m map[int64]*T) []*T {
+	keys := slices.Sorted(maps.Keys(m))
+	out := make([]*T, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+func sectionsOf(products []int64, sections map[int64]int) []int {
+	var out []int
+	for _, p := range products {
+		if s, ok := sections[p]; ok && s != 0 && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// chain is one keyset scan inside packScan: pages of 50 rows in ID order,
+// each page's filter referring to the previous page's last id.
+type chain struct {
+	name, method     string
+	params           map[string]any // besides filter, order and start
+	filter           map[string]any // besides the keyset condition
+	idField, rowsKey string
+	cursor           int64
+	est              int  // rows still expected; <0 unknown until the first page reports its total
+	greedy           bool // takes the slots the others leave in a request
+	started, done    bool
+	retries          int
+	page             func(rows []json.RawMessage) error
+	end              func()
+}
+
+func (c *chain) pages() int {
+	switch {
+	case c.est < 0:
+		return 1
+	case c.est == 0:
+		return 1 // confirm the end
+	}
+	return (c.est + bitrix.PageSize - 1) / bitrix.PageSize
+}
+
+// packScan runs several keyset scans at once, filling every batch with up
+// to 50 pages from whichever chains still have rows: a chain gets as many
+// pages as its expected rows need (its first page asks for the total), a
+// greedy chain takes what is left. bitrix.Portal.Scan chains one list per
+// request; packing lets a sync of many short lists cost what their rows
+// need rather than one request per list.
+type packScan struct {
+	p        *bitrix.Portal
+	chains   []*chain
+	extra    []bitrix.Command // single commands sent with the first request
+	extraOut func(name string, res json.RawMessage) error
+	requests int
+}
+
+type slot struct {
+	c     *chain
+	name  string
+	first bool
+}
+
+func (ps *packScan) run(ctx context.Context) error {
+	for {
+		var cmds []bitrix.Command
+		var slots []slot
+		cmds = append(cmds, ps.extra...)
+		free := bitrix.MaxBatch - len(cmds)
+		active := 0
+		plan := func(c *chain, n int) {
+			prev := ""
+			for k := 0; k < n && free > 0; k++ {
+				name := fmt.Sprintf("%s_%d", c.name, k)
+				filter := maps.Clone(c.filter)
+				if filter == nil {
+					filter = map[string]any{}
+				}
+				if prev == "" {
+					filter[">"+c.idField] = c.cursor
+				} else {
+					ref := "$result[" + prev + "]"
+					if c.rowsKey != "" {
+						ref += "[" + c.rowsKey + "]"
+					}
+					filter[">"+c.idField] = ref + "[" + strconv.Itoa(bitrix.PageSize-1) + "][" + c.idField + "]"
+				}
+				params := maps.Clone(c.params)
+				if params == nil {
+					params = map[string]any{}
+				}
+				params["filter"] = filter
+				params["order"] = map[string]string{c.idField: "ASC"}
+				first := !c.started && k == 0 && c.est < 0
+				if first {
+					params["start"] = 0 // the first page counts the rows
+				} else {
+					params["start"] = -1
+				}
+				cmds = append(cmds, bitrix.Command{Name: name, Method: c.method, Params: params})
+				slots = append(slots, slot{c, name, first})
+				prev = name
+				free--
+			}
+		}
+		var greedy []*chain
+		for _, c := range ps.chains {
+			if c.done {
+				continue
+			}
+			active++
+			if c.greedy && c.est < 0 {
+				greedy = append(greedy, c)
+				continue
+			}
+			plan(c, c.pages())
+		}
+		for _, c := range greedy {
+			plan(c, free)
+		}
+		if active == 0 {
+			return nil
+		}
+		if len(slots) == 0 {
+			return fmt.Errorf("scan: no slot for %d chains", active)
+		}
+		ps.extra = nil
+		res, _, err := ps.p.Batch(ctx, cmds, false)
+		ps.requests++
+		if err != nil {
+			return err
+		}
+		for _, c := range cmds[:len(cmds)-len(slots)] {
+			if err := res.Err(c.Name); err != nil {
+				return fmt.Errorf("%s: %w", c.Name, err)
+			}
+			if ps.extraOut != nil {
+				if err := ps.extraOut(c.Name, res.Results[c.Name]); err != nil {
+					return err
+				}
+			}
+		}
+		stopped := map[*chain]bool{}
+		for _, s := range slots {
+			c := s.c
+			if c.done || stopped[c] {
+				continue // past the end of its chain, or after a refused page
+			}
+			if err := res.Err(s.name); err != nil {
+				if (bitrix.IsQueryLimit(err) || bitrix.IsOperationLimit(err)) && c.retries < 5 {
+					c.retries++
+					stopped[c] = true
+					continue
+				}
+				return fmt.Errorf("scan %s after %d: %w", c.method, c.cursor, err)
+			}
+			rows, err := listRows(res.Results[s.name], c.rowsKey)
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", c.method, err)
+			}
+			c.started, c.retries = true, 0
+			if s.first {
+				c.est = res.Totals[s.name]
+			}
+			if len(rows) > 0 {
+				last, err := rowID(rows[len(rows)-1], c.idField)
+				if err != nil {
+					return fmt.Errorf("scan %s: %w", c.method, err)
+				}
+				if last <= c.cursor {
+					return fmt.Errorf("scan %s: %w", c.method, bitrix.ErrStalledCursor)
+				}
+				if err := c.page(rows); err != nil {
+					return err
+				}
+				c.cursor = last
+				c.est = max(c.est-len(rows), 0)
+			}
+			if len(rows) < bitrix.PageSize {
+				c.done = true
+				if c.end != nil {
+					c.end()
+				}
+			}
+		}
+	}
+}
+
+// listRows takes the rows out of a list result: the result itself, or its
+// rowsKey member; PHP's [] stands for an empty object.
+func listRows(res json.RawMessage, rowsKey string) ([]json.RawMessage, error) {
+	res = bytes.TrimSpace(res)
+	if rowsKey != "" && len(res) > 0 && res[0] == '{' {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(res, &obj); err != nil {
+			return nil, err
+		}
+		res = bytes.TrimSpace(obj[rowsKey])
+	}
+	if len(res) == 0 || string(res) == "null" || res[0] != '[' {
+		return nil, nil
+	}
+	var rows []json.RawMessage
+	return rows, json.Unmarshal(res, &rows)
+}
+
+func rowID(row json.RawMessage, field string) (int64, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(row, &m); err != nil {
+		return 0, err
+	}
+	var id bitrix.ID
+	if err := id.UnmarshalJSON(m[field]); err != nil {
+		return 0, fmt.Errorf("row %s: %w", field, err)
+	}
+	return int64(id), nil
+}
+
+// itemNames are the crm.item.* names of deal fields whose camelCase form is
+// not the plain conversion of the UPPER_CASE one.
+var itemNames = map[string]string{
+	"CREATED_BY_ID": "createdBy", "MODIFY_BY_ID": "updatedBy", "DATE_CREATE": "createdTime",
+	"DATE_MODIFY": "updatedTime", "BEGINDATE": "begindate", "CLOSEDATE": "closedate", "CONTACT_IDS": "contactIds",
+}
+
+// itemName converts a v2 field name to crm.item.*'s (user fields keep their
+// names with useOriginalUfNames=Y).
+func itemName(upper string) string {
+	if n, ok := itemNames[upper]; ok {
+		return n
+	}
+	if strings.HasPrefix(upper, "UF_") {
+		return upper
+	}
+	parts := strings.Split(strings.ToLower(upper), "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+func dealSelect(uf string, fields []string) []string {
+	sel := []string{"id", "companyId", "contactIds", "categoryId", "stageId", "stageSemanticId", "opportunity",
+		"currencyId", "createdTime", "closedate", "typeId", uf}
+	for _, f := range fields {
+		if n := itemName(f); !slices.Contains(sel, n) {
+			sel = append(sel, n)
+		}
+	}
+	return sel
+}
+
+// decodeDeal reads a crm.item.list deal row (useOriginalUfNames=Y).
+func decodeDeal(raw json.RawMessage, uf string, fields []string) (*app.MirrorDeal, error) {
+	var r struct {
+		ID         bitrix.ID    `json:"id"`
+		CompanyID  bitrix.ID    `json:"companyId"`
+		ContactIDs []bitrix.ID  `json:"contactIds"`
+		CategoryID bitrix.ID    `json:"categoryId"`
+		StageID    string       `json:"stageId"`
+		Semantic   string       `json:"stageSemanticId"`
+		Amount     bitrix.Money `json:"opportunity"`
+		Currency   string       `json:"currencyId"`
+		Created    string       `json:"createdTime"`
+		Closed     string       `json:"closedate"`
+		TypeID     string       `json:"typeId"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("deal row: %w", err)
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return nil, err
+	}
+	d := &app.MirrorDeal{ID: int64(r.ID), CompanyID: int64(r.CompanyID), CategoryID: int(r.CategoryID),
+		StageID: r.StageID, Semantic: r.Semantic, Amount: r.Amount.Decimal.String(), Currency: r.Currency,
+		Created: unixOf(r.Created), Closed: unixOf(r.Closed), TypeID: r.TypeID, Segment: enumID(all[uf])}
+	if d.Semantic == "" {
+		d.Semantic = "P"
+	}
+	for _, id := range r.ContactIDs {
+		if id != 0 {
+			d.ContactIDs = append(d.ContactIDs, int64(id))
+		}
+	}
+	for _, f := range fields {
+		if v, ok := rawText(all[itemName(f)]); ok {
+			if d.Fields == nil {
+				d.Fields = map[string]string{}
+			}
+			d.Fields[f] = v
+		}
+	}
+	return d, nil
+}
+
+// decodeClient reads a crm.contact.list / crm.company.list row.
+func decodeClient(raw json.RawMessage, typeField, uf string, fields []string) (*app.MirrorClient, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return nil, fmt.Errorf("client row: %w", err)
+	}
+	var id bitrix.ID
+	if err := id.UnmarshalJSON(all["ID"]); err != nil {
+		return nil, fmt.Errorf("client row ID: %w", err)
+	}
+	c := &app.MirrorClient{ID: int64(id), Segment: enumID(all[uf])}
+	c.TypeID, _ = rawText(all[typeField])
+	for _, f := range fields {
+		if v, ok := rawText(all[f]); ok {
+			if c.Fields == nil {
+				c.Fields = map[string]string{}
+			}
+			c.Fields[f] = v
+		}
+	}
+	return c, nil
+}
+
+func enumID(raw json.RawMessage) int {
+	var id bitrix.ID
+	if len(raw) == 0 || id.UnmarshalJSON(raw) != nil {
+		return 0
+	}
+	return int(id)
+}
+
+func unixOf(s string) int64 {
+	if s == "" {
+		return 0
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0
+	}
+	return t.Unix()
+}
+
+// rawText renders a JSON value as the text a field: condition compares;
+// false when it is null or absent.
+func rawText(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", false
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case '[':
+		var l []json.RawMessage
+		if json.Unmarshal(raw, &l) != nil {
+			return "", false
+		}
+		parts := make([]string, 0, len(l))
+		for _, x := range l {
+			if s, ok := rawText(x); ok {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, ","), len(parts) > 0
+	}
+	return string(raw), true
+}
+
+// parseRates reads crm.currency.list: PerUnit = AMOUNT / AMOUNT_CNT.
+func parseRates(raw json.RawMessage) (segment.Rates, error) {
+	r := segment.Rates{PerUnit: map[string]decimal.Decimal{}}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return r, nil
+	}
+	var list []struct {
+		Currency string       `json:"CURRENCY"`
+		Count    bitrix.ID    `json:"AMOUNT_CNT"`
+		Amount   bitrix.Money `json:"AMOUNT"`
+		Base     string       `json:"BASE"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return r, err
+	}
+	for _, c := range list {
+		n := int64(c.Count)
+		if n <= 0 {
+			n = 1
+		}
+		r.PerUnit[c.Currency] = c.Amount.Decimal.Div(decimal.NewFromInt(n))
+		if c.Base == "Y" {
+			r.Base = c.Currency
+		}
+	}
+	return r, nil
+}
