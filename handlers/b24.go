@@ -47,6 +47,7 @@ type Bitrix24 struct {
 	Key      []byte // signs install-status links
 	Log      *slog.Logger
 	Clock    func() time.Time
+	Metrics  *Metrics // nil: not counted
 
 	portals portalCache
 }
@@ -166,6 +167,11 @@ func (h *Bitrix24) sign(memberID string, exp int64) string {
 // and makes no REST call for CRM events: it checks the application token
 // and queues the change.
 func (h *Bitrix24) Event(c *gin.Context) {
+	defer func() {
+		if c.Writer.Status() >= 400 {
+			h.Metrics.event("refused")
+		}
+	}()
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 	ev, err := bitrix.ParseEventRequest(c.Request)
 	if err != nil {
@@ -238,12 +244,19 @@ func (h *Bitrix24) Event(c *gin.Context) {
 			c.JSON(http.StatusGone, gin.H{"error": "gone", "message": "The app is uninstalled on this portal."})
 			return
 		}
-		_, err := h.Queue.Change(ctx, jobs.CRMEventPayload{MemberID: m, Entity: entity, ID: int64(ev.RecordID),
+		queued, err := h.Queue.Change(ctx, jobs.CRMEventPayload{MemberID: m, Entity: entity, ID: int64(ev.RecordID),
 			Deleted: action == "delete", Seq: h.now().UnixNano()})
 		if err != nil {
 			h.unavailable(c, err)
 			return
 		}
+		if queued {
+			h.Metrics.event("queued")
+		} else {
+			h.Metrics.event("coalesced")
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "accepted"})
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
 }

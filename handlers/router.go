@@ -17,6 +17,7 @@ type Deps struct {
 	// Manifest gives the Bitrix24 handler paths; Bitrix24 handles them.
 	Manifest *segmentor.Manifest
 	Bitrix24 *Bitrix24
+	Metrics  *Metrics
 }
 
 // Router builds the app's HTTP handler.
@@ -24,6 +25,10 @@ func Router(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery(), accessLog(d.Logger))
+	if d.Metrics != nil {
+		r.Use(d.Metrics.middleware())
+		r.GET("/metrics", d.Metrics.Handler())
+	}
 	if err := r.SetTrustedProxies(nil); err != nil {
 		panic(err) // nil is always accepted
 	}

@@ -32,6 +32,7 @@ type stack struct {
 	client   *bitrix.Client
 	manifest *segmentor.Manifest
 	insp     *asynq.Inspector
+	metrics  *handlers.Metrics
 }
 
 func newStack(t *testing.T, opts b24sim.Options) *stack {
@@ -43,8 +44,10 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	key := bytes.Repeat([]byte{42}, 32)
 	seal, _ := app.NewSealer(key)
 	store := app.NewStore(rdb, seal, nil)
+	metrics := handlers.NewMetrics(asynq.NewInspectorFromRedisClient(rdb))
 	client, err := bitrix.NewClient(bitrix.Config{
-		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
+		OnRequest: metrics.ObserveREST,
+		ClientID:  sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
 		Redis: rdb, Tokens: store, AllowHTTP: true,
 	})
 	if err != nil {
@@ -57,9 +60,9 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	aq := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = aq.Close() })
 	queue := &jobs.Queue{Client: aq, Redis: rdb}
-	h := &handlers.Bitrix24{Store: store, Client: client, Queue: queue, Manifest: manifest, Key: key, Log: log,
+	h := &handlers.Bitrix24{Metrics: metrics, Store: store, Client: client, Queue: queue, Manifest: manifest, Key: key, Log: log,
 		Tokens: handlers.HTTPTokenChecker{AllowHTTP: true}}
-	srv := httptest.NewServer(handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Bitrix24: h,
+	srv := httptest.NewServer(handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Bitrix24: h, Metrics: metrics,
 		Health: &handlers.Health{Redis: rdb}}))
 	t.Cleanup(srv.Close)
 
@@ -67,6 +70,7 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	cfg.Logger = quietLogger{}
 	worker := asynq.NewServerFromRedisClient(rdb, cfg)
 	mux := asynq.NewServeMux()
+	mux.Use(jobs.Observe(metrics.ObserveJob))
 	(&jobs.Worker{Store: store, Bitrix: client, Manifest: manifest, AppBaseURL: srv.URL, Log: log,
 		Changes: jobs.Recorder{Store: store}, Redis: rdb}).Register(mux)
 	if err := worker.Start(mux); err != nil {
@@ -74,7 +78,7 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	}
 	t.Cleanup(worker.Shutdown)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp}
+	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp, metrics: metrics}
 }
 
 type quietLogger struct{}

@@ -94,8 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		return fmt.Errorf("APP_SECRET_KEY: %w", err)
 	}
 	store := app.NewStore(rdb, seal, nil)
+	queue := asynq.NewClientFromRedisClient(rdb)
+	defer queue.Close()
+	metrics := handlers.NewMetrics(asynq.NewInspectorFromRedisClient(rdb))
 	b24, err := bitrix.NewClient(bitrix.Config{
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
+		OnRequest: metrics.ObserveREST,
+		ClientID:  cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
 		Redis: rdb, Tokens: store, AllowHTTP: cfg.AllowHTTP,
 		Profile: func(ctx context.Context, memberID string) (bitrix.Profile, error) {
 			p, err := store.Portal(ctx, memberID)
@@ -108,9 +112,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	if err != nil {
 		return err
 	}
-	queue := asynq.NewClientFromRedisClient(rdb)
-	defer queue.Close()
-
 	errc := make(chan error, 2)
 	var stops []func()
 	if cfg.Role == "all" || cfg.Role == "web" {
@@ -118,7 +119,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Logger:   log,
 			Health:   &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth},
 			Manifest: manifest,
-			Bitrix24: &handlers.Bitrix24{
+			Metrics:  metrics,
+			Bitrix24: &handlers.Bitrix24{Metrics: metrics,
 				Store: store, Client: b24, Queue: &jobs.Queue{Client: queue, Redis: rdb}, Manifest: manifest, Key: cfg.SecretKey, Log: log,
 				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP},
 			},
@@ -143,6 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		acfg.Logger = asynqLogger{log}
 		w := asynq.NewServerFromRedisClient(rdb, acfg)
 		mux := asynq.NewServeMux()
+		mux.Use(jobs.Observe(metrics.ObserveJob))
 		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
 			Changes: jobs.Recorder{Store: store}, Redis: rdb}
 		worker.Register(mux)
