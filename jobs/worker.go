@@ -25,6 +25,7 @@ type Worker struct {
 	AppBaseURL string // handler URLs given to event.bind and placement.bind
 	Log        *slog.Logger
 	Changes    ChangeSink            // receives merged CRM changes
+	Backfill   Backfiller            // runs portal backfills; nil: backfill tasks are dropped
 	Redis      redis.UniversalClient // pending markers of queued changes
 	Clock      func() time.Time
 }
@@ -61,6 +62,7 @@ func ServerConfig(log *slog.Logger) asynq.Config {
 func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeSetup, w.handleSetup)
 	mux.HandleFunc(TypeCRMChanges, w.handleChanges)
+	mux.HandleFunc(TypeBackfill, w.handleBackfill)
 	// A single crm:event only runs if aggregation is not configured; treat
 	// it as a group of one so that nothing is ever lost.
 	mux.HandleFunc(TypeCRMEvent, func(ctx context.Context, t *asynq.Task) error {

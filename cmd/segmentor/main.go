@@ -146,8 +146,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		w := asynq.NewServerFromRedisClient(rdb, acfg)
 		mux := asynq.NewServeMux()
 		mux.Use(jobs.Observe(metrics.ObserveJob))
+		classifier := &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: b24,
+			FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: log}
 		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
-			Changes: jobs.Recorder{Store: store}, Redis: rdb}
+			Changes: classifier, Backfill: classifier, Redis: rdb}
 		worker.Register(mux)
 		if err := w.Start(mux); err != nil {
 			return fmt.Errorf("start worker: %w", err)
