@@ -18,6 +18,10 @@ type Deps struct {
 	Manifest *segmentor.Manifest
 	Bitrix24 *Bitrix24
 	Metrics  *Metrics
+	// Page, Sessions and API are the settings page and its /api/v1.
+	Page     *Page
+	Sessions *Sessions
+	API      *API
 }
 
 // Router builds the app's HTTP handler.
@@ -43,16 +47,29 @@ func Router(d Deps) http.Handler {
 		r.POST(h.Install+"/retry", d.Bitrix24.RetrySetup)
 		r.POST(h.Events, d.Bitrix24.Event)
 	}
+	if d.Page != nil && d.Manifest != nil {
+		r.GET(d.Manifest.Handlers.App, d.Page.App)
+		r.POST(d.Manifest.Handlers.App, d.Page.App)
+		r.GET("/static/*filepath", gin.WrapH(d.Page.Assets()))
+	}
+	if d.Sessions != nil && d.API != nil {
+		apiRoutes(r.Group("/api/v1", logAPIErrors(logger(d.Logger))), d.Sessions, d.API)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "No such page."})
 	})
 	return r
 }
 
-func accessLog(l *slog.Logger) gin.HandlerFunc {
+func logger(l *slog.Logger) *slog.Logger {
 	if l == nil {
-		l = slog.New(slog.DiscardHandler)
+		return slog.New(slog.DiscardHandler)
 	}
+	return l
+}
+
+func accessLog(l *slog.Logger) gin.HandlerFunc {
+	l = logger(l)
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()

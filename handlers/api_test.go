@@ -1,0 +1,388 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"segmentor"
+	"segmentor/bitrix/b24sim"
+	"segmentor/handlers"
+)
+
+// settingsStack is the whole app with the settings page and its API, on a
+// simulated portal where Segmentor is installed.
+type settingsStack struct {
+	*stack
+	web      *httptest.Server
+	sessions *handlers.Sessions
+	clock    *testClock
+	rep      *b24sim.User // a user who is not an admin
+}
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+var sessionKey = bytes.Repeat([]byte{7}, 32)
+
+func newSettingsStack(t *testing.T, lang string) *settingsStack {
+	t.Helper()
+	s := newStack(t, b24sim.Options{})
+	s.install(b24sim.InstallOptions{Lang: lang})
+	page, err := handlers.NewPage(s.store, segmentor.Static())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: time.Now()}
+	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true}, Key: sessionKey, Clock: clock.Now}
+	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}}
+	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))
+	t.Cleanup(web.Close)
+	rep := s.sim.AddUser(b24sim.User{Name: "Rita", LastName: "Rep", Admin: false})
+	return &settingsStack{stack: s, web: web, sessions: sessions, clock: clock, rep: rep}
+}
+
+type apiResp struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+func (s *settingsStack) do(method, path, token string, body any) apiResp {
+	s.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		r = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, s.web.URL+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := apiResp{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		decodeJSON(s.t, raw, &out.Body)
+	}
+	return out
+}
+
+// login starts a session as userID with a fresh token the portal issued.
+func (s *settingsStack) login(userID int) string {
+	s.t.Helper()
+	tok := s.sim.IssueTokens(userID)
+	r := s.do("POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(), "auth_id": tok.AccessToken})
+	if r.Status != 200 {
+		s.t.Fatalf("session: %d %s", r.Status, r.Raw)
+	}
+	return r.Body["token"].(string)
+}
+
+const vipConfig = `{"schemes": [{"entity": "contact", "segments": [
+  {"key": "vip", "name": "VIP", "color": "#d4a017",
+   "when": {"all": [{"fact": "won_amount", "window_days": 365, "op": ">=", "value": 100000},
+                    {"any": [{"fact": "won_count", "op": ">=", "value": 5}, {"not": {"fact": "field:SOURCE_ID", "op": "empty"}}]}]},
+   "set": {"label": true}}],
+  "otherwise": {"key": "regular", "name": "Regular", "set": {"label": true}}}]}`
+
+func TestSessionConfirmsUserAtStoredEndpoint(t *testing.T) {
+	s := newSettingsStack(t, "en")
+	tok := s.sim.IssueTokens(1)
+	r := s.do("POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(), "auth_id": tok.AccessToken})
+	if r.Status != 200 || r.Body["admin"] != true || r.Body["expires_in"] != float64(3600) {
+		t.Fatalf("admin session: %d %s", r.Status, r.Raw)
+	}
+	if u := r.Body["user"].(map[string]any); u["id"] != float64(1) {
+		t.Fatalf("user: %v", u)
+	}
+	if n := s.commands()["profile"]; n != 1 {
+		t.Fatalf("profile was called %d times at the portal, want 1", n)
+	}
+
+	rep := s.do("POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(), "auth_id": s.sim.IssueTokens(s.rep.ID).AccessToken})
+	if rep.Status != 200 || rep.Body["admin"] != false || rep.Body["user"].(map[string]any)["name"] != "Rita Rep" {
+		t.Fatalf("rep session: %d %s", rep.Status, rep.Raw)
+	}
+
+	for name, body := range map[string]any{
+		"forged auth_id":  map[string]string{"member_id": s.sim.MemberID(), "auth_id": "f0rged0000000000000000000000000000"},
+		"unknown portal":  map[string]string{"member_id": "0123456789abcdef0123456789abcdef", "auth_id": tok.AccessToken},
+		"no auth_id":      map[string]string{"member_id": s.sim.MemberID()},
+		"not json at all": "member_id=x&auth_id=y",
+	} {
+		r := s.do("POST", "/api/v1/session", "", body)
+		if r.Status != 401 && r.Status != 400 || r.Body["error"] == nil || r.Body["message"] == nil {
+			t.Errorf("%s: %d %s, want 401/400 with {error, message}", name, r.Status, r.Raw)
+		}
+		if name == "forged auth_id" && r.Status != 401 {
+			t.Errorf("forged auth_id: %d, want 401", r.Status)
+		}
+	}
+}
+
+func TestAPIRefusesBadTokens(t *testing.T) {
+	s := newSettingsStack(t, "en")
+	good := s.login(1)
+	if r := s.do("GET", "/api/v1/config", good, nil); r.Status != 200 {
+		t.Fatalf("good token: %d %s", r.Status, r.Raw)
+	}
+	payload, sig, _ := strings.Cut(good, ".")
+	// A rep's token with the admin flag flipped keeps the rep's signature.
+	repPayload, repSig, _ := strings.Cut(s.login(s.rep.ID), ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(repPayload)
+	flipped := base64.RawURLEncoding.EncodeToString(bytes.Replace(raw, []byte(`"a":false`), []byte(`"a":true`), 1))
+	if flipped == repPayload {
+		t.Fatal("the admin flag is not where the test expects it")
+	}
+	other := &handlers.Sessions{Store: s.store, Key: bytes.Repeat([]byte{8}, 32), Clock: s.clock.Now}
+	cases := map[string]string{
+		"missing":         "",
+		"garbage":         "not-a-token",
+		"tampered sig":    payload + "." + strings.Repeat("A", len(sig)),
+		"tampered admin":  flipped + "." + repSig,
+		"another key":     other.Issue(handlers.Session{MemberID: s.sim.MemberID(), UserID: 1, Admin: true, Expires: s.clock.Now().Add(time.Hour).Unix()}),
+		"other portal":    s.sessions.Issue(handlers.Session{MemberID: "ffffffffffffffffffffffffffffffff", UserID: 1, Admin: true, Expires: s.clock.Now().Add(time.Hour).Unix()}),
+		"already expired": s.sessions.Issue(handlers.Session{MemberID: s.sim.MemberID(), UserID: 1, Admin: true, Expires: s.clock.Now().Add(-time.Second).Unix()}),
+	}
+	for name, tok := range cases {
+		for _, rt := range [][2]string{{"GET", "/api/v1/config"}, {"PUT", "/api/v1/config"}, {"GET", "/api/v1/reference"}, {"POST", "/api/v1/config/validate"}, {"POST", "/api/v1/reference/types"}} {
+			r := s.do(rt[0], rt[1], tok, map[string]any{"base_version": 0, "config": json.RawMessage(vipConfig)})
+			if r.Status != 401 || r.Body["error"] != "unauthorized" || r.Body["message"] == "" {
+				t.Errorf("%s token, %s %s: %d %s, want 401", name, rt[0], rt[1], r.Status, r.Raw)
+			}
+		}
+	}
+	s.clock.Advance(time.Hour + time.Second)
+	if r := s.do("GET", "/api/v1/config", good, nil); r.Status != 401 {
+		t.Fatalf("token after an hour: %d, want 401", r.Status)
+	}
+}
+
+func TestAPIConfigRoundTrip(t *testing.T) {
+	s := newSettingsStack(t, "en")
+	admin := s.login(1)
+	r := s.do("GET", "/api/v1/config", admin, nil)
+	if r.Status != 200 || r.Body["version"] != float64(0) || len(r.Body["config"].(map[string]any)["schemes"].([]any)) != 0 {
+		t.Fatalf("before the first save: %d %s", r.Status, r.Raw)
+	}
+	r = s.do("PUT", "/api/v1/config", admin, map[string]any{"base_version": 0, "config": json.RawMessage(vipConfig)})
+	if r.Status != 200 || r.Body["version"] != float64(1) {
+		t.Fatalf("first save: %d %s", r.Status, r.Raw)
+	}
+	// The portal is the token's: a member_id in the query changes nothing.
+	r = s.do("GET", "/api/v1/config?member_id=ffffffffffffffffffffffffffffffff", admin, nil)
+	if r.Status != 200 || r.Body["version"] != float64(1) {
+		t.Fatalf("after the save: %d %s", r.Status, r.Raw)
+	}
+	seg := r.Body["config"].(map[string]any)["schemes"].([]any)[0].(map[string]any)["segments"].([]any)[0].(map[string]any)
+	if seg["key"] != "vip" || seg["when"].(map[string]any)["all"].([]any)[1].(map[string]any)["any"] == nil {
+		t.Fatalf("saved config lost its nested condition: %s", r.Raw)
+	}
+
+	// A second editor started from version 0: refused, not lost.
+	r = s.do("PUT", "/api/v1/config", admin, map[string]any{"base_version": 0, "config": json.RawMessage(vipConfig)})
+	if r.Status != 409 || r.Body["error"] != "conflict" || !strings.Contains(r.Body["message"].(string), "Reload") {
+		t.Fatalf("stale base_version: %d %s", r.Status, r.Raw)
+	}
+	if r := s.do("PUT", "/api/v1/config", admin, map[string]any{"config": json.RawMessage(vipConfig)}); r.Status != 400 {
+		t.Fatalf("no base_version: %d %s", r.Status, r.Raw)
+	}
+
+	rep := s.login(s.rep.ID)
+	if r := s.do("GET", "/api/v1/config", rep, nil); r.Status != 200 || r.Body["version"] != float64(1) {
+		t.Fatalf("a rep reads: %d %s", r.Status, r.Raw)
+	}
+	if r := s.do("POST", "/api/v1/config/validate", rep, map[string]any{"config": json.RawMessage(vipConfig)}); r.Status != 200 {
+		t.Fatalf("a rep validates: %d %s", r.Status, r.Raw)
+	}
+	for _, rt := range [][2]string{{"PUT", "/api/v1/config"}, {"POST", "/api/v1/reference/types"}} {
+		r := s.do(rt[0], rt[1], rep, map[string]any{"base_version": 1, "config": json.RawMessage(vipConfig), "entity": "contact", "id": "X", "name": "X"})
+		if r.Status != 403 || r.Body["error"] != "forbidden" {
+			t.Fatalf("a rep writes %s %s: %d %s", rt[0], rt[1], r.Status, r.Raw)
+		}
+	}
+	if r := s.do("GET", "/api/v1/config", admin, nil); r.Body["version"] != float64(1) {
+		t.Fatalf("refused writes changed the config: %s", r.Raw)
+	}
+}
+
+func TestAPIInvalidConfigListsEveryProblemWithPaths(t *testing.T) {
+	s := newSettingsStack(t, "ru")
+	admin := s.login(1)
+	bad := `{"schemes": [{"entity": "contact", "segments": [
+	  {"key": "vip", "name": "VIP", "when": {"all": [{"fact": "won_amount", "op": ">="},
+	     {"any": [{"fact": "growth", "op": ">", "value": 1}, {"fact": "field:NO_SUCH", "op": "=", "value": "x"}]}]},
+	   "set": {"type": "NOPE"}},
+	  {"key": "Bad Key", "name": "", "when": {"all": [{"fact": "won_count", "op": ">", "value": 1}]}, "set": {}}]}]}`
+	want := map[string]bool{
+		"schemes[0].segments[0].when.all[0]":        true, // no value
+		"schemes[0].segments[0].when.all[1].any[0]": true, // growth needs a window
+		"schemes[0].segments[0].when.all[1].any[1]": true, // unknown field
+		"schemes[0].segments[0].set.type":           true,
+		"schemes[0].segments[1].key":                true,
+		"schemes[0].segments[1].name":               true,
+	}
+	check := func(what string, r apiResp) {
+		t.Helper()
+		got := map[string]bool{}
+		for _, e := range r.Body["errors"].([]any) {
+			e := e.(map[string]any)
+			got[e["path"].(string)] = true
+			if msg, _ := e["message"].(string); msg == "" || !strings.ContainsAny(msg, "абвгдеёжзийклмнопрстуфхцчшщыэюя") {
+				t.Errorf("%s: message %q is not in Russian", what, msg)
+			}
+		}
+		for p := range want {
+			if !got[p] {
+				t.Errorf("%s: no problem at %s in %s", what, p, r.Raw)
+			}
+		}
+	}
+	r := s.do("PUT", "/api/v1/config", admin, map[string]any{"base_version": 0, "config": json.RawMessage(bad)})
+	if r.Status != 422 {
+		t.Fatalf("invalid config: %d %s", r.Status, r.Raw)
+	}
+	check("PUT", r)
+	r = s.do("POST", "/api/v1/config/validate", admin, map[string]any{"config": json.RawMessage(bad)})
+	if r.Status != 200 {
+		t.Fatalf("validate: %d %s", r.Status, r.Raw)
+	}
+	check("validate", r)
+	r = s.do("POST", "/api/v1/config/validate", admin, map[string]any{"config": json.RawMessage(vipConfig)})
+	if r.Status != 200 || len(r.Body["errors"].([]any)) != 0 {
+		t.Fatalf("a valid config: %d %s", r.Status, r.Raw)
+	}
+	if r := s.do("GET", "/api/v1/config", admin, nil); r.Body["version"] != float64(0) {
+		t.Fatalf("an invalid config was saved: %s", r.Raw)
+	}
+	// Syntax errors are problems too, with the user's language.
+	r = s.do("PUT", "/api/v1/config", admin, `{"base_version": 0, "config": {"schemes": [{"entity": 5}]}}`)
+	if r.Status != 422 || len(r.Body["errors"].([]any)) == 0 {
+		t.Fatalf("wrong JSON types: %d %s", r.Status, r.Raw)
+	}
+}
+
+func TestAPIReference(t *testing.T) {
+	s := newSettingsStack(t, "en")
+	admin := s.login(1)
+	r := s.do("GET", "/api/v1/reference", admin, nil)
+	if r.Status != 200 {
+		t.Fatalf("reference: %d %s", r.Status, r.Raw)
+	}
+	var ref handlers.Reference
+	decodeJSON(t, r.Raw, &ref)
+	if len(ref.Types["contact"]) == 0 || len(ref.Types["deal"]) == 0 || len(ref.Sources) == 0 || len(ref.Currencies) == 0 {
+		t.Fatalf("types, sources, currencies missing: %s", r.Raw)
+	}
+	if len(ref.Pipelines) == 0 || len(ref.Pipelines[0].Stages) == 0 {
+		t.Fatalf("pipelines without stages: %s", r.Raw)
+	}
+	if len(ref.Facts) == 0 || len(ref.Fields["contact"]) == 0 {
+		t.Fatalf("facts or fields missing: %s", r.Raw)
+	}
+	var sourceField *handlers.RefField
+	for i, f := range ref.Fields["contact"] {
+		if f.ID == "SOURCE_ID" {
+			sourceField = &ref.Fields["contact"][i]
+		}
+	}
+	if sourceField == nil || len(sourceField.Values) != len(ref.Sources) {
+		t.Fatalf("SOURCE_ID does not offer the sources: %+v", sourceField)
+	}
+
+	// An admin adds a type; the picker and validation know it at once.
+	r = s.do("POST", "/api/v1/reference/types", admin, map[string]string{"entity": "contact", "id": "gold_client", "name": "Gold client"})
+	if r.Status != 201 {
+		t.Fatalf("add type: %d %s", r.Status, r.Raw)
+	}
+	if n := s.commands()["crm.status.add"]; n != 1 {
+		t.Fatalf("crm.status.add called %d times", n)
+	}
+	r = s.do("GET", "/api/v1/reference", admin, nil)
+	decodeJSON(t, r.Raw, &ref)
+	found := false
+	for _, ty := range ref.Types["contact"] {
+		found = found || ty.ID == "GOLD_CLIENT" && ty.Name == "Gold client"
+	}
+	if !found {
+		t.Fatalf("new type not in the reference: %v", ref.Types["contact"])
+	}
+	cfg := `{"schemes":[{"entity":"contact","segments":[{"key":"gold","name":"Gold","when":{"all":[{"fact":"won_count","op":">","value":3}]},"set":{"type":"GOLD_CLIENT"}}]}]}`
+	if r := s.do("POST", "/api/v1/config/validate", admin, map[string]any{"config": json.RawMessage(cfg)}); len(r.Body["errors"].([]any)) != 0 {
+		t.Fatalf("the new type does not validate: %s", r.Raw)
+	}
+	if r := s.do("POST", "/api/v1/reference/types", admin, map[string]string{"entity": "contact", "id": "GOLD_CLIENT", "name": "Again"}); r.Status != 409 {
+		t.Fatalf("duplicate type: %d %s", r.Status, r.Raw)
+	}
+	for _, bad := range []map[string]string{{"entity": "lead", "id": "A", "name": "A"}, {"entity": "deal", "id": "a b", "name": "A"}, {"entity": "deal", "id": "A"}} {
+		if r := s.do("POST", "/api/v1/reference/types", admin, bad); r.Status != 400 {
+			t.Fatalf("bad type %v: %d %s", bad, r.Status, r.Raw)
+		}
+	}
+}
+
+func TestAppPage(t *testing.T) {
+	s := newSettingsStack(t, "ru")
+	resp, err := s.sim.OpenApp(context.Background(), s.web.URL+s.manifest.Handlers.App, 1, "ru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `lang="ru"`) || !strings.Contains(string(body), s.sim.MemberID()) {
+		t.Fatalf("app page: %d %s", resp.StatusCode, body)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if csp != "frame-ancestors "+strings.TrimSuffix(s.sim.URL(), "/") {
+		t.Fatalf("CSP %q, want frame-ancestors of the portal %s only", csp, s.sim.URL())
+	}
+	if xfo := resp.Header.Get("X-Frame-Options"); xfo != "" {
+		t.Fatalf("X-Frame-Options %q keeps Bitrix24 from framing the page", xfo)
+	}
+	// Opened directly, the page is framed by no one and carries no token.
+	r := s.do("GET", s.manifest.Handlers.App, "", nil)
+	if r.Status != 200 || r.Header.Get("Content-Security-Policy") != "frame-ancestors 'none'" || strings.Contains(string(r.Raw), `data-auth-id="`+"x") {
+		t.Fatalf("GET app page: %d %q", r.Status, r.Header.Get("Content-Security-Policy"))
+	}
+	for _, asset := range []string{"/static/app.js", "/static/app.css"} {
+		if r := s.do("GET", asset, "", nil); r.Status != 200 || len(r.Raw) == 0 {
+			t.Fatalf("%s: %d", asset, r.Status)
+		}
+	}
+	if r := s.do("GET", "/static/index.html", "", nil); r.Status != 404 {
+		t.Fatalf("the raw template is served: %d", r.Status)
+	}
+}
