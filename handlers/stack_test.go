@@ -33,6 +33,7 @@ type stack struct {
 	manifest *segmentor.Manifest
 	insp     *asynq.Inspector
 	metrics  *handlers.Metrics
+	worker   *jobs.Worker
 }
 
 func newStack(t *testing.T, opts b24sim.Options) *stack {
@@ -71,14 +72,15 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	worker := asynq.NewServerFromRedisClient(rdb, cfg)
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.Observe(metrics.ObserveJob))
-	(&jobs.Worker{Store: store, Bitrix: client, Manifest: manifest, AppBaseURL: srv.URL, Log: log,
-		Changes: jobs.Recorder{Store: store}, Redis: rdb}).Register(mux)
+	w := &jobs.Worker{Store: store, Bitrix: client, Manifest: manifest, AppBaseURL: srv.URL, Log: log,
+		Changes: jobs.Recorder{Store: store}, Redis: rdb, Queue: queue}
+	w.Register(mux)
 	if err := worker.Start(mux); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(worker.Shutdown)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp, metrics: metrics}
+	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp, metrics: metrics, worker: w}
 }
 
 type quietLogger struct{}

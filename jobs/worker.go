@@ -27,6 +27,7 @@ type Worker struct {
 	Changes    ChangeSink            // receives merged CRM changes
 	Backfill   Backfiller            // runs portal backfills; nil: backfill tasks are dropped
 	Redis      redis.UniversalClient // pending markers of queued changes
+	Queue      *Queue                // where periodic work fans out to
 	Clock      func() time.Time
 }
 
@@ -63,6 +64,9 @@ func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeSetup, w.handleSetup)
 	mux.HandleFunc(TypeCRMChanges, w.handleChanges)
 	mux.HandleFunc(TypeBackfill, w.handleBackfill)
+	mux.HandleFunc(TypeNightly, w.handleNightly)
+	mux.HandleFunc(TypeReconcile, w.handleReconcile)
+	mux.HandleFunc(TypeKeepAlive, w.handleKeepAlive)
 	// A single crm:event only runs if aggregation is not configured; treat
 	// it as a group of one so that nothing is ever lost.
 	mux.HandleFunc(TypeCRMEvent, func(ctx context.Context, t *asynq.Task) error {

@@ -149,13 +149,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		classifier := &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: b24,
 			FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: log}
 		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
-			Changes: classifier, Backfill: classifier, Redis: rdb}
+			Changes: classifier, Backfill: classifier, Redis: rdb, Queue: &jobs.Queue{Client: queue, Redis: rdb}}
 		worker.Register(mux)
 		if err := w.Start(mux); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		log.Info("worker started", "queues", jobs.Queues())
 		stops = append(stops, w.Shutdown)
+		// Every worker competes for the scheduler lock; one schedules.
+		sctx, stopScheduler := context.WithCancel(ctx)
+		schedDone := make(chan struct{})
+		go func() {
+			defer close(schedDone)
+			_ = jobs.RunScheduler(sctx, rdb, log, 0, nil)
+		}()
+		stops = append(stops, func() { stopScheduler(); <-schedDone })
 	}
 
 	select {

@@ -1,0 +1,223 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bsm/redislock"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"segmentor/app"
+	"segmentor/bitrix"
+)
+
+// Periodic task types. Each fans out over the portals when it runs.
+const (
+	TypeNightly   = "schedule:nightly"   // recompute every portal, so time-based segments stay true
+	TypeReconcile = "schedule:reconcile" // re-queue records modified since the last scan (lost events)
+	TypeKeepAlive = "schedule:keepalive" // one cheap call per portal, so idle refresh chains never expire
+)
+
+// Schedule is when the periodic tasks run (cron, UTC).
+var Schedule = map[string]string{
+	TypeNightly:   "0 3 * * *",
+	TypeReconcile: "*/15 * * * *",
+	TypeKeepAlive: "30 */12 * * *",
+}
+
+const leaderKey = "seg:scheduler:leader"
+
+// RunScheduler schedules the periodic tasks from exactly one process: it
+// holds a Redis lock while it schedules and hands over when it stops or
+// loses the lock, so any number of workers may call it. It returns when ctx
+// ends.
+func RunScheduler(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger, ttl time.Duration, onLeader func(bool)) error {
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	locker := redislock.New(rdb)
+	for {
+		lock, err := locker.Obtain(ctx, leaderKey, ttl, nil)
+		switch {
+		case err == nil:
+			if onLeader != nil {
+				onLeader(true)
+			}
+			lead(ctx, rdb, lock, log, ttl)
+			if onLeader != nil {
+				onLeader(false)
+			}
+			_ = lock.Release(context.Background())
+		case errors.Is(err, redislock.ErrNotObtained):
+		default:
+			log.Warn("scheduler leader lock", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(ttl / 3):
+		}
+	}
+}
+
+// lead runs the asynq scheduler while the lock is refreshed in time.
+func lead(ctx context.Context, rdb redis.UniversalClient, lock *redislock.Lock, log *slog.Logger, ttl time.Duration) {
+	s := asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{Location: time.UTC, Logger: quietAsynq{}})
+	for typ, spec := range Schedule {
+		if _, err := s.Register(spec, asynq.NewTask(typ, nil), asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(30*time.Minute)); err != nil {
+			log.Error("register periodic task", "type", typ, "error", err)
+			return
+		}
+	}
+	if err := s.Start(); err != nil {
+		log.Error("start scheduler", "error", err)
+		return
+	}
+	defer s.Shutdown()
+	log.Info("this process schedules the periodic tasks")
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := lock.Refresh(ctx, ttl, nil); err != nil {
+				log.Warn("scheduler lost the leader lock; another process takes over", "error", err)
+				return
+			}
+		}
+	}
+}
+
+type quietAsynq struct{}
+
+func (quietAsynq) Debug(...any) {}
+func (quietAsynq) Info(...any)  {}
+func (quietAsynq) Warn(...any)  {}
+func (quietAsynq) Error(...any) {}
+func (quietAsynq) Fatal(...any) {}
+
+// activePortals lists the portals periodic work applies to.
+func (w *Worker) activePortals(ctx context.Context) ([]*app.Portal, error) {
+	ids, err := w.Store.Portals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*app.Portal
+	for _, id := range ids {
+		p, err := w.Store.Portal(ctx, id)
+		if err != nil {
+			continue
+		}
+		if p.State == app.StateActive {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (w *Worker) handleNightly(ctx context.Context, _ *asynq.Task) error {
+	portals, err := w.activePortals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range portals {
+		if sc, err := w.Store.Config(ctx, p.MemberID); err != nil || sc.Version == 0 {
+			continue
+		}
+		t, opts, _ := NewBackfillTask(BackfillPayload{MemberID: p.MemberID, Reason: "nightly"})
+		if _, err := w.Queue.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) handleKeepAlive(ctx context.Context, _ *asynq.Task) error {
+	portals, err := w.activePortals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range portals {
+		// An idle portal's access token has long expired, so this call
+		// refreshes it and the refresh chain starts anew; app.info also
+		// keeps the plan (and so the request budget) current.
+		var info struct {
+			LicenseFamily string `json:"LICENSE_FAMILY"`
+		}
+		if _, err := w.Bitrix.Portal(p.MemberID).Call(ctx, "app.info", nil, &info); err != nil {
+			w.Log.Warn("keep-alive", "portal", p.MemberID, "error", err)
+			continue
+		}
+		if info.LicenseFamily != "" && info.LicenseFamily != p.License {
+			_, _ = w.Store.UpdatePortal(ctx, p.MemberID, func(pp *app.Portal, _ bool) error {
+				pp.License = info.LicenseFamily
+				return nil
+			})
+		}
+	}
+	return nil
+}
+
+// reconcileOverlap re-scans a little before the last scan, so a change
+// saved while the previous scan ran is not missed.
+const reconcileOverlap = 5 * time.Minute
+
+func reconcileKey(memberID string) string { return "seg:p:{" + memberID + "}:reconciled" }
+
+// handleReconcile re-queues every record modified since the last scan:
+// Bitrix24 never redelivers an event that was lost while we were down. It
+// reads only IDs, 2,500 per request, and the queue's per-record dedupe
+// makes records already waiting cost nothing.
+func (w *Worker) handleReconcile(ctx context.Context, _ *asynq.Task) error {
+	portals, err := w.activePortals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range portals {
+		if err := w.Reconcile(ctx, p.MemberID); err != nil {
+			w.Log.Warn("reconcile", "portal", p.MemberID, "error", err)
+		}
+	}
+	return nil
+}
+
+// Reconcile scans one portal for records modified since its last scan.
+func (w *Worker) Reconcile(ctx context.Context, memberID string) error {
+	start := w.now().UTC()
+	since := start.Add(-24 * time.Hour) // first scan: the last day
+	if s, err := w.Redis.Get(ctx, reconcileKey(memberID)).Result(); err == nil {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			since = t.Add(-reconcileOverlap)
+		}
+	}
+	b := w.Bitrix.Portal(memberID)
+	for _, e := range entities {
+		_, err := b.Scan(ctx, bitrix.ScanOptions{
+			Method: "crm." + e + ".list", Select: []string{"ID"},
+			Filter: map[string]any{">=DATE_MODIFY": since.Format(time.RFC3339)},
+		}, func(page *bitrix.ScanPage) error {
+			rows, err := bitrix.DecodeRows[struct {
+				ID bitrix.ID `json:"ID"`
+			}](page)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if _, err := w.Queue.Change(ctx, CRMEventPayload{MemberID: memberID, Entity: e, ID: int64(r.ID), Seq: w.now().UnixNano()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("scan %s modified since %s: %w", e, since.Format(time.RFC3339), wrapReauth(err))
+		}
+	}
+	return w.Redis.Set(ctx, reconcileKey(memberID), start.Format(time.RFC3339), 0).Err()
+}
