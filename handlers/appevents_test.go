@@ -6,6 +6,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/bitrix/b24sim"
+	"segmentor/jobs"
 )
 
 // ONAPPUPDATE brings a new application token: it is stored once the
@@ -26,6 +27,9 @@ func TestAppUpdateRotatesTokenAndRebinds(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.store.PutConfig(ctx, s.sim.MemberID(), 0, []byte(`{"schemes":[]}`), 1); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.sim.TriggerAppUpdate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +43,10 @@ func TestAppUpdateRotatesTokenAndRebinds(t *testing.T) {
 	}
 	if n := s.commands()["event.bind"]; n != len(s.manifest.Events) {
 		t.Errorf("after update %d events were bound again, want %d", n, len(s.manifest.Events))
+	}
+	// The portal has a config, so its backfill was queued after setup.
+	if _, err := s.insp.GetTaskInfo(jobs.QueueLow, "backfill:"+s.sim.MemberID()); err != nil {
+		t.Errorf("no backfill queued after the update's setup: %v", err)
 	}
 	// Events carrying the old token are now refused.
 	if got := postEvent(t, s, eventForm(s.sim.MemberID(), old, "1").Encode()); got != 403 {

@@ -127,11 +127,7 @@ func (w *Worker) handleNightly(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	for _, p := range portals {
-		if sc, err := w.Store.Config(ctx, p.MemberID); err != nil || sc.Version == 0 {
-			continue
-		}
-		t, opts, _ := NewBackfillTask(BackfillPayload{MemberID: p.MemberID, Reason: "nightly"})
-		if _, err := w.Queue.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		if err := w.startBackfill(ctx, p.MemberID, "nightly"); err != nil {
 			return err
 		}
 	}

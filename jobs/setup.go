@@ -47,6 +47,9 @@ func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	err := w.setup(ctx, sp.MemberID)
+	if err == nil {
+		err = w.startBackfill(ctx, sp.MemberID, "setup")
+	}
 	if err != nil {
 		retries, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
@@ -241,4 +244,25 @@ func decodeAll(res *bitrix.BatchResult, into map[string]any) error {
 func hasCode(err error, code string) bool {
 	var ae *bitrix.APIError
 	return errors.As(err, &ae) && strings.EqualFold(ae.Code, code)
+}
+
+// startBackfill queues the portal's backfill when it has a config (a
+// reinstall or an app update); a new portal gets its first one when the
+// admin saves a config.
+func (w *Worker) startBackfill(ctx context.Context, memberID, reason string) error {
+	if w.Queue == nil {
+		return nil
+	}
+	sc, err := w.Store.Config(ctx, memberID)
+	if err != nil || sc.Version == 0 {
+		return err
+	}
+	t, opts, err := NewBackfillTask(BackfillPayload{MemberID: memberID, Reason: reason})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Queue.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	return nil
 }
