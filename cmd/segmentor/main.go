@@ -115,7 +115,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	errc := make(chan error, 2)
 	var stops []func()
 	if cfg.Role == "all" || cfg.Role == "web" {
+		page, err := handlers.NewPage(store, segmentor.Static())
+		if err != nil {
+			return err
+		}
 		router := handlers.Router(handlers.Deps{
+			Page: page,
+			Sessions: &handlers.Sessions{Store: store, Key: cfg.SecretKey,
+				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP}},
+			API:      &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}},
 			Logger:   log,
 			Health:   &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth},
 			Manifest: manifest,
