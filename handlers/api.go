@@ -38,6 +38,7 @@ func (b BitrixCRM) Call(ctx context.Context, memberID, method string, params, ou
 type API struct {
 	Store *app.Store
 	CRM   CRM
+	Jobs  Recomputer // nil: recompute is unavailable
 }
 
 // emptyConfig is what a portal has before its first save.
@@ -96,7 +97,15 @@ func (a *API) PutConfig(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"version": v})
+	out := gin.H{"version": v}
+	// New rules apply to the whole base: recompute it. The save stands
+	// even if queuing fails; the admin can start a recompute by hand.
+	if a.Jobs != nil {
+		if err := a.queueRecompute(ctx, sess.MemberID, "config"); err == nil {
+			out["job_id"] = backfillJob
+		}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // ValidateConfig lists a draft config's problems (empty when it can be saved).
@@ -236,7 +245,9 @@ func apiRoutes(g *gin.RouterGroup, s *Sessions, a *API) {
 	auth.GET("/config", a.GetConfig)
 	auth.POST("/config/validate", a.ValidateConfig)
 	auth.GET("/reference", a.GetReference)
+	auth.GET("/jobs/:id", a.Job)
 	admin := auth.Group("", RequireAdmin)
 	admin.PUT("/config", a.PutConfig)
 	admin.POST("/reference/types", a.AddType)
+	admin.POST("/recompute", a.Recompute)
 }

@@ -73,7 +73,9 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.Observe(metrics.ObserveJob))
 	w := &jobs.Worker{Store: store, Bitrix: client, Manifest: manifest, AppBaseURL: srv.URL, Log: log,
-		Changes: jobs.Recorder{Store: store}, Redis: rdb, Queue: queue}
+		Changes: jobs.Recorder{Store: store}, Redis: rdb, Queue: queue,
+		Backfill: &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: client,
+			FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: log}}
 	w.Register(mux)
 	if err := worker.Start(mux); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -78,4 +79,17 @@ func clearPending(ctx context.Context, rdb redis.UniversalClient, c CRMChangesPa
 		return nil
 	}
 	return rdb.Del(ctx, keys...).Err()
+}
+
+// Backfill queues a portal's backfill. One already queued or running is
+// not duplicated: it will see the latest config when it runs.
+func (q *Queue) Backfill(ctx context.Context, memberID, reason string) error {
+	t, opts, err := NewBackfillTask(BackfillPayload{MemberID: memberID, Reason: reason})
+	if err != nil {
+		return err
+	}
+	if _, err := q.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue backfill: %w", err)
+	}
+	return nil
 }

@@ -257,12 +257,5 @@ func (w *Worker) startBackfill(ctx context.Context, memberID, reason string) err
 	if err != nil || sc.Version == 0 {
 		return err
 	}
-	t, opts, err := NewBackfillTask(BackfillPayload{MemberID: memberID, Reason: reason})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Queue.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return err
-	}
-	return nil
+	return w.Queue.Backfill(ctx, memberID, reason)
 }
