@@ -123,21 +123,14 @@ func statusesOf(rows []statusRow, entityID string) []RefValue {
 	return out
 }
 
-func pipelinesOf(ref app.Reference, rows []statusRow) []RefPipeline {
-	var cats struct {
-		Categories []struct {
-			ID   bitrix.ID `json:"id"`
-			Name string    `json:"name"`
-		} `json:"categories"`
-	}
-	_ = json.Unmarshal(ref["categories"], &cats)
+func pipelinesOf(ref app.Reference) []RefPipeline {
 	out := []RefPipeline{}
-	for _, cat := range cats.Categories {
-		list := "DEAL_STAGE"
-		if cat.ID != 0 {
-			list += "_" + cat.ID.String()
+	for _, p := range ref.Pipelines() {
+		rp := RefPipeline{ID: p.ID, Name: p.Name, Stages: []RefValue{}}
+		for _, st := range p.Stages {
+			rp.Stages = append(rp.Stages, RefValue{ID: st.ID, Name: st.Name})
 		}
-		out = append(out, RefPipeline{ID: int(cat.ID), Name: cat.Name, Stages: statusesOf(rows, list)})
+		out = append(out, rp)
 	}
 	return out
 }
@@ -148,7 +141,7 @@ func referenceView(ref app.Reference) Reference {
 	v := Reference{
 		Entities:  []string{"contact", "company", "deal"},
 		Types:     map[string][]RefValue{},
-		Pipelines: pipelinesOf(ref, rows),
+		Pipelines: pipelinesOf(ref),
 		Sources:   statusesOf(rows, "SOURCE"),
 		Fields:    map[string][]RefField{},
 		Facts:     refFacts(),
@@ -235,9 +228,7 @@ func engineReference(ref app.Reference) segment.Reference {
 	for e, list := range typeEntities {
 		r.Types[segment.Entity(e)] = toStatus(statusesOf(rows, list))
 	}
-	for _, p := range pipelinesOf(ref, rows) {
-		r.Pipelines = append(r.Pipelines, segment.Pipeline{ID: p.ID, Name: p.Name, Stages: toStatus(p.Stages)})
-	}
+	r.Pipelines = ref.Pipelines()
 	if len(rows) > 0 {
 		r.Sources = toStatus(statusesOf(rows, "SOURCE"))
 	}

@@ -180,7 +180,7 @@ func (c *Classifier) newRun(ctx context.Context, memberID string, pr *portalRule
 	}
 	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}}
 	r.items, r.fieldIDs = segmentItems(ref)
-	r.pipes = pipelines(ref)
+	r.pipes = ref.Pipelines()
 	return r, nil
 }
 
@@ -896,46 +896,4 @@ func ptrSlice[T any](p *T) []T {
 		return nil
 	}
 	return []T{*p}
-}
-
-// pipelines reads deal pipelines with their stages in order from the
-// cached crm.category.list and crm.status.list.
-func pipelines(ref app.Reference) []segment.Pipeline {
-	var cats struct {
-		Categories []struct {
-			ID   bitrix.ID `json:"id"`
-			Name string    `json:"name"`
-		} `json:"categories"`
-	}
-	_ = json.Unmarshal(ref["categories"], &cats)
-	var statuses []struct {
-		EntityID string    `json:"ENTITY_ID"`
-		StatusID string    `json:"STATUS_ID"`
-		Name     string    `json:"NAME"`
-		Sort     bitrix.ID `json:"SORT"`
-	}
-	_ = json.Unmarshal(ref["statuses"], &statuses)
-	slices.SortStableFunc(statuses, func(a, b struct {
-		EntityID string    `json:"ENTITY_ID"`
-		StatusID string    `json:"STATUS_ID"`
-		Name     string    `json:"NAME"`
-		Sort     bitrix.ID `json:"SORT"`
-	}) int {
-		return int(a.Sort - b.Sort)
-	})
-	var out []segment.Pipeline
-	for _, cat := range cats.Categories {
-		p := segment.Pipeline{ID: int(cat.ID), Name: cat.Name}
-		want := "DEAL_STAGE"
-		if cat.ID != 0 {
-			want += "_" + cat.ID.String()
-		}
-		for _, s := range statuses {
-			if s.EntityID == want {
-				p.Stages = append(p.Stages, segment.Status{ID: s.StatusID, Name: s.Name})
-			}
-		}
-		out = append(out, p)
-	}
-	return out
 }
