@@ -25,6 +25,7 @@ type Portal struct {
 	Lang           string      `json:"lang"`
 	InstalledBy    int64       `json:"installed_by"`
 	AppVersion     int         `json:"app_version"`
+	AppID          string      `json:"app_id"` // app.info ID: tells our app's tokens from other apps' on the portal
 	State          PortalState `json:"state"`
 	StateReason    string      `json:"state_reason,omitempty"`
 	Setup          SetupStatus `json:"setup"`

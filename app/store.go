@@ -229,6 +229,13 @@ func (s *Store) SetApplicationToken(ctx context.Context, memberID, token string)
 	return s.sealJSON(ctx, memberID, "apptoken", token)
 }
 
+// DeleteApplicationToken forgets the application token, so the next
+// verified event establishes it again (a reinstall from an older portal
+// whose installer sends none).
+func (s *Store) DeleteApplicationToken(ctx context.Context, memberID string) error {
+	return s.rdb.Del(ctx, portalKey(memberID, "apptoken")).Err()
+}
+
 // DeleteTokens forgets the portal's OAuth tokens (on uninstall).
 func (s *Store) DeleteTokens(ctx context.Context, memberID string) error {
 	return s.rdb.Del(ctx, portalKey(memberID, "token")).Err()

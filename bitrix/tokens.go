@@ -320,7 +320,11 @@ func (c *Client) saveEndpoint(ctx context.Context, memberID, oldEP, newEP string
 // posted member_id, so a forged install cannot overwrite another portal's
 // tokens. The returned token is the stored one; it carries the
 // client_endpoint the OAuth server reported.
-func (c *Client) InstallPortal(ctx context.Context, f *FrameRequest) (*Token, error) {
+//
+// Each authorize function runs after those checks and before anything is
+// saved, with the new token (its ClientEndpoint is the trusted one); an
+// error refuses the install. The app uses it to require an administrator.
+func (c *Client) InstallPortal(ctx context.Context, f *FrameRequest, authorize ...func(context.Context, *Token) error) (*Token, error) {
 	if f == nil || f.RefreshID == "" || f.MemberID == "" {
 		return nil, errors.New("bitrix: install: REFRESH_ID and member_id are required")
 	}
@@ -336,6 +340,11 @@ func (c *Client) InstallPortal(ctx context.Context, f *FrameRequest) (*Token, er
 	}
 	if err := c.checkEndpoint(t.ClientEndpoint); err != nil {
 		return nil, fmt.Errorf("bitrix: install portal %s: %w", f.MemberID, err)
+	}
+	for _, auth := range authorize {
+		if err := auth(ctx, t); err != nil {
+			return nil, fmt.Errorf("bitrix: install portal %s: %w", f.MemberID, err)
+		}
 	}
 	if t.Scope == "" {
 		t.Scope = strings.Join(f.Scope, ",")

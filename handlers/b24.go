@@ -32,9 +32,11 @@ type Queue interface {
 }
 
 // TokenChecker confirms that an access token sent by a portal is valid at
-// the portal's stored endpoint (never one taken from the request).
+// the portal's stored endpoint (never one taken from the request) and
+// returns the ID of the app it belongs to (app.info), since a token of
+// another app installed on the same portal is valid there too.
 type TokenChecker interface {
-	CheckAccessToken(ctx context.Context, clientEndpoint, accessToken string) error
+	CheckAccessToken(ctx context.Context, clientEndpoint, accessToken string) (appID string, err error)
 }
 
 // Bitrix24 handles what Bitrix24 POSTs: the installer and events.
@@ -43,6 +45,7 @@ type Bitrix24 struct {
 	Client   *bitrix.Client
 	Queue    Queue
 	Tokens   TokenChecker
+	Users    UserChecker // confirms the installing or updating user is an admin
 	Manifest *segmentor.Manifest
 	Key      []byte // signs install-status links
 	Log      *slog.Logger
@@ -71,18 +74,41 @@ func (h *Bitrix24) Install(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	tok, err := h.Client.InstallPortal(ctx, f)
+	// Every user who opens the app has a REFRESH_ID; only an administrator's
+	// may become the portal's tokens (and bring its application token).
+	notAdmin := false
+	tok, err := h.Client.InstallPortal(ctx, f, func(ctx context.Context, t *bitrix.Token) error {
+		prof, err := h.Users.Profile(ctx, t.ClientEndpoint, t.AccessToken)
+		if err != nil {
+			return err
+		}
+		if !prof.Admin {
+			notAdmin = true
+			return errors.New("the installing user is not an administrator")
+		}
+		return nil
+	})
 	if err != nil {
 		h.Log.Warn("install refused", "portal", f.MemberID, "error", err)
-		h.installPage(c, http.StatusForbidden, lang, "", installText(lang, "not_confirmed"))
+		text := installText(lang, "not_confirmed")
+		if notAdmin {
+			text = installText(lang, "not_admin")
+		}
+		h.installPage(c, http.StatusForbidden, lang, "", text)
 		return
 	}
 	m := tok.MemberID
 	if f.ApplicationToken != "" {
-		if err := h.Store.SetApplicationToken(ctx, m, f.ApplicationToken); err != nil {
-			h.fail(c, lang, m, err)
-			return
-		}
+		err = h.Store.SetApplicationToken(ctx, m, f.ApplicationToken)
+	} else {
+		// An older portal sends none: forget a token left from an earlier
+		// install, so the next verified event establishes the new one.
+		err = h.Store.DeleteApplicationToken(ctx, m)
+	}
+	h.portals.forget(m)
+	if err != nil {
+		h.fail(c, lang, m, err)
+		return
 	}
 	_, err = h.Store.UpdatePortal(ctx, m, func(p *app.Portal, _ bool) error {
 		if p.State != app.StateActive {
@@ -207,7 +233,7 @@ func (h *Bitrix24) Event(c *gin.Context) {
 		if ev.Verify(stored) && stored != "" {
 			break
 		}
-		if ev.Auth.AccessToken == "" || ev.Auth.ApplicationToken == "" || h.Tokens.CheckAccessToken(ctx, p.ClientEndpoint, ev.Auth.AccessToken) != nil {
+		if !h.adminOfOurApp(ctx, p, ev.Auth.AccessToken) || ev.Auth.ApplicationToken == "" {
 			c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "The event's tokens are not valid for this portal."})
 			return
 		}
@@ -261,6 +287,22 @@ func (h *Bitrix24) Event(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
 }
 
+// adminOfOurApp reports whether accessToken is a live token of this app
+// (not of another app on the portal) held by a portal administrator, checked
+// at the stored endpoint. Only such a token may set the application token:
+// anyone else could otherwise plant one and forge an uninstall.
+func (h *Bitrix24) adminOfOurApp(ctx context.Context, p *app.Portal, accessToken string) bool {
+	if accessToken == "" || p.AppID == "" || p.ClientEndpoint == "" {
+		return false
+	}
+	appID, err := h.Tokens.CheckAccessToken(ctx, p.ClientEndpoint, accessToken)
+	if err != nil || appID != p.AppID {
+		return false
+	}
+	prof, err := h.Users.Profile(ctx, p.ClientEndpoint, accessToken)
+	return err == nil && prof.Admin
+}
+
 // uninstall forgets the portal's tokens; with clean, everything derived.
 func (h *Bitrix24) uninstall(ctx context.Context, memberID string, clean bool) error {
 	if err := h.Store.SetState(ctx, memberID, app.StateUninstalled, "the app was uninstalled"); err != nil {
@@ -292,34 +334,39 @@ type HTTPTokenChecker struct {
 }
 
 // CheckAccessToken implements TokenChecker.
-func (t HTTPTokenChecker) CheckAccessToken(ctx context.Context, endpoint, token string) error {
+func (t HTTPTokenChecker) CheckAccessToken(ctx context.Context, endpoint, token string) (string, error) {
 	if !strings.HasPrefix(endpoint, "https://") && !(t.AllowHTTP && strings.HasPrefix(endpoint, "http://")) {
-		return fmt.Errorf("endpoint %q is not https", endpoint)
+		return "", fmt.Errorf("endpoint %q is not https", endpoint)
 	}
 	body, _ := json.Marshal(map[string]string{"auth": token})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"app.info", strings.NewReader(string(body)))
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	client := t.HTTP
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		// No redirects: the token must not be re-sent to a host we did not choose.
+		client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Result json.RawMessage `json:"result"`
-		Error  string          `json:"error"`
+		Result *struct {
+			ID bitrix.ID `json:"ID"`
+		} `json:"result"`
+		Error string `json:"error"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&out); err != nil {
-		return fmt.Errorf("app.info answer: %w", err)
+		return "", fmt.Errorf("app.info answer: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK || out.Error != "" || len(out.Result) == 0 {
-		return fmt.Errorf("app.info refused the token: %d %s", resp.StatusCode, out.Error)
+	if resp.StatusCode != http.StatusOK || out.Error != "" || out.Result == nil || out.Result.ID == 0 {
+		return "", fmt.Errorf("app.info refused the token: %d %s", resp.StatusCode, out.Error)
 	}
-	return nil
+	return out.Result.ID.String(), nil
 }

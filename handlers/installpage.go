@@ -30,6 +30,7 @@ var installTexts = map[string]map[string]string{
 		"bad_request":   "This page must be opened by Bitrix24 while installing the app.",
 		"not_confirmed": "Bitrix24 did not confirm this installation, so nothing was changed. Please start the installation again from your portal.",
 		"internal":      "Segmentor could not save the installation. Nothing was lost; please try again in a minute.",
+		"not_admin":     "Only a Bitrix24 administrator can install Segmentor. Nothing was changed.",
 	},
 	"ru": {
 		"title":         "Установка Segmentor",
@@ -41,6 +42,7 @@ var installTexts = map[string]map[string]string{
 		"bad_request":   "Эту страницу открывает Битрикс24 при установке приложения.",
 		"not_confirmed": "Битрикс24 не подтвердил установку, поэтому ничего не изменено. Начните установку заново с вашего портала.",
 		"internal":      "Segmentor не смог сохранить установку. Ничего не потеряно; повторите через минуту.",
+		"not_admin":     "Установить Segmentor может только администратор Битрикс24. Ничего не изменено.",
 	},
 }
 

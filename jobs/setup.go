@@ -44,6 +44,8 @@ func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("setup payload: %v: %w", err, asynq.SkipRetry)
 	}
 	if _, err := w.activePortal(ctx, sp.MemberID, true); err != nil {
+		// Say so on the install page instead of leaving it polling.
+		w.setSetup(ctx, sp.MemberID, app.SetupStatus{Phase: "failed", Error: err.Error()})
 		return err
 	}
 	err := w.setup(ctx, sp.MemberID)
@@ -68,11 +70,14 @@ func errorsIsRevoke(err error) bool {
 }
 
 func (w *Worker) setSetup(ctx context.Context, memberID string, s app.SetupStatus) {
-	_, err := w.Store.UpdatePortal(ctx, memberID, func(p *app.Portal, _ bool) error {
+	_, err := w.Store.UpdatePortal(ctx, memberID, func(p *app.Portal, exists bool) error {
+		if !exists {
+			return app.Errorf(app.ENotFound, "no such portal") // never create one from a job
+		}
 		p.Setup = s
 		return nil
 	})
-	if err != nil {
+	if err != nil && app.ErrorCode(err) != app.ENotFound {
 		w.Log.Warn("record setup progress", "portal", memberID, "error", err)
 	}
 }
@@ -101,9 +106,10 @@ func (w *Worker) setup(ctx context.Context, memberID string) error {
 		return fmt.Errorf("read portal setup: %s: %w", name, res.Err(name))
 	}
 	var info struct {
-		Status        string `json:"STATUS"`
-		LicenseFamily string `json:"LICENSE_FAMILY"`
-		Version       int    `json:"VERSION"`
+		ID            bitrix.ID `json:"ID"`
+		Status        string    `json:"STATUS"`
+		LicenseFamily string    `json:"LICENSE_FAMILY"`
+		Version       int       `json:"VERSION"`
 	}
 	var events []eventBinding
 	var placements []placementBinding
@@ -218,6 +224,13 @@ func (w *Worker) setup(ctx context.Context, memberID string) error {
 		}
 		if info.Version > 0 {
 			p.AppVersion = info.Version
+		}
+		if info.ID != 0 {
+			p.AppID = info.ID.String()
+		}
+		if p.State != app.StateInstalling && p.State != app.StateActive {
+			// Uninstalled (or tokens died) while setup ran: do not revive it.
+			return fmt.Errorf("portal became %s during setup: %w", p.State, asynq.RevokeTask)
 		}
 		p.State, p.StateReason = app.StateActive, ""
 		p.Setup = app.SetupStatus{Phase: "done", Finished: w.now().UTC()}

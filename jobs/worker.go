@@ -113,10 +113,12 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &c); err != nil {
 		return fmt.Errorf("crm:changes payload: %v: %w", err, asynq.SkipRetry)
 	}
-	if _, err := w.activePortal(ctx, c.MemberID, false); err != nil {
+	// Clear the markers first, even if the task is revoked below: a
+	// marker left behind would swallow the record's next edits.
+	if err := clearPending(ctx, w.Redis, c); err != nil {
 		return err
 	}
-	if err := clearPending(ctx, w.Redis, c); err != nil {
+	if _, err := w.activePortal(ctx, c.MemberID, false); err != nil {
 		return err
 	}
 	return w.Changes.Apply(ctx, c)

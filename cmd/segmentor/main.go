@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Bitrix24: &handlers.Bitrix24{Metrics: metrics,
 				Store: store, Client: b24, Queue: &jobs.Queue{Client: queue, Redis: rdb}, Manifest: manifest, Key: cfg.SecretKey, Log: log,
 				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP},
+				Users:  handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP},
 			},
 		})
 		srv, addr, err := startWeb(cfg, router, log, errc)
