@@ -56,7 +56,8 @@ func newSettingsStack(t *testing.T, lang string) *settingsStack {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
-	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true}, Key: sessionKey, Clock: clock.Now}
+	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true},
+		Apps: handlers.HTTPTokenChecker{AllowHTTP: true}, Key: sessionKey, Clock: clock.Now}
 	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}, Jobs: s.worker.Queue}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))
 	t.Cleanup(web.Close)

@@ -54,6 +54,10 @@ type Profile struct {
 type Sessions struct {
 	Store *app.Store
 	Users UserChecker
+	// Apps, when set, confirms the token belongs to this app (app.info ID
+	// equals the portal's stored one): another app on the portal holding an
+	// admin's token must not get an admin session here.
+	Apps  TokenChecker
 	Key   []byte // the app secret key; the signing key is derived from it
 	Clock func() time.Time
 }
@@ -132,6 +136,13 @@ func (s *Sessions) Start(c *gin.Context) {
 	if err != nil {
 		apiError(c, lang, &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err})
 		return
+	}
+	if s.Apps != nil {
+		appID, err := s.Apps.CheckAccessToken(ctx, p.ClientEndpoint, req.AuthID)
+		if err != nil || p.AppID == "" || appID != p.AppID {
+			apiError(c, lang, &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err})
+			return
+		}
 	}
 	name := strings.TrimSpace(prof.Name + " " + prof.LastName)
 	sess := Session{MemberID: p.MemberID, UserID: prof.ID, Name: name, Admin: prof.Admin, Lang: lang,

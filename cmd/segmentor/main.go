@@ -122,7 +122,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		router := handlers.Router(handlers.Deps{
 			Page: page,
 			Sessions: &handlers.Sessions{Store: store, Key: cfg.SecretKey,
-				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP}},
+				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP},
+				Apps:  handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP}},
 			API:      &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb}},
 			Logger:   log,
 			Health:   &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth},

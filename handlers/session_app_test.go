@@ -1,0 +1,36 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"segmentor/handlers"
+)
+
+// otherApp stands for app.info answering for a different app installed on
+// the same portal: the token is valid there, but not ours.
+type otherApp struct{}
+
+func (otherApp) CheckAccessToken(context.Context, string, string) (string, error) { return "999", nil }
+
+func TestSessionRefusesAnotherAppsToken(t *testing.T) {
+	s := newSettingsStack(t, "en")
+	if p, _ := s.store.Portal(context.Background(), s.sim.MemberID()); p.AppID == "" {
+		t.Fatal("setup did not store the app's ID from app.info")
+	}
+	// Our own admin token gets a session (through the stack's real checker).
+	s.login(1)
+	// A token that app.info attributes to another app does not, admin or not.
+	foreign := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true},
+		Apps: otherApp{}, Key: sessionKey}
+	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Sessions: foreign, API: &handlers.API{Store: s.store}}))
+	defer web.Close()
+	orig := s.web
+	s.web = web
+	defer func() { s.web = orig }()
+	r := s.do("POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(), "auth_id": s.sim.IssueTokens(1).AccessToken})
+	if r.Status != 401 {
+		t.Errorf("session from another app's admin token: %d %s", r.Status, r.Raw)
+	}
+}
