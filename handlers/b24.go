@@ -5,13 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -335,38 +333,14 @@ type HTTPTokenChecker struct {
 
 // CheckAccessToken implements TokenChecker.
 func (t HTTPTokenChecker) CheckAccessToken(ctx context.Context, endpoint, token string) (string, error) {
-	if !strings.HasPrefix(endpoint, "https://") && !(t.AllowHTTP && strings.HasPrefix(endpoint, "http://")) {
-		return "", fmt.Errorf("endpoint %q is not https", endpoint)
+	var info struct {
+		ID bitrix.ID `json:"ID"`
 	}
-	body, _ := json.Marshal(map[string]string{"auth": token})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"app.info", strings.NewReader(string(body)))
-	if err != nil {
+	if err := callWithToken(ctx, t.HTTP, t.AllowHTTP, endpoint, "app.info", token, &info); err != nil {
 		return "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	client := t.HTTP
-	if client == nil {
-		// No redirects: the token must not be re-sent to a host we did not choose.
-		client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
+	if info.ID == 0 {
+		return "", errors.New("app.info answer has no app ID")
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Result *struct {
-			ID bitrix.ID `json:"ID"`
-		} `json:"result"`
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&out); err != nil {
-		return "", fmt.Errorf("app.info answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK || out.Error != "" || out.Result == nil || out.Result.ID == 0 {
-		return "", fmt.Errorf("app.info refused the token: %d %s", resp.StatusCode, out.Error)
-	}
-	return out.Result.ID.String(), nil
+	return info.ID.String(), nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -208,54 +207,27 @@ type HTTPUserChecker struct {
 
 // Profile implements UserChecker.
 func (u HTTPUserChecker) Profile(ctx context.Context, endpoint, token string) (Profile, error) {
-	if !strings.HasPrefix(endpoint, "https://") && !(u.AllowHTTP && strings.HasPrefix(endpoint, "http://")) {
-		return Profile{}, fmt.Errorf("endpoint %q is not https", endpoint)
+	var res struct {
+		ID       json.RawMessage `json:"ID"`
+		Admin    any             `json:"ADMIN"`
+		Name     string          `json:"NAME"`
+		LastName string          `json:"LAST_NAME"`
 	}
-	body, _ := json.Marshal(map[string]string{"auth": token})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"profile", strings.NewReader(string(body)))
-	if err != nil {
+	if err := callWithToken(ctx, u.HTTP, u.AllowHTTP, endpoint, "profile", token, &res); err != nil {
 		return Profile{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	client := u.HTTP
-	if client == nil {
-		// No redirects: a token must not be re-sent to a host we did not choose.
-		client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return Profile{}, err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Result *struct {
-			ID       json.RawMessage `json:"ID"`
-			Admin    any             `json:"ADMIN"`
-			Name     string          `json:"NAME"`
-			LastName string          `json:"LAST_NAME"`
-		} `json:"result"`
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&out); err != nil {
-		return Profile{}, fmt.Errorf("profile answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK || out.Error != "" || out.Result == nil {
-		return Profile{}, fmt.Errorf("profile refused the token: %d %s", resp.StatusCode, out.Error)
-	}
-	id, err := strconv.ParseInt(strings.Trim(string(out.Result.ID), `"`), 10, 64)
+	id, err := strconv.ParseInt(strings.Trim(string(res.ID), `"`), 10, 64)
 	if err != nil || id <= 0 {
 		return Profile{}, errors.New("profile answer has no user ID")
 	}
 	admin := false
-	switch v := out.Result.Admin.(type) {
+	switch v := res.Admin.(type) {
 	case bool:
 		admin = v
 	case string:
 		admin = v == "Y" || v == "true" || v == "1"
 	}
-	return Profile{ID: id, Name: out.Result.Name, LastName: out.Result.LastName, Admin: admin}, nil
+	return Profile{ID: id, Name: res.Name, LastName: res.LastName, Admin: admin}, nil
 }
 
 // portalOrigin is the scheme://host of a portal's stored REST endpoint, the
