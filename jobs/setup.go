@@ -55,18 +55,15 @@ func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		retries, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		phase := "running" // will be retried
-		if retries >= maxRetry || errorsIsRevoke(err) {
+		err = wrapReauth(err) // dead tokens: revoked, so the page must say failed
+		phase := "running"    // will be retried
+		if retries >= maxRetry || errors.Is(err, asynq.RevokeTask) || errors.Is(err, asynq.SkipRetry) {
 			phase = "failed"
 		}
 		w.setSetup(ctx, sp.MemberID, app.SetupStatus{Phase: phase, Error: err.Error()})
-		return wrapReauth(err)
+		return err
 	}
 	return nil
-}
-
-func errorsIsRevoke(err error) bool {
-	return strings.Contains(err.Error(), asynq.RevokeTask.Error()) || strings.Contains(err.Error(), asynq.SkipRetry.Error())
 }
 
 func (w *Worker) setSetup(ctx context.Context, memberID string, s app.SetupStatus) {

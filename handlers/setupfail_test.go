@@ -1,0 +1,35 @@
+package handlers_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"segmentor/bitrix/b24sim"
+)
+
+// When the portal's tokens die, setup cannot succeed by retrying: the
+// install page must say it failed instead of polling "running" forever.
+func TestSetupWithDeadTokensReportsFailure(t *testing.T) {
+	s := newStack(t, b24sim.Options{Seed: 17})
+	s.install(b24sim.InstallOptions{})
+	ctx := context.Background()
+	s.sim.RevokeAll()
+	if err := s.worker.Queue.Setup(ctx, s.sim.MemberID(), "retry"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p, err := s.store.Portal(ctx, s.sim.MemberID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Setup.Phase == "failed" && p.Setup.Error != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("setup with dead tokens ended as %+v, want phase failed with a reason", p.Setup)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
