@@ -26,6 +26,7 @@ import (
 //	m:rates                        JSON segment.Rates
 //	m:products                     hash product id → catalog section id
 //	m:meta                         hash: synced_at, fields_<entity>
+//	m:gen, m:changes, m:floor      the change log (see ChangesSince)
 //
 // One hash per entity keeps a row to one small field (Redis stores hash
 // fields far more compactly than keys); the per-client sets make "all deals
@@ -55,6 +56,7 @@ type MirrorDeal struct {
 	Key        string            `json:"k,omitempty"`  // segment key last computed
 	Sections   []int             `json:"ps,omitempty"` // catalog sections of its product rows
 	Fields     map[string]string `json:"f,omitempty"`  // fields the rules reference
+	Title      string            `json:"n,omitempty"`  // shown in previews and samples
 }
 
 // MirrorClient is a contact's or company's mirror row.
@@ -64,6 +66,7 @@ type MirrorClient struct {
 	Segment int               `json:"sg,omitempty"`
 	Key     string            `json:"k,omitempty"` // segment key last computed; client_segment of its deals
 	Fields  map[string]string `json:"f,omitempty"`
+	Title   string            `json:"n,omitempty"` // contact's full name or company title
 }
 
 // Deal converts the row for the rule engine.
@@ -178,6 +181,7 @@ func (m *Mirror) putDeals(ctx context.Context, memberID string, deals []*MirrorD
 			}
 		}
 		p.HSet(ctx, key, vals...)
+		m.logChanges(ctx, p, memberID, segment.EntityDeal, ids)
 		return nil
 	})
 	if err != nil {
@@ -206,6 +210,7 @@ func (m *Mirror) DeleteDeals(ctx context.Context, memberID string, ids []int64) 
 			}
 		}
 		p.HDel(ctx, m.rows(memberID, segment.EntityDeal), fields...)
+		m.logChanges(ctx, p, memberID, segment.EntityDeal, ids)
 		return nil
 	})
 	if err != nil {
@@ -220,14 +225,21 @@ func (m *Mirror) PutClients(ctx context.Context, memberID string, e segment.Enti
 	for len(clients) > 0 {
 		n := min(len(clients), 1000)
 		vals := make([]any, 0, 2*n)
-		for _, c := range clients[:n] {
+		ids := make([]int64, n)
+		for i, c := range clients[:n] {
 			b, err := json.Marshal(c)
 			if err != nil {
 				return err
 			}
 			vals = append(vals, id64(c.ID), b)
+			ids[i] = c.ID
 		}
-		if err := m.rdb.HSet(ctx, key, vals...).Err(); err != nil {
+		_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, vals...)
+			m.logChanges(ctx, p, memberID, e, ids)
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("mirror %s: put %s: %w", memberID, e, err)
 		}
 		clients = clients[n:]
@@ -250,6 +262,7 @@ func (m *Mirror) DeleteClients(ctx context.Context, memberID string, e segment.E
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, m.rows(memberID, e), fields...)
 		p.Del(ctx, keys...)
+		m.logChanges(ctx, p, memberID, e, ids)
 		return nil
 	})
 	if err != nil {
@@ -428,7 +441,12 @@ func (m *Mirror) SetRates(ctx context.Context, memberID string, r segment.Rates)
 	if err != nil {
 		return err
 	}
-	return m.rdb.Set(ctx, portalKey(memberID, "m:rates"), b, 0).Err()
+	_, err = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, portalKey(memberID, "m:rates"), b, 0)
+		p.Eval(ctx, logScript, m.logKeys(memberID), maxLoggedChanges, ratesChange)
+		return nil
+	})
+	return err
 }
 
 // Rates returns the stored currency rates (zero before the first sync).

@@ -496,7 +496,7 @@ func (c *Classifier) reread(ctx context.Context, memberID string, e segment.Enti
 			typeField = "COMPANY_TYPE"
 		}
 		cmds = append(cmds, bitrix.Command{Name: "rows", Method: "crm." + string(e) + ".list", Params: map[string]any{
-			"select": append([]string{"ID", typeField, uf}, fields...),
+			"select": clientSelect(typeField, uf, fields),
 			"filter": map[string]any{"@ID": ids}, "order": map[string]string{"ID": "ASC"}, "start": -1}})
 	}
 	res, _, err := p.Batch(ctx, cmds, false)

@@ -58,7 +58,7 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	ps.extraOut = func(name string, res json.RawMessage) error { currencies = res; return nil }
 
 	clientChain := func(e segment.Entity, name, typeField string, into map[int64]*app.MirrorClient) *chain {
-		sel := append([]string{"ID", typeField, uf}, opts.Fields[e]...)
+		sel := clientSelect(typeField, uf, opts.Fields[e])
 		return &chain{name: name, method: "crm." + string(e) + ".list", idField: "ID", est: -1,
 			params: map[string]any{"select": sel}, page: func(rows []json.RawMessage) error {
 				for _, r := range rows {
@@ -471,7 +471,7 @@ func itemName(upper string) string {
 }
 
 func dealSelect(uf string, fields []string) []string {
-	sel := []string{"id", "companyId", "contactIds", "categoryId", "stageId", "stageSemanticId", "opportunity",
+	sel := []string{"id", "title", "companyId", "contactIds", "categoryId", "stageId", "stageSemanticId", "opportunity",
 		"currencyId", "createdTime", "closedate", "typeId", uf}
 	for _, f := range fields {
 		if n := itemName(f); !slices.Contains(sel, n) {
@@ -485,6 +485,7 @@ func dealSelect(uf string, fields []string) []string {
 func decodeDeal(raw json.RawMessage, uf string, fields []string) (*app.MirrorDeal, error) {
 	var r struct {
 		ID         bitrix.ID    `json:"id"`
+		Title      string       `json:"title"`
 		CompanyID  bitrix.ID    `json:"companyId"`
 		ContactIDs []bitrix.ID  `json:"contactIds"`
 		CategoryID bitrix.ID    `json:"categoryId"`
@@ -505,7 +506,7 @@ func decodeDeal(raw json.RawMessage, uf string, fields []string) (*app.MirrorDea
 	}
 	d := &app.MirrorDeal{ID: int64(r.ID), CompanyID: int64(r.CompanyID), CategoryID: int(r.CategoryID),
 		StageID: r.StageID, Semantic: r.Semantic, Amount: r.Amount.Decimal.String(), Currency: r.Currency,
-		Created: unixOf(r.Created), Closed: unixOf(r.Closed), TypeID: r.TypeID, Segment: enumID(all[uf])}
+		Created: unixOf(r.Created), Closed: unixOf(r.Closed), TypeID: r.TypeID, Segment: enumID(all[uf]), Title: r.Title}
 	if d.Semantic == "" {
 		d.Semantic = "P"
 	}
@@ -535,7 +536,7 @@ func decodeClient(raw json.RawMessage, typeField, uf string, fields []string) (*
 	if err := id.UnmarshalJSON(all["ID"]); err != nil {
 		return nil, fmt.Errorf("client row ID: %w", err)
 	}
-	c := &app.MirrorClient{ID: int64(id), Segment: enumID(all[uf])}
+	c := &app.MirrorClient{ID: int64(id), Segment: enumID(all[uf]), Title: clientTitle(all)}
 	c.TypeID, _ = rawText(all[typeField])
 	for _, f := range fields {
 		if v, ok := rawText(all[f]); ok {
@@ -546,6 +547,37 @@ func decodeClient(raw json.RawMessage, typeField, uf string, fields []string) (*
 		}
 	}
 	return c, nil
+}
+
+// clientSelect is what a contact or company list reads: its id, type,
+// Segment value, the name shown in samples, and the fields the rules read.
+func clientSelect(typeField, uf string, fields []string) []string {
+	sel := []string{"ID", typeField, uf}
+	if typeField == "COMPANY_TYPE" {
+		sel = append(sel, "TITLE")
+	} else {
+		sel = append(sel, "NAME", "LAST_NAME")
+	}
+	for _, f := range fields {
+		if !slices.Contains(sel, f) {
+			sel = append(sel, f)
+		}
+	}
+	return sel
+}
+
+// clientTitle is a company's TITLE or a contact's full name.
+func clientTitle(row map[string]json.RawMessage) string {
+	if t, ok := rawText(row["TITLE"]); ok && t != "" {
+		return t
+	}
+	var parts []string
+	for _, f := range []string{"NAME", "LAST_NAME"} {
+		if v, ok := rawText(row[f]); ok && v != "" {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func enumID(raw json.RawMessage) int {
