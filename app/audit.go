@@ -125,3 +125,59 @@ func (s *Store) Progress(ctx context.Context, memberID, job string) (*Progress, 
 	var p Progress
 	return &p, json.Unmarshal(b, &p)
 }
+
+// AuditFilter narrows the portal's audit list; zero fields match anything.
+type AuditFilter struct {
+	Entity  string
+	Segment string // matches the segment before or after the change
+	ID      int64
+}
+
+func (f AuditFilter) match(e AuditEntry) bool {
+	return (f.Entity == "" || e.Entity == f.Entity) &&
+		(f.ID == 0 || e.ID == f.ID) &&
+		(f.Segment == "" || e.From.Segment == f.Segment || e.To.Segment == f.Segment)
+}
+
+// auditPage is how many entries a filtered read takes from Redis at once.
+const auditPage = 500
+
+// FindAudit returns the portal's latest changes that match f, newest
+// first, at most limit. A record's own trail answers when f names one;
+// otherwise the portal's list is read page by page until limit entries
+// match or it ends.
+func (s *Store) FindAudit(ctx context.Context, memberID string, f AuditFilter, limit int) ([]AuditEntry, error) {
+	out := []AuditEntry{}
+	if f.Entity != "" && f.ID != 0 {
+		list, err := s.Audit(ctx, memberID, f.Entity, f.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range list {
+			if f.match(e) && len(out) < limit {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}
+	key := portalKey(memberID, "audit")
+	for start := int64(0); start < auditPerPortal && len(out) < limit; start += auditPage {
+		raw, err := s.rdb.LRange(ctx, key, start, start+auditPage-1).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		for _, r := range raw {
+			var e AuditEntry
+			if err := json.Unmarshal([]byte(r), &e); err != nil {
+				return nil, fmt.Errorf("decode audit: %w", err)
+			}
+			if f.match(e) && len(out) < limit {
+				out = append(out, e)
+			}
+		}
+		if len(raw) < auditPage {
+			break
+		}
+	}
+	return out, nil
+}
