@@ -1,0 +1,230 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+	"github.com/shopspring/decimal"
+
+	"segmentor/app"
+	"segmentor/app/redistest"
+	"segmentor/app/segment"
+	"segmentor/bitrix"
+)
+
+// analystConfig uses money, windows, RFM, open deals, fields and
+// client_segment, so that every kind of change in the mirror matters.
+const analystConfig = `{"schemes": [
+ {"entity": "contact", "segments": [
+   {"key": "vip", "name": "VIP", "when": {"all": [{"fact": "won_amount", "window_days": 365, "op": ">=", "value": 30000}]}, "set": {"type": "PARTNER", "label": true}},
+   {"key": "champ", "name": "Champions", "when": {"fact": "rfm_m", "op": ">=", "value": 4}, "set": {"label": true}},
+   {"key": "busy", "name": "Busy", "when": {"any": [{"fact": "open_deals", "op": ">", "value": 1}, {"fact": "field:SOURCE_ID", "op": "=", "value": "WEB"}]}, "set": {"label": true}}],
+  "otherwise": {"key": "rest", "name": "Rest", "set": {"label": true}}},
+ {"entity": "company", "segments": [
+   {"key": "big", "name": "Big", "when": {"fact": "won_count", "op": ">=", "value": 4}, "set": {"type": "CUSTOMER"}}]},
+ {"entity": "deal", "segments": [
+   {"key": "premium", "name": "Premium", "when": {"fact": "client_segment", "op": "in", "value": ["vip", "big"]},
+    "set": {"label": true, "pipeline": {"category_id": 2, "stage_id": "C2:NEW", "apply": "always"}}}]}]}`
+
+// analystPortal is a portal whose mirror a test writes directly.
+type analystPortal struct {
+	rdb    redis.UniversalClient
+	store  *app.Store
+	mirror *app.Mirror
+	rng    *rand.Rand
+	mu     sync.Mutex
+	now    time.Time
+	nextID int64
+}
+
+const analystMember = "analyst0000000000000000000000000"
+
+func newAnalystPortal(t *testing.T) *analystPortal {
+	t.Helper()
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	seal, _ := app.NewSealer([]byte(strings.Repeat("k", 32)))
+	p := &analystPortal{rdb: rdb, store: app.NewStore(rdb, seal, nil), mirror: app.NewMirror(rdb),
+		rng: rand.New(rand.NewPCG(3, 4)), now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), nextID: 1}
+	if err := p.store.Save(ctx, &bitrix.Token{MemberID: analystMember, AccessToken: "x", ClientEndpoint: "https://a.bitrix24.com/rest/"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.mirror.SetRates(ctx, analystMember, segment.Rates{Base: "USD", PerUnit: map[string]decimal.Decimal{"EUR": decimal.NewFromFloat(1.1)}}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *analystPortal) clock() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.now
+}
+
+func (p *analystPortal) advance(d time.Duration) {
+	p.mu.Lock()
+	p.now = p.now.Add(d)
+	p.mu.Unlock()
+}
+
+func (p *analystPortal) client(id int64) *app.MirrorClient {
+	sources := []string{"WEB", "CALL", "EMAIL"}
+	keys := []string{"", "vip", "rest", "busy"}
+	return &app.MirrorClient{ID: id, TypeID: "CLIENT", Title: fmt.Sprintf("Client %d", id), Key: keys[p.rng.IntN(len(keys))],
+		Fields: map[string]string{"SOURCE_ID": sources[p.rng.IntN(len(sources))]}}
+}
+
+func (p *analystPortal) deal(id int64, contacts, companies int64) *app.MirrorDeal {
+	sem := []string{"S", "S", "F", "P"}[p.rng.IntN(4)]
+	d := &app.MirrorDeal{ID: id, Title: fmt.Sprintf("Deal %d", id), Semantic: sem, CategoryID: p.rng.IntN(3),
+		Amount: fmt.Sprintf("%d.25", 100+p.rng.IntN(20000)), Currency: []string{"USD", "EUR"}[p.rng.IntN(2)],
+		Created: p.now.Add(-time.Duration(p.rng.IntN(700)) * 24 * time.Hour).Unix()}
+	d.StageID = "NEW"
+	if d.CategoryID > 0 {
+		d.StageID = fmt.Sprintf("C%d:NEW", d.CategoryID)
+	}
+	if sem != "P" {
+		d.Closed = d.Created + int64(p.rng.IntN(30))*86400
+	}
+	if p.rng.IntN(3) > 0 {
+		d.CompanyID = 1 + p.rng.Int64N(companies)
+	}
+	for range p.rng.IntN(3) {
+		d.ContactIDs = append(d.ContactIDs, 1+p.rng.Int64N(contacts))
+	}
+	return d
+}
+
+// Edits made through the mirror's own writes — new, changed, relinked and
+// deleted deals and clients, new rates — reach a long-lived Analyst by
+// its change log alone, and it answers exactly what a fresh one (which
+// decodes the whole mirror) answers.
+func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
+	ctx := context.Background()
+	p := newAnalystPortal(t)
+	const contacts, companies, deals = 400, 60, 1500
+	var cl []*app.MirrorClient
+	for i := int64(1); i <= contacts; i++ {
+		cl = append(cl, p.client(i))
+	}
+	var co []*app.MirrorClient
+	for i := int64(1); i <= companies; i++ {
+		co = append(co, p.client(i))
+	}
+	var ds []*app.MirrorDeal
+	for i := int64(1); i <= deals; i++ {
+		ds = append(ds, p.deal(i, contacts, companies))
+	}
+	if err := p.mirror.PutClients(ctx, analystMember, segment.EntityContact, cl); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.mirror.PutClients(ctx, analystMember, segment.EntityCompany, co); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.mirror.PutDeals(ctx, analystMember, ds); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := segment.ParseConfig([]byte(analystConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clock, Workers: 3}
+	compare := func(round int) {
+		t.Helper()
+		fresh := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clock, Workers: 1}
+		for name, f := range map[string]func(a *Analyst) (any, error){
+			"preview": func(a *Analyst) (any, error) {
+				return a.Preview(ctx, analystMember, cfg, PreviewOptions{RevenueWindowDays: 180})
+			},
+			"standing": func(a *Analyst) (any, error) { return a.Standing(ctx, analystMember, cfg, PreviewOptions{}) },
+			"dry-run":  func(a *Analyst) (any, error) { return a.DryRun(ctx, analystMember, cfg) },
+		} {
+			got, err := f(long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := f(fresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := cmp.Options{cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".TookMS" }, cmp.Ignore()),
+				cmp.Comparer(func(a, b float64) bool { return a == b || abs(a-b) < 1e-6*max(abs(a), abs(b)) })}
+			if d := cmp.Diff(want, got, opts); d != "" {
+				t.Fatalf("round %d, %s: the long-lived analyst differs from a fresh one (-fresh +long):\n%s", round, name, d)
+			}
+		}
+	}
+	compare(0)
+	snap := long.bases[analystMember].snap
+
+	for round := 1; round <= 6; round++ {
+		var put []*app.MirrorDeal
+		for range 40 {
+			put = append(put, p.deal(1+p.rng.Int64N(deals+200), contacts, companies)) // changed, relinked or new
+		}
+		if err := p.mirror.PutDeals(ctx, analystMember, put); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.mirror.DeleteDeals(ctx, analystMember, []int64{1 + p.rng.Int64N(deals), 1 + p.rng.Int64N(deals)}); err != nil {
+			t.Fatal(err)
+		}
+		var cs []*app.MirrorClient
+		for range 15 {
+			cs = append(cs, p.client(1+p.rng.Int64N(contacts+20)))
+		}
+		if err := p.mirror.PutClients(ctx, analystMember, segment.EntityContact, cs); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.mirror.DeleteClients(ctx, analystMember, segment.EntityCompany, []int64{1 + p.rng.Int64N(companies)}); err != nil {
+			t.Fatal(err)
+		}
+		if round == 3 {
+			if err := p.mirror.SetRates(ctx, analystMember, segment.Rates{Base: "USD", PerUnit: map[string]decimal.Decimal{"EUR": decimal.NewFromFloat(0.9)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.advance(2 * time.Minute) // past rfmReuse: both build their quintiles now
+		compare(round)
+	}
+	if long.bases[analystMember].snap != snap {
+		t.Error("the long-lived analyst reloaded the whole mirror instead of catching up")
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// A base nobody used for a while, or beyond MaxPortals, is dropped.
+func TestAnalystEvictsIdleBases(t *testing.T) {
+	p := newAnalystPortal(t)
+	a := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clock, MaxPortals: 2, Idle: time.Minute}
+	ctx := context.Background()
+	for _, m := range []string{"m1", "m2", "m3"} {
+		b, err := a.base(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.mu.RUnlock()
+		p.advance(time.Second)
+	}
+	if _, ok := a.bases["m1"]; ok || len(a.bases) != 2 {
+		t.Errorf("after three portals with room for two: %d bases, m1 kept %v", len(a.bases), ok)
+	}
+	p.advance(2 * time.Minute)
+	b, _ := a.base(ctx, "m4")
+	b.mu.RUnlock()
+	if len(a.bases) != 1 {
+		t.Errorf("idle bases kept: %d", len(a.bases))
+	}
+}

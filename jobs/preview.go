@@ -1,0 +1,638 @@
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"segmentor/app"
+	"segmentor/app/segment"
+)
+
+// maxSamples is how many example records a segment or a move shows.
+const maxSamples = 5
+
+// Sample is a record shown as an example, with a link to its CRM card.
+type Sample struct {
+	ID    int64  `json:"id"`
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// SegmentStanding is a segment's part of a scheme's base.
+type SegmentStanding struct {
+	Key          string   `json:"key"`
+	Name         string   `json:"name"`
+	Color        string   `json:"color,omitempty"`
+	Count        int      `json:"count"`
+	Share        float64  `json:"share"`
+	Revenue      float64  `json:"revenue"`
+	RevenueShare float64  `json:"revenue_share"`
+	Samples      []Sample `json:"samples"`
+	// Stale marks, on the dashboard, records still carrying a segment the
+	// saved config no longer has (until the recompute reaches them).
+	Stale bool `json:"stale,omitempty"`
+}
+
+// SchemeStanding is how a scheme splits its records: each segment in the
+// config's order, and the records no segment took.
+type SchemeStanding struct {
+	Entity    segment.Entity    `json:"entity"`
+	Total     int               `json:"total"`
+	Revenue   float64           `json:"revenue"`
+	Currency  string            `json:"currency"`
+	Segments  []SegmentStanding `json:"segments"`
+	Otherwise SegmentStanding   `json:"otherwise"`
+}
+
+// MirrorSummary is what the mirror holds.
+type MirrorSummary struct {
+	Contacts  int        `json:"contacts"`
+	Companies int        `json:"companies"`
+	Deals     int        `json:"deals"`
+	SyncedAt  *time.Time `json:"synced_at"`
+}
+
+// Preview is how a config splits the base.
+type Preview struct {
+	TookMS int64         `json:"took_ms"` // time spent computing it
+	Mirror MirrorSummary `json:"mirror"`
+	// RevenueWindowDays is the window revenue is summed over; 0 = all time.
+	RevenueWindowDays int              `json:"revenue_window_days"`
+	Schemes           []SchemeStanding `json:"schemes"`
+}
+
+// Move is how many records would leave one segment for another.
+type Move struct {
+	From     string   `json:"from"`
+	FromName string   `json:"from_name"`
+	To       string   `json:"to"`
+	ToName   string   `json:"to_name"`
+	Count    int      `json:"count"`
+	Samples  []Sample `json:"samples"`
+}
+
+// FieldChange is how many records a value would be rewritten for.
+type FieldChange struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Count int    `json:"count"`
+}
+
+// SchemeDiff is what applying a config would change for one record type.
+type SchemeDiff struct {
+	Entity    segment.Entity `json:"entity"`
+	Evaluated int            `json:"evaluated"`
+	Changed   int            `json:"changed"`
+	Moves     []Move         `json:"moves"`
+	Types     []FieldChange  `json:"types"`
+	Pipelines []FieldChange  `json:"pipelines"`
+	Labels    int            `json:"labels"` // Segment field writes
+}
+
+// DryRun is what applying a config now would change, against the values
+// the records carry today. Nothing is written.
+type DryRun struct {
+	TookMS    int64        `json:"took_ms"` // time spent computing it
+	Evaluated int          `json:"evaluated"`
+	Changed   int          `json:"changed"`
+	Schemes   []SchemeDiff `json:"schemes"`
+}
+
+// PreviewOptions tune a preview or standing.
+type PreviewOptions struct {
+	RevenueWindowDays int // 0 = all time
+}
+
+// Preview evaluates cfg (a draft, validated by the caller) over the
+// portal's mirrored base: per scheme and segment, the count, share,
+// revenue, revenue share and a few examples.
+func (a *Analyst) Preview(ctx context.Context, memberID string, cfg segment.Config, opt PreviewOptions) (*Preview, error) {
+	start := time.Now()
+	b, r, err := a.draftRun(ctx, memberID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer b.mu.RUnlock()
+	now := r.env.Now
+	tallies := map[segment.Entity]*tally{}
+	for _, s := range cfg.Schemes {
+		tallies[s.Entity] = newTally(a.chunks(b.size(s.Entity)))
+	}
+	err = a.evaluate(ctx, b, r, func(e segment.Entity, chunk, i int, res *segment.Result) error {
+		id := b.order[e][i]
+		tallies[e].add(chunk, bucketKey(res.Key, res.Otherwise), id, b.recordRevenue(e, id, opt.RevenueWindowDays, now))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.standing(ctx, b, cfg, tallies, opt, false)
+	if p != nil {
+		p.TookMS = time.Since(start).Milliseconds()
+	}
+	return p, err
+}
+
+// bucketKey is the tally key of a result: the records no segment took
+// share the "" bucket, whether or not an otherwise segment names them.
+func bucketKey(key string, otherwise bool) string {
+	if otherwise {
+		return ""
+	}
+	return key
+}
+
+// Standing counts the records by the segment they carry today (no
+// evaluation), laid out by cfg, the saved config: the dashboard.
+func (a *Analyst) Standing(ctx context.Context, memberID string, cfg segment.Config, opt PreviewOptions) (*Preview, error) {
+	b, err := a.base(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	defer b.mu.RUnlock()
+	now := a.now()
+	tallies := map[segment.Entity]*tally{}
+	for _, s := range cfg.Schemes {
+		otherwise := ""
+		if s.Otherwise != nil {
+			otherwise = s.Otherwise.Key
+		}
+		e := s.Entity
+		t := newTally(a.chunks(b.size(e)))
+		tallies[e] = t
+		err := a.parallel(ctx, b.size(e), func(chunk, lo, hi int) error {
+			for i := lo; i < hi; i++ {
+				id := b.order[e][i]
+				key := b.currentKey(e, id)
+				t.add(chunk, bucketKey(key, key == otherwise), id, b.recordRevenue(e, id, opt.RevenueWindowDays, now))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a.standing(ctx, b, cfg, tallies, opt, true)
+}
+
+// standing lays tallies out by cfg. With stale, buckets of keys cfg does
+// not have are listed as stale segments. Holds b.mu.RLock.
+func (a *Analyst) standing(ctx context.Context, b *base, cfg segment.Config, tallies map[segment.Entity]*tally, opt PreviewOptions, stale bool) (*Preview, error) {
+	portal, err := a.Store.Portal(ctx, b.memberID)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := a.Mirror.Meta(ctx, b.memberID)
+	if err != nil {
+		return nil, err
+	}
+	out := &Preview{RevenueWindowDays: opt.RevenueWindowDays, Schemes: []SchemeStanding{},
+		Mirror: MirrorSummary{Contacts: b.size(segment.EntityContact), Companies: b.size(segment.EntityCompany), Deals: b.size(segment.EntityDeal)}}
+	if !meta.SyncedAt.IsZero() {
+		out.Mirror.SyncedAt = &meta.SyncedAt
+	}
+	for _, s := range cfg.Schemes {
+		buckets := tallies[s.Entity].merged()
+		ss := SchemeStanding{Entity: s.Entity, Total: b.size(s.Entity), Currency: b.rates.Base, Segments: []SegmentStanding{}}
+		for _, bk := range buckets {
+			ss.Revenue += bk.revenue
+		}
+		seg := func(key, name, color string, bk *bucket) SegmentStanding {
+			st := SegmentStanding{Key: key, Name: name, Color: color, Samples: []Sample{}}
+			if bk != nil {
+				st.Count, st.Revenue = bk.count, bk.revenue
+				st.Share = ratio(float64(bk.count), float64(ss.Total))
+				st.RevenueShare = ratio(bk.revenue, ss.Revenue)
+				st.Samples = b.samples(portal, s.Entity, bk.samples)
+			}
+			return st
+		}
+		known := map[string]bool{"": true}
+		for _, sg := range s.Segments {
+			known[sg.Key] = true
+			ss.Segments = append(ss.Segments, seg(sg.Key, sg.Name, sg.Color, buckets[sg.Key]))
+		}
+		if stale {
+			for _, key := range slices.Sorted(maps.Keys(buckets)) {
+				if !known[key] {
+					st := seg(key, key, "", buckets[key])
+					st.Stale = true
+					ss.Segments = append(ss.Segments, st)
+				}
+			}
+		}
+		if o := s.Otherwise; o != nil {
+			ss.Otherwise = seg(o.Key, o.Name, o.Color, buckets[""])
+		} else {
+			ss.Otherwise = seg("", "", "", buckets[""])
+		}
+		out.Schemes = append(out.Schemes, ss)
+	}
+	return out, nil
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// DryRun evaluates cfg over the base and diffs each record's result and
+// plan against what it carries today: segment moves, type, pipeline and
+// Segment field writes, exactly as a backfill with cfg would plan them.
+func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Config) (*DryRun, error) {
+	start := time.Now()
+	b, r, err := a.draftRun(ctx, memberID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer b.mu.RUnlock()
+	// A labelled segment the Segment field has no item for yet gets one on
+	// save; until then it plans with a stand-in id no record carries.
+	for i, s := range cfg.Schemes {
+		items := r.items[s.Entity]
+		if items == nil {
+			items = map[string]int{}
+			r.items[s.Entity] = items
+		}
+		for j, sg := range append(slices.Clone(s.Segments), ptrSlice(s.Otherwise)...) {
+			if _, ok := items[sg.Key]; sg.Set.Label && !ok {
+				items[sg.Key] = -(1000*i + j + 1)
+			}
+		}
+	}
+	diffs := map[segment.Entity][]*diffTally{}
+	for _, s := range cfg.Schemes {
+		diffs[s.Entity] = make([]*diffTally, a.chunks(b.size(s.Entity)))
+		for k := range diffs[s.Entity] {
+			diffs[s.Entity][k] = newDiffTally()
+		}
+	}
+	err = a.evaluate(ctx, b, r, func(e segment.Entity, chunk, i int, res *segment.Result) error {
+		id := b.order[e][i]
+		var cur segment.Current
+		var from string
+		if e == segment.EntityDeal {
+			d := b.deals[id].row
+			cur, from = d.Current(), d.Key
+		} else {
+			cl := b.snap.clients[e][id]
+			cur, from = cl.Current(), cl.Key
+		}
+		plan, err := segment.NewPlan(e, cur, *res, r.opts(e))
+		if err != nil {
+			return fmt.Errorf("dry-run %s %d: %w", e, id, err)
+		}
+		diffs[e][chunk].add(id, from, res.Key, cur, plan)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	portal, err := a.Store.Portal(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	names := a.segmentNames(ctx, memberID, cfg)
+	out := &DryRun{Schemes: []SchemeDiff{}}
+	for _, s := range cfg.Schemes {
+		d := mergeDiffs(diffs[s.Entity])
+		sd := SchemeDiff{Entity: s.Entity, Evaluated: d.evaluated, Changed: d.changed, Labels: d.labels,
+			Moves: []Move{}, Types: changes(d.types), Pipelines: changes(d.pipelines)}
+		for mv, bk := range d.moves {
+			sd.Moves = append(sd.Moves, Move{From: mv[0], FromName: names[s.Entity][mv[0]], To: mv[1], ToName: names[s.Entity][mv[1]],
+				Count: bk.count, Samples: b.samples(portal, s.Entity, bk.samples)})
+		}
+		slices.SortFunc(sd.Moves, func(x, y Move) int {
+			return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.From, y.From), cmp.Compare(x.To, y.To))
+		})
+		out.Evaluated += sd.Evaluated
+		out.Changed += sd.Changed
+		out.Schemes = append(out.Schemes, sd)
+	}
+	out.TookMS = time.Since(start).Milliseconds()
+	return out, nil
+}
+
+// segmentNames names segment keys per entity: the draft's names first,
+// then the saved config's for keys the draft dropped.
+func (a *Analyst) segmentNames(ctx context.Context, memberID string, draft segment.Config) map[segment.Entity]map[string]string {
+	out := map[segment.Entity]map[string]string{}
+	add := func(cfg segment.Config) {
+		for _, s := range cfg.Schemes {
+			if out[s.Entity] == nil {
+				out[s.Entity] = map[string]string{}
+			}
+			for _, sg := range append(slices.Clone(s.Segments), ptrSlice(s.Otherwise)...) {
+				if _, ok := out[s.Entity][sg.Key]; !ok {
+					out[s.Entity][sg.Key] = sg.Name
+				}
+			}
+		}
+	}
+	add(draft)
+	if sc, err := a.Store.Config(ctx, memberID); err == nil && len(sc.Config) > 0 {
+		if saved, err := segment.ParseConfig(sc.Config); err == nil {
+			add(saved)
+		}
+	}
+	return out
+}
+
+// draftRun compiles cfg and returns the portal's base, read-locked (the
+// caller must b.mu.RUnlock), with a classification pass of cfg's rules as
+// if it were saved now, over the base's rates and RFM quintiles built from
+// cfg's windows.
+func (a *Analyst) draftRun(ctx context.Context, memberID string, cfg segment.Config) (*base, *run, error) {
+	rules, err := segment.Compile(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := a.base(ctx, memberID)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := a.now()
+	pr := &portalRules{since: now, cfg: cfg, rules: rules}
+	r, err := a.classifier().newRun(ctx, memberID, pr)
+	if err != nil {
+		b.mu.RUnlock()
+		return nil, nil, err
+	}
+	r.env.Rates = b.rates
+	r.rfm = b.rfmFor(r, now)
+	return b, r, nil
+}
+
+// evaluate classifies every record of the base with r's rules — clients
+// first, so deals see their clients' new segments through client_segment,
+// as a backfill does — and hands each result to visit, from several
+// goroutines. A chunk is a run of consecutive ids, lower ids in lower
+// chunks. Holds b.mu.RLock.
+func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e segment.Entity, chunk, i int, res *segment.Result) error) error {
+	rules := r.pr.rules
+	keys := map[segment.Entity][]string{}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		if !rules.Has(e) {
+			continue
+		}
+		ids := b.order[e]
+		keys[e] = make([]string, len(ids))
+		err := a.parallel(ctx, len(ids), func(chunk, lo, hi int) error {
+			f := segment.NewClientFacts(r.envFor(e))
+			for i := lo; i < hi; i++ {
+				id := ids[i]
+				f.Reset(b.snap.clients[e][id].Client(e), b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}])
+				res := rules.Match(e, f)
+				keys[e][i] = res.Key
+				if err := visit(e, chunk, i, &res); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !rules.Has(segment.EntityDeal) {
+		return nil
+	}
+	lookup := func(e segment.Entity, id int64) string {
+		if k, ok := keys[e]; ok {
+			if p, ok := b.pos[e][id]; ok {
+				return k[p]
+			}
+			return ""
+		}
+		return b.currentKey(e, id)
+	}
+	ids := b.order[segment.EntityDeal]
+	return a.parallel(ctx, len(ids), func(chunk, lo, hi int) error {
+		f := segment.NewDealFacts(lookup)
+		for i := lo; i < hi; i++ {
+			f.Reset(&b.deals[ids[i]].deal)
+			res := rules.Match(segment.EntityDeal, f)
+			if err := visit(segment.EntityDeal, chunk, i, &res); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// chunkSize is the least work worth a chunk; chunks spread over workers.
+const chunkSize = 2048
+
+// chunks is how many chunks parallel splits n records into.
+func (a *Analyst) chunks(n int) int {
+	return max(1, min((n+chunkSize-1)/chunkSize, 4*a.workers()))
+}
+
+// parallel runs fn over [0, n) split into a.chunks(n) consecutive chunks,
+// on up to a.workers() goroutines; the first error wins.
+func (a *Analyst) parallel(ctx context.Context, n int, fn func(chunk, lo, hi int) error) error {
+	k := a.chunks(n)
+	next := make(chan int, k)
+	for c := range k {
+		next <- c
+	}
+	close(next)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range min(k, a.workers()) {
+		wg.Go(func() {
+			for c := range next {
+				if err := ctx.Err(); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+				if err := fn(c, c*n/k, (c+1)*n/k); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// currentKey is the segment a record carries in the mirror. Holds b.mu.RLock.
+func (b *base) currentKey(e segment.Entity, id int64) string {
+	if e == segment.EntityDeal {
+		if d := b.deals[id]; d != nil {
+			return d.row.Key
+		}
+		return ""
+	}
+	if cl := b.snap.clients[e][id]; cl != nil {
+		return cl.Key
+	}
+	return ""
+}
+
+// recordRevenue is a record's won revenue in the base currency over the
+// window: a deal's own, a client's over its deals. Holds b.mu.RLock.
+func (b *base) recordRevenue(e segment.Entity, id int64, window int, now time.Time) float64 {
+	if e == segment.EntityDeal {
+		return b.revenue(&b.deals[id].deal, window, now)
+	}
+	sum := 0.0
+	deals := b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}]
+	for i := range deals {
+		sum += b.revenue(&deals[i], window, now)
+	}
+	return sum
+}
+
+// samples turns sample ids into titled links. Holds b.mu.RLock.
+func (b *base) samples(p *app.Portal, e segment.Entity, ids []int64) []Sample {
+	out := make([]Sample, 0, len(ids))
+	for _, id := range ids {
+		s := Sample{ID: id, URL: p.RecordURL(string(e), id)}
+		if e == segment.EntityDeal {
+			if d := b.deals[id]; d != nil {
+				s.Title = d.row.Title
+			}
+		} else if cl := b.snap.clients[e][id]; cl != nil {
+			s.Title = cl.Title
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// bucket is what a tally knows of one segment (or move).
+type bucket struct {
+	count   int
+	revenue float64
+	samples []int64 // the lowest ids, at most maxSamples
+}
+
+func (bk *bucket) add(id int64, revenue float64) {
+	bk.count++
+	bk.revenue += revenue
+	if len(bk.samples) < maxSamples {
+		bk.samples = append(bk.samples, id)
+	}
+}
+
+func (bk *bucket) merge(o *bucket) {
+	bk.count += o.count
+	bk.revenue += o.revenue
+	bk.samples = append(bk.samples, o.samples[:min(len(o.samples), maxSamples-len(bk.samples))]...)
+}
+
+// tally counts records per segment key, one map per chunk so that chunks
+// count in parallel and merge in order (the samples are the lowest ids).
+type tally struct {
+	chunks []map[string]*bucket
+}
+
+func newTally(chunks int) *tally {
+	t := &tally{chunks: make([]map[string]*bucket, chunks)}
+	for i := range t.chunks {
+		t.chunks[i] = map[string]*bucket{}
+	}
+	return t
+}
+
+func (t *tally) add(chunk int, key string, id int64, revenue float64) {
+	bk := t.chunks[chunk][key]
+	if bk == nil {
+		bk = &bucket{}
+		t.chunks[chunk][key] = bk
+	}
+	bk.add(id, revenue)
+}
+
+func (t *tally) merged() map[string]*bucket {
+	out := map[string]*bucket{}
+	for _, c := range t.chunks {
+		for k, bk := range c {
+			if out[k] == nil {
+				out[k] = &bucket{}
+			}
+			out[k].merge(bk)
+		}
+	}
+	return out
+}
+
+// diffTally is one chunk's part of a dry-run of a scheme.
+type diffTally struct {
+	evaluated, changed, labels int
+	moves                      map[[2]string]*bucket
+	types, pipelines           map[[2]string]int
+}
+
+func newDiffTally() *diffTally {
+	return &diffTally{moves: map[[2]string]*bucket{}, types: map[[2]string]int{}, pipelines: map[[2]string]int{}}
+}
+
+func (d *diffTally) add(id int64, from, to string, cur segment.Current, plan segment.Plan) {
+	d.evaluated++
+	if from == to && plan.Empty() {
+		return
+	}
+	d.changed++
+	if from != to {
+		mv := [2]string{from, to}
+		if d.moves[mv] == nil {
+			d.moves[mv] = &bucket{}
+		}
+		d.moves[mv].add(id, 0)
+	}
+	if plan.Type != "" {
+		d.types[[2]string{cur.TypeID, plan.Type}]++
+	}
+	if plan.Move != nil {
+		d.pipelines[[2]string{pipelineOf(cur.CategoryID, cur.StageID), pipelineOf(plan.Move.CategoryID, plan.Move.StageID)}]++
+	}
+	if plan.Segment != nil {
+		d.labels++
+	}
+}
+
+// mergeDiffs merges chunks in order.
+func mergeDiffs(parts []*diffTally) *diffTally {
+	out := newDiffTally()
+	for _, p := range parts {
+		out.evaluated += p.evaluated
+		out.changed += p.changed
+		out.labels += p.labels
+		for mv, bk := range p.moves {
+			if out.moves[mv] == nil {
+				out.moves[mv] = &bucket{}
+			}
+			out.moves[mv].merge(bk)
+		}
+		for k, n := range p.types {
+			out.types[k] += n
+		}
+		for k, n := range p.pipelines {
+			out.pipelines[k] += n
+		}
+	}
+	return out
+}
+
+// changes lists field changes by count, descending.
+func changes(m map[[2]string]int) []FieldChange {
+	out := []FieldChange{}
+	for k, n := range m {
+		out = append(out, FieldChange{From: k[0], To: k[1], Count: n})
+	}
+	slices.SortFunc(out, func(x, y FieldChange) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.From, y.From), cmp.Compare(x.To, y.To))
+	})
+	return out
+}
