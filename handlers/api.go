@@ -39,6 +39,14 @@ type API struct {
 	Store *app.Store
 	CRM   CRM
 	Jobs  Recomputer // nil: recompute is unavailable
+	// Insight computes previews, dry-runs, the dashboard's counts and
+	// record explanations; nil leaves them unavailable.
+	Insight Insight
+	Mirror  *app.Mirror    // record titles in the audit list
+	Queues  QueueInspector // nil: the dashboard shows no queue health
+	Usage   *app.RESTUsage // nil: the dashboard shows no REST budget use
+
+	queues queueCache
 }
 
 // emptyConfig is what a portal has before its first save.
@@ -246,6 +254,12 @@ func apiRoutes(g *gin.RouterGroup, s *Sessions, a *API) {
 	auth.POST("/config/validate", a.ValidateConfig)
 	auth.GET("/reference", a.GetReference)
 	auth.GET("/jobs/:id", a.Job)
+	auth.POST("/preview", a.Preview)
+	auth.POST("/dryrun", a.DryRun)
+	auth.POST("/dry-run", a.DryRun) // the name design.md §5 uses
+	auth.GET("/records/:entity/:id", a.Record)
+	auth.GET("/audit", a.Audit)
+	auth.GET("/dashboard", a.Dashboard)
 	admin := auth.Group("", RequireAdmin)
 	admin.PUT("/config", a.PutConfig)
 	admin.POST("/reference/types", a.AddType)

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"segmentor"
+	"segmentor/app"
 	"segmentor/bitrix/b24sim"
 	"segmentor/handlers"
+	"segmentor/jobs"
 )
 
 // settingsStack is the whole app with the settings page and its API, on a
@@ -58,7 +60,8 @@ func newSettingsStack(t *testing.T, lang string) *settingsStack {
 	clock := &testClock{now: time.Now()}
 	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true},
 		Apps: handlers.HTTPTokenChecker{AllowHTTP: true}, Key: sessionKey, Clock: clock.Now}
-	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}, Jobs: s.worker.Queue}
+	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}, Jobs: s.worker.Queue,
+		Insight: &jobs.Analyst{Store: s.store, Mirror: app.NewMirror(s.rdb)}, Mirror: app.NewMirror(s.rdb), Queues: s.insp, Usage: s.usage}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))
 	t.Cleanup(web.Close)
 	rep := s.sim.AddUser(b24sim.User{Name: "Rita", LastName: "Rep", Admin: false})

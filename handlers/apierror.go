@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -46,7 +47,7 @@ func apiError(c *gin.Context, lang string, err error) {
 	}
 	msg := app.ErrorMessage(err)
 	if langOf(lang) == "ru" {
-		if ru, ok := apiTextsRU[code]; ok && code != app.EInvalid {
+		if ru, ok := apiTextsRU[code]; ok && code != app.EInvalid && !errors.Is(err, errInUserLanguage) {
 			msg = ru
 		}
 	}

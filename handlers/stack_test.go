@@ -34,6 +34,7 @@ type stack struct {
 	insp     *asynq.Inspector
 	metrics  *handlers.Metrics
 	worker   *jobs.Worker
+	usage    *app.RESTUsage
 }
 
 func newStack(t *testing.T, opts b24sim.Options) *stack {
@@ -46,9 +47,13 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	seal, _ := app.NewSealer(key)
 	store := app.NewStore(rdb, seal, nil)
 	metrics := handlers.NewMetrics(asynq.NewInspectorFromRedisClient(rdb))
+	usage := app.NewRESTUsage(rdb, nil)
 	client, err := bitrix.NewClient(bitrix.Config{
-		OnRequest: metrics.ObserveREST,
-		ClientID:  sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
+		OnRequest: func(ctx context.Context, info bitrix.RequestInfo) {
+			metrics.ObserveREST(ctx, info)
+			usage.Observe(ctx, info)
+		},
+		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
 		Redis: rdb, Tokens: store, AllowHTTP: true,
 	})
 	if err != nil {
@@ -82,7 +87,7 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	}
 	t.Cleanup(worker.Shutdown)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp, metrics: metrics, worker: w}
+	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp, metrics: metrics, worker: w, usage: usage}
 }
 
 type quietLogger struct{}

@@ -97,9 +97,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	queue := asynq.NewClientFromRedisClient(rdb)
 	defer queue.Close()
 	metrics := handlers.NewMetrics(asynq.NewInspectorFromRedisClient(rdb))
+	usage := app.NewRESTUsage(rdb, nil)
 	b24, err := bitrix.NewClient(bitrix.Config{
-		OnRequest: metrics.ObserveREST,
-		ClientID:  cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
+		OnRequest: func(ctx context.Context, info bitrix.RequestInfo) {
+			metrics.ObserveREST(ctx, info)
+			usage.Observe(ctx, info)
+		},
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
 		Redis: rdb, Tokens: store, AllowHTTP: cfg.AllowHTTP,
 		Profile: func(ctx context.Context, memberID string) (bitrix.Profile, error) {
 			p, err := store.Portal(ctx, memberID)
@@ -124,7 +128,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Sessions: &handlers.Sessions{Store: store, Key: cfg.SecretKey,
 				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP},
 				Apps:  handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP}},
-			API:      &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb}},
+			API: &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb},
+				Insight: &jobs.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
+				Queues: asynq.NewInspectorFromRedisClient(rdb), Usage: usage},
 			Logger:   log,
 			Health:   &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth},
 			Manifest: manifest,
