@@ -78,19 +78,30 @@ type base struct {
 	perUnit  map[string]float64 // rates as floats: "" and the base currency are 1
 	snap     *snapshot          // clients and their deals (snap.deals is unused: see deals)
 	deals    map[int64]*dealRow
-	order    map[segment.Entity][]int64         // sorted ids
-	pos      map[segment.Entity]map[int64]int32 // id → index in order
-	dirty    map[segment.Entity]bool            // order must be rebuilt
+	cols     map[segment.Entity]*column
 	used     time.Time
 
 	rfmMu sync.Mutex
 	rfm   map[string]*rfmEntry
 }
 
-// dealRow is a deal of the base: its row, converted once for the rules.
+// dealRow is a deal of the base: its row, converted once for the rules,
+// and what it brought.
 type dealRow struct {
 	row  *app.MirrorDeal
 	deal segment.Deal
+	won  float64   // amount in the base currency if won, else 0 (also without a rate)
+	at   time.Time // when it closed (created, if no close date)
+}
+
+// column is one entity's records in id order with what a pass over the
+// base reads of each, so that evaluation indexes slices, not maps.
+type column struct {
+	ids     []int64
+	pos     map[int64]int32     // id → index
+	clients []*app.MirrorClient // contacts and companies
+	deals   [][]segment.Deal    // a client's deals (the snapshot's lists)
+	rows    []*dealRow          // deals
 }
 
 type rfmEntry struct {
@@ -184,7 +195,7 @@ func (a *Analyst) reload(ctx context.Context, b *base) error {
 	perUnit := ratesPerUnit(rates)
 	deals := make(map[int64]*dealRow, len(s.deals))
 	for _, d := range s.deals {
-		deals[d.ID] = newDealRow(d)
+		deals[d.ID] = newDealRow(d, perUnit)
 	}
 	// Rebuild each client's deals from the distinct rows, in id order (a
 	// scan may return a row twice if the hash grows meanwhile).
@@ -198,8 +209,10 @@ func (a *Analyst) reload(ctx context.Context, b *base) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.loaded, b.gen, b.rates, b.perUnit, b.snap, b.deals = true, gen, rates, perUnit, s, deals
-	b.dirty = map[segment.Entity]bool{segment.EntityContact: true, segment.EntityCompany: true, segment.EntityDeal: true}
-	b.reorder()
+	b.cols = map[segment.Entity]*column{}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
+		b.cols[e] = b.column(e)
+	}
 	b.rfmMu.Lock()
 	b.rfm = nil
 	b.rfmMu.Unlock()
@@ -232,7 +245,13 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 	defer b.mu.Unlock()
 	if ch.Rates {
 		b.rates, b.perUnit = rates, ratesPerUnit(rates)
+		for _, dr := range b.deals {
+			dr.won = wonInBase(&dr.deal, b.perUnit)
+		}
 	}
+	// What changed, and whether a column gained or lost records.
+	touched := map[app.ClientRef]bool{}
+	rebuild := map[segment.Entity]bool{}
 	for e, rows := range clients {
 		for _, id := range ch.IDs[e] {
 			cl, had := rows[id], b.snap.clients[e][id] != nil
@@ -241,9 +260,8 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 			} else {
 				b.snap.clients[e][id] = cl
 			}
-			if had != (cl != nil) {
-				b.dirty[e] = true
-			}
+			rebuild[e] = rebuild[e] || had != (cl != nil)
+			touched[app.ClientRef{Entity: e, ID: id}] = true
 		}
 	}
 	for _, id := range ch.IDs[segment.EntityDeal] {
@@ -253,58 +271,91 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 				if len(b.snap.dealsOf[ref]) == 0 {
 					delete(b.snap.dealsOf, ref)
 				}
+				touched[ref] = true
 			}
 		}
 		d := deals[id]
-		if (d == nil) != (b.deals[id] == nil) {
-			b.dirty[segment.EntityDeal] = true
-		}
+		rebuild[segment.EntityDeal] = rebuild[segment.EntityDeal] || (d == nil) != (b.deals[id] == nil)
 		if d == nil {
 			delete(b.deals, id)
 			continue
 		}
-		dr := newDealRow(d)
+		dr := newDealRow(d, b.perUnit)
 		b.deals[id] = dr
 		for _, ref := range d.Clients() {
 			list := b.snap.dealsOf[ref]
 			i, _ := slices.BinarySearchFunc(list, id, func(x segment.Deal, id int64) int { return cmp.Compare(x.ID, id) })
 			b.snap.dealsOf[ref] = slices.Insert(list, i, dr.deal)
+			touched[ref] = true
+		}
+	}
+	for e := range rebuild {
+		b.cols[e] = b.column(e)
+	}
+	for ref := range touched {
+		if col := b.cols[ref.Entity]; !rebuild[ref.Entity] {
+			if p, ok := col.pos[ref.ID]; ok {
+				col.clients[p], col.deals[p] = b.snap.clients[ref.Entity][ref.ID], b.snap.dealsOf[ref]
+			}
+		}
+	}
+	if col := b.cols[segment.EntityDeal]; !rebuild[segment.EntityDeal] {
+		for _, id := range ch.IDs[segment.EntityDeal] {
+			if p, ok := col.pos[id]; ok {
+				col.rows[p] = b.deals[id]
+			}
 		}
 	}
 	b.gen = ch.Gen
-	b.reorder()
 	return nil
 }
 
-func newDealRow(d *app.MirrorDeal) *dealRow { return &dealRow{row: d, deal: d.Deal()} }
+func newDealRow(d *app.MirrorDeal, perUnit map[string]float64) *dealRow {
+	dr := &dealRow{row: d, deal: d.Deal()}
+	dr.won = wonInBase(&dr.deal, perUnit)
+	dr.at = dr.deal.Closed
+	if dr.at.IsZero() {
+		dr.at = dr.deal.Created
+	}
+	return dr
+}
 
-// reorder rebuilds the sorted ids of the entities whose membership changed.
-// Holds b.mu.
-func (b *base) reorder() {
-	if b.order == nil {
-		b.order, b.pos = map[segment.Entity][]int64{}, map[segment.Entity]map[int64]int32{}
+// wonInBase is a won deal's amount in the base currency; 0 for any other
+// deal, or one in a currency without a rate.
+func wonInBase(d *segment.Deal, perUnit map[string]float64) float64 {
+	rate, ok := perUnit[d.Currency]
+	if d.Semantic != segment.Won || !ok {
+		return 0
 	}
-	for e, dirty := range b.dirty {
-		if !dirty {
-			continue
+	return d.Amount.InexactFloat64() * rate
+}
+
+// column lays out an entity's records in id order. Holds b.mu.
+func (b *base) column(e segment.Entity) *column {
+	col := &column{}
+	if e == segment.EntityDeal {
+		col.ids = slices.Sorted(maps.Keys(b.deals))
+		col.rows = make([]*dealRow, len(col.ids))
+		for i, id := range col.ids {
+			col.rows[i] = b.deals[id]
 		}
-		var ids []int64
-		if e == segment.EntityDeal {
-			ids = slices.Sorted(maps.Keys(b.deals))
-		} else {
-			ids = slices.Sorted(maps.Keys(b.snap.clients[e]))
+	} else {
+		col.ids = slices.Sorted(maps.Keys(b.snap.clients[e]))
+		col.clients = make([]*app.MirrorClient, len(col.ids))
+		col.deals = make([][]segment.Deal, len(col.ids))
+		for i, id := range col.ids {
+			col.clients[i], col.deals[i] = b.snap.clients[e][id], b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}]
 		}
-		pos := make(map[int64]int32, len(ids))
-		for i, id := range ids {
-			pos[id] = int32(i)
-		}
-		b.order[e], b.pos[e] = ids, pos
 	}
-	b.dirty = map[segment.Entity]bool{}
+	col.pos = make(map[int64]int32, len(col.ids))
+	for i, id := range col.ids {
+		col.pos[id] = int32(i)
+	}
+	return col
 }
 
 // size is the number of records of an entity in the base.
-func (b *base) size(e segment.Entity) int { return len(b.order[e]) }
+func (b *base) size(e segment.Entity) int { return len(b.cols[e].ids) }
 
 // rfmFor returns RFM quintiles for the windows r's rules use, built over
 // the base (buildRFM, as a backfill does) or reused when the base has not
@@ -343,24 +394,13 @@ func ratesPerUnit(r segment.Rates) map[string]float64 {
 }
 
 // revenue is what a deal brought in the base currency within the window
-// (0 = all time) ending at now: its amount if won, else nothing. A
-// currency without a rate counts nothing.
-func (b *base) revenue(d *segment.Deal, window int, now time.Time) float64 {
-	if d.Semantic != segment.Won {
+// (0 = all time) ending at now.
+func (dr *dealRow) revenue(window int, now time.Time) float64 {
+	if dr.won == 0 {
 		return 0
 	}
-	if window > 0 {
-		at := d.Closed
-		if at.IsZero() {
-			at = d.Created
-		}
-		if !at.After(now.Add(-time.Duration(window)*24*time.Hour)) || at.After(now) {
-			return 0
-		}
-	}
-	rate, ok := b.perUnit[d.Currency]
-	if !ok {
+	if window > 0 && (!dr.at.After(now.Add(-time.Duration(window)*24*time.Hour)) || dr.at.After(now)) {
 		return 0
 	}
-	return d.Amount.InexactFloat64() * rate
+	return dr.won
 }

@@ -123,10 +123,12 @@ func (a *Analyst) Preview(ctx context.Context, memberID string, cfg segment.Conf
 	for _, s := range cfg.Schemes {
 		tallies[s.Entity] = newTally(a.chunks(b.size(s.Entity)))
 	}
-	err = a.evaluate(ctx, b, r, func(e segment.Entity, chunk, i int, res *segment.Result) error {
-		id := b.order[e][i]
-		tallies[e].add(chunk, bucketKey(res.Key, res.Otherwise), id, b.recordRevenue(e, id, opt.RevenueWindowDays, now))
-		return nil
+	err = a.evaluate(ctx, b, r, func(e segment.Entity) visitor {
+		t, col := tallies[e], b.cols[e]
+		return func(chunk, i int, res *segment.Result) error {
+			t.add(chunk, bucketKey(res.Key, res.Otherwise), col.ids[i], b.recordRevenue(col, i, opt.RevenueWindowDays, now))
+			return nil
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -162,14 +164,13 @@ func (a *Analyst) Standing(ctx context.Context, memberID string, cfg segment.Con
 		if s.Otherwise != nil {
 			otherwise = s.Otherwise.Key
 		}
-		e := s.Entity
+		e, col := s.Entity, b.cols[s.Entity]
 		t := newTally(a.chunks(b.size(e)))
 		tallies[e] = t
 		err := a.parallel(ctx, b.size(e), func(chunk, lo, hi int) error {
 			for i := lo; i < hi; i++ {
-				id := b.order[e][i]
-				key := b.currentKey(e, id)
-				t.add(chunk, bucketKey(key, key == otherwise), id, b.recordRevenue(e, id, opt.RevenueWindowDays, now))
+				key := col.key(i)
+				t.add(chunk, bucketKey(key, key == otherwise), col.ids[i], b.recordRevenue(col, i, opt.RevenueWindowDays, now))
 			}
 			return nil
 		})
@@ -274,23 +275,22 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 			diffs[s.Entity][k] = newDiffTally()
 		}
 	}
-	err = a.evaluate(ctx, b, r, func(e segment.Entity, chunk, i int, res *segment.Result) error {
-		id := b.order[e][i]
-		var cur segment.Current
-		var from string
-		if e == segment.EntityDeal {
-			d := b.deals[id].row
-			cur, from = d.Current(), d.Key
-		} else {
-			cl := b.snap.clients[e][id]
-			cur, from = cl.Current(), cl.Key
+	err = a.evaluate(ctx, b, r, func(e segment.Entity) visitor {
+		col, opts, d := b.cols[e], r.opts(e), diffs[e]
+		return func(chunk, i int, res *segment.Result) error {
+			var cur segment.Current
+			if e == segment.EntityDeal {
+				cur = col.rows[i].row.Current()
+			} else {
+				cur = col.clients[i].Current()
+			}
+			plan, err := segment.NewPlan(e, cur, *res, opts)
+			if err != nil {
+				return fmt.Errorf("dry-run %s %d: %w", e, col.ids[i], err)
+			}
+			d[chunk].add(col.ids[i], col.key(i), res.Key, cur, plan)
+			return nil
 		}
-		plan, err := segment.NewPlan(e, cur, *res, r.opts(e))
-		if err != nil {
-			return fmt.Errorf("dry-run %s %d: %w", e, id, err)
-		}
-		diffs[e][chunk].add(id, from, res.Key, cur, plan)
-		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -370,28 +370,31 @@ func (a *Analyst) draftRun(ctx context.Context, memberID string, cfg segment.Con
 	return b, r, nil
 }
 
+// visitor takes one record's result: the i-th of its entity's column,
+// counted in chunk.
+type visitor func(chunk, i int, res *segment.Result) error
+
 // evaluate classifies every record of the base with r's rules — clients
 // first, so deals see their clients' new segments through client_segment,
-// as a backfill does — and hands each result to visit, from several
-// goroutines. A chunk is a run of consecutive ids, lower ids in lower
-// chunks. Holds b.mu.RLock.
-func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e segment.Entity, chunk, i int, res *segment.Result) error) error {
+// as a backfill does — and hands each result to the entity's visitor, from
+// several goroutines. A chunk is a run of consecutive ids, lower ids in
+// lower chunks. Holds b.mu.RLock.
+func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e segment.Entity) visitor) error {
 	rules := r.pr.rules
 	keys := map[segment.Entity][]string{}
 	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
 		if !rules.Has(e) {
 			continue
 		}
-		ids := b.order[e]
-		keys[e] = make([]string, len(ids))
-		err := a.parallel(ctx, len(ids), func(chunk, lo, hi int) error {
-			f := segment.NewClientFacts(r.envFor(e))
+		col, v, env := b.cols[e], visit(e), r.envFor(e)
+		keys[e] = make([]string, len(col.ids))
+		err := a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
+			f := segment.NewClientFacts(env)
 			for i := lo; i < hi; i++ {
-				id := ids[i]
-				f.Reset(b.snap.clients[e][id].Client(e), b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}])
+				f.Reset(col.clients[i].Client(e), col.deals[i])
 				res := rules.Match(e, f)
 				keys[e][i] = res.Key
-				if err := visit(e, chunk, i, &res); err != nil {
+				if err := v(chunk, i, &res); err != nil {
 					return err
 				}
 			}
@@ -404,22 +407,36 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 	if !rules.Has(segment.EntityDeal) {
 		return nil
 	}
-	lookup := func(e segment.Entity, id int64) string {
-		if k, ok := keys[e]; ok {
-			if p, ok := b.pos[e][id]; ok {
+	// client_segment: the draft's verdict where it has a scheme, else what
+	// the client carries.
+	segmentOf := map[segment.Entity]func(id int64) string{}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		col, k := b.cols[e], keys[e]
+		segmentOf[e] = func(id int64) string {
+			p, ok := col.pos[id]
+			switch {
+			case !ok:
+				return ""
+			case k != nil:
 				return k[p]
 			}
-			return ""
+			return col.clients[p].Key
 		}
-		return b.currentKey(e, id)
 	}
-	ids := b.order[segment.EntityDeal]
-	return a.parallel(ctx, len(ids), func(chunk, lo, hi int) error {
+	contact, company := segmentOf[segment.EntityContact], segmentOf[segment.EntityCompany]
+	lookup := func(e segment.Entity, id int64) string {
+		if e == segment.EntityCompany {
+			return company(id)
+		}
+		return contact(id)
+	}
+	col, v := b.cols[segment.EntityDeal], visit(segment.EntityDeal)
+	return a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
 		f := segment.NewDealFacts(lookup)
 		for i := lo; i < hi; i++ {
-			f.Reset(&b.deals[ids[i]].deal)
+			f.Reset(&col.rows[i].deal)
 			res := rules.Match(segment.EntityDeal, f)
-			if err := visit(segment.EntityDeal, chunk, i, &res); err != nil {
+			if err := v(chunk, i, &res); err != nil {
 				return err
 			}
 		}
@@ -465,30 +482,28 @@ func (a *Analyst) parallel(ctx context.Context, n int, fn func(chunk, lo, hi int
 	return first
 }
 
-// currentKey is the segment a record carries in the mirror. Holds b.mu.RLock.
-func (b *base) currentKey(e segment.Entity, id int64) string {
-	if e == segment.EntityDeal {
-		if d := b.deals[id]; d != nil {
-			return d.row.Key
-		}
-		return ""
+// key is the segment the i-th record carries in the mirror.
+func (col *column) key(i int) string {
+	if col.rows != nil {
+		return col.rows[i].row.Key
 	}
-	if cl := b.snap.clients[e][id]; cl != nil {
-		return cl.Key
-	}
-	return ""
+	return col.clients[i].Key
 }
 
-// recordRevenue is a record's won revenue in the base currency over the
-// window: a deal's own, a client's over its deals. Holds b.mu.RLock.
-func (b *base) recordRevenue(e segment.Entity, id int64, window int, now time.Time) float64 {
-	if e == segment.EntityDeal {
-		return b.revenue(&b.deals[id].deal, window, now)
+// recordRevenue is the i-th record's won revenue in the base currency over
+// the window: a deal's own, a client's over its deals. Holds b.mu.RLock.
+func (b *base) recordRevenue(col *column, i int, window int, now time.Time) float64 {
+	if col.rows != nil {
+		return col.rows[i].revenue(window, now)
 	}
 	sum := 0.0
-	deals := b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}]
-	for i := range deals {
-		sum += b.revenue(&deals[i], window, now)
+	deals := col.deals[i]
+	for k := range deals {
+		if deals[k].Semantic == segment.Won {
+			if dr := b.deals[deals[k].ID]; dr != nil {
+				sum += dr.revenue(window, now)
+			}
+		}
 	}
 	return sum
 }
@@ -531,37 +546,39 @@ func (bk *bucket) merge(o *bucket) {
 	bk.samples = append(bk.samples, o.samples[:min(len(o.samples), maxSamples-len(bk.samples))]...)
 }
 
-// tally counts records per segment key, one map per chunk so that chunks
+// tally counts records per segment key, one part per chunk so that chunks
 // count in parallel and merge in order (the samples are the lowest ids).
+// A scheme has a handful of segments: a part finds its bucket by a short
+// scan, cheaper than hashing the key for every record.
 type tally struct {
-	chunks []map[string]*bucket
+	parts []tallyPart
 }
 
-func newTally(chunks int) *tally {
-	t := &tally{chunks: make([]map[string]*bucket, chunks)}
-	for i := range t.chunks {
-		t.chunks[i] = map[string]*bucket{}
-	}
-	return t
+type tallyPart struct {
+	keys    []string
+	buckets []*bucket
 }
+
+func newTally(chunks int) *tally { return &tally{parts: make([]tallyPart, chunks)} }
 
 func (t *tally) add(chunk int, key string, id int64, revenue float64) {
-	bk := t.chunks[chunk][key]
-	if bk == nil {
-		bk = &bucket{}
-		t.chunks[chunk][key] = bk
+	p := &t.parts[chunk]
+	i := slices.Index(p.keys, key)
+	if i < 0 {
+		i = len(p.keys)
+		p.keys, p.buckets = append(p.keys, key), append(p.buckets, &bucket{})
 	}
-	bk.add(id, revenue)
+	p.buckets[i].add(id, revenue)
 }
 
 func (t *tally) merged() map[string]*bucket {
 	out := map[string]*bucket{}
-	for _, c := range t.chunks {
-		for k, bk := range c {
+	for _, p := range t.parts {
+		for i, k := range p.keys {
 			if out[k] == nil {
 				out[k] = &bucket{}
 			}
-			out[k].merge(bk)
+			out[k].merge(p.buckets[i])
 		}
 	}
 	return out

@@ -1,0 +1,188 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"segmentor"
+	"segmentor/app"
+	"segmentor/app/redistest"
+	"segmentor/app/segment"
+	"segmentor/bitrix"
+	"segmentor/handlers"
+	"segmentor/jobs"
+)
+
+// benchInsightConfig is a draft as an admin would write it: money over a
+// window, RFM, open deals, a field, a type, and premium deals routed by
+// client_segment to their own pipeline.
+const benchInsightConfig = `{"schemes": [
+ {"entity": "contact", "segments": [
+   {"key": "vip", "name": "VIP", "color": "#d4380d", "when": {"all": [{"fact": "won_amount", "window_days": 365, "op": ">=", "value": 40000},
+      {"any": [{"fact": "won_count", "window_days": 365, "op": ">=", "value": 3}, {"fact": "field:SOURCE_ID", "op": "in", "value": ["WEB", "PARTNER"]}]}]},
+    "set": {"type": "PARTNER", "label": true}},
+   {"key": "champions", "name": "Champions", "when": {"fact": "rfm", "op": "in", "value": ["555", "554", "545", "455"]}, "set": {"label": true}},
+   {"key": "sleeping", "name": "Sleeping", "when": {"all": [{"fact": "days_since_last_won", "op": ">", "value": 180},
+      {"not": {"fact": "open_deals", "op": ">", "value": 0}}]}, "set": {"label": true}}],
+  "otherwise": {"key": "regular", "name": "Regular", "set": {"label": true}}},
+ {"entity": "company", "segments": [
+   {"key": "big", "name": "Big", "when": {"any": [{"fact": "won_count", "op": ">=", "value": 8}, {"fact": "rfm_m", "op": "=", "value": 5}]}, "set": {"label": true}}],
+  "otherwise": {"key": "small", "name": "Small", "set": {"label": true}}},
+ {"entity": "deal", "segments": [
+   {"key": "premium", "name": "Premium", "when": {"fact": "client_segment", "op": "in", "value": ["vip", "big"]},
+    "set": {"label": true, "pipeline": {"category_id": 2, "stage_id": "C2:NEW", "apply": "always"}}}]}]}`
+
+// benchReference is the cached reference data the draft is validated with.
+var benchReference = app.Reference{
+	"statuses": json.RawMessage(`[
+	 {"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"CLIENT","NAME":"Clients","SORT":"10"},
+	 {"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"PARTNER","NAME":"Partners","SORT":"20"},
+	 {"ENTITY_ID":"SOURCE","STATUS_ID":"WEB","NAME":"Website","SORT":"10"},
+	 {"ENTITY_ID":"SOURCE","STATUS_ID":"PARTNER","NAME":"Partner","SORT":"20"},
+	 {"ENTITY_ID":"SOURCE","STATUS_ID":"CALL","NAME":"Call","SORT":"30"},
+	 {"ENTITY_ID":"DEAL_STAGE","STATUS_ID":"NEW","NAME":"New","SORT":"10"},
+	 {"ENTITY_ID":"DEAL_STAGE_2","STATUS_ID":"C2:NEW","NAME":"New","SORT":"10"}]`),
+	"categories": json.RawMessage(`{"categories":[{"id":0,"name":"General"},{"id":2,"name":"Key accounts"}]}`),
+}
+
+// benchPortalSizes are the 100,000 records: a realistic mix of clients
+// and deals.
+const benchContacts, benchCompanies, benchDeals = 20000, 5000, 75000
+
+// fillBenchMirror writes a 100,000-record portal into the mirror, shaped
+// like the simulator's (2–3 years of deals, three pipelines, two
+// currencies, most deals with a company and a contact).
+func fillBenchMirror(b *testing.B, m *app.Mirror, member string, now time.Time) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 8))
+	sources := []string{"WEB", "PARTNER", "CALL"}
+	for _, e := range []struct {
+		entity segment.Entity
+		n      int
+	}{{segment.EntityContact, benchContacts}, {segment.EntityCompany, benchCompanies}} {
+		rows := make([]*app.MirrorClient, e.n)
+		for i := range rows {
+			rows[i] = &app.MirrorClient{ID: int64(i + 1), TypeID: "CLIENT", Title: fmt.Sprintf("%s %d", e.entity, i+1),
+				Key: "regular", Fields: map[string]string{"SOURCE_ID": sources[rng.IntN(len(sources))]}}
+		}
+		if err := m.PutClients(ctx, member, e.entity, rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deals := make([]*app.MirrorDeal, 0, 5000)
+	for i := 1; i <= benchDeals; i++ {
+		sem := []string{"S", "S", "F", "P"}[rng.IntN(4)]
+		created := now.Add(-time.Duration(rng.IntN(1000)) * 24 * time.Hour).Unix()
+		d := &app.MirrorDeal{ID: int64(i), Title: fmt.Sprintf("Deal %d", i), Semantic: sem, CategoryID: []int{0, 0, 1}[rng.IntN(3)],
+			Amount: fmt.Sprintf("%d.50", 500+rng.IntN(60000)), Currency: []string{"USD", "USD", "EUR"}[rng.IntN(3)],
+			Created: created, TypeID: "SALE", CompanyID: 1 + rng.Int64N(benchCompanies), ContactIDs: []int64{1 + rng.Int64N(benchContacts)}}
+		d.StageID = map[int]string{0: "NEW", 1: "C1:NEW"}[d.CategoryID]
+		if sem != "P" {
+			d.Closed = created + int64(rng.IntN(60))*86400
+		}
+		deals = append(deals, d)
+		if len(deals) == cap(deals) {
+			if err := m.PutDeals(ctx, member, deals); err != nil {
+				b.Fatal(err)
+			}
+			deals = deals[:0]
+		}
+	}
+	if err := m.SetRates(ctx, member, segment.Rates{Base: "USD", PerUnit: map[string]decimal.Decimal{"EUR": decimal.NewFromFloat(1.08)}}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchInsight serves the API over a 100,000-record mirror and times POSTs
+// of the draft to path: ms/op with the base warm in memory, and, logged
+// and reported, the first request (the whole mirror decoded) and one after
+// 50 deals changed (the base catching up through the change log). Run
+// with REDIS_URL for the real figure; miniredis is far slower to load.
+func benchInsight(b *testing.B, path string) {
+	rdb, _ := redistest.New(b)
+	ctx := context.Background()
+	seal, _ := app.NewSealer(bytes.Repeat([]byte{1}, 32))
+	store := app.NewStore(rdb, seal, nil)
+	const member = "bench000000000000000000000000000"
+	if err := store.Save(ctx, &bitrix.Token{MemberID: member, AccessToken: "a", ClientEndpoint: "https://bench.bitrix24.com/rest/"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.SetState(ctx, member, app.StateActive, ""); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.SetReference(ctx, member, benchReference); err != nil {
+		b.Fatal(err)
+	}
+	mirror := app.NewMirror(rdb)
+	fill := time.Now()
+	fillBenchMirror(b, mirror, member, time.Now())
+	b.Logf("mirror of %d contacts, %d companies, %d deals written in %v", benchContacts, benchCompanies, benchDeals, time.Since(fill).Round(time.Millisecond))
+
+	manifest, _ := segmentor.LoadManifest()
+	sessions := &handlers.Sessions{Store: store, Key: sessionKey}
+	api := &handlers.API{Store: store, Insight: &jobs.Analyst{Store: store, Mirror: mirror}, Mirror: mirror}
+	srv := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: manifest, Sessions: sessions, API: api}))
+	defer srv.Close()
+	token := sessions.Issue(handlers.Session{MemberID: member, UserID: 1, Expires: time.Now().Add(time.Hour).Unix()})
+	body, _ := json.Marshal(map[string]any{"config": json.RawMessage(benchInsightConfig)})
+	post := func() time.Duration {
+		req, _ := http.NewRequest("POST", srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if resp.StatusCode != 200 {
+			b.Fatalf("%s: %d %s", path, resp.StatusCode, raw)
+		}
+		return took
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+	cold := post()
+	b.ResetTimer()
+	for b.Loop() {
+		post()
+	}
+	warm := ms(b.Elapsed()) / float64(b.N)
+	b.StopTimer()
+	rng := rand.New(rand.NewPCG(9, 9))
+	changed, err := mirror.Deals(ctx, member, []int64{1, 2, 3, 4, 5})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var put []*app.MirrorDeal
+	for i := range 50 {
+		d := *changed[int64(1+i%5)]
+		d.ID = int64(1 + rng.IntN(benchDeals))
+		put = append(put, &d)
+	}
+	if err := mirror.PutDeals(ctx, member, put); err != nil {
+		b.Fatal(err)
+	}
+	catchUp := post()
+	b.ReportMetric(warm, "ms/op")
+	b.ReportMetric(ms(cold), "cold-ms")
+	b.ReportMetric(ms(catchUp), "after-50-changes-ms")
+	b.ReportMetric(0, "ns/op") // ms/op is the figure
+	b.Logf("%s over %d records: %.1f ms warm, %.0f ms first (whole mirror decoded), %.1f ms after 50 deals changed",
+		path, benchContacts+benchCompanies+benchDeals, warm, ms(cold), ms(catchUp))
+}
+
+func BenchmarkPreview100k(b *testing.B) { benchInsight(b, "/api/v1/preview") }
+
+func BenchmarkDryRun100k(b *testing.B) { benchInsight(b, "/api/v1/dryrun") }
