@@ -90,8 +90,11 @@ func (d *MirrorDeal) Deal() segment.Deal {
 }
 
 // Current is the deal's state as the planner diffs it.
-func (d *MirrorDeal) Current() segment.Current {
-	dd := d.Deal()
+func (d *MirrorDeal) Current() segment.Current { return d.CurrentOf(d.Deal()) }
+
+// CurrentOf is Current for a reader that already converted the row (dd is
+// d.Deal()), sparing the amount's parsing.
+func (d *MirrorDeal) CurrentOf(dd segment.Deal) segment.Current {
 	return segment.Current{TypeID: d.TypeID, SegmentItem: d.Segment, CategoryID: d.CategoryID,
 		StageID: d.StageID, Semantic: dd.Semantic, Created: dd.Created}
 }

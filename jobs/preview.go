@@ -280,7 +280,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 		return func(chunk, i int, res *segment.Result) error {
 			var cur segment.Current
 			if e == segment.EntityDeal {
-				cur = col.rows[i].row.Current()
+				cur = col.rows[i].row.CurrentOf(col.rows[i].deal)
 			} else {
 				cur = col.clients[i].Current()
 			}
@@ -390,9 +390,10 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 		keys[e] = make([]string, len(col.ids))
 		err := a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
 			f := segment.NewClientFacts(env)
+			var res segment.Result // one per chunk: v takes its address
 			for i := lo; i < hi; i++ {
 				f.Reset(col.clients[i].Client(e), col.deals[i])
-				res := rules.Match(e, f)
+				res = rules.Match(e, f)
 				keys[e][i] = res.Key
 				if err := v(chunk, i, &res); err != nil {
 					return err
@@ -433,9 +434,10 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 	col, v := b.cols[segment.EntityDeal], visit(segment.EntityDeal)
 	return a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
 		f := segment.NewDealFacts(lookup)
+		var res segment.Result
 		for i := lo; i < hi; i++ {
 			f.Reset(&col.rows[i].deal)
-			res := rules.Match(segment.EntityDeal, f)
+			res = rules.Match(segment.EntityDeal, f)
 			if err := v(chunk, i, &res); err != nil {
 				return err
 			}
