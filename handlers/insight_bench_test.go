@@ -156,7 +156,15 @@ func benchInsight(b *testing.B, path string) {
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+	heap := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc) / 1e6
+	}
+	before := heap()
 	cold := post()
+	baseMB := heap() - before // the base the first request decoded, kept in memory
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
@@ -189,11 +197,12 @@ func benchInsight(b *testing.B, path string) {
 	catchUp := rounds[len(rounds)/2]
 	b.ReportMetric(warm, "ms/op")
 	b.ReportMetric(cpu, "cpu-ms/op")
+	b.ReportMetric(baseMB, "base-MB")
 	b.ReportMetric(ms(cold), "cold-ms")
 	b.ReportMetric(ms(catchUp), "after-50-changes-ms")
 	b.ReportMetric(0, "ns/op") // ms/op is the figure
-	b.Logf("%s over %d records: %.1f ms warm (%.1f ms of CPU, on %d cores; the process's, client included), %.0f ms first (whole mirror decoded), %.1f ms after 50 deals changed (median of 5)",
-		path, benchContacts+benchCompanies+benchDeals, warm, cpu, runtime.GOMAXPROCS(0), ms(cold), ms(catchUp))
+	b.Logf("%s over %d records: %.1f ms warm (%.1f ms of CPU, on %d cores; the process's, client included), %.0f ms first (whole mirror decoded into %.0f MB), %.1f ms after 50 deals changed (median of 5)",
+		path, benchContacts+benchCompanies+benchDeals, warm, cpu, runtime.GOMAXPROCS(0), ms(cold), baseMB, ms(catchUp))
 }
 
 // cpuTime is the CPU time this process has used (user and system): it
