@@ -121,6 +121,13 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 	if _, err := w.activePortal(ctx, c.MemberID, false); err != nil {
 		return err
 	}
+	if w.Redis != nil {
+		unlock, err := lockChanges(ctx, w.Redis, c.MemberID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	return w.Changes.Apply(ctx, c)
 }
 

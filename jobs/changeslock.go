@@ -1,0 +1,52 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bsm/redislock"
+	"github.com/redis/go-redis/v9"
+)
+
+// changesLockTTL bounds how long a crashed worker's lock holds up its
+// portal's next changes task; the holder refreshes it while it works.
+const changesLockTTL = 10 * time.Second
+
+func changesLockKey(memberID string) string { return "seg:p:{" + memberID + "}:changes-lock" }
+
+// lockChanges runs a portal's changes tasks one at a time, across every
+// worker process: tasks of one portal reach the same records (a deal's
+// client, the client's other deals), and two of them planning from the
+// mirror at once would both write the same change. It waits for the task
+// holding the lock; the returned func releases it.
+func lockChanges(ctx context.Context, rdb redis.UniversalClient, memberID string) (func(), error) {
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	lock, err := redislock.Obtain(wctx, rdb, changesLockKey(memberID), changesLockTTL,
+		&redislock.Options{RetryStrategy: redislock.LinearBackoff(50 * time.Millisecond)})
+	if err != nil {
+		return nil, fmt.Errorf("wait for the changes lock of portal %s: %w", memberID, err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(changesLockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if lock.Refresh(ctx, changesLockTTL, nil) != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		_ = lock.Release(context.WithoutCancel(ctx))
+	}, nil
+}
