@@ -86,6 +86,11 @@ func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.As(err, &rl) && rl.RetryIn > 0 {
 		return rl.RetryIn
 	}
+	// The task's worker died (asynq noticed a minute after the crash): the
+	// task did nothing wrong, so it runs again at once.
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		return time.Second
+	}
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
 
