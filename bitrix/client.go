@@ -1,6 +1,7 @@
 package bitrix
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -324,9 +325,16 @@ func decodeEnvelope(method string, status int, contentType string, body []byte) 
 // title, or its first 200 bytes.
 func snippet(b []byte) string {
 	s := string(b)
-	low := strings.ToLower(s)
-	if i := strings.Index(low, "<title>"); i >= 0 {
-		if j := strings.Index(low[i:], "</title>"); j > 0 {
+	// Lower-case ASCII only: strings.ToLower turns each invalid UTF-8 byte
+	// into a 3-byte U+FFFD, and indexes into low must hold in s.
+	low := []byte(s)
+	for i, c := range low {
+		if 'A' <= c && c <= 'Z' {
+			low[i] = c + ('a' - 'A')
+		}
+	}
+	if i := bytes.Index(low, []byte("<title>")); i >= 0 {
+		if j := bytes.Index(low[i:], []byte("</title>")); j > 0 {
 			return strings.TrimSpace(s[i+7 : i+j])
 		}
 	}
