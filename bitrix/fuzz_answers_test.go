@@ -158,6 +158,7 @@ var oauthSeeds = []string{
 	`{"error":"invalid_grant","error_description":"Invalid grant"}`,
 	`{"access_token":"","expires_in":1e400}`,
 	`{"access_token":"at","expires_in":-5,"client_endpoint":"::"}`,
+	`{"access_token":"at","expires_in":30000000000}`,
 	"<html>500</html>", ``, `[]`,
 }
 

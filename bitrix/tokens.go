@@ -454,7 +454,9 @@ func (c *Client) tokenFrom(t *oauth2.Token, err error) (*Token, error) {
 		nt.Domain = u.Host // the answer's "domain" is the OAuth server's
 	}
 	// Expiry from our clock, so tests that move time see consistent values.
-	if secs, err := strconv.ParseFloat(str("expires_in"), 64); err == nil && secs > 0 {
+	// An absurd lifetime (over a year) would overflow time.Duration into the
+	// past; oauth2's own expiry is capped, so it takes over then.
+	if secs, err := strconv.ParseFloat(str("expires_in"), 64); err == nil && secs > 0 && secs <= 366*24*3600 {
 		nt.Expiry = c.clock.Now().Add(time.Duration(secs) * time.Second)
 	} else if !t.Expiry.IsZero() {
 		nt.Expiry = t.Expiry
