@@ -19,6 +19,7 @@ import (
 	"segmentor/app"
 	"segmentor/app/redistest"
 	"segmentor/handlers"
+	"segmentor/jobs"
 )
 
 const fuzzMember = "a223c6b3710f85df22e9377d6c4f7553"
@@ -67,7 +68,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	sessions := &handlers.Sessions{Store: store, Users: goodUser{}, Key: key, Clock: func() time.Time { return fuzzNow }}
 	log := slog.New(slog.DiscardHandler)
 	router := handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Sessions: sessions,
-		API:      &handlers.API{Store: store},
+		API:      &handlers.API{Store: store, Mirror: app.NewMirror(rdb), Insight: &jobs.Analyst{Store: store, Mirror: app.NewMirror(rdb)}},
 		Bitrix24: &handlers.Bitrix24{Store: store, Key: key, Log: log, Manifest: manifest}})
 	admin := sessions.Issue(handlers.Session{MemberID: fuzzMember, UserID: 1, Admin: true, Lang: "en", Expires: fuzzNow.Add(time.Hour).Unix()})
 	return &fuzzEnv{store: store, sessions: sessions, router: router, admin: admin}
@@ -180,7 +181,7 @@ func FuzzSessionStart(f *testing.F) {
 const fuzzConfig = `{"schemes":[{"entity":"contact","segments":[{"key":"vip","name":"VIP","when":{"all":[{"fact":"won_amount","window_days":365,"op":">=","value":1000},{"fact":"field:SOURCE_ID","op":"in","value":["WEB"]}]},"set":{"type":"CLIENT","label":true}}],"otherwise":{"key":"r","name":"Regular"}},{"entity":"deal","segments":[{"key":"p","name":"P","when":{"fact":"client_segment","op":"=","value":"vip"},"set":{"type":"SALE","pipeline":{"category_id":3,"stage_id":"C3:NEW","apply":"always"}}}]}]}`
 
 // FuzzConfigBody sends arbitrary bodies to PUT /api/v1/config and POST
-// /api/v1/config/validate as an admin. Nothing may panic or answer 5xx; a
+// /api/v1/config/validate, /preview and /dry-run as an admin. Nothing may panic or answer 5xx; a
 // refused body gets {error, message} (and the problems for 422); a save
 // stores exactly the config sent.
 func FuzzConfigBody(f *testing.F) {
@@ -194,6 +195,8 @@ func FuzzConfigBody(f *testing.F) {
 	f.Add(`{"base_version":-1e400,"config":{}}`)
 	f.Add(``)
 	f.Add(`{"base_version":0,"config":{"schemes":[]}} trailing`)
+	f.Add(`{"config":` + fuzzConfig + `,"revenue_window_days":99999}`)
+	f.Add(`{"config":` + fuzzConfig + `,"revenue_window_days":"30"}`)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, body string) {
 		status, out := e.serve(t, "POST", "/api/v1/config/validate", e.admin, body)
@@ -202,6 +205,10 @@ func FuzzConfigBody(f *testing.F) {
 			if _, ok := out["errors"].([]any); !ok {
 				t.Fatalf("validate %q: no errors list: %v", body, out)
 			}
+		}
+		for _, path := range []string{"/api/v1/preview", "/api/v1/dry-run"} {
+			status, out = e.serve(t, "POST", path, e.admin, body)
+			allowed(t, fmt.Sprintf("%s %q", path, body), status, 200, 400, 422)
 		}
 		status, out = e.serve(t, "PUT", "/api/v1/config", e.admin, body)
 		allowed(t, fmt.Sprintf("save %q", body), status, 200, 400, 409, 422)
@@ -216,6 +223,32 @@ func FuzzConfigBody(f *testing.F) {
 				t.Fatalf("save %q answered %v, store has %+v, %v", body, out, sc, err)
 			}
 		}
+	})
+}
+
+// FuzzAPIQuery reads records, the audit list and the dashboard with
+// arbitrary path and query values: a clear 400 or 404 for what is not
+// valid, never a panic or 5xx.
+func FuzzAPIQuery(f *testing.F) {
+	e := newFuzzEnv(f)
+	f.Add("contact", "5", "deal", "7", "vip", "20", "365")
+	f.Add("lead", "-1", "x", "1e3", strings.Repeat("k", 65), "0", "-5")
+	f.Add("", "", "", "", "", "", "")
+	f.Add("DEAL", "99999999999999999999", "company", "007", "", "201", "3651")
+	f.Fuzz(func(t *testing.T, entity, id, auditEntity, record, segment, limit, window string) {
+		// Empty, dot or slashed segments are not a record path: the router
+		// cleans them with a redirect.
+		if seg := []string{"", ".", ".."}; !slices.Contains(seg, entity) && !slices.Contains(seg, id) && !strings.Contains(entity+id, "/") {
+			target := "/api/v1/records/" + url.PathEscape(entity) + "/" + url.PathEscape(id)
+			status, _ := e.serve(t, "GET", target, e.admin, "")
+			allowed(t, "GET "+target, status, 200, 400, 404)
+		}
+		q := url.Values{"entity": {auditEntity}, "record": {record}, "segment": {segment}, "limit": {limit}}
+		status, _ := e.serve(t, "GET", "/api/v1/audit?"+q.Encode(), e.admin, "")
+		allowed(t, "GET audit "+q.Encode(), status, 200, 400)
+		q = url.Values{"revenue_window_days": {window}}
+		status, _ = e.serve(t, "GET", "/api/v1/dashboard?"+q.Encode(), e.admin, "")
+		allowed(t, "GET dashboard "+q.Encode(), status, 200, 400)
 	})
 }
 
