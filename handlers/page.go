@@ -13,32 +13,48 @@ import (
 )
 
 // Page serves the settings page Bitrix24 opens in its iframe (placement
-// DEFAULT). The page is static; what Bitrix24 POSTs (member_id, AUTH_ID,
-// LANG) is put into it so that it can start a session even when the BX24
-// library cannot be loaded.
+// DEFAULT) and the CRM card tab (placement.go). The pages are static; what
+// Bitrix24 POSTs (member_id, AUTH_ID, LANG, the placement) is put into them
+// so that they can start a session even when the BX24 library cannot be
+// loaded.
 type Page struct {
 	Store  *app.Store
-	Static fs.FS // static/, with index.html as a template
+	Static fs.FS // static/, with index.html and card.html as templates
 	tmpl   *template.Template
+	card   *template.Template
 }
 
-// NewPage parses the page template from static.
+// NewPage parses the page templates from static.
 func NewPage(store *app.Store, static fs.FS) (*Page, error) {
 	t, err := template.ParseFS(static, "index.html")
 	if err != nil {
 		return nil, fmt.Errorf("settings page template: %w", err)
 	}
-	return &Page{Store: store, Static: static, tmpl: t}, nil
+	card, err := template.ParseFS(static, "card.html")
+	if err != nil {
+		return nil, fmt.Errorf("card tab template: %w", err)
+	}
+	return &Page{Store: store, Static: static, tmpl: t, card: card}, nil
 }
 
 type pageData struct {
 	Lang     string
 	MemberID string
 	AuthID   string
+	// The card tab's record (placement.go); empty on the settings page.
+	Placement string
+	Entity    string
+	RecordID  int64
 }
 
 // App serves GET and POST /b24/app.
 func (p *Page) App(c *gin.Context) {
+	p.serve(c, p.tmpl, nil)
+}
+
+// serve renders tmpl with what Bitrix24 posted; fill, when set, adds what
+// only that page needs.
+func (p *Page) serve(c *gin.Context, tmpl *template.Template, fill func(*pageData)) {
 	if c.Request.Method == http.MethodPost {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		_ = c.Request.ParseForm()
@@ -64,8 +80,11 @@ func (p *Page) App(c *gin.Context) {
 	if d.MemberID == "" {
 		d.AuthID = "" // a token for a portal we do not know is of no use to the page
 	}
+	if fill != nil {
+		fill(&d)
+	}
 	var buf bytes.Buffer
-	if err := p.tmpl.Execute(&buf, d); err != nil {
+	if err := tmpl.Execute(&buf, d); err != nil {
 		c.String(http.StatusInternalServerError, "page error")
 		return
 	}
@@ -79,12 +98,13 @@ func (p *Page) App(c *gin.Context) {
 	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
 }
 
-// Assets serves the page's scripts and styles.
+// Assets serves the pages' scripts and styles.
 func (p *Page) Assets() http.Handler {
 	files := http.FileServer(http.FS(p.Static))
 	return http.StripPrefix("/static", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/index.html" || r.URL.Path == "/" {
-			http.NotFound(w, r) // the template, only served rendered
+		switch r.URL.Path {
+		case "/", "/index.html", "/card.html":
+			http.NotFound(w, r) // the templates, only served rendered
 			return
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")

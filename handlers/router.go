@@ -50,6 +50,7 @@ func Router(d Deps) http.Handler {
 	if d.Page != nil && d.Manifest != nil {
 		r.GET(d.Manifest.Handlers.App, d.Page.App)
 		r.POST(d.Manifest.Handlers.App, d.Page.App)
+		r.POST(d.Manifest.Handlers.Placement, d.Page.Placement)
 		r.GET("/static/*filepath", gin.WrapH(d.Page.Assets()))
 	}
 	if d.Sessions != nil && d.API != nil {

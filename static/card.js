@@ -1,0 +1,129 @@
+// Segmentor card tab: in a contact, company or deal card, shows the
+// record's segment, why (each condition with the value seen) and its
+// history. Read-only; any user who can open the card may see it.
+(function () {
+  'use strict';
+
+  var S = window.Segmentor, h = S.h;
+  var t = S.texts({
+    en: {
+      noRecord: 'This tab does not know which record to show. Open it from a contact, company or deal card in Bitrix24.',
+      notFound: 'Segmentor has not read this record yet. It appears here after the next sync, usually within a minute of a change.',
+      inSegment: 'Segment', type: 'Type', pipeline: 'Pipeline', rules: 'Rules version {v}', noRules: 'No rules saved yet',
+      why: 'Why', whyNone: 'No segment\'s conditions hold for this record.', held: 'holds', notHeld: 'does not hold',
+      history: 'History', noHistory: 'Segmentor has not changed this record yet.',
+      at: 'When', change: 'Change', version: 'Rules', reason: 'Why', openCard: 'Open'
+    },
+    ru: {
+      noRecord: 'Вкладка не знает, какую запись показать. Откройте её из карточки контакта, компании или сделки в Битрикс24.',
+      notFound: 'Segmentor ещё не прочитал эту запись. Она появится здесь после следующей синхронизации — обычно в течение минуты после изменения.',
+      inSegment: 'Сегмент', type: 'Тип', pipeline: 'Воронка', rules: 'Правила, версия {v}', noRules: 'Правила ещё не сохранены',
+      why: 'Почему', whyNone: 'Условия ни одного сегмента для этой записи не выполняются.', held: 'выполняется', notHeld: 'не выполняется',
+      history: 'История', noHistory: 'Segmentor ещё не менял эту запись.',
+      at: 'Когда', change: 'Изменение', version: 'Правила', reason: 'Почему', openCard: 'Открыть'
+    }
+  });
+  var ENTITY_OF = { CRM_CONTACT_DETAIL_TAB: 'contact', CRM_COMPANY_DETAIL_TAB: 'company', CRM_DEAL_DETAIL_TAB: 'deal' };
+  var app = document.getElementById('app');
+
+  // target is the record the tab is for: what the server read from the
+  // placement POST, else what the BX24 library says.
+  function target() {
+    var e = S.boot.entity, id = S.boot.recordId;
+    if ((!e || !id) && window.BX24 && window.BX24.placement && typeof window.BX24.placement.info === 'function') {
+      try {
+        var info = window.BX24.placement.info() || {};
+        e = e || ENTITY_OF[String(info.placement || '').toUpperCase()];
+        id = id || (info.options && info.options.ID);
+      } catch (err) { /* no placement info */ }
+    }
+    id = String(id || '');
+    return e && /^[1-9][0-9]{0,17}$/.test(id) ? { entity: e, id: id } : null;
+  }
+
+  function done(state, children) {
+    app.textContent = '';
+    app.removeAttribute('aria-busy');
+    S.append(app, children);
+    document.body.setAttribute('data-ready', state);
+    S.fit();
+  }
+
+  function mark(held) {
+    return h('span', { 'class': 'mark ' + (held ? 'mark--yes' : 'mark--no'), title: held ? t('held') : t('notHeld') }, held ? '✓' : '✗');
+  }
+
+  function names(rec) {
+    var out = {};
+    ((rec.explanation && rec.explanation.segments) || []).forEach(function (s) { out[s.key] = s.name || s.key; });
+    if (rec.segment) out[rec.segment.key] = rec.segment.name || rec.segment.key;
+    return out;
+  }
+
+  function render(rec) {
+    var seg = rec.segment;
+    var head = h('section', { 'class': 'card record', id: 'record', style: 'border-left-color:' + S.safeColor(seg && seg.color) },
+      h('div', { 'class': 'record__top' },
+        h('span', { 'class': 'muted' }, t(rec.entity + '1') + ' #' + rec.id),
+        h('span', { 'class': 'muted record__rules' }, rec.config_version ? t('rules', { v: rec.config_version }) : t('noRules'))),
+      h('h2', { 'class': 'record__title' }, rec.url ? S.crmLink(rec.url, rec.title || ('#' + rec.id)) : (rec.title || '#' + rec.id)),
+      h('div', { 'class': 'record__segment' },
+        h('span', { 'class': 'label' }, t('inSegment')),
+        seg ? S.segBadge(seg.name || seg.key, seg.color, { id: 'badge', 'class': 'seg-badge--big', 'data-key': seg.key })
+          : h('span', { 'class': 'seg-badge seg-badge--big seg-badge--none', id: 'badge', 'data-key': '' }, t('noSegment'))),
+      h('dl', { 'class': 'facts' },
+        rec.type ? [h('dt', null, t('type')), h('dd', { id: 'type' }, (rec.type_name || rec.type) + (rec.type_name && rec.type_name !== rec.type ? ' (' + rec.type + ')' : ''))] : null,
+        rec.pipeline ? [h('dt', null, t('pipeline')), h('dd', { id: 'pipeline' }, rec.pipeline_name || rec.pipeline)] : null));
+
+    var ex = rec.explanation || {};
+    var why = h('section', { 'class': 'card', id: 'why' }, h('h3', { 'class': 'card__title' }, t('why')));
+    var segs = ex.segments || [];
+    segs.forEach(function (s) {
+      var box = h('div', { 'class': 'why-seg' + (s.held ? ' why-seg--held' : ''), 'data-key': s.key, 'data-held': String(!!s.held) },
+        h('div', { 'class': 'why-seg__head' }, mark(s.held), h('strong', null, s.name || s.key)));
+      var list = h('ul', { 'class': 'why-lines' });
+      (s.lines || []).forEach(function (l) {
+        list.appendChild(h('li', { 'class': 'why-line', 'data-held': String(!!l.held), style: 'padding-left:' + (Math.max(0, (l.depth || 1) - 1) * 18) + 'px' },
+          mark(l.held), h('span', null, l.text)));
+      });
+      box.appendChild(list);
+      why.appendChild(box);
+    });
+    if (!segs.length && ex.text) why.appendChild(h('pre', { 'class': 'why-text' }, ex.text));
+    if (!seg && !segs.some(function (s) { return s.held; })) why.appendChild(h('p', { 'class': 'muted' }, t('whyNone')));
+
+    var hist = h('section', { 'class': 'card', id: 'history' }, h('h3', { 'class': 'card__title' }, t('history')));
+    var entries = rec.history || [];
+    if (!entries.length) hist.appendChild(h('p', { 'class': 'muted' }, t('noHistory')));
+    else {
+      var nm = names(rec);
+      var segName = function (side) {
+        var k = side && side.segment;
+        return k ? (nm[k] || k) : t('noSegment');
+      };
+      var body = h('tbody');
+      entries.forEach(function (e) {
+        body.appendChild(h('tr', null,
+          h('td', { 'class': 'nowrap' }, S.when(e.at)),
+          h('td', null, segName(e.from) + ' → ', h('strong', null, segName(e.to)),
+            e.to && e.to.type ? h('div', { 'class': 'muted' }, t('type') + ': ' + ((e.from && e.from.type) || '—') + ' → ' + e.to.type) : null),
+          h('td', { 'class': 'num' }, e.config_version ? 'v' + e.config_version : '—'),
+          h('td', { 'class': 'why-cell' }, e.why || '')));
+      });
+      hist.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
+        h('thead', null, h('tr', null, h('th', null, t('at')), h('th', null, t('change')), h('th', null, t('version')), h('th', null, t('reason')))), body)));
+    }
+    done('record', [head, why, hist]);
+  }
+
+  S.start().then(function (ok) {
+    if (!ok) return;
+    var rec = target();
+    if (!rec) { done('no-record', h('div', { 'class': 'empty', id: 'message' }, t('noRecord'))); return; }
+    S.api('GET', '/records/' + rec.entity + '/' + rec.id).then(function (r) {
+      if (r.status === 200) render(r.data);
+      else if (r.status === 404) done('not-found', h('div', { 'class': 'empty', id: 'message' }, t('notFound')));
+      else done('error', h('div', { 'class': 'empty', id: 'message' }, S.message(r)));
+    });
+  });
+})();
