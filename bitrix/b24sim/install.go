@@ -193,24 +193,9 @@ func (p *Portal) OpenApp(ctx context.Context, appURL string, userID int, lang st
 // is not installed.
 func (p *Portal) OpenPlacement(ctx context.Context, placement string, userID int, options map[string]string) (*http.Response, error) {
 	placement = strings.ToUpper(placement)
-	p.mu.Lock()
-	var handler string
-	for _, pb := range p.events.placements {
-		if pb.placement == placement {
-			handler = pb.handler
-			break
-		}
-	}
-	installed, lang := p.events.installed, p.events.lang
-	u := p.users[userID]
-	p.mu.Unlock()
-	switch {
-	case u == nil:
-		return nil, fmt.Errorf("b24sim: open placement: no user %d", userID)
-	case !installed:
-		return nil, ErrNotInstalled
-	case handler == "":
-		return nil, fmt.Errorf("b24sim: no handler bound to placement %s", placement)
+	handler, lang, err := p.placementFrame(placement, userID)
+	if err != nil {
+		return nil, err
 	}
 	if options == nil {
 		options = map[string]string{}

@@ -15,21 +15,33 @@ import (
 // the app is not installed.
 func (p *Portal) OpenPlacementAt(ctx context.Context, target, placement string, userID int, options string) (*http.Response, error) {
 	placement = strings.ToUpper(placement)
+	_, lang, err := p.placementFrame(placement, userID)
+	if err != nil {
+		return nil, err
+	}
+	return p.postFrame(ctx, nil, target, userID, lang, placement, options)
+}
+
+// placementFrame finds the handler bound to placement and the portal's
+// language, or says why userID cannot open it.
+func (p *Portal) placementFrame(placement string, userID int) (handler, lang string, err error) {
 	p.mu.Lock()
-	bound := false
 	for _, pb := range p.events.placements {
-		bound = bound || pb.placement == placement
+		if pb.placement == placement {
+			handler = pb.handler
+			break
+		}
 	}
 	installed, lang := p.events.installed, p.events.lang
 	u := p.users[userID]
 	p.mu.Unlock()
 	switch {
 	case u == nil:
-		return nil, fmt.Errorf("b24sim: open placement: no user %d", userID)
+		return "", "", fmt.Errorf("b24sim: open placement: no user %d", userID)
 	case !installed:
-		return nil, ErrNotInstalled
-	case !bound:
-		return nil, fmt.Errorf("b24sim: no handler bound to placement %s", placement)
+		return "", "", ErrNotInstalled
+	case handler == "":
+		return "", "", fmt.Errorf("b24sim: no handler bound to placement %s", placement)
 	}
-	return p.postFrame(ctx, nil, target, userID, lang, placement, options)
+	return handler, lang, nil
 }
