@@ -1,43 +1,59 @@
-// Segmentor settings page: starts a session from what Bitrix24 gave the
-// iframe (BX24.getAuth(), or the member_id and AUTH_ID it POSTed), then
-// edits the segmentation config through /api/v1. Plain DOM, no framework.
+// Segmentor settings page: the dashboard, the segment editor with its live
+// count, dry run, save and recompute, and the audit of changes; all through
+// /api/v1 with the session common.js opens. Plain DOM, no framework.
 (function () {
   'use strict';
 
-  var boot = document.body.dataset;
-  var lang = boot.lang === 'ru' ? 'ru' : 'en';
-
-  var TEXT = {
+  var S = window.Segmentor, h = S.h, append = S.append, button = S.button, api = S.api;
+  var t = S.texts({
     en: {
-      loading: 'Loading…',
-      openFromPortal: 'Open Segmentor from your Bitrix24 portal: this page needs the sign-in Bitrix24 gives it.',
-      sessionFailed: 'Bitrix24 did not confirm your sign-in. Reopen the app from your portal.',
-      expired: 'Your session has expired. Reopen the app from your portal.',
-      network: 'Segmentor did not answer. Check your connection and try again.',
       admin: 'Administrator', readOnly: 'Read only',
-      readOnlyNote: 'Only a Bitrix24 administrator can change these settings; you can look at them.',
-      contact: 'Contacts', company: 'Companies', deal: 'Deals',
+      readOnlyNote: 'Only a Bitrix24 administrator can change these settings; you can look at them and at their effect.',
+      viewOverview: 'Overview', viewSegments: 'Segments', viewChanges: 'Changes',
       noScheme: 'There are no segments for {e} yet.', addScheme: 'Set up segments for {e}',
       removeScheme: 'Remove all segments of {e}',
       segment: 'Segment', otherwise: 'Everyone else', order: '#{n}',
       name: 'Name', key: 'Key', color: 'Color', keyHint: 'e.g. vip',
-      up: 'Move up', down: 'Move down', remove: 'Remove',
+      up: 'Move up', down: 'Move down', remove: 'Remove', reorderHint: 'Alt+↑ / Alt+↓ moves the segment',
       addSegment: 'Add segment', useOtherwise: 'Put everyone else into a segment',
       conditions: 'Conditions', outputs: 'When a record is in this segment',
       all: 'All of these (AND)', any: 'Any of these (OR)', not: 'None of these (NOT)',
       groupKind: 'Group', addCondition: 'Add condition', addGroup: 'Add group', removeGroup: 'Remove group',
-      fact: 'What', chooseFact: '— choose —', dealFacts: 'Deals of the client', fields: 'Fields', customFields: 'Custom fields',
-      windowDays: 'Last N days', windowAll: 'all time', op: 'Is', value: 'Value', from: 'From', to: 'To',
-      listHint: 'comma-separated',
+      fact: 'What', chooseFact: '— choose —', dealFacts: 'Deals of the client', dealOwn: 'The deal', fields: 'Fields', customFields: 'Custom fields',
+      windowDays: 'Last N days', windowAll: 'all time', windowNeeded: 'required', op: 'Is', value: 'Value', from: 'From', to: 'To',
+      listHint: 'comma-separated', chooseSome: 'Choose one or more',
       type: 'Set type', keepType: '— don\'t change —', newType: 'New type…', typeCode: 'Code', typeName: 'Name',
       add: 'Add', cancel: 'Cancel', typeAdded: 'Type {t} added.',
       label: 'Write the segment name into the “Segment” field',
       movePipeline: 'Move deals to a pipeline', pipeline: 'Pipeline', stage: 'Stage', apply: 'Which deals',
       apply_new_only: 'New deals only', apply_first_stage: 'Deals still in the first stage', apply_always: 'All open deals',
-      save: 'Save', check: 'Check', saving: 'Saving…',
-      saved: 'Saved: version {v}.', valid: 'No problems found.', problems: 'Fix the marked fields: {n} problem(s).',
-      conflict: 'Someone else saved the settings while you were editing. Reload to see their version; your changes are not saved.',
+      save: 'Save', check: 'Check', saving: 'Saving…', dryrun: 'Dry run', recompute: 'Recompute',
+      saved: 'Saved: version {v}.', savedRecompute: 'Saved: version {v}. Segmentor now recomputes every record with it.',
+      valid: 'No problems found.', problems: 'Fix the marked fields: {n} problem(s).',
+      conflict: 'Someone else saved the settings (version {v}) while you were editing. Your changes are NOT saved. Reload to see their version, then make your changes again.',
+      conflictShort: 'Not saved: someone else saved first.',
       reload: 'Reload', version: 'Version {v}', notSaved: 'Not saved yet', unsaved: 'Unsaved changes',
+      records: { contact: '{n} contacts', company: '{n} companies', deal: '{n} deals' },
+      countLine: '{n} · {s} of base', revenueLine: '{r} of revenue', counting: 'counting…', stale: 'fix the problems to update the count',
+      forExample: 'e.g.', rest: 'In no segment',
+      unsyncedFields: 'Segmentor keeps a copy of only the fields the saved rules read: until you save, conditions on {f} are counted as if the field were empty. The recompute after saving reads them from Bitrix24.', previewInfo: 'Live count on Segmentor’s copy of your CRM ({ms} ms)', syncedAt: 'synced {t}',
+      dryTitle: 'Dry run: what saving would change', dryNone: 'Nothing would change: every record already carries what these rules give it.',
+      drySummary: '{c} of {e} records would change.', dryScheme: '{e}: {c} of {n} would change',
+      dryFrom: 'From', dryTo: 'To', dryCount: 'Records', drySamples: 'For example', dryTypes: 'Type changes', dryPipes: 'Pipeline changes',
+      dryLabels: 'The “Segment” field would be written on {n} record(s).', dryStale: 'The segments changed since this dry run; run it again.',
+      dryConfirm: 'Review what saving changes, then save.', saveApply: 'Save and apply', saveAnyway: 'Save without a dry run', close: 'Close',
+      jobTitle: 'Recompute', jobRunning: 'Recomputing segments', jobDone: 'Recompute finished: {n} records checked, {w} written.',
+      jobFailed: 'Recompute failed: {e}', eta: 'about {t} left', jobStart: 'Recompute started.',
+      phases: { queued: 'waiting to start', sync: 'reading records from Bitrix24', rfm: 'computing RFM scores', evaluate: 'applying the rules', write: 'writing to Bitrix24', done: 'done' },
+      ovSegments: 'Segments', ovRecords: 'Records', ovShare: 'Share of base', ovRevenue: 'Share of revenue', ovTotal: 'Total',
+      ovEmpty: 'No segments are saved yet.', ovSetUp: 'Set up segments',
+      ovLast: 'Last recompute', ovNever: 'Not run yet', ovQueue: 'Work queue', ovRest: 'Bitrix24 request budget',
+      ovPending: 'waiting', ovActive: 'running', ovRetry: 'to retry', ovLatency: 'oldest waits {t}', ovQueueIdle: 'Idle: every change is processed.',
+      ovReqHour: '{n} requests in the last hour', ovUsed: '{p} of the hourly budget used', ovLimited: '{n} refused by Bitrix24 for speed', ovPerSec: '{n} requests/s allowed',
+      ovPlan: 'Plan: {p}', ovState: { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed' },
+      auEntity: 'Records', auAllEntities: 'All', auSegment: 'Segment', auAllSegments: 'All segments', auRecord: 'Record ID',
+      auWhen: 'When', auRecordCol: 'Record', auChange: 'Change', auVersion: 'Rules', auWhy: 'Why', auEmpty: 'No changes match.',
+      auMore: 'Show more', auType: 'Type',
       ops: { '=': 'equals', '!=': 'does not equal', '<': 'less than', '<=': 'at most', '>': 'more than', '>=': 'at least',
         'in': 'is one of', 'not_in': 'is none of', 'contains': 'contains', 'between': 'between', 'empty': 'is empty', 'not_empty': 'is not empty' },
       facts: { won_amount: 'Won amount', won_count: 'Won deals', avg_won_amount: 'Average won deal', lost_count: 'Lost deals',
@@ -46,35 +62,53 @@
         rfm_f: 'RFM frequency (1–5)', rfm_m: 'RFM monetary (1–5)', rfm: 'RFM code', client_segment: 'Segment of the deal\'s client' }
     },
     ru: {
-      loading: 'Загрузка…',
-      openFromPortal: 'Откройте Segmentor из вашего портала Битрикс24: странице нужна авторизация, которую передаёт Битрикс24.',
-      sessionFailed: 'Битрикс24 не подтвердил вход. Откройте приложение заново из портала.',
-      expired: 'Сеанс истёк. Откройте приложение заново из портала.',
-      network: 'Segmentor не ответил. Проверьте подключение и повторите.',
       admin: 'Администратор', readOnly: 'Только просмотр',
-      readOnlyNote: 'Изменять эти настройки может только администратор Битрикс24; вы можете их просматривать.',
-      contact: 'Контакты', company: 'Компании', deal: 'Сделки',
+      readOnlyNote: 'Изменять эти настройки может только администратор Битрикс24; вы можете просматривать их и их результат.',
+      viewOverview: 'Обзор', viewSegments: 'Сегменты', viewChanges: 'Изменения',
       noScheme: 'Для раздела «{e}» сегментов пока нет.', addScheme: 'Настроить сегменты: {e}',
       removeScheme: 'Удалить все сегменты раздела «{e}»',
       segment: 'Сегмент', otherwise: 'Все остальные', order: '№{n}',
       name: 'Название', key: 'Ключ', color: 'Цвет', keyHint: 'например, vip',
-      up: 'Выше', down: 'Ниже', remove: 'Удалить',
+      up: 'Выше', down: 'Ниже', remove: 'Удалить', reorderHint: 'Alt+↑ / Alt+↓ перемещают сегмент',
       addSegment: 'Добавить сегмент', useOtherwise: 'Относить всех остальных к отдельному сегменту',
       conditions: 'Условия', outputs: 'Когда запись попадает в этот сегмент',
       all: 'Все условия (И)', any: 'Любое из условий (ИЛИ)', not: 'Ни одно из условий (НЕ)',
       groupKind: 'Группа', addCondition: 'Добавить условие', addGroup: 'Добавить группу', removeGroup: 'Удалить группу',
-      fact: 'Что', chooseFact: '— выберите —', dealFacts: 'Сделки клиента', fields: 'Поля', customFields: 'Пользовательские поля',
-      windowDays: 'За N дней', windowAll: 'за всё время', op: 'Условие', value: 'Значение', from: 'От', to: 'До',
-      listHint: 'через запятую',
+      fact: 'Что', chooseFact: '— выберите —', dealFacts: 'Сделки клиента', dealOwn: 'Сделка', fields: 'Поля', customFields: 'Пользовательские поля',
+      windowDays: 'За N дней', windowAll: 'за всё время', windowNeeded: 'обязательно', op: 'Условие', value: 'Значение', from: 'От', to: 'До',
+      listHint: 'через запятую', chooseSome: 'Выберите одно или несколько',
       type: 'Установить тип', keepType: '— не менять —', newType: 'Новый тип…', typeCode: 'Код', typeName: 'Название',
       add: 'Добавить', cancel: 'Отмена', typeAdded: 'Тип {t} добавлен.',
       label: 'Записывать название сегмента в поле «Сегмент»',
       movePipeline: 'Переносить сделки в воронку', pipeline: 'Воронка', stage: 'Стадия', apply: 'Какие сделки',
       apply_new_only: 'Только новые сделки', apply_first_stage: 'Сделки на первой стадии', apply_always: 'Все открытые сделки',
-      save: 'Сохранить', check: 'Проверить', saving: 'Сохраняем…',
-      saved: 'Сохранено: версия {v}.', valid: 'Ошибок нет.', problems: 'Исправьте отмеченные поля: ошибок — {n}.',
-      conflict: 'Пока вы редактировали, настройки сохранил кто-то другой. Перезагрузите, чтобы увидеть его версию; ваши изменения не сохранены.',
+      save: 'Сохранить', check: 'Проверить', saving: 'Сохраняем…', dryrun: 'Пробный прогон', recompute: 'Пересчитать',
+      saved: 'Сохранено: версия {v}.', savedRecompute: 'Сохранено: версия {v}. Segmentor пересчитывает по ней все записи.',
+      valid: 'Ошибок нет.', problems: 'Исправьте отмеченные поля: ошибок — {n}.',
+      conflict: 'Пока вы редактировали, настройки сохранил кто-то другой (версия {v}). Ваши изменения НЕ сохранены. Перезагрузите страницу, чтобы увидеть его версию, и внесите изменения заново.',
+      conflictShort: 'Не сохранено: кто-то сохранил раньше.',
       reload: 'Перезагрузить', version: 'Версия {v}', notSaved: 'Ещё не сохранено', unsaved: 'Есть несохранённые изменения',
+      records: { contact: 'контактов: {n}', company: 'компаний: {n}', deal: 'сделок: {n}' },
+      countLine: '{n} · {s} базы', revenueLine: '{r} выручки', counting: 'считаем…', stale: 'исправьте ошибки, чтобы обновить число',
+      forExample: 'напр.', rest: 'Без сегмента',
+      unsyncedFields: 'Segmentor хранит копию только тех полей, которые читают сохранённые правила: до сохранения условия на {f} считаются так, будто поле пустое. Пересчёт после сохранения прочитает их из Битрикс24.', previewInfo: 'Число записей по копии вашей CRM в Segmentor ({ms} мс)', syncedAt: 'синхронизировано {t}',
+      dryTitle: 'Пробный прогон: что изменит сохранение', dryNone: 'Ничего не изменится: все записи уже соответствуют этим правилам.',
+      drySummary: 'Изменится записей: {c} из {e}.', dryScheme: '{e}: изменится {c} из {n}',
+      dryFrom: 'Было', dryTo: 'Станет', dryCount: 'Записей', drySamples: 'Например', dryTypes: 'Смена типа', dryPipes: 'Смена воронки',
+      dryLabels: 'Поле «Сегмент» будет записано у {n} записей.', dryStale: 'Сегменты изменились после прогона; запустите его снова.',
+      dryConfirm: 'Проверьте, что изменит сохранение, и сохраните.', saveApply: 'Сохранить и применить', saveAnyway: 'Сохранить без прогона', close: 'Закрыть',
+      jobTitle: 'Пересчёт', jobRunning: 'Пересчитываем сегменты', jobDone: 'Пересчёт завершён: проверено записей — {n}, записано — {w}.',
+      jobFailed: 'Пересчёт не удался: {e}', eta: 'осталось около {t}', jobStart: 'Пересчёт запущен.',
+      phases: { queued: 'ожидает запуска', sync: 'читаем записи из Битрикс24', rfm: 'считаем RFM', evaluate: 'применяем правила', write: 'записываем в Битрикс24', done: 'готово' },
+      ovSegments: 'Сегменты', ovRecords: 'Записей', ovShare: 'Доля базы', ovRevenue: 'Доля выручки', ovTotal: 'Всего',
+      ovEmpty: 'Сегменты ещё не сохранены.', ovSetUp: 'Настроить сегменты',
+      ovLast: 'Последний пересчёт', ovNever: 'Ещё не запускался', ovQueue: 'Очередь задач', ovRest: 'Лимит запросов Битрикс24',
+      ovPending: 'ждут', ovActive: 'выполняются', ovRetry: 'на повтор', ovLatency: 'старейшая ждёт {t}', ovQueueIdle: 'Очередь пуста: все изменения обработаны.',
+      ovReqHour: 'Запросов за час: {n}', ovUsed: 'Использовано {p} часового лимита', ovLimited: 'Отклонено Битрикс24 из-за скорости: {n}', ovPerSec: 'Разрешено запросов в секунду: {n}',
+      ovPlan: 'Тариф: {p}', ovState: { queued: 'В очереди', running: 'Идёт', done: 'Завершён', failed: 'Ошибка' },
+      auEntity: 'Записи', auAllEntities: 'Все', auSegment: 'Сегмент', auAllSegments: 'Все сегменты', auRecord: 'ID записи',
+      auWhen: 'Когда', auRecordCol: 'Запись', auChange: 'Изменение', auVersion: 'Правила', auWhy: 'Почему', auEmpty: 'Подходящих изменений нет.',
+      auMore: 'Показать ещё', auType: 'Тип',
       ops: { '=': 'равно', '!=': 'не равно', '<': 'меньше', '<=': 'не больше', '>': 'больше', '>=': 'не меньше',
         'in': 'одно из', 'not_in': 'ни одно из', 'contains': 'содержит', 'between': 'между', 'empty': 'пусто', 'not_empty': 'не пусто' },
       facts: { won_amount: 'Сумма выигранных сделок', won_count: 'Выигранных сделок', avg_won_amount: 'Средняя выигранная сделка',
@@ -83,52 +117,38 @@
         growth: 'Рост выручки (× к прошлому периоду)', rfm_r: 'RFM давность (1–5)', rfm_f: 'RFM частота (1–5)',
         rfm_m: 'RFM деньги (1–5)', rfm: 'RFM код', client_segment: 'Сегмент клиента сделки' }
     }
-  };
-  var T = TEXT[lang];
-  function t(key, args) {
-    var s = T[key] !== undefined ? T[key] : TEXT.en[key] !== undefined ? TEXT.en[key] : key;
-    if (args) { Object.keys(args).forEach(function (k) { s = s.split('{' + k + '}').join(args[k]); }); }
-    return s;
-  }
+  });
+  var T = t.T;
 
   var ENTITIES = ['contact', 'company', 'deal'];
+  var VIEWS = ['overview', 'segments', 'changes'];
   var PALETTE = ['#2fc6f6', '#9dcf00', '#ff5752', '#d4a017', '#8e52ec', '#00b4ac', '#f7a700', '#55d0e0'];
+  var NUMBER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in', 'not_in', 'between', 'empty', 'not_empty'];
+  var TEXT_OPS = ['=', '!=', 'in', 'not_in', 'contains', 'empty', 'not_empty'];
+  var CHOICE_OPS = ['=', '!=', 'in', 'not_in', 'empty', 'not_empty'];
+  // Which part of a condition a problem code concerns, so that its message
+  // stands at that field.
+  var PROBLEM_FIELD = {
+    no_fact: 'fact', unknown_fact: 'fact', no_field: 'fact', bad_field: 'fact', unknown_field: 'fact', deal_only_fact: 'fact', client_only_fact: 'fact',
+    window_not_allowed: 'window_days', window_range: 'window_days', window_required: 'window_days',
+    no_op: 'op', unknown_op: 'op', op_not_for_fact: 'op',
+    no_value: 'value', extra_value: 'value', want_number: 'value', want_text: 'value', want_list: 'value', empty_list: 'value', want_range: 'value'
+  };
 
   var state = {
-    token: '', member: '', admin: false, user: null,
-    version: 0, ref: null, schemes: {}, tab: 'contact',
-    problems: [], dirty: false, typeForm: null
+    view: 'segments', tab: 'contact',
+    version: 0, ref: null, schemes: {}, problems: [], dirty: false, typeForm: null,
+    preview: null, previewStale: false, dryrun: null, confirmSave: false,
+    dashboard: null, audit: null, auditFilter: { entity: '', segment: '', record: '' }, auditLimit: 50,
+    job: null
   };
+  var admin = function () { return S.session.admin; };
+  var ro = function () { return !S.session.admin; };
   var uidSeq = 0;
   function uid() { return 'n' + (++uidSeq); }
+  var app = document.getElementById('app');
 
-  // ---------- DOM helpers ----------
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (k) {
-        var v = attrs[k];
-        if (v === undefined || v === null || v === false) return;
-        if (k === 'text') el.textContent = v;
-        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
-        else if (k === 'value') el.value = v;
-        else if (k === 'checked' || k === 'disabled' || k === 'selected' || k === 'multiple') el[k] = !!v;
-        else el.setAttribute(k, v === true ? '' : v);
-      });
-    }
-    for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
-    return el;
-  }
-  function append(el, c) {
-    if (c === null || c === undefined || c === false) return;
-    if (Array.isArray(c)) { c.forEach(function (x) { append(el, x); }); return; }
-    el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-  }
-  function button(label, action, onclick, cls, extra) {
-    var a = { type: 'button', 'class': 'btn ' + (cls || ''), 'data-action': action, onclick: onclick };
-    if (extra) Object.keys(extra).forEach(function (k) { a[k] = extra[k]; });
-    return h('button', a, label);
-  }
+  // ---------- small DOM helpers ----------
   function field(label, control, path, cls) {
     return h('label', { 'class': 'field ' + (cls || ''), 'data-path': path }, h('span', null, label), control);
   }
@@ -145,85 +165,44 @@
     });
     return s;
   }
-
-  // ---------- notices ----------
-  function notice(kind, text, action) {
-    var box = document.getElementById('notice');
-    box.textContent = '';
-    if (!text) return;
-    box.appendChild(h('div', { 'class': 'notice--' + kind, 'data-kind': kind }, text, action ? [' ', action] : null));
-    fit();
-  }
-  function fit() {
-    if (window.BX24 && typeof window.BX24.fitWindow === 'function') {
-      try { window.BX24.fitWindow(); } catch (e) { /* outside Bitrix24 */ }
-    }
-  }
-
-  // ---------- API ----------
-  function api(method, path, body, retried) {
-    var opts = { method: method, headers: { 'Content-Type': 'application/json' } };
-    if (state.token) opts.headers.Authorization = 'Bearer ' + state.token;
-    if (body !== undefined) opts.body = JSON.stringify(body);
-    return fetch('/api/v1' + path, opts).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (resp.status === 401 && !retried && path !== '/session') {
-          return refreshSession().then(function (ok) {
-            if (ok) return api(method, path, body, true);
-            notice('err', t('expired'));
-            return { status: 401, data: data };
-          });
-        }
-        return { status: resp.status, data: data };
-      });
-    }, function () {
-      notice('err', t('network'));
-      return { status: 0, data: {} };
+  // tablist is a row of tabs moved through with the arrow keys.
+  function tablist(cls, items, selected, onSelect) {
+    var list = h('div', { 'class': cls, role: 'tablist' });
+    items.forEach(function (it, i) {
+      list.appendChild(h('button', { type: 'button', role: 'tab', 'class': 'tab', id: it.id, 'aria-selected': String(it.value === selected),
+        tabindex: it.value === selected ? '0' : '-1', 'data-value': it.value, onclick: function () { onSelect(it.value); },
+        onkeydown: function (ev) {
+          var d = ev.key === 'ArrowRight' ? 1 : ev.key === 'ArrowLeft' ? -1 : 0;
+          if (!d) return;
+          ev.preventDefault();
+          var next = items[(i + d + items.length) % items.length];
+          onSelect(next.value);
+          var el = document.getElementById(next.id);
+          if (el) el.focus();
+        } }, it.label));
     });
+    return list;
   }
-
-  function startSession(member, auth) {
-    return api('POST', '/session', { member_id: member, auth_id: auth }).then(function (r) {
-      if (r.status !== 200) return false;
-      state.token = r.data.token;
-      state.member = member;
-      state.admin = !!r.data.admin;
-      state.user = r.data.user;
-      return true;
-    });
+  function segmentInfo(entity, key) {
+    var sc = state.schemes[entity];
+    if (!key) return { name: t('noSegment'), color: '#d5dade', none: true };
+    var all = sc ? sc.segments.concat(sc.otherwise ? [sc.otherwise] : []) : [];
+    for (var i = 0; i < all.length; i++) if (all[i].key === key) return { name: all[i].name || key, color: all[i].color };
+    return { name: key, color: '' };
   }
-
-  // loadBX24 loads Bitrix24's JS library when we are inside its iframe and
-  // resolves with its auth (or null when it cannot load within ms).
-  var bx24Promise = null;
-  function loadBX24(ms) {
-    if (bx24Promise) return bx24Promise;
-    bx24Promise = new Promise(function (resolve) {
-      if (window.top === window) { resolve(null); return; }
-      var done = false;
-      function finish(v) { if (!done) { done = true; resolve(v); } }
-      setTimeout(function () { finish(null); }, ms);
-      var s = document.createElement('script');
-      s.src = 'https://api.bitrix24.com/api/v1/';
-      s.async = true;
-      s.onerror = function () { finish(null); };
-      s.onload = function () {
-        if (!window.BX24 || !window.BX24.init) { finish(null); return; }
-        window.BX24.init(function () { finish(window.BX24.getAuth() || null); });
-      };
-      document.head.appendChild(s);
-    });
-    return bx24Promise;
+  function badgeOf(entity, key, name) {
+    var s = segmentInfo(entity, key);
+    if (s.none) return h('span', { 'class': 'seg-badge seg-badge--none' }, t('noSegment'));
+    return S.segBadge(name || s.name, s.color);
   }
-
-  function refreshSession() {
-    if (!window.BX24 || !window.BX24.refreshAuth) return Promise.resolve(false);
-    return new Promise(function (resolve) {
-      window.BX24.refreshAuth(function (a) {
-        if (!a || !a.access_token) { resolve(false); return; }
-        startSession(a.member_id || state.member, a.access_token).then(resolve);
-      });
+  function samplesLine(samples) {
+    if (!samples || !samples.length) return null;
+    var out = [h('span', { 'class': 'muted' }, t('forExample') + ' ')];
+    samples.slice(0, 3).forEach(function (x, i) {
+      if (i) out.push(', ');
+      out.push(S.crmLink(x.url, x.title || ('#' + x.id), 'sample'));
     });
+    return out;
   }
 
   // ---------- config <-> model ----------
@@ -239,6 +218,7 @@
   }
   function newLeaf() { return { uid: uid(), kind: 'leaf', fact: '', window_days: '', op: '', value: undefined }; }
   function newGroup(op) { return { uid: uid(), kind: 'group', op: op || 'all', children: [newLeaf()] }; }
+  function asGroup(n) { return n.kind === 'group' ? n : { uid: uid(), kind: 'group', op: 'all', children: [n] }; }
 
   function fromSegment(s, withWhen) {
     var set = s.set || {};
@@ -249,11 +229,11 @@
         category_id: set.pipeline.category_id, stage_id: set.pipeline.stage_id || '', apply: set.pipeline.apply || 'new_only' } : null }
     };
   }
-  function asGroup(n) { return n.kind === 'group' ? n : { uid: uid(), kind: 'group', op: 'all', children: [n] }; }
 
   function load(cfg) {
     state.schemes = {};
     (cfg.schemes || []).forEach(function (sc) {
+      if (ENTITIES.indexOf(sc.entity) < 0) return;
       state.schemes[sc.entity] = {
         segments: (sc.segments || []).map(function (s) { return fromSegment(s, true); }),
         otherwise: sc.otherwise ? fromSegment(sc.otherwise, false) : null
@@ -302,6 +282,8 @@
     return out;
   }
 
+  // toConfig builds the draft config and gives every model node its path,
+  // which is how problems find their fields and previews their segments.
   function toConfig() {
     var schemes = [];
     ENTITIES.forEach(function (e) {
@@ -325,7 +307,7 @@
   }
   function fieldOf(entity, name) {
     var id = name.slice(6);
-    var list = state.ref.fields[entity] || [];
+    var list = (state.ref.fields || {})[entity] || [];
     for (var i = 0; i < list.length; i++) if (list[i].id === id) return list[i];
     return null;
   }
@@ -353,63 +335,91 @@
     var info = factInfo(n.fact);
     return { kind: info && info.kind === 'number' ? 'number' : 'text' };
   }
+  // opsFor lists the operators that fit a condition's fact: a field's by
+  // its type, a fact's as the server lists them.
+  function opsFor(entity, n) {
+    if (!n.fact) return state.ref.operators || [];
+    if (n.fact.indexOf('field:') === 0) {
+      var spec = valueSpec(entity, n);
+      return spec.choices ? CHOICE_OPS : spec.kind === 'number' ? NUMBER_OPS : TEXT_OPS;
+    }
+    var info = factInfo(n.fact);
+    return info ? info.ops : (state.ref.operators || []);
+  }
 
   // ---------- render ----------
-  var app = document.getElementById('app');
-
   function render() {
     var focused = document.activeElement && document.activeElement.id;
     toConfig(); // assigns paths
     app.textContent = '';
     app.removeAttribute('aria-busy');
-    if (!state.admin) app.appendChild(h('div', { 'class': 'notice', id: 'readonly-note' }, h('div', null, t('readOnlyNote'))));
-    var tabs = h('div', { 'class': 'tabs', role: 'tablist' });
-    ENTITIES.forEach(function (e) {
-      var sc = state.schemes[e];
-      var n = sc ? sc.segments.length + (sc.otherwise ? 1 : 0) : 0;
-      tabs.appendChild(h('button', { type: 'button', role: 'tab', 'class': 'tab', id: 'tab-' + e, 'aria-selected': String(state.tab === e),
-        'data-entity': e, onclick: function () { state.tab = e; render(); } }, t(e) + (n ? ' (' + n + ')' : '')));
-    });
-    app.appendChild(tabs);
-    app.appendChild(renderScheme(state.tab));
-    app.appendChild(renderFooter());
-    applyProblems();
+    if (ro()) app.appendChild(h('div', { 'class': 'notice notice--inline', id: 'readonly-note' }, h('div', null, t('readOnlyNote'))));
+    app.appendChild(tablist('tabs tabs--views', VIEWS.map(function (v) {
+      return { id: 'view-' + v, value: v, label: t('view' + v[0].toUpperCase() + v.slice(1)) };
+    }), state.view, showView));
+    var panel = h('section', { role: 'tabpanel', id: 'panel-' + state.view, 'aria-labelledby': 'view-' + state.view, 'class': 'view view--' + state.view });
+    if (state.view === 'overview') renderOverview(panel);
+    else if (state.view === 'changes') renderAudit(panel);
+    else renderEditor(panel);
+    app.appendChild(panel);
+    if (state.view === 'segments') { applyProblems(); paintCounts(); }
     if (focused) {
       var el = document.getElementById(focused);
       if (el) el.focus();
     }
-    fit();
+    S.fit();
   }
 
-  function ro() { return !state.admin; }
+  function showView(v) {
+    state.view = v;
+    document.body.setAttribute('data-view', v);
+    render();
+    if (v === 'overview') loadDashboard();
+    if (v === 'changes') loadAudit();
+  }
+
+  // ---------- editor ----------
+  function renderEditor(panel) {
+    panel.appendChild(tablist('tabs', ENTITIES.map(function (e) {
+      var sc = state.schemes[e];
+      var n = sc ? sc.segments.length + (sc.otherwise ? 1 : 0) : 0;
+      return { id: 'tab-' + e, value: e, label: t(e) + (n ? ' (' + n + ')' : '') };
+    }), state.tab, function (e) { state.tab = e; render(); }));
+    panel.appendChild(renderScheme(state.tab));
+    if (state.dryrun) panel.appendChild(renderDryrun());
+    panel.appendChild(renderFooter());
+  }
 
   function renderScheme(e) {
     var sc = state.schemes[e];
-    var panel = h('section', { role: 'tabpanel', 'aria-labelledby': 'tab-' + e, 'class': 'scheme', 'data-entity': e, 'data-path': sc ? sc.path : null });
+    var box = h('div', { 'class': 'scheme', 'data-entity': e, 'data-path': sc ? sc.path : null });
     if (!sc) {
-      panel.appendChild(h('div', { 'class': 'empty' }, h('p', null, t('noScheme', { e: t(e) })),
-        state.admin ? button(t('addScheme', { e: t(e) }), 'add-scheme', function () {
-          state.schemes[e] = { segments: [newSegment(e, 0)], otherwise: null };
+      box.appendChild(h('div', { 'class': 'empty' }, h('p', null, t('noScheme', { e: t(e) })),
+        admin() ? button(t('addScheme', { e: t(e) }), 'add-scheme', function () {
+          state.schemes[e] = { segments: [newSegment(0)], otherwise: null };
           changed(true);
         }, 'btn--primary') : null));
-      return panel;
+      return box;
     }
-    sc.segments.forEach(function (s, i) { panel.appendChild(renderSegment(e, sc, s, i)); });
-    if (state.admin) {
-      panel.appendChild(h('div', { 'class': 'row' },
-        button('+ ' + t('addSegment'), 'add-segment', function () { sc.segments.push(newSegment(e, sc.segments.length)); changed(true); }),
+    box.appendChild(h('p', { 'class': 'preview-info muted', id: 'preview-info' }));
+    sc.segments.forEach(function (s, i) { box.appendChild(renderSegment(e, sc, s, i)); });
+    if (admin()) {
+      box.appendChild(h('div', { 'class': 'row row--actions' },
+        button('+ ' + t('addSegment'), 'add-segment', function () { sc.segments.push(newSegment(sc.segments.length)); changed(true); }),
         h('label', { 'class': 'check' }, h('input', { type: 'checkbox', id: 'otherwise-' + e, 'data-action': 'toggle-otherwise', checked: !!sc.otherwise,
           onchange: function (ev) {
             sc.otherwise = ev.target.checked ? { uid: uid(), key: 'other', name: t('otherwise'), color: '#a8adb4', when: null, set: { type: '', label: true, pipeline: null } } : null;
             changed(true);
           } }), t('useOtherwise')),
-        button(t('removeScheme', { e: t(e) }), 'remove-scheme', function () { delete state.schemes[e]; changed(true); }, 'btn--link')));
+        button(t('removeScheme', { e: t(e) }), 'remove-scheme', function () { delete state.schemes[e]; changed(true); }, 'btn--link btn--danger')));
     }
-    if (sc.otherwise) panel.appendChild(renderSegment(e, sc, sc.otherwise, -1));
-    return panel;
+    if (sc.otherwise) box.appendChild(renderSegment(e, sc, sc.otherwise, -1));
+    else box.appendChild(h('div', { 'class': 'rest', id: 'rest-' + e, 'data-entity': e, 'data-index': 'rest' },
+      S.swatch('#d5dade'), h('span', null, t('rest')), h('span', { 'class': 'seg-count' }), h('div', { 'class': 'seg-samples' })));
+    return box;
   }
 
-  function newSegment(e, i) {
+  function newSegment(i) {
     var s = fromSegment({ set: { label: true } }, true);
     s.color = PALETTE[i % PALETTE.length];
     return s;
@@ -418,23 +428,32 @@
   function renderSegment(e, sc, s, i) {
     var other = i < 0;
     var id = s.uid;
-    var card = h('article', { 'class': 'card segment', 'data-path': s.path, 'data-key': s.key, style: 'border-left-color:' + (s.color || '#d5dade') });
+    var card = h('article', { 'class': 'card segment', 'data-path': s.path, 'data-key': s.key, 'data-entity': e, 'data-index': other ? 'otherwise' : String(i),
+      style: 'border-left-color:' + S.safeColor(s.color),
+      onkeydown: other || ro() ? null : function (ev) {
+        if (!ev.altKey || (ev.key !== 'ArrowUp' && ev.key !== 'ArrowDown')) return;
+        ev.preventDefault();
+        move(sc.segments, i, ev.key === 'ArrowUp' ? -1 : 1);
+      } });
     var head = h('div', { 'class': 'card__head' },
-      h('span', { 'class': 'swatch', style: 'background:' + (s.color || '#d5dade'), 'aria-hidden': 'true' }),
+      S.swatch(s.color),
       h('h3', { 'class': 'card__title' }, s.name || (other ? t('otherwise') : t('segment'))),
+      h('span', { 'class': 'seg-count', id: id + '-count', 'aria-live': 'polite' }),
       h('span', { 'class': 'card__order' }, other ? t('otherwise') : t('order', { n: i + 1 })));
-    if (state.admin && !other) {
-      head.appendChild(button('↑', 'up', function () { move(sc.segments, i, -1); }, 'btn--icon', { 'aria-label': t('up') + ': ' + (s.name || i + 1), id: id + '-up', disabled: i === 0 }));
-      head.appendChild(button('↓', 'down', function () { move(sc.segments, i, 1); }, 'btn--icon', { 'aria-label': t('down') + ': ' + (s.name || i + 1), id: id + '-down', disabled: i === sc.segments.length - 1 }));
-      head.appendChild(button('✕', 'remove-segment', function () { sc.segments.splice(i, 1); changed(true); }, 'btn--icon', { 'aria-label': t('remove') + ': ' + (s.name || i + 1) }));
+    if (admin() && !other) {
+      head.appendChild(h('span', { 'class': 'card__tools', title: t('reorderHint') },
+        button('↑', 'up', function () { move(sc.segments, i, -1); }, 'btn--icon', { 'aria-label': t('up') + ': ' + (s.name || i + 1), id: id + '-up', disabled: i === 0 }),
+        button('↓', 'down', function () { move(sc.segments, i, 1); }, 'btn--icon', { 'aria-label': t('down') + ': ' + (s.name || i + 1), id: id + '-down', disabled: i === sc.segments.length - 1 }),
+        button('✕', 'remove-segment', function () { sc.segments.splice(i, 1); changed(true); }, 'btn--icon', { 'aria-label': t('remove') + ': ' + (s.name || i + 1) })));
     }
     card.appendChild(head);
+    card.appendChild(h('div', { 'class': 'seg-samples' }));
     card.appendChild(h('div', { 'class': 'row' },
       field(t('name'), h('input', { type: 'text', id: id + '-name', 'class': 'seg-name', value: s.name, disabled: ro(), maxlength: 100,
         oninput: function (ev) { s.name = ev.target.value; card.querySelector('.card__title').textContent = s.name || t('segment'); changed(false); } }), s.path + '.name', 'field--grow'),
       field(t('key'), h('input', { type: 'text', id: id + '-key', 'class': 'seg-key', value: s.key, disabled: ro(), placeholder: t('keyHint'), maxlength: 32,
         oninput: function (ev) { s.key = ev.target.value; changed(false); } }), s.path + '.key'),
-      field(t('color'), h('input', { type: 'color', id: id + '-color', 'class': 'seg-color', value: s.color || '#a8adb4', disabled: ro(),
+      field(t('color'), h('input', { type: 'color', id: id + '-color', 'class': 'seg-color', value: S.safeColor(s.color), disabled: ro(),
         onchange: function (ev) { s.color = ev.target.value; changed(true); } }), s.path + '.color')));
     if (s.when) {
       card.appendChild(h('div', { 'class': 'conds' }, h('h4', null, t('conditions')), renderGroup(e, s.when, null)));
@@ -451,19 +470,19 @@
   }
 
   function renderGroup(e, g, parent) {
-    var box = h('div', { 'class': 'group', 'data-path': g.path, 'data-uid': g.uid });
+    var box = h('div', { 'class': 'group group--' + g.op, 'data-path': g.path, 'data-uid': g.uid });
     var head = h('div', { 'class': 'group__head' },
-      field(t('groupKind'), select([{ value: 'all', label: t('all') }, { value: 'any', label: t('any') }, { value: 'not', label: t('not') }], g.op,
-        { id: g.uid + '-op', 'class': 'group-op', disabled: ro(), onchange: function (ev) { g.op = ev.target.value; changed(true); } })));
-    if (state.admin && parent) {
+      select([{ value: 'all', label: t('all') }, { value: 'any', label: t('any') }, { value: 'not', label: t('not') }], g.op,
+        { id: g.uid + '-op', 'class': 'group-op', 'aria-label': t('groupKind'), disabled: ro(), onchange: function (ev) { g.op = ev.target.value; changed(true); } }));
+    if (admin() && parent) {
       head.appendChild(button(t('removeGroup'), 'remove-group', function () { parent.children.splice(parent.children.indexOf(g), 1); changed(true); }, 'btn--link'));
     }
     box.appendChild(head);
     g.children.forEach(function (c) {
       box.appendChild(c.kind === 'group' ? renderGroup(e, c, g) : renderLeaf(e, c, g));
     });
-    if (state.admin) {
-      box.appendChild(h('div', { 'class': 'row' },
+    if (admin()) {
+      box.appendChild(h('div', { 'class': 'row row--add' },
         button('+ ' + t('addCondition'), 'add-condition', function () { g.children.push(newLeaf()); changed(true); }, 'btn--link', { id: g.uid + '-addc' }),
         button('+ ' + t('addGroup'), 'add-group', function () { g.children.push(newGroup(g.op === 'all' ? 'any' : 'all')); changed(true); }, 'btn--link', { id: g.uid + '-addg' })));
     }
@@ -471,13 +490,13 @@
   }
 
   function factOptions(e, current) {
-    var facts = (state.ref.facts || []).filter(function (f) { return f.name !== 'field:NAME' && f.entities.indexOf(e) >= 0; });
+    var facts = (state.ref.facts || []).filter(function (f) { return f.name !== 'field:NAME' && (f.entities || []).indexOf(e) >= 0; });
     var std = [], custom = [];
-    (state.ref.fields[e] || []).forEach(function (f) {
+    ((state.ref.fields || {})[e] || []).forEach(function (f) {
       (f.custom ? custom : std).push({ value: 'field:' + f.id, label: f.title + (f.title !== f.id ? ' (' + f.id + ')' : '') });
     });
     var opts = [{ value: '', label: t('chooseFact') }];
-    if (facts.length) opts.push({ group: t('dealFacts'), options: facts.map(function (f) { return { value: f.name, label: T.facts[f.name] || f.name }; }) });
+    if (facts.length) opts.push({ group: e === 'deal' ? t('dealOwn') : t('dealFacts'), options: facts.map(function (f) { return { value: f.name, label: T.facts[f.name] || f.name }; }) });
     if (std.length) opts.push({ group: t('fields'), options: std });
     if (custom.length) opts.push({ group: t('customFields'), options: custom });
     var known = current === '' || facts.some(function (f) { return f.name === current; }) || std.concat(custom).some(function (f) { return f.value === current; });
@@ -490,30 +509,34 @@
     var info = n.fact ? factInfo(n.fact) : null;
     row.appendChild(field(t('fact'), select(factOptions(e, n.fact), n.fact, { 'class': 'fact', id: n.uid + '-fact', disabled: ro(),
       onchange: function (ev) {
-        var before = valueSpec(e, n).kind;
+        var before = valueSpec(e, n);
         n.fact = ev.target.value;
         var inf = factInfo(n.fact);
-        if (inf && inf.ops.indexOf(n.op) < 0) n.op = inf.ops[0];
+        var ops = opsFor(e, n);
+        if (n.op && ops.indexOf(n.op) < 0) n.op = ops[0] || '';
+        if (!n.op && ops.length) n.op = ops[0];
         if (inf && inf.window === 'none') n.window_days = '';
-        if (valueSpec(e, n).kind !== before || valueSpec(e, n).choices) n.value = undefined;
+        var after = valueSpec(e, n);
+        if (after.kind !== before.kind || after.choices || before.choices) n.value = undefined;
         changed(true);
-      } })));
+      } }), n.path + '.fact', 'field--fact'));
     if (info && info.window !== 'none') {
       row.appendChild(field(t('windowDays'), h('input', { type: 'number', min: 1, max: 3650, 'class': 'window', id: n.uid + '-window', value: n.window_days,
-        placeholder: info.window === 'required' ? '' : t('windowAll'), disabled: ro(),
-        oninput: function (ev) { n.window_days = ev.target.value; changed(false); } })));
+        placeholder: info.window === 'required' ? t('windowNeeded') : t('windowAll'), disabled: ro(),
+        oninput: function (ev) { n.window_days = ev.target.value; changed(false); } }), n.path + '.window_days'));
     }
-    var ops = info ? info.ops : (state.ref.operators || []);
+    var ops = opsFor(e, n);
+    if (n.op && ops.indexOf(n.op) < 0) ops = ops.concat([n.op]);
     row.appendChild(field(t('op'), select([{ value: '', label: '—' }].concat(ops.map(function (o) { return { value: o, label: T.ops[o] || o }; })), n.op,
       { 'class': 'op', id: n.uid + '-op', disabled: ro(), onchange: function (ev) {
         var multi = function (o) { return o === 'in' || o === 'not_in' || o === 'between'; };
         if (multi(ev.target.value) !== multi(n.op) || ev.target.value === 'between' || n.op === 'between') n.value = undefined;
         n.op = ev.target.value;
         changed(true);
-      } })));
+      } }), n.path + '.op'));
     var v = renderValue(e, n);
     if (v) row.appendChild(v);
-    if (state.admin) {
+    if (admin()) {
       row.appendChild(button('✕', 'remove-condition', function () { parent.children.splice(parent.children.indexOf(n), 1); changed(true); }, 'btn--icon', { 'aria-label': t('remove') }));
     }
     return row;
@@ -522,27 +545,37 @@
   function renderValue(e, n) {
     if (!n.op || n.op === 'empty' || n.op === 'not_empty') return null;
     var spec = valueSpec(e, n);
-    var wrap = h('div', { 'class': 'value' });
+    var wrap = h('div', { 'class': 'value', 'data-path': n.path + '.value' });
     function parse(s) { return spec.kind === 'number' ? (s === '' ? undefined : num(s)) : (s === '' ? undefined : s); }
     if (n.op === 'between') {
       var cur = Array.isArray(n.value) ? n.value : ['', ''];
       var upd = function (k) { return function (ev) { var a = Array.isArray(n.value) ? n.value.slice() : ['', '']; a[k] = num(ev.target.value); n.value = a; changed(false); }; };
-      wrap.appendChild(field(t('from'), h('input', { type: 'number', 'class': 'value-from', id: n.uid + '-from', value: cur[0], disabled: ro(), oninput: upd(0) })));
-      wrap.appendChild(field(t('to'), h('input', { type: 'number', 'class': 'value-to', id: n.uid + '-to', value: cur[1], disabled: ro(), oninput: upd(1) })));
+      wrap.appendChild(field(t('from'), h('input', { type: 'number', 'class': 'value-from', id: n.uid + '-from', value: cur[0], step: 'any', disabled: ro(), oninput: upd(0) })));
+      wrap.appendChild(field(t('to'), h('input', { type: 'number', 'class': 'value-to', id: n.uid + '-to', value: cur[1], step: 'any', disabled: ro(), oninput: upd(1) })));
       return wrap;
     }
     var list = n.op === 'in' || n.op === 'not_in';
+    if (spec.choices && list) {
+      // A list of checkboxes: each value a Tab stop, Space to choose.
+      var chosen = Array.isArray(n.value) ? n.value.map(String) : [];
+      var known = spec.choices.map(function (c) { return String(c.id); });
+      var choices = spec.choices.concat(chosen.filter(function (c) { return known.indexOf(c) < 0; }).map(function (c) { return { id: c, name: c }; }));
+      var box = h('div', { 'class': 'choices value-choices', role: 'group', 'aria-label': t('chooseSome'), id: n.uid + '-value' });
+      choices.forEach(function (c) {
+        box.appendChild(h('label', { 'class': 'choice' }, h('input', { type: 'checkbox', value: c.id, checked: chosen.indexOf(String(c.id)) >= 0, disabled: ro(),
+          onchange: function () {
+            n.value = Array.prototype.filter.call(box.querySelectorAll('input'), function (x) { return x.checked; }).map(function (x) { return x.value; });
+            changed(false);
+          } }), h('span', null, c.name)));
+      });
+      wrap.appendChild(h('div', { 'class': 'field' }, h('span', null, t('value')), box));
+      return wrap;
+    }
     if (spec.choices) {
-      var chosen = list ? (Array.isArray(n.value) ? n.value.map(String) : []) : n.value;
-      var opts = (list ? [] : [{ value: '', label: '—' }]).concat(spec.choices.map(function (c) { return { value: c.id, label: c.name }; }));
-      var sel = select(opts, list ? null : chosen, { 'class': 'value-input', id: n.uid + '-value', multiple: list, disabled: ro(),
-        onchange: function (ev) {
-          if (list) n.value = Array.prototype.filter.call(ev.target.options, function (o) { return o.selected; }).map(function (o) { return o.value; });
-          else n.value = ev.target.value === '' ? undefined : ev.target.value;
-          changed(false);
-        } });
-      if (list) Array.prototype.forEach.call(sel.options, function (o) { o.selected = chosen.indexOf(o.value) >= 0; });
-      wrap.appendChild(field(t('value'), sel));
+      var opts = [{ value: '', label: '—' }].concat(spec.choices.map(function (c) { return { value: c.id, label: c.name }; }));
+      if (n.value !== undefined && !spec.choices.some(function (c) { return String(c.id) === String(n.value); })) opts.push({ value: n.value, label: String(n.value) });
+      wrap.appendChild(field(t('value'), select(opts, n.value, { 'class': 'value-input', id: n.uid + '-value', disabled: ro(),
+        onchange: function (ev) { n.value = ev.target.value === '' ? undefined : ev.target.value; changed(false); } })));
       return wrap;
     }
     if (list) {
@@ -563,12 +596,12 @@
 
   function renderOutputs(e, s) {
     var box = h('div', { 'class': 'outputs' }, h('h4', null, t('outputs')));
-    var types = (state.ref.types[e] || []).map(function (x) { return { value: x.id, label: x.name + ' (' + x.id + ')' }; });
+    var types = ((state.ref.types || {})[e] || []).map(function (x) { return { value: x.id, label: x.name + ' (' + x.id + ')' }; });
     if (s.set.type && !types.some(function (x) { return x.value === s.set.type; })) types.push({ value: s.set.type, label: s.set.type });
     var row = h('div', { 'class': 'row' },
       field(t('type'), select([{ value: '', label: t('keepType') }].concat(types), s.set.type,
         { 'class': 'set-type', id: s.uid + '-type', disabled: ro(), onchange: function (ev) { s.set.type = ev.target.value; changed(false); } }), s.path + '.set.type'));
-    if (state.admin) row.appendChild(button(t('newType'), 'new-type', function () { state.typeForm = s.uid; render(); }, 'btn--link', { id: s.uid + '-newtype' }));
+    if (admin()) row.appendChild(button(t('newType'), 'new-type', function () { state.typeForm = s.uid; render(); }, 'btn--link', { id: s.uid + '-newtype' }));
     row.appendChild(h('label', { 'class': 'check' }, h('input', { type: 'checkbox', 'class': 'set-label', id: s.uid + '-label', checked: s.set.label, disabled: ro(),
       onchange: function (ev) { s.set.label = ev.target.checked; changed(false); } }), t('label')));
     box.appendChild(row);
@@ -588,10 +621,10 @@
             state.ref.types[e] = r.data.types;
             s.set.type = code.value.trim().toUpperCase();
             state.typeForm = null;
-            notice('ok', t('typeAdded', { t: s.set.type }));
+            S.notice('ok', t('typeAdded', { t: s.set.type }));
             changed(true);
           } else if (r.status) {
-            notice('err', r.data.message || String(r.status));
+            S.notice('err', S.message(r));
           }
         });
       }, 'btn--primary'),
@@ -600,20 +633,21 @@
 
   function renderPipeline(s) {
     var p = s.set.pipeline;
+    var pipes = state.ref.pipelines || [];
     var box = h('div', { 'data-path': s.path + '.set.pipeline' },
       h('label', { 'class': 'check' }, h('input', { type: 'checkbox', 'class': 'set-pipeline', id: s.uid + '-pipe', checked: !!p, disabled: ro(),
         onchange: function (ev) {
-          var first = state.ref.pipelines[0];
+          var first = pipes[0];
           s.set.pipeline = ev.target.checked ? { category_id: first ? first.id : 0, stage_id: first && first.stages[0] ? first.stages[0].id : '', apply: 'new_only' } : null;
           changed(true);
         } }), t('movePipeline')));
     if (!p) return box;
-    var pipe = state.ref.pipelines.filter(function (x) { return String(x.id) === String(p.category_id); })[0];
+    var pipe = pipes.filter(function (x) { return String(x.id) === String(p.category_id); })[0];
     box.appendChild(h('div', { 'class': 'row' },
-      field(t('pipeline'), select(state.ref.pipelines.map(function (x) { return { value: x.id, label: x.name }; }), p.category_id,
+      field(t('pipeline'), select(pipes.map(function (x) { return { value: x.id, label: x.name }; }), p.category_id,
         { 'class': 'set-category', id: s.uid + '-cat', disabled: ro(), onchange: function (ev) {
           p.category_id = Number(ev.target.value);
-          var np = state.ref.pipelines.filter(function (x) { return x.id === p.category_id; })[0];
+          var np = pipes.filter(function (x) { return x.id === p.category_id; })[0];
           p.stage_id = np && np.stages[0] ? np.stages[0].id : '';
           changed(true);
         } }), s.path + '.set.pipeline.category_id'),
@@ -624,21 +658,152 @@
     return box;
   }
 
+  function versionText() {
+    return (state.version ? t('version', { v: state.version }) : t('notSaved')) + (state.dirty ? ' · ' + t('unsaved') : '');
+  }
+
   function renderFooter() {
-    var info = h('span', { 'class': 'footer__info', id: 'version' },
-      (state.version ? t('version', { v: state.version }) : t('notSaved')) + (state.dirty ? ' · ' + t('unsaved') : ''));
-    if (!state.admin) return h('div', { 'class': 'footer' }, info);
+    var info = h('span', { 'class': 'footer__info', id: 'version' }, versionText());
+    if (ro()) return h('div', { 'class': 'footer' }, info);
+    if (state.confirmSave) {
+      // The dry run is shown above; saving is confirmed here, where the
+      // button stays in view.
+      return h('div', { 'class': 'footer footer--confirm' }, info,
+        button(t('cancel'), 'cancel-save', function () { state.confirmSave = false; render(); }, '', { id: 'cancel-save' }),
+        button(t('saveApply'), 'confirm-save', doSave, 'btn--primary', { id: 'confirm-save' }));
+    }
     return h('div', { 'class': 'footer' }, info,
+      button(t('recompute'), 'recompute', recompute, '', { id: 'recompute', disabled: !state.version || jobActive() }),
       button(t('check'), 'check', function () { validate(true); }, '', { id: 'check' }),
+      button(t('dryrun'), 'dryrun', function () { dryrun(false); }, '', { id: 'dryrun' }),
       button(t('save'), 'save', save, 'btn--primary', { id: 'save' }));
   }
 
+  // ---------- fields the mirror keeps ----------
+  // The mirror keeps only the fields the saved rules read, so a draft's
+  // conditions on other fields are counted on empty values until a save.
+  function draftFields(e) {
+    var out = [];
+    function walk(n) {
+      if (!n) return;
+      if (n.kind === 'group') { n.children.forEach(walk); return; }
+      if (n.fact && n.fact.indexOf('field:') === 0 && out.indexOf(n.fact.slice(6)) < 0) out.push(n.fact.slice(6));
+    }
+    var sc = state.schemes[e];
+    if (sc) sc.segments.forEach(function (s) { walk(s.when); });
+    return out;
+  }
+  function rememberSavedFields() {
+    state.savedFields = {};
+    ENTITIES.forEach(function (e) { state.savedFields[e] = draftFields(e); });
+  }
+  function unsyncedFields() {
+    var out = [];
+    ENTITIES.forEach(function (e) {
+      var saved = (state.savedFields || {})[e] || [];
+      draftFields(e).forEach(function (f) { if (saved.indexOf(f) < 0 && out.indexOf(f) < 0) out.push(f); });
+    });
+    return out;
+  }
+  function unsyncedNote(id) {
+    var f = unsyncedFields();
+    return f.length ? h('p', { 'class': 'warn unsynced', id: id }, t('unsyncedFields', { f: f.join(', ') })) : null;
+  }
+
+  // ---------- live count ----------
+  // paintCounts writes the last preview into the segment cards in place,
+  // without re-rendering the inputs the admin is typing into.
+  function paintCounts() {
+    var p = state.preview;
+    var info = document.getElementById('preview-info');
+    if (info) {
+      info.textContent = '';
+      if (p) {
+        append(info, t('previewInfo', { ms: S.num(p.took_ms) }));
+        if (p.mirror && p.mirror.synced_at) append(info, ' · ' + t('syncedAt', { t: S.when(p.mirror.synced_at) }));
+      }
+      var note = unsyncedNote('unsynced');
+      var old = document.getElementById('unsynced');
+      if (old) old.remove();
+      if (note) info.parentNode.insertBefore(note, info.nextSibling);
+    }
+    Array.prototype.forEach.call(app.querySelectorAll('[data-index]'), function (el) {
+      var e = el.getAttribute('data-entity'), idx = el.getAttribute('data-index');
+      var sc = p && p.schemes[e];
+      var seg = null;
+      if (sc) seg = idx === 'otherwise' || idx === 'rest' ? sc.otherwise : sc.segments[Number(idx)];
+      var count = el.querySelector('.seg-count'), samples = el.querySelector('.seg-samples');
+      if (!count) return;
+      count.textContent = '';
+      samples.textContent = '';
+      el.classList.toggle('is-stale', !!state.previewStale);
+      if (!seg) { count.textContent = p ? '' : t('counting'); return; }
+      append(count, [h('strong', { 'class': 'seg-count__n' }, S.num(seg.count)), ' · ' + S.pct(seg.share),
+        sc.revenue > 0 ? h('span', { 'class': 'seg-count__rev' }, ' · ' + t('revenueLine', { r: S.pct(seg.revenue_share) })) : null]);
+      count.setAttribute('data-count', String(seg.count));
+      count.title = state.previewStale ? t('stale') : T.records[e].replace('{n}', S.num(sc.total));
+      append(samples, samplesLine(seg.samples));
+    });
+  }
+
+  var previewSeq = 0, refreshTimer = null;
+  // refresh asks for the draft's counts; its problems come with a 422.
+  function refresh() {
+    var seq = ++previewSeq;
+    return api('POST', '/preview', { config: toConfig() }).then(function (r) {
+      if (seq !== previewSeq) return; // a newer edit is on its way
+      if (r.status === 200) {
+        var by = {};
+        (r.data.schemes || []).forEach(function (sc) { by[sc.entity] = sc; });
+        state.preview = { took_ms: r.data.took_ms, mirror: r.data.mirror, schemes: by };
+        state.previewStale = false;
+        setProblems([], false);
+      } else if (r.status === 422) {
+        state.previewStale = true;
+        setProblems(r.data.errors || [], false);
+      } else {
+        return;
+      }
+      if (state.view === 'segments') paintCounts();
+      S.fit();
+    });
+  }
+
+  function changed(rerender) {
+    state.dirty = true;
+    if (state.confirmSave) { state.confirmSave = false; rerender = true; } // confirm what was dry-run only
+    state.previewStale = true; // until the count of this draft arrives
+    if (state.dryrun) state.dryrun.stale = true;
+    if (rerender) render();
+    else {
+      var v = document.getElementById('version');
+      if (v) v.textContent = versionText();
+      paintCounts();
+      var d = document.getElementById('dryrun');
+      if (d && !d.querySelector('.dry-stale')) d.insertBefore(h('p', { 'class': 'dry-stale warn' }, t('dryStale')), d.children[1] || null);
+    }
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, 350);
+  }
+
   // ---------- problems next to their fields ----------
+  function setProblems(list, announce) {
+    state.problems = list;
+    if (state.view === 'segments') applyProblems();
+    if (list.length) {
+      if (announce) { S.notice('err', t('problems', { n: list.length })); state.problemNotice = true; }
+    } else if (announce) S.notice('ok', t('valid'));
+    else if (state.problemNotice) S.notice('', '');
+    if (!list.length) state.problemNotice = false;
+  }
+
   function applyProblems() {
     Array.prototype.forEach.call(app.querySelectorAll('.err'), function (x) { x.remove(); });
     Array.prototype.forEach.call(app.querySelectorAll('.has-err'), function (x) { x.classList.remove('has-err'); });
     state.problems.forEach(function (p, i) {
-      var target = null, path = p.path;
+      var target = null, path = p.path || '';
+      var part = PROBLEM_FIELD[p.code];
+      if (part) target = app.querySelector('[data-path="' + (path + '.' + part).replace(/"/g, '') + '"]');
       while (path && !target) {
         target = app.querySelector('[data-path="' + path.replace(/"/g, '') + '"]');
         if (!target) path = trimPath(path);
@@ -652,12 +817,14 @@
           if (tab && !tab.querySelector('.tab-err')) tab.appendChild(h('span', { 'class': 'err tab-err', 'aria-hidden': 'true' }, ' •'));
         }
         target = app.querySelector('.footer');
+        if (!target) return;
       }
-      var msg = h('p', { 'class': 'err', id: 'err-' + i, 'data-for': p.path }, p.message);
+      var msg = h('p', { 'class': 'err', id: 'err-' + i, 'data-for': p.path, 'data-code': p.code || null }, p.message);
       target.classList.add('has-err');
       var ctl = target.querySelector('input,select');
-      if (ctl && target.tagName === 'LABEL') ctl.setAttribute('aria-describedby', 'err-' + i);
+      if (ctl && (target.tagName === 'LABEL' || target.classList.contains('value'))) ctl.setAttribute('aria-describedby', 'err-' + i);
       if (target.classList.contains('group')) target.insertBefore(msg, target.children[1] || null);
+      else if (target.classList.contains('segment')) target.insertBefore(msg, target.children[1] || null);
       else target.appendChild(msg);
     });
   }
@@ -666,90 +833,361 @@
     return i > 0 ? p.slice(0, i) : '';
   }
 
-  var validateTimer = null;
-  function changed(rerender) {
-    state.dirty = true;
-    if (rerender) render();
-    else {
-      var v = document.getElementById('version');
-      if (v) v.textContent = (state.version ? t('version', { v: state.version }) : t('notSaved')) + ' · ' + t('unsaved');
-    }
-    clearTimeout(validateTimer);
-    validateTimer = setTimeout(function () { validate(false); }, 400);
-  }
-
   function validate(announce) {
-    var cfg = toConfig();
-    return api('POST', '/config/validate', { config: cfg }).then(function (r) {
-      if (r.status !== 200) return;
-      state.problems = r.data.errors || [];
-      applyProblems();
-      if (announce || state.problems.length === 0) {
-        if (state.problems.length) notice('err', t('problems', { n: state.problems.length }));
-        else if (announce) notice('ok', t('valid'));
-        else if (document.querySelector('#notice [data-kind="err"]')) notice('', '');
-      }
-      fit();
+    return api('POST', '/config/validate', { config: toConfig() }).then(function (r) {
+      if (r.status !== 200) { if (r.status) S.notice('err', S.message(r)); return; }
+      setProblems(r.data.errors || [], announce);
+      S.fit();
     });
   }
 
+  // ---------- dry run ----------
+  function dryrun(confirm) {
+    clearTimeout(refreshTimer);
+    var btn = document.getElementById('dryrun');
+    if (btn) btn.disabled = true;
+    return api('POST', '/dryrun', { config: toConfig() }).then(function (r) {
+      if (btn) btn.disabled = false;
+      if (r.status === 200) {
+        state.dryrun = r.data;
+        state.confirmSave = confirm;
+        setProblems([], false);
+        render();
+        var panel = document.getElementById('dryrun');
+        if (panel) panel.scrollIntoView({ block: 'nearest' });
+      } else if (r.status === 422) {
+        setProblems(r.data.errors || [], true);
+      } else if (r.status) {
+        S.notice('err', S.message(r), confirm ? button(t('saveAnyway'), 'save-anyway', doSave) : null);
+      }
+    });
+  }
+
+  function pipelineName(v) {
+    if (!v) return '—';
+    var parts = String(v).split(':');
+    var pipe = (state.ref.pipelines || []).filter(function (p) { return String(p.id) === parts[0]; })[0];
+    if (!pipe) return v;
+    var stageID = parts.slice(1).join(':');
+    var stage = pipe.stages.filter(function (s) { return s.id === stageID; })[0];
+    return pipe.name + (stage ? ' / ' + stage.name : stageID ? ' / ' + stageID : '');
+  }
+  function typeName(e, v) {
+    if (!v) return '—';
+    var ty = ((state.ref.types || {})[e] || []).filter(function (x) { return x.id === v; })[0];
+    return ty ? ty.name : v;
+  }
+
+  function renderDryrun() {
+    var d = state.dryrun;
+    var panel = h('section', { 'class': 'panel dryrun', id: 'dryrun', 'aria-labelledby': 'dryrun-title' },
+      h('div', { 'class': 'panel__head' }, h('h3', { id: 'dryrun-title' }, t('dryTitle')),
+        button('✕', 'close-dryrun', function () { state.dryrun = null; state.confirmSave = false; render(); }, 'btn--icon', { 'aria-label': t('close') })));
+    if (d.stale) panel.appendChild(h('p', { 'class': 'dry-stale warn' }, t('dryStale')));
+    append(panel, unsyncedNote('dry-unsynced'));
+    panel.appendChild(h('p', { 'class': 'dry-summary', id: 'dry-summary' }, d.changed ? t('drySummary', { c: S.num(d.changed), e: S.num(d.evaluated) }) : t('dryNone')));
+    (d.schemes || []).forEach(function (sc) {
+      if (!sc.changed && !(sc.moves || []).length) return;
+      var e = sc.entity;
+      var block = h('div', { 'class': 'dry-scheme', 'data-entity': e }, h('h4', null, t('dryScheme', { e: t(e), c: S.num(sc.changed), n: S.num(sc.evaluated) })));
+      if ((sc.moves || []).length) {
+        var body = h('tbody');
+        sc.moves.forEach(function (m) {
+          body.appendChild(h('tr', { 'class': 'move', 'data-from': m.from, 'data-to': m.to },
+            h('td', null, badgeOf(e, m.from, m.from_name)), h('td', { 'class': 'arrow', 'aria-hidden': 'true' }, '→'),
+            h('td', null, badgeOf(e, m.to, m.to_name)), h('td', { 'class': 'num' }, S.num(m.count)),
+            h('td', { 'class': 'samples' }, samplesLine(m.samples))));
+        });
+        block.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table moves' },
+          h('thead', null, h('tr', null, h('th', null, t('dryFrom')), h('th'), h('th', null, t('dryTo')), h('th', { 'class': 'num' }, t('dryCount')), h('th', null, t('drySamples')))), body)));
+      }
+      var extra = h('ul', { 'class': 'dry-extra' });
+      (sc.types || []).forEach(function (x) { extra.appendChild(h('li', null, t('dryTypes') + ': ' + typeName(e, x.from) + ' → ' + typeName(e, x.to) + ' — ' + S.num(x.count))); });
+      (sc.pipelines || []).forEach(function (x) { extra.appendChild(h('li', null, t('dryPipes') + ': ' + pipelineName(x.from) + ' → ' + pipelineName(x.to) + ' — ' + S.num(x.count))); });
+      if (sc.labels) extra.appendChild(h('li', null, t('dryLabels', { n: S.num(sc.labels) })));
+      if (extra.children.length) block.appendChild(extra);
+      panel.appendChild(block);
+    });
+    if (state.confirmSave && admin()) panel.appendChild(h('p', { 'class': 'dry-confirm' }, t('dryConfirm')));
+    return panel;
+  }
+
+  // ---------- save ----------
+  // save shows the dry run first, unless the admin has just looked at a
+  // current one: saving rewrites records in the CRM.
   function save() {
-    clearTimeout(validateTimer);
-    var btn = document.getElementById('save');
-    if (btn) { btn.disabled = true; btn.textContent = t('saving'); }
+    if (state.dryrun && !state.dryrun.stale) { doSave(); return; }
+    dryrun(true);
+  }
+
+  function doSave() {
+    clearTimeout(refreshTimer);
+    var btns = ['save', 'confirm-save'].map(function (id) { return document.getElementById(id); }).filter(Boolean);
+    btns.forEach(function (b) { b.disabled = true; b.textContent = t('saving'); });
     api('PUT', '/config', { base_version: state.version, config: toConfig() }).then(function (r) {
-      if (btn) { btn.disabled = false; btn.textContent = t('save'); }
       if (r.status === 200) {
         state.version = r.data.version;
         state.dirty = false;
+        rememberSavedFields();
+        state.previewStale = true; // the recompute syncs the fields the rules now read
         state.problems = [];
+        state.dryrun = null;
+        state.confirmSave = false;
+        state.dashboard = null;
         render();
-        notice('ok', t('saved', { v: state.version }));
-      } else if (r.status === 409) {
-        notice('err', t('conflict'), button(t('reload'), 'reload', function () { location.reload(); }));
+        S.notice('ok', r.data.job_id ? t('savedRecompute', { v: state.version }) : t('saved', { v: state.version }));
+        if (r.data.job_id) watchJob(false);
+        else refresh();
+        return;
+      }
+      render();
+      if (r.status === 409) {
+        api('GET', '/config').then(function (c) {
+          var v = c.status === 200 ? c.data.version : '?';
+          S.notice('err', t('conflict', { v: v }), button(t('reload'), 'reload', function () { location.reload(); }, 'btn--primary'));
+          var info = document.getElementById('version');
+          if (info) info.textContent = t('conflictShort');
+        });
       } else if (r.status === 422) {
-        state.problems = r.data.errors || [];
-        applyProblems();
-        notice('err', t('problems', { n: state.problems.length }));
+        setProblems(r.data.errors || [], true);
       } else if (r.status) {
-        notice('err', r.data.message || String(r.status));
+        S.notice('err', S.message(r));
       }
     });
   }
 
-  // ---------- start ----------
-  function fatal(text) {
-    app.textContent = '';
-    app.removeAttribute('aria-busy');
-    notice('err', text);
-  }
+  // ---------- recompute and its progress ----------
+  function jobActive() { return !!state.job && (state.job.state === 'queued' || state.job.state === 'running'); }
 
-  function start() {
-    document.getElementById('loading').textContent = t('loading');
-    var member = boot.memberId, auth = boot.authId;
-    var ready = auth && member ? Promise.resolve({ member_id: member, access_token: auth }) : loadBX24(5000);
-    if (auth && member) loadBX24(10000); // for fitWindow and refreshAuth only
-    ready.then(function (a) {
-      if (!a || !a.access_token) { fatal(t('openFromPortal')); return null; }
-      return startSession(a.member_id, a.access_token).then(function (ok) {
-        if (!ok) { fatal(t('sessionFailed')); return null; }
-        return Promise.all([api('GET', '/config'), api('GET', '/reference')]);
-      });
-    }).then(function (rs) {
-      if (!rs) return;
-      if (rs[0].status !== 200 || rs[1].status !== 200) { fatal((rs[0].data.message || rs[1].data.message) || t('network')); return; }
-      state.version = rs[0].data.version;
-      state.ref = rs[1].data;
-      load(rs[0].data.config || { schemes: [] });
-      for (var i = 0; i < ENTITIES.length; i++) { if (state.schemes[ENTITIES[i]]) { state.tab = ENTITIES[i]; break; } }
-      var user = document.getElementById('user');
-      user.textContent = '';
-      append(user, [state.user && state.user.name ? state.user.name + ' ' : '',
-        h('span', { 'class': 'badge' + (state.admin ? '' : ' badge--ro'), id: 'role' }, state.admin ? t('admin') : t('readOnly'))]);
-      document.body.setAttribute('data-ready', state.admin ? 'admin' : 'readonly');
-      render();
+  function recompute() {
+    var btn = document.getElementById('recompute');
+    if (btn) btn.disabled = true;
+    api('POST', '/recompute', {}).then(function (r) {
+      if (r.status === 202 || r.status === 200) { S.notice('ok', t('jobStart')); watchJob(false); }
+      else { if (btn) btn.disabled = false; if (r.status) S.notice('err', S.message(r)); }
     });
   }
 
-  start();
+  var jobTimer = null;
+  // watchJob polls the backfill's progress until it ends, drawing the bar.
+  // On opening the page (quiet) a job that has already ended is not shown:
+  // the overview tells the last recompute.
+  function watchJob(quiet) {
+    clearTimeout(jobTimer);
+    api('GET', '/jobs/backfill').then(function (r) {
+      if (r.status !== 200) return;
+      state.job = r.data;
+      if (quiet && !jobActive()) return;
+      paintJob();
+      if (jobActive()) { jobTimer = setTimeout(function () { watchJob(false); }, 500); return; }
+      // The job has ended: what the pages show may have changed with it.
+      var rb = document.getElementById('recompute');
+      if (rb) rb.disabled = !state.version;
+      state.dashboard = null;
+      if (state.view === 'overview') loadDashboard();
+      if (state.view === 'changes') loadAudit();
+      refresh();
+    });
+  }
+
+  function paintJob() {
+    var box = document.getElementById('job');
+    var j = state.job;
+    box.textContent = '';
+    if (!j || !j.state) { box.hidden = true; S.fit(); return; }
+    box.hidden = false;
+    box.setAttribute('data-state', j.state);
+    var total = j.total || 0, done = j.done || 0;
+    var share = j.state === 'done' ? 1 : total ? Math.min(1, done / total) : 0;
+    var title, detail = '';
+    if (j.state === 'done') title = t('jobDone', { n: S.num(done), w: S.num(j.writes || 0) });
+    else if (j.state === 'failed') title = t('jobFailed', { e: (j.errors || []).join('; ') || '—' });
+    else {
+      title = t('jobRunning') + ' — ' + (T.phases[j.phase || j.state] || j.phase || j.state);
+      if (total) detail = S.num(done) + ' / ' + S.num(total);
+      if (typeof j.eta_s === 'number' && j.eta_s > 0) detail += (detail ? ' · ' : '') + t('eta', { t: S.duration(j.eta_s) });
+    }
+    append(box, [
+      h('div', { 'class': 'job__line' }, h('strong', { 'class': 'job__title', id: 'job-title' }, title),
+        h('span', { 'class': 'job__detail muted', id: 'job-detail' }, detail)),
+      h('div', { 'class': 'bar', role: 'progressbar', id: 'job-bar', 'aria-labelledby': 'job-title', 'aria-valuemin': '0', 'aria-valuemax': String(total || 100),
+        'aria-valuenow': String(j.state === 'done' ? (total || 100) : total ? done : 0) },
+        h('div', { 'class': 'bar__fill', style: 'width:' + (share * 100).toFixed(1) + '%' }))]);
+    S.fit();
+  }
+
+  // ---------- overview ----------
+  function loadDashboard() {
+    api('GET', '/dashboard').then(function (r) {
+      if (r.status !== 200) { if (r.status) S.notice('err', S.message(r)); return; }
+      state.dashboard = r.data;
+      if (state.view === 'overview') render();
+    });
+  }
+
+  function renderOverview(panel) {
+    var d = state.dashboard;
+    if (!d) { panel.appendChild(h('p', { 'class': 'muted' }, t('loading'))); return; }
+    var schemes = (d.schemes || []).filter(function (sc) { return ENTITIES.indexOf(sc.entity) >= 0; });
+    if (!schemes.length) {
+      panel.appendChild(h('div', { 'class': 'empty' }, h('p', null, t('ovEmpty')),
+        admin() ? button(t('ovSetUp'), 'set-up', function () { showView('segments'); }, 'btn--primary') : null));
+    }
+    var grid = h('div', { 'class': 'ov-schemes' });
+    schemes.forEach(function (sc) { grid.appendChild(renderSchemeStats(sc)); });
+    panel.appendChild(grid);
+    panel.appendChild(h('div', { 'class': 'ov-status' }, renderLastJob(d.last_recompute), renderQueue(d.queue), renderRest(d.rest, d.portal)));
+  }
+
+  function renderSchemeStats(sc) {
+    var e = sc.entity;
+    var rows = (sc.segments || []).map(function (s) { return { s: s, rest: false }; });
+    if (sc.otherwise && (sc.otherwise.count || sc.otherwise.name)) rows.push({ s: sc.otherwise, rest: !sc.otherwise.name });
+    var bar = h('div', { 'class': 'stack', 'aria-hidden': 'true' });
+    var body = h('tbody');
+    rows.forEach(function (row) {
+      var s = row.s;
+      var color = row.rest ? '#d5dade' : S.safeColor(s.color || segmentInfo(e, s.key).color);
+      var name = row.rest ? t('rest') : (s.name || s.key);
+      if (s.share > 0) bar.appendChild(h('span', { style: 'width:' + (s.share * 100).toFixed(2) + '%;background:' + color, title: name }));
+      body.appendChild(h('tr', { 'data-key': s.key || '' },
+        h('td', null, S.swatch(color), ' ', name), h('td', { 'class': 'num seg-records' }, S.num(s.count)),
+        h('td', { 'class': 'num' }, S.pct(s.share)), h('td', { 'class': 'num' }, sc.revenue > 0 ? S.pct(s.revenue_share) : '—')));
+    });
+    return h('section', { 'class': 'card ov-scheme', 'data-entity': e },
+      h('div', { 'class': 'card__head' }, h('h3', { 'class': 'card__title' }, t(e)),
+        h('span', { 'class': 'muted' }, t('ovTotal') + ': ' + S.num(sc.total) + (sc.revenue > 0 ? ' · ' + sc.revenue.toLocaleString(S.lang, { maximumFractionDigits: 0 }) + ' ' + (sc.currency || '') : ''))),
+      bar,
+      h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
+        h('thead', null, h('tr', null, h('th', null, t('ovSegments')), h('th', { 'class': 'num' }, t('ovRecords')), h('th', { 'class': 'num' }, t('ovShare')), h('th', { 'class': 'num' }, t('ovRevenue')))),
+        body)));
+  }
+
+  function stat(id, title, children) {
+    return h('section', { 'class': 'card stat', id: id }, h('h3', { 'class': 'stat__title' }, title), children);
+  }
+
+  function renderLastJob(j) {
+    var out = [];
+    if (!j) out.push(h('p', { 'class': 'muted' }, t('ovNever')));
+    else {
+      out.push(h('p', { 'class': 'stat__big' }, T.ovState[j.state] || j.state));
+      out.push(h('p', { 'class': 'muted' }, S.when(j.updated || j.started) + (j.total ? ' · ' + S.num(j.done) + ' / ' + S.num(j.total) : '')));
+    }
+    if (admin() && state.version) out.push(button(t('recompute'), 'recompute', recompute, '', { id: 'ov-recompute', disabled: jobActive() }));
+    return stat('ov-last', t('ovLast'), out);
+  }
+
+  function renderQueue(q) {
+    q = q || {};
+    var idle = !q.pending && !q.active && !q.retry;
+    return stat('ov-queue', t('ovQueue'), idle ? h('p', { 'class': 'muted' }, t('ovQueueIdle')) : [
+      h('p', { 'class': 'stat__big' }, S.num(q.pending || 0) + ' ' + t('ovPending') + ' · ' + S.num(q.active || 0) + ' ' + t('ovActive')),
+      h('p', { 'class': 'muted' }, S.num(q.retry || 0) + ' ' + t('ovRetry') + (q.latency_s ? ' · ' + t('ovLatency', { t: S.duration(q.latency_s) }) : ''))]);
+  }
+
+  function renderRest(r, portal) {
+    r = r || {};
+    var used = typeof r.used_share === 'number' ? r.used_share : 0;
+    return stat('ov-rest', t('ovRest'), [
+      h('p', { 'class': 'stat__big' }, t('ovUsed', { p: S.pct(used) })),
+      h('div', { 'class': 'bar bar--small' + (used > 0.8 ? ' bar--warn' : ''), role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(used * 100)) },
+        h('div', { 'class': 'bar__fill', style: 'width:' + Math.min(100, used * 100).toFixed(1) + '%' })),
+      h('p', { 'class': 'muted' }, t('ovReqHour', { n: S.num(r.requests_last_hour || 0) }) +
+        (r.budget_per_second ? ' · ' + t('ovPerSec', { n: S.num(r.budget_per_second) }) : '')),
+      r.limited_last_hour ? h('p', { 'class': 'warn' }, t('ovLimited', { n: S.num(r.limited_last_hour) })) : null,
+      portal && portal.plan ? h('p', { 'class': 'muted' }, t('ovPlan', { p: portal.plan })) : null]);
+  }
+
+  // ---------- changes (audit) ----------
+  var auditSeq = 0;
+  function loadAudit() {
+    var f = state.auditFilter;
+    var q = ['limit=' + state.auditLimit];
+    if (f.entity) q.push('entity=' + encodeURIComponent(f.entity));
+    if (f.segment) q.push('segment=' + encodeURIComponent(f.segment));
+    if (f.record) q.push('record=' + encodeURIComponent(f.record));
+    var seq = ++auditSeq;
+    api('GET', '/audit?' + q.join('&')).then(function (r) {
+      if (seq !== auditSeq) return;
+      if (r.status !== 200) { if (r.status) S.notice('err', S.message(r)); return; }
+      state.audit = r.data.entries || [];
+      if (state.view === 'changes') paintAudit();
+    });
+  }
+
+  function renderAudit(panel) {
+    var f = state.auditFilter;
+    var keys = [];
+    ENTITIES.forEach(function (e) {
+      var sc = state.schemes[e];
+      if (!sc || (f.entity && f.entity !== e)) return;
+      sc.segments.concat(sc.otherwise ? [sc.otherwise] : []).forEach(function (s) {
+        if (s.key && !keys.some(function (k) { return k.value === s.key; })) keys.push({ value: s.key, label: (s.name || s.key) + (f.entity ? '' : ' (' + t(e) + ')') });
+      });
+    });
+    if (f.segment && !keys.some(function (k) { return k.value === f.segment; })) keys.push({ value: f.segment, label: f.segment });
+    var recTimer = null;
+    panel.appendChild(h('div', { 'class': 'row filters' },
+      field(t('auEntity'), select([{ value: '', label: t('auAllEntities') }].concat(ENTITIES.map(function (e) { return { value: e, label: t(e) }; })), f.entity,
+        { id: 'audit-entity', onchange: function (ev) { f.entity = ev.target.value; state.auditLimit = 50; render(); loadAudit(); } })),
+      field(t('auSegment'), select([{ value: '', label: t('auAllSegments') }].concat(keys), f.segment,
+        { id: 'audit-segment', onchange: function (ev) { f.segment = ev.target.value; state.auditLimit = 50; loadAudit(); } })),
+      field(t('auRecord'), h('input', { type: 'number', min: 1, id: 'audit-record', value: f.record, 'class': 'audit-record',
+        oninput: function (ev) {
+          f.record = ev.target.value.trim();
+          clearTimeout(recTimer);
+          recTimer = setTimeout(function () { state.auditLimit = 50; loadAudit(); }, 300);
+        } }))));
+    panel.appendChild(h('div', { id: 'audit-list' }));
+    paintAudit();
+  }
+
+  function paintAudit() {
+    var box = document.getElementById('audit-list');
+    if (!box) return;
+    box.textContent = '';
+    var list = state.audit;
+    if (!list) { box.appendChild(h('p', { 'class': 'muted' }, t('loading'))); return; }
+    if (!list.length) { box.appendChild(h('div', { 'class': 'empty', id: 'audit-empty' }, t('auEmpty'))); S.fit(); return; }
+    var body = h('tbody');
+    list.forEach(function (e) {
+      var from = e.from || {}, to = e.to || {};
+      body.appendChild(h('tr', { 'class': 'audit-row', 'data-entity': e.entity, 'data-id': String(e.id) },
+        h('td', { 'class': 'nowrap' }, S.when(e.at)),
+        h('td', null, S.crmLink(e.url, e.title || ('#' + e.id)), h('div', { 'class': 'muted' }, t(e.entity + '1') + ' #' + e.id)),
+        h('td', { 'class': 'change' }, badgeOf(e.entity, from.segment), h('span', { 'class': 'arrow', 'aria-hidden': 'true' }, ' → '), badgeOf(e.entity, to.segment),
+          to.type !== from.type ? h('div', { 'class': 'muted' }, t('auType') + ': ' + typeName(e.entity, from.type) + ' → ' + typeName(e.entity, to.type)) : null,
+          to.pipeline !== from.pipeline ? h('div', { 'class': 'muted' }, t('pipeline') + ': ' + pipelineName(from.pipeline) + ' → ' + pipelineName(to.pipeline)) : null),
+        h('td', { 'class': 'num' }, e.config_version ? 'v' + e.config_version : '—'),
+        h('td', { 'class': 'why-cell' }, S.why(e.why))));
+    });
+    box.appendChild(h('div', { 'class': 'table-wrap card card--plain' }, h('table', { 'class': 'table audit' },
+      h('thead', null, h('tr', null, h('th', null, t('auWhen')), h('th', null, t('auRecordCol')), h('th', null, t('auChange')), h('th', { 'class': 'num' }, t('auVersion')), h('th', null, t('auWhy')))),
+      body)));
+    if (list.length >= state.auditLimit && state.auditLimit < 200) {
+      box.appendChild(button(t('auMore'), 'audit-more', function () { state.auditLimit = Math.min(200, state.auditLimit + 50); loadAudit(); }, 'btn--link'));
+    }
+    S.fit();
+  }
+
+  // ---------- start ----------
+  S.start().then(function (ok) {
+    if (!ok) return null;
+    return Promise.all([api('GET', '/config'), api('GET', '/reference')]);
+  }).then(function (rs) {
+    if (!rs) return;
+    if (rs[0].status !== 200 || rs[1].status !== 200) { S.fatal(S.message(rs[0].status !== 200 ? rs[0] : rs[1])); return; }
+    state.version = rs[0].data.version;
+    state.ref = rs[1].data;
+    load(rs[0].data.config || { schemes: [] });
+    rememberSavedFields();
+    for (var i = 0; i < ENTITIES.length; i++) { if (state.schemes[ENTITIES[i]]) { state.tab = ENTITIES[i]; break; } }
+    S.showUser(t('admin'), t('readOnly'));
+    document.body.setAttribute('data-ready', admin() ? 'admin' : 'readonly');
+    state.view = state.version ? 'overview' : 'segments';
+    showView(state.view);
+    if (state.version) refresh();
+    watchJob(true);
+  });
 })();

@@ -12,7 +12,8 @@
       inSegment: 'Segment', type: 'Type', pipeline: 'Pipeline', rules: 'Rules version {v}', noRules: 'No rules saved yet',
       why: 'Why', whyNone: 'No segment\'s conditions hold for this record.', held: 'holds', notHeld: 'does not hold',
       history: 'History', noHistory: 'Segmentor has not changed this record yet.',
-      at: 'When', change: 'Change', version: 'Rules', reason: 'Why', openCard: 'Open'
+      at: 'When', change: 'Change', version: 'Rules', reason: 'Why', notChecked: 'not checked: an earlier condition decided',
+      pending: 'The saved rules put this record in another segment; Segmentor is writing it to Bitrix24 now.'
     },
     ru: {
       noRecord: 'Вкладка не знает, какую запись показать. Откройте её из карточки контакта, компании или сделки в Битрикс24.',
@@ -20,7 +21,8 @@
       inSegment: 'Сегмент', type: 'Тип', pipeline: 'Воронка', rules: 'Правила, версия {v}', noRules: 'Правила ещё не сохранены',
       why: 'Почему', whyNone: 'Условия ни одного сегмента для этой записи не выполняются.', held: 'выполняется', notHeld: 'не выполняется',
       history: 'История', noHistory: 'Segmentor ещё не менял эту запись.',
-      at: 'Когда', change: 'Изменение', version: 'Правила', reason: 'Почему', openCard: 'Открыть'
+      at: 'Когда', change: 'Изменение', version: 'Правила', reason: 'Почему', notChecked: 'не проверялось: решило предыдущее условие',
+      pending: 'По сохранённым правилам запись относится к другому сегменту; Segmentor сейчас записывает это в Битрикс24.'
     }
   });
   var ENTITY_OF = { CRM_CONTACT_DETAIL_TAB: 'contact', CRM_COMPANY_DETAIL_TAB: 'company', CRM_DEAL_DETAIL_TAB: 'deal' };
@@ -49,7 +51,8 @@
     S.fit();
   }
 
-  function mark(held) {
+  function mark(held, checked) {
+    if (checked === false) return h('span', { 'class': 'mark mark--skip', title: t('notChecked') }, '–');
     return h('span', { 'class': 'mark ' + (held ? 'mark--yes' : 'mark--no'), title: held ? t('held') : t('notHeld') }, held ? '✓' : '✗');
   }
 
@@ -58,6 +61,13 @@
     ((rec.explanation && rec.explanation.segments) || []).forEach(function (s) { out[s.key] = s.name || s.key; });
     if (rec.segment) out[rec.segment.key] = rec.segment.name || rec.segment.key;
     return out;
+  }
+
+  // side is a history entry's change of one more field, when it changed.
+  function side(e, field, label) {
+    var from = (e.from || {})[field], to = (e.to || {})[field];
+    if (!from && !to || from === to) return null;
+    return h('div', { 'class': 'muted' }, label + ': ' + (from || '—') + ' → ' + (to || '—'));
   }
 
   function render(rec) {
@@ -71,6 +81,7 @@
         h('span', { 'class': 'label' }, t('inSegment')),
         seg ? S.segBadge(seg.name || seg.key, seg.color, { id: 'badge', 'class': 'seg-badge--big', 'data-key': seg.key })
           : h('span', { 'class': 'seg-badge seg-badge--big seg-badge--none', id: 'badge', 'data-key': '' }, t('noSegment'))),
+      rec.pending ? h('p', { 'class': 'warn', id: 'pending' }, t('pending')) : null,
       h('dl', { 'class': 'facts' },
         rec.type ? [h('dt', null, t('type')), h('dd', { id: 'type' }, (rec.type_name || rec.type) + (rec.type_name && rec.type_name !== rec.type ? ' (' + rec.type + ')' : ''))] : null,
         rec.pipeline ? [h('dt', null, t('pipeline')), h('dd', { id: 'pipeline' }, rec.pipeline_name || rec.pipeline)] : null));
@@ -83,8 +94,8 @@
         h('div', { 'class': 'why-seg__head' }, mark(s.held), h('strong', null, s.name || s.key)));
       var list = h('ul', { 'class': 'why-lines' });
       (s.lines || []).forEach(function (l) {
-        list.appendChild(h('li', { 'class': 'why-line', 'data-held': String(!!l.held), style: 'padding-left:' + (Math.max(0, (l.depth || 1) - 1) * 18) + 'px' },
-          mark(l.held), h('span', null, l.text)));
+        list.appendChild(h('li', { 'class': 'why-line', 'data-held': String(!!l.held), 'data-checked': String(l.checked !== false), style: 'padding-left:' + (Math.max(0, (l.depth || 1) - 1) * 18) + 'px' },
+          mark(l.held, l.checked), h('span', null, l.text)));
       });
       box.appendChild(list);
       why.appendChild(box);
@@ -106,9 +117,9 @@
         body.appendChild(h('tr', null,
           h('td', { 'class': 'nowrap' }, S.when(e.at)),
           h('td', null, segName(e.from) + ' → ', h('strong', null, segName(e.to)),
-            e.to && e.to.type ? h('div', { 'class': 'muted' }, t('type') + ': ' + ((e.from && e.from.type) || '—') + ' → ' + e.to.type) : null),
+            side(e, 'type', t('type')), side(e, 'pipeline', t('pipeline'))),
           h('td', { 'class': 'num' }, e.config_version ? 'v' + e.config_version : '—'),
-          h('td', { 'class': 'why-cell' }, e.why || '')));
+          h('td', { 'class': 'why-cell' }, S.why(e.why))));
       });
       hist.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
         h('thead', null, h('tr', null, h('th', null, t('at')), h('th', null, t('change')), h('th', null, t('version')), h('th', null, t('reason')))), body)));

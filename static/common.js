@@ -33,6 +33,16 @@
     }
   };
 
+  // untranslated lists the English texts that have no Russian one (the
+  // browser tests require it to be empty).
+  var untranslated = [];
+  function compare(en, ru, prefix) {
+    Object.keys(en).forEach(function (k) {
+      if (!ru || ru[k] === undefined || ru[k] === '') untranslated.push(prefix + k);
+      else if (typeof en[k] === 'object') compare(en[k], ru[k], prefix + k + '.');
+    });
+  }
+
   // texts merges a page's texts over the common ones and returns its t():
   // the portal's language, else English, else the key itself.
   function texts(page) {
@@ -41,6 +51,7 @@
       own[l] = {};
       [COMMON[l], page[l] || {}].forEach(function (src) { Object.keys(src).forEach(function (k) { own[l][k] = src[k]; }); });
     });
+    compare(own.en, own.ru, '');
     var T = own[lang];
     function t(key, args) {
       var s = T[key] !== undefined ? T[key] : own.en[key] !== undefined ? own.en[key] : key;
@@ -112,6 +123,13 @@
         } catch (e) { /* follow the link */ }
       }
     } }, text);
+  }
+
+  // why shows an explanation's text: its first line, and the rest folded.
+  function why(text) {
+    var lines = String(text || '').split('\n').filter(function (l) { return l.trim() !== ''; });
+    if (lines.length <= 1) return h('span', { 'class': 'why' }, lines[0] || '');
+    return h('details', { 'class': 'why' }, h('summary', null, lines[0].trim()), h('pre', { 'class': 'why-text' }, lines.slice(1).join('\n')));
   }
 
   // ---------- formats ----------
@@ -263,8 +281,8 @@
   }
 
   window.Segmentor = {
-    boot: boot, lang: lang, texts: texts, session: session,
-    h: h, append: append, button: button, swatch: swatch, segBadge: segBadge, safeColor: safeColor, crmLink: crmLink,
+    boot: boot, lang: lang, texts: texts, untranslated: untranslated, session: session,
+    h: h, append: append, button: button, swatch: swatch, segBadge: segBadge, safeColor: safeColor, crmLink: crmLink, why: why,
     num: num, pct: pct, when: when, duration: duration,
     notice: notice, fit: fit, api: api, message: message, fatal: fatal, start: start, showUser: showUser, loadBX24: loadBX24
   };
