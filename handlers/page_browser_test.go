@@ -274,9 +274,15 @@ func (s *settingsStack) recomputed(token, cfg string, base int) {
 	if r.Status != 200 {
 		s.t.Fatalf("save: %d %s", r.Status, r.Raw)
 	}
+	s.waitRecompute(token)
+}
+
+// waitRecompute waits for the portal's recompute to end.
+func (s *settingsStack) waitRecompute(token string) {
+	s.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		r = s.do("GET", "/api/v1/jobs/backfill", token, nil)
+		r := s.do("GET", "/api/v1/jobs/backfill", token, nil)
 		if r.Body["state"] == "done" {
 			return
 		}
@@ -527,10 +533,12 @@ func TestSettingsPageInBrowser(t *testing.T) {
 	if sc, _ := s.store.Config(context.Background(), s.sim.MemberID()); sc.Version != 3 || strings.Contains(string(sc.Config), "VIP clients") {
 		t.Errorf("the refused save changed the stored config: v%d", sc.Version)
 	}
+	s.waitRecompute(admin) // the other save's, so that the pages below open on a settled base
 
 	b.step("reopens the app and sees the saved segment",
 		chromedp.Navigate(f.open(t, s, 1)),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="admin"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.ov-scheme[data-entity="contact"] tr[data-key="vip"]`)),
 		chromedp.Click(chromedp.ID("view-segments")),
 		chromedp.WaitVisible(chromedp.CSS(badLeaf+` input.window`)),
 	)

@@ -50,7 +50,7 @@
       ovLast: 'Last recompute', ovNever: 'Not run yet', ovQueue: 'Work queue', ovRest: 'Bitrix24 request budget',
       ovPending: 'waiting', ovActive: 'running', ovRetry: 'to retry', ovLatency: 'oldest waits {t}', ovQueueIdle: 'Idle: every change is processed.',
       ovReqHour: '{n} requests in the last hour', ovUsed: '{p} of the hourly budget used', ovLimited: '{n} refused by Bitrix24 for speed', ovPerSec: '{n} requests/s allowed',
-      ovPlan: 'Plan: {p}', ovState: { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed' },
+      ovPlan: 'Plan: {p}', ovNA: 'Not available on this server.', ovStale: '(no longer in the rules)', ovState: { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed' },
       auEntity: 'Records', auAllEntities: 'All', auSegment: 'Segment', auAllSegments: 'All segments', auRecord: 'Record ID',
       auWhen: 'When', auRecordCol: 'Record', auChange: 'Change', auVersion: 'Rules', auWhy: 'Why', auEmpty: 'No changes match.',
       auMore: 'Show more', auType: 'Type',
@@ -105,7 +105,7 @@
       ovLast: 'Последний пересчёт', ovNever: 'Ещё не запускался', ovQueue: 'Очередь задач', ovRest: 'Лимит запросов Битрикс24',
       ovPending: 'ждут', ovActive: 'выполняются', ovRetry: 'на повтор', ovLatency: 'старейшая ждёт {t}', ovQueueIdle: 'Очередь пуста: все изменения обработаны.',
       ovReqHour: 'Запросов за час: {n}', ovUsed: 'Использовано {p} часового лимита', ovLimited: 'Отклонено Битрикс24 из-за скорости: {n}', ovPerSec: 'Разрешено запросов в секунду: {n}',
-      ovPlan: 'Тариф: {p}', ovState: { queued: 'В очереди', running: 'Идёт', done: 'Завершён', failed: 'Ошибка' },
+      ovPlan: 'Тариф: {p}', ovNA: 'Недоступно на этом сервере.', ovStale: '(больше нет в правилах)', ovState: { queued: 'В очереди', running: 'Идёт', done: 'Завершён', failed: 'Ошибка' },
       auEntity: 'Записи', auAllEntities: 'Все', auSegment: 'Сегмент', auAllSegments: 'Все сегменты', auRecord: 'ID записи',
       auWhen: 'Когда', auRecordCol: 'Запись', auChange: 'Изменение', auVersion: 'Правила', auWhy: 'Почему', auEmpty: 'Подходящих изменений нет.',
       auMore: 'Показать ещё', auType: 'Тип',
@@ -1048,7 +1048,7 @@
     rows.forEach(function (row) {
       var s = row.s;
       var color = row.rest ? '#d5dade' : S.safeColor(s.color || segmentInfo(e, s.key).color);
-      var name = row.rest ? t('rest') : (s.name || s.key);
+      var name = row.rest ? t('rest') : (s.name || s.key) + (s.stale ? ' ' + t('ovStale') : '');
       if (s.share > 0) bar.appendChild(h('span', { style: 'width:' + (s.share * 100).toFixed(2) + '%;background:' + color, title: name }));
       body.appendChild(h('tr', { 'data-key': s.key || '' },
         h('td', null, S.swatch(color), ' ', name), h('td', { 'class': 'num seg-records' }, S.num(s.count)),
@@ -1079,7 +1079,7 @@
   }
 
   function renderQueue(q) {
-    q = q || {};
+    if (!q) return stat('ov-queue', t('ovQueue'), h('p', { 'class': 'muted' }, t('ovNA')));
     var idle = !q.pending && !q.active && !q.retry;
     return stat('ov-queue', t('ovQueue'), idle ? h('p', { 'class': 'muted' }, t('ovQueueIdle')) : [
       h('p', { 'class': 'stat__big' }, S.num(q.pending || 0) + ' ' + t('ovPending') + ' · ' + S.num(q.active || 0) + ' ' + t('ovActive')),
@@ -1087,7 +1087,7 @@
   }
 
   function renderRest(r, portal) {
-    r = r || {};
+    if (!r) return stat('ov-rest', t('ovRest'), h('p', { 'class': 'muted' }, t('ovNA')));
     var used = typeof r.used_share === 'number' ? r.used_share : 0;
     return stat('ov-rest', t('ovRest'), [
       h('p', { 'class': 'stat__big' }, t('ovUsed', { p: S.pct(used) })),
