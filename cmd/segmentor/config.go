@@ -98,6 +98,17 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 	return c, warns, nil
 }
 
+// defaultCommand is what runs without a subcommand: the demo when nothing
+// at all is configured (a newcomer's first run), serve otherwise.
+func defaultCommand(getenv func(string) string) string {
+	for _, k := range []string{"REDIS_URL", "APP_BASE_URL", "B24_CLIENT_ID", "B24_CLIENT_SECRET", "APP_SECRET_KEY", "ROLE"} {
+		if getenv(k) != "" {
+			return "serve"
+		}
+	}
+	return "demo"
+}
+
 // parseKey accepts a 32-byte key written as hex or standard/URL base64.
 func parseKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)

@@ -2,10 +2,12 @@
 //
 //	segmentor [serve|web|worker|demo]
 //
-// serve (the default) runs the web server and the worker in one process; web
-// and worker run one role each so that either can be scaled out on one Redis.
-// With no REDIS_URL an embedded in-memory Redis is started, which keeps
-// nothing across restarts and requires web and worker to share the process.
+// serve runs the web server and the worker in one process; web and worker
+// run one role each so that either can be scaled out on one Redis. demo runs
+// a simulated Bitrix24 portal with Segmentor installed; it is the default
+// when nothing is configured, and serve otherwise. With no REDIS_URL an
+// embedded in-memory Redis is started, which keeps nothing across restarts
+// and requires web and worker to share the process.
 package main
 
 import (
@@ -34,10 +36,11 @@ import (
 
 const usage = `usage: segmentor [serve|web|worker|demo]
 
-  serve   web server and worker in one process (default)
+  serve   web server and worker in one process (the default once configured)
   web     only the HTTP server (Bitrix24 callbacks, settings page, API)
   worker  only the background jobs
-  demo    a simulated portal with Segmentor installed (not available yet)
+  demo    a simulated portal with Segmentor installed, seeded and busy
+          (the default with no configuration; segmentor demo -h for its flags)
 
 Configuration comes from the environment; see README.md.
 `
@@ -48,6 +51,9 @@ func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal starts the graceful shutdown, a second one
+	// stops the process at once.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, flag.Args(), os.Getenv, log, nil); err != nil {
 		log.Error("segmentor stopped", "error", err)
 		os.Exit(1)
@@ -57,13 +63,17 @@ func main() {
 // run starts the roles named by args and blocks until ctx ends. ready, when
 // not nil, receives the HTTP address once the server listens (for tests).
 func run(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, ready chan<- string) error {
-	cmd := "serve"
+	cmd := defaultCommand(getenv)
 	if len(args) > 0 {
 		cmd = args[0]
 	}
 	role := map[string]string{"serve": "all", "web": "web", "worker": "worker"}[cmd]
 	if cmd == "demo" {
-		return errors.New("demo mode is not built yet; run `segmentor serve`")
+		opts, err := demoFlags(args[min(1, len(args)):], os.Stderr)
+		if err != nil {
+			return err
+		}
+		return runDemo(ctx, opts, os.Stdout, nil)
 	}
 	if role == "" {
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
@@ -213,14 +223,14 @@ func startWeb(cfg config, router http.Handler, log *slog.Logger, errc chan<- err
 func openRedis(ctx context.Context, url string, log *slog.Logger) (redis.UniversalClient, bool, func(), error) {
 	if url == "" {
 		mr := miniredis.NewMiniRedis()
-		mr.ClockTTL(true) // without it keys never expire (locks, leases, heartbeats)
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, false, nil, fmt.Errorf("start embedded redis: %w", err)
 		}
+		stopTTLs := expireTTLs(mr, ttlTick)
 		log.Warn("REDIS_URL is not set: using an embedded in-memory Redis at " + mr.Addr() +
 			"; portals, tokens, configs and queued jobs are LOST when this process stops. Set REDIS_URL for real use.")
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		return rdb, true, func() { _ = rdb.Close(); mr.Close() }, nil
+		return rdb, true, func() { _ = rdb.Close(); stopTTLs(); mr.Close() }, nil
 	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -241,6 +251,35 @@ func openRedis(ctx context.Context, url string, log *slog.Logger) (redis.Univers
 		}
 	}
 	return rdb, false, func() { _ = rdb.Close() }, nil
+}
+
+// ttlTick is how often the embedded Redis expires keys: locks, leases and
+// heartbeats may outlive their TTL by this much.
+const ttlTick = 250 * time.Millisecond
+
+// expireTTLs makes the embedded Redis's TTLs run on the wall clock, as a
+// real Redis's do; without it keys never expire. It advances them every
+// tick rather than with miniredis's ClockTTL, which walks (and sorts) every
+// key on every command: with a mirrored portal of 20,000 deals that took
+// almost all of the process's CPU.
+func expireTTLs(mr *miniredis.Miniredis, tick time.Duration) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				mr.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // asynqLogger adapts slog to asynq's logger interface.

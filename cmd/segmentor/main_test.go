@@ -38,7 +38,7 @@ func TestServeWithNoConfiguration(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	getenv := env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0"})
-	go func() { done <- run(ctx, nil, getenv, log, ready) }()
+	go func() { done <- run(ctx, []string{"serve"}, getenv, log, ready) }()
 
 	var addr string
 	select {
@@ -94,5 +94,35 @@ func TestRunRefusesBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run(%v) = %v, want an error containing %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// The embedded Redis expires keys on the wall clock (locks, leases and
+// heartbeats depend on it), within a tick of their TTL.
+func TestEmbeddedRedisExpiresKeys(t *testing.T) {
+	ctx := context.Background()
+	rdb, embedded, closeRedis, err := openRedis(ctx, "", slog.New(slog.DiscardHandler))
+	if err != nil || !embedded {
+		t.Fatalf("openRedis(\"\") = embedded %v, %v", embedded, err)
+	}
+	defer closeRedis()
+	if err := rdb.Set(ctx, "lease", "x", 300*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "kept", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for rdb.Exists(ctx, "lease").Val() == 1 {
+		if time.Since(start) > 300*time.Millisecond+4*ttlTick {
+			t.Fatalf("a key with a 300ms TTL still exists after %s", time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if gone := time.Since(start); gone < 300*time.Millisecond-50*time.Millisecond {
+		t.Errorf("the key expired after %s, before its TTL", gone)
+	}
+	if rdb.Exists(ctx, "kept").Val() != 1 {
+		t.Error("a key without a TTL expired")
 	}
 }

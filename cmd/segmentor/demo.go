@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"segmentor"
+	"segmentor/bitrix/b24sim"
+)
+
+// The demo's portal has the limits of a real cloud portal on a standard
+// plan: the app's own limiter (2/s, burst 40) keeps under them, so the
+// backfill takes as long as it would on a real portal of this size.
+const (
+	demoRate  = 2
+	demoBurst = 50
+)
+
+// demoOptions size and pace the demo.
+type demoOptions struct {
+	Listen    string // the address of the settings page and every app route
+	listenSet bool   // Listen was chosen by the user: no fallback port
+	Contacts  int
+	Companies int
+	Deals     int
+	Pace      time.Duration // one simulated user action per Pace
+	Refresh   time.Duration // the live summary is printed every Refresh
+	Seed      uint64
+	// Log receives the app's JSON logs; nil writes them to a temporary file
+	// (the terminal shows the demo's own output).
+	Log *slog.Logger
+}
+
+func demoFlags(args []string, errOut io.Writer) (demoOptions, error) {
+	o := demoOptions{}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address of the settings page and the app's routes")
+	fs.IntVar(&o.Contacts, "contacts", 3000, "contacts in the simulated portal")
+	fs.IntVar(&o.Companies, "companies", 1000, "companies in the simulated portal")
+	fs.IntVar(&o.Deals, "deals", 20000, "deals in the simulated portal")
+	fs.DurationVar(&o.Pace, "pace", time.Second, "one simulated user action (edit, win, lose, new deal) per this interval")
+	fs.DurationVar(&o.Refresh, "refresh", 5*time.Second, "how often the live summary is printed")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the generated data and of the simulated users")
+	fs.Usage = func() {
+		fmt.Fprint(errOut, "usage: segmentor demo [flags]\n\nA simulated Bitrix24 portal with Segmentor installed, all in this process.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	fs.Visit(func(f *flag.Flag) { o.listenSet = o.listenSet || f.Name == "listen" })
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("demo takes no arguments, got %q", fs.Args())
+	case o.Contacts < 1 || o.Companies < 0 || o.Deals < 1:
+		return o, errors.New("demo needs at least one contact and one deal")
+	case o.Pace <= 0 || o.Refresh <= 0:
+		return o, errors.New("-pace and -refresh must be positive")
+	}
+	return o, nil
+}
+
+// demoRun is a running demo: the simulated portal and where the app is.
+type demoRun struct {
+	opts     demoOptions
+	out      io.Writer
+	tty      bool
+	sim      *b24sim.Portal
+	manifest *segmentor.Manifest
+	front    string // base URL of the settings page and the app
+	api      *demoAPI
+	started  time.Time // when the backfill ended and the users started
+	simStart time.Time // when the portal started counting requests
+	premium  int       // the Premium pipeline's id
+	users    demoActivity
+	logPath  string
+}
+
+// runDemo runs the demo until ctx ends. started, when not nil, is called
+// once the demo is live (the backfill done, users simulated), for tests.
+func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(*demoRun)) (err error) {
+	d := &demoRun{opts: opts, out: out, tty: isTerminal(out)}
+	log := opts.Log
+	if log == nil {
+		f, err := os.CreateTemp("", "segmentor-demo-*.log")
+		if err != nil {
+			return fmt.Errorf("demo log file: %w", err)
+		}
+		defer f.Close()
+		d.logPath = f.Name()
+		log = slog.New(slog.NewJSONHandler(f, nil))
+	}
+	if d.manifest, err = segmentor.LoadManifest(); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil && !opts.listenSet {
+		ln, err = net.Listen("tcp", "127.0.0.1:0") // the default port is taken: any free one will do
+	}
+	if err != nil {
+		return fmt.Errorf("demo: listen on %s: %w (choose another with -listen)", opts.Listen, err)
+	}
+	defer ln.Close()
+	d.front = "http://" + ln.Addr().String()
+
+	fmt.Fprintln(out, "Segmentor demo: a simulated Bitrix24 portal with Segmentor installed, all in this process.")
+	fmt.Fprintln(out, "Nothing is kept (Redis runs in memory). Stop with Ctrl-C.")
+	fmt.Fprintln(out)
+
+	// The portal, as an admin would find it: a CRM with history, and a
+	// pipeline for premium deals that is still empty.
+	step := d.step("seeding the simulated portal")
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	d.sim = b24sim.New(b24sim.Options{Addr: "127.0.0.1:0", Seed: opts.Seed, Domain: "segmentor-demo.bitrix24.com",
+		ClientID: "app.segmentor.demo", ClientSecret: hex.EncodeToString(secret),
+		RatePerSecond: demoRate, Burst: demoBurst})
+	defer d.sim.Close()
+	d.simStart = time.Now()
+	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2})
+	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
+	step(fmt.Sprintf("%s contacts, %s companies, %s deals (%s won) in %d pipelines, 4 currencies",
+		thousands(gen.Contacts), thousands(gen.Companies), thousands(gen.Deals), thousands(gen.Won), len(gen.Pipelines)+1))
+
+	// The app, wired exactly as `segmentor serve`, with the simulator as
+	// its Bitrix24 and its OAuth server.
+	appEnv := map[string]string{
+		"LISTEN_ADDR":       "127.0.0.1:0",
+		"APP_BASE_URL":      d.front,
+		"B24_CLIENT_ID":     d.sim.ClientID(),
+		"B24_CLIENT_SECRET": d.sim.ClientSecret(),
+		"B24_OAUTH_URL":     d.sim.OAuthURL(),
+		"B24_ALLOW_HTTP":    "true",
+	}
+	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopApp()
+	ready := make(chan string, 1)
+	appDone := make(chan error, 1)
+	go func() {
+		appDone <- run(appCtx, []string{"serve"}, func(k string) string { return appEnv[k] }, log, ready)
+	}()
+	var appAddr string
+	select {
+	case appAddr = <-ready:
+	case err := <-appDone:
+		return fmt.Errorf("demo: the app did not start: %w", err)
+	case <-ctx.Done():
+		stopApp()
+		return <-appDone
+	}
+	portal := d.portalServer("http://"+appAddr, log)
+	go func() { _ = portal.Serve(ln) }()
+	// Shut down in order: users first (below), then the app (it stops
+	// accepting, hands back its jobs, closes Redis), then the portal.
+	defer func() {
+		stopApp()
+		if aerr := <-appDone; err == nil {
+			err = aerr
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = portal.Shutdown(sctx)
+	}()
+	d.api = &demoAPI{base: d.front, http: &http.Client{Timeout: 30 * time.Second}}
+
+	if err := d.install(ctx); err != nil {
+		return d.quiet(ctx, err)
+	}
+	if err := d.configure(ctx); err != nil {
+		return d.quiet(ctx, err)
+	}
+	d.printWhereToLook()
+	if err := d.backfill(ctx); err != nil {
+		return d.quiet(ctx, err)
+	}
+	d.started = time.Now()
+	fmt.Fprintf(out, "\nSimulated users now edit, win and lose deals and add new ones (one action every %s);\n", opts.Pace)
+	fmt.Fprintf(out, "Segmentor classifies each change from the portal's events. Summary every %s:\n\n", opts.Refresh)
+	usersDone := make(chan struct{})
+	uctx, stopUsers := context.WithCancel(ctx)
+	go func() { defer close(usersDone); d.simulateUsers(uctx) }()
+	if started != nil {
+		started(d)
+	}
+	d.summaries(ctx)
+	stopUsers()
+	<-usersDone
+	fmt.Fprintln(out, "\nStopping: the app finishes or hands back its jobs, then the portal closes.")
+	return nil
+}
+
+// quiet drops an error caused by Ctrl-C: stopping early is not a failure.
+func (d *demoRun) quiet(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		fmt.Fprintln(d.out, "\nStopped.")
+		return nil
+	}
+	return err
+}
+
+// step prints what the demo does and returns the function that finishes the line.
+func (d *demoRun) step(what string) func(result string) {
+	start := time.Now()
+	fmt.Fprintf(d.out, "  %s … ", what)
+	return func(result string) {
+		fmt.Fprintf(d.out, "%s (%s)\n", result, time.Since(start).Round(10*time.Millisecond))
+	}
+}
+
+var statusURLPattern = regexp.MustCompile(`url="([^"]+)"`)
+
+// install does what Bitrix24 and its installer page do: POST the installer
+// with the admin's fresh tokens, follow the setup through the page's status
+// link, then finish the installation (BX24.installFinish).
+func (d *demoRun) install(ctx context.Context) error {
+	step := d.step("installing Segmentor as the portal's admin")
+	resp, err := d.sim.Install(ctx, d.front+d.manifest.Handlers.Install, b24sim.InstallOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: install: %w", err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := statusURLPattern.FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		return fmt.Errorf("demo: the installer page answered %d without a status link:\n%s", resp.StatusCode, page)
+	}
+	statusURL := d.front + strings.ReplaceAll(string(m[1]), `\u0026`, "&")
+	for {
+		var st struct{ Phase, Error string }
+		if _, err := d.api.do(ctx, http.MethodGet, statusURL, nil, &st); err != nil {
+			return fmt.Errorf("demo: setup status: %w", err)
+		}
+		switch st.Phase {
+		case "done":
+			d.sim.FinishInstall()
+			step("events bound, card tabs placed, Segment field added")
+			return nil
+		case "failed":
+			return fmt.Errorf("demo: setup failed: %s", st.Error)
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// configure signs in to the settings API as the admin (what the settings
+// page does with the token Bitrix24 gives it), adds a VIP contact type and
+// saves the sample segments, which queues the backfill.
+func (d *demoRun) configure(ctx context.Context) error {
+	step := d.step("saving the sample segments as the admin")
+	if err := d.api.signIn(ctx, d.sim, 1); err != nil {
+		return err
+	}
+	code, err := d.api.do(ctx, http.MethodPost, "/api/v1/reference/types", map[string]string{"entity": "contact", "id": "VIP", "name": "VIP"}, nil)
+	if err != nil && code != http.StatusConflict {
+		return fmt.Errorf("demo: add the VIP contact type: %w", err)
+	}
+	var ref struct {
+		Pipelines []struct {
+			ID     int    `json:"id"`
+			Name   string `json:"name"`
+			Stages []struct {
+				ID string `json:"id"`
+			} `json:"stages"`
+		} `json:"pipelines"`
+	}
+	if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/reference", nil, &ref); err != nil {
+		return fmt.Errorf("demo: reference: %w", err)
+	}
+	stage := ""
+	for _, p := range ref.Pipelines {
+		if p.ID == d.premium && len(p.Stages) > 0 {
+			stage = p.Stages[0].ID
+		}
+	}
+	if stage == "" {
+		return fmt.Errorf("demo: the portal's reference has no Premium pipeline %d", d.premium)
+	}
+	cfg := json.RawMessage(fmt.Sprintf(demoConfig, d.premium, stage))
+	var problems struct {
+		Errors []struct{ Path, Message string }
+	}
+	if _, err := d.api.do(ctx, http.MethodPost, "/api/v1/config/validate", map[string]any{"config": cfg}, &problems); err != nil {
+		return fmt.Errorf("demo: validate the sample config: %w", err)
+	}
+	if len(problems.Errors) > 0 {
+		return fmt.Errorf("demo: the sample config has problems: %+v", problems.Errors)
+	}
+	var cur struct{ Version int }
+	if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/config", nil, &cur); err != nil {
+		return fmt.Errorf("demo: config: %w", err)
+	}
+	var saved struct{ Version int }
+	if _, err := d.api.do(ctx, http.MethodPut, "/api/v1/config", map[string]any{"base_version": cur.Version, "config": cfg}, &saved); err != nil {
+		return fmt.Errorf("demo: save the sample config: %w", err)
+	}
+	step(fmt.Sprintf("version %d: VIP / Loyal / New / Sleeping / Lost / Prospect / Active contacts, key accounts, premium deals → pipeline %q", saved.Version, "Premium"))
+	return nil
+}
+
+// demoConfig is the sample config: contacts by RFM and recency, companies
+// by spend, and deals of VIP contacts or key accounts moved to the Premium
+// pipeline while they are still in their first stage. %d and %q are the
+// Premium pipeline and its first stage.
+const demoConfig = `{"schemes": [
+ {"entity": "contact", "segments": [
+   {"key": "vip", "name": "VIP", "color": "#d4a017",
+    "when": {"all": [{"fact": "rfm_r", "op": ">=", "value": 4}, {"fact": "rfm_f", "op": ">=", "value": 4}, {"fact": "rfm_m", "op": ">=", "value": 4}]},
+    "set": {"type": "VIP", "label": true}},
+   {"key": "loyal", "name": "Loyal", "color": "#2e86de",
+    "when": {"all": [{"fact": "won_count", "window_days": 730, "op": ">=", "value": 3}, {"fact": "days_since_last_won", "op": "<=", "value": 180}]},
+    "set": {"type": "CLIENT", "label": true}},
+   {"key": "new", "name": "New", "color": "#27ae60",
+    "when": {"all": [{"fact": "days_since_first_won", "op": "<=", "value": 120}]},
+    "set": {"type": "CLIENT", "label": true}},
+   {"key": "sleeping", "name": "Sleeping", "color": "#e67e22",
+    "when": {"all": [{"fact": "days_since_last_won", "op": "between", "value": [181, 540]}]},
+    "set": {"label": true}},
+   {"key": "lost", "name": "Lost", "color": "#7f8c8d",
+    "when": {"all": [{"fact": "days_since_last_won", "op": ">", "value": 540}]},
+    "set": {"label": true}},
+   {"key": "prospect", "name": "Prospect", "color": "#95a5a6",
+    "when": {"all": [{"fact": "won_count", "op": "=", "value": 0}]},
+    "set": {"label": true}}],
+  "otherwise": {"key": "active", "name": "Active", "color": "#16a085", "set": {"type": "CLIENT", "label": true}}},
+ {"entity": "company", "segments": [
+   {"key": "key", "name": "Key account", "color": "#8e44ad",
+    "when": {"all": [{"fact": "rfm_m", "op": "=", "value": 5}, {"fact": "rfm_r", "op": ">=", "value": 3}]},
+    "set": {"type": "PARTNER", "label": true}},
+   {"key": "buying", "name": "Buying", "color": "#2980b9",
+    "when": {"all": [{"fact": "days_since_last_won", "op": "<=", "value": 365}]},
+    "set": {"type": "CUSTOMER", "label": true}}],
+  "otherwise": {"key": "dormant", "name": "Dormant", "color": "#7f8c8d", "set": {"label": true}}},
+ {"entity": "deal", "segments": [
+   {"key": "premium", "name": "Premium", "color": "#d4a017",
+    "when": {"all": [{"fact": "client_segment", "op": "in", "value": ["vip", "key"]}]},
+    "set": {"type": "COMPLEX", "label": true, "pipeline": {"category_id": %d, "stage_id": %q, "apply": "first_stage"}}}]}
+]}`
+
+// backfill follows the backfill the saved config queued, with a progress bar.
+func (d *demoRun) backfill(ctx context.Context) error {
+	start := time.Now()
+	var last string
+	for {
+		var job struct {
+			State, Phase string
+			Done, Total  int
+			Errors       []string
+			ETA          *int `json:"eta_s"`
+		}
+		if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/jobs/backfill", nil, &job); err != nil {
+			return fmt.Errorf("demo: backfill progress: %w", err)
+		}
+		line := progressLine(job.State, job.Phase, job.Done, job.Total, job.ETA)
+		switch {
+		case job.State == "failed":
+			d.progress(&last, line, true)
+			return fmt.Errorf("demo: backfill failed: %v", job.Errors)
+		case job.State == "done":
+			d.progress(&last, progressLine("done", "write", job.Total, job.Total, nil), true)
+			sim := d.sim.Stats()
+			fmt.Fprintf(d.out, "  backfill done in %s: %s records written; the portal has answered %s REST requests so far (%d refused)\n",
+				time.Since(start).Round(100*time.Millisecond), thousands(job.Total), thousands(sim.HTTPRequests), sim.QueryLimitRefusals)
+			return nil
+		}
+		d.progress(&last, line, false)
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// progress redraws the bar in place on a terminal; elsewhere (a log, a
+// test) it prints a line whenever the text changes.
+func (d *demoRun) progress(last *string, line string, final bool) {
+	if line == *last && !final {
+		return
+	}
+	*last = line
+	if d.tty {
+		fmt.Fprintf(d.out, "\r\x1b[K  %s", line)
+		if final {
+			fmt.Fprintln(d.out)
+		}
+		return
+	}
+	fmt.Fprintf(d.out, "  %s\n", line)
+}
+
+func (d *demoRun) printWhereToLook() {
+	w := d.out
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Settings page, signed in as the portal's admin:  %s/\n", d.front)
+	fmt.Fprintf(w, "  … as a sales rep (read-only):                  %s/?user=2\n", d.front)
+	fmt.Fprintf(w, "Operators: %s/metrics  %s/readyz  %s/healthz\n", d.front, d.front, d.front)
+	if d.logPath != "" {
+		fmt.Fprintf(w, "App logs (JSON): %s\n", d.logPath)
+	}
+	fmt.Fprintln(w, "\nThe page works already; the backfill now classifies the whole base at the portal's real")
+	fmt.Fprintf(w, "limit (%d requests/s, burst %d), so it takes as long as it would on a real portal of this size.\n\n", demoRate, demoBurst)
+}
+
+// demoAPI calls the app's settings API as the page's script does.
+type demoAPI struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// signIn starts a settings session for a portal user with a fresh access
+// token, as the page does with the token Bitrix24 posts into its iframe.
+func (a *demoAPI) signIn(ctx context.Context, sim *b24sim.Portal, userID int) error {
+	var s struct {
+		Token string `json:"token"`
+		Admin bool   `json:"admin"`
+	}
+	body := map[string]string{"member_id": sim.MemberID(), "auth_id": sim.IssueTokens(userID).AccessToken}
+	if _, err := a.do(ctx, http.MethodPost, "/api/v1/session", body, &s); err != nil {
+		return fmt.Errorf("demo: sign in to the settings page: %w", err)
+	}
+	a.token = s.Token
+	return nil
+}
+
+// do sends in as JSON and decodes the answer into out. An answer of 400 or
+// more is an error carrying the API's message; its status is returned too.
+func (a *demoAPI) do(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	url := path
+	if strings.HasPrefix(path, "/") {
+		url = a.base + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode >= 400 {
+		var e struct{ Message string }
+		_ = json.Unmarshal(raw, &e)
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, cmp.Or(e.Message, string(raw)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal), where
+// the progress bar and the summary are redrawn in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// progressLine is the backfill's line: a bar while it writes, the phase
+// before that.
+func progressLine(state, phase string, done, total int, eta *int) string {
+	const width = 30
+	if state == "queued" || state == "" {
+		return "backfill: queued, waiting for a worker"
+	}
+	if phase != "write" {
+		what := map[string]string{"sync": "reading the portal's records in bulk", "rfm": "computing RFM scores",
+			"evaluate": "evaluating the rules"}[phase]
+		return "backfill: " + cmp.Or(what, phase)
+	}
+	filled := width
+	if total > 0 {
+		filled = width * done / total
+	}
+	pct := 100
+	if total > 0 {
+		pct = 100 * done / total
+	}
+	line := fmt.Sprintf("backfill [%s%s] %3d%%  %s / %s records written", strings.Repeat("█", filled),
+		strings.Repeat("░", width-filled), pct, thousands(done), thousands(total))
+	if eta != nil && *eta > 0 {
+		line += fmt.Sprintf(" · about %s left", (time.Duration(*eta) * time.Second).String())
+	}
+	return line
+}
+
+// thousands writes n with comma separators: 20000 → "20,000".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// segmentOrder is the sample config's order of segments, for the summary.
+var segmentOrder = map[string][]string{
+	"contact": {"VIP", "Loyal", "New", "Sleeping", "Lost", "Prospect", "Active"},
+	"company": {"Key account", "Buying", "Dormant"},
+	"deal":    {"Premium"},
+}
+
+// summaries prints the live summary every Refresh until ctx ends.
+func (d *demoRun) summaries(ctx context.Context) {
+	lines := 0
+	t := time.NewTicker(d.opts.Refresh)
+	defer t.Stop()
+	for {
+		text := d.summary(ctx)
+		if d.tty && lines > 0 {
+			fmt.Fprintf(d.out, "\x1b[%dA\x1b[J", lines) // redraw the previous summary in place
+		}
+		fmt.Fprint(d.out, text)
+		lines = strings.Count(text, "\n")
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// summary is one live summary: segments as the CRM shows them (read from
+// the portal's records), events the app received, and the REST requests
+// the portal answered against what its limit allows.
+func (d *demoRun) summary(ctx context.Context) string {
+	var b strings.Builder
+	elapsed := time.Since(d.started).Round(time.Second)
+	fmt.Fprintf(&b, "── %s · %s since the backfill · users: %s ──\n", time.Now().Format("15:04:05"), elapsed, d.users.String())
+	field := "UF_CRM_" + d.manifest.SegmentField.FieldName
+	for _, e := range []string{"contact", "company", "deal"} {
+		counts := d.sim.CountBy(e, field)
+		fmt.Fprintf(&b, "%-10s %s", map[string]string{"contact": "contacts", "company": "companies", "deal": "deals"}[e],
+			segmentCounts(counts, segmentOrder[e]))
+		if e == "deal" {
+			fmt.Fprintf(&b, " · pipeline \"Premium\" holds %s", thousands(d.sim.CountBy("deal", "CATEGORY_ID")[strconv.Itoa(d.premium)]))
+		}
+		b.WriteByte('\n')
+	}
+	if ev, err := scrapeCounter(ctx, d.front+"/metrics", "segmentor_events_total", "result"); err == nil {
+		total := 0
+		for _, v := range ev {
+			total += int(v)
+		}
+		fmt.Fprintf(&b, "%-10s %s received: %s queued as jobs, %s merged into a waiting job, %s refused\n", "events",
+			thousands(total), thousands(int(ev["queued"])), thousands(int(ev["coalesced"])), thousands(int(ev["refused"])))
+	} else {
+		fmt.Fprintf(&b, "%-10s metrics unavailable: %v\n", "events", err)
+	}
+	st := d.sim.Stats()
+	up := time.Since(d.simStart)
+	allowed := demoBurst + int(demoRate*up.Seconds())
+	fmt.Fprintf(&b, "%-10s %s requests in %s; the portal's limit (%d/s, burst %d) allows %s · %d refused with QUERY_LIMIT_EXCEEDED\n",
+		"REST", thousands(st.HTTPRequests), up.Round(time.Second), demoRate, demoBurst, thousands(allowed), st.QueryLimitRefusals)
+	return b.String()
+}
+
+// segmentCounts lists counts in the config's order, then any other
+// segment, then the records without one.
+func segmentCounts(counts map[string]int, order []string) string {
+	var parts []string
+	seen := map[string]bool{"": true}
+	for _, name := range order {
+		seen[name] = true
+		parts = append(parts, fmt.Sprintf("%s %s", name, thousands(counts[name])))
+	}
+	var rest []string
+	for name := range counts {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		parts = append(parts, fmt.Sprintf("%s %s", name, thousands(counts[name])))
+	}
+	if n := counts[""]; n > 0 {
+		parts = append(parts, fmt.Sprintf("(none) %s", thousands(n)))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// scrapeCounter reads one counter family from a Prometheus text page, by
+// the value of one label.
+func scrapeCounter(ctx context.Context, url, name, label string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name+"{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(labels, ",") {
+			if k, val, ok := strings.Cut(l, "="); ok && k == label {
+				out[strings.Trim(val, `"`)] += v
+			}
+		}
+	}
+	return out, sc.Err()
+}
