@@ -82,6 +82,10 @@ type Config struct {
 	AllowHTTP bool
 	// OnRequest is called after every HTTP request.
 	OnRequest func(ctx context.Context, info RequestInfo)
+	// OnOperating is called with a method's operating time (seconds used of
+	// its budget in the last 10 minutes) whenever an answer reports it:
+	// for a call, and for each method run inside a batch.
+	OnOperating func(ctx context.Context, memberID, method string, seconds float64)
 	// OnEndpointChange is called after a renamed portal's new endpoint was
 	// saved to the store.
 	OnEndpointChange func(ctx context.Context, memberID, oldEndpoint, newEndpoint string)

@@ -214,6 +214,9 @@ func (c *Client) methodDelay(ctx context.Context, memberID string, methods []str
 // recordTiming keeps a method's operating time where every process sees it.
 // Low values are not written: they cannot cause a slowdown.
 func (c *Client) recordTiming(ctx context.Context, memberID, method string, t Timing) {
+	if c.cfg.OnOperating != nil {
+		c.cfg.OnOperating(ctx, memberID, method, t.Operating)
+	}
 	if t.OperatingResetAt <= 0 || t.Operating < 0.25*c.cfg.OperatingBudget.Seconds() {
 		return
 	}

@@ -108,8 +108,9 @@ func (m *Metrics) ObserveREST(_ context.Context, info bitrix.RequestInfo) {
 	}
 }
 
-// ObserveOperating records a method's reported operating time.
-func (m *Metrics) ObserveOperating(memberID, method string, seconds float64) {
+// ObserveOperating records a method's reported operating time (the
+// Bitrix24 client's OnOperating hook).
+func (m *Metrics) ObserveOperating(_ context.Context, memberID, method string, seconds float64) {
 	m.operating.WithLabelValues(memberID, method).Set(seconds)
 }
 

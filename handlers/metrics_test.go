@@ -1,13 +1,16 @@
 package handlers_test
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"segmentor/bitrix/b24sim"
+	"segmentor/handlers"
 )
 
 func scrape(t *testing.T, s *stack) string {
@@ -60,5 +63,27 @@ func TestMetricsCountEventsJobsAndREST(t *testing.T) {
 			t.Fatalf("/metrics lacks %q", missing)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A method's operating time is kept per portal and method, as last reported.
+func TestMetricsOperatingByPortal(t *testing.T) {
+	m := handlers.NewMetrics(nil)
+	m.ObserveOperating(context.Background(), "m1", "crm.item.list", 3.5)
+	m.ObserveOperating(context.Background(), "m1", "crm.item.list", 4.25)
+	m.ObserveOperating(context.Background(), "m2", "crm.item.list", 1)
+	srv := httptest.NewServer(handlers.Router(handlers.Deps{Metrics: m}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`segmentor_rest_operating_seconds{method="crm.item.list",portal="m1"} 4.25`,
+		`segmentor_rest_operating_seconds{method="crm.item.list",portal="m2"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
