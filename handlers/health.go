@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,6 +17,34 @@ type Health struct {
 	// NeedsReauth counts portals whose tokens died and that need an admin to
 	// open the app again; nil when the tenancy store is not wired.
 	NeedsReauth func(ctx context.Context) (int, error)
+	// ReauthTTL is how long a count from NeedsReauth is reused: counting
+	// reads every portal, and every replica is probed every few seconds.
+	// Default 30 s.
+	ReauthTTL time.Duration
+
+	mu       sync.Mutex
+	reauthN  int
+	reauthAt time.Time
+}
+
+// needsReauth counts portals needing re-authorization, at most once per
+// ReauthTTL; a failed count is not kept.
+func (h *Health) needsReauth(ctx context.Context) (int, error) {
+	ttl := h.ReauthTTL
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.reauthAt.IsZero() && time.Since(h.reauthAt) < ttl {
+		return h.reauthN, nil
+	}
+	n, err := h.NeedsReauth(ctx)
+	if err != nil {
+		return 0, err
+	}
+	h.reauthN, h.reauthAt = n, time.Now()
+	return n, nil
 }
 
 // Live reports that the process is up.
@@ -36,7 +65,7 @@ func (h *Health) Ready(c *gin.Context) {
 	}
 	body["redis"] = "ok"
 	if h.NeedsReauth != nil {
-		n, err := h.NeedsReauth(ctx)
+		n, err := h.needsReauth(ctx)
 		if err != nil {
 			body["status"] = "unavailable"
 			body["portals_needing_reauth"] = err.Error()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -60,5 +61,25 @@ func TestReadinessFailsWithoutRedis(t *testing.T) {
 	defer srv2.Close()
 	if code, _ := get(t, srv2, "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with a failing store = %d, want 503", code)
+	}
+}
+
+// Counting portals that need re-authorization reads every portal: probes
+// reuse a count for ReauthTTL, while Redis is still pinged on every probe.
+func TestReadinessReusesTheReauthCount(t *testing.T) {
+	rdb, _ := redistest.New(t)
+	calls := 0
+	h := &handlers.Health{Redis: rdb, ReauthTTL: 300 * time.Millisecond,
+		NeedsReauth: func(context.Context) (int, error) { calls++; return calls, nil }}
+	srv := httptest.NewServer(handlers.Router(handlers.Deps{Health: h}))
+	defer srv.Close()
+	for range 3 {
+		if code, body := get(t, srv, "/readyz"); code != 200 || body["portals_needing_reauth"] != float64(1) {
+			t.Errorf("/readyz = %d %v, want the first count reused", code, body)
+		}
+	}
+	time.Sleep(350 * time.Millisecond)
+	if _, body := get(t, srv, "/readyz"); body["portals_needing_reauth"] != float64(2) || calls != 2 {
+		t.Errorf("after the TTL: %v, %d counts; want a fresh count", body, calls)
 	}
 }
