@@ -73,12 +73,16 @@ func accessLog(l *slog.Logger) gin.HandlerFunc {
 	l = logger(l)
 	return func(c *gin.Context) {
 		start := time.Now()
+		id := requestID(c)
+		c.Header(requestIDHeader, id)
 		c.Next()
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched"
 		}
+		// The route, never the URL: query strings may carry tokens.
 		l.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
+			slog.String("request_id", id),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.Int("status", c.Writer.Status()),

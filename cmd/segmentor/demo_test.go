@@ -26,13 +26,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole demo")
 	}
-	var out syncBuffer
+	var out, logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	live := make(chan *demoRun, 1)
 	done := make(chan error, 1)
 	opts := demoOptions{Listen: "127.0.0.1:0", listenSet: true, Contacts: 200, Companies: 60, Deals: 1500,
-		Pace: 25 * time.Millisecond, Refresh: 300 * time.Millisecond, Seed: 3, Log: slog.New(slog.DiscardHandler)}
+		Pace: 25 * time.Millisecond, Refresh: 300 * time.Millisecond, Seed: 3,
+		Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	go func() { done <- runDemo(ctx, opts, &out, func(d *demoRun) { live <- d }) }()
 	var d *demoRun
 	select {
@@ -98,7 +99,7 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	// The settings URL opens the page as the admin: what a browser does
 	// with it, by hand, then in Chromium when one is installed.
-	checkOpener(t, d)
+	opened := checkOpener(t, d)
 	if path := chromiumPath(t); path != "" {
 		checkOpenerInBrowser(t, d, path)
 	}
@@ -127,6 +128,10 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("the portal refused %d requests with QUERY_LIMIT_EXCEEDED", st.QueryLimitRefusals)
 	}
 	t.Logf("simulated users: %s", d.users.String())
+
+	// Operators see the app through /metrics and its JSON logs.
+	checkMetrics(t, d)
+	checkLogs(t, d, &logs, opened)
 
 	// Ctrl-C: everything stops, the address is free again.
 	cancel()
@@ -170,7 +175,7 @@ var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value=
 // checkOpener follows the settings URL as a browser would: the page it
 // gives posts the portal's iframe form to the app, whose page then starts
 // an admin session with what was posted.
-func checkOpener(t *testing.T, d *demoRun) {
+func checkOpener(t *testing.T, d *demoRun) url.Values {
 	t.Helper()
 	resp, err := http.Get(d.front + "/")
 	if err != nil {
@@ -209,6 +214,99 @@ func checkOpener(t *testing.T, d *demoRun) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !sess.Admin {
 		t.Errorf("session from the opener's token = %d admin=%v", resp.StatusCode, sess.Admin)
+	}
+	return form
+}
+
+// checkMetrics scrapes the demo's /metrics: HTTP by route, jobs, REST calls
+// and the portal's operating time as the simulator reported it.
+func checkMetrics(t *testing.T, d *demoRun) {
+	t.Helper()
+	resp, err := http.Get(d.front + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`segmentor_http_requests_total{route="/b24/events",status="200"}`,
+		`segmentor_jobs_total{outcome="ok",type="portal:backfill"} 1`,
+		`segmentor_job_duration_seconds_count{type="crm:changes"}`,
+		`segmentor_rest_requests_total{method="batch",outcome="ok"}`,
+		`segmentor_rest_operating_seconds{method="crm.item.list",portal="` + d.sim.MemberID() + `"}`,
+		`segmentor_events_total{result="queued"}`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// checkLogs reads the app's JSON logs: requests carry their id, jobs their
+// id and portal, and no token appears — neither those the demo used nor a
+// user's tokens sent in refused requests (a forged app update, an install
+// by a non-admin, a session, a page open with a token in its URL).
+func checkLogs(t *testing.T, d *demoRun, logs *syncBuffer, opened url.Values) {
+	t.Helper()
+	rep := d.sim.IssueTokens(3)
+	post := func(path string, form url.Values) int {
+		resp, err := http.PostForm(d.front+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	m := d.sim.MemberID()
+	if code := post(d.manifest.Handlers.Events, url.Values{"event": {"ONAPPUPDATE"}, "auth[member_id]": {m},
+		"auth[access_token]": {rep.AccessToken}, "auth[refresh_token]": {rep.RefreshToken},
+		"auth[application_token]": {"0123456789abcdef0123456789abcdef"}}); code != http.StatusForbidden {
+		t.Errorf("forged app update = %d, want 403", code)
+	}
+	if code := post(d.manifest.Handlers.Install, url.Values{"AUTH_ID": {rep.AccessToken}, "REFRESH_ID": {rep.RefreshToken},
+		"member_id": {m}, "PLACEMENT": {"DEFAULT"}}); code < 400 {
+		t.Errorf("install by a sales rep = %d, want refused", code)
+	}
+	if code := post(d.manifest.Handlers.App+"?AUTH_ID="+rep.AccessToken, url.Values{"member_id": {m}}); code != 200 {
+		t.Errorf("page open = %d", code)
+	}
+	resp, err := http.Post(d.front+"/api/v1/session", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"member_id": %q, "auth_id": %q}`, m, rep.AccessToken+"x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	text := logs.String()
+	secrets := map[string]string{"a sales rep's access token": rep.AccessToken, "a sales rep's refresh token": rep.RefreshToken,
+		"the admin's access token": opened.Get("AUTH_ID"), "the admin's refresh token": opened.Get("REFRESH_ID"),
+		"the application token": d.sim.ApplicationToken(), "the client secret": d.sim.ClientSecret()}
+	for what, secret := range secrets {
+		if secret == "" || strings.Contains(text, secret) {
+			t.Errorf("%s (%q) is in the logs", what, secret)
+		}
+	}
+	var requests, jobs int
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		var l map[string]any
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+		switch l["msg"] {
+		case "http request":
+			if id, _ := l["request_id"].(string); len(id) < 16 {
+				t.Fatalf("request without an id: %s", line)
+			}
+			requests++
+		case "job finished":
+			if l["job_id"] == "" || (l["type"] == "crm:changes" && l["portal"] != m) {
+				t.Fatalf("job without its id or portal: %s", line)
+			}
+			jobs++
+		}
+	}
+	if requests == 0 || jobs == 0 {
+		t.Errorf("%d request lines and %d job lines in the logs", requests, jobs)
 	}
 }
 

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -48,7 +49,12 @@ Configuration comes from the environment; see README.md.
 func main() {
 	flag.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	flag.Parse()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	var level slog.Level // LOG_LEVEL: debug, info (default), warn or error
+	if err := level.UnmarshalText([]byte(cmp.Or(os.Getenv("LOG_LEVEL"), "info"))); err != nil {
+		fmt.Fprintln(os.Stderr, "LOG_LEVEL: use debug, info, warn or error")
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// After the first signal starts the graceful shutdown, a second one
@@ -113,6 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			metrics.ObserveREST(ctx, info)
 			usage.Observe(ctx, info)
 		},
+		OnOperating: metrics.ObserveOperating,
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
 		Redis: rdb, Tokens: store, AllowHTTP: cfg.AllowHTTP,
 		Profile: func(ctx context.Context, memberID string) (bitrix.Profile, error) {
@@ -171,7 +178,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		acfg.Logger = asynqLogger{log}
 		w := asynq.NewServerFromRedisClient(rdb, acfg)
 		mux := asynq.NewServeMux()
-		mux.Use(jobs.Observe(metrics.ObserveJob))
+		mux.Use(jobs.Observe(metrics.ObserveJob), jobs.LogJobs(log))
 		classifier := &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: b24,
 			FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: log}
 		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
