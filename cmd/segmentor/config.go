@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ type config struct {
 	AllowHTTP    bool
 	RedisURL     string
 	SecretKey    []byte
+	OpsAddr      string // where a worker serves /healthz, /readyz and /metrics; "" for none
 }
 
 var roles = map[string]bool{"all": true, "web": true, "worker": true}
@@ -39,6 +41,7 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 		ClientSecret: getenv("B24_CLIENT_SECRET"),
 		OAuthURL:     strings.TrimRight(firstNonEmpty(getenv("B24_OAUTH_URL"), "https://oauth.bitrix.info"), "/"),
 		RedisURL:     getenv("REDIS_URL"),
+		OpsAddr:      getenv("OPS_ADDR"),
 	}
 	var warns []string
 	var problems []string
@@ -52,6 +55,9 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 			problems = append(problems, fmt.Sprintf("B24_ALLOW_HTTP %q: use true or false", v))
 		}
 		c.AllowHTTP = b
+	}
+	if _, _, err := net.SplitHostPort(c.OpsAddr); c.OpsAddr != "" && err != nil {
+		problems = append(problems, fmt.Sprintf("OPS_ADDR %q: use host:port, e.g. :9090", c.OpsAddr))
 	}
 	if u, err := url.Parse(c.OAuthURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		problems = append(problems, fmt.Sprintf("B24_OAUTH_URL %q: not an http(s) URL", c.OAuthURL))

@@ -42,6 +42,9 @@ const usage = `usage: segmentor [serve|web|worker|demo]
   worker  only the background jobs
   demo    a simulated portal with Segmentor installed, seeded and busy
           (the default with no configuration; segmentor demo -h for its flags)
+  healthcheck
+          exit 0 when this container's process answers /healthz (LISTEN_ADDR,
+          or OPS_ADDR for ROLE=worker); for Docker's HEALTHCHECK
 
 Configuration comes from the environment; see README.md.
 `
@@ -74,14 +77,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		cmd = args[0]
 	}
 	role := map[string]string{"serve": "all", "web": "web", "worker": "worker"}[cmd]
-	if cmd == "demo" {
+	if len(args) == 0 {
+		role = "" // no subcommand: ROLE decides (default all)
+	}
+	switch cmd {
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
+	case "demo":
 		opts, err := demoFlags(args[min(1, len(args)):], os.Stderr)
 		if err != nil {
 			return err
 		}
 		return runDemo(ctx, opts, os.Stdout, nil)
-	}
-	if role == "" {
+	case "serve", "web", "worker":
+	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
 	cfg, warns, err := loadConfig(getenv, role)
@@ -133,7 +142,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 2)
+	health := &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth}
+	errc := make(chan error, 3)
 	var stops []func()
 	if cfg.Role == "all" || cfg.Role == "web" {
 		page, err := handlers.NewPage(store, segmentor.Static())
@@ -149,7 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 				Insight: &jobs.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
 				Queues: asynq.NewInspectorFromRedisClient(rdb), Usage: usage},
 			Logger:   log,
-			Health:   &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth},
+			Health:   health,
 			Manifest: manifest,
 			Metrics:  metrics,
 			Bitrix24: &handlers.Bitrix24{Metrics: metrics,
@@ -165,13 +175,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		if ready != nil {
 			ready <- addr
 		}
-		stops = append(stops, func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
-				log.Warn("http shutdown", "error", err)
-			}
-		})
+		stops = append(stops, shutdownHTTP(srv, log))
+	}
+	if cfg.Role == "worker" && cfg.OpsAddr != "" {
+		// A worker's jobs and REST calls are counted in its own registry:
+		// it serves the probes and /metrics on OPS_ADDR.
+		opsCfg := cfg
+		opsCfg.ListenAddr = cfg.OpsAddr
+		srv, addr, err := startWeb(opsCfg, handlers.Router(handlers.Deps{Logger: log, Health: health, Metrics: metrics}), log, errc)
+		if err != nil {
+			return err
+		}
+		if ready != nil {
+			ready <- addr
+		}
+		stops = append(stops, shutdownHTTP(srv, log))
 	}
 	if cfg.Role == "all" || cfg.Role == "worker" {
 		acfg := jobs.ServerConfig(log)
@@ -224,6 +242,18 @@ func startWeb(cfg config, router http.Handler, log *slog.Logger, errc chan<- err
 	}()
 	log.Info("http server listening", "addr", ln.Addr().String(), "app_base_url", cfg.AppBaseURL)
 	return srv, ln.Addr().String(), nil
+}
+
+// shutdownHTTP stops a server from accepting and waits up to 10 s for the
+// requests in flight.
+func shutdownHTTP(srv *http.Server, log *slog.Logger) func() {
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("http shutdown", "error", err)
+		}
+	}
 }
 
 // openRedis connects to REDIS_URL, or starts the embedded in-memory Redis.

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"segmentor/app/redistest"
 )
 
 type syncBuffer struct {
@@ -86,6 +90,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 	}{
 		{[]string{"frobnicate"}, nil, `unknown command "frobnicate"`},
 		{[]string{"worker"}, nil, "embedded Redis lives inside one process"},
+		{nil, map[string]string{"ROLE": "worker"}, "embedded Redis lives inside one process"},
+		{[]string{"serve"}, map[string]string{"OPS_ADDR": "9090"}, `OPS_ADDR "9090"`},
 		{[]string{"serve"}, map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0", "APP_BASE_URL": "https://x.example", "B24_CLIENT_ID": "a", "B24_CLIENT_SECRET": "b", "APP_SECRET_KEY": strings.Repeat("00", 32)}, "does not answer"},
 		{[]string{"serve"}, map[string]string{"REDIS_URL": "redis://h:6379"}, "APP_BASE_URL is required"},
 	}
@@ -124,5 +130,57 @@ func TestEmbeddedRedisExpiresKeys(t *testing.T) {
 	}
 	if rdb.Exists(ctx, "kept").Val() != 1 {
 		t.Error("a key without a TTL expired")
+	}
+}
+
+// A worker (ROLE=worker, no subcommand) serves the probes and its own
+// metrics on OPS_ADDR, and nothing of the app; healthcheck finds it there.
+func TestWorkerServesProbesAndMetrics(t *testing.T) {
+	_, opt := redistest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	getenv := env(map[string]string{"ROLE": "worker", "REDIS_URL": "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB),
+		"OPS_ADDR": "127.0.0.1:0", "APP_BASE_URL": "https://seg.example.com", "B24_CLIENT_ID": "app.1", "B24_CLIENT_SECRET": "s",
+		"APP_SECRET_KEY": strings.Repeat("ab", 32)})
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, getenv, slog.New(slog.DiscardHandler), ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("worker stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not serve OPS_ADDR within 30s")
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/b24/install": 404, "/api/v1/config": 404} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("worker GET %s = %d, want %d", path, resp.StatusCode, want)
+		}
+		if path == "/metrics" && !strings.Contains(string(body), "go_goroutines") {
+			t.Errorf("worker /metrics lacks the process metrics:\n%.300s", body)
+		}
+		if path == "/readyz" && !strings.Contains(string(body), `"embedded_redis":false`) {
+			t.Errorf("worker /readyz = %s", body)
+		}
+	}
+	if err := healthcheck(ctx, env(map[string]string{"ROLE": "worker", "OPS_ADDR": addr})); err != nil {
+		t.Errorf("healthcheck of a live worker: %v", err)
+	}
+	if err := healthcheck(ctx, env(map[string]string{"ROLE": "worker"})); err == nil || !strings.Contains(err.Error(), "OPS_ADDR") {
+		t.Errorf("healthcheck of a worker without OPS_ADDR: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("worker stopped with %v", err)
+	}
+	if err := healthcheck(context.Background(), env(map[string]string{"LISTEN_ADDR": addr})); err == nil {
+		t.Error("healthcheck passed against a stopped process")
 	}
 }
