@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,7 +119,7 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 		return fmt.Errorf("demo: listen on %s: %w (choose another with -listen)", opts.Listen, err)
 	}
 	defer ln.Close()
-	d.front = "http://" + ln.Addr().String()
+	d.front = "http://" + loopbackIfUnspecified(ln.Addr().(*net.TCPAddr))
 
 	fmt.Fprintln(out, "Segmentor demo: a simulated Bitrix24 portal with Segmentor installed, all in this process.")
 	fmt.Fprintln(out, "Nothing is kept (Redis runs in memory). Stop with Ctrl-C.")
@@ -491,6 +492,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// loopbackIfUnspecified names a listener for the browser and the portal's
+// callbacks: an all-interfaces listener (-listen :8080, as in a container)
+// is reached at 127.0.0.1.
+func loopbackIfUnspecified(a *net.TCPAddr) string {
+	if a.IP == nil || a.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port))
+	}
+	return a.String()
 }
 
 // isTerminal reports whether w is a character device (a terminal), where

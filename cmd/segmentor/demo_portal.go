@@ -124,7 +124,7 @@ func (d *demoRun) openApp(w http.ResponseWriter, r *http.Request, f *frameCaptur
 		User   string
 		Action string
 		Fields []formField
-	}{User: "user " + strconv.Itoa(user), Action: d.front + d.manifest.Handlers.App + "?" + frame.query}
+	}{User: "user " + strconv.Itoa(user), Action: d.manifest.Handlers.App + "?" + frame.query}
 	if user == 1 {
 		data.User = "the portal's admin"
 	}

@@ -194,7 +194,7 @@ func checkOpener(t *testing.T, d *demoRun) url.Values {
 	if form.Get("AUTH_ID") == "" || form.Get("member_id") != d.sim.MemberID() || form.Get("PLACEMENT") != "DEFAULT" {
 		t.Fatalf("the opener does not post the portal's iframe form: %v", form)
 	}
-	resp, err = http.PostForm(unescape(string(action[1])), form)
+	resp, err = http.PostForm(d.front+unescape(string(action[1])), form)
 	if err != nil {
 		t.Fatal(err)
 	}
