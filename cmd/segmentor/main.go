@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			usage.Observe(ctx, info)
 		},
 		OnOperating: metrics.ObserveOperating,
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
+		ClientID:    cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
 		Redis: rdb, Tokens: store, AllowHTTP: cfg.AllowHTTP,
 		Profile: func(ctx context.Context, memberID string) (bitrix.Profile, error) {
 			p, err := store.Portal(ctx, memberID)
