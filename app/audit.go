@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"segmentor/app/segment"
 )
 
 // Audit bounds: a record keeps its latest changes, a portal its latest
@@ -93,15 +97,47 @@ func (s *Store) audit(ctx context.Context, key string, limit int) ([]AuditEntry,
 }
 
 // Progress is where a long job of a portal stands (backfill, recompute).
+// Done and Total count the current phase's work: rows read in sync,
+// records in evaluate, records to write in write (those written before a
+// resume included).
 type Progress struct {
-	State   string    `json:"state"` // running, done, failed
-	Phase   string    `json:"phase"` // sync, rfm, evaluate, write
+	State   string    `json:"state"` // queued, running, done, failed
+	Phase   string    `json:"phase"` // sync, rfm, evaluate, write, done
 	Done    int       `json:"done"`
 	Total   int       `json:"total"`
 	Writes  int       `json:"writes"` // records written so far
 	Error   string    `json:"error,omitempty"`
 	Started time.Time `json:"started"`
 	Updated time.Time `json:"updated"`
+
+	// The checkpoint a killed job resumes from.
+	Version  int       `json:"version,omitempty"`  // config version the job classifies with
+	SyncedAt time.Time `json:"synced_at,omitzero"` // when its full sync finished; zero before
+	Cursor   string    `json:"cursor,omitempty"`   // last record written, "deal:123"
+	Resumes  int       `json:"resumes,omitempty"`  // times it resumed after an interruption
+
+	// The stretch of the phase this process ran, for the ETA: it began at
+	// PhaseStarted with PhaseDone already done.
+	PhaseStarted time.Time `json:"phase_started,omitzero"`
+	PhaseDone    int       `json:"phase_done,omitempty"`
+}
+
+// ETA estimates the time left in the current phase from the pace since
+// PhaseStarted (or Started); false while there is no pace to go by.
+func (p Progress) ETA() (time.Duration, bool) {
+	if p.State == "done" {
+		return 0, true
+	}
+	from, base := p.PhaseStarted, p.PhaseDone
+	if from.IsZero() {
+		from, base = p.Started, 0
+	}
+	did := p.Done - base
+	if p.State != "running" || did <= 0 || p.Total <= p.Done || !p.Updated.After(from) {
+		return 0, false
+	}
+	per := p.Updated.Sub(from) / time.Duration(did)
+	return per * time.Duration(p.Total-p.Done), true
 }
 
 // SetProgress stores a job's progress under its name (e.g. "backfill").
@@ -180,4 +216,119 @@ func (s *Store) FindAudit(ctx context.Context, memberID string, f AuditFilter, l
 		}
 	}
 	return out, nil
+}
+
+// InFlight is one record's write that was sent to the portal and whose
+// answer has not been recorded yet: the write journal. The engine notes
+// every write batch here before sending it and clears the notes, adding
+// the audit entries, once the answer is recorded in the mirror. A note that
+// stays behind means the process died (or lost the connection) while the
+// batch was out: the write may or may not have run. Whoever finds such a
+// note re-reads the record before planning it again (jobs.Classifier), so
+// a write whose answer was lost is never sent a second time.
+type InFlight struct {
+	Entity string       `json:"e"`
+	ID     int64        `json:"i"`
+	Sent   time.Time    `json:"t"`
+	Plan   segment.Plan `json:"p"` // what the command writes
+	Audit  AuditEntry   `json:"a"` // kept if the write turns out to have run
+}
+
+func (w InFlight) field() string { return w.Entity + ":" + strconv.FormatInt(w.ID, 10) }
+
+func journalKey(memberID string) string { return portalKey(memberID, "journal") }
+
+// BeginWrites notes a batch of writes as sent (see InFlight).
+func (s *Store) BeginWrites(ctx context.Context, memberID string, writes []InFlight) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	vals := make([]any, 0, 2*len(writes))
+	for _, w := range writes {
+		b, err := json.Marshal(w)
+		if err != nil {
+			return err
+		}
+		vals = append(vals, w.field(), b)
+	}
+	if err := s.rdb.HSet(ctx, journalKey(memberID), vals...).Err(); err != nil {
+		return fmt.Errorf("write journal %s: %w", memberID, err)
+	}
+	return nil
+}
+
+// InFlightWrites lists the writes noted and not yet settled, oldest first.
+func (s *Store) InFlightWrites(ctx context.Context, memberID string) ([]InFlight, error) {
+	m, err := s.rdb.HGetAll(ctx, journalKey(memberID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("write journal %s: %w", memberID, err)
+	}
+	out := make([]InFlight, 0, len(m))
+	for _, v := range m {
+		var w InFlight
+		if err := json.Unmarshal([]byte(v), &w); err != nil {
+			return nil, fmt.Errorf("write journal %s: %w", memberID, err)
+		}
+		out = append(out, w)
+	}
+	slices.SortFunc(out, func(a, b InFlight) int {
+		if c := a.Sent.Compare(b.Sent); c != 0 {
+			return c
+		}
+		return strings.Compare(a.field(), b.field())
+	})
+	return out, nil
+}
+
+// endWrites removes journal notes and, for each note it removes itself,
+// appends its audit entry: whoever settles a write first (the process that
+// got the answer, or one that re-read the record after a crash) records it,
+// and only once.
+var endWrites = redis.NewScript(`
+local n = tonumber(ARGV[1])
+local recLimit, allLimit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local added = 0
+for i = 1, n do
+  local field, entry = ARGV[3 + 2*i - 1], ARGV[3 + 2*i]
+  if redis.call('HDEL', KEYS[1], field) == 1 and entry ~= '' then
+    local rec = KEYS[2 + i]
+    redis.call('LPUSH', rec, entry)
+    redis.call('LTRIM', rec, 0, recLimit - 1)
+    redis.call('LPUSH', KEYS[2], entry)
+    added = added + 1
+  end
+end
+if added > 0 then redis.call('LTRIM', KEYS[2], 0, allLimit - 1) end
+return added
+`)
+
+// EndWrites settles journal notes: each write's note is removed and, when
+// ran is true for it, its audit entry added — atomically, and only by the
+// caller that removes the note. It returns how many audit entries it added.
+func (s *Store) EndWrites(ctx context.Context, memberID string, writes []InFlight, ran []bool) (int, error) {
+	added := 0
+	for len(writes) > 0 {
+		n := min(len(writes), 200)
+		keys := []string{journalKey(memberID), portalKey(memberID, "audit")}
+		args := []any{n, auditPerRecord, auditPerPortal}
+		for i, w := range writes[:n] {
+			keys = append(keys, auditKey(memberID, w.Entity, w.ID))
+			entry := ""
+			if ran[i] {
+				b, err := json.Marshal(w.Audit)
+				if err != nil {
+					return added, err
+				}
+				entry = string(b)
+			}
+			args = append(args, w.field(), entry)
+		}
+		k, err := endWrites.Run(ctx, s.rdb, keys, args...).Int()
+		if err != nil {
+			return added, fmt.Errorf("write journal %s: %w", memberID, err)
+		}
+		added += k
+		writes, ran = writes[n:], ran[n:]
+	}
+	return added, nil
 }

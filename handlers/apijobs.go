@@ -70,12 +70,8 @@ func (a *API) Job(c *gin.Context) {
 	}
 	out := gin.H{"id": backfillJob, "state": p.State, "phase": p.Phase, "done": p.Done, "total": p.Total,
 		"writes": p.Writes, "errors": errs, "eta_s": nil}
-	if p.State == "running" && p.Done > 0 && p.Total > p.Done {
-		elapsed := p.Updated.Sub(p.Started).Seconds()
-		out["eta_s"] = int(elapsed * float64(p.Total-p.Done) / float64(p.Done))
-	}
-	if p.State == "done" {
-		out["eta_s"] = 0
+	if eta, ok := p.ETA(); ok {
+		out["eta_s"] = int(eta.Seconds())
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -17,6 +18,8 @@ type BackfillStats struct {
 	Changed       int // records with a non-empty plan
 	Written       int // records written
 	WriteRequests int
+	Settled       int // writes in doubt from an interrupted run, re-read
+	SettledRan    int // of those, writes that had run
 }
 
 // snapshot is the whole mirror of a portal in memory, for RFM and backfill.
@@ -46,6 +49,7 @@ func (c *Classifier) loadSnapshot(ctx context.Context, memberID string) (*snapsh
 		}
 		return nil
 	})
+	slices.SortFunc(s.deals, func(a, b *app.MirrorDeal) int { return cmp.Compare(a.ID, b.ID) })
 	return s, err
 }
 
@@ -90,12 +94,30 @@ func (c *Classifier) ensureRFM(ctx context.Context, r *run) error {
 	return nil
 }
 
+// backfillJob is the name a backfill's progress is stored under.
+const backfillJob = "backfill"
+
+// defaultResumeWithin bounds how old an interrupted backfill's sync may be
+// for the next run to trust the mirror instead of syncing again.
+const defaultResumeWithin = time.Hour
+
 // Backfill classifies a portal's whole base: a full sync, the RFM
 // quintiles, every record evaluated (clients first, so deals see their
 // clients' new segments), and the differences written 50 to a request.
-// Progress (phase, done, total) is kept under the job name "backfill".
-// It is idempotent: run again after a crash, it writes only what is still
-// different, since every write is recorded in the mirror as it lands.
+// Progress (phase, done, total, cursor) is kept under the job name
+// "backfill" and is also its checkpoint.
+//
+// Resuming. A run that is killed or fails (asynq runs the task again)
+// leaves its progress "running" or "failed" with SyncedAt set once its sync
+// finished. The next run for the same config version within ResumeWithin
+// skips the sync: the mirror already holds the portal, kept current since
+// by events, and every write that landed is recorded in it batch by batch.
+// It first settles the write journal (journal.go): the records of a batch
+// whose answer was lost are re-read, so a write that ran is not sent again.
+// Then it evaluates every record again — locally, no request — and writes
+// only what still differs, which is exactly what the killed run had not
+// written; done and total continue from the checkpoint. A run killed during
+// the sync syncs again (reads only: nothing is written twice).
 func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillStats, error) {
 	var st BackfillStats
 	pr, err := c.rulesFor(ctx, memberID)
@@ -105,23 +127,54 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 	if pr == nil {
 		return st, app.Errorf(app.EConflict, "Save a segmentation config first.")
 	}
-	prog := app.Progress{State: "running", Phase: "sync", Started: c.now().UTC()}
+	now := c.now().UTC()
+	prog := app.Progress{State: "running", Phase: "sync", Started: now, Version: pr.version}
+	prev, err := c.Store.Progress(ctx, memberID, backfillJob)
+	if err != nil && app.ErrorCode(err) != app.ENotFound {
+		return st, err
+	}
+	resume := c.canResume(prev, pr, now)
+	if resume {
+		prog = *prev
+		prog.State, prog.Error = "running", ""
+		prog.Resumes++
+	}
 	set := func(mut func(*app.Progress)) {
 		mut(&prog)
 		prog.Updated = c.now().UTC()
-		if err := c.Store.SetProgress(ctx, memberID, "backfill", prog); err != nil {
+		if err := c.Store.SetProgress(ctx, memberID, backfillJob, prog); err != nil {
 			c.log().Warn("backfill progress", "portal", memberID, "error", err)
 		}
 	}
+	phase := func(name string, done, total int) {
+		set(func(p *app.Progress) {
+			p.Phase, p.Done, p.Total = name, done, total
+			p.PhaseStarted, p.PhaseDone = c.now().UTC(), done
+		})
+	}
 	fail := func(err error) (BackfillStats, error) {
-		set(func(p *app.Progress) { p.State, p.Error = "failed", err.Error() })
+		if ctx.Err() == nil {
+			set(func(p *app.Progress) { p.State, p.Error = "failed", err.Error() })
+		}
 		return st, err
 	}
 	set(func(*app.Progress) {})
 
-	st.Sync, err = c.Sync(ctx, memberID, pr.syncOptions())
-	if err != nil {
+	// Writes a killed run left without an answer are settled first.
+	if st.Settled, st.SettledRan, err = c.settleWrites(ctx, memberID, true); err != nil {
 		return fail(err)
+	}
+	if !resume {
+		phase("sync", 0, 0)
+		opts := pr.syncOptions()
+		opts.Progress = func(done, total int) {
+			set(func(p *app.Progress) { p.Done, p.Total = done, total })
+		}
+		st.Sync, err = c.Sync(ctx, memberID, opts)
+		if err != nil {
+			return fail(err)
+		}
+		set(func(p *app.Progress) { p.SyncedAt = c.now().UTC() })
 	}
 	r, err := c.newRun(ctx, memberID, pr)
 	if err != nil {
@@ -132,7 +185,15 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 		return fail(err)
 	}
 	total := len(s.deals) + len(s.clients[segment.EntityContact]) + len(s.clients[segment.EntityCompany])
-	set(func(p *app.Progress) { p.Phase, p.Total = "rfm", total })
+	// A resumed write phase keeps counting from what was written before,
+	// the writes whose answer was lost and that turned out to have run
+	// included.
+	base := 0
+	if resume && prev.Phase == "write" {
+		base = prev.Done + st.SettledRan
+		prog.Writes += st.SettledRan
+	}
+	phase("rfm", 0, total)
 	if len(pr.rules.RFMWindows()) > 0 {
 		r.rfm = buildRFM(r, s)
 		c.mu.Lock()
@@ -143,7 +204,42 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 		return fail(err)
 	}
 
-	set(func(p *app.Progress) { p.Phase = "evaluate" })
+	phase("evaluate", 0, total)
+	if err := c.evaluateAll(ctx, r, s, &st); err != nil {
+		return fail(err)
+	}
+	st.Changed = len(r.writes)
+
+	phase("write", base, base+len(r.writes))
+	writes := prog.Writes
+	st.Written, err = c.write(ctx, r, func(done int, last *pending) {
+		st.WriteRequests++
+		set(func(p *app.Progress) {
+			p.Done, p.Writes, p.Cursor = base+done, writes+done, noteKey(string(last.entity), last.id)
+		})
+	})
+	if err != nil {
+		return fail(err)
+	}
+	set(func(p *app.Progress) { p.State, p.Phase = "done", "done" })
+	return st, nil
+}
+
+// canResume decides whether a backfill continues from prev's checkpoint.
+func (c *Classifier) canResume(prev *app.Progress, pr *portalRules, now time.Time) bool {
+	within := c.ResumeWithin
+	if within <= 0 {
+		within = defaultResumeWithin
+	}
+	return prev != nil && (prev.State == "running" || prev.State == "failed") &&
+		prev.Version == pr.version && !prev.SyncedAt.IsZero() && now.Sub(prev.SyncedAt) <= within
+}
+
+// evaluateAll classifies every record of the snapshot, clients first, in
+// id order, queueing the writes on r; segment keys that change without a
+// write are stored at once.
+func (c *Classifier) evaluateAll(ctx context.Context, r *run, s *snapshot, st *BackfillStats) error {
+	pr := r.pr
 	keyOnly := map[segment.Entity][]*app.MirrorClient{}
 	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
 		if !pr.rules.Has(e) {
@@ -155,7 +251,7 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 			n := len(r.writes)
 			res, err := r.classifyClient(e, f, cl, s.dealsOf[app.ClientRef{Entity: e, ID: id}])
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			st.Evaluated++
 			if res.Key != cl.Key {
@@ -179,7 +275,7 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 			n := len(r.writes)
 			res, err := r.classifyDeal(f, d)
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			st.Evaluated++
 			if res.Key != d.Key {
@@ -191,25 +287,11 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 		}
 	}
 	for e, rows := range keyOnly {
-		if err := c.Mirror.PutClients(ctx, memberID, e, rows); err != nil {
-			return fail(err)
+		if err := c.Mirror.PutClients(ctx, r.memberID, e, rows); err != nil {
+			return err
 		}
 	}
-	if err := c.Mirror.PutDeals(ctx, memberID, dealKeys); err != nil {
-		return fail(err)
-	}
-	st.Changed = len(r.writes)
-
-	set(func(p *app.Progress) { p.Phase, p.Done, p.Total = "write", 0, len(r.writes) })
-	st.Written, err = c.write(ctx, r, func(done int) {
-		st.WriteRequests++
-		set(func(p *app.Progress) { p.Done, p.Writes = done, done })
-	})
-	if err != nil {
-		return fail(err)
-	}
-	set(func(p *app.Progress) { p.State, p.Phase = "done", "done" })
-	return st, nil
+	return c.Mirror.PutDeals(ctx, r.memberID, dealKeys)
 }
 
 func sortedIDs[T any](m map[int64]*T) []int64 {

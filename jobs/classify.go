@@ -31,6 +31,16 @@ type Classifier struct {
 	// RFMMaxAge is how long live classification reuses a portal's RFM
 	// quintiles before rebuilding them from the mirror; default 10 minutes.
 	RFMMaxAge time.Duration
+	// InDoubtWait is how long after sending a write batch whose answer never
+	// came the engine waits before re-reading its records (see journal.go);
+	// default 30 s, negative for none.
+	InDoubtWait time.Duration
+	// ResumeWithin is how recent an interrupted backfill's sync must be for
+	// the next run to resume from its checkpoint instead of syncing again;
+	// default one hour.
+	ResumeWithin time.Duration
+	// Sleep waits (default: a timer); tests inject it with Clock.
+	Sleep func(ctx context.Context, d time.Duration) error
 
 	mu    sync.Mutex
 	cache map[string]*portalRules
@@ -240,6 +250,12 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 	if e != segment.EntityContact && e != segment.EntityCompany && e != segment.EntityDeal {
 		return nil
 	}
+	// Writes left in doubt by a crashed run are re-read before anything is
+	// planned from the mirror (journal.go); fresh notes belong to runs
+	// still going and are left alone.
+	if _, _, err := c.settleWrites(ctx, ch.MemberID, false); err != nil {
+		return err
+	}
 	r, err := c.newRun(ctx, ch.MemberID, pr)
 	if err != nil {
 		return err
@@ -368,11 +384,16 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 			cl.Key = res.Key
 			changedClients[ref.Entity] = append(changedClients[ref.Entity], cl)
 			if r.pr.rules.UsesClientSegment() {
-				// Its deals read client_segment: reclassify them. Closed
-				// ones too, so their label agrees with what a backfill
-				// computes; the planner never moves a closed deal.
+				// Its open deals read client_segment: reclassify them.
+				// Closed deals keep what they were classified as when they
+				// closed (the issue: "a client's new segment reclassifies
+				// its open deals"); a deal's own change, a backfill or the
+				// nightly recompute still reclassifies them. No loop: a
+				// deal's segment is no fact of its client.
 				for _, d := range dealsOf[ref] {
-					knock[d.ID] = true
+					if d.Open() {
+						knock[d.ID] = true
+					}
 				}
 			}
 		}
@@ -683,25 +704,35 @@ func (c *Classifier) command(name string, p *pending) bitrix.Command {
 }
 
 // write sends the run's writes, 50 to a request, and records what was
-// written in the mirror and the audit trail. progress, if set, is called
-// after each request with the records written so far.
-func (c *Classifier) write(ctx context.Context, r *run, progress func(done int)) (int, error) {
+// written in the mirror and the audit trail. Each batch is noted in the
+// write journal before it is sent and settled after its answer is recorded
+// (see app.InFlight and settleWrites), so a batch whose answer is lost to a
+// crash is re-read, not re-sent. progress, if set, is called after each
+// request with the records written so far and the last record of the batch.
+func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, last *pending)) (int, error) {
 	p := c.Bitrix.Portal(r.memberID)
 	written := 0
 	var firstErr error
 	for start := 0; start < len(r.writes); start += bitrix.MaxBatch {
 		chunk := r.writes[start:min(start+bitrix.MaxBatch, len(r.writes))]
 		cmds := make([]bitrix.Command, len(chunk))
+		notes := make([]app.InFlight, len(chunk))
+		sent := c.now().UTC()
 		for i, w := range chunk {
 			cmds[i] = c.command("w"+strconv.Itoa(i), w)
+			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Sent: sent, Plan: w.plan, Audit: r.auditEntry(w)}
+		}
+		if err := c.Store.BeginWrites(ctx, r.memberID, notes); err != nil {
+			return written, err
 		}
 		res, _, err := p.Batch(ctx, cmds, false)
 		if err != nil {
+			// Whether the batch ran is unknown: its notes stay for settleWrites.
 			return written, fmt.Errorf("write %s: %w", r.memberID, err)
 		}
 		var deals []*app.MirrorDeal
 		clients := map[segment.Entity][]*app.MirrorClient{}
-		var audit []app.AuditEntry
+		ran := make([]bool, len(chunk))
 		for i, w := range chunk {
 			if err := res.Err(cmds[i].Name); err != nil {
 				c.log().Warn("write failed", "portal", r.memberID, "entity", w.entity, "id", w.id, "error", err)
@@ -711,38 +742,20 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int))
 				continue
 			}
 			written++
-			to := w.from
-			to.Segment = w.res.Key
-			if w.plan.Type != "" {
-				to.Type = w.plan.Type
-			}
+			ran[i] = true
 			if w.deal != nil {
-				d := w.deal
-				d.Key = w.res.Key
-				if w.plan.Type != "" {
-					d.TypeID = w.plan.Type
-				}
-				if w.plan.Segment != nil {
-					d.Segment = *w.plan.Segment
-				}
-				if mv := w.plan.Move; mv != nil {
-					d.CategoryID, d.StageID = mv.CategoryID, mv.StageID
-					to.Pipeline = pipelineOf(mv.CategoryID, mv.StageID)
-				}
-				deals = append(deals, d)
+				applyPlan(w.deal, w.plan, w.res.Key)
+				deals = append(deals, w.deal)
 			} else {
-				cl := w.client
-				cl.Key = w.res.Key
+				w.client.Key = w.res.Key
 				if w.plan.Type != "" {
-					cl.TypeID = w.plan.Type
+					w.client.TypeID = w.plan.Type
 				}
 				if w.plan.Segment != nil {
-					cl.Segment = *w.plan.Segment
+					w.client.Segment = *w.plan.Segment
 				}
-				clients[w.entity] = append(clients[w.entity], cl)
+				clients[w.entity] = append(clients[w.entity], w.client)
 			}
-			audit = append(audit, app.AuditEntry{At: r.env.Now.UTC(), Entity: string(w.entity), ID: w.id,
-				ConfigVersion: r.pr.version, From: w.from, To: to, Why: w.res.Explanation.Text(segment.EN)})
 		}
 		if err := c.Mirror.PutDeals(ctx, r.memberID, deals); err != nil {
 			return written, err
@@ -752,14 +765,42 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int))
 				return written, err
 			}
 		}
-		if err := c.Store.AddAudit(ctx, r.memberID, audit); err != nil {
+		if _, err := c.Store.EndWrites(ctx, r.memberID, notes, ran); err != nil {
 			return written, err
 		}
 		if progress != nil {
-			progress(written)
+			progress(written, chunk[len(chunk)-1])
 		}
 	}
 	return written, firstErr
+}
+
+// applyPlan records a deal's write in its mirror row.
+func applyPlan(d *app.MirrorDeal, plan segment.Plan, key string) {
+	d.Key = key
+	if plan.Type != "" {
+		d.TypeID = plan.Type
+	}
+	if plan.Segment != nil {
+		d.Segment = *plan.Segment
+	}
+	if mv := plan.Move; mv != nil {
+		d.CategoryID, d.StageID = mv.CategoryID, mv.StageID
+	}
+}
+
+// auditEntry is the trail entry a write leaves when it lands.
+func (r *run) auditEntry(w *pending) app.AuditEntry {
+	to := w.from
+	to.Segment = w.res.Key
+	if w.plan.Type != "" {
+		to.Type = w.plan.Type
+	}
+	if mv := w.plan.Move; mv != nil {
+		to.Pipeline = pipelineOf(mv.CategoryID, mv.StageID)
+	}
+	return app.AuditEntry{At: r.env.Now.UTC(), Entity: string(w.entity), ID: w.id,
+		ConfigVersion: r.pr.version, From: w.from, To: to, Why: w.res.Explanation.Text(segment.EN)}
 }
 
 // segmentItems reads the Segment field of each entity from the cached

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
 
 	"segmentor/app"
@@ -41,6 +44,7 @@ const engineConfig = `{"schemes": [
 
 type engineEnv struct {
 	sim      *b24sim.Portal
+	rdb      *redis.Client
 	store    *app.Store
 	cls      *jobs.Classifier
 	portal   *bitrix.Portal
@@ -72,12 +76,8 @@ func newEngineEnv(t *testing.T, gen b24sim.GenOptions) *engineEnv {
 	if err := store.SetState(ctx, sim.MemberID(), app.StateActive, ""); err != nil {
 		t.Fatal(err)
 	}
-	bc, err := bitrix.NewClient(bitrix.Config{ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
-		OAuthURL: sim.OAuthURL(), Redis: rdb, Tokens: store, AllowHTTP: true, RetryWait: 20 * time.Millisecond,
-		Profile: func(context.Context, string) (bitrix.Profile, error) { return bitrix.UnlimitedProfile(), nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := &engineEnv{sim: sim, rdb: rdb, store: store, now: now, memberID: sim.MemberID()}
+	bc := e.client(t, nil)
 	p := bc.Portal(sim.MemberID())
 
 	// What setup does: the Segment field on each entity (no items), and
@@ -112,8 +112,30 @@ func newEngineEnv(t *testing.T, gen b24sim.GenOptions) *engineEnv {
 	if _, err := store.PutConfig(ctx, sim.MemberID(), 0, json.RawMessage(fmt.Sprintf(engineConfig, target, target)), 1); err != nil {
 		t.Fatal(err)
 	}
-	cls := &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: bc, Clock: func() time.Time { return now }}
-	return &engineEnv{sim: sim, store: store, cls: cls, portal: p, now: now, memberID: sim.MemberID(), target: target}
+	e.cls, e.portal, e.target = e.classifier(bc), p, target
+	return e
+}
+
+// client is a REST client of the app as one process has it; transport,
+// if set, carries its HTTP requests.
+func (e *engineEnv) client(t testing.TB, transport http.RoundTripper) *bitrix.Client {
+	t.Helper()
+	cfg := bitrix.Config{ClientID: e.sim.ClientID(), ClientSecret: e.sim.ClientSecret(),
+		OAuthURL: e.sim.OAuthURL(), Redis: e.rdb, Tokens: e.store, AllowHTTP: true, RetryWait: 20 * time.Millisecond,
+		Profile: func(context.Context, string) (bitrix.Profile, error) { return bitrix.UnlimitedProfile(), nil }}
+	if transport != nil {
+		cfg.HTTPClient = &http.Client{Transport: transport, Timeout: time.Minute}
+	}
+	bc, err := bitrix.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bc
+}
+
+// classifier is the engine as one process has it, at the test's time.
+func (e *engineEnv) classifier(bc *bitrix.Client) *jobs.Classifier {
+	return &jobs.Classifier{Store: e.store, Mirror: app.NewMirror(e.rdb), Bitrix: bc, Clock: func() time.Time { return e.now }}
 }
 
 // expected classifies every record from the simulator's own data, with the
@@ -353,16 +375,28 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 
 	// Live edit: a big won deal makes its contact VIP, and the contact's
 	// other open deals follow it into the premium pipeline.
-	var dealID, contactID int64
+	// A contact without a company, not VIP, with two open deals and a
+	// closed one: the test wins one open deal.
+	openOf, closedOf := map[int64][]int64{}, map[int64]int{}
 	for r := range e.sim.Records("deal") {
 		c := num(r["CONTACT_ID"])
-		if num(r["COMPANY_ID"]) == 0 && c != 0 && str(r["STAGE_SEMANTIC_ID"]) == "P" && ex.key["contact"][c] != "vip" {
-			dealID, contactID = num(r["ID"]), c
-			break
+		if num(r["COMPANY_ID"]) != 0 || c == 0 || len(e.sim.DealContacts(int(num(r["ID"])))) != 1 {
+			continue
+		}
+		if str(r["STAGE_SEMANTIC_ID"]) == "P" {
+			openOf[c] = append(openOf[c], num(r["ID"]))
+		} else {
+			closedOf[c]++
+		}
+	}
+	var dealID, contactID int64
+	for c, open := range openOf {
+		if len(open) >= 2 && closedOf[c] > 0 && ex.key["contact"][c] != "vip" && (contactID == 0 || c < contactID) {
+			dealID, contactID = open[0], c
 		}
 	}
 	if dealID == 0 {
-		t.Fatal("no open deal of a contact without a company")
+		t.Fatal("no contact without a company with two open deals and a closed one")
 	}
 	before := ex.key["contact"][contactID]
 	yesterday := e.now.AddDate(0, 0, -1).Format("2006-01-02")
@@ -381,9 +415,33 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 	if s.HTTPRequests != 2 {
 		t.Errorf("live edit: %d HTTP requests, want one read and one write", s.HTTPRequests)
 	}
+	old := ex
 	ex = e.expect(t)
 	if got := ex.key["contact"][contactID]; got != "vip" || before == "vip" {
 		t.Fatalf("contact %d: %q → %q; the test edit should make it vip", contactID, before, got)
+	}
+	// Knock-on reaches the contact's open deals only: its closed deals
+	// keep their segment, and none of them was written.
+	written := updatesByRecord(t, e.sim.Requests())
+	open, closed := 0, 0
+	for r := range e.sim.Records("deal") {
+		id := num(r["ID"])
+		if id == dealID || num(r["COMPANY_ID"]) != 0 || !slices.Contains(e.sim.DealContacts(int(id)), contactID) {
+			continue
+		}
+		if str(r["STAGE_SEMANTIC_ID"]) == "P" {
+			open++
+			continue
+		}
+		closed++
+		if len(written["deal:"+strconv.FormatInt(id, 10)]) > 0 {
+			t.Errorf("closed deal %d of contact %d was written by the knock-on", id, contactID)
+		}
+		ex.key["deal"][id] = old.key["deal"][id]
+	}
+	t.Logf("contact %d has %d other open and %d closed deals", contactID, open, closed)
+	if open == 0 || closed == 0 {
+		t.Errorf("contact %d: %d other open and %d closed deals; the test needs both", contactID, open, closed)
 	}
 	e.check(t, ex)
 	audit, err := e.store.Audit(ctx, e.memberID, "contact", contactID)

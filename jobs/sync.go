@@ -22,6 +22,10 @@ import (
 type SyncOptions struct {
 	Fields map[segment.Entity][]string // fields the rules read (field:NAME), UPPER_CASE
 	Rows   bool                        // product rows → catalog sections (product_groups)
+	// Progress, if set, is told after each request how many rows were read
+	// and how many are expected in all (an estimate until every list has
+	// reported its size).
+	Progress func(done, total int)
 }
 
 // SyncStats is what a full sync read.
@@ -53,7 +57,7 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	sections := map[int64]int{}
 	var currencies json.RawMessage
 
-	ps := &packScan{p: p}
+	ps := &packScan{p: p, progress: opts.Progress}
 	ps.extra = []bitrix.Command{{Name: "currencies", Method: "crm.currency.list"}}
 	ps.extraOut = func(name string, res json.RawMessage) error { currencies = res; return nil }
 
@@ -282,6 +286,8 @@ type packScan struct {
 	extra    []bitrix.Command // single commands sent with the first request
 	extraOut func(name string, res json.RawMessage) error
 	requests int
+	rows     int                   // rows read so far
+	progress func(done, total int) // called after each request
 }
 
 type slot struct {
@@ -405,12 +411,22 @@ func (ps *packScan) run(ctx context.Context) error {
 				c.cursor = last
 				c.est = max(c.est-len(rows), 0)
 			}
+			ps.rows += len(rows)
 			if len(rows) < bitrix.PageSize {
 				c.done = true
 				if c.end != nil {
 					c.end()
 				}
 			}
+		}
+		if ps.progress != nil {
+			total := ps.rows
+			for _, c := range ps.chains {
+				if !c.done && c.est > 0 {
+					total += c.est
+				}
+			}
+			ps.progress(ps.rows, total)
 		}
 	}
 }

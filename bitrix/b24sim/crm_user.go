@@ -168,3 +168,19 @@ func (p *Portal) ProductRows(dealID int) []map[string]any {
 	}
 	return out
 }
+
+// DealContacts lists every contact bound to a deal, in order (crm.deal.get
+// shows only the first, as CONTACT_ID); nil when the deal does not exist.
+func (p *Portal) DealContacts(id int) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.crm.deal.get(id)
+	if r == nil {
+		return nil
+	}
+	out := make([]int64, len(r.contacts))
+	for i, c := range r.contacts {
+		out[i] = int64(c)
+	}
+	return out
+}

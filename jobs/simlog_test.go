@@ -1,0 +1,133 @@
+package jobs_test
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"segmentor/bitrix/b24sim"
+)
+
+// update is one record update the simulator ran, as its request log shows
+// it: the record ("deal:12") and the fields written, canonically ordered.
+type update struct {
+	Record string
+	Fields string
+}
+
+// ranUpdates lists the updates of a logged request that the simulator
+// ran (answered without error), batches opened up.
+func ranUpdates(t testing.TB, rq b24sim.Request) []update {
+	t.Helper()
+	if rq.Status != 200 {
+		return nil
+	}
+	if rq.Method != "batch" {
+		if !strings.HasSuffix(rq.Method, ".update") || rq.ErrorCode != "" {
+			return nil
+		}
+		q := url.Values{}
+		flatten(q, "", map[string]any(rq.Params))
+		return []update{updateOf(t, rq.Method, q)}
+	}
+	cmd, _ := rq.Params["cmd"].(map[string]any)
+	names := make([]string, 0, len(cmd))
+	writes := true
+	for n, line := range cmd {
+		names = append(names, n)
+		if !writeName.MatchString(n) {
+			writes = false
+			if l, _ := line.(string); recordUpdate.MatchString(l) {
+				t.Fatalf("batch command %s updates a record: %s", n, l)
+			}
+		}
+	}
+	if !writes {
+		return nil
+	}
+	// The log lists the commands in the order sent; the engine names them
+	// so that their natural order is that order (w0, w1, … w49).
+	sort.Slice(names, func(i, j int) bool { return natural(names[i]) < natural(names[j]) })
+	var out []update
+	for i, n := range names {
+		line, _ := cmd[n].(string)
+		method, query, _ := strings.Cut(line, "?")
+		if !strings.HasSuffix(method, ".update") || i >= len(rq.CommandStatus) || rq.CommandStatus[i] != 200 {
+			continue
+		}
+		if rq.Commands[i] != strings.ToLower(method) {
+			t.Fatalf("batch command %s is %s in the log, %s in the body: the order guess is wrong", n, rq.Commands[i], method)
+		}
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			t.Fatalf("command %s: %v", line, err)
+		}
+		out = append(out, updateOf(t, method, q))
+	}
+	return out
+}
+
+// writeName is how the engine names the commands of a write batch.
+var writeName = regexp.MustCompile(`^w[0-9]+$`)
+
+func updateOf(t testing.TB, method string, q url.Values) update {
+	t.Helper()
+	entity := strings.TrimSuffix(strings.TrimPrefix(method, "crm."), ".update")
+	if entity == "item" {
+		if q.Get("entityTypeId") != "2" {
+			t.Fatalf("crm.item.update of entity type %s", q.Get("entityTypeId"))
+		}
+		entity = "deal"
+	}
+	var fields []string
+	for k, vs := range q {
+		if strings.HasPrefix(k, "fields[") {
+			fields = append(fields, strings.TrimSuffix(strings.TrimPrefix(k, "fields["), "]")+"="+strings.Join(vs, ","))
+		}
+	}
+	slices.Sort(fields)
+	return update{Record: entity + ":" + q.Get("id"), Fields: strings.Join(fields, "&")}
+}
+
+// flatten turns nested params back into bracketed form keys.
+func flatten(q url.Values, prefix string, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, sub := range x {
+			key := k
+			if prefix != "" {
+				key = prefix + "[" + k + "]"
+			}
+			flatten(q, key, sub)
+		}
+	case b24sim.Params:
+		flatten(q, prefix, map[string]any(x))
+	default:
+		q.Add(prefix, str(x))
+	}
+}
+
+func natural(name string) int {
+	i := len(name)
+	for i > 0 && name[i-1] >= '0' && name[i-1] <= '9' {
+		i--
+	}
+	n, _ := strconv.Atoi(name[i:])
+	return n
+}
+
+// updatesByRecord groups every update the simulator ran by record.
+func updatesByRecord(t testing.TB, reqs []b24sim.Request) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, rq := range reqs {
+		for _, u := range ranUpdates(t, rq) {
+			out[u.Record] = append(out[u.Record], u.Fields)
+		}
+	}
+	return out
+}
