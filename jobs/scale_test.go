@@ -253,7 +253,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	// Everything the edits caused settles, echoes included, then: no record
 	// was written twice, closed deals were not written at all, and the
 	// records touched agree with a fresh independent evaluation.
-	s.waitIdle(t)
+	s.waitIdle(t, time.Minute)
 	live := updatesByRecord(t, s.sim.Requests())
 	for rec, list := range live {
 		if len(list) != 1 {
@@ -376,14 +376,16 @@ func (s *appStack) segmentItems(t testing.TB) map[string]map[string]string {
 	return out
 }
 
-// waitIdle waits until no task is queued, aggregating or running.
-func (s *appStack) waitIdle(t testing.TB) {
+// waitIdle waits until no task is queued, aggregating or running. asynq
+// forms one group task per group and second, so a backlog of n changes of
+// one entity drains in about n/50 seconds.
+func (s *appStack) waitIdle(t testing.TB, within time.Duration) {
 	t.Helper()
 	if err := s.sim.WaitEvents(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	insp := asynq.NewInspectorFromRedisClient(s.rdb)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(within)
 	quietSince := time.Time{}
 	for time.Now().Before(deadline) {
 		busy := 0
@@ -405,7 +407,18 @@ func (s *appStack) waitIdle(t testing.TB) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("tasks still pending after 60 s")
+	var state []string
+	queues, _ := insp.Queues()
+	for _, q := range queues {
+		if info, err := insp.GetQueueInfo(q); err == nil {
+			state = append(state, fmt.Sprintf("%s: %d pending, %d active, %d scheduled, %d retry, %d aggregating",
+				q, info.Pending, info.Active, info.Scheduled, info.Retry, info.Aggregating))
+			if retry, err := insp.ListRetryTasks(q); err == nil && len(retry) > 0 {
+				state = append(state, "last error: "+retry[0].LastErr)
+			}
+		}
+	}
+	t.Fatalf("tasks still pending after %s: %s", within, strings.Join(state, "; "))
 }
 
 func waitFor(t testing.TB, what string, ok func() bool) {

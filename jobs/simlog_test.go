@@ -131,3 +131,86 @@ func updatesByRecord(t testing.TB, reqs []b24sim.Request) map[string][]string {
 	}
 	return out
 }
+
+var (
+	syncName   = regexp.MustCompile(`^((ct|cp|pr|de|r[0-9]+)_[0-9]+|currencies)$`)
+	settleName = regexp.MustCompile(`^(contact|company|deal)_[0-9]+$`)
+)
+
+// kindOf says what the engine sent a logged request for, from its command
+// names: "sync" (full sync), "reread" (a change's re-read), "write",
+// "items" (Segment field items), "settle" (re-read of writes in doubt), or
+// the REST method of a single call.
+func kindOf(rq b24sim.Request) string {
+	if rq.Method != "batch" {
+		return rq.Method
+	}
+	cmd, _ := rq.Params["cmd"].(map[string]any)
+	if _, ok := cmd["rows"]; ok {
+		return "reread"
+	}
+	kinds := map[string]bool{}
+	for n := range cmd {
+		switch {
+		case writeName.MatchString(n):
+			kinds["write"] = true
+		case syncName.MatchString(n):
+			kinds["sync"] = true
+		case settleName.MatchString(n):
+			kinds["settle"] = true
+		case strings.HasPrefix(n, "set_"), strings.HasPrefix(n, "segment_field_"):
+			kinds["items"] = true
+		default:
+			kinds["other"] = true
+		}
+	}
+	if len(kinds) != 1 {
+		return "mixed"
+	}
+	for k := range kinds {
+		return k
+	}
+	return "empty"
+}
+
+// refusals counts what the portal refused for its rate limits (whole
+// requests and batch commands): each is sent again, a retry.
+func refusals(reqs []b24sim.Request) int {
+	n := 0
+	for _, rq := range reqs {
+		if rq.ErrorCode == "QUERY_LIMIT_EXCEEDED" || rq.ErrorCode == "OPERATION_TIME_LIMIT" {
+			n++
+		}
+		for _, e := range rq.CommandErrors {
+			if e == "QUERY_LIMIT_EXCEEDED" || e == "OPERATION_TIME_LIMIT" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// rereadIDs lists the records a change's re-read asked for ("deal:12").
+func rereadIDs(t testing.TB, rq b24sim.Request) []string {
+	t.Helper()
+	cmd, _ := rq.Params["cmd"].(map[string]any)
+	line, _ := cmd["rows"].(string)
+	method, query, _ := strings.Cut(line, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatalf("re-read %s: %v", line, err)
+	}
+	entity := strings.TrimSuffix(strings.TrimPrefix(method, "crm."), ".list")
+	if entity == "item" {
+		entity = "deal"
+	}
+	var out []string
+	for k, vs := range q {
+		if strings.HasPrefix(k, "filter[@id]") || strings.HasPrefix(k, "filter[@ID]") {
+			for _, v := range vs {
+				out = append(out, entity+":"+v)
+			}
+		}
+	}
+	return out
+}
