@@ -14,7 +14,7 @@ import (
 
 // Two clients (two processes) sharing one Redis drive one portal as hard as
 // they can for 30 s at Bitrix24's real default limits (portal: 2/s, bucket
-// 50; client profile: 2/s, burst 40). The portal must refuse nothing; the
+// 50; client profile: 2/s, burst 48). The portal must refuse nothing; the
 // same load without the shared limiter is refused within seconds.
 func TestSimSustainedAtDefaultCeiling(t *testing.T) {
 	if testing.Short() {

@@ -51,13 +51,22 @@ type engineEnv struct {
 	now      time.Time
 	memberID string
 	target   int // the premium pipeline
+	profile  bitrix.Profile
 }
 
-func newEngineEnv(t *testing.T, gen b24sim.GenOptions) *engineEnv {
+func newEngineEnv(t testing.TB, gen b24sim.GenOptions) *engineEnv {
+	t.Helper()
+	return newLimitedEngineEnv(t, gen, -1, bitrix.UnlimitedProfile())
+}
+
+// newLimitedEngineEnv is newEngineEnv with the simulator's rate limit
+// (0: the plan's default, 2/s with a bucket of 50; <0: none) and the app's
+// REST budget profile.
+func newLimitedEngineEnv(t testing.TB, gen b24sim.GenOptions, rate float64, profile bitrix.Profile) *engineEnv {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	sim := b24sim.New(b24sim.Options{RatePerSecond: -1, Seed: 11})
+	sim := b24sim.New(b24sim.Options{RatePerSecond: rate, Seed: 11})
 	t.Cleanup(sim.Close)
 	gen.Now = now
 	st := sim.Seed(gen)
@@ -76,7 +85,7 @@ func newEngineEnv(t *testing.T, gen b24sim.GenOptions) *engineEnv {
 	if err := store.SetState(ctx, sim.MemberID(), app.StateActive, ""); err != nil {
 		t.Fatal(err)
 	}
-	e := &engineEnv{sim: sim, rdb: rdb, store: store, now: now, memberID: sim.MemberID()}
+	e := &engineEnv{sim: sim, rdb: rdb, store: store, now: now, memberID: sim.MemberID(), profile: profile}
 	bc := e.client(t, nil)
 	p := bc.Portal(sim.MemberID())
 
@@ -120,9 +129,10 @@ func newEngineEnv(t *testing.T, gen b24sim.GenOptions) *engineEnv {
 // if set, carries its HTTP requests.
 func (e *engineEnv) client(t testing.TB, transport http.RoundTripper) *bitrix.Client {
 	t.Helper()
+	profile := e.profile
 	cfg := bitrix.Config{ClientID: e.sim.ClientID(), ClientSecret: e.sim.ClientSecret(),
 		OAuthURL: e.sim.OAuthURL(), Redis: e.rdb, Tokens: e.store, AllowHTTP: true, RetryWait: 20 * time.Millisecond,
-		Profile: func(context.Context, string) (bitrix.Profile, error) { return bitrix.UnlimitedProfile(), nil }}
+		Profile: func(context.Context, string) (bitrix.Profile, error) { return profile, nil }}
 	if transport != nil {
 		cfg.HTTPClient = &http.Client{Transport: transport, Timeout: time.Minute}
 	}
