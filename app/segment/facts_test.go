@@ -38,13 +38,15 @@ func factValue(f Facts, fact string, window int) Value {
 	return f.value(&leaf{fact: spec.id, name: fact, field: field, window: window})
 }
 
-func TestClientFacts(t *testing.T) {
-	client := Client{ID: 42, Entity: EntityContact, TypeID: "CLIENT", Fields: map[string]string{"SOURCE_ID": "WEB", "UF_CRM_TIER": ""}}
-	tests := []struct {
-		fact   string
-		window int
-		want   Value
-	}{
+type clientFactCase struct {
+	fact   string
+	window int
+	want   Value
+}
+
+// clientFactCases are a contact's facts over testDeals at testNow.
+func clientFactCases() []clientFactCase {
+	return []clientFactCase{
 		{"won_amount", 0, number(15000)},
 		{"won_amount", 365, number(10000)},
 		{"won_amount", 30, number(1000)},
@@ -73,9 +75,13 @@ func TestClientFacts(t *testing.T) {
 		{"field:TYPE_ID", 0, text("CLIENT")},
 		{"field:ID", 0, text("42")},
 	}
+}
+
+func TestClientFacts(t *testing.T) {
+	client := Client{ID: 42, Entity: EntityContact, TypeID: "CLIENT", Fields: map[string]string{"SOURCE_ID": "WEB", "UF_CRM_TIER": ""}}
 	f := NewClientFacts(Env{Now: testNow, Rates: testRates()})
 	f.Reset(client, testDeals())
-	for _, tt := range tests {
+	for _, tt := range clientFactCases() {
 		got := factValue(f, tt.fact, tt.window)
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("%s (window %d) (-want +got):\n%s", tt.fact, tt.window, diff)
@@ -165,20 +171,19 @@ func TestRatesToBase(t *testing.T) {
 	}
 }
 
-func TestDealFacts(t *testing.T) {
-	segments := map[Entity]map[int64]string{
-		EntityCompany: {10: "key_account"},
-		EntityContact: {1: "", 2: "vip", 3: "regular"},
-	}
-	lookup := func(e Entity, id int64) string { return segments[e][id] }
+type dealFactCase struct {
+	name string
+	deal Deal
+	fact string
+	want Value
+}
+
+// dealFactCases are deals' facts; their clients' segments are in
+// testSegments.
+func dealFactCases() []dealFactCase {
 	deal := Deal{ID: 5, CompanyID: 10, ContactIDs: []int64{1, 2, 3}, CategoryID: 3, StageID: "C3:NEW", Semantic: InProgress,
 		Amount: rub("1500.50"), Currency: "USD", TypeID: "SALE", Fields: map[string]string{"SOURCE_ID": "WEB", "UF_CRM_REGION": "77"}}
-	tests := []struct {
-		name string
-		deal Deal
-		fact string
-		want Value
-	}{
+	return []dealFactCase{
 		{"company first", deal, "client_segment", text("key_account")},
 		{"else the first contact with a segment", withCompany(deal, 11), "client_segment", text("vip")},
 		{"no company", withCompany(deal, 0), "client_segment", text("vip")},
@@ -196,15 +201,24 @@ func TestDealFacts(t *testing.T) {
 		{"missing field", deal, "field:UF_CRM_NONE", Value{}},
 		{"client fact on a deal", deal, "won_amount", Value{}},
 	}
+}
+
+var testSegments = map[Entity]map[int64]string{
+	EntityCompany: {10: "key_account"},
+	EntityContact: {1: "", 2: "vip", 3: "regular"},
+}
+
+func TestDealFacts(t *testing.T) {
+	lookup := func(e Entity, id int64) string { return testSegments[e][id] }
 	f := NewDealFacts(lookup)
-	for _, tt := range tests {
+	for _, tt := range dealFactCases() {
 		f.Reset(&tt.deal)
 		if diff := cmp.Diff(tt.want, factValue(f, tt.fact, 0)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
 		}
 	}
 	f = NewDealFacts(nil)
-	f.Reset(&deal)
+	f.Reset(&dealFactCases()[0].deal)
 	if got := factValue(f, "client_segment", 0); got.Kind != KindNone {
 		t.Errorf("client_segment without a lookup = %+v, want no value", got)
 	}

@@ -59,6 +59,17 @@ func TestNewPlan(t *testing.T) {
 			Result{Key: "premium", Set: Set{Type: "COMPLEX", Label: true, Pipeline: &Target{CategoryID: 3, StageID: "C3:NEW", Apply: ApplyAlways}}},
 			Plan{Type: "COMPLEX", Segment: intp(201), Move: &Move{CategoryID: 3, StageID: "C3:NEW"}}},
 		{"contacts never move", EntityContact, Current{SegmentItem: 201}, move(ApplyAlways), Plan{}},
+		{"companies never move", EntityCompany, Current{SegmentItem: 201}, move(ApplyAlways), Plan{}},
+		{"a company's type", EntityCompany, Current{TypeID: "CUSTOMER", SegmentItem: 101},
+			Result{Key: "vip", Set: Set{Type: "PARTNER", Label: true}}, Plan{Type: "PARTNER"}},
+		{"a deal's type without a move", EntityDeal, Current{TypeID: "SALE", SegmentItem: 201, CategoryID: 3, StageID: "C3:NEW", Semantic: InProgress},
+			Result{Key: "premium", Set: Set{Type: "COMPLEX", Label: true, Pipeline: &Target{CategoryID: 3, StageID: "C3:NEW", Apply: ApplyAlways}}},
+			Plan{Type: "COMPLEX"}},
+		{"first_stage moves from another pipeline's first stage", EntityDeal,
+			Current{SegmentItem: 201, CategoryID: 3, StageID: "C3:NEW", Semantic: InProgress},
+			Result{Key: "premium", Set: Set{Label: true, Pipeline: &Target{CategoryID: 0, StageID: "NEW", Apply: ApplyFirstStage}}},
+			Plan{Move: &Move{CategoryID: 0, StageID: "NEW"}}},
+		{"an unknown apply policy moves nothing", EntityDeal, openDeal, move(Apply("sometimes")), Plan{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +95,10 @@ func TestNewPlanMissingItem(t *testing.T) {
 	}
 	if got, want := err.Error(), `segment "gold" has no item in the Segment field`; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// An item id of 0 is no item.
+	if _, err := NewPlan(EntityContact, Current{}, Result{Key: "gold", Set: Set{Label: true}}, PlanOptions{SegmentItems: map[string]int{"gold": 0}}); !errors.As(err, &missing) {
+		t.Errorf("item 0: error = %v, want MissingItemError", err)
 	}
 	// Without a label the item is not needed.
 	if _, err := NewPlan(EntityContact, Current{}, Result{Key: "gold"}, PlanOptions{}); err != nil {

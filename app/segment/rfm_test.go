@@ -80,6 +80,12 @@ func TestRFMTableScore(t *testing.T) {
 	}
 }
 
+// rfmFactCases are the facts TestRFMBuilderAndFacts checks, in order.
+var rfmFactCases = []struct {
+	fact   string
+	window int
+}{{"rfm", 0}, {"rfm_r", 0}, {"rfm_f", 0}, {"rfm_m", 0}, {"rfm", 365}, {"rfm", 30}}
+
 func TestRFMBuilderAndFacts(t *testing.T) {
 	env := Env{Now: testNow, Rates: testRates()}
 	clients := []struct {
@@ -120,8 +126,10 @@ func TestRFMBuilderAndFacts(t *testing.T) {
 	f := NewClientFacts(env)
 	for _, c := range clients {
 		f.Reset(c.c, c.deals)
-		got := []Value{factValue(f, "rfm", 0), factValue(f, "rfm_r", 0), factValue(f, "rfm_f", 0), factValue(f, "rfm_m", 0),
-			factValue(f, "rfm", 365), factValue(f, "rfm", 30)}
+		var got []Value
+		for _, q := range rfmFactCases {
+			got = append(got, factValue(f, q.fact, q.window))
+		}
 		if diff := cmp.Diff(want[c.c.ID], got); diff != "" {
 			t.Errorf("client %d (-want +got):\n%s", c.c.ID, diff)
 		}
