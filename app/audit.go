@@ -229,12 +229,13 @@ func (s *Store) FindAudit(ctx context.Context, memberID string, f AuditFilter, l
 type InFlight struct {
 	Entity string       `json:"e"`
 	ID     int64        `json:"i"`
+	Batch  string       `json:"b"` // the batch's own id: two runs writing one record keep two notes
 	Sent   time.Time    `json:"t"`
 	Plan   segment.Plan `json:"p"` // what the command writes
 	Audit  AuditEntry   `json:"a"` // kept if the write turns out to have run
 }
 
-func (w InFlight) field() string { return w.Entity + ":" + strconv.FormatInt(w.ID, 10) }
+func (w InFlight) field() string { return w.Entity + ":" + strconv.FormatInt(w.ID, 10) + ":" + w.Batch }
 
 func journalKey(memberID string) string { return portalKey(memberID, "journal") }
 

@@ -133,7 +133,10 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 	if err != nil && app.ErrorCode(err) != app.ENotFound {
 		return st, err
 	}
-	resume := c.canResume(prev, pr, now)
+	resume, err := c.canResume(ctx, memberID, prev, pr, now)
+	if err != nil {
+		return st, err
+	}
 	if resume {
 		prog = *prev
 		prog.State, prog.Error = "running", ""
@@ -225,14 +228,23 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 	return st, nil
 }
 
-// canResume decides whether a backfill continues from prev's checkpoint.
-func (c *Classifier) canResume(prev *app.Progress, pr *portalRules, now time.Time) bool {
+// canResume decides whether a backfill continues from prev's checkpoint:
+// an interrupted run of the same config version whose sync is recent, and
+// a mirror that still holds a sync (nothing evicted it since).
+func (c *Classifier) canResume(ctx context.Context, memberID string, prev *app.Progress, pr *portalRules, now time.Time) (bool, error) {
 	within := c.ResumeWithin
 	if within <= 0 {
 		within = defaultResumeWithin
 	}
-	return prev != nil && (prev.State == "running" || prev.State == "failed") &&
-		prev.Version == pr.version && !prev.SyncedAt.IsZero() && now.Sub(prev.SyncedAt) <= within
+	if prev == nil || prev.State != "running" && prev.State != "failed" || prev.Version != pr.version ||
+		prev.SyncedAt.IsZero() || now.Sub(prev.SyncedAt) > within {
+		return false, nil
+	}
+	meta, err := c.Mirror.Meta(ctx, memberID)
+	if err != nil {
+		return false, err
+	}
+	return !meta.SyncedAt.IsZero(), nil
 }
 
 // evaluateAll classifies every record of the snapshot, clients first, in

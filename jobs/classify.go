@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -717,10 +718,10 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, 
 		chunk := r.writes[start:min(start+bitrix.MaxBatch, len(r.writes))]
 		cmds := make([]bitrix.Command, len(chunk))
 		notes := make([]app.InFlight, len(chunk))
-		sent := c.now().UTC()
+		sent, batch := c.now().UTC(), strconv.FormatUint(rand.Uint64(), 36)
 		for i, w := range chunk {
 			cmds[i] = c.command("w"+strconv.Itoa(i), w)
-			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Sent: sent, Plan: w.plan, Audit: r.auditEntry(w)}
+			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Batch: batch, Sent: sent, Plan: w.plan, Audit: r.auditEntry(w)}
 		}
 		if err := c.Store.BeginWrites(ctx, r.memberID, notes); err != nil {
 			return written, err

@@ -303,3 +303,53 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 		t.Errorf("notes left: %+v, %v; want only contact %d's fresh one", left, err, y)
 	}
 }
+
+// A backfill resumes without a sync only from an interrupted run of the
+// same config version whose sync is recent; otherwise it starts over.
+func TestBackfillResumesOnlyFromAFreshCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 100, Companies: 20, Deals: 300})
+	if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		cp     app.Progress
+		resume bool
+	}{
+		{"interrupted while writing", app.Progress{State: "running", Phase: "write", Version: 1, SyncedAt: e.now, Done: 100, Total: 400}, true},
+		{"failed, to be retried", app.Progress{State: "failed", Phase: "write", Version: 1, SyncedAt: e.now}, true},
+		{"interrupted while evaluating", app.Progress{State: "running", Phase: "evaluate", Version: 1, SyncedAt: e.now}, true},
+		{"interrupted while syncing", app.Progress{State: "running", Phase: "sync", Version: 1}, false},
+		{"another config version", app.Progress{State: "running", Phase: "write", Version: 2, SyncedAt: e.now}, false},
+		{"a sync too old to trust", app.Progress{State: "running", Phase: "write", Version: 1, SyncedAt: e.now.Add(-2 * time.Hour)}, false},
+		{"finished", app.Progress{State: "done", Phase: "done", Version: 1, SyncedAt: e.now}, false},
+		{"queued by a recompute", app.Progress{State: "queued"}, false},
+	}
+	for _, c := range cases {
+		if err := e.store.SetProgress(ctx, e.memberID, "backfill", c.cp); err != nil {
+			t.Fatal(err)
+		}
+		e.sim.ResetLog()
+		st, err := e.cls.Backfill(ctx, e.memberID)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		syncs := 0
+		for _, rq := range e.sim.Requests() {
+			if kindOf(rq) == "sync" {
+				syncs++
+			}
+		}
+		p, _ := e.store.Progress(ctx, e.memberID, "backfill")
+		if resumed := syncs == 0; resumed != c.resume || (p.Resumes == c.cp.Resumes+1) != c.resume || p.State != "done" {
+			t.Errorf("%s: %d sync requests, progress %+v; want resumed = %v", c.name, syncs, p, c.resume)
+		}
+		if st.Written != 0 {
+			t.Errorf("%s: wrote %d records after a finished backfill", c.name, st.Written)
+		}
+		if c.resume && c.cp.Phase == "write" && (p.Done != c.cp.Done || p.PhaseDone != c.cp.Done) {
+			t.Errorf("%s: done %d (phase from %d), want the checkpoint's %d carried on", c.name, p.Done, p.PhaseDone, c.cp.Done)
+		}
+	}
+}
