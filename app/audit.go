@@ -229,7 +229,8 @@ func (s *Store) FindAudit(ctx context.Context, memberID string, f AuditFilter, l
 type InFlight struct {
 	Entity string       `json:"e"`
 	ID     int64        `json:"i"`
-	Batch  string       `json:"b"` // the batch's own id: two runs writing one record keep two notes
+	Batch  string       `json:"b"`            // the batch's own id: two runs writing one record keep two notes
+	By     string       `json:"by,omitempty"` // the kind of run that wrote: "backfill" or "changes"
 	Sent   time.Time    `json:"t"`
 	Plan   segment.Plan `json:"p"` // what the command writes
 	Audit  AuditEntry   `json:"a"` // kept if the write turns out to have run
@@ -332,4 +333,29 @@ func (s *Store) EndWrites(ctx context.Context, memberID string, writes []InFligh
 		writes, ran = writes[n:], ran[n:]
 	}
 	return added, nil
+}
+
+func leaseKey(memberID, job string) string { return portalKey(memberID, "lease:"+job) }
+
+// SetLease marks a portal's job as alive for ttl; the job renews it while
+// it runs, so a job whose process died loses it within ttl.
+func (s *Store) SetLease(ctx context.Context, memberID, job string, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, leaseKey(memberID, job), "1", ttl).Err(); err != nil {
+		return fmt.Errorf("lease %s of %s: %w", job, memberID, err)
+	}
+	return nil
+}
+
+// DropLease ends a job's lease.
+func (s *Store) DropLease(ctx context.Context, memberID, job string) error {
+	return s.rdb.Del(ctx, leaseKey(memberID, job)).Err()
+}
+
+// Leased reports whether a portal's job holds a live lease.
+func (s *Store) Leased(ctx context.Context, memberID, job string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, leaseKey(memberID, job)).Result()
+	if err != nil {
+		return false, fmt.Errorf("lease %s of %s: %w", job, memberID, err)
+	}
+	return n == 1, nil
 }

@@ -139,7 +139,7 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 	}
 	if resume {
 		prog = *prev
-		prog.State, prog.Error = "running", ""
+		prog.State, prog.Error, prog.Started = "running", "", now // Started: this run's start
 		prog.Resumes++
 	}
 	set := func(mut func(*app.Progress)) {
@@ -162,9 +162,15 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 		return st, err
 	}
 	set(func(*app.Progress) {})
+	release, err := c.holdBackfillLease(ctx, memberID)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
 
 	// Writes a killed run left without an answer are settled first.
-	if st.Settled, st.SettledRan, err = c.settleWrites(ctx, memberID, true); err != nil {
+	all := func(app.InFlight) bool { return true }
+	if st.Settled, st.SettledRan, err = c.settleWrites(ctx, memberID, all); err != nil {
 		return fail(err)
 	}
 	if !resume {
@@ -183,6 +189,7 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 	if err != nil {
 		return fail(err)
 	}
+	r.kind = byBackfill
 	s, err := c.loadSnapshot(ctx, memberID)
 	if err != nil {
 		return fail(err)

@@ -167,6 +167,7 @@ type run struct {
 	fieldIDs map[segment.Entity]int
 	pipes    []segment.Pipeline
 	writes   []*pending
+	kind     string // byChanges (default) or byBackfill, for the write journal
 }
 
 // pending is one record's planned write.
@@ -189,7 +190,7 @@ func (c *Classifier) newRun(ctx context.Context, memberID string, pr *portalRule
 	if err != nil {
 		return nil, err
 	}
-	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}}
+	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}, kind: byChanges}
 	r.items, r.fieldIDs = segmentItems(ref)
 	r.pipes = ref.Pipelines()
 	return r, nil
@@ -251,10 +252,23 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 	if e != segment.EntityContact && e != segment.EntityCompany && e != segment.EntityDeal {
 		return nil
 	}
-	// Writes left in doubt by a crashed run are re-read before anything is
-	// planned from the mirror (journal.go); fresh notes belong to runs
-	// still going and are left alone.
-	if _, _, err := c.settleWrites(ctx, ch.MemberID, false); err != nil {
+	// Writes left in doubt by a run that died are re-read before anything
+	// is planned from the mirror (journal.go).
+	var backfillAlive *bool
+	waitFor := func(n app.InFlight) bool {
+		if n.By != byBackfill {
+			return true
+		}
+		if backfillAlive == nil {
+			alive, err := c.Store.Leased(ctx, ch.MemberID, backfillJob)
+			if err != nil {
+				alive = true // unknown: do not wait on a backfill that may be running
+			}
+			backfillAlive = &alive
+		}
+		return !*backfillAlive
+	}
+	if _, _, err := c.settleWrites(ctx, ch.MemberID, waitFor); err != nil {
 		return err
 	}
 	r, err := c.newRun(ctx, ch.MemberID, pr)
@@ -385,16 +399,15 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 			cl.Key = res.Key
 			changedClients[ref.Entity] = append(changedClients[ref.Entity], cl)
 			if r.pr.rules.UsesClientSegment() {
-				// Its open deals read client_segment: reclassify them.
-				// Closed deals keep what they were classified as when they
-				// closed (the issue: "a client's new segment reclassifies
-				// its open deals"); a deal's own change, a backfill or the
-				// nightly recompute still reclassifies them. No loop: a
-				// deal's segment is no fact of its client.
+				// Its deals read client_segment: reclassify them. Open
+				// deals may move pipeline; closed ones get their Segment
+				// and type relabelled but are never moved (the planner).
+				// Leaving closed deals out would only defer the same
+				// writes to the nightly recompute, which evaluates every
+				// record, and leave them unlike a fresh evaluation until
+				// then. No loop: a deal's segment is no fact of a client.
 				for _, d := range dealsOf[ref] {
-					if d.Open() {
-						knock[d.ID] = true
-					}
+					knock[d.ID] = true
 				}
 			}
 		}
@@ -721,7 +734,7 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, 
 		sent, batch := c.now().UTC(), strconv.FormatUint(rand.Uint64(), 36)
 		for i, w := range chunk {
 			cmds[i] = c.command("w"+strconv.Itoa(i), w)
-			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Batch: batch, Sent: sent, Plan: w.plan, Audit: r.auditEntry(w)}
+			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Batch: batch, By: r.kind, Sent: sent, Plan: w.plan, Audit: r.auditEntry(w)}
 		}
 		if err := c.Store.BeginWrites(ctx, r.memberID, notes); err != nil {
 			return written, err

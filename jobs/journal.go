@@ -27,9 +27,15 @@ import (
 //
 // A note is settled only once it is InDoubtWait old: a batch cut off on our
 // side may still be running on the portal, and a re-read before it ends
-// would see the old values. Settling is atomic per note (app.Store.EndWrites):
-// the process that gets the answer and one that re-reads after a crash
-// cannot both record the audit entry.
+// would see the old values. A backfill waits for every note to ripen. A
+// live change waits for the notes of live changes: it runs under the
+// portal's changes lock (Worker.handleChanges), so such a note belongs to a
+// run that died or was cancelled. It waits for a backfill's notes only
+// when no backfill holds the portal's backfill lease (renewed while one
+// runs, lost within backfillLeaseTTL of its process dying): a running
+// backfill's notes are its batch in flight. Settling is atomic per note
+// (app.Store.EndWrites): the process that gets the answer and one that
+// re-reads after a crash cannot both record the audit entry.
 
 // defaultInDoubtWait is how long a batch may still be running on the portal
 // after its sender gave up on the answer.
@@ -59,26 +65,71 @@ func (c *Classifier) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// settleWrites settles the portal's journal notes that are InDoubtWait old;
-// with wait it first waits until every note present is. It returns how
-// many notes it settled and how many of those writes had run.
-func (c *Classifier) settleWrites(ctx context.Context, memberID string, wait bool) (settled, ran int, err error) {
+// backfillLeaseTTL bounds how long a dead backfill still looks alive.
+const backfillLeaseTTL = 10 * time.Second
+
+// holdBackfillLease marks the portal's backfill as running until release,
+// renewing the lease in the background.
+func (c *Classifier) holdBackfillLease(ctx context.Context, memberID string) (release func(), err error) {
+	if err := c.Store.SetLease(ctx, memberID, backfillJob, backfillLeaseTTL); err != nil {
+		return nil, err
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(backfillLeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := c.Store.SetLease(ctx, memberID, backfillJob, backfillLeaseTTL); err != nil {
+					c.log().Warn("backfill lease", "portal", memberID, "error", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		_ = c.Store.DropLease(context.WithoutCancel(ctx), memberID, backfillJob)
+	}, nil
+}
+
+// Run kinds, as journal notes name them.
+const (
+	byBackfill = "backfill"
+	byChanges  = "changes"
+)
+
+// settleWrites settles the portal's journal notes that are InDoubtWait old,
+// and those that wait says to wait for once they are. It returns how many
+// notes it settled and how many of those writes had run.
+func (c *Classifier) settleWrites(ctx context.Context, memberID string, wait func(app.InFlight) bool) (settled, ran int, err error) {
 	notes, err := c.Store.InFlightWrites(ctx, memberID)
 	if err != nil || len(notes) == 0 {
 		return 0, 0, err
 	}
-	grace := c.inDoubtWait()
-	ripe := notes[len(notes)-1].Sent.Add(grace) // notes are oldest first
-	if wait {
-		if err := c.sleep(ctx, ripe.Sub(c.now())); err != nil {
-			return 0, 0, err
+	grace, now := c.inDoubtWait(), c.now()
+	var ripe time.Time
+	notes = slices.DeleteFunc(notes, func(n app.InFlight) bool {
+		if now.Sub(n.Sent) >= grace {
+			return false
 		}
-	} else {
-		now := c.now()
-		notes = slices.DeleteFunc(notes, func(n app.InFlight) bool { return now.Sub(n.Sent) < grace })
-		if len(notes) == 0 {
-			return 0, 0, nil
+		if wait(n) {
+			ripe = n.Sent.Add(grace) // notes are oldest first
+			return false
 		}
+		return true
+	})
+	if len(notes) == 0 {
+		return 0, 0, nil
+	}
+	if err := c.sleep(ctx, ripe.Sub(now)); err != nil {
+		return 0, 0, err
 	}
 	rows, err := c.readOutcomes(ctx, memberID, notes)
 	if err != nil {

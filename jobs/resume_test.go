@@ -235,8 +235,10 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 
 // TestLiveChangeSettlesWritesInDoubt: a live change whose knock-on reaches
 // a record with a write in doubt (a crashed run's batch, answer lost)
-// re-reads it first instead of writing it again; a fresh note belongs to
-// a run still going and is left alone.
+// re-reads it first instead of writing it again. A live run's fresh note
+// (its run died: live changes run one at a time) is waited for and
+// settled; a backfill's fresh note is left alone while the backfill holds
+// its lease, and settled once it does not (its process died).
 func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	ctx := context.Background()
 	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 300, Companies: 60, Deals: 900})
@@ -247,21 +249,24 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	want := map[string]string{"vip": "PARTNER", "regular": "CLIENT"}
 	// Contact x has a deal of its own; its type was written by a batch
 	// whose answer was lost: the portal has it, the mirror does not.
-	var x, y, deal int64
+	var x, y, z, deal int64
 	for r := range e.sim.Records("deal") {
 		c := num(r["CONTACT_ID"])
 		if num(r["COMPANY_ID"]) == 0 && c != 0 && want[ex.key["contact"][c]] != "" && len(e.sim.DealContacts(int(num(r["ID"])))) == 1 {
-			if x == 0 {
+			switch {
+			case x == 0:
 				x, deal = c, num(r["ID"])
-			} else if c != x {
+			case y == 0 && c != x:
 				y = c
-				break
+			case c != x && c != y:
+				z = c
 			}
 		}
 	}
-	if y == 0 {
-		t.Fatal("no two contacts with deals of their own")
+	if z == 0 {
+		t.Fatal("no three contacts with deals of their own")
 	}
+	e.cls.InDoubtWait = time.Millisecond
 	m := app.NewMirror(e.rdb)
 	rows, err := m.Clients(ctx, e.memberID, "contact", []int64{x})
 	if err != nil || rows[x] == nil {
@@ -272,15 +277,20 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	if err := m.PutClients(ctx, e.memberID, "contact", []*app.MirrorClient{rows[x]}); err != nil {
 		t.Fatal(err)
 	}
-	note := func(id int64, sent time.Time, typ string) app.InFlight {
-		return app.InFlight{Entity: "contact", ID: id, Sent: sent, Plan: segment.Plan{Type: typ},
+	note := func(id int64, sent time.Time, typ, by string) app.InFlight {
+		return app.InFlight{Entity: "contact", ID: id, Sent: sent, Plan: segment.Plan{Type: typ}, By: by, Batch: by,
 			Audit: app.AuditEntry{At: sent, Entity: "contact", ID: id, ConfigVersion: 1, From: app.Outcome{Type: "OTHER"},
 				To: app.Outcome{Segment: ex.key["contact"][id], Type: typ}}}
 	}
-	if err := e.store.BeginWrites(ctx, e.memberID, []app.InFlight{note(x, e.now.Add(-time.Minute), typ), note(y, e.now, "SUPPLIER")}); err != nil {
+	notes := []app.InFlight{note(x, e.now.Add(-time.Minute), typ, "changes"), note(y, e.now, "SUPPLIER", "backfill"), note(z, e.now, "SUPPLIER", "changes")}
+	if err := e.store.BeginWrites(ctx, e.memberID, notes); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := e.store.Audit(ctx, e.memberID, "contact", x)
+	beforeZ, _ := e.store.Audit(ctx, e.memberID, "contact", z)
+	if err := e.store.SetLease(ctx, e.memberID, "backfill", time.Minute); err != nil { // a backfill runs
+		t.Fatal(err)
+	}
 
 	e.sim.ResetLog()
 	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: []int64{deal}}); err != nil {
@@ -298,9 +308,23 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	if len(after) != len(before)+1 || after[0].From.Type != "OTHER" || after[0].To.Type != typ {
 		t.Errorf("contact %d trail: %d → %d entries, newest %+v; want the lost write's entry added", x, len(before), len(after), after[0])
 	}
+	if afterZ, _ := e.store.Audit(ctx, e.memberID, "contact", z); len(afterZ) != len(beforeZ) {
+		t.Errorf("contact %d: the write in doubt did not run, yet its trail grew from %d to %d", z, len(beforeZ), len(afterZ))
+	}
 	left, err := e.store.InFlightWrites(ctx, e.memberID)
 	if err != nil || len(left) != 1 || left[0].ID != y {
-		t.Errorf("notes left: %+v, %v; want only contact %d's fresh one", left, err, y)
+		t.Errorf("notes left: %+v, %v; want only contact %d's, of a running backfill", left, err, y)
+	}
+	// The backfill's process dies: its lease lapses, the next change
+	// settles its note.
+	if err := e.store.DropLease(ctx, e.memberID, "backfill"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: []int64{deal}}); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := e.store.InFlightWrites(ctx, e.memberID); err != nil || len(left) != 0 {
+		t.Errorf("notes left after the backfill's lease lapsed: %+v, %v", left, err)
 	}
 }
 

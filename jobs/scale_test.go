@@ -179,7 +179,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 
 	// 2. A company wins a big deal: it becomes a key account, and its other
 	// open deals become premium (type, label, pipeline); its closed deals
-	// are not touched.
+	// are relabelled in place, never moved.
 	var company, won int64
 	var open, closed []int64
 	for _, id := range sortedKeys(keys["company"]) {
@@ -251,8 +251,8 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	t.Logf("new deal %d of contact %d → fresh, moved to pipeline %d in %s", deal, newbie, p2, time.Since(edit).Round(time.Millisecond))
 
 	// Everything the edits caused settles, echoes included, then: no record
-	// was written twice, closed deals were not written at all, and the
-	// records touched agree with a fresh independent evaluation.
+	// was written twice, closed deals did not move, and the records touched
+	// agree with a fresh independent evaluation.
 	s.waitIdle(t, time.Minute)
 	live := updatesByRecord(t, s.sim.Requests())
 	for rec, list := range live {
@@ -260,20 +260,23 @@ func TestScaleBackfillAndLive(t *testing.T) {
 			t.Errorf("live: %s updated %d times: %v", rec, len(list), list)
 		}
 	}
+	relabelled := 0
 	for _, id := range closed {
-		if len(live["deal:"+strconv.FormatInt(id, 10)]) > 0 {
-			t.Errorf("closed deal %d of company %d was written", id, company)
-		}
 		d, _ := s.sim.Record("deal", int(id))
-		for _, f := range []string{"UF_CRM_SEGMENTOR", "TYPE_ID", "CATEGORY_ID", "STAGE_ID"} {
+		for _, f := range []string{"CATEGORY_ID", "STAGE_ID"} {
 			if str(d[f]) != str(closedBefore[id][f]) {
-				t.Errorf("closed deal %d: %s %v → %v", id, f, closedBefore[id][f], d[f])
+				t.Errorf("closed deal %d moved: %s %v → %v", id, f, closedBefore[id][f], d[f])
 			}
+		}
+		if len(live["deal:"+strconv.FormatInt(id, 10)]) > 0 {
+			relabelled++
 		}
 	}
 	after := readWorld(t, s)
 	fresh := after.classify(rules)
-	for ent, ids := range map[segment.Entity][]int64{"contact": {contact, newbie}, "company": {company}, "deal": append([]int64{won, int64(deal)}, others...)} {
+	t.Logf("company %d: %d closed deals, %d of them relabelled in place", company, len(closed), relabelled)
+	touched := append(append([]int64{won, int64(deal)}, others...), closed...)
+	for ent, ids := range map[segment.Entity][]int64{"contact": {contact, newbie}, "company": {company}, "deal": touched} {
 		for _, id := range ids {
 			r, _ := s.sim.Record(string(ent), int(id))
 			if got, want := str(r["UF_CRM_SEGMENTOR"]), field[string(ent)][fresh[ent][id]]; got != want {
