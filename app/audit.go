@@ -120,10 +120,57 @@ type Progress struct {
 	// PhaseStarted with PhaseDone already done.
 	PhaseStarted time.Time `json:"phase_started,omitzero"`
 	PhaseDone    int       `json:"phase_done,omitempty"`
+
+	// Pace is the phase's recent time per unit of Done, over the last
+	// paceWindow (Advance); MinPace the least time per unit the portal's
+	// request limit allows in this phase (0: no bound known). A write phase
+	// starts fast while the portal's bucket has room, then settles at the
+	// limit: an estimate from the pace since the phase started would
+	// promise seconds for what takes a minute.
+	Pace    time.Duration `json:"pace,omitempty"`
+	MinPace time.Duration `json:"min_pace,omitempty"`
+	marks   []paceMark    // this process's recent points of the phase, oldest first
 }
 
-// ETA estimates the time left in the current phase from the pace since
-// PhaseStarted (or Started); false while there is no pace to go by.
+type paceMark struct {
+	at   time.Time
+	done int
+}
+
+// paceWindow is how far back Pace looks: long enough to even out batches
+// that wait their turn behind other jobs, short enough to leave a burst
+// behind soon.
+const paceWindow = 20 * time.Second
+
+// Advance moves Done to done at now; Pace becomes the time per unit over
+// the stretch since the last point at least paceWindow old (or the
+// phase's first point).
+func (p *Progress) Advance(done int, now time.Time) {
+	if done == p.Done && len(p.marks) > 0 {
+		return
+	}
+	p.Done = done
+	p.marks = append(p.marks, paceMark{now, done})
+	for len(p.marks) > 2 && !p.marks[1].at.After(now.Add(-paceWindow)) {
+		p.marks = p.marks[1:]
+	}
+	base := p.marks[0]
+	if d := done - base.done; d > 0 && now.After(base.at) {
+		p.Pace = now.Sub(base.at) / time.Duration(d)
+	}
+}
+
+// StartPhase begins a phase at now with done of total already done.
+func (p *Progress) StartPhase(name string, done, total int, minPace time.Duration, now time.Time) {
+	p.Phase, p.Done, p.Total = name, done, total
+	p.PhaseStarted, p.PhaseDone = now, done
+	p.Pace, p.MinPace = 0, minPace
+	p.marks = append(p.marks[:0], paceMark{now, done})
+}
+
+// ETA estimates the time left in the current phase: remaining units at the
+// recent pace (Pace, else the average since PhaseStarted or Started), never
+// faster than MinPace; false while there is no pace to go by.
 func (p Progress) ETA() (time.Duration, bool) {
 	if p.State == "done" {
 		return 0, true
@@ -132,11 +179,17 @@ func (p Progress) ETA() (time.Duration, bool) {
 	if from.IsZero() {
 		from, base = p.Started, 0
 	}
-	did := p.Done - base
-	if p.State != "running" || did <= 0 || p.Total <= p.Done || !p.Updated.After(from) {
+	if p.State != "running" || p.Total <= p.Done {
 		return 0, false
 	}
-	per := p.Updated.Sub(from) / time.Duration(did)
+	per := p.Pace
+	if did := p.Done - base; per == 0 && did > 0 && p.Updated.After(from) {
+		per = p.Updated.Sub(from) / time.Duration(did)
+	}
+	per = max(per, p.MinPace)
+	if per <= 0 {
+		return 0, false
+	}
 	return per * time.Duration(p.Total-p.Done), true
 }
 

@@ -90,11 +90,61 @@ func TestProgressETA(t *testing.T) {
 		{"done", app.Progress{State: "done", Done: 400, Total: 400}, 0, true},
 		{"failed", app.Progress{State: "failed", Done: 100, Total: 400, Started: t0, Updated: t0.Add(time.Second)}, 0, false},
 		{"queued", app.Progress{State: "queued"}, 0, false},
+		{"the recent pace wins over the average", app.Progress{State: "running", Done: 100, Total: 400, Started: t0,
+			Updated: t0.Add(time.Second), Pace: 200 * time.Millisecond}, time.Minute, true},
+		{"never faster than the portal's limit allows", app.Progress{State: "running", Done: 100, Total: 400, Started: t0,
+			Updated: t0.Add(time.Second), Pace: time.Millisecond, MinPace: 10 * time.Millisecond}, 3 * time.Second, true},
+		{"the limit gives an estimate before anything is done", app.Progress{State: "running", Done: 0, Total: 400,
+			PhaseStarted: t0, Updated: t0, MinPace: 10 * time.Millisecond}, 4 * time.Second, true},
 	}
 	for _, c := range cases {
 		eta, ok := c.p.ETA()
 		if eta != c.eta || ok != c.ok {
 			t.Errorf("%s: ETA = %v, %v; want %v, %v", c.name, eta, ok, c.eta, c.ok)
 		}
+	}
+}
+
+// A write phase that bursts while the portal's bucket has room and then
+// runs at its limit: the estimate follows the limit, not the burst.
+func TestProgressPaceFollowsTheRecentStretch(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var p app.Progress
+	p.State = "running"
+	p.StartPhase("write", 0, 7000, 0, t0)
+	at := t0
+	for done := 50; done <= 2400; done += 50 { // the burst: 48 batches in 0.5 s
+		at = at.Add(10 * time.Millisecond)
+		p.Advance(done, at)
+	}
+	p.Updated = at
+	burst, ok := p.ETA()
+	if !ok || burst > 10*time.Second {
+		t.Fatalf("after the burst: ETA %v, %v; want a few seconds at the burst's pace", burst, ok)
+	}
+	for done := 2450; done <= 3400; done += 50 { // then one batch a second
+		at = at.Add(time.Second)
+		p.Advance(done, at)
+	}
+	p.Updated = at
+	eta, ok := p.ETA()
+	// The last 20 s wrote 1,000 records: 3,600 left at 20 ms a record.
+	if !ok || eta != 72*time.Second {
+		t.Fatalf("at the limit: ETA %v, %v; want about 72 s", eta, ok)
+	}
+	if p.Done != 3400 || p.Phase != "write" || p.PhaseDone != 0 {
+		t.Errorf("progress %+v", p)
+	}
+
+	p.StartPhase("write", 3400, 7000, 10*time.Millisecond, at)
+	if p.Pace != 0 {
+		t.Errorf("a new phase keeps the old pace %v", p.Pace)
+	}
+	if eta, ok := p.ETA(); !ok || eta != 36*time.Second {
+		t.Errorf("a new phase at 10 ms a record, 3,600 left: ETA %v, %v; want 36s", eta, ok)
+	}
+	p.Advance(3400, at.Add(time.Second)) // no progress: no sample
+	if p.Pace != 0 {
+		t.Errorf("an update without progress set the pace to %v", p.Pace)
 	}
 }

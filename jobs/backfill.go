@@ -9,6 +9,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/app/segment"
+	"segmentor/bitrix"
 )
 
 // BackfillStats is what a backfill did.
@@ -149,12 +150,20 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 			c.log().Warn("backfill progress", "portal", memberID, "error", err)
 		}
 	}
-	phase := func(name string, done, total int) {
-		set(func(p *app.Progress) {
-			p.Phase, p.Done, p.Total = name, done, total
-			p.PhaseStarted, p.PhaseDone = c.now().UTC(), done
-		})
+	// The least time per row (sync) and per record (write) the portal's
+	// request budget allows: the ETA never promises faster.
+	var perRequest time.Duration
+	if prof, err := c.Bitrix.RateProfile(ctx, memberID); err == nil && prof.Rate > 0 {
+		perRequest = cmp.Or(prof.Period, time.Second) / time.Duration(prof.Rate)
 	}
+	minPace := map[string]time.Duration{
+		"sync":  perRequest / (bitrix.MaxBatch * bitrix.PageSize),
+		"write": perRequest / bitrix.MaxBatch,
+	}
+	phase := func(name string, done, total int) {
+		set(func(p *app.Progress) { p.StartPhase(name, done, total, minPace[name], c.now().UTC()) })
+	}
+	advance := func(p *app.Progress, done int) { p.Advance(done, c.now().UTC()) }
 	fail := func(err error) (BackfillStats, error) {
 		if ctx.Err() == nil {
 			set(func(p *app.Progress) { p.State, p.Error = "failed", err.Error() })
@@ -177,7 +186,7 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 		phase("sync", 0, 0)
 		opts := pr.syncOptions()
 		opts.Progress = func(done, total int) {
-			set(func(p *app.Progress) { p.Done, p.Total = done, total })
+			set(func(p *app.Progress) { p.Total = total; advance(p, done) })
 		}
 		st.Sync, err = c.Sync(ctx, memberID, opts)
 		if err != nil {
@@ -225,7 +234,8 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 	st.Written, err = c.write(ctx, r, func(done int, last *pending) {
 		st.WriteRequests++
 		set(func(p *app.Progress) {
-			p.Done, p.Writes, p.Cursor = base+done, writes+done, noteKey(string(last.entity), last.id)
+			p.Writes, p.Cursor = writes+done, noteKey(string(last.entity), last.id)
+			advance(p, base+done)
 		})
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/app/segment"
+	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
 	"segmentor/jobs"
 )
@@ -375,5 +376,33 @@ func TestBackfillResumesOnlyFromAFreshCheckpoint(t *testing.T) {
 		if c.resume && c.cp.Phase == "write" && (p.Done != c.cp.Done || p.PhaseDone != c.cp.Done) {
 			t.Errorf("%s: done %d (phase from %d), want the checkpoint's %d carried on", c.name, p.Done, p.PhaseDone, c.cp.Done)
 		}
+	}
+}
+
+// A backfill's progress carries the least time per record the portal's
+// budget allows, so its ETA never promises the pace of the bucket's burst.
+func TestBackfillProgressKnowsThePortalLimit(t *testing.T) {
+	ctx := context.Background()
+	profile := bitrix.Profile{Name: "test", Rate: 4, Burst: 1000, Period: time.Second}
+	e := newLimitedEngineEnv(t, b24sim.GenOptions{Contacts: 200, Companies: 40, Deals: 600}, -1, profile)
+	var ticks atomic.Int64 // a clock that moves a second each time it is read
+	e.cls.Clock = func() time.Time { return e.now.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	st, err := e.cls.Backfill(ctx, e.memberID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Written == 0 {
+		t.Fatal("the backfill wrote nothing: the test needs a write phase")
+	}
+	p, err := e.store.Progress(ctx, e.memberID, "backfill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 requests a second, 50 records a request: 5 ms a record.
+	if want := 5 * time.Millisecond; p.MinPace != want {
+		t.Errorf("write phase MinPace %v, want %v", p.MinPace, want)
+	}
+	if p.Pace <= 0 {
+		t.Errorf("write phase Pace %v: the writes' stretches were not measured", p.Pace)
 	}
 }
