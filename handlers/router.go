@@ -22,6 +22,9 @@ type Deps struct {
 	Page     *Page
 	Sessions *Sessions
 	API      *API
+	// Ops is the operator's read-only view of the queues; its route exists
+	// only when it has a password.
+	Ops *OpsQueues
 }
 
 // Router builds the app's HTTP handler.
@@ -39,6 +42,9 @@ func Router(d Deps) http.Handler {
 	if d.Health != nil {
 		r.GET("/healthz", d.Health.Live)
 		r.GET("/readyz", d.Health.Ready)
+	}
+	if d.Ops.enabled() {
+		r.GET("/ops/queues", d.Ops.authorize, d.Ops.Show)
 	}
 	if d.Bitrix24 != nil && d.Manifest != nil {
 		h := d.Manifest.Handlers

@@ -25,7 +25,14 @@ type config struct {
 	RedisURL     string
 	SecretKey    []byte
 	OpsAddr      string // where a worker serves /healthz, /readyz and /metrics; "" for none
+	// OpsUser and OpsPassword guard the operator's queue view
+	// (/ops/queues); with no password it is not served.
+	OpsUser, OpsPassword string
 }
+
+// minOpsPassword is the shortest operator password accepted: the queue
+// view answers on the public port, behind HTTP Basic only.
+const minOpsPassword = 16
 
 var roles = map[string]bool{"all": true, "web": true, "worker": true}
 
@@ -42,6 +49,8 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 		OAuthURL:     strings.TrimRight(firstNonEmpty(getenv("B24_OAUTH_URL"), "https://oauth.bitrix.info"), "/"),
 		RedisURL:     getenv("REDIS_URL"),
 		OpsAddr:      getenv("OPS_ADDR"),
+		OpsUser:      firstNonEmpty(getenv("OPS_USER"), "ops"),
+		OpsPassword:  getenv("OPS_PASSWORD"),
 	}
 	var warns []string
 	var problems []string
@@ -58,6 +67,14 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 	}
 	if _, _, err := net.SplitHostPort(c.OpsAddr); c.OpsAddr != "" && err != nil {
 		problems = append(problems, fmt.Sprintf("OPS_ADDR %q: use host:port, e.g. :9090", c.OpsAddr))
+	}
+	switch {
+	case c.OpsPassword != "" && len(c.OpsPassword) < minOpsPassword:
+		problems = append(problems, fmt.Sprintf("OPS_PASSWORD: use at least %d characters (openssl rand -hex 16)", minOpsPassword))
+	case strings.Contains(c.OpsUser, ":"):
+		problems = append(problems, "OPS_USER: a user name for HTTP Basic cannot contain ':'")
+	case getenv("OPS_USER") != "" && c.OpsPassword == "":
+		warns = append(warns, "OPS_USER is set without OPS_PASSWORD: the queue view (/ops/queues) is not served")
 	}
 	if u, err := url.Parse(c.OAuthURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		problems = append(problems, fmt.Sprintf("B24_OAUTH_URL %q: not an http(s) URL", c.OAuthURL))

@@ -33,6 +33,12 @@ func TestLoadConfigProduction(t *testing.T) {
 	if c.AppBaseURL != "https://seg.example.com" || !c.AllowHTTP || c.Role != "web" || c.SecretKey[0] != 0xab {
 		t.Errorf("parsed %+v", c)
 	}
+	if c.OpsPassword != "" || c.OpsUser != "ops" {
+		t.Errorf("the queue view must be off by default, user ops: %q %q", c.OpsUser, c.OpsPassword)
+	}
+	if _, warns, _ := loadConfig(env(map[string]string{"OPS_USER": "admin"}), ""); !strings.Contains(strings.Join(warns, "\n"), "OPS_USER is set without OPS_PASSWORD") {
+		t.Errorf("OPS_USER alone: want a warning that the queue view is off, got %q", warns)
+	}
 
 	tests := []struct {
 		name   string
@@ -49,6 +55,9 @@ func TestLoadConfigProduction(t *testing.T) {
 		{"bad role", nil, "admin", `ROLE "admin"`},
 		{"bad bool", map[string]string{"B24_ALLOW_HTTP": "maybe"}, "", "B24_ALLOW_HTTP"},
 		{"bad oauth url", map[string]string{"B24_OAUTH_URL": "oauth.bitrix.info"}, "", "B24_OAUTH_URL"},
+		{"operator password", map[string]string{"OPS_PASSWORD": strings.Repeat("p", 16)}, "", ""},
+		{"short operator password", map[string]string{"OPS_PASSWORD": "hunter2"}, "", "OPS_PASSWORD: use at least 16"},
+		{"operator user with a colon", map[string]string{"OPS_USER": "a:b", "OPS_PASSWORD": strings.Repeat("p", 16)}, "", "OPS_USER"},
 	}
 	for _, tt := range tests {
 		m := map[string]string{}

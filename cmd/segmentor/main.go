@@ -142,6 +142,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	if err != nil {
 		return err
 	}
+	// The operator's queue view, on every process that serves HTTP; absent
+	// without OPS_PASSWORD.
+	ops := &handlers.OpsQueues{Queues: asynq.NewInspectorFromRedisClient(rdb), User: cfg.OpsUser, Password: cfg.OpsPassword, Log: log}
 	health := &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth}
 	errc := make(chan error, 3)
 	var stops []func()
@@ -162,6 +165,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Health:   health,
 			Manifest: manifest,
 			Metrics:  metrics,
+			Ops:      ops,
 			Bitrix24: &handlers.Bitrix24{Metrics: metrics,
 				Store: store, Client: b24, Queue: &jobs.Queue{Client: queue, Redis: rdb}, Manifest: manifest, Key: cfg.SecretKey, Log: log,
 				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP},
@@ -179,10 +183,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	}
 	if cfg.Role == "worker" && cfg.OpsAddr != "" {
 		// A worker's jobs and REST calls are counted in its own registry:
-		// it serves the probes and /metrics on OPS_ADDR.
+		// it serves the probes, /metrics and the queue view on OPS_ADDR.
 		opsCfg := cfg
 		opsCfg.ListenAddr = cfg.OpsAddr
-		srv, addr, err := startWeb(opsCfg, handlers.Router(handlers.Deps{Logger: log, Health: health, Metrics: metrics}), log, errc)
+		srv, addr, err := startWeb(opsCfg, handlers.Router(handlers.Deps{Logger: log, Health: health, Metrics: metrics, Ops: ops}), log, errc)
 		if err != nil {
 			return err
 		}

@@ -52,6 +52,11 @@ func TestServeWithNoConfiguration(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not start within 30s")
 	}
+	if resp, err := http.Get("http://" + addr + "/ops/queues"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("the queue view without OPS_PASSWORD: %v %v, want 404", err, resp.Status)
+	} else {
+		resp.Body.Close()
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -141,7 +146,7 @@ func TestWorkerServesProbesAndMetrics(t *testing.T) {
 	defer cancel()
 	getenv := env(map[string]string{"ROLE": "worker", "REDIS_URL": "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB),
 		"OPS_ADDR": "127.0.0.1:0", "APP_BASE_URL": "https://seg.example.com", "B24_CLIENT_ID": "app.1", "B24_CLIENT_SECRET": "s",
-		"APP_SECRET_KEY": strings.Repeat("ab", 32)})
+		"APP_SECRET_KEY": strings.Repeat("ab", 32), "OPS_USER": "night", "OPS_PASSWORD": "a-long-operator-password"})
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, getenv, slog.New(slog.DiscardHandler), ready) }()
@@ -168,6 +173,30 @@ func TestWorkerServesProbesAndMetrics(t *testing.T) {
 		}
 		if path == "/readyz" && !strings.Contains(string(body), `"embedded_redis":false`) {
 			t.Errorf("worker /readyz = %s", body)
+		}
+	}
+	// The queue view: behind the operator credential, read-only.
+	for _, c := range []struct {
+		method, user, pass string
+		want               int
+	}{
+		{"GET", "", "", 401},
+		{"GET", "night", "wrong", 401},
+		{"GET", "night", "a-long-operator-password", 200},
+		{"POST", "night", "a-long-operator-password", 404},
+	} {
+		req, _ := http.NewRequest(c.method, "http://"+addr+"/ops/queues?format=json", nil)
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || c.want == 200 && !strings.Contains(string(body), `"queues"`) {
+			t.Errorf("worker %s /ops/queues as %q = %d %.200s, want %d", c.method, c.user, resp.StatusCode, body, c.want)
 		}
 	}
 	if err := healthcheck(ctx, env(map[string]string{"ROLE": "worker", "OPS_ADDR": addr})); err != nil {
