@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -15,12 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"segmentor"
 	"segmentor/app"
+	"segmentor/app/mirrortest"
 	"segmentor/app/redistest"
-	"segmentor/app/segment"
 	"segmentor/bitrix"
 	"segmentor/handlers"
 	"segmentor/jobs"
@@ -59,52 +56,8 @@ var benchReference = app.Reference{
 }
 
 // benchPortalSizes are the 100,000 records: a realistic mix of clients
-// and deals.
+// and deals, shaped like the simulator's (mirrortest.Fill).
 const benchContacts, benchCompanies, benchDeals = 20000, 5000, 75000
-
-// fillBenchMirror writes a 100,000-record portal into the mirror, shaped
-// like the simulator's (2–3 years of deals, three pipelines, two
-// currencies, most deals with a company and a contact).
-func fillBenchMirror(b *testing.B, m *app.Mirror, member string, now time.Time) {
-	ctx := context.Background()
-	rng := rand.New(rand.NewPCG(7, 8))
-	sources := []string{"WEB", "PARTNER", "CALL"}
-	for _, e := range []struct {
-		entity segment.Entity
-		n      int
-	}{{segment.EntityContact, benchContacts}, {segment.EntityCompany, benchCompanies}} {
-		rows := make([]*app.MirrorClient, e.n)
-		for i := range rows {
-			rows[i] = &app.MirrorClient{ID: int64(i + 1), TypeID: "CLIENT", Title: fmt.Sprintf("%s %d", e.entity, i+1),
-				Key: "regular", Fields: map[string]string{"SOURCE_ID": sources[rng.IntN(len(sources))]}}
-		}
-		if err := m.PutClients(ctx, member, e.entity, rows); err != nil {
-			b.Fatal(err)
-		}
-	}
-	deals := make([]*app.MirrorDeal, 0, 5000)
-	for i := 1; i <= benchDeals; i++ {
-		sem := []string{"S", "S", "F", "P"}[rng.IntN(4)]
-		created := now.Add(-time.Duration(rng.IntN(1000)) * 24 * time.Hour).Unix()
-		d := &app.MirrorDeal{ID: int64(i), Title: fmt.Sprintf("Deal %d", i), Semantic: sem, CategoryID: []int{0, 0, 1}[rng.IntN(3)],
-			Amount: fmt.Sprintf("%d.50", 500+rng.IntN(60000)), Currency: []string{"USD", "USD", "EUR"}[rng.IntN(3)],
-			Created: created, TypeID: "SALE", CompanyID: 1 + rng.Int64N(benchCompanies), ContactIDs: []int64{1 + rng.Int64N(benchContacts)}}
-		d.StageID = map[int]string{0: "NEW", 1: "C1:NEW"}[d.CategoryID]
-		if sem != "P" {
-			d.Closed = created + int64(rng.IntN(60))*86400
-		}
-		deals = append(deals, d)
-		if len(deals) == cap(deals) {
-			if err := m.PutDeals(ctx, member, deals); err != nil {
-				b.Fatal(err)
-			}
-			deals = deals[:0]
-		}
-	}
-	if err := m.SetRates(ctx, member, segment.Rates{Base: "USD", PerUnit: map[string]decimal.Decimal{"EUR": decimal.NewFromFloat(1.08)}}); err != nil {
-		b.Fatal(err)
-	}
-}
 
 // benchInsight serves the API over a 100,000-record mirror and times POSTs
 // of the draft to path: ms/op with the base warm in memory, and, logged
@@ -128,7 +81,7 @@ func benchInsight(b *testing.B, path string) {
 	}
 	mirror := app.NewMirror(rdb)
 	fill := time.Now()
-	fillBenchMirror(b, mirror, member, time.Now())
+	mirrortest.Fill(b, mirror, member, mirrortest.Portal{Contacts: benchContacts, Companies: benchCompanies, Deals: benchDeals})
 	b.Logf("mirror of %d contacts, %d companies, %d deals written in %v", benchContacts, benchCompanies, benchDeals, time.Since(fill).Round(time.Millisecond))
 
 	manifest, _ := segmentor.LoadManifest()
