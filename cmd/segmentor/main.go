@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -147,7 +148,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	ops := &handlers.OpsQueues{Queues: asynq.NewInspectorFromRedisClient(rdb), User: cfg.OpsUser, Password: cfg.OpsPassword, Log: log}
 	health := &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth}
 	errc := make(chan error, 3)
-	var stops []func()
+	var stops, quit []func()
 	if cfg.Role == "all" || cfg.Role == "web" {
 		page, err := handlers.NewPage(store, segmentor.Static())
 		if err != nil {
@@ -210,6 +211,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			return fmt.Errorf("start worker: %w", err)
 		}
 		log.Info("worker started", "queues", jobs.Queues())
+		quit = append(quit, w.Stop) // takes no new job from the signal on
 		stops = append(stops, w.Shutdown)
 		// Every worker competes for the scheduler lock; one schedules.
 		sctx, stopScheduler := context.WithCancel(ctx)
@@ -226,10 +228,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		log.Info("shutting down")
 	case err = <-errc:
 	}
-	// Stop accepting first (web), then hand back or finish jobs (worker).
-	for _, s := range stops {
-		s()
+	// At once: the worker takes no new job. Then, side by side, the HTTP
+	// servers drain (they stopped accepting) and running jobs finish or are
+	// handed back, so the whole stays within the longest bound, not the
+	// sum; Redis is closed by the caller after.
+	for _, q := range quit {
+		q()
 	}
+	var wg sync.WaitGroup
+	for _, s := range stops {
+		wg.Go(s)
+	}
+	wg.Wait()
 	return err
 }
 
