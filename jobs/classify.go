@@ -19,8 +19,8 @@ import (
 
 // Classifier is the classification engine: a ChangeSink that re-reads the
 // changed records in one batch, refreshes the mirror, evaluates the portal's
-// rules on facts from the mirror and writes only the difference in one
-// batch (design.md §2); it also runs full syncs and backfills.
+// rules on facts from the mirror and writes only the difference in batches
+// of 50 (design.md §2); it also runs full syncs and backfills.
 type Classifier struct {
 	Store  *app.Store
 	Mirror *app.Mirror
@@ -449,7 +449,7 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 	if err := c.storeKeys(ctx, r, changedClients); err != nil {
 		return err
 	}
-	// 5–6. One batch of writes, then the mirror and the audit trail.
+	// 5–6. Writes in batches of 50, then the mirror and the audit trail.
 	_, err = c.write(ctx, r, nil)
 	return err
 }
@@ -497,85 +497,100 @@ func (c *Classifier) storeKeys(ctx context.Context, r *run, changed map[segment.
 	return nil
 }
 
-// reread fetches the records of one entity by id in one request: the rows
-// (mirror form) and the ids the portal no longer has.
+// reread fetches the records of one entity by id, one request for a job's
+// up to maxIDs records: the rows (mirror form) and the ids the portal no
+// longer has.
 func (c *Classifier) reread(ctx context.Context, memberID string, e segment.Entity, ids []int64, pr *portalRules) ([]any, []int64, error) {
-	if len(ids) == 0 {
-		return nil, nil, nil
+	var out []any
+	var gone []int64
+	for chunk := range slices.Chunk(ids, maxIDs) {
+		rows, g, err := c.rereadBatch(ctx, memberID, e, chunk, pr)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, gone = append(out, rows...), append(gone, g...)
 	}
+	return out, gone, nil
+}
+
+// rereadBatch is reread's one request for at most maxIDs records. A list
+// page holds 50 rows, so the batch has one list command per 50 ids (at most
+// maxIDs / 50 = 5), and for deals the first pages of their product rows.
+func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment.Entity, ids []int64, pr *portalRules) ([]any, []int64, error) {
 	p := c.Bitrix.Portal(memberID)
 	uf := c.fieldName()
 	fields := pr.rules.Fields(e)
 	var cmds []bitrix.Command
-	switch e {
-	case segment.EntityDeal:
-		cmds = append(cmds, bitrix.Command{Name: "rows", Method: "crm.item.list", Params: map[string]any{
-			"entityTypeId": 2, "select": dealSelect(uf, fields), "useOriginalUfNames": "Y",
-			"filter": map[string]any{"@id": ids}, "order": map[string]string{"id": "ASC"}, "start": -1}})
-		if pr.rows {
-			// Product rows of these deals, a few chained pages.
-			for k := 0; k < rowPages; k++ {
-				f := map[string]any{"=ownerType": "D", "@ownerId": ids}
-				if k == 0 {
-					f[">id"] = 0
-				} else {
-					f[">id"] = fmt.Sprintf("$result[pr%d][productRows][%d][id]", k-1, bitrix.PageSize-1)
-				}
-				cmds = append(cmds, bitrix.Command{Name: "pr" + strconv.Itoa(k), Method: "crm.item.productrow.list",
-					Params: map[string]any{"filter": f, "order": map[string]string{"id": "ASC"}, "start": -1}})
+	var names []string
+	for chunk := range slices.Chunk(ids, bitrix.PageSize) {
+		name := "rows" + strconv.Itoa(len(names))
+		names = append(names, name)
+		if e == segment.EntityDeal {
+			cmds = append(cmds, bitrix.Command{Name: name, Method: "crm.item.list", Params: map[string]any{
+				"entityTypeId": 2, "select": dealSelect(uf, fields), "useOriginalUfNames": "Y",
+				"filter": map[string]any{"@id": chunk}, "order": map[string]string{"id": "ASC"}, "start": -1}})
+			continue
+		}
+		cmds = append(cmds, bitrix.Command{Name: name, Method: "crm." + string(e) + ".list", Params: map[string]any{
+			"select": clientSelect(typeFieldOf(e), uf, fields),
+			"filter": map[string]any{"@ID": chunk}, "order": map[string]string{"ID": "ASC"}, "start": -1}})
+	}
+	pages := 0
+	if e == segment.EntityDeal && pr.rows {
+		// Product rows of these deals, a few chained pages over all of
+		// them (at most maxIDs ids in the filter, as sync's rowChunk).
+		pages = min(rowPages*len(names), bitrix.MaxBatch-len(names))
+		for k := range pages {
+			f := map[string]any{"=ownerType": "D", "@ownerId": ids}
+			if k == 0 {
+				f[">id"] = 0
+			} else {
+				f[">id"] = fmt.Sprintf("$result[pr%d][productRows][%d][id]", k-1, bitrix.PageSize-1)
 			}
+			cmds = append(cmds, bitrix.Command{Name: "pr" + strconv.Itoa(k), Method: "crm.item.productrow.list",
+				Params: map[string]any{"filter": f, "order": map[string]string{"id": "ASC"}, "start": -1}})
 		}
-	default:
-		typeField := "TYPE_ID"
-		if e == segment.EntityCompany {
-			typeField = "COMPANY_TYPE"
-		}
-		cmds = append(cmds, bitrix.Command{Name: "rows", Method: "crm." + string(e) + ".list", Params: map[string]any{
-			"select": clientSelect(typeField, uf, fields),
-			"filter": map[string]any{"@ID": ids}, "order": map[string]string{"ID": "ASC"}, "start": -1}})
 	}
 	res, _, err := p.Batch(ctx, cmds, false)
 	if err != nil {
-		return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, err)
-	}
-	if err := res.Err("rows"); err != nil {
 		return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, err)
 	}
 	key := ""
 	if e == segment.EntityDeal {
 		key = "items"
 	}
-	rows, err := listRows(res.Results["rows"], key)
-	if err != nil {
-		return nil, nil, err
-	}
 	var out []any
 	seen := map[int64]bool{}
 	var deals []*app.MirrorDeal
-	for _, raw := range rows {
-		if e == segment.EntityDeal {
-			d, err := decodeDeal(raw, uf, fields)
-			if err != nil {
-				return nil, nil, err
-			}
-			seen[d.ID] = true
-			deals = append(deals, d)
-			out = append(out, d)
-			continue
+	for _, name := range names {
+		if err := res.Err(name); err != nil {
+			return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, err)
 		}
-		typeField := "TYPE_ID"
-		if e == segment.EntityCompany {
-			typeField = "COMPANY_TYPE"
-		}
-		cl, err := decodeClient(raw, typeField, uf, fields)
+		rows, err := listRows(res.Results[name], key)
 		if err != nil {
 			return nil, nil, err
 		}
-		seen[cl.ID] = true
-		out = append(out, cl)
+		for _, raw := range rows {
+			if e == segment.EntityDeal {
+				d, err := decodeDeal(raw, uf, fields)
+				if err != nil {
+					return nil, nil, err
+				}
+				seen[d.ID] = true
+				deals = append(deals, d)
+				out = append(out, d)
+				continue
+			}
+			cl, err := decodeClient(raw, typeFieldOf(e), uf, fields)
+			if err != nil {
+				return nil, nil, err
+			}
+			seen[cl.ID] = true
+			out = append(out, cl)
+		}
 	}
-	if e == segment.EntityDeal && pr.rows {
-		if err := c.dealSections(ctx, p, memberID, res, ids, deals); err != nil {
+	if pages > 0 {
+		if err := c.dealSections(ctx, p, memberID, res, pages, ids, deals); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -588,17 +603,19 @@ func (c *Classifier) reread(ctx context.Context, memberID string, e segment.Enti
 	return out, gone, nil
 }
 
-// rowPages is how many pages of product rows a re-read of ≤50 deals asks
-// for in its batch; more are read only if the last one is full.
+// rowPages is how many pages of product rows a re-read asks for in its
+// batch per 50 deals (four rows a deal); more are read only if the last one
+// is full. A re-read of maxIDs deals has 5 list commands and 20 pages, well
+// inside a batch's 50 commands.
 const rowPages = 4
 
-// dealSections fills the deals' product sections from the re-read's product
-// rows, reading further pages and unknown products when needed.
-func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberID string, res *bitrix.BatchResult, ids []int64, deals []*app.MirrorDeal) error {
+// dealSections fills the deals' product sections from the re-read's pages
+// of product rows, reading further pages and unknown products when needed.
+func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberID string, res *bitrix.BatchResult, pages int, ids []int64, deals []*app.MirrorDeal) error {
 	products := map[int64][]int64{}
 	var cursor int64
 	full := false
-	for k := 0; k < rowPages; k++ {
+	for k := range pages {
 		name := "pr" + strconv.Itoa(k)
 		if err := res.Err(name); err != nil {
 			return fmt.Errorf("re-read product rows: %w", err)

@@ -365,11 +365,12 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 		}
 	}
 
-	// Echo: the events for our own writes re-read the records and write nothing.
+	// Echo: the events for our own writes re-read the records and write
+	// nothing; a job of up to 250 records re-reads in one request.
 	for _, ent := range []string{"contact", "company", "deal"} {
 		var ids []int64
 		for r := range e.sim.Records(ent) {
-			if len(ids) < 50 {
+			if len(ids) < 250 {
 				ids = append(ids, num(r["ID"]))
 			}
 		}
@@ -520,4 +521,109 @@ func ptr[T any](p *T) []T {
 		return nil
 	}
 	return []T{*p}
+}
+
+// A changes job of 120 distinct deals (and one the portal deleted since)
+// re-reads all of them in one HTTP request, a list command per 50 ids with
+// their product rows beside them, and writes the changed records in
+// ceil(changed/50) requests; nothing else is sent.
+func TestEngineJobOf120DealsRereadsInOneRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds and classifies a 1,300-record portal")
+	}
+	ctx := context.Background()
+	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 300, Companies: 60, Deals: 1000})
+	if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+		t.Fatal(err)
+	}
+	ex := e.expect(t)
+
+	// 120 deals outside premium move in or out of "web" by their source;
+	// one more open deal is deleted by a user.
+	var ids []int64
+	var deleted int64
+	for r := range e.sim.Records("deal") {
+		id := num(r["ID"])
+		switch {
+		case ex.key["deal"][id] == "premium":
+		case len(ids) < 120:
+			ids = append(ids, id)
+		case deleted == 0 && str(r["STAGE_SEMANTIC_ID"]) == "P":
+			deleted = id
+		}
+	}
+	if len(ids) < 120 || deleted == 0 {
+		t.Fatalf("the seeded portal has %d deals outside premium, want 121 with an open one", len(ids))
+	}
+	for _, id := range ids {
+		src := "WEB"
+		if ex.key["deal"][id] == "web" {
+			src = "CALL"
+		}
+		if err := e.sim.UserUpdate("deal", int(id), map[string]any{"SOURCE_ID": src}, 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.sim.UserDelete("deal", int(deleted), 1); err != nil {
+		t.Fatal(err)
+	}
+	job := append(slices.Clone(ids[:60]), deleted)
+	job = append(job, ids[60:]...)
+
+	e.sim.ResetLog()
+	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: job}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.sim.Requests()
+	kinds := map[string]int{}
+	var asked []string
+	for _, rq := range reqs {
+		kinds[kindOf(rq)]++
+		if kindOf(rq) == "reread" {
+			asked = append(asked, rereadIDs(t, rq)...)
+			cmd, _ := rq.Params["cmd"].(map[string]any)
+			lists, rows := 0, 0
+			for n := range cmd {
+				if rereadName.MatchString(n) {
+					lists++
+				} else if strings.HasPrefix(n, "pr") {
+					rows++
+				}
+			}
+			if lists != 3 || rows == 0 {
+				t.Errorf("re-read of %d deals: %d list commands and %d product-row pages, want 3 and some", len(job), lists, rows)
+			}
+		}
+	}
+	updated := updatesByRecord(t, reqs)
+	changed := len(updated)
+	t.Logf("job of %d deals: %d HTTP requests %v; %d records written", len(job), len(reqs), kinds, changed)
+	if kinds["reread"] != 1 {
+		t.Errorf("%d re-read requests, want 1", kinds["reread"])
+	}
+	if want := (changed + 49) / 50; kinds["write"] != want || changed < len(ids) {
+		t.Errorf("%d records written in %d requests, want at least the %d edited in ceil(changed/50) = %d", changed, kinds["write"], len(ids), want)
+	}
+	if len(reqs) != kinds["reread"]+kinds["write"] {
+		t.Errorf("requests %v: want only the re-read and the writes", kinds)
+	}
+	slices.Sort(asked)
+	var want []string
+	for _, id := range job {
+		want = append(want, "deal:"+strconv.FormatInt(id, 10))
+	}
+	slices.Sort(want)
+	if !slices.Equal(asked, want) {
+		t.Errorf("the re-read asked for %d records, want the job's %d", len(asked), len(want))
+	}
+	for _, id := range ids {
+		if n := len(updated["deal:"+strconv.FormatInt(id, 10)]); n != 1 {
+			t.Errorf("edited deal %d written %d times, want once", id, n)
+		}
+	}
+	m, err := app.NewMirror(e.rdb).Deals(ctx, e.memberID, []int64{deleted, ids[0]})
+	if err != nil || m[deleted] != nil || m[ids[0]] == nil {
+		t.Errorf("mirror after the job: deleted deal %d present %v, edited deal %d present %v (%v)", deleted, m[deleted] != nil, ids[0], m[ids[0]] != nil, err)
+	}
+	e.check(t, e.expect(t))
 }

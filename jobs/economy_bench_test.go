@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 //   - the echo of the app's own writes (every write comes back as an
 //     event): its re-reads, and its writes (target 0);
 //   - a burst of 10,000 edits of 2,000 deals: requests per 50 distinct
-//     records (target ≤ 2), and the re-reads of that burst's own echo.
+//     edited deals (target ≤ 2), counting every write the edits cause (a
+//     deal's clients and their other deals too, each written record listed
+//     by entity), and the re-reads of that burst's own echo.
 //
 // Limits are raised: this counts requests; BenchmarkBackfillWallTime times
 // them at the default limits.
@@ -117,10 +120,19 @@ func restEconomy(b *testing.B) {
 		}
 	}
 	burst := burstReads + float64(kinds["write"])
-	b.Logf("burst: %d edits of %d deals (%d events) in %s: %d re-read requests (%.1f for the edits, %.1f for the echo of the %d records written) and %d write requests; "+
-		"%.1f requests for the edits: %.2f per 50 distinct records (target ≤ 2); with the echo %.2f; retries %d",
-		edits, len(seen), events, took.Round(time.Millisecond), kinds["reread"], burstReads, echoReads, len(burstUpdated), kinds["write"],
+	written := map[string]int{}
+	for rec := range burstUpdated {
+		ent, _, _ := strings.Cut(rec, ":")
+		written[ent]++
+	}
+	b.Logf("burst: %d edits of %d deals (%d events) in %s: %d re-read requests (%.1f for the edits, %.1f for the echo of the %d records written: %d deals, %d contacts, %d companies) and %d write requests (ceil(%d/50) = %d); "+
+		"%.1f requests for the edits: %.2f per 50 distinct deals edited (target ≤ 2); with the echo %.2f; retries %d",
+		edits, len(seen), events, took.Round(time.Millisecond), kinds["reread"], burstReads, echoReads, len(burstUpdated),
+		written["deal"], written["contact"], written["company"], kinds["write"], len(burstUpdated), (len(burstUpdated)+49)/50,
 		burst, 50*burst/distinct, 50*float64(kinds["reread"]+kinds["write"])/distinct, refusals(reqs))
+	if other := len(reqs) - kinds["reread"] - kinds["write"]; other != 0 {
+		b.Logf("other requests in the burst: %d %v", other, kinds)
+	}
 	if len(seen) != distinct {
 		b.Errorf("%d records re-read, want the %d edited", len(seen), distinct)
 	}

@@ -19,8 +19,8 @@ const pendingTTL = 10 * time.Minute
 // Queue puts work on the asynq queues. CRM changes are deduplicated per
 // record while a job for that record is waiting: the job reads the record
 // when it runs, so later edits before that are already covered. This is
-// what lets a group of 50 tasks be 50 distinct records, so a mass edit of
-// 10,000 changes to 2,000 records becomes about 40 jobs.
+// what lets a group of maxIDs tasks be maxIDs distinct records, so a mass
+// edit of 10,000 changes to 2,000 records becomes about 8 jobs.
 type Queue struct {
 	Client *asynq.Client
 	Redis  redis.UniversalClient

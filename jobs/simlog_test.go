@@ -135,6 +135,7 @@ func updatesByRecord(t testing.TB, reqs []b24sim.Request) map[string][]string {
 var (
 	syncName   = regexp.MustCompile(`^((ct|cp|pr|de|r[0-9]+)_[0-9]+|currencies)$`)
 	settleName = regexp.MustCompile(`^(contact|company|deal)_[0-9]+$`)
+	rereadName = regexp.MustCompile(`^rows[0-9]+$`) // a re-read's list commands, one per 50 ids
 )
 
 // kindOf says what the engine sent a logged request for, from its command
@@ -146,8 +147,10 @@ func kindOf(rq b24sim.Request) string {
 		return rq.Method
 	}
 	cmd, _ := rq.Params["cmd"].(map[string]any)
-	if _, ok := cmd["rows"]; ok {
-		return "reread"
+	for n := range cmd {
+		if rereadName.MatchString(n) {
+			return "reread"
+		}
 	}
 	kinds := map[string]bool{}
 	for n := range cmd {
@@ -190,26 +193,38 @@ func refusals(reqs []b24sim.Request) int {
 	return n
 }
 
-// rereadIDs lists the records a change's re-read asked for ("deal:12").
+// rereadIDs lists the records a change's re-read asked for ("deal:12"),
+// over all its list commands; it fails the test if a command asks for more
+// than a list page holds (50).
 func rereadIDs(t testing.TB, rq b24sim.Request) []string {
 	t.Helper()
 	cmd, _ := rq.Params["cmd"].(map[string]any)
-	line, _ := cmd["rows"].(string)
-	method, query, _ := strings.Cut(line, "?")
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		t.Fatalf("re-read %s: %v", line, err)
-	}
-	entity := strings.TrimSuffix(strings.TrimPrefix(method, "crm."), ".list")
-	if entity == "item" {
-		entity = "deal"
-	}
 	var out []string
-	for k, vs := range q {
-		if strings.HasPrefix(k, "filter[@id]") || strings.HasPrefix(k, "filter[@ID]") {
-			for _, v := range vs {
-				out = append(out, entity+":"+v)
+	for n, line := range cmd {
+		if !rereadName.MatchString(n) {
+			continue
+		}
+		line, _ := line.(string)
+		method, query, _ := strings.Cut(line, "?")
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			t.Fatalf("re-read %s: %v", line, err)
+		}
+		entity := strings.TrimSuffix(strings.TrimPrefix(method, "crm."), ".list")
+		if entity == "item" {
+			entity = "deal"
+		}
+		ids := 0
+		for k, vs := range q {
+			if strings.HasPrefix(k, "filter[@id]") || strings.HasPrefix(k, "filter[@ID]") {
+				for _, v := range vs {
+					out = append(out, entity+":"+v)
+					ids++
+				}
 			}
+		}
+		if ids > 50 {
+			t.Fatalf("re-read command %s asks for %d records; a list page holds 50", n, ids)
 		}
 	}
 	return out

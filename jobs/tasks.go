@@ -12,17 +12,39 @@ import (
 const (
 	TypeSetup      = "portal:setup" // bind events and card tabs, create the Segment field, cache reference data
 	TypeCRMEvent   = "crm:event"    // one CRM change, held in its portal+entity group
-	TypeCRMChanges = "crm:changes"  // up to 50 distinct records of one entity, merged from crm:event
+	TypeCRMChanges = "crm:changes"  // up to maxIDs distinct records of one entity, merged from crm:event
 )
 
 // Group aggregation: a burst of events for one portal and entity is merged
-// into one task of at most maxIDs distinct records once it has been quiet
-// for the grace period (or has waited maxDelay).
+// into one task of at most maxIDs distinct records (queue.go dedups per
+// record) once it has been quiet for the grace period, has waited maxDelay,
+// or is full.
+//
+// maxIDs is 250: the job re-reads its records in one batch of five 50-id
+// list commands (a list page holds 50 rows), leaving 45 of the batch's 50
+// commands for the deals' product rows, whose filter then carries 250 ids,
+// as sync's rowChunk does (well under PHP's max_input_vars). Re-reads cost
+// 0.2 requests per 50 records instead of 1; writes stay ceil(changed/50),
+// so larger jobs would save at most another 0.1 while holding the portal's
+// changes lock longer. A full job's writes are 5 requests, 2.5 s at 2/s.
+//
+// Size only ends a group early: a lone edit still waits the grace period
+// (1–2 s, as the aggregator checks every second), a stream at most
+// maxDelay, so live edits land within seconds as before.
 const (
-	maxIDs        = 50
+	maxIDs        = 250
 	groupGrace    = time.Second
 	groupMaxDelay = 5 * time.Second
 )
+
+// changesTimeout bounds a crm:changes job. At 2 requests/s a full job
+// needs about 10 s (a re-read, 5 write batches, a settle or Segment items
+// read), twice that beside a backfill sharing the budget; knock-on
+// relabels of a big client's deals add a write request per 50 deals. Ten
+// minutes fits 1,000 such requests; a limiter wait that would pass the
+// deadline returns bitrix.RateLimitedError and the job comes back later
+// (isFailure, retryDelay) rather than holding its worker.
+const changesTimeout = 10 * time.Minute
 
 // SetupPayload asks for a portal's setup to run (again).
 type SetupPayload struct {
@@ -109,5 +131,5 @@ func aggregate(group string, tasks []*asynq.Task) *asynq.Task {
 		}
 	}
 	b, _ := json.Marshal(out) // plain struct: cannot fail
-	return asynq.NewTask(TypeCRMChanges, b, asynq.Queue(QueueEvents), asynq.MaxRetry(10))
+	return asynq.NewTask(TypeCRMChanges, b, asynq.Queue(QueueEvents), asynq.MaxRetry(10), asynq.Timeout(changesTimeout))
 }

@@ -6,6 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
+
+	"segmentor/app/redistest"
+	"segmentor/bitrix"
 )
 
 func event(t *testing.T, id int64, seq int64, deleted bool) *asynq.Task {
@@ -43,7 +46,7 @@ func TestAggregateMergesNewestFirstWithoutDuplicates(t *testing.T) {
 	}
 }
 
-func TestAggregateOfFiftyDistinctKeepsAll(t *testing.T) {
+func TestAggregateOfAFullGroupKeepsAll(t *testing.T) {
 	var tasks []*asynq.Task
 	for i := int64(1); i <= maxIDs; i++ {
 		tasks = append(tasks, event(t, i, i, false))
@@ -51,12 +54,41 @@ func TestAggregateOfFiftyDistinctKeepsAll(t *testing.T) {
 	var p CRMChangesPayload
 	_ = json.Unmarshal(aggregate("g", tasks).Payload(), &p)
 	if len(p.IDs) != maxIDs || p.IDs[0] != maxIDs || p.IDs[maxIDs-1] != 1 {
-		t.Errorf("ids = %v, want 50..1", p.IDs)
+		t.Errorf("ids = %v, want %d..1", p.IDs, maxIDs)
+	}
+}
+
+// A group holds maxIDs events, so a job's re-read fits one batch: one list
+// command per 50 ids, and the product-row pages beside them.
+func TestGroupSizeFitsOneReread(t *testing.T) {
+	cfg := ServerConfig(nil)
+	if cfg.GroupMaxSize != maxIDs {
+		t.Errorf("GroupMaxSize = %d, want maxIDs = %d", cfg.GroupMaxSize, maxIDs)
+	}
+	lists := (maxIDs + bitrix.PageSize - 1) / bitrix.PageSize
+	if lists+rowPages*lists > bitrix.MaxBatch {
+		t.Errorf("a re-read of %d deals needs %d list commands and %d product-row pages: more than a batch's %d",
+			maxIDs, lists, rowPages*lists, bitrix.MaxBatch)
 	}
 }
 
 func TestGroupKeyIsPerPortalAndEntity(t *testing.T) {
 	if GroupKey("a", "deal") == GroupKey("a", "contact") || GroupKey("a", "deal") == GroupKey("b", "deal") {
 		t.Error("group keys must separate portals and entities")
+	}
+}
+
+// A merged job carries its own timeout, sized for maxIDs records at the
+// portal's 2 requests/s (see changesTimeout), not asynq's default.
+func TestChangesTaskHasItsTimeout(t *testing.T) {
+	rdb, _ := redistest.New(t)
+	c := asynq.NewClientFromRedisClient(rdb)
+	info, err := c.Enqueue(aggregate("m1:deal", []*asynq.Task{event(t, 1, 1, false)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Type != TypeCRMChanges || info.Queue != QueueEvents || info.Timeout != changesTimeout || info.MaxRetry != 10 {
+		t.Errorf("changes task: type %s, queue %s, timeout %s, max retry %d; want %s, %s, %s, 10",
+			info.Type, info.Queue, info.Timeout, info.MaxRetry, TypeCRMChanges, QueueEvents, changesTimeout)
 	}
 }
