@@ -85,8 +85,8 @@ func waitReceived(t *testing.T, s *stack, entity string, want int) (ids map[int6
 				continue
 			}
 			batches++
-			if len(c.IDs)+len(c.Deleted) > 50 {
-				t.Fatalf("a job carried %d ids, more than 50", len(c.IDs)+len(c.Deleted))
+			if n, most := len(c.IDs)+len(c.Deleted), jobs.ServerConfig(nil).GroupMaxSize; n > most {
+				t.Fatalf("a job carried %d ids, more than a group's %d", n, most)
 			}
 			for _, id := range c.IDs {
 				ids[id]++
@@ -150,7 +150,7 @@ func TestBurstOfEditsIsCoalesced(t *testing.T) {
 	if len(ids) != records {
 		t.Fatalf("%d of %d edited records reached a job", len(ids), records)
 	}
-	max := records/50 + 10
+	max := records/jobs.ServerConfig(nil).GroupMaxSize + 10
 	if batches > max {
 		t.Errorf("%d edits of %d records became %d jobs, want at most %d", edits, records, batches, max)
 	}
