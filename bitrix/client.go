@@ -414,7 +414,7 @@ func (p *Portal) do(ctx context.Context, rq *request) (*Response, *envelope, err
 				return nil, nil, err
 			}
 		}
-		wait, err := c.waitBudget(ctx, p.memberID, rq.method, rq.methods)
+		wait, err := c.waitBudget(ctx, time.Time{}, p.memberID, rq.method, rq.methods)
 		totalWait += wait
 		if err != nil {
 			return nil, nil, err
@@ -499,27 +499,40 @@ func (p *Portal) handleError(ctx context.Context, rq *request, tok *Token, err e
 	ae, isAPI := apiErrorOf(err)
 	switch {
 	case isAPI && ae.HasCode(CodeQueryLimitExceeded):
-		// Refused before it ran: safe to repeat even a write.
-		if *limitRetries >= c.cfg.MaxLimitRetries {
-			return false, err
+		// Refused before it ran: safe to repeat even a write. The portal's
+		// bucket is full whatever the shared limiter thought: fill it too,
+		// so every process waits instead of spending refusals.
+		iv, ferr := c.fillBudget(ctx, p.memberID)
+		if ferr != nil {
+			return false, errors.Join(err, ferr)
 		}
-		d := c.backoff(*limitRetries)
+		d := max(c.backoff(*limitRetries), iv)
+		if *limitRetries >= c.cfg.MaxLimitRetries {
+			// The refusals outlasted the retries: the caller reschedules
+			// (a job gives its worker back) after the next backoff step.
+			return false, &RateLimitedError{MemberID: p.memberID, Method: rq.method, RetryIn: d, Reason: "query_limit", Err: err}
+		}
 		*limitRetries++
 		if err := c.sleep(ctx, p.memberID, rq.method, d, "query_limit", err); err != nil {
 			return false, err
 		}
 		return true, nil
 	case isAPI && ae.HasCode(CodeOperationTimeLimit):
-		if *limitRetries >= c.cfg.MaxLimitRetries {
-			return false, err
-		}
-		*limitRetries++
 		// A batch-level 429 names no nested method: pause them all.
 		for _, m := range rq.methods {
 			if perr := c.pauseMethod(ctx, p.memberID, m); perr != nil {
 				return false, errors.Join(err, perr)
 			}
 		}
+		if *limitRetries >= c.cfg.MaxLimitRetries {
+			d, _, _, derr := c.methodDelay(ctx, p.memberID, rq.methods)
+			if derr != nil {
+				return false, errors.Join(err, derr)
+			}
+			return false, &RateLimitedError{MemberID: p.memberID, Method: rq.method, RetryIn: max(d, c.cfg.RetryWait),
+				Reason: "operating", Err: err}
+		}
+		*limitRetries++
 		return true, nil // waitBudget waits for the pause, or says how long
 	case isAPI && ae.HasCode(CodeExpiredToken):
 		if *refreshed {
@@ -600,10 +613,17 @@ func (c *Client) backoff(n int) time.Duration {
 // sleep waits d, or returns a *RateLimitedError when ctx's deadline comes
 // first, so the caller can reschedule instead of holding a worker.
 func (c *Client) sleep(ctx context.Context, memberID, method string, d time.Duration, reason string, cause error) error {
+	return c.sleepBefore(ctx, time.Time{}, memberID, method, d, reason, cause)
+}
+
+// sleepBefore is sleep that also refuses to wait past until, when set.
+func (c *Client) sleepBefore(ctx context.Context, until time.Time, memberID, method string, d time.Duration, reason string, cause error) error {
 	if d <= 0 {
 		return nil
 	}
-	if dl, ok := ctx.Deadline(); ok && c.clock.Now().Add(d).After(dl) {
+	end := c.clock.Now().Add(d)
+	dl, ok := ctx.Deadline()
+	if ok && end.After(dl) || !until.IsZero() && end.After(until) {
 		return &RateLimitedError{MemberID: memberID, Method: method, RetryIn: d, Reason: reason, Err: cause}
 	}
 	return c.clock.Sleep(ctx, d)

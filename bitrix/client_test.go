@@ -451,3 +451,26 @@ func TestCallStopsWhenContextEnds(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// OPERATION_TIME_LIMIT answers that outlast the retries leave the method
+// paused and say how long, instead of a bare APIError.
+func TestOperationTimeLimitOutlastsRetries(t *testing.T) {
+	e := setup(t, func(c *Config) { c.MaxLimitRetries = 2; c.OperatingPause = 45 * time.Second })
+	hits := &counter{}
+	e.handle("crm.deal.list", func(w http.ResponseWriter, r *http.Request) {
+		hits.inc()
+		writeJSON(w, 429, `{"error":"OPERATION_TIME_LIMIT","error_description":"Method is blocked due to operation time limit."}`)
+	})
+	_, err := e.portal.Call(context.Background(), "crm.deal.list", nil, nil)
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) || rl.Reason != "operating" || rl.RetryIn != 45*time.Second ||
+		!IsOperationLimit(err) || !IsTemporary(err) {
+		t.Fatalf("err = %v, want RateLimitedError of the 45 s pause", err)
+	}
+	if hits.get() != 3 {
+		t.Errorf("hits = %d, want 3 (two retries)", hits.get())
+	}
+	if b, _ := e.portal.MethodBudget(context.Background(), "crm.deal.list"); !b.PausedUntil.After(e.clock.Now()) {
+		t.Errorf("method not paused after the last refusal: %+v", b)
+	}
+}

@@ -26,8 +26,10 @@
 //     a typed *APIError; HTML or other non-JSON answers become an
 //     *UnexpectedResponseError;
 //   - retries QUERY_LIMIT_EXCEEDED (the request never ran) with jittered
-//     backoff, and transport errors and 5xx answers only for reads, never for
-//     writes that may have run;
+//     backoff, filling the shared budget so no process adds refusals, and
+//     transport errors and 5xx answers only for reads, never for writes that
+//     may have run; refusals that outlast the retries return a
+//     *RateLimitedError saying when to try again;
 //   - re-POSTs to the new host when a renamed portal answers 302, and reports
 //     the new endpoint so it can be stored.
 //

@@ -173,8 +173,11 @@ func (e *UnexpectedResponseError) Error() string {
 
 // RateLimitedError is returned when a call would have to wait longer than its
 // context allows, for the request budget, an OPERATION_TIME_LIMIT pause or a
-// QUERY_LIMIT_EXCEEDED backoff. Nothing was sent for the refused attempt; a job
-// can give its worker back and retry after RetryIn.
+// QUERY_LIMIT_EXCEEDED backoff, and when the portal kept refusing with those
+// codes after the client's own retries (Err is then the last refusal, so
+// IsQueryLimit and errors.As to *APIError still see it). Nothing was sent for
+// the refused attempt, or the portal refused it before it ran; a job can give
+// its worker back and retry after RetryIn.
 type RateLimitedError struct {
 	MemberID string
 	Method   string

@@ -61,9 +61,25 @@ func (c *Client) profile(ctx context.Context, memberID string) (Profile, error) 
 
 func (c *Client) opsKey(memberID string) string { return c.cfg.KeyPrefix + "ops:" + memberID }
 
+// Reserve takes one unit of a portal's shared request budget for a request
+// the caller sends itself, such as a call with a user's token rather than
+// the portal's stored one: Bitrix24 counts every request to the portal in
+// one bucket, whoever sends it. It waits for the budget and for a pause of
+// method at most maxWait (0: as long as ctx allows); when the wait would be
+// longer it takes nothing and returns a *RateLimitedError saying how long.
+func (c *Client) Reserve(ctx context.Context, memberID, method string, maxWait time.Duration) error {
+	var until time.Time
+	if maxWait > 0 {
+		until = c.clock.Now().Add(maxWait)
+	}
+	_, err := c.waitBudget(ctx, until, memberID, method, []string{method})
+	return err
+}
+
 // waitBudget waits before one HTTP request: first for pauses and slowdowns
 // of the methods it runs, then for one unit of the portal's shared budget.
-func (c *Client) waitBudget(ctx context.Context, memberID, method string, methods []string) (time.Duration, error) {
+// It waits past neither ctx's deadline nor until (when set).
+func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, method string, methods []string) (time.Duration, error) {
 	var waited time.Duration
 	d, m, paused, err := c.methodDelay(ctx, memberID, methods)
 	if err != nil {
@@ -74,26 +90,16 @@ func (c *Client) waitBudget(ctx context.Context, memberID, method string, method
 		if !paused {
 			reason = "operating_slowdown"
 		}
-		if err := c.sleep(ctx, memberID, m, d, reason, nil); err != nil {
+		if err := c.sleepBefore(ctx, until, memberID, m, d, reason, nil); err != nil {
 			return 0, err
 		}
 		waited += d
 	}
-	prof, err := c.profile(ctx, memberID)
-	if err != nil {
+	lim, on, err := c.limit(ctx, memberID)
+	if err != nil || !on {
 		return waited, err
 	}
-	if prof.Rate <= 0 {
-		return waited, nil
-	}
-	if prof.Period <= 0 {
-		prof.Period = time.Second
-	}
-	if prof.Burst <= 0 {
-		prof.Burst = 1
-	}
-	lim := redis_rate.Limit{Rate: prof.Rate, Burst: prof.Burst, Period: prof.Period}
-	key := c.cfg.KeyPrefix + "rl:" + memberID
+	key := c.budgetKey(memberID)
 	for {
 		res, err := c.limiter.Allow(ctx, key, lim)
 		if err != nil {
@@ -106,11 +112,44 @@ func (c *Client) waitBudget(ctx context.Context, memberID, method string, method
 		if d <= 0 {
 			d = 10 * time.Millisecond
 		}
-		if err := c.sleep(ctx, memberID, method, d, "budget", nil); err != nil {
+		if err := c.sleepBefore(ctx, until, memberID, method, d, "budget", nil); err != nil {
 			return waited, err
 		}
 		waited += d
 	}
+}
+
+func (c *Client) budgetKey(memberID string) string { return c.cfg.KeyPrefix + "rl:" + memberID }
+
+// limit is the shared limiter's setting for a portal; on is false when its
+// profile disables the limiter.
+func (c *Client) limit(ctx context.Context, memberID string) (lim redis_rate.Limit, on bool, err error) {
+	prof, err := c.profile(ctx, memberID)
+	if err != nil || prof.Rate <= 0 {
+		return lim, false, err
+	}
+	if prof.Period <= 0 {
+		prof.Period = time.Second
+	}
+	if prof.Burst <= 0 {
+		prof.Burst = 1
+	}
+	return redis_rate.Limit{Rate: prof.Rate, Burst: prof.Burst, Period: prof.Period}, true, nil
+}
+
+// fillBudget takes what is left of a portal's shared budget after the
+// portal refused a request with QUERY_LIMIT_EXCEEDED: its bucket is full, so
+// the next request anyone may send is one drain interval away. It returns
+// that interval (0 when the limiter is off).
+func (c *Client) fillBudget(ctx context.Context, memberID string) (time.Duration, error) {
+	lim, on, err := c.limit(ctx, memberID)
+	if err != nil || !on {
+		return 0, err
+	}
+	if _, err := c.limiter.AllowAtMost(ctx, c.budgetKey(memberID), lim, lim.Burst); err != nil {
+		return 0, fmt.Errorf("bitrix: rate limiter: %w", err)
+	}
+	return lim.Period / time.Duration(lim.Rate), nil
 }
 
 // MethodBudget is what the client knows of a method's time budget on a

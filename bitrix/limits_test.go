@@ -174,3 +174,47 @@ func TestProfiles(t *testing.T) {
 		t.Errorf("ENT = %+v", p)
 	}
 }
+
+// Reserve spends the budget the client's own calls spend, and waits for it
+// no longer than asked.
+func TestReserve(t *testing.T) {
+	e := setup(t, func(c *Config) {
+		c.Profile = func(context.Context, string) (Profile, error) {
+			return Profile{Rate: 10, Burst: 2, Period: time.Second}, nil
+		}
+		c.Clock = realClock{}
+	})
+	e.handle("crm.deal.get", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{"result":{}}`) })
+	ctx := context.Background()
+	// A call of the client's and a reservation take the burst of two.
+	if _, err := e.portal.Call(ctx, "crm.deal.get", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.Reserve(ctx, testMember, "profile", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The next unit is 100 ms away: more than 10 ms...
+	err := e.client.Reserve(ctx, testMember, "profile", 10*time.Millisecond)
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) || rl.Reason != "budget" || rl.RetryIn <= 10*time.Millisecond || rl.RetryIn > 100*time.Millisecond ||
+		rl.MemberID != testMember || rl.Method != "profile" {
+		t.Fatalf("reserve over its bound: %v", err)
+	}
+	// ... and within a second, which it waits.
+	start := time.Now()
+	if err := e.client.Reserve(ctx, testMember, "profile", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if w := time.Since(start); w < 20*time.Millisecond {
+		t.Errorf("reserve on a spent budget returned after %v", w)
+	}
+	// The refused reservation took nothing: the client's next call waits
+	// for one unit, not two.
+	resp, err := e.portal.Call(ctx, "crm.deal.get", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.LimiterWait <= 0 || resp.LimiterWait > 150*time.Millisecond {
+		t.Errorf("call after the reservations waited %v, want one unit (100 ms)", resp.LimiterWait)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -158,8 +159,23 @@ func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) 
 		for k := range cmds {
 			name := cmds[k].Name
 			if err := res.Err(name); err != nil {
-				if !notRun(err) || limitRetries >= p.c.cfg.MaxLimitRetries {
+				if !notRun(err) {
 					return cursor, fmt.Errorf("bitrix: scan %s after %d: %w", opts.Method, cursor, err)
+				}
+				if limitRetries >= p.c.cfg.MaxLimitRetries {
+					// Refused past the retries: the caller resumes from
+					// cursor after the next backoff step.
+					rl := &RateLimitedError{MemberID: p.memberID, Method: opts.Method, RetryIn: p.c.backoff(limitRetries),
+						Reason: "query_limit", Err: err}
+					if IsOperationLimit(err) {
+						// Batch paused the method: the pause is the wait.
+						d, _, _, derr := p.c.methodDelay(ctx, p.memberID, []string{opts.Method})
+						if derr != nil {
+							return cursor, errors.Join(err, derr)
+						}
+						rl.Reason, rl.RetryIn = "operating", max(d, rl.RetryIn)
+					}
+					return cursor, fmt.Errorf("bitrix: scan %s after %d: %w", opts.Method, cursor, rl)
 				}
 				// Refused before running: the next request restarts here.
 				// Batch already paused the method for OPERATION_TIME_LIMIT.

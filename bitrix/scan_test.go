@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func scanEnv(t testing.TB, n int) (*testEnv, *fakeBatch, *dealTable) {
@@ -279,4 +280,29 @@ func BenchmarkScan(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)/float64(fb.requestCount()), "rows/request")
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// A page refused past the retries ends the scan with a *RateLimitedError of
+// the method's pause, keeping the cursor of the last good page.
+func TestScanRefusedPastRetries(t *testing.T) {
+	e, fb, _ := scanEnv(t, 300)
+	// The first request's first page runs; every page after it is refused.
+	fb.fail = func(name string, req int) *APIError {
+		if req > 0 || name != "p00" {
+			return &APIError{Code: "OPERATION_TIME_LIMIT", Description: "Method is blocked due to operation time limit."}
+		}
+		return nil
+	}
+	pages := 0
+	cursor, err := e.portal.Scan(context.Background(), ScanOptions{Method: "crm.deal.list"}, func(*ScanPage) error {
+		pages++
+		return nil
+	})
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) || rl.Reason != "operating" || rl.RetryIn < time.Minute-time.Second || !IsOperationLimit(err) {
+		t.Fatalf("err = %v, want RateLimitedError of the method's pause", err)
+	}
+	if pages != 1 || cursor == 0 {
+		t.Errorf("cursor %d after %d pages, want the first page's", cursor, pages)
+	}
 }

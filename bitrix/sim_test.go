@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"segmentor/app/redistest"
 	"segmentor/bitrix"
@@ -23,6 +24,7 @@ import (
 type simEnv struct {
 	sim   *b24sim.Portal
 	store *bitrix.MemoryTokenStore
+	ropts *redis.Options // the test's Redis database
 	newC  func(profile bitrix.Profile) *bitrix.Client
 }
 
@@ -52,7 +54,7 @@ func newSim(t *testing.T, opts b24sim.Options) *simEnv {
 		}
 		return c
 	}
-	return &simEnv{sim: sim, store: store, newC: newC}
+	return &simEnv{sim: sim, store: store, ropts: ropts, newC: newC}
 }
 
 func TestSimCallAndBatch(t *testing.T) {
