@@ -58,8 +58,8 @@ func newSettingsStack(t *testing.T, lang string) *settingsStack {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
-	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true},
-		Apps: handlers.HTTPTokenChecker{AllowHTTP: true}, Key: sessionKey, Clock: clock.Now}
+	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true, Budget: s.client},
+		Apps: handlers.HTTPTokenChecker{AllowHTTP: true, Budget: s.client}, Key: sessionKey, Clock: clock.Now}
 	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}, Jobs: s.worker.Queue,
 		Insight: &jobs.Analyst{Store: s.store, Mirror: app.NewMirror(s.rdb)}, Mirror: app.NewMirror(s.rdb), Queues: s.insp, Usage: s.usage}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))

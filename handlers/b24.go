@@ -34,7 +34,7 @@ type Queue interface {
 // returns the ID of the app it belongs to (app.info), since a token of
 // another app installed on the same portal is valid there too.
 type TokenChecker interface {
-	CheckAccessToken(ctx context.Context, clientEndpoint, accessToken string) (appID string, err error)
+	CheckAccessToken(ctx context.Context, memberID, clientEndpoint, accessToken string) (appID string, err error)
 }
 
 // Bitrix24 handles what Bitrix24 POSTs: the installer and events.
@@ -76,7 +76,7 @@ func (h *Bitrix24) Install(c *gin.Context) {
 	// may become the portal's tokens (and bring its application token).
 	notAdmin := false
 	tok, err := h.Client.InstallPortal(ctx, f, func(ctx context.Context, t *bitrix.Token) error {
-		prof, err := h.Users.Profile(ctx, t.ClientEndpoint, t.AccessToken)
+		prof, err := h.Users.Profile(ctx, t.MemberID, t.ClientEndpoint, t.AccessToken)
 		if err != nil {
 			return err
 		}
@@ -88,6 +88,12 @@ func (h *Bitrix24) Install(c *gin.Context) {
 	})
 	if err != nil {
 		h.Log.Warn("install refused", "portal", f.MemberID, "error", err)
+		if d, busy := portalBusy(err); busy {
+			// The installer's refresh token is spent: the admin starts again.
+			retryAfter(c, d)
+			h.installPage(c, http.StatusServiceUnavailable, lang, "", installText(lang, "busy"))
+			return
+		}
 		text := installText(lang, "not_confirmed")
 		if notAdmin {
 			text = installText(lang, "not_admin")
@@ -231,7 +237,13 @@ func (h *Bitrix24) Event(c *gin.Context) {
 		if ev.Verify(stored) && stored != "" {
 			break
 		}
-		if !h.adminOfOurApp(ctx, p, ev.Auth.AccessToken) || ev.Auth.ApplicationToken == "" {
+		admin, err := h.adminOfOurApp(ctx, p, ev.Auth.AccessToken)
+		if d, busy := portalBusy(err); busy {
+			retryAfter(c, d)
+			h.unavailable(c, err)
+			return
+		}
+		if !admin || ev.Auth.ApplicationToken == "" {
 			c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "The event's tokens are not valid for this portal."})
 			return
 		}
@@ -288,17 +300,18 @@ func (h *Bitrix24) Event(c *gin.Context) {
 // adminOfOurApp reports whether accessToken is a live token of this app
 // (not of another app on the portal) held by a portal administrator, checked
 // at the stored endpoint. Only such a token may set the application token:
-// anyone else could otherwise plant one and forge an uninstall.
-func (h *Bitrix24) adminOfOurApp(ctx context.Context, p *app.Portal, accessToken string) bool {
+// anyone else could otherwise plant one and forge an uninstall. The error
+// is the checks' failure, for telling a busy portal from a refusal.
+func (h *Bitrix24) adminOfOurApp(ctx context.Context, p *app.Portal, accessToken string) (bool, error) {
 	if accessToken == "" || p.AppID == "" || p.ClientEndpoint == "" {
-		return false
+		return false, nil
 	}
-	appID, err := h.Tokens.CheckAccessToken(ctx, p.ClientEndpoint, accessToken)
+	appID, err := h.Tokens.CheckAccessToken(ctx, p.MemberID, p.ClientEndpoint, accessToken)
 	if err != nil || appID != p.AppID {
-		return false
+		return false, err
 	}
-	prof, err := h.Users.Profile(ctx, p.ClientEndpoint, accessToken)
-	return err == nil && prof.Admin
+	prof, err := h.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, accessToken)
+	return err == nil && prof.Admin, err
 }
 
 // uninstall forgets the portal's tokens; with clean, everything derived.
@@ -325,18 +338,22 @@ func (h *Bitrix24) unavailable(c *gin.Context, err error) {
 	c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable", "message": "Try again later."})
 }
 
-// HTTPTokenChecker checks an access token by calling app.info with it.
+// HTTPTokenChecker checks an access token by calling app.info with it, in
+// its turn in the portal's Budget.
 type HTTPTokenChecker struct {
 	HTTP      *http.Client
 	AllowHTTP bool
+	Budget    Budget        // nil: calls are not limited
+	MaxWait   time.Duration // for the budget; 0: PortalWait
 }
 
 // CheckAccessToken implements TokenChecker.
-func (t HTTPTokenChecker) CheckAccessToken(ctx context.Context, endpoint, token string) (string, error) {
+func (t HTTPTokenChecker) CheckAccessToken(ctx context.Context, memberID, endpoint, token string) (string, error) {
 	var info struct {
 		ID bitrix.ID `json:"ID"`
 	}
-	if err := callWithToken(ctx, t.HTTP, t.AllowHTTP, endpoint, "app.info", token, &info); err != nil {
+	tc := tokenCaller{HTTP: t.HTTP, AllowHTTP: t.AllowHTTP, Budget: t.Budget, MaxWait: t.MaxWait}
+	if err := tc.call(ctx, memberID, endpoint, "app.info", token, &info); err != nil {
 		return "", err
 	}
 	if info.ID == 0 {

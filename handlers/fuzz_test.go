@@ -36,7 +36,7 @@ type fuzzEnv struct {
 
 type goodUser struct{}
 
-func (goodUser) Profile(_ context.Context, _, token string) (handlers.Profile, error) {
+func (goodUser) Profile(_ context.Context, _, _, token string) (handlers.Profile, error) {
 	if token != "good" {
 		return handlers.Profile{}, fmt.Errorf("profile: not a token of this portal")
 	}
@@ -327,14 +327,14 @@ func FuzzTokenCallAnswer(f *testing.F) {
 		mu.Lock()
 		answer.status, answer.body = status, body
 		mu.Unlock()
-		prof, err := users.Profile(ctx, srv.URL+"/rest/", "tok")
+		prof, err := users.Profile(ctx, "m", srv.URL+"/rest/", "tok")
 		if err == nil && prof.ID <= 0 {
 			t.Fatalf("answer %d %q: a profile without a user: %+v", status, body, prof)
 		}
 		if err != nil && err.Error() == "" {
 			t.Fatal("error without message")
 		}
-		id, err := apps.CheckAccessToken(ctx, srv.URL+"/rest/", "tok")
+		id, err := apps.CheckAccessToken(ctx, "m", srv.URL+"/rest/", "tok")
 		if err == nil && (id == "" || id == "0") {
 			t.Fatalf("answer %d %q: an app check without an app id", status, body)
 		}

@@ -31,6 +31,7 @@ var installTexts = map[string]map[string]string{
 		"not_confirmed": "Bitrix24 did not confirm this installation, so nothing was changed. Please start the installation again from your portal.",
 		"internal":      "Segmentor could not save the installation. Nothing was lost; please try again in a minute.",
 		"not_admin":     "Only a Bitrix24 administrator can install Segmentor. Nothing was changed.",
+		"busy":          "Your Bitrix24 portal is busy with Segmentor's requests, so this installation could not be confirmed and nothing was changed. Please start the installation again from your portal in a minute.",
 	},
 	"ru": {
 		"title":         "Установка Segmentor",
@@ -43,6 +44,7 @@ var installTexts = map[string]map[string]string{
 		"not_confirmed": "Битрикс24 не подтвердил установку, поэтому ничего не изменено. Начните установку заново с вашего портала.",
 		"internal":      "Segmentor не смог сохранить установку. Ничего не потеряно; повторите через минуту.",
 		"not_admin":     "Установить Segmentor может только администратор Битрикс24. Ничего не изменено.",
+		"busy":          "Ваш портал Битрикс24 занят запросами Segmentor, поэтому установку не удалось подтвердить, и ничего не изменено. Начните установку заново с вашего портала через минуту.",
 	},
 }
 

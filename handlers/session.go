@@ -33,10 +33,10 @@ type Session struct {
 	Expires  int64  `json:"e"` // unix seconds
 }
 
-// UserChecker asks a portal, at its stored endpoint, who owns an access
-// token (REST method profile).
+// UserChecker asks a portal (member_id), at its stored endpoint, who owns
+// an access token (REST method profile).
 type UserChecker interface {
-	Profile(ctx context.Context, clientEndpoint, accessToken string) (Profile, error)
+	Profile(ctx context.Context, memberID, clientEndpoint, accessToken string) (Profile, error)
 }
 
 // Profile is the answer of the REST method profile.
@@ -131,13 +131,21 @@ func (s *Sessions) Start(c *gin.Context) {
 		return
 	}
 	lang := langOf(p.Lang)
-	prof, err := s.Users.Profile(ctx, p.ClientEndpoint, req.AuthID)
+	prof, err := s.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, req.AuthID)
+	if d, busy := portalBusy(err); busy {
+		apiError(c, lang, busyError(c, lang, d, err))
+		return
+	}
 	if err != nil {
 		apiError(c, lang, &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err})
 		return
 	}
 	if s.Apps != nil {
-		appID, err := s.Apps.CheckAccessToken(ctx, p.ClientEndpoint, req.AuthID)
+		appID, err := s.Apps.CheckAccessToken(ctx, p.MemberID, p.ClientEndpoint, req.AuthID)
+		if d, busy := portalBusy(err); busy {
+			apiError(c, lang, busyError(c, lang, d, err))
+			return
+		}
 		if err != nil || p.AppID == "" || appID != p.AppID {
 			apiError(c, lang, &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err})
 			return
@@ -199,21 +207,24 @@ func sessionOf(c *gin.Context) Session {
 }
 
 // HTTPUserChecker calls profile with the user's token at the portal's
-// stored endpoint.
+// stored endpoint, in its turn in the portal's Budget.
 type HTTPUserChecker struct {
 	HTTP      *http.Client
 	AllowHTTP bool
+	Budget    Budget        // nil: calls are not limited
+	MaxWait   time.Duration // for the budget; 0: PortalWait
 }
 
 // Profile implements UserChecker.
-func (u HTTPUserChecker) Profile(ctx context.Context, endpoint, token string) (Profile, error) {
+func (u HTTPUserChecker) Profile(ctx context.Context, memberID, endpoint, token string) (Profile, error) {
 	var res struct {
 		ID       json.RawMessage `json:"ID"`
 		Admin    any             `json:"ADMIN"`
 		Name     string          `json:"NAME"`
 		LastName string          `json:"LAST_NAME"`
 	}
-	if err := callWithToken(ctx, u.HTTP, u.AllowHTTP, endpoint, "profile", token, &res); err != nil {
+	tc := tokenCaller{HTTP: u.HTTP, AllowHTTP: u.AllowHTTP, Budget: u.Budget, MaxWait: u.MaxWait}
+	if err := tc.call(ctx, memberID, endpoint, "profile", token, &res); err != nil {
 		return Profile{}, err
 	}
 	id, err := strconv.ParseInt(strings.Trim(string(res.ID), `"`), 10, 64)

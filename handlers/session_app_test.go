@@ -12,7 +12,9 @@ import (
 // the same portal: the token is valid there, but not ours.
 type otherApp struct{}
 
-func (otherApp) CheckAccessToken(context.Context, string, string) (string, error) { return "999", nil }
+func (otherApp) CheckAccessToken(context.Context, string, string, string) (string, error) {
+	return "999", nil
+}
 
 func TestSessionRefusesAnotherAppsToken(t *testing.T) {
 	s := newSettingsStack(t, "en")

@@ -201,8 +201,11 @@
     return r.status ? t('failed', { s: r.status }) : t('network');
   }
 
+  // startSession resolves true once signed in; a refusal is kept in
+  // session.refusal for start to explain.
   function startSession(member, auth) {
     return api('POST', '/session', { member_id: member, auth_id: auth }).then(function (r) {
+      session.refusal = r.status === 200 ? null : r;
       if (r.status !== 200) return false;
       session.token = r.data.token;
       session.member = member;
@@ -265,7 +268,9 @@
     return ready.then(function (a) {
       if (!a || !a.access_token) { fatal(t('openFromPortal')); return false; }
       return startSession(a.member_id, a.access_token).then(function (ok) {
-        if (!ok) fatal(t('sessionFailed'));
+        // 503: the portal is busy; the server says when to try again.
+        var busy = session.refusal && session.refusal.status === 503;
+        if (!ok) fatal(busy ? message(session.refusal) : t('sessionFailed'));
         return ok;
       });
     });

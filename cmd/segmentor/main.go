@@ -157,8 +157,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		router := handlers.Router(handlers.Deps{
 			Page: page,
 			Sessions: &handlers.Sessions{Store: store, Key: cfg.SecretKey,
-				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP},
-				Apps:  handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP}},
+				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24},
+				Apps:  handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24}},
 			API: &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb},
 				Insight: &jobs.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
 				Queues: asynq.NewInspectorFromRedisClient(rdb), Usage: usage},
@@ -169,8 +169,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Ops:      ops,
 			Bitrix24: &handlers.Bitrix24{Metrics: metrics,
 				Store: store, Client: b24, Queue: &jobs.Queue{Client: queue, Redis: rdb}, Manifest: manifest, Key: cfg.SecretKey, Log: log,
-				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP},
-				Users:  handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP},
+				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24, MaxWait: handlers.InstallWait},
+				Users:  handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24, MaxWait: handlers.InstallWait},
 			},
 		})
 		srv, addr, err := startWeb(cfg, router, log, errc)
