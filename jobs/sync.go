@@ -57,7 +57,7 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	sections := map[int64]int{}
 	var currencies json.RawMessage
 
-	ps := &packScan{p: p, progress: opts.Progress}
+	ps := &packScan{p: p, progress: opts.Progress, now: c.now}
 	ps.extra = []bitrix.Command{{Name: "currencies", Method: "crm.currency.list"}}
 	ps.extraOut = func(name string, res json.RawMessage) error { currencies = res; return nil }
 
@@ -288,6 +288,36 @@ type packScan struct {
 	requests int
 	rows     int                   // rows read so far
 	progress func(done, total int) // called after each request
+	now      func() time.Time
+}
+
+// maxPageRefusals is how many times in a row a chain's page may be refused
+// for a limit inside a batch before the scan gives its worker back.
+const maxPageRefusals = 5
+
+// Waits before a job runs again after a page kept being refused: a
+// QUERY_LIMIT_EXCEEDED outlasting the client's own backoff, or an
+// OPERATION_TIME_LIMIT whose pause the portal did not say.
+const (
+	queryLimitRetry = 15 * time.Second
+	operatingRetry  = time.Minute
+)
+
+// refusedPage turns a page the portal kept refusing for a limit into a
+// *bitrix.RateLimitedError, so the job is run again once the limit has
+// passed (not failed and retried on the generic backoff); the refusal
+// stays reachable through it.
+func refusedPage(ctx context.Context, p *bitrix.Portal, method string, err error, now time.Time) error {
+	rl := &bitrix.RateLimitedError{MemberID: p.MemberID(), Method: method, Reason: "query_limit", RetryIn: queryLimitRetry, Err: err}
+	if bitrix.IsOperationLimit(err) {
+		rl.Reason, rl.RetryIn = "operating", operatingRetry
+		if b, berr := p.MethodBudget(ctx, method); berr == nil {
+			if d := b.PausedUntil.Sub(now); d > 0 {
+				rl.RetryIn = d
+			}
+		}
+	}
+	return rl
 }
 
 type slot struct {
@@ -382,10 +412,13 @@ func (ps *packScan) run(ctx context.Context) error {
 				continue // past the end of its chain, or after a refused page
 			}
 			if err := res.Err(s.name); err != nil {
-				if (bitrix.IsQueryLimit(err) || bitrix.IsOperationLimit(err)) && c.retries < 5 {
-					c.retries++
-					stopped[c] = true
-					continue
+				if bitrix.IsQueryLimit(err) || bitrix.IsOperationLimit(err) {
+					if c.retries < maxPageRefusals {
+						c.retries++
+						stopped[c] = true
+						continue
+					}
+					return fmt.Errorf("scan %s after %d: %w", c.method, c.cursor, refusedPage(ctx, ps.p, c.method, err, ps.now()))
 				}
 				return fmt.Errorf("scan %s after %d: %w", c.method, c.cursor, err)
 			}

@@ -1,6 +1,7 @@
 package b24sim
 
 import (
+	"maps"
 	"time"
 )
 
@@ -44,6 +45,21 @@ func (p *Portal) SetRateLimit(ratePerSecond float64, burst int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.limit.rate, p.limit.burst = ratePerSecond, float64(burst)
+}
+
+// SetOperating changes the per-method operating budget at run time: the
+// limit over the sliding 10 minutes and what one call of a method costs
+// (methods not in cost keep theirs).
+func (p *Portal) SetOperating(limit time.Duration, cost map[string]time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.OperatingLimit = limit
+	merged := maps.Clone(p.opts.OperatingCost)
+	if merged == nil {
+		merged = map[string]time.Duration{}
+	}
+	maps.Copy(merged, cost)
+	p.opts.OperatingCost = merged
 }
 
 // admitRequest runs one HTTP REST request (a batch counts once) through the

@@ -1,0 +1,4 @@
+package jobs
+
+// RefusedPage is refusedPage, for the external tests.
+var RefusedPage = refusedPage
