@@ -414,7 +414,7 @@ func (p *Portal) do(ctx context.Context, rq *request) (*Response, *envelope, err
 				return nil, nil, err
 			}
 		}
-		wait, err := c.waitBudget(ctx, time.Time{}, p.memberID, rq.method, rq.methods)
+		wait, err := c.waitBudget(ctx, time.Time{}, p.memberID, rq.method, rq.methods, false)
 		totalWait += wait
 		if err != nil {
 			return nil, nil, err

@@ -72,14 +72,58 @@ func (c *Client) Reserve(ctx context.Context, memberID, method string, maxWait t
 	if maxWait > 0 {
 		until = c.clock.Now().Add(maxWait)
 	}
-	_, err := c.waitBudget(ctx, until, memberID, method, []string{method})
+	_, err := c.waitBudget(ctx, until, memberID, method, []string{method}, true)
 	return err
 }
 
+// A Reserve is someone waiting in front of a screen (a page or card tab
+// opening); a job is not. While a Reserve waits for the portal's budget it
+// is counted under the portal's urgent key, and the client's own requests
+// let it have the next free turn: otherwise a page opened during a
+// backfill, which keeps the budget spent, would win a turn only by chance
+// and often fail after its short wait.
+func (c *Client) urgentKey(memberID string) string { return c.cfg.KeyPrefix + "rl-urgent:" + memberID }
+
+// urgentWait is how long a request yields to a waiting Reserve before
+// looking again.
+const urgentWait = 50 * time.Millisecond
+
+// announce counts one urgent waiter until done is called (or, if the
+// process dies, until the key expires after ttl).
+func (c *Client) announce(ctx context.Context, memberID string, ttl time.Duration) (done func(), err error) {
+	key := c.urgentKey(memberID)
+	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, key)
+		p.PExpire(ctx, key, ttl)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bitrix: rate limiter: %w", err)
+	}
+	return func() {
+		// Not ctx: the count must come down even when the caller gave up.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if n, err := c.rdb.Decr(dctx, key).Result(); err == nil && n <= 0 {
+			c.rdb.Del(dctx, key)
+		}
+	}, nil
+}
+
+// urgentWaiting reports whether a Reserve waits for the portal's budget.
+func (c *Client) urgentWaiting(ctx context.Context, memberID string) (bool, error) {
+	n, err := c.rdb.Exists(ctx, c.urgentKey(memberID)).Result()
+	if err != nil {
+		return false, fmt.Errorf("bitrix: rate limiter: %w", err)
+	}
+	return n > 0, nil
+}
+
 // waitBudget waits before one HTTP request: first for pauses and slowdowns
-// of the methods it runs, then for one unit of the portal's shared budget.
-// It waits past neither ctx's deadline nor until (when set).
-func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, method string, methods []string) (time.Duration, error) {
+// of the methods it runs, then for one unit of the portal's shared budget,
+// letting an urgent waiter (Reserve) go first unless it is one. It waits
+// past neither ctx's deadline nor until (when set).
+func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, method string, methods []string, urgent bool) (time.Duration, error) {
 	var waited time.Duration
 	d, m, paused, err := c.methodDelay(ctx, memberID, methods)
 	if err != nil {
@@ -100,7 +144,21 @@ func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, meth
 		return waited, err
 	}
 	key := c.budgetKey(memberID)
+	announced := false
 	for {
+		if !urgent {
+			yield, err := c.urgentWaiting(ctx, memberID)
+			if err != nil {
+				return waited, err
+			}
+			if yield {
+				if err := c.sleepBefore(ctx, until, memberID, method, urgentWait, "budget", nil); err != nil {
+					return waited, err
+				}
+				waited += urgentWait
+				continue
+			}
+		}
 		res, err := c.limiter.Allow(ctx, key, lim)
 		if err != nil {
 			return waited, fmt.Errorf("bitrix: rate limiter: %w", err)
@@ -111,6 +169,18 @@ func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, meth
 		d := res.RetryAfter
 		if d <= 0 {
 			d = 10 * time.Millisecond
+		}
+		if urgent && !announced {
+			ttl := time.Minute // until done, at most this
+			if !until.IsZero() {
+				ttl = until.Sub(c.clock.Now()) + time.Second
+			}
+			done, err := c.announce(ctx, memberID, ttl)
+			if err != nil {
+				return waited, err
+			}
+			defer done()
+			announced = true
 		}
 		if err := c.sleepBefore(ctx, until, memberID, method, d, "budget", nil); err != nil {
 			return waited, err

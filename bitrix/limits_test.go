@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -216,5 +217,58 @@ func TestReserve(t *testing.T) {
 	}
 	if resp.LimiterWait <= 0 || resp.LimiterWait > 150*time.Millisecond {
 		t.Errorf("call after the reservations waited %v, want one unit (100 ms)", resp.LimiterWait)
+	}
+}
+
+// A page waiting in Reserve gets the next free turn while the client's own
+// calls keep the budget spent: four callers in a loop, as a backfill and
+// live jobs do, would otherwise win most turns and the page would often
+// give up after its short wait.
+func TestReserveGoesBeforeTheClientsCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs callers against a real-time budget for a few seconds")
+	}
+	e := setup(t, func(c *Config) {
+		c.Profile = func(context.Context, string) (Profile, error) {
+			return Profile{Rate: 4, Burst: 1, Period: time.Second}, nil
+		}
+		c.Clock = realClock{}
+	})
+	e.handle("crm.deal.get", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{"result":{}}`) })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if _, err := e.portal.Call(ctx, "crm.deal.get", nil, nil); err == nil {
+					calls.Add(1)
+				} else if ctx.Err() == nil {
+					t.Logf("call: %v", err)
+				}
+			}
+		})
+	}
+	defer func() { cancel(); wg.Wait() }()
+	time.Sleep(500 * time.Millisecond) // the callers spend the budget
+
+	const opens = 6
+	var worst time.Duration
+	for i := range opens {
+		start := time.Now()
+		// 600 ms: more than one turn (250 ms), less than the five turns a
+		// fair draw among five would take on average.
+		if err := e.client.Reserve(ctx, testMember, "profile", 600*time.Millisecond); err != nil {
+			t.Fatalf("page open %d of %d gave up: %v", i+1, opens, err)
+		}
+		worst = max(worst, time.Since(start))
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%d page opens beside 4 busy callers (%d calls): the longest waited %v", opens, calls.Load(), worst.Round(time.Millisecond))
+	if calls.Load() == 0 {
+		t.Error("the callers made no call: the budget was never contended")
+	}
+	if n, _ := e.client.rdb.Exists(context.Background(), e.client.urgentKey(testMember)).Result(); n != 0 {
+		t.Error("the urgent count outlived its waiters")
 	}
 }
