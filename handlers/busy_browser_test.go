@@ -1,0 +1,56 @@
+package handlers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"segmentor/handlers"
+)
+
+// A card tab opened while the portal's request budget is spent, past the
+// session's wait, tells the user the portal is busy and when to try again,
+// rather than a generic sign-in failure.
+func TestPageSaysWhenThePortalIsBusy(t *testing.T) {
+	exe := chromium(t)
+	s := newSettingsStack(t, "en")
+	s.sessions.Users = handlers.HTTPUserChecker{AllowHTTP: true, Budget: s.client, MaxWait: 50 * time.Millisecond}
+	s.sessions.Apps = handlers.HTTPTokenChecker{AllowHTTP: true, Budget: s.client, MaxWait: 50 * time.Millisecond}
+	f := newFrames(t)
+	url := f.openTab(t, s, "CRM_CONTACT_DETAIL_TAB", s.rep.ID, `{"ID":"1"}`, "")
+
+	// Spend the budget the way a backfill does, and keep it spent.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := s.client.Portal(s.sim.MemberID())
+	spent := make(chan struct{})
+	go func() {
+		closed := false
+		for ctx.Err() == nil {
+			resp, err := p.Call(ctx, "user.admin", nil, nil)
+			if err == nil && resp.LimiterWait > 0 && !closed {
+				close(spent)
+				closed = true
+			}
+		}
+	}()
+	select {
+	case <-spent:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the budget was not spent within 30 s")
+	}
+
+	b := newBrowser(t, exe, 60*time.Second)
+	b.step("rep opens a card tab on a busy portal",
+		chromedp.EmulateViewport(800, 600),
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="error"] #notice [data-kind="err"]`)),
+	)
+	text := b.eval(`document.getElementById("notice").textContent`)
+	if !strings.Contains(text, "busy") || !strings.Contains(text, "try again in") {
+		t.Errorf("the busy tab says %q; want that the portal is busy and when to try again", text)
+	}
+}
