@@ -3,6 +3,7 @@ package bitrix
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -78,45 +79,74 @@ func (c *Client) Reserve(ctx context.Context, memberID, method string, maxWait t
 
 // A Reserve is someone waiting in front of a screen (a page or card tab
 // opening); a job is not. While a Reserve waits for the portal's budget it
-// is counted under the portal's urgent key, and the client's own requests
-// let it have the next free turn: otherwise a page opened during a
+// is listed among the portal's urgent waiters, and the client's own
+// requests let it have the next free turn: otherwise a page opened during a
 // backfill, which keeps the budget spent, would win a turn only by chance
-// and often fail after its short wait.
+// and often fail after its short wait. Going first is rationed
+// (urgentTurns): a session start is unauthenticated until its token is
+// checked, so a flood of them must not keep a portal's jobs from running.
 func (c *Client) urgentKey(memberID string) string { return c.cfg.KeyPrefix + "rl-urgent:" + memberID }
+
+func (c *Client) urgentTurnsKey(memberID string) string {
+	return c.cfg.KeyPrefix + "rl-urgent-turns:" + memberID
+}
+
+// urgentTurns is how often Reserves may go first on one portal: one turn in
+// two seconds (a burst of three), a quarter of the standard budget at
+// most; past it a Reserve waits like any request.
+var urgentTurns = redis_rate.Limit{Rate: 1, Period: 2 * time.Second, Burst: 3}
 
 // urgentWait is how long a request yields to a waiting Reserve before
 // looking again.
 const urgentWait = 50 * time.Millisecond
 
-// announce counts one urgent waiter until done is called (or, if the
-// process dies, until the key expires after ttl).
-func (c *Client) announce(ctx context.Context, memberID string, ttl time.Duration) (done func(), err error) {
-	key := c.urgentKey(memberID)
+// urgentKeyTTL keeps the waiters' set from outliving them when a process
+// dies; each waiter's own expiry is its score.
+const urgentKeyTTL = 2 * time.Minute
+
+// announce lists one urgent waiter until done is called, or until expires
+// if the process dies first. It reports false, listing nothing, when the
+// portal's urgent turns are used up.
+func (c *Client) announce(ctx context.Context, memberID string, expires time.Time) (done func(), ok bool, err error) {
+	res, err := c.limiter.Allow(ctx, c.urgentTurnsKey(memberID), urgentTurns)
+	if err != nil {
+		return nil, false, fmt.Errorf("bitrix: rate limiter: %w", err)
+	}
+	if res.Allowed == 0 {
+		return nil, false, nil
+	}
+	key, id := c.urgentKey(memberID), strconv.FormatUint(rand.Uint64(), 36)
 	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Incr(ctx, key)
-		p.PExpire(ctx, key, ttl)
+		p.ZAdd(ctx, key, redis.Z{Score: float64(expires.UnixMilli()), Member: id})
+		p.PExpire(ctx, key, urgentKeyTTL)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bitrix: rate limiter: %w", err)
+		return nil, false, fmt.Errorf("bitrix: rate limiter: %w", err)
 	}
 	return func() {
-		// Not ctx: the count must come down even when the caller gave up.
+		// Not ctx: the waiter must leave the list even when the caller
+		// gave up; if this fails, its expiry takes it out.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
-		if n, err := c.rdb.Decr(dctx, key).Result(); err == nil && n <= 0 {
-			c.rdb.Del(dctx, key)
-		}
-	}, nil
+		c.rdb.ZRem(dctx, key, id)
+	}, true, nil
 }
 
-// urgentWaiting reports whether a Reserve waits for the portal's budget.
+// urgentWaiting reports whether a Reserve waits for the portal's budget,
+// dropping waiters whose time is up.
 func (c *Client) urgentWaiting(ctx context.Context, memberID string) (bool, error) {
-	n, err := c.rdb.Exists(ctx, c.urgentKey(memberID)).Result()
+	key := c.urgentKey(memberID)
+	var n *redis.IntCmd
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(c.clock.Now().UnixMilli(), 10))
+		n = p.ZCard(ctx, key)
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("bitrix: rate limiter: %w", err)
 	}
-	return n > 0, nil
+	return n.Val() > 0, nil
 }
 
 // waitBudget waits before one HTTP request: first for pauses and slowdowns
@@ -144,9 +174,12 @@ func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, meth
 		return waited, err
 	}
 	key := c.budgetKey(memberID)
-	announced := false
+	announced, listed := false, false
 	for {
-		if !urgent {
+		// Everyone not listed yields to those listed, Reserves without an
+		// urgent turn too: the same check before each try keeps the
+		// draw among the rest fair.
+		if !listed {
 			yield, err := c.urgentWaiting(ctx, memberID)
 			if err != nil {
 				return waited, err
@@ -171,16 +204,19 @@ func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, meth
 			d = 10 * time.Millisecond
 		}
 		if urgent && !announced {
-			ttl := time.Minute // until done, at most this
+			announced = true                          // once: a Reserve asks for one urgent turn
+			expires := c.clock.Now().Add(time.Minute) // until done, at most this
 			if !until.IsZero() {
-				ttl = until.Sub(c.clock.Now()) + time.Second
+				expires = until.Add(time.Second)
 			}
-			done, err := c.announce(ctx, memberID, ttl)
+			done, ok, err := c.announce(ctx, memberID, expires)
 			if err != nil {
 				return waited, err
 			}
-			defer done()
-			announced = true
+			if ok {
+				listed = true
+				defer done()
+			}
 		}
 		if err := c.sleepBefore(ctx, until, memberID, method, d, "budget", nil); err != nil {
 			return waited, err

@@ -237,9 +237,18 @@ func (h *Bitrix24) Event(c *gin.Context) {
 		if ev.Verify(stored) && stored != "" {
 			break
 		}
-		admin, err := h.adminOfOurApp(ctx, p, ev.Auth.AccessToken)
+		// Bitrix24 waits a few seconds for an event's answer and never
+		// sends it again: the checks get PortalWait in all, not the
+		// install's longer wait.
+		ectx, cancel := context.WithTimeout(ctx, PortalWait)
+		admin, err := h.adminOfOurApp(ectx, p, ev.Auth.AccessToken)
+		cancel()
 		if d, busy := portalBusy(err); busy {
 			retryAfter(c, d)
+			h.unavailable(c, err)
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
 			h.unavailable(c, err)
 			return
 		}

@@ -564,7 +564,7 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 	var deals []*app.MirrorDeal
 	for _, name := range names {
 		if err := res.Err(name); err != nil {
-			return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, err)
+			return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, c.refused(ctx, p, cmdMethod(cmds, name), err))
 		}
 		rows, err := listRows(res.Results[name], key)
 		if err != nil {
@@ -603,6 +603,27 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 	return out, gone, nil
 }
 
+// refused turns a command the portal refused for a limit, still refused
+// after the client's own rounds, into a *bitrix.RateLimitedError (see
+// refusedPage): the job runs again when the limit has passed, not counted
+// failed, and is never archived for it with its records' changes.
+func (c *Classifier) refused(ctx context.Context, p *bitrix.Portal, method string, err error) error {
+	if bitrix.IsQueryLimit(err) || bitrix.IsOperationLimit(err) {
+		return refusedPage(ctx, p, method, err, c.now())
+	}
+	return err
+}
+
+// cmdMethod is the method of the named command.
+func cmdMethod(cmds []bitrix.Command, name string) string {
+	for _, c := range cmds {
+		if c.Name == name {
+			return c.Method
+		}
+	}
+	return ""
+}
+
 // rowPages is how many pages of product rows a re-read asks for in its
 // batch per 50 deals (four rows a deal); more are read only if the last one
 // is full. A re-read of maxIDs deals has 5 list commands and 20 pages, well
@@ -618,7 +639,7 @@ func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberI
 	for k := range pages {
 		name := "pr" + strconv.Itoa(k)
 		if err := res.Err(name); err != nil {
-			return fmt.Errorf("re-read product rows: %w", err)
+			return fmt.Errorf("re-read product rows: %w", c.refused(ctx, p, "crm.item.productrow.list", err))
 		}
 		rows, err := listRows(res.Results[name], "productRows")
 		if err != nil {

@@ -60,3 +60,24 @@ func TestRefusedPageIsRateLimited(t *testing.T) {
 		t.Errorf("query limit refusal: %#v", err)
 	}
 }
+
+// So does a changes job whose re-read the portal refuses for a limit: the
+// job is run again later, not failed towards being archived with its
+// records' changes.
+func TestChangesGiveBackOnARefusedReread(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 50, Companies: 10, Deals: 100})
+	e.sim.SetOperating(time.Second, map[string]time.Duration{"crm.contact.list": 2 * time.Second})
+	ids := []int64{1, 2, 3}
+	var err error
+	for range 2 { // the first list runs and spends the method's budget
+		if err = e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "contact", IDs: ids}); err != nil {
+			break
+		}
+	}
+	var rl *bitrix.RateLimitedError
+	if !errors.As(err, &rl) || rl.Method != "crm.contact.list" || rl.RetryIn <= 0 {
+		t.Fatalf("re-read refused: %v (%T), want a *bitrix.RateLimitedError for crm.contact.list", err, err)
+	}
+}
