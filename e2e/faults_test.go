@@ -33,6 +33,8 @@ func TestFaultsThenReconciliation(t *testing.T) {
 	ed := newEditor(t, c.sim, 74)
 	for i := 0; i < 120; i++ {
 		switch i {
+		case 10:
+			c.sim.FailNext(1) // at least one, whatever the 5 % draw hits
 		case 20:
 			c.sim.ExpireAccessTokens()
 		case 40, 90:

@@ -18,6 +18,7 @@ type faultState struct {
 	latency    time.Duration // added before every REST answer
 	limitBurst int           // the next n REST requests get 503 QUERY_LIMIT_EXCEEDED
 	htmlNext   int           // the next n REST requests get an HTML error page
+	errorNext  int           // the next n REST requests get 500 INTERNAL_SERVER_ERROR
 	oldHosts   map[string]bool
 }
 
@@ -27,6 +28,15 @@ func (p *Portal) SetErrorRate(rate float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.fault.errorRate = rate
+}
+
+// FailNext answers the next n REST requests with 500
+// INTERNAL_SERVER_ERROR, as SetErrorRate's chosen ones are: for a test that
+// must see the fault whatever the draw.
+func (p *Portal) FailNext(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fault.errorNext = n
 }
 
 // SetHTMLErrorRate makes a share (0..1) of REST requests answer with an HTML
@@ -105,6 +115,9 @@ func (p *Portal) injectFault(w http.ResponseWriter, r *http.Request, entry *Requ
 	case f.htmlNext > 0:
 		f.htmlNext--
 		status, html = htmlStatusOr502(f.htmlStatus), true
+	case f.errorNext > 0:
+		f.errorNext--
+		status = 500
 	case f.errorRate > 0 && p.rng.Float64() < f.errorRate:
 		status = 500
 	case f.htmlRate > 0 && p.rng.Float64() < f.htmlRate:

@@ -28,6 +28,16 @@ func TestFaults(t *testing.T) {
 		t.Errorf("HTML 502 = %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Raw)
 	}
 
+	p.FailNext(2)
+	for i := 0; i < 2; i++ {
+		if r := callForm(t, p, "server.time", tok, nil); r.Status != 500 || r.errCode() != "INTERNAL_SERVER_ERROR" {
+			t.Errorf("forced failure %d = %d %s", i, r.Status, r.Raw)
+		}
+	}
+	if r := callForm(t, p, "server.time", tok, nil); r.Status != 200 {
+		t.Errorf("after the forced failures = %d", r.Status)
+	}
+
 	p.SetErrorRate(0.5)
 	fails := 0
 	for i := 0; i < 100; i++ {
@@ -53,7 +63,7 @@ func TestFaults(t *testing.T) {
 	p.SetLatency(0)
 
 	st := p.Stats()
-	if st.QueryLimitRefusals != 3 || st.Statuses[502] != 1 || st.Errors["INTERNAL_SERVER_ERROR"] != fails {
+	if st.QueryLimitRefusals != 3 || st.Statuses[502] != 1 || st.Errors["INTERNAL_SERVER_ERROR"] != fails+2 {
 		t.Errorf("stats = %+v", st)
 	}
 }
