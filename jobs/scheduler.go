@@ -31,6 +31,10 @@ var Schedule = map[string]string{
 
 const leaderKey = "seg:scheduler:leader"
 
+// SchedulerLock is the Redis key of the scheduler's leader lock: whoever
+// holds it schedules the periodic tasks.
+const SchedulerLock = leaderKey
+
 // RunScheduler schedules the periodic tasks from exactly one process: it
 // holds a Redis lock while it schedules and hands over when it stops or
 // loses the lock, so any number of workers may call it. It returns when ctx
