@@ -64,10 +64,6 @@ type clusterOptions struct {
 	// Redis, when set, is the app's database (a private server); otherwise
 	// redistest leases one.
 	Redis *redis.Options
-	// NoSchedule holds the scheduler's lock for the test: no periodic task
-	// (reconciliation every 15 min by the clock) runs unless the test
-	// queues it.
-	NoSchedule bool
 }
 
 func newCluster(t *testing.T, o clusterOptions) *cluster {
@@ -95,10 +91,11 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		c.scratch = func() *redis.Client { r, _ := redistest.New(t); return r }
 	}
 	c.redisURL = redisURL(opt)
-	if o.NoSchedule {
-		if err := c.rdb.Set(c.ctx, jobs.SchedulerLock, "held-by-the-test", time.Hour).Err(); err != nil {
-			t.Fatal(err)
-		}
+	// The test holds the scheduler's lock: no periodic task (reconciliation
+	// at every quarter hour, the nightly recompute, keep-alives) runs by the
+	// clock in the middle of a proof; a test queues one when it means to.
+	if err := c.rdb.Set(c.ctx, jobs.SchedulerLock, "held-by-the-test", time.Hour).Err(); err != nil {
+		t.Fatal(err)
 	}
 	seal, err := app.NewSealer(secretKey)
 	if err != nil {

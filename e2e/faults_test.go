@@ -22,9 +22,8 @@ func TestFaultsThenReconciliation(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	c, _ := newBackfilledCluster(t, clusterOptions{
-		Sim:        b24sim.Options{Seed: 74},
-		NoSchedule: true, // the test queues the reconciliation when it means to
-		Gen:        b24sim.GenOptions{Contacts: 200, Companies: 40, Deals: 600, Years: 2},
+		Sim: b24sim.Options{Seed: 74},
+		Gen: b24sim.GenOptions{Contacts: 200, Companies: 40, Deals: 600, Years: 2},
 	}, "worker-1", "worker-2")
 	before := c.sim.Stats()
 	oldURL := c.sim.URL()
