@@ -29,6 +29,9 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
+// SystemClock is the wall clock, the default Config.Clock.
+var SystemClock Clock = realClock{}
+
 type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
@@ -149,7 +152,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("bitrix: Config.OAuthURL: %w", err)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = SystemClock
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Float64

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,23 +18,18 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"segmentor/app/browsertest"
 	"segmentor/bitrix/b24sim"
 )
 
-// chromium finds the browser; without one the test is skipped, except in
-// CI where a missing browser is a failure.
+// chromium is the browser; without one (outside CI) the test is skipped.
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	exe := browsertest.Chromium(t)
+	if exe == "" {
+		t.Skip("chromium is not installed")
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("CI is set but no chromium is installed: the browser test must run")
-	}
-	t.Skip("chromium is not installed")
-	return ""
+	return exe
 }
 
 // frames replays in a browser what the simulated portal POSTs into its

@@ -55,14 +55,7 @@ func (c *Classifier) sleep(ctx context.Context, d time.Duration) error {
 	if c.Sleep != nil {
 		return c.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return bitrix.SystemClock.Sleep(ctx, d)
 }
 
 // backfillLeaseTTL bounds how long a dead backfill still looks alive.

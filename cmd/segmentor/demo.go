@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"segmentor"
+	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
 )
 
@@ -256,7 +257,7 @@ func (d *demoRun) install(ctx context.Context) error {
 		case "failed":
 			return fmt.Errorf("demo: setup failed: %s", st.Error)
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := bitrix.SystemClock.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -383,7 +384,7 @@ func (d *demoRun) backfill(ctx context.Context) error {
 			return nil
 		}
 		d.progress(&last, line, false)
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+		if err := bitrix.SystemClock.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -481,17 +482,6 @@ func (a *demoAPI) do(ctx context.Context, method, path string, in, out any) (int
 		}
 	}
 	return resp.StatusCode, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // loopbackIfUnspecified names a listener for the browser and the portal's

@@ -8,14 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"segmentor/app/browsertest"
 )
 
 // The demo, run in-process on a small portal: it seeds, installs, saves
@@ -100,7 +100,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	// The settings URL opens the page as the admin: what a browser does
 	// with it, by hand, then in Chromium when one is installed.
 	opened := checkOpener(t, d)
-	if path := chromiumPath(t); path != "" {
+	if path := browsertest.Chromium(t); path == "" {
+		t.Log("chromium is not installed: the browser check is skipped")
+	} else {
 		checkOpenerInBrowser(t, d, path)
 	}
 
@@ -333,21 +335,6 @@ func checkOpenerInBrowser(t *testing.T, d *demoRun, path string) {
 			t.Errorf("%s in Chromium: %v\npage text:\n%s", c.url, err, text)
 		}
 	}
-}
-
-// chromiumPath finds the browser; without one the browser check is
-// skipped, except in CI where a missing browser is a failure.
-func chromiumPath(t *testing.T) string {
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("CI is set but no chromium is installed: the browser check must run")
-	}
-	t.Log("chromium is not installed: the browser check is skipped")
-	return ""
 }
 
 func TestDemoIsTheDefaultWithNoConfiguration(t *testing.T) {

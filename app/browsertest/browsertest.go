@@ -1,0 +1,25 @@
+// Package browsertest finds the Chromium the browser tests drive. Without
+// one a test goes on without its browser part, unless CI is set: under CI a
+// missing browser is a failure, never a silent skip.
+package browsertest
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Chromium returns the browser's path, or "" when none is installed
+// outside CI (a test then skips its browser part).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("CI is set but no chromium is installed: the browser test must run")
+	}
+	return ""
+}
