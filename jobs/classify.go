@@ -522,16 +522,20 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 	fields := pr.rules.Fields(e)
 	var cmds []bitrix.Command
 	var names []string
+	listMethod := "crm." + string(e) + ".list"
+	if e == segment.EntityDeal {
+		listMethod = "crm.item.list"
+	}
 	for chunk := range slices.Chunk(ids, bitrix.PageSize) {
 		name := "rows" + strconv.Itoa(len(names))
 		names = append(names, name)
 		if e == segment.EntityDeal {
-			cmds = append(cmds, bitrix.Command{Name: name, Method: "crm.item.list", Params: map[string]any{
+			cmds = append(cmds, bitrix.Command{Name: name, Method: listMethod, Params: map[string]any{
 				"entityTypeId": 2, "select": dealSelect(uf, fields), "useOriginalUfNames": "Y",
 				"filter": map[string]any{"@id": chunk}, "order": map[string]string{"id": "ASC"}, "start": -1}})
 			continue
 		}
-		cmds = append(cmds, bitrix.Command{Name: name, Method: "crm." + string(e) + ".list", Params: map[string]any{
+		cmds = append(cmds, bitrix.Command{Name: name, Method: listMethod, Params: map[string]any{
 			"select": clientSelect(typeFieldOf(e), uf, fields),
 			"filter": map[string]any{"@ID": chunk}, "order": map[string]string{"ID": "ASC"}, "start": -1}})
 	}
@@ -564,7 +568,7 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 	var deals []*app.MirrorDeal
 	for _, name := range names {
 		if err := res.Err(name); err != nil {
-			return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, c.refused(ctx, p, cmdMethod(cmds, name), err))
+			return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, c.refused(ctx, p, listMethod, err))
 		}
 		rows, err := listRows(res.Results[name], key)
 		if err != nil {
@@ -612,16 +616,6 @@ func (c *Classifier) refused(ctx context.Context, p *bitrix.Portal, method strin
 		return refusedPage(ctx, p, method, err, c.now())
 	}
 	return err
-}
-
-// cmdMethod is the method of the named command.
-func cmdMethod(cmds []bitrix.Command, name string) string {
-	for _, c := range cmds {
-		if c.Name == name {
-			return c.Method
-		}
-	}
-	return ""
 }
 
 // rowPages is how many pages of product rows a re-read asks for in its
