@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -377,7 +378,14 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 	if err != nil {
 		return err
 	}
-	changedClients := map[segment.Entity][]*app.MirrorClient{}
+	// A client's segment key is stored only once every write its change
+	// implies has run (storeKeys, after write): the mirror's key is the
+	// segment whose knock-on is done. A run that fails part-way leaves the
+	// old key, so its retry sees the change again and re-labels the
+	// client's deals that the failure left behind; the writes that did run
+	// plan nothing the second time.
+	newKeys := map[app.ClientRef]string{}
+	var changedClients []app.ClientRef
 	knock := map[int64]bool{}
 	facts := map[segment.Entity]*segment.ClientFacts{}
 	for _, ref := range refs {
@@ -395,9 +403,9 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 		if err != nil {
 			return err
 		}
+		newKeys[ref] = res.Key
 		if res.Key != cl.Key {
-			cl.Key = res.Key
-			changedClients[ref.Entity] = append(changedClients[ref.Entity], cl)
+			changedClients = append(changedClients, ref)
 			if r.pr.rules.UsesClientSegment() {
 				// Its deals read client_segment: reclassify them. Open
 				// deals may move pipeline; closed ones get their Segment
@@ -422,7 +430,7 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 		if err != nil {
 			return err
 		}
-		lookup, err := c.segmentLookup(ctx, ch.MemberID, clients, deals)
+		lookup, err := c.segmentLookup(ctx, ch.MemberID, newKeys, deals)
 		if err != nil {
 			return err
 		}
@@ -446,22 +454,22 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 			}
 		}
 	}
-	if err := c.storeKeys(ctx, r, changedClients); err != nil {
+	// 5–6. Writes in batches of 50, then the mirror and the audit trail,
+	// then the clients' new keys.
+	if _, err := c.write(ctx, r, nil); err != nil {
 		return err
 	}
-	// 5–6. Writes in batches of 50, then the mirror and the audit trail.
-	_, err = c.write(ctx, r, nil)
-	return err
+	return c.storeKeys(ctx, ch.MemberID, clients, changedClients, newKeys)
 }
 
 // segmentLookup gives deals the segment keys of their clients, from this
-// run's fresh results or the mirror.
-func (c *Classifier) segmentLookup(ctx context.Context, memberID string, known map[app.ClientRef]*app.MirrorClient, deals map[int64]*app.MirrorDeal) (segment.SegmentLookup, error) {
-	keys := map[app.ClientRef]string{}
-	need := map[segment.Entity][]int64{}
-	for ref, cl := range known {
-		keys[ref] = cl.Key
+// run's fresh results (known) or the mirror.
+func (c *Classifier) segmentLookup(ctx context.Context, memberID string, known map[app.ClientRef]string, deals map[int64]*app.MirrorDeal) (segment.SegmentLookup, error) {
+	keys := maps.Clone(known)
+	if keys == nil {
+		keys = map[app.ClientRef]string{}
 	}
+	need := map[segment.Entity][]int64{}
 	for _, d := range deals {
 		for _, ref := range d.Clients() {
 			if _, ok := keys[ref]; !ok && !slices.Contains(need[ref.Entity], ref.ID) {
@@ -483,14 +491,17 @@ func (c *Classifier) segmentLookup(ctx context.Context, memberID string, known m
 	return func(e segment.Entity, id int64) string { return keys[app.ClientRef{Entity: e, ID: id}] }, nil
 }
 
-// storeKeys saves the new segment keys of clients that are not written
-// (those written are saved with their written values).
-func (c *Classifier) storeKeys(ctx context.Context, r *run, changed map[segment.Entity][]*app.MirrorClient) error {
-	for e, rows := range changed {
-		rows = slices.DeleteFunc(slices.Clone(rows), func(cl *app.MirrorClient) bool {
-			return slices.ContainsFunc(r.writes, func(p *pending) bool { return p.client == cl })
-		})
-		if err := c.Mirror.PutClients(ctx, r.memberID, e, rows); err != nil {
+// storeKeys saves the changed clients' new segment keys, with what write
+// recorded of the written ones.
+func (c *Classifier) storeKeys(ctx context.Context, memberID string, clients map[app.ClientRef]*app.MirrorClient, changed []app.ClientRef, keys map[app.ClientRef]string) error {
+	rows := map[segment.Entity][]*app.MirrorClient{}
+	for _, ref := range changed {
+		cl := clients[ref]
+		cl.Key = keys[ref]
+		rows[ref.Entity] = append(rows[ref.Entity], cl)
+	}
+	for e, list := range rows {
+		if err := c.Mirror.PutClients(ctx, memberID, e, list); err != nil {
 			return err
 		}
 	}
@@ -793,7 +804,9 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, 
 				applyPlan(w.deal, w.plan, w.res.Key)
 				deals = append(deals, w.deal)
 			} else {
-				w.client.Key = w.res.Key
+				// The client's key is not advanced here: a backfill set
+				// it when it evaluated; a change stores it after all
+				// its writes (Apply).
 				if w.plan.Type != "" {
 					w.client.TypeID = w.plan.Type
 				}

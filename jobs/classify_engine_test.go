@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -386,29 +387,7 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 
 	// Live edit: a big won deal makes its contact VIP, and the contact's
 	// other open deals follow it into the premium pipeline.
-	// A contact without a company, not VIP, with two open deals and a
-	// closed one: the test wins one open deal.
-	openOf, closedOf := map[int64][]int64{}, map[int64]int{}
-	for r := range e.sim.Records("deal") {
-		c := num(r["CONTACT_ID"])
-		if num(r["COMPANY_ID"]) != 0 || c == 0 || len(e.sim.DealContacts(int(num(r["ID"])))) != 1 {
-			continue
-		}
-		if str(r["STAGE_SEMANTIC_ID"]) == "P" {
-			openOf[c] = append(openOf[c], num(r["ID"]))
-		} else {
-			closedOf[c]++
-		}
-	}
-	var dealID, contactID int64
-	for c, open := range openOf {
-		if len(open) >= 2 && closedOf[c] > 0 && ex.key["contact"][c] != "vip" && (contactID == 0 || c < contactID) {
-			dealID, contactID = open[0], c
-		}
-	}
-	if dealID == 0 {
-		t.Fatal("no contact without a company with two open deals and a closed one")
-	}
+	dealID, contactID := vipCandidate(t, e, ex)
 	before := ex.key["contact"][contactID]
 	closedBefore := map[int64]map[string]any{}
 	for r := range e.sim.Records("deal") {
@@ -416,13 +395,7 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 			closedBefore[id] = r
 		}
 	}
-	yesterday := e.now.AddDate(0, 0, -1).Format("2006-01-02")
-	if err := e.sim.UserUpdate("deal", int(dealID), map[string]any{"OPPORTUNITY": "900000", "CURRENCY_ID": "USD", "CLOSEDATE": yesterday}, 1, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.sim.WinDeal(int(dealID), 1); err != nil {
-		t.Fatal(err)
-	}
+	winBig(t, e, dealID)
 	e.sim.ResetLog()
 	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: []int64{dealID}}); err != nil {
 		t.Fatal(err)
@@ -466,6 +439,142 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 	audit, err := e.store.Audit(ctx, e.memberID, "contact", contactID)
 	if err != nil || len(audit) == 0 || audit[0].To.Segment != "vip" || audit[0].Why == "" {
 		t.Errorf("audit of contact %d: %+v, %v", contactID, audit, err)
+	}
+}
+
+// vipCandidate finds a contact without a company, not VIP, with two open
+// deals and a closed one, and the open deal whose big win (winBig) makes
+// the contact VIP.
+func vipCandidate(t *testing.T, e *engineEnv, ex *expected) (dealID, contactID int64) {
+	t.Helper()
+	openOf, closedOf := map[int64][]int64{}, map[int64]int{}
+	for r := range e.sim.Records("deal") {
+		c := num(r["CONTACT_ID"])
+		if num(r["COMPANY_ID"]) != 0 || c == 0 || len(e.sim.DealContacts(int(num(r["ID"])))) != 1 {
+			continue
+		}
+		if str(r["STAGE_SEMANTIC_ID"]) == "P" {
+			openOf[c] = append(openOf[c], num(r["ID"]))
+		} else {
+			closedOf[c]++
+		}
+	}
+	for c, open := range openOf {
+		if len(open) >= 2 && closedOf[c] > 0 && ex.key["contact"][c] != "vip" && (contactID == 0 || c < contactID) {
+			dealID, contactID = open[0], c
+		}
+	}
+	if dealID == 0 {
+		t.Fatal("no contact without a company with two open deals and a closed one")
+	}
+	return dealID, contactID
+}
+
+// winBig has a user win the deal, worth 900,000 USD, yesterday.
+func winBig(t *testing.T, e *engineEnv, dealID int64) {
+	t.Helper()
+	yesterday := e.now.AddDate(0, 0, -1).Format("2006-01-02")
+	if err := e.sim.UserUpdate("deal", int(dealID), map[string]any{"OPPORTUNITY": "900000", "CURRENCY_ID": "USD", "CLOSEDATE": yesterday}, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.WinDeal(int(dealID), 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A change whose writes take two requests fails after the first: the
+// second is refused, or the process dies with the first one's answer lost.
+// The client's new segment is computed before the writes; its deals, in the
+// second request, are re-labelled on the retry. (A retry once found the
+// client's new segment already stored by the first request, or by settling
+// it, saw no change and left the client's other deals as they were.)
+func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds and classifies a 4,200-record portal twice")
+	}
+	for _, lost := range []bool{false, true} {
+		name := "second request refused"
+		if lost {
+			name = "first answer lost"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEngineEnv(t, b24sim.GenOptions{Contacts: 1000, Companies: 200, Deals: 3000})
+			if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+				t.Fatal(err)
+			}
+			ex := e.expect(t)
+			dealID, contactID := vipCandidate(t, e, ex)
+			// The won deal and 60 deals of other clients that become
+			// Web: the contact's write comes first, its other deals'
+			// writes after the 50 of the first request.
+			ids := []int64{dealID}
+			for r := range e.sim.Records("deal") {
+				id := num(r["ID"])
+				if len(ids) <= 60 && ex.key["deal"][id] == "" && str(r["SOURCE_ID"]) != "WEB" && !slices.Contains(e.sim.DealContacts(int(id)), contactID) {
+					if err := e.sim.UserUpdate("deal", int(id), map[string]any{"SOURCE_ID": "WEB"}, 1, false); err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, id)
+				}
+			}
+			winBig(t, e, dealID)
+			old := ex
+			ex = e.expect(t)
+			var relabel []int64
+			for r := range e.sim.Records("deal") {
+				id := num(r["ID"])
+				if id != dealID && slices.Contains(e.sim.DealContacts(int(id)), contactID) && old.key["deal"][id] != "premium" && ex.key["deal"][id] == "premium" {
+					relabel = append(relabel, id)
+				}
+			}
+			if ex.key["contact"][contactID] != "vip" || len(relabel) == 0 {
+				t.Fatalf("contact %d is %q with %v to re-label; the test wants it vip with other deals", contactID, ex.key["contact"][contactID], relabel)
+			}
+			change := jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: ids}
+			unwritten := map[int64]map[string]any{}
+			for _, id := range relabel {
+				unwritten[id], _ = e.sim.Record("deal", int(id))
+			}
+
+			e.cls.InDoubtWait = time.Millisecond
+			e.sim.ResetLog()
+			if lost {
+				ctx, cancel := context.WithCancel(ctx)
+				ks := &killSwitch{at: 1, during: true, kill: cancel, fired: make(chan struct{})}
+				if err := e.classifier(e.client(t, ks)).Apply(ctx, change); err == nil {
+					t.Fatal("the change whose process died reported success")
+				}
+				cancel()
+			} else {
+				e.sim.FailWrite(2)
+				if err := e.cls.Apply(ctx, change); err == nil {
+					t.Fatal("the change whose write was refused reported success")
+				}
+			}
+			for _, id := range relabel {
+				if rec, _ := e.sim.Record("deal", int(id)); !maps.Equal(rec, unwritten[id]) {
+					t.Fatalf("deal %d was written before the retry, the fault came too late to test it: %v → %v", id, unwritten[id], rec)
+				}
+			}
+
+			if err := e.cls.Apply(ctx, change); err != nil { // asynq's retry
+				t.Fatal(err)
+			}
+			s := e.sim.Stats()
+			updated := updatesByRecord(t, e.sim.Requests())
+			t.Logf("fault and retry: %d HTTP requests, %d updates of %d records; contact %d's deals %v to re-label",
+				s.HTTPRequests, updates(s), len(updated), contactID, relabel)
+			e.check(t, ex)
+			for rec, u := range updated {
+				if len(u) > 1 {
+					t.Errorf("%s written %d times: %v", rec, len(u), u)
+				}
+			}
+			if left, err := e.store.InFlightWrites(ctx, e.memberID); err != nil || len(left) != 0 {
+				t.Errorf("notes left after the retry: %+v, %v", left, err)
+			}
+		})
 	}
 }
 

@@ -79,8 +79,7 @@ func (a *Analyst) Explain(ctx context.Context, memberID string, e segment.Entity
 	}
 	var res segment.Result
 	if d != nil {
-		known := map[app.ClientRef]*app.MirrorClient{}
-		lookup, err := c.segmentLookup(ctx, memberID, known, map[int64]*app.MirrorDeal{id: d})
+		lookup, err := c.segmentLookup(ctx, memberID, nil, map[int64]*app.MirrorDeal{id: d})
 		if err != nil {
 			return nil, err
 		}

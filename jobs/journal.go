@@ -162,10 +162,10 @@ func (c *Classifier) settleWrites(ctx context.Context, memberID string, wait fun
 			}
 			putDeals = append(putDeals, d)
 		} else if cl := clients[segment.Entity(n.Entity)][n.ID]; cl != nil {
+			// Not its segment key, even when the write ran: the
+			// knock-on to its deals may not have (see Apply). The run's
+			// retry, or the next evaluation of the client, stores it.
 			cl.TypeID, cl.Segment = now.typeID, now.segment
-			if landed[i] {
-				cl.Key = n.Audit.To.Segment
-			}
 			putClients[segment.Entity(n.Entity)] = append(putClients[segment.Entity(n.Entity)], cl)
 		}
 	}

@@ -236,6 +236,13 @@ func (p *Portal) serveREST(w http.ResponseWriter, r *http.Request) {
 	token := params.String("auth")
 	delete(params, "auth")
 	entry.Params, entry.Auth = params, token
+	if p.failWrite(method, params) {
+		e := errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error")
+		entry.Status, entry.ErrorCode = e.Status, e.Code
+		p.record(entry)
+		writeError(w, e)
+		return
+	}
 
 	status, body := p.handle(method, params, token, start, &entry)
 	entry.Status = status

@@ -19,6 +19,7 @@ type faultState struct {
 	limitBurst int           // the next n REST requests get 503 QUERY_LIMIT_EXCEEDED
 	htmlNext   int           // the next n REST requests get an HTML error page
 	errorNext  int           // the next n REST requests get 500 INTERNAL_SERVER_ERROR
+	writeNth   int           // the nth REST request that writes from now gets 500 INTERNAL_SERVER_ERROR
 	oldHosts   map[string]bool
 }
 
@@ -37,6 +38,51 @@ func (p *Portal) FailNext(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.fault.errorNext = n
+}
+
+// FailWrite answers the nth REST request from now that would change a
+// record (an .add, .update or .delete method, alone or among a batch's
+// commands; 1 is the next) with 500 INTERNAL_SERVER_ERROR, before anything
+// of it runs: for a test whose fault must hit a given write, not the reads
+// around it.
+func (p *Portal) FailWrite(nth int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fault.writeNth = nth
+}
+
+// failWrite reports whether this request is the one FailWrite asked to
+// fail, counting the writes until it. Called without p.mu.
+func (p *Portal) failWrite(method string, params Params) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fault.writeNth == 0 || !writes(method, params) {
+		return false
+	}
+	p.fault.writeNth--
+	return p.fault.writeNth == 0
+}
+
+// writes reports whether a request changes records: its method, or for a
+// batch any of its commands, is an add, update or delete.
+func writes(method string, params Params) bool {
+	isWrite := func(m string) bool {
+		m = strings.ToLower(m)
+		return strings.HasSuffix(m, ".add") || strings.HasSuffix(m, ".update") || strings.HasSuffix(m, ".delete")
+	}
+	if method != "batch" {
+		return isWrite(method)
+	}
+	cmds, _ := params["cmd"].(map[string]any)
+	for _, v := range cmds {
+		if s, ok := v.(string); ok {
+			m, _, _ := strings.Cut(s, "?")
+			if isWrite(m) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SetHTMLErrorRate makes a share (0..1) of REST requests answer with an HTML

@@ -2,6 +2,7 @@ package b24sim
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,41 @@ func TestRename(t *testing.T) {
 	}
 	if log := p.Requests(); log[0].Status != 302 || log[0].Host == log[1].Host {
 		t.Errorf("log = %+v", log[:2])
+	}
+}
+
+// FailWrite lets reads through, alone or batched, and fails the nth request
+// that writes, before anything of it runs.
+func TestFailWrite(t *testing.T) {
+	p := New(Options{RatePerSecond: -1, Seed: 3})
+	defer p.Close()
+	p.Seed(GenOptions{Contacts: 3, Companies: 1, Deals: 2})
+	tok := p.IssueTokens(1).AccessToken
+	p.FailWrite(2)
+
+	if r := callForm(t, p, "crm.contact.get", tok, url.Values{"id": {"1"}}); r.Status != 200 {
+		t.Errorf("read alone = %d %s", r.Status, r.Raw)
+	}
+	if r := callJSON(t, p, "batch", tok, `{"cmd":{"a":"crm.contact.get?id=1","b":"crm.contact.list?select[]=ID"}}`); r.Status != 200 {
+		t.Errorf("batch of reads = %d %s", r.Status, r.Raw)
+	}
+	if r := callForm(t, p, "crm.contact.update", tok, url.Values{"id": {"2"}, "fields[NAME]": {"First"}}); r.Status != 200 {
+		t.Errorf("the first write = %d %s", r.Status, r.Raw)
+	}
+	write := `{"cmd":{"a":"crm.contact.get?id=1","b":"crm.contact.update?id=1&fields[NAME]=Changed"}}`
+	if r := callJSON(t, p, "batch", tok, write); r.Status != 500 || r.errCode() != "INTERNAL_SERVER_ERROR" {
+		t.Errorf("batch with a write = %d %s; want 500", r.Status, r.Raw)
+	}
+	if rec, _ := p.Record("contact", 1); rec["NAME"] == "Changed" {
+		t.Error("the failed write ran")
+	}
+	if r := callJSON(t, p, "batch", tok, write); r.Status != 200 {
+		t.Errorf("the next write = %d %s", r.Status, r.Raw)
+	}
+	if rec, _ := p.Record("contact", 1); rec["NAME"] != "Changed" {
+		t.Errorf("the write after the fault did not run: %v", rec["NAME"])
+	}
+	if st := p.Stats(); st.Errors["INTERNAL_SERVER_ERROR"] != 1 || st.Statuses[500] != 1 {
+		t.Errorf("stats: %v errors, %v statuses; want the one 500 recorded", st.Errors, st.Statuses)
 	}
 }
