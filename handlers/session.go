@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -131,25 +132,10 @@ func (s *Sessions) Start(c *gin.Context) {
 		return
 	}
 	lang := langOf(p.Lang)
-	prof, err := s.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, req.AuthID)
-	if d, busy := portalBusy(err); busy {
-		apiError(c, lang, busyError(c, lang, d, err))
-		return
-	}
+	prof, err := s.confirm(c, p, lang, req.AuthID)
 	if err != nil {
-		apiError(c, lang, &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err})
+		apiError(c, lang, err)
 		return
-	}
-	if s.Apps != nil {
-		appID, err := s.Apps.CheckAccessToken(ctx, p.MemberID, p.ClientEndpoint, req.AuthID)
-		if d, busy := portalBusy(err); busy {
-			apiError(c, lang, busyError(c, lang, d, err))
-			return
-		}
-		if err != nil || p.AppID == "" || appID != p.AppID {
-			apiError(c, lang, &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err})
-			return
-		}
 	}
 	name := strings.TrimSpace(prof.Name + " " + prof.LastName)
 	sess := Session{MemberID: p.MemberID, UserID: prof.ID, Name: name, Admin: prof.Admin, Lang: lang,
@@ -161,6 +147,62 @@ func (s *Sessions) Start(c *gin.Context) {
 		"admin":      prof.Admin,
 		"lang":       lang,
 	})
+}
+
+// confirm says whose token it is: what the portal confirmed within
+// app.SignInTTL, or the portal's answer now (profile, and app.info when
+// Apps is set). Tokens the portal refuses are rationed per portal, so
+// strangers cannot spend its request budget (app/signin.go).
+func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string) (Profile, error) {
+	ctx := c.Request.Context()
+	si, err := s.Store.ConfirmedSignIn(ctx, p.MemberID, token)
+	if err != nil {
+		return Profile{}, &app.Error{Code: app.EUnavailable, Message: "Sign-in is unavailable right now; try again in a minute.", Err: err}
+	}
+	if si != nil {
+		return Profile{ID: si.UserID, Name: si.Name, LastName: si.LastName, Admin: si.Admin}, nil
+	}
+	wait, ok, err := s.Store.SignInRefusalsLeft(ctx, p.MemberID)
+	if err != nil {
+		return Profile{}, &app.Error{Code: app.EUnavailable, Message: "Sign-in is unavailable right now; try again in a minute.", Err: err}
+	}
+	if !ok {
+		n := retryAfter(c, wait)
+		msg := fmt.Sprintf("Too many failed sign-ins to this portal; try again in %d s.", n)
+		if lang == "ru" {
+			msg = fmt.Sprintf("Слишком много неудачных входов на этот портал; повторите через %d с.", n)
+		}
+		return Profile{}, &app.Error{Code: app.ETooMany, Message: msg, Err: errInUserLanguage}
+	}
+	refused := func(err error) error {
+		if rerr := s.Store.SignInRefused(ctx, p.MemberID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err}
+	}
+	prof, err := s.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, token)
+	if d, busy := portalBusy(err); busy {
+		return Profile{}, busyError(c, lang, d, err)
+	}
+	if err != nil {
+		return Profile{}, refused(err)
+	}
+	if s.Apps != nil {
+		appID, err := s.Apps.CheckAccessToken(ctx, p.MemberID, p.ClientEndpoint, token)
+		if d, busy := portalBusy(err); busy {
+			return Profile{}, busyError(c, lang, d, err)
+		}
+		if err == nil && (p.AppID == "" || appID != p.AppID) {
+			err = fmt.Errorf("the token is of app %q, not of this app's %q", appID, p.AppID)
+		}
+		if err != nil {
+			return Profile{}, refused(err)
+		}
+	}
+	if err := s.Store.ConfirmSignIn(ctx, p.MemberID, token, app.SignIn{UserID: prof.ID, Name: prof.Name, LastName: prof.LastName, Admin: prof.Admin}); err != nil {
+		_ = c.Error(err) // the session still starts; the next open asks the portal again
+	}
+	return prof, nil
 }
 
 const sessionKey = "segmentor.session"
