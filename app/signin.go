@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,17 +21,15 @@ import (
 // token for up to an hour. So a confirmed token is remembered (by its hash,
 // never the token) for SignInTTL, and opening another card costs nothing.
 //
-// A token the portal refuses costs its request too, and anyone may send
-// one. Refusals are therefore rationed per portal (SignInFailures): once a
-// portal has refused that many, tokens not yet confirmed wait until the
-// ration refills, without a request. Tokens already confirmed still work.
+// A token the portal refuses is not remembered: it costs its request each
+// time, within the page's turn in the budget (at most one urgent turn in
+// 2 s, bitrix.Client.Reserve). Rationing refusals per portal was tried and
+// dropped: ten made-up tokens a minute would then lock every user out of
+// the page, a far cheaper attack than the one it bounds.
 
 // SignInTTL is how long a confirmed token is remembered. Bitrix24's access
 // tokens live an hour; a session issued from one lasts an hour as well.
 const SignInTTL = 15 * time.Minute
-
-// SignInFailures is the ration of refused sign-ins per portal.
-var SignInFailures = redis_rate.Limit{Rate: 10, Period: time.Minute, Burst: 10}
 
 // SignIn is what the portal confirmed about a token's owner.
 type SignIn struct {
@@ -46,8 +43,6 @@ func signInKey(memberID, token string) string {
 	h := sha256.Sum256([]byte(token))
 	return portalKey(memberID, "signin:"+hex.EncodeToString(h[:]))
 }
-
-func signInFailKey(memberID string) string { return portalKey(memberID, "signin-refused") }
 
 // ConfirmedSignIn returns what the portal confirmed about token within
 // SignInTTL, or nil.
@@ -71,30 +66,6 @@ func (s *Store) ConfirmSignIn(ctx context.Context, memberID, token string, si Si
 	b, _ := json.Marshal(si)
 	if err := s.rdb.Set(ctx, signInKey(memberID, token), b, SignInTTL).Err(); err != nil {
 		return fmt.Errorf("sign-in of %s: %w", memberID, err)
-	}
-	return nil
-}
-
-// SignInRefusalsLeft reports whether the portal may be asked about a token
-// it has not confirmed yet, and if not, when it may again.
-func (s *Store) SignInRefusalsLeft(ctx context.Context, memberID string) (retryIn time.Duration, ok bool, err error) {
-	// A cost of 0 reads the ration without spending it.
-	res, err := redis_rate.NewLimiter(s.rdb).AllowN(ctx, signInFailKey(memberID), SignInFailures, 0)
-	if err != nil {
-		return 0, false, fmt.Errorf("sign-in ration of %s: %w", memberID, err)
-	}
-	if res.Remaining >= 1 {
-		return 0, true, nil
-	}
-	// The ration is empty until one refusal's interval has passed.
-	interval := SignInFailures.Period / time.Duration(SignInFailures.Rate)
-	return max(res.ResetAfter-time.Duration(SignInFailures.Burst-1)*interval, time.Second), false, nil
-}
-
-// SignInRefused spends one refusal of the portal's ration.
-func (s *Store) SignInRefused(ctx context.Context, memberID string) error {
-	if _, err := redis_rate.NewLimiter(s.rdb).Allow(ctx, signInFailKey(memberID), SignInFailures); err != nil {
-		return fmt.Errorf("sign-in ration of %s: %w", memberID, err)
 	}
 	return nil
 }

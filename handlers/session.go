@@ -151,8 +151,7 @@ func (s *Sessions) Start(c *gin.Context) {
 
 // confirm says whose token it is: what the portal confirmed within
 // app.SignInTTL, or the portal's answer now (profile, and app.info when
-// Apps is set). Tokens the portal refuses are rationed per portal, so
-// strangers cannot spend its request budget (app/signin.go).
+// Apps is set).
 func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string) (Profile, error) {
 	ctx := c.Request.Context()
 	si, err := s.Store.ConfirmedSignIn(ctx, p.MemberID, token)
@@ -162,22 +161,7 @@ func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string) (P
 	if si != nil {
 		return Profile{ID: si.UserID, Name: si.Name, LastName: si.LastName, Admin: si.Admin}, nil
 	}
-	wait, ok, err := s.Store.SignInRefusalsLeft(ctx, p.MemberID)
-	if err != nil {
-		return Profile{}, &app.Error{Code: app.EUnavailable, Message: "Sign-in is unavailable right now; try again in a minute.", Err: err}
-	}
-	if !ok {
-		n := retryAfter(c, wait)
-		msg := fmt.Sprintf("Too many failed sign-ins to this portal; try again in %d s.", n)
-		if lang == "ru" {
-			msg = fmt.Sprintf("Слишком много неудачных входов на этот портал; повторите через %d с.", n)
-		}
-		return Profile{}, &app.Error{Code: app.ETooMany, Message: msg, Err: errInUserLanguage}
-	}
 	refused := func(err error) error {
-		if rerr := s.Store.SignInRefused(ctx, p.MemberID); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
 		return &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err}
 	}
 	prof, err := s.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, token)
