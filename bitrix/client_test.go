@@ -80,6 +80,24 @@ func TestCallRejectsBadInput(t *testing.T) {
 	}
 }
 
+// A missing record is not a missing method, nor another refusal.
+func TestIsRecordNotFound(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&APIError{Description: "Not found"}, true},
+		{fmt.Errorf("write deal 7: %w", &APIError{Code: "NOT_FOUND", Description: "Element not found"}), true},
+		{&APIError{Code: "ERROR_METHOD_NOT_FOUND", Description: "Method not found!"}, false},
+		{&APIError{Description: "Access denied"}, false},
+		{errors.New("Not found"), false},
+	} {
+		if got := IsRecordNotFound(c.err); got != c.want {
+			t.Errorf("IsRecordNotFound(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
 func TestErrorMapping(t *testing.T) {
 	type check func(error) bool
 	tests := []struct {
@@ -95,9 +113,9 @@ func TestErrorMapping(t *testing.T) {
 		{"query limit lower case", 503, "application/json", `{"error":"query_limit_exceeded","error_description":"Too many requests"}`, []check{IsQueryLimit}, "query_limit_exceeded", false},
 		{"operation limit", 429, "application/json", `{"error":"OPERATION_TIME_LIMIT","error_description":"Method is blocked due to operation time limit."}`, []check{IsOperationLimit, IsTemporary}, "OPERATION_TIME_LIMIT", false},
 		{"overload", 503, "application/json", `{"error":"OVERLOAD_LIMIT","error_description":"REST API is blocked due to overload."}`, []check{IsOverload}, "OVERLOAD_LIMIT", false},
-		{"empty code not found", 400, "application/json", `{"error":"","error_description":"Not found"}`, []check{IsNotFound}, "", false},
+		{"empty code not found", 400, "application/json", `{"error":"","error_description":"Not found"}`, []check{IsNotFound, IsRecordNotFound}, "", false},
 		{"empty code access denied", 400, "application/json", `{"error":"","error_description":"Access denied"}`, []check{IsAccessDenied}, "", false},
-		{"NOT_FOUND", 400, "application/json", `{"error":"NOT_FOUND","error_description":"Not found"}`, []check{IsNotFound}, "NOT_FOUND", false},
+		{"NOT_FOUND", 400, "application/json", `{"error":"NOT_FOUND","error_description":"Not found"}`, []check{IsNotFound, IsRecordNotFound}, "NOT_FOUND", false},
 		{"method not found", 404, "application/json", `{"error":"ERROR_METHOD_NOT_FOUND","error_description":"Method not found!"}`, []check{IsNotFound}, "ERROR_METHOD_NOT_FOUND", false},
 		{"access denied", 403, "application/json", `{"error":"ACCESS_DENIED","error_description":"REST API is available only on commercial plans"}`, []check{IsAccessDenied}, "ACCESS_DENIED", false},
 		{"insufficient scope", 403, "application/json", `{"error":"insufficient_scope","error_description":""}`, []check{IsAccessDenied}, "insufficient_scope", false},

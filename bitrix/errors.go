@@ -128,6 +128,13 @@ func IsNotFound(err error) bool {
 	return hasCode(err, CodeNotFound, CodeMethodNotFound) || descIs(err, "Not found")
 }
 
+// IsRecordNotFound reports a record that does not exist (any more):
+// NOT_FOUND, or the empty code with the text "Not found"; not a missing
+// method.
+func IsRecordNotFound(err error) bool {
+	return hasCode(err, CodeNotFound) || descIs(err, "Not found")
+}
+
 // IsAccessDenied reports missing rights or scope.
 func IsAccessDenied(err error) bool {
 	return hasCode(err, CodeAccessDenied, CodeInsufficientScope, CodeInvalidCredentials,

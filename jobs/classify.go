@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -180,6 +181,7 @@ type pending struct {
 	from   app.Outcome
 	client *app.MirrorClient
 	deal   *app.MirrorDeal
+	failed bool // the portal refused the command (write)
 }
 
 func (c *Classifier) newRun(ctx context.Context, memberID string, pr *portalRules) (*run, error) {
@@ -455,11 +457,25 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 		}
 	}
 	// 5–6. Writes in batches of 50, then the mirror and the audit trail,
-	// then the clients' new keys.
-	if _, err := c.write(ctx, r, nil); err != nil {
+	// then the new keys of the clients whose writes, their own and their
+	// deals', all ran. When the portal refuses a command, the others still
+	// count: only the clients it concerns keep their old keys for the retry.
+	_, err = c.write(ctx, r, nil)
+	var refused *commandsFailed
+	if err != nil && !errors.As(err, &refused) {
 		return err
 	}
-	return c.storeKeys(ctx, ch.MemberID, clients, changedClients, newKeys)
+	if refused != nil {
+		changedClients = slices.DeleteFunc(changedClients, func(ref app.ClientRef) bool {
+			return slices.ContainsFunc(r.writes, func(p *pending) bool {
+				return p.failed && (p.client == clients[ref] || p.deal != nil && slices.Contains(p.deal.Clients(), ref))
+			})
+		})
+	}
+	if serr := c.storeKeys(ctx, ch.MemberID, clients, changedClients, newKeys); serr != nil {
+		return serr
+	}
+	return err
 }
 
 // segmentLookup gives deals the segment keys of their clients, from this
@@ -769,7 +785,7 @@ func (c *Classifier) command(name string, p *pending) bitrix.Command {
 func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, last *pending)) (int, error) {
 	p := c.Bitrix.Portal(r.memberID)
 	written := 0
-	var firstErr error
+	var failed *commandsFailed
 	for start := 0; start < len(r.writes); start += bitrix.MaxBatch {
 		chunk := r.writes[start:min(start+bitrix.MaxBatch, len(r.writes))]
 		cmds := make([]bitrix.Command, len(chunk))
@@ -789,13 +805,23 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, 
 		}
 		var deals []*app.MirrorDeal
 		clients := map[segment.Entity][]*app.MirrorClient{}
+		gone := map[segment.Entity][]int64{}
 		ran := make([]bool, len(chunk))
 		for i, w := range chunk {
 			if err := res.Err(cmds[i].Name); err != nil {
-				c.log().Warn("write failed", "portal", r.memberID, "entity", w.entity, "id", w.id, "error", err)
-				if firstErr == nil {
-					firstErr = fmt.Errorf("write %s %d: %w", w.entity, w.id, err)
+				if bitrix.IsRecordNotFound(err) {
+					// Deleted, its event lost or not yet handled: the
+					// mirror forgets it, as the event would.
+					c.log().Info("write of a deleted record", "portal", r.memberID, "entity", w.entity, "id", w.id)
+					gone[w.entity] = append(gone[w.entity], w.id)
+					continue
 				}
+				c.log().Warn("write failed", "portal", r.memberID, "entity", w.entity, "id", w.id, "error", err)
+				w.failed = true
+				if failed == nil {
+					failed = &commandsFailed{first: fmt.Errorf("write %s %d: %w", w.entity, w.id, err)}
+				}
+				failed.n++
 				continue
 			}
 			written++
@@ -824,6 +850,14 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, 
 				return written, err
 			}
 		}
+		if err := c.Mirror.DeleteDeals(ctx, r.memberID, gone[segment.EntityDeal]); err != nil {
+			return written, err
+		}
+		for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+			if err := c.Mirror.DeleteClients(ctx, r.memberID, e, gone[e]); err != nil {
+				return written, err
+			}
+		}
 		if _, err := c.Store.EndWrites(ctx, r.memberID, notes, ran); err != nil {
 			return written, err
 		}
@@ -831,8 +865,28 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, 
 			progress(written, chunk[len(chunk)-1])
 		}
 	}
-	return written, firstErr
+	if failed != nil {
+		return written, failed
+	}
+	return written, nil
 }
+
+// commandsFailed is write's error when every batch was answered but the
+// portal refused some of their commands (each such pending is marked
+// failed): the job runs again for them.
+type commandsFailed struct {
+	first error
+	n     int
+}
+
+func (e *commandsFailed) Error() string {
+	if e.n == 1 {
+		return e.first.Error()
+	}
+	return fmt.Sprintf("%v (and %d more writes refused)", e.first, e.n-1)
+}
+
+func (e *commandsFailed) Unwrap() error { return e.first }
 
 // applyPlan records a deal's write in its mirror row.
 func applyPlan(d *app.MirrorDeal, plan segment.Plan, key string) {

@@ -447,6 +447,13 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 // the contact VIP.
 func vipCandidate(t *testing.T, e *engineEnv, ex *expected) (dealID, contactID int64) {
 	t.Helper()
+	deals, contacts := vipCandidates(t, e, ex, 1)
+	return deals[0], contacts[0]
+}
+
+// vipCandidates is vipCandidate for n contacts, in id order.
+func vipCandidates(t *testing.T, e *engineEnv, ex *expected, n int) (dealIDs, contactIDs []int64) {
+	t.Helper()
 	openOf, closedOf := map[int64][]int64{}, map[int64]int{}
 	for r := range e.sim.Records("deal") {
 		c := num(r["CONTACT_ID"])
@@ -459,15 +466,15 @@ func vipCandidate(t *testing.T, e *engineEnv, ex *expected) (dealID, contactID i
 			closedOf[c]++
 		}
 	}
-	for c, open := range openOf {
-		if len(open) >= 2 && closedOf[c] > 0 && ex.key["contact"][c] != "vip" && (contactID == 0 || c < contactID) {
-			dealID, contactID = open[0], c
+	for _, c := range slices.Sorted(maps.Keys(openOf)) {
+		if open := openOf[c]; len(open) >= 2 && closedOf[c] > 0 && ex.key["contact"][c] != "vip" && len(contactIDs) < n {
+			dealIDs, contactIDs = append(dealIDs, open[0]), append(contactIDs, c)
 		}
 	}
-	if dealID == 0 {
-		t.Fatal("no contact without a company with two open deals and a closed one")
+	if len(contactIDs) < n {
+		t.Fatalf("%d contacts without a company with two open deals and a closed one; the test needs %d", len(contactIDs), n)
 	}
-	return dealID, contactID
+	return dealIDs, contactIDs
 }
 
 // winBig has a user win the deal, worth 900,000 USD, yesterday.
@@ -575,6 +582,79 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 				t.Errorf("notes left after the retry: %+v, %v", left, err)
 			}
 		})
+	}
+}
+
+// The portal refuses the write of one deal a client's new segment
+// re-labels, or the deal is gone (deleted, its event lost). A gone deal
+// leaves the mirror and the change succeeds. A refused one fails the
+// change, but only its client keeps its old segment for the retry: another
+// client of the same change, all of whose writes ran, is stored at once.
+func TestEngineChangeWithARefusedOrGoneDeal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds and classifies a 4,200-record portal")
+	}
+	ctx := context.Background()
+	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 1000, Companies: 200, Deals: 3000})
+	if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+		t.Fatal(err)
+	}
+	old := e.expect(t)
+	won, contacts := vipCandidates(t, e, old, 3)
+	// Contact 0's other deal is refused, contact 1's is deleted, contact
+	// 2's are all written.
+	other := func(c int64, except int64) int64 {
+		for r := range e.sim.Records("deal") {
+			if id := num(r["ID"]); id != except && slices.Contains(e.sim.DealContacts(int(id)), c) && old.key["deal"][id] != "premium" {
+				return id
+			}
+		}
+		t.Fatalf("contact %d has no other deal to re-label", c)
+		return 0
+	}
+	refused, gone := other(contacts[0], won[0]), other(contacts[1], won[1])
+	e.sim.DenyUpdates("deal", int(refused), true)
+	e.sim.SetEventDelivery(0, 1)
+	if err := e.sim.UserDelete("deal", int(gone), 1); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetEventDelivery(0, 0)
+	for _, d := range won {
+		winBig(t, e, d)
+	}
+	change := jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: won}
+	mirror := app.NewMirror(e.rdb)
+	keyOf := func(c int64) string {
+		rows, err := mirror.Clients(ctx, e.memberID, "contact", []int64{c})
+		if err != nil || rows[c] == nil {
+			t.Fatalf("mirror row of contact %d: %v", c, err)
+		}
+		return rows[c].Key
+	}
+
+	err := e.cls.Apply(ctx, change)
+	if err == nil || !strings.Contains(err.Error(), "Access denied") {
+		t.Fatalf("the change with a refused write: %v; want the refusal", err)
+	}
+	if k := keyOf(contacts[0]); k == "vip" {
+		t.Errorf("contact %d, whose deal %d was refused, is stored vip: its retry would not re-label the deal", contacts[0], refused)
+	}
+	for _, c := range contacts[1:] {
+		if k := keyOf(c); k != "vip" {
+			t.Errorf("contact %d, all of whose writes ran, is stored %q; want vip", c, k)
+		}
+	}
+	if rows, err := mirror.Deals(ctx, e.memberID, []int64{gone}); err != nil || rows[gone] != nil {
+		t.Errorf("deal %d, deleted in the portal, is still in the mirror (%v)", gone, err)
+	}
+
+	e.sim.DenyUpdates("deal", int(refused), false)   // the rights are fixed
+	if err := e.cls.Apply(ctx, change); err != nil { // asynq's retry
+		t.Fatal(err)
+	}
+	e.check(t, e.expect(t))
+	if k := keyOf(contacts[0]); k != "vip" {
+		t.Errorf("contact %d after the retry is stored %q; want vip", contacts[0], k)
 	}
 }
 

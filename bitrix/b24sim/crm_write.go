@@ -286,6 +286,9 @@ func (p *Portal) crmUpdate(e *entity, id int, fields Params, w writer) (*record,
 		}
 		return nil, errNotFound()
 	}
+	if w.mode != modeUI && p.fault.denied[e.name+":"+strconv.Itoa(id)] {
+		return nil, &Error{Status: 400, Description: "Access denied"}
+	}
 	r := old.clone()
 	pd := c.apply(e, r, fields, w, false)
 	moved := false

@@ -6,20 +6,22 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // faultState is what the tests asked to go wrong. Guarded by p.mu.
 type faultState struct {
-	errorRate  float64       // share of REST requests answered 500 INTERNAL_SERVER_ERROR
-	htmlRate   float64       // share answered with an HTML error page
-	htmlStatus int           // the HTML page's status (default 502)
-	latency    time.Duration // added before every REST answer
-	limitBurst int           // the next n REST requests get 503 QUERY_LIMIT_EXCEEDED
-	htmlNext   int           // the next n REST requests get an HTML error page
-	errorNext  int           // the next n REST requests get 500 INTERNAL_SERVER_ERROR
-	writeNth   int           // the nth REST request that writes from now gets 500 INTERNAL_SERVER_ERROR
+	errorRate  float64         // share of REST requests answered 500 INTERNAL_SERVER_ERROR
+	htmlRate   float64         // share answered with an HTML error page
+	htmlStatus int             // the HTML page's status (default 502)
+	latency    time.Duration   // added before every REST answer
+	limitBurst int             // the next n REST requests get 503 QUERY_LIMIT_EXCEEDED
+	htmlNext   int             // the next n REST requests get an HTML error page
+	errorNext  int             // the next n REST requests get 500 INTERNAL_SERVER_ERROR
+	writeNth   int             // the nth REST request that writes from now gets 500 INTERNAL_SERVER_ERROR
+	denied     map[string]bool // "ENTITY:id" the app may not update
 	oldHosts   map[string]bool
 }
 
@@ -49,6 +51,24 @@ func (p *Portal) FailWrite(nth int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.fault.writeNth = nth
+}
+
+// DenyUpdates makes the app's REST updates of one record (entity "deal",
+// "contact" or "company") answer "Access denied", as a record the app's
+// user may not edit does, or (deny false) lets them through again. The UI
+// still edits the record.
+func (p *Portal) DenyUpdates(entity string, id int, deny bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fault.denied == nil {
+		p.fault.denied = map[string]bool{}
+	}
+	key := strings.ToUpper(entity) + ":" + strconv.Itoa(id)
+	if deny {
+		p.fault.denied[key] = true
+	} else {
+		delete(p.fault.denied, key)
+	}
 }
 
 // failWrite reports whether this request is the one FailWrite asked to
