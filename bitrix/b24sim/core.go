@@ -237,10 +237,8 @@ func (p *Portal) serveREST(w http.ResponseWriter, r *http.Request) {
 	delete(params, "auth")
 	entry.Params, entry.Auth = params, token
 	if p.failWrite(method, params) {
-		e := errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error")
-		entry.Status, entry.ErrorCode = e.Status, e.Code
+		answerFault(w, &entry, errInternal())
 		p.record(entry)
-		writeError(w, e)
 		return
 	}
 

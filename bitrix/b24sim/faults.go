@@ -207,15 +207,20 @@ func (p *Portal) injectFault(w http.ResponseWriter, r *http.Request, entry *Requ
 		_, _ = io.WriteString(w, htmlErrorPage(status))
 		entry.Status = status
 	case status == 503:
-		e := errQueryLimit()
-		writeError(w, e)
-		entry.Status, entry.ErrorCode = e.Status, e.Code
+		answerFault(w, entry, errQueryLimit())
 	default:
-		e := errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error")
-		writeError(w, e)
-		entry.Status, entry.ErrorCode = e.Status, e.Code
+		answerFault(w, entry, errInternal())
 	}
 	return true
+}
+
+// errInternal is the 500 an injected failure answers.
+func errInternal() *Error { return errorf(500, "INTERNAL_SERVER_ERROR", "Internal server error") }
+
+// answerFault sends an injected error and notes it in the request's log entry.
+func answerFault(w http.ResponseWriter, entry *Request, e *Error) {
+	writeError(w, e)
+	entry.Status, entry.ErrorCode = e.Status, e.Code
 }
 
 // Rename moves the portal to a new host, as renaming a Bitrix24 portal does:
