@@ -481,10 +481,8 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 // segmentLookup gives deals the segment keys of their clients, from this
 // run's fresh results (known) or the mirror.
 func (c *Classifier) segmentLookup(ctx context.Context, memberID string, known map[app.ClientRef]string, deals map[int64]*app.MirrorDeal) (segment.SegmentLookup, error) {
-	keys := maps.Clone(known)
-	if keys == nil {
-		keys = map[app.ClientRef]string{}
-	}
+	keys := make(map[app.ClientRef]string, len(known))
+	maps.Copy(keys, known)
 	need := map[segment.Entity][]int64{}
 	for _, d := range deals {
 		for _, ref := range d.Clients() {
