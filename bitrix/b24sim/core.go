@@ -36,6 +36,10 @@ type Options struct {
 	OperatingLimit time.Duration
 	OperatingCost  map[string]time.Duration
 
+	// NoCatalog is a portal without the trade catalog module: catalog.*
+	// methods do not exist there (crm.product.* still serve the products).
+	NoCatalog bool
+
 	EventDelay    time.Duration // delay before an event is POSTed; default 0
 	EventDropRate float64       // share of events never delivered, 0..1
 
@@ -146,6 +150,7 @@ func New(opts Options) *Portal {
 	p.initCRM()
 	p.registerSystemMethods()
 	p.registerCRMMethods()
+	p.registerCatalogMethods()
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/oauth/token/", p.serveOAuth)
@@ -321,10 +326,16 @@ func asError(err error) *Error {
 }
 
 func errBody(e *Error) map[string]any {
-	if e.Argument != "" {
-		return map[string]any{"error": e.Code, "error_description": e.Description, "argument": e.Argument}
+	var code any = e.Code
+	if isDigits(e.Code) {
+		// Methods built on the newer controllers send numeric codes as
+		// numbers: catalog's "error":200040300010, crm.item.productrow.list's 100.
+		code = json.Number(e.Code)
 	}
-	return map[string]any{"error": e.Code, "error_description": e.Description}
+	if e.Argument != "" {
+		return map[string]any{"error": code, "error_description": e.Description, "argument": e.Argument}
+	}
+	return map[string]any{"error": code, "error_description": e.Description}
 }
 
 func writeError(w http.ResponseWriter, e *Error) { writeJSON(w, e.Status, errBody(e)) }

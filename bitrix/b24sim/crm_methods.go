@@ -39,7 +39,11 @@ func (p *Portal) registerEntityMethods(e *entity) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		res := p.crm.resolveV2(e)
-		q := query{conds: p.crm.parseFilter(c.Params.Map("filter"), res), order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
+		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectV2)
+		if err != nil {
+			return nil, err
+		}
+		q := query{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
 		sel := parseSelect(c.Params.Strings("select"), res, selectAll)
 		page, total, next := p.crm.run(e, q)
 		rows := make([]any, len(page))
@@ -137,7 +141,11 @@ func (p *Portal) registerItemMethods() {
 		defer p.mu.Unlock()
 		orig := origUF(c)
 		res := p.crm.itemResolver(e, orig)
-		q := query{conds: p.crm.parseFilter(c.Params.Map("filter"), res), order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
+		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectItem)
+		if err != nil {
+			return nil, err
+		}
+		q := query{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
 		sel := parseSelectFor(c.Params.Strings("select"), res, selectAll, true)
 		page, total, next := p.crm.run(e, q)
 		items := make([]any, len(page))
@@ -241,52 +249,53 @@ func (c *crmState) renderRow(row *productRow, item bool) map[string]any {
 		"MEASURE_NAME": "pcs", "SORT": row.sort, "XML_ID": nil, "TYPE": 1, "STORE_ID": nil}
 }
 
-// listRows serves crm.item.productrow.list: filter =ownerType (D), =ownerId
-// or @ownerId, id comparisons (keyset >id), =productId; order by id.
+// rowFields are the filterable fields of a product row (crm_item_product_row
+// in api-reference/crm/data-types.md) that the simulator stores.
+var rowFields = map[string]*fieldDef{
+	"id": {name: "id", kind: kInt}, "ownerId": {name: "ownerId", kind: kInt}, "ownerType": {name: "ownerType", kind: kStr},
+	"productId": {name: "productId", kind: kInt}, "productName": {name: "productName", kind: kStr},
+	"price": {name: "price", kind: kFloat}, "quantity": {name: "quantity", kind: kFloat}, "sort": {name: "sort", kind: kInt},
+}
+
+// rowCell is a product row's value of one of rowFields.
+func (c *crmState) rowCell(row *productRow, name string) cell {
+	switch name {
+	case "id":
+		return cell{n: int64(row.id)}
+	case "ownerId":
+		return cell{n: int64(row.owner)}
+	case "ownerType":
+		return cell{s: "D"}
+	case "productId":
+		return cell{n: int64(row.product)}
+	case "productName":
+		return cell{s: c.productName(row.product)}
+	case "price":
+		return cell{x: float64(row.price) / 100}
+	case "quantity":
+		return cell{x: float64(row.qty)}
+	}
+	return cell{n: int64(row.sort)}
+}
+
+// listRows serves crm.item.productrow.list as its page documents it: the
+// filter must hold =ownerType and =ownerId (code 100 otherwise), "=" with an
+// array is IN, keys take the page's prefixes only, and a field the row does
+// not have is refused. Rows come in id order, 50 a page.
 func (c *crmState) listRows(ps Params) (any, error) {
 	filter := ps.Map("filter")
-	var owners map[int32]bool
-	lo, hi := int32(1), int32(1<<31-1)
-	var product int32
-	for k, v := range filter {
-		name := strings.TrimLeft(k, "=@<>!")
-		op := k[:len(k)-len(name)]
-		switch name {
-		case "ownerType":
-			if !strings.EqualFold(scalarString(v), "D") {
-				return ListResult{Items: map[string]any{"productRows": []any{}}}, nil
-			}
-		case "ownerId":
-			owners = map[int32]bool{}
-			for _, x := range asList(v) {
-				if n, ok := parseInt(x); ok {
-					owners[int32(n)] = true
-				}
-			}
-		case "productId":
-			n, _ := parseInt(v)
-			product = int32(n)
-		case "id":
-			n, ok := parseInt(v)
-			if !ok {
-				continue
-			}
-			switch op {
-			case ">":
-				lo = max(lo, int32(n)+1)
-			case ">=":
-				lo = max(lo, int32(n))
-			case "<":
-				hi = min(hi, int32(n)-1)
-			case "<=":
-				hi = min(hi, int32(n))
-			case "=", "":
-				lo, hi = max(lo, int32(n)), min(hi, int32(n))
-			}
-		}
+	if _, ok := filter["=ownerType"]; !ok {
+		return nil, errRequired()
 	}
-	if owners == nil {
-		return nil, &Error{Status: 400, Code: "ERROR_ARGUMENT", Description: "ownerId and ownerType are required in the filter"}
+	if _, ok := filter["=ownerId"]; !ok {
+		return nil, errRequired()
+	}
+	conds, err := c.parseFilter(filter, func(name string) (column, bool) {
+		f := rowFields[name]
+		return column{f: f}, f != nil
+	}, dialectRows)
+	if err != nil {
+		return nil, err
 	}
 	desc := false
 	for k, v := range ps.Map("order") {
@@ -294,25 +303,33 @@ func (c *crmState) listRows(ps Params) (any, error) {
 			desc = true
 		}
 	}
-	start := parseStart(ps)
-	var hits []*productRow
-	collect := func(row *productRow) {
-		if row.owner != 0 && owners[row.owner] && row.id >= lo && row.id <= hi && (product == 0 || row.product == product) {
-			hits = append(hits, row)
+	// The owners narrow the rows looked at, as an index would.
+	owners := map[int32]bool{}
+	for _, x := range asList(filter["=ownerId"]) {
+		if n, ok := parseInt(x); ok {
+			owners[int32(n)] = true
 		}
 	}
-	if len(owners) <= 50 {
-		for id := range owners {
-			if r := c.deal.get(int(id)); r != nil {
-				for i := r.rowLo; i < r.rowLo+r.rowN; i++ {
-					collect(&c.rows[i])
-				}
+	start := parseStart(ps)
+	var hits []*productRow
+	var buf [1]cell
+	collect := func(row *productRow) {
+		if row.owner == 0 || !owners[row.owner] {
+			return
+		}
+		for i := range conds {
+			buf[0] = c.rowCell(row, conds[i].col.f.name)
+			if !conds[i].match(buf[:]) {
+				return
 			}
 		}
-	} else {
-		i := sort.Search(len(c.rows), func(i int) bool { return c.rows[i].id >= lo })
-		for ; i < len(c.rows) && c.rows[i].id <= hi; i++ {
-			collect(&c.rows[i])
+		hits = append(hits, row)
+	}
+	for id := range owners {
+		if r := c.deal.get(int(id)); r != nil {
+			for i := r.rowLo; i < r.rowLo+r.rowN; i++ {
+				collect(&c.rows[i])
+			}
 		}
 	}
 	sort.Slice(hits, func(i, j int) bool { return (hits[i].id < hits[j].id) != desc })
@@ -348,7 +365,11 @@ func (p *Portal) registerProductMethods() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		res := p.crm.resolveV2(e)
-		q := query{conds: p.crm.parseFilter(c.Params.Map("filter"), res), order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
+		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectV2)
+		if err != nil {
+			return nil, err
+		}
+		q := query{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
 		sel := parseSelect(c.Params.Strings("select"), res, selectAll)
 		page, total, next := p.crm.run(e, q)
 		rows := make([]any, len(page))

@@ -105,13 +105,7 @@ type cond struct {
 	op   string // = != > >= < <= in notin like notlike
 	vals []cell
 	like []string // lower-cased patterns for like
-	raw  bool     // the pattern carries its own % wildcards (=% and %=)
-}
-
-var filterOps = []struct{ prefix, op string }{
-	{"!@", "notin"}, {"!=%", "notlike"}, {"!%=", "notlike"}, {"!%", "notlike"}, {"!=", "!="},
-	{"=%", "like="}, {"%=", "like="}, {">=", ">="}, {"<=", "<="}, {"@", "in"}, {"%", "like"},
-	{"=", "="}, {">", ">"}, {"<", "<"}, {"!", "!="},
+	raw  bool     // the pattern carries its own % wildcards (=%, %=, !=%, !%=)
 }
 
 // resolver finds a column by the name a method uses.
@@ -148,24 +142,23 @@ func (c *crmState) itemResolver(e *entity, origUF bool) resolver {
 	}
 }
 
-// parseFilter turns a filter object into conditions. Unknown fields are
-// ignored, as the v2 methods do.
-func (c *crmState) parseFilter(filter Params, resolve resolver) []cond {
+// parseFilter turns a filter object into conditions, reading each key's
+// prefix as the method's documentation (the dialect) says. A key whose
+// field the method does not know is ignored by the v2 lists and refused by
+// the methods that document the refusal.
+func (c *crmState) parseFilter(filter Params, resolve resolver, d filterDialect) ([]cond, error) {
 	var out []cond
 	for _, key := range sortedKeys(filter) {
 		raw := filter[key]
-		op, name := "=", strings.TrimSpace(key)
-		for _, fo := range filterOps {
-			if strings.HasPrefix(name, fo.prefix) {
-				op, name = fo.op, name[len(fo.prefix):]
-				break
-			}
-		}
+		op, rawLike, name := d.split(strings.TrimSpace(key))
 		col, ok := resolve(name)
 		if !ok {
+			if d.strict {
+				return nil, errFilterField(name)
+			}
 			continue
 		}
-		cd := cond{col: col, op: op}
+		cd := cond{col: col, op: op, raw: rawLike}
 		vals := asList(raw)
 		_, isList := raw.([]any)
 		if asParams(raw) != nil {
@@ -181,19 +174,16 @@ func (c *crmState) parseFilter(filter Params, resolve resolver) []cond {
 		// fields: the simulator compares them exactly instead.
 		if col.f != nil && (col.f.typ == "crm_status" || col.f.typ == "crm_contact" || col.f.typ == "crm_company") {
 			switch cd.op {
-			case "like", "like=":
+			case "like":
 				cd.op = "in"
 			case "notlike":
 				cd.op = "notin"
 			}
 		}
 		switch cd.op {
-		case "like", "notlike", "like=":
+		case "like", "notlike":
 			for _, v := range vals {
 				cd.like = append(cd.like, strings.ToLower(scalarString(v)))
-			}
-			if cd.op == "like=" {
-				cd.op, cd.raw = "like", true
 			}
 		default:
 			for _, v := range vals {
@@ -202,7 +192,7 @@ func (c *crmState) parseFilter(filter Params, resolve resolver) []cond {
 		}
 		out = append(out, cd)
 	}
-	return out
+	return out, nil
 }
 
 // filterCell converts a filter value for a column: numerically for numbers
@@ -495,4 +485,26 @@ func parseStart(ps Params) int {
 		return -1
 	}
 	return n
+}
+
+// pageOf cuts one page out of a whole list as every list method does
+// (settings/how-to-call-rest-api/list-methods-pecularities.md): at most 50
+// rows from start, with total and the next page's start; start=-1 gives
+// the first page and no count.
+func pageOf(rows []any, ps Params) ListResult {
+	start := parseStart(ps)
+	from := min(max(start, 0), len(rows))
+	page := rows[from:min(len(rows), from+PageSize)]
+	if page == nil {
+		page = []any{}
+	}
+	res := ListResult{Items: page}
+	if start < 0 {
+		return res
+	}
+	res.Total = len(rows)
+	if from+PageSize < len(rows) {
+		res.Next = from + PageSize
+	}
+	return res
 }

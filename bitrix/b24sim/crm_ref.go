@@ -63,7 +63,22 @@ var defaultStatuses = map[string][][2]string{
 		{"BANKING", "Banking Services"}, {"CONSULTING", "Consulting"}, {"FINANCE", "Finance"}, {"GOVERNMENT", "Government"},
 		{"DELIVERY", "Delivery"}, {"ENTERTAINMENT", "Entertainment"}, {"NOTPROFIT", "Non-profit"}, {"OTHER", "Other"}},
 	"EMPLOYEES": {{"EMPLOYEES_1", "less than 50"}, {"EMPLOYEES_2", "50-250"}, {"EMPLOYEES_3", "250-500"}, {"EMPLOYEES_4", "over 500"}},
+	// Lists the app never reads, which a real portal has as well: with them
+	// an unfiltered crm.status.list spans several 50-row pages, as on a
+	// real portal (about 78 rows; bitrix24-protocol.md §12.2).
+	"STATUS": {{"NEW", "Unassigned"}, {"IN_PROCESS", "In progress"}, {"PROCESSED", "Processed"},
+		{"CONVERTED", "Good lead"}, {"JUNK", "Junk lead"}},
+	"QUOTE_STATUS": {{"DRAFT", "New"}, {"SENT", "Sent to client"}, {"RECEIVED", "Received"},
+		{"APPROVED", "Approved"}, {"DECLAINED", "Declined"}},
+	"HONORIFIC":             {{"HNR_EN_1", "Mr."}, {"HNR_EN_2", "Mrs."}, {"HNR_EN_3", "Ms."}, {"HNR_EN_4", "Dr."}},
+	"CALL_LIST":             {{"IN_WORK", "In progress"}, {"SUCCESS", "Success"}, {"WRONG_NUMBER", "Wrong number"}, {"STOP_CALLING", "Do not call"}},
+	"SMART_INVOICE_STAGE_1": {{"DT31_1:N", "New"}, {"DT31_1:S", "Sent"}, {"DT31_1:P", "Paid"}, {"DT31_1:D", "Cancelled"}},
 }
+
+// statusLists are the reference lists a new portal has, in the order
+// crm.status.entity.types names them.
+var statusLists = []string{"STATUS", "SOURCE", "CONTACT_TYPE", "COMPANY_TYPE", "EMPLOYEES", "INDUSTRY", "DEAL_TYPE",
+	"QUOTE_STATUS", "HONORIFIC", "CALL_LIST", "SMART_INVOICE_STAGE_1"}
 
 var defaultStages = [][3]string{
 	{"NEW", "New", "P"}, {"PREPARATION", "Prepare documents", "P"}, {"PREPAYMENT_INVOICE", "Prepayment invoice", "P"},
@@ -74,7 +89,7 @@ var defaultStages = [][3]string{
 var stageColors = map[byte]string{'P': "#39A8EF", 'S': "#7BD500", 'F': "#FF5752"}
 
 func (c *crmState) initStatuses() {
-	for _, ent := range []string{"CONTACT_TYPE", "COMPANY_TYPE", "DEAL_TYPE", "SOURCE", "INDUSTRY", "EMPLOYEES"} {
+	for _, ent := range statusLists {
 		for i, v := range defaultStatuses[ent] {
 			c.addStatus(&status{entityID: ent, statusID: v[0], name: v[1], nameInit: v[1], sort: 10 * (i + 1), system: i == 0, category: -1})
 		}
@@ -177,7 +192,7 @@ func (p *Portal) registerReferenceMethods() {
 		for i, r := range rows {
 			out[i] = r
 		}
-		return ListResult{Items: out, Total: len(out)}, nil
+		return pageOf(out, c.Params), nil
 	}
 	p.methods["crm.status.add"] = func(p *Portal, c *Call) (any, error) {
 		p.mu.Lock()
@@ -201,7 +216,9 @@ func (p *Portal) registerReferenceMethods() {
 			cats = append(cats, map[string]any{"id": cat.id, "name": cat.name, "sort": cat.sort, "entityTypeId": 2,
 				"isDefault": yn(cat.id == 0), "originId": "", "originatorId": ""})
 		}
-		return ListResult{Items: map[string]any{"categories": cats}, Total: len(cats)}, nil
+		res := pageOf(cats, c.Params)
+		res.Items = map[string]any{"categories": res.Items}
+		return res, nil
 	}
 	p.methods["crm.currency.list"] = func(p *Portal, c *Call) (any, error) {
 		p.mu.Lock()
@@ -212,7 +229,7 @@ func (p *Portal) registerReferenceMethods() {
 				"AMOUNT": cur.amount, "SORT": strconv.Itoa(cur.sort), "BASE": yn(cur.base), "FULL_NAME": cur.fullName,
 				"LID": "en", "FORMAT_STRING": "# " + cur.code, "DEC_POINT": ".", "THOUSANDS_SEP": " ", "DECIMALS": "2"})
 		}
-		return ListResult{Items: out, Total: len(out)}, nil
+		return pageOf(out, c.Params), nil
 	}
 	p.methods["crm.currency.base.get"] = func(p *Portal, c *Call) (any, error) {
 		p.mu.Lock()
@@ -234,7 +251,7 @@ func (p *Portal) registerReferenceMethods() {
 				out = append(out, row)
 			}
 		}
-		return ListResult{Items: out, Total: len(out)}, nil
+		return pageOf(out, c.Params), nil
 	}
 	p.registerProductMethods()
 }
@@ -308,7 +325,7 @@ func (c *crmState) statusAdd(f Params) (any, error) {
 
 func (c *crmState) statusEntityTypes() []any {
 	out := []any{}
-	for _, ent := range []string{"CONTACT_TYPE", "COMPANY_TYPE", "DEAL_TYPE", "SOURCE", "INDUSTRY", "EMPLOYEES"} {
+	for _, ent := range statusLists {
 		out = append(out, map[string]any{"ID": ent, "NAME": ent, "ENTITY_TYPE_ID": nil})
 	}
 	for _, cat := range c.categories {

@@ -629,7 +629,7 @@ func TestCRMProductsAndRows(t *testing.T) {
 	}
 	seen, last := 0, 0
 	for {
-		b := mustOK(t, callJSON(t, p, "crm.item.productrow.list", tok, fmt.Sprintf(`{"filter": {"=ownerType": "D", "@ownerId": [%s], ">id": %d}, "order": {"id": "ASC"}, "start": -1}`, strings.Join(owners, ","), last)), "rows keyset")
+		b := mustOK(t, callJSON(t, p, "crm.item.productrow.list", tok, fmt.Sprintf(`{"filter": {"=ownerType": "D", "=ownerId": [%s], ">id": %d}, "order": {"id": "ASC"}, "start": -1}`, strings.Join(owners, ","), last)), "rows keyset")
 		pr := b["result"].(map[string]any)["productRows"].([]any)
 		for _, r := range pr {
 			id := int(r.(map[string]any)["id"].(float64))

@@ -650,10 +650,7 @@ func (c *crmState) listUserFields(e *entity, ps Params) ListResult {
 			out = append(out, row)
 		}
 	}
-	if out == nil {
-		out = []any{}
-	}
-	return ListResult{Items: out, Total: len(out)}
+	return pageOf(out, ps)
 }
 
 // ufFieldInfo describes a user field as crm.*.fields and crm.item.fields do.

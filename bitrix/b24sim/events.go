@@ -74,7 +74,8 @@ type eventState struct {
 
 	installed   bool
 	appToken    string
-	version     int
+	version     int    // app.info's VERSION
+	label       string // the version's name in events; "" names it by number
 	lang        string
 	installUser int
 	installURL  string
@@ -418,17 +419,34 @@ func (p *Portal) handlersLocked(name string) []*binding {
 	return out
 }
 
+// versionLabel is the installed version as events name it. Caller holds p.mu.
+func (es *eventState) versionLabel() string {
+	if es.label != "" {
+		return es.label
+	}
+	return strconv.Itoa(es.version)
+}
+
 // TriggerAppUpdate installs a new version of the app: a new application
 // token, VERSION+1, event handlers dropped (as Bitrix24 does on update), and
 // ONAPPUPDATE POSTed (synchronously) to the handlers bound for it before
 // the update, with data[VERSION], data[PREVIOUS_VERSION], data[LANGUAGE_ID]
 // and full auth[...] carrying the new application_token.
 func (p *Portal) TriggerAppUpdate(ctx context.Context) error {
+	return p.TriggerAppUpdateTo(ctx, "")
+}
+
+// TriggerAppUpdateTo is TriggerAppUpdate to a version named as the vendor
+// names it ("2.1.0"): api-reference/common/events/on-app-update.md sends
+// data[VERSION] and data[PREVIOUS_VERSION] as such strings. Empty names the
+// new version by its number ("2"). app.info's VERSION stays the number.
+func (p *Portal) TriggerAppUpdateTo(ctx context.Context, label string) error {
 	p.mu.Lock()
 	es := &p.events
 	es.appToken = p.randHex(32)
-	prev := es.version
+	prev := es.versionLabel()
 	es.version++
+	es.label = label
 	var posts []delivery
 	for _, b := range p.handlersLocked("ONAPPUPDATE") {
 		user := es.installUser
@@ -436,7 +454,7 @@ func (p *Portal) TriggerAppUpdate(ctx context.Context) error {
 			user = b.authType
 		}
 		before := []kv{{"event", "ONAPPUPDATE"}, {"event_handler_id", strconv.Itoa(b.id)},
-			{"data[VERSION]", strconv.Itoa(es.version)}, {"data[PREVIOUS_VERSION]", strconv.Itoa(prev)},
+			{"data[VERSION]", es.versionLabel()}, {"data[PREVIOUS_VERSION]", prev},
 			{"data[LANGUAGE_ID]", es.lang}}
 		posts = append(posts, delivery{url: b.handler, before: before, after: p.authKVLocked(user, true, false)})
 	}

@@ -112,7 +112,7 @@ func TestEventEncodingAndHoldBack(t *testing.T) {
 	raw, ctype := rc.raws[0], rc.ctypes[0]
 	rc.mu.Unlock()
 	if ctype != "application/x-www-form-urlencoded" || !strings.HasPrefix(raw, "event=ONCRMDEALUPDATE&event_handler_id=1&data%5BFIELDS%5D%5BID%5D=759&ts=") ||
-		!strings.Contains(raw, "&auth%5Bscope%5D=crm%2Cplacement%2Cuser_brief&") {
+		!strings.Contains(raw, "&auth%5Bscope%5D="+url.QueryEscape(AppScope)+"&") {
 		t.Errorf("raw body = %s (%s)", raw, ctype)
 	}
 	if f.Get("auth[application_token]") != p.ApplicationToken() || f.Get("auth[member_id]") != p.MemberID() ||

@@ -90,7 +90,7 @@ func TestRename(t *testing.T) {
 	}
 	// the OAuth server hands out the new client_endpoint
 	rt := p.IssueTokens(1).RefreshToken
-	if r := oauthPost(t, p, refreshForm(p, rt)); r.Body["client_endpoint"] != newURL+"/rest/" {
+	if r := oauthGet(t, p, refreshForm(p, rt)); r.Body["client_endpoint"] != newURL+"/rest/" {
 		t.Errorf("client_endpoint after rename = %v", r.Body["client_endpoint"])
 	}
 	// a second rename: both old hosts redirect to the newest

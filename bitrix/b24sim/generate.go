@@ -14,7 +14,7 @@ type GenOptions struct {
 	Deals     int // default 0
 	Years     int // the period the records spread over, ending at Now; default 3
 	Pipelines int // pipelines besides the default one; default 2
-	Products  int // catalog size; default 40 (in 6 sections)
+	Products  int // catalog size; default 120 (in 8 sections): more than a 50-row page, as a real catalog
 	Users     int // sales reps added as portal users; default 5
 	MaxRows   int // product rows per deal, 1..MaxRows; default 3
 	Now       time.Time
@@ -33,7 +33,7 @@ var (
 	genCoWord   = []string{"Acme", "Nord", "Baltic", "Orion", "Vega", "Polar", "Granit", "Helix", "Ural", "Delta", "Summit", "Atlas", "Birch", "Cobalt", "Falcon", "Lumen", "Quartz", "Sever", "Titan", "Zenith"}
 	genCoKind   = []string{"Logistics", "Systems", "Foods", "Motors", "Pharma", "Textiles", "Energy", "Media", "Robotics", "Retail", "Bank", "Labs"}
 	genCoForm   = []string{"LLC", "GmbH", "Ltd", "JSC", "Inc"}
-	genSections = []string{"Software", "Hardware", "Services", "Consulting", "Training", "Support"}
+	genSections = []string{"Software", "Hardware", "Services", "Consulting", "Training", "Support", "Licenses", "Spare parts"}
 	genProducts = []string{"Basic", "Standard", "Pro", "Enterprise", "Starter kit", "Annual plan", "Add-on", "Bundle"}
 	genPipes    = []string{"Wholesale", "Partners", "Enterprise", "Online store", "Tenders"}
 	genDealPre  = []string{"Order", "Contract", "Subscription", "Project", "Supply", "Renewal"}
@@ -54,7 +54,7 @@ func (p *Portal) Seed(o GenOptions) GenStats {
 		o.Pipelines = 2
 	}
 	if o.Products <= 0 {
-		o.Products = 40
+		o.Products = 120
 	}
 	if o.Users <= 0 {
 		o.Users = 5
@@ -151,7 +151,7 @@ func (g *gen) catalog() {
 func (g *gen) pipelines() {
 	for len(g.c.categories) < g.o.Pipelines+1 {
 		n := len(g.c.categories) - 1
-		g.c.addPipeline(genPipes[n%len(genPipes)], []string{"NEW", "PREPARATION", "EXECUTING"})
+		g.c.addPipeline(genPipes[n%len(genPipes)], []string{"NEW", "PREPARATION", "PREPAYMENT_INVOICE", "EXECUTING", "FINAL_INVOICE"})
 	}
 }
 

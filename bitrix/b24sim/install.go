@@ -133,7 +133,7 @@ func (p *Portal) FinishInstall() {
 			user = b.authType
 		}
 		before := []kv{{"event", "ONAPPINSTALL"}, {"event_handler_id", strconv.Itoa(b.id)},
-			{"data[VERSION]", strconv.Itoa(es.version)}, {"data[ACTIVE]", "Y"}, {"data[INSTALLED]", "Y"},
+			{"data[VERSION]", es.versionLabel()}, {"data[ACTIVE]", "Y"}, {"data[INSTALLED]", "Y"},
 			{"data[LANGUAGE_ID]", es.lang}}
 		p.enqueueLocked(b.handler, before, p.authKVLocked(user, true, true))
 	}

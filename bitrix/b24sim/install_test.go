@@ -71,7 +71,7 @@ func TestInstallPOST(t *testing.T) {
 	}
 	f, _ := url.ParseQuery(body)
 	if f.Get("APPLICATION_TOKEN") != p.ApplicationToken() || f.Get("SERVER_ENDPOINT") != p.OAuthURL()+"/rest/" || f.Get("member_id") != p.MemberID() ||
-		f.Get("PLACEMENT") != "DEFAULT" || f.Get("AUTH_EXPIRES") != "3600" || f.Get("APPLICATION_SCOPE") != "crm,placement,user_brief" || f.Get("status") != "F" {
+		f.Get("PLACEMENT") != "DEFAULT" || f.Get("AUTH_EXPIRES") != "3600" || f.Get("APPLICATION_SCOPE") != AppScope || f.Get("status") != "F" {
 		t.Errorf("install form = %v", f)
 	}
 	// AUTH_ID is the admin's token

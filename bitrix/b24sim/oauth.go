@@ -9,7 +9,7 @@ import (
 
 // AppScope is the scope the app's card grants; tokens carry it unless a
 // reduced scope is asked for with IssueTokensScope.
-const AppScope = "crm,placement,user_brief"
+const AppScope = "crm,catalog,placement,user_brief"
 
 // authServerName is what the token response reports as "domain": the
 // authorization server, never the portal (protocol §2.2).
@@ -226,6 +226,8 @@ func methodScope(method string) string {
 		return "crm"
 	case strings.HasPrefix(method, "placement."):
 		return "placement"
+	case strings.HasPrefix(method, "catalog."):
+		return "catalog"
 	case method == "user.current" || method == "user.get" || method == "user.search":
 		return "user_brief"
 	}
@@ -260,13 +262,21 @@ func (p *Portal) tokenScope(token string) []string {
 	return splitScope(AppScope)
 }
 
-// serveOAuth is the authorization server's /oauth/token/ (GET query or POST form).
+// serveOAuth is the authorization server's /oauth/token/ as
+// settings/oauth/auto-renewal.md and settings/oauth/index.md document it: a
+// GET with grant_type, client_id, client_secret and the refresh token or
+// code in the query string. Other forms are refused.
 func (p *Portal) serveOAuth(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": "Malformed request"})
+	if r.Method != http.MethodGet {
+		p.mu.Lock()
+		p.auth.oauthReqs++
+		p.mu.Unlock()
+		writeJSON(w, 400, map[string]any{"error": "invalid_request",
+			"error_description": "The token request is a GET with its parameters in the query string"})
 		return
 	}
-	get := func(k string) string { return strings.TrimSpace(r.Form.Get(k)) }
+	q := r.URL.Query()
+	get := func(k string) string { return strings.TrimSpace(q.Get(k)) }
 	p.mu.Lock()
 	p.auth.oauthReqs++
 	status, body := p.grantLocked(get)

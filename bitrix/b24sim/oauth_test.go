@@ -19,8 +19,8 @@ func TestOAuthRefreshRotation(t *testing.T) {
 		t.Fatalf("profile with a fresh token = %d %s", r.Status, r.Raw)
 	}
 
-	// refresh by POST form → a new pair with every field of §2.2
-	r := oauthPost(t, p, refreshForm(p, first.RefreshToken))
+	// refresh by GET with the query (settings/oauth/auto-renewal.md) → a new pair with every field of §2.2
+	r := oauthGet(t, p, refreshForm(p, first.RefreshToken))
 	if r.Status != 200 {
 		t.Fatalf("refresh = %d %s", r.Status, r.Raw)
 	}
@@ -30,7 +30,7 @@ func TestOAuthRefreshRotation(t *testing.T) {
 		}
 	}
 	if r.Body["client_endpoint"] != p.ClientEndpoint() || r.Body["server_endpoint"] != p.OAuthURL()+"/rest/" ||
-		r.Body["domain"] != "oauth.bitrix.info" || r.Body["scope"] != "crm,placement,user_brief" ||
+		r.Body["domain"] != "oauth.bitrix.info" || r.Body["scope"] != AppScope ||
 		r.Body["member_id"] != p.MemberID() || r.Body["user_id"] != float64(1) || r.Body["expires_in"] != float64(3600) ||
 		r.Body["expires"] != float64(clk.Now().Add(time.Hour).Unix()) {
 		t.Errorf("token response = %s", r.Raw)
@@ -45,7 +45,7 @@ func TestOAuthRefreshRotation(t *testing.T) {
 	if r := callForm(t, p, "profile", first.AccessToken, nil); r.Status != 401 || r.errCode() != "invalid_token" {
 		t.Errorf("old access token = %d %s", r.Status, r.Raw)
 	}
-	if r := oauthPost(t, p, refreshForm(p, first.RefreshToken)); r.Status != 400 || r.errCode() != "invalid_grant" {
+	if r := oauthGet(t, p, refreshForm(p, first.RefreshToken)); r.Status != 400 || r.errCode() != "invalid_grant" {
 		t.Errorf("refresh token reuse = %d %s", r.Status, r.Raw)
 	}
 	if r := callForm(t, p, "profile", second, nil); r.Status != 200 {
@@ -79,7 +79,7 @@ func TestOAuthExpiryAndErrors(t *testing.T) {
 		t.Errorf("after expiry = %d %s", r.Status, r.Raw)
 	}
 	// refresh still works after the access token expired
-	if r := oauthPost(t, p, refreshForm(p, tk.RefreshToken)); r.Status != 200 {
+	if r := oauthGet(t, p, refreshForm(p, tk.RefreshToken)); r.Status != 200 {
 		t.Errorf("refresh after expiry = %d %s", r.Status, r.Raw)
 	}
 
@@ -92,7 +92,7 @@ func TestOAuthExpiryAndErrors(t *testing.T) {
 
 	bad := refreshForm(p, tk2.RefreshToken)
 	bad.Set("client_secret", "nope")
-	if r := oauthPost(t, p, bad); r.Status != 401 || r.errCode() != "invalid_client" {
+	if r := oauthGet(t, p, bad); r.Status != 401 || r.errCode() != "invalid_client" {
 		t.Errorf("wrong secret = %d %s", r.Status, r.Raw)
 	}
 	bad = refreshForm(p, tk2.RefreshToken)
@@ -100,7 +100,7 @@ func TestOAuthExpiryAndErrors(t *testing.T) {
 	if r := oauthGet(t, p, bad); r.Status != 401 || r.errCode() != "invalid_client" {
 		t.Errorf("wrong client_id = %d %s", r.Status, r.Raw)
 	}
-	if r := oauthPost(t, p, refreshForm(p, "no-such-token")); r.Status != 400 || r.errCode() != "invalid_grant" {
+	if r := oauthGet(t, p, refreshForm(p, "no-such-token")); r.Status != 400 || r.errCode() != "invalid_grant" {
 		t.Errorf("unknown refresh token = %d %s", r.Status, r.Raw)
 	}
 	if r := callForm(t, p, "server.time", "", nil); r.Status != 401 || r.errCode() != "NO_AUTH_FOUND" {
@@ -116,7 +116,7 @@ func TestOAuthExpiryAndErrors(t *testing.T) {
 	if r := callForm(t, p, "server.time", tk3.AccessToken, nil); r.errCode() != "invalid_token" {
 		t.Errorf("revoked access token: %s", r.Raw)
 	}
-	if r := oauthPost(t, p, refreshForm(p, tk3.RefreshToken)); r.errCode() != "invalid_grant" {
+	if r := oauthGet(t, p, refreshForm(p, tk3.RefreshToken)); r.errCode() != "invalid_grant" {
 		t.Errorf("revoked refresh token: %s", r.Raw)
 	}
 }
@@ -142,7 +142,7 @@ func TestOAuthAuthorizationCode(t *testing.T) {
 	}
 	late := p.AuthCode(u.ID)
 	clk.Advance(31 * time.Second)
-	if r := oauthPost(t, p, form(late)); r.Status != 400 || r.errCode() != "invalid_grant" {
+	if r := oauthGet(t, p, form(late)); r.Status != 400 || r.errCode() != "invalid_grant" {
 		t.Errorf("expired code = %d %s", r.Status, r.Raw)
 	}
 }
