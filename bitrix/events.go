@@ -73,9 +73,11 @@ type Event struct {
 	HasCategory bool
 	StageID     string
 
-	// Application events (ONAPPINSTALL, ONAPPUPDATE, ONAPPUNINSTALL).
-	Version         int
-	PreviousVersion int
+	// Application events (ONAPPINSTALL, ONAPPUPDATE, ONAPPUNINSTALL). The
+	// versions are strings as the vendor names them ("2", "2.1.0"):
+	// api-reference/common/events/on-app-update.md.
+	Version         string
+	PreviousVersion string
 	Active          bool
 	Installed       bool
 	LanguageID      string
@@ -169,6 +171,15 @@ func ParseEvent(form url.Values) (*Event, error) {
 			*dst = time.Unix(int64(n), 0).UTC()
 		}
 	}
+	optVersion := func(field string, dst *string) {
+		if v := get(field); v != "" {
+			if !validVersion(v) {
+				p.add(field, "expected a version such as 2 or 2.1.0, got %q", v)
+				return
+			}
+			*dst = v
+		}
+	}
 	optBool := func(field string, dst *bool) {
 		if v := get(field); v != "" {
 			b, err := parseBool(v)
@@ -249,8 +260,8 @@ func ParseEvent(form url.Values) (*Event, error) {
 	}
 	switch e.Name {
 	case EventAppInstall, EventAppUpdate, EventAppUninstall:
-		optInt("data[VERSION]", &e.Version)
-		optInt("data[PREVIOUS_VERSION]", &e.PreviousVersion)
+		optVersion("data[VERSION]", &e.Version)
+		optVersion("data[PREVIOUS_VERSION]", &e.PreviousVersion)
 		optBool("data[ACTIVE]", &e.Active)
 		optBool("data[INSTALLED]", &e.Installed)
 		optBool("data[CLEAN]", &e.Clean)
@@ -260,6 +271,20 @@ func ParseEvent(form url.Values) (*Event, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// validVersion accepts an application version as Bitrix24 names it: up to
+// 32 letters, digits, dots, dashes, underscores and pluses.
+func validVersion(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' || r == '+') {
+			return false
+		}
+	}
+	return true
 }
 
 func validEventName(s string) bool {

@@ -225,13 +225,20 @@ func TestParseEvent(t *testing.T) {
 		}, "deal", "movetocategory"},
 		{"app install", eventAppInstall, func(t *testing.T, e *Event) {
 			tok := e.Token()
-			if e.Version != 1 || !e.Active || !e.Installed || e.LanguageID != "en" || tok == nil ||
+			if e.Version != "1" || !e.Active || !e.Installed || e.LanguageID != "en" || tok == nil ||
 				tok.RefreshToken != "rt1" || tok.ClientEndpoint != "https://test.bitrix24.com/rest/" || tok.Status != "L" {
 				t.Errorf("event = %+v token = %+v", e, tok)
 			}
 		}, "", ""},
 		{"app update", eventAppUpdate, func(t *testing.T, e *Event) {
-			if e.Version != 4 || e.PreviousVersion != 3 || e.Auth.ApplicationToken != "0000aaaa1111bbbb2222cccc3333dddd" {
+			if e.Version != "4" || e.PreviousVersion != "3" || e.Auth.ApplicationToken != "0000aaaa1111bbbb2222cccc3333dddd" {
+				t.Errorf("event = %+v", e)
+			}
+		}, "", ""},
+		// api-reference/common/events/on-app-update.md: the versions are strings.
+		{"app update (docs: \"2.1.0\")", strings.NewReplacer("data[VERSION]=4", "data[VERSION]=2.1.0",
+			"data[PREVIOUS_VERSION]=3", "data[PREVIOUS_VERSION]=2.0.3").Replace(eventAppUpdate), func(t *testing.T, e *Event) {
+			if e.Version != "2.1.0" || e.PreviousVersion != "2.0.3" || e.LanguageID != "de" {
 				t.Errorf("event = %+v", e)
 			}
 		}, "", ""},
@@ -280,6 +287,8 @@ func TestParseEventErrors(t *testing.T) {
 		{"bad event name", strings.Replace(eventDealUpdateDocs, "event=ONCRMDEALUPDATE", "event=ON CRM", 1), []string{"event"}},
 		{"no category", strings.Replace(eventMoveToCategory, "&data[FIELDS][CATEGORY_ID]=1", "", 1), []string{"data[FIELDS][CATEGORY_ID]"}},
 		{"bad clean", strings.Replace(eventAppUninstall, "data[CLEAN]=1", "data[CLEAN]=maybe", 1), []string{"data[CLEAN]"}},
+		{"bad version", strings.Replace(eventAppUpdate, "data[VERSION]=4", "data[VERSION]=4%3Cscript%3E", 1), []string{"data[VERSION]"}},
+		{"overlong version", strings.Replace(eventAppUpdate, "data[PREVIOUS_VERSION]=3", "data[PREVIOUS_VERSION]="+strings.Repeat("9", 33), 1), []string{"data[PREVIOUS_VERSION]"}},
 		{"bad client endpoint", strings.Replace(eventDealUpdateDocs, "auth[client_endpoint]=https://", "auth[client_endpoint]=javascript:", 1), []string{"auth[client_endpoint]"}},
 		{"bad member", strings.Replace(eventDealUpdateDocs, "auth[member_id]=a223", "auth[member_id]=a2/3", 1), []string{"auth[member_id]"}},
 	}

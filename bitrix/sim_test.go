@@ -359,8 +359,8 @@ func TestSimAppEvents(t *testing.T) {
 	if tok := got[0].Token(); tok == nil || tok.RefreshToken == "" || tok.ClientEndpoint != e.sim.ClientEndpoint() {
 		t.Errorf("ONAPPINSTALL token = %+v", tok)
 	}
-	if got[1].Version != got[1].PreviousVersion+1 {
-		t.Errorf("ONAPPUPDATE versions %d after %d", got[1].Version, got[1].PreviousVersion)
+	if got[1].Version != "2" || got[1].PreviousVersion != "1" {
+		t.Errorf("ONAPPUPDATE versions %q after %q", got[1].Version, got[1].PreviousVersion)
 	}
 	if !got[2].Clean || got[2].Auth.AccessToken != "" {
 		t.Errorf("ONAPPUNINSTALL = %+v", got[2])

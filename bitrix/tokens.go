@@ -2,10 +2,10 @@ package bitrix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +26,9 @@ type Token struct {
 	Scope          string    `json:"scope"`
 	Status         string    `json:"status"` // L, F, D, T, P
 	UserID         ID        `json:"user_id"`
+	// IssuedAt is when the OAuth server issued this pair: the refresh
+	// token's age, which the keep-alive of idle portals reads.
+	IssuedAt time.Time `json:"issued_at,omitzero"`
 }
 
 // TokenStore keeps tokens durably, one per portal. Implementations must be
@@ -128,9 +131,22 @@ func (p *Portal) Token(ctx context.Context) (*Token, error) {
 	return &cp, nil
 }
 
+// fresh reports whether t may be used as it is. A token is renewed shortly
+// before it expires, when a call is about to be made: TokenEarlyExpiry
+// before, or a tenth of its lifetime when that is shorter (a portal that
+// issues short-lived tokens would otherwise see every call renew them).
 func (c *Client) fresh(t *Token) bool {
-	return t != nil && t.AccessToken != "" &&
-		(t.Expiry.IsZero() || c.clock.Now().Add(c.cfg.TokenEarlyExpiry).Before(t.Expiry))
+	if t == nil || t.AccessToken == "" {
+		return false
+	}
+	if t.Expiry.IsZero() {
+		return true
+	}
+	early := c.cfg.TokenEarlyExpiry
+	if !t.IssuedAt.IsZero() && t.Expiry.After(t.IssuedAt) {
+		early = min(early, t.Expiry.Sub(t.IssuedAt)/10)
+	}
+	return c.clock.Now().Add(early).Before(t.Expiry)
 }
 
 func (c *Client) cached(memberID string) *Token {
@@ -384,9 +400,7 @@ func (c *Client) ExchangeRefreshToken(ctx context.Context, refreshToken string) 
 	if refreshToken == "" {
 		return nil, errors.New("bitrix: empty refresh token")
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
-	t, err := c.oauthConfig().TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
-	return c.tokenFrom(t, err)
+	return c.exchange(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
 }
 
 // ExchangeCode trades an authorization code (valid 30 s) for a token pair.
@@ -394,72 +408,77 @@ func (c *Client) ExchangeCode(ctx context.Context, code string) (*Token, error) 
 	if code == "" {
 		return nil, errors.New("bitrix: empty authorization code")
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
-	t, err := c.oauthConfig().Exchange(ctx, code)
-	return c.tokenFrom(t, err)
+	return c.exchange(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code}})
 }
 
-func (c *Client) oauthConfig() *oauth2.Config {
-	return &oauth2.Config{
-		ClientID:     c.cfg.ClientID,
-		ClientSecret: c.cfg.ClientSecret,
-		Endpoint: oauth2.Endpoint{
-			TokenURL:  c.cfg.OAuthURL + "/oauth/token/",
-			AuthStyle: oauth2.AuthStyleInParams, // form POST; the secret stays out of URLs
-		},
+// tokenAnswer is the OAuth server's answer (settings/oauth/auto-renewal.md).
+type tokenAnswer struct {
+	AccessToken      string          `json:"access_token"`
+	RefreshToken     string          `json:"refresh_token"`
+	ExpiresIn        flexInt         `json:"expires_in"`
+	MemberID         string          `json:"member_id"`
+	ClientEndpoint   string          `json:"client_endpoint"`
+	ServerEndpoint   string          `json:"server_endpoint"`
+	Scope            string          `json:"scope"`
+	Status           string          `json:"status"`
+	UserID           json.RawMessage `json:"user_id"`
+	Error            json.RawMessage `json:"error"`
+	ErrorDescription json.RawMessage `json:"error_description"`
+}
+
+// exchange asks the OAuth server for a token pair in the form the docs give
+// (settings/oauth/auto-renewal.md, settings/oauth/index.md): a GET of
+// {OAuthURL}/oauth/token/ with grant_type, client_id, client_secret and the
+// grant in the query string. The query carries the secret, so no error
+// returned here quotes the URL.
+func (c *Client) exchange(ctx context.Context, grant url.Values) (*Token, error) {
+	q := url.Values{"client_id": {c.cfg.ClientID}, "client_secret": {c.cfg.ClientSecret}}
+	for k, v := range grant {
+		q[k] = v
 	}
-}
-
-func (c *Client) tokenFrom(t *oauth2.Token, err error) (*Token, error) {
+	resp, err := c.http.R().SetContext(ctx).SetQueryParamsFromValues(q).Get(c.cfg.OAuthURL + "/oauth/token/")
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			status := 0
-			if re.Response != nil {
-				status = re.Response.StatusCode
-			}
-			if re.ErrorCode == "" {
-				ct := ""
-				if re.Response != nil {
-					ct = re.Response.Header.Get("Content-Type")
-				}
-				return nil, &UnexpectedResponseError{Method: "oauth.token", Status: status, ContentType: ct, Snippet: snippet(re.Body)}
-			}
-			return nil, &APIError{Code: re.ErrorCode, Description: re.ErrorDescription, Status: status, Method: "oauth.token"}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
 		return nil, fmt.Errorf("bitrix: oauth token: %w", err)
 	}
-	str := func(k string) string {
-		switch v := t.Extra(k).(type) {
-		case string:
-			return v
-		case float64:
-			return strconv.FormatFloat(v, 'f', -1, 64)
+	status, body := resp.StatusCode(), resp.Body()
+	var a tokenAnswer
+	if jerr := json.Unmarshal(body, &a); jerr != nil {
+		return nil, &UnexpectedResponseError{Method: "oauth.token", Status: status, ContentType: resp.Header().Get("Content-Type"), Snippet: snippet(body)}
+	}
+	if code := rawString(a.Error); code != "" || status >= 400 {
+		if code == "" {
+			return nil, &UnexpectedResponseError{Method: "oauth.token", Status: status, ContentType: resp.Header().Get("Content-Type"), Snippet: snippet(body)}
 		}
-		return ""
+		return nil, &APIError{Code: code, Description: rawString(a.ErrorDescription), Status: status, Method: "oauth.token"}
 	}
+	if a.AccessToken == "" {
+		return nil, &UnexpectedResponseError{Method: "oauth.token", Status: status, ContentType: resp.Header().Get("Content-Type"), Snippet: "no access_token in the answer"}
+	}
+	now := c.clock.Now()
 	nt := &Token{
-		AccessToken:    t.AccessToken,
-		RefreshToken:   t.RefreshToken,
-		MemberID:       str("member_id"),
-		ClientEndpoint: str("client_endpoint"),
-		ServerEndpoint: str("server_endpoint"),
-		Scope:          str("scope"),
-		Status:         str("status"),
+		AccessToken:    a.AccessToken,
+		RefreshToken:   a.RefreshToken,
+		MemberID:       a.MemberID,
+		ClientEndpoint: a.ClientEndpoint,
+		ServerEndpoint: a.ServerEndpoint,
+		Scope:          a.Scope,
+		Status:         a.Status,
+		IssuedAt:       now,
 	}
-	if id, err := ParseID(str("user_id")); err == nil {
+	if id, err := ParseID(rawString(a.UserID)); err == nil {
 		nt.UserID = id
 	}
 	if u, err := url.Parse(nt.ClientEndpoint); err == nil {
 		nt.Domain = u.Host // the answer's "domain" is the OAuth server's
 	}
-	// Expiry from our clock, so tests that move time see consistent values.
-	// An absurd lifetime (over a year) would overflow time.Duration into the
-	// past; oauth2's own expiry is capped, so it takes over then.
-	if secs, err := strconv.ParseFloat(str("expires_in"), 64); err == nil && secs > 0 && secs <= 366*24*3600 {
-		nt.Expiry = c.clock.Now().Add(time.Duration(secs) * time.Second)
-	} else if !t.Expiry.IsZero() {
-		nt.Expiry = t.Expiry
+	// Expiry from our clock, so tests that move time see consistent values;
+	// an absurd lifetime (over a year) is taken as unknown.
+	if secs := int64(a.ExpiresIn); secs > 0 && secs <= 366*24*3600 {
+		nt.Expiry = now.Add(time.Duration(secs) * time.Second)
 	}
 	return nt, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -34,16 +36,14 @@ func (e *testEnv) oauth() *fakeOAuth {
 }
 
 func (o *fakeOAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		o.t.Errorf("oauth: method %s, want POST", r.Method)
+	// settings/oauth/auto-renewal.md: a GET with the grant in the query.
+	if r.Method != http.MethodGet {
+		o.t.Errorf("oauth: method %s, want GET", r.Method)
 	}
-	if r.URL.RawQuery != "" {
-		o.t.Errorf("oauth: secrets in the query string: %q", r.URL.RawQuery)
+	if b, _ := io.ReadAll(r.Body); len(b) > 0 {
+		o.t.Errorf("oauth: a body %q", b)
 	}
-	if err := r.ParseForm(); err != nil {
-		o.t.Errorf("oauth: %v", err)
-	}
-	f := r.PostForm
+	f := r.URL.Query()
 	if f.Get("client_id") != "app.1" || f.Get("client_secret") != "s3cr3t" {
 		o.t.Errorf("oauth: client credentials %v", f)
 	}
@@ -444,5 +444,28 @@ func TestForgetDropsCache(t *testing.T) {
 	e.client.Forget(testMember)
 	if got, _ := e.portal.Token(ctx); got.AccessToken != "at-9" {
 		t.Errorf("after Forget: %+v", got)
+	}
+}
+
+// The exchange's query string carries the client secret, so a transport
+// error must not quote the URL (errors end up in logs).
+func TestExchangeErrorKeepsTheSecretOut(t *testing.T) {
+	e := setup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	_ = ln.Close()
+	c, err := NewClient(Config{ClientID: "app.1", ClientSecret: "s3cr3t", OAuthURL: dead, Redis: e.rdb, Tokens: NewMemoryTokenStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ExchangeRefreshToken(context.Background(), "rt-secret-0")
+	if err == nil {
+		t.Fatal("exchange with a dead OAuth server succeeded")
+	}
+	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "rt-secret-0") {
+		t.Errorf("error quotes a secret: %v", err)
 	}
 }
