@@ -38,6 +38,7 @@ type Portal struct {
 type SetupStatus struct {
 	Phase    string    `json:"phase"` // pending, running, done, failed
 	Step     string    `json:"step,omitempty"`
+	Version  string    `json:"version,omitempty"` // the app version it ran for, after an update
 	Error    string    `json:"error,omitempty"`
 	Finished time.Time `json:"finished,omitzero"`
 }

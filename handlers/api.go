@@ -22,6 +22,8 @@ const maxConfigBytes = 256 << 10
 // CRM calls a REST method on a portal with the app's stored tokens.
 type CRM interface {
 	Call(ctx context.Context, memberID, method string, params, out any) error
+	// Statuses reads every page of the portal's crm.status.list.
+	Statuses(ctx context.Context, memberID string) (json.RawMessage, error)
 }
 
 // BitrixCRM is CRM over the bitrix client.
@@ -31,6 +33,11 @@ type BitrixCRM struct{ Client *bitrix.Client }
 func (b BitrixCRM) Call(ctx context.Context, memberID, method string, params, out any) error {
 	_, err := b.Client.Portal(memberID).Call(ctx, method, params, out)
 	return err
+}
+
+// Statuses implements CRM.
+func (b BitrixCRM) Statuses(ctx context.Context, memberID string) (json.RawMessage, error) {
+	return app.FetchStatuses(ctx, b.Client.Portal(memberID))
 }
 
 // API is the settings page's JSON API under /api/v1. Every handler takes
@@ -211,9 +218,8 @@ func (a *API) AddType(c *gin.Context) {
 		apiError(c, sess.Lang, crmError("crm.status.add", err))
 		return
 	}
-	var statuses json.RawMessage
-	params := map[string]any{"order": map[string]string{"SORT": "ASC"}}
-	if err := a.CRM.Call(ctx, sess.MemberID, "crm.status.list", params, &statuses); err != nil {
+	statuses, err := a.CRM.Statuses(ctx, sess.MemberID)
+	if err != nil {
 		apiError(c, sess.Lang, crmError("crm.status.list", err))
 		return
 	}

@@ -2,7 +2,9 @@ package handlers_test
 
 import (
 	"context"
+	"net/url"
 	"testing"
+	"time"
 
 	"segmentor/app"
 	"segmentor/bitrix/b24sim"
@@ -83,5 +85,64 @@ func TestLegacyInstallLearnsTheApplicationTokenSafely(t *testing.T) {
 	}
 	if ids, _ := waitReceived(t, s, "deal", 1); ids[1] == 0 {
 		t.Error("the genuine event was not queued")
+	}
+}
+
+// api-reference/common/events/on-app-update.md sends the versions as
+// strings ("2.1.0"): such an update is accepted and runs setup once for the
+// new version; the same update announced again runs nothing; a malformed
+// one gets 400 and changes nothing.
+func TestAppUpdateWithAStringVersionRunsSetupOnce(t *testing.T) {
+	s := newStack(t, b24sim.Options{Seed: 18})
+	s.install(b24sim.InstallOptions{})
+	ctx := context.Background()
+	m := s.sim.MemberID()
+	s.sim.ResetLog()
+	if err := s.sim.TriggerAppUpdateTo(ctx, "2.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.WaitEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var p *app.Portal
+	deadline := time.Now().Add(60 * time.Second)
+	for p == nil || p.Setup.Version != "2.1.0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no setup for version 2.1.0 within 60 s: %+v", p.Setup)
+		}
+		time.Sleep(50 * time.Millisecond)
+		p = s.waitSetup()
+	}
+	if n := s.commands()["event.bind"]; n != len(s.manifest.Events) {
+		t.Fatalf("the update's setup bound %d events, want %d", n, len(s.manifest.Events))
+	}
+	appToken := s.sim.ApplicationToken()
+	if tok, _ := s.store.ApplicationToken(ctx, m); tok != appToken {
+		t.Fatalf("application token %q after the update, the portal's is %q", tok, appToken)
+	}
+
+	update := func(version string) url.Values {
+		return url.Values{"event": {"ONAPPUPDATE"}, "data[VERSION]": {version}, "data[PREVIOUS_VERSION]": {"1"},
+			"data[LANGUAGE_ID]": {"en"}, "ts": {"1736405807"}, "auth[access_token]": {s.sim.IssueTokens(1).AccessToken},
+			"auth[member_id]": {m}, "auth[application_token]": {appToken}, "auth[domain]": {"x.bitrix24.com"},
+			"auth[client_endpoint]": {s.sim.ClientEndpoint()}, "auth[server_endpoint]": {s.sim.ClientEndpoint()}}
+	}
+	s.sim.ResetLog()
+	if got := postEvent(t, s, update("2.1.0").Encode()); got != 200 {
+		t.Fatalf("the same update again: %d", got)
+	}
+	if got := postEvent(t, s, update("2.1.0<script>").Encode()); got != 400 {
+		t.Errorf("a malformed version: %d, want 400", got)
+	}
+	time.Sleep(time.Second) // what a queued setup would have needed to start
+	if n := s.commands()["event.bind"] + s.commands()["event.get"]; n != 0 {
+		t.Errorf("the repeated update ran setup again (%d binding calls)", n)
+	}
+	p, err := s.store.Portal(ctx, m)
+	if err != nil || p.Setup.Version != "2.1.0" || p.Setup.Phase != "done" {
+		t.Errorf("setup after the repeat: %+v, %v", p.Setup, err)
+	}
+	if tok, _ := s.store.ApplicationToken(ctx, m); tok != appToken {
+		t.Errorf("the application token changed: %q", tok)
 	}
 }

@@ -26,7 +26,7 @@ const maxBodyBytes = 64 << 10
 // Queue takes the work the handlers hand on (jobs.Queue).
 type Queue interface {
 	Change(ctx context.Context, p jobs.CRMEventPayload) (bool, error)
-	Setup(ctx context.Context, memberID, reason string) error
+	Setup(ctx context.Context, p jobs.SetupPayload) error
 }
 
 // TokenChecker confirms that an access token sent by a portal is valid at
@@ -127,7 +127,7 @@ func (h *Bitrix24) Install(c *gin.Context) {
 		h.fail(c, lang, m, err)
 		return
 	}
-	if err := h.enqueueSetup(ctx, m, "install"); err != nil {
+	if err := h.Queue.Setup(ctx, jobs.SetupPayload{MemberID: m, Reason: "install"}); err != nil {
 		h.fail(c, lang, m, err)
 		return
 	}
@@ -171,15 +171,11 @@ func (h *Bitrix24) RetrySetup(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": app.ErrorMessage(err)})
 		return
 	}
-	if err := h.enqueueSetup(ctx, m, "retry"); err != nil {
+	if err := h.Queue.Setup(ctx, jobs.SetupPayload{MemberID: m, Reason: "retry"}); err != nil {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable", "message": "Could not queue the setup; try again."})
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"phase": "pending"})
-}
-
-func (h *Bitrix24) enqueueSetup(ctx context.Context, memberID, reason string) error {
-	return h.Queue.Setup(ctx, memberID, reason)
 }
 
 func (h *Bitrix24) fail(c *gin.Context, lang, memberID string, err error) {
@@ -268,7 +264,12 @@ func (h *Bitrix24) Event(c *gin.Context) {
 
 	switch ev.Name {
 	case bitrix.EventAppUpdate:
-		if err := h.enqueueSetup(ctx, m, "update"); err != nil {
+		// Setup runs once per version (events, card tabs and fields are
+		// bound again, as Bitrix24 drops handlers on update).
+		if p.Setup.Version == ev.Version && ev.Version != "" && p.Setup.Phase == "done" {
+			break
+		}
+		if err := h.Queue.Setup(ctx, jobs.SetupPayload{MemberID: m, Reason: "update", Version: ev.Version}); err != nil {
 			h.unavailable(c, err)
 			return
 		}

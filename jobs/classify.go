@@ -170,6 +170,10 @@ type run struct {
 	pipes    []segment.Pipeline
 	writes   []*pending
 	kind     string // byChanges (default) or byBackfill, for the write journal
+	// orphans are the clients of deals a write found deleted (their event
+	// lost or not yet handled): their facts changed as a delete event
+	// would have told.
+	orphans []app.ClientRef
 }
 
 // pending is one record's planned write.
@@ -475,7 +479,31 @@ func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
 	if serr := c.storeKeys(ctx, ch.MemberID, clients, changedClients, newKeys); serr != nil {
 		return serr
 	}
+	if oerr := c.applyOrphans(ctx, ch.MemberID, r.orphans); oerr != nil {
+		return errors.Join(err, oerr)
+	}
 	return err
+}
+
+// applyOrphans classifies the clients of deals found deleted while writing,
+// as the deals' delete events would have had them: each entity's clients
+// are re-read and classified as a change of their own.
+func (c *Classifier) applyOrphans(ctx context.Context, memberID string, orphans []app.ClientRef) error {
+	ids := map[segment.Entity][]int64{}
+	for _, ref := range orphans {
+		if !slices.Contains(ids[ref.Entity], ref.ID) {
+			ids[ref.Entity] = append(ids[ref.Entity], ref.ID)
+		}
+	}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		if len(ids[e]) == 0 {
+			continue
+		}
+		if err := c.Apply(ctx, CRMChangesPayload{MemberID: memberID, Entity: string(e), IDs: ids[e]}); err != nil {
+			return fmt.Errorf("clients of deleted deals: %w", err)
+		}
+	}
+	return nil
 }
 
 // segmentLookup gives deals the segment keys of their clients, from this
@@ -570,7 +598,7 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 		// them (at most maxIDs ids in the filter, as sync's rowChunk).
 		pages = min(rowPages*len(names), bitrix.MaxBatch-len(names))
 		for k := range pages {
-			f := map[string]any{"=ownerType": "D", "@ownerId": ids}
+			f := map[string]any{"=ownerType": "D", "=ownerId": ids}
 			if k == 0 {
 				f[">id"] = 0
 			} else {
@@ -674,7 +702,7 @@ func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberI
 	}
 	if full {
 		_, err := p.Scan(ctx, bitrix.ScanOptions{Method: "crm.item.productrow.list", After: bitrix.ID(cursor),
-			Filter: map[string]any{"=ownerType": "D", "@ownerId": ids}}, func(pg *bitrix.ScanPage) error {
+			Filter: map[string]any{"=ownerType": "D", "=ownerId": ids}}, func(pg *bitrix.ScanPage) error {
 			return addRows(pg.Rows, products, &cursor)
 		})
 		if err != nil {
@@ -700,18 +728,16 @@ func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberI
 		}
 	}
 	if len(unknown) > 0 {
-		var list []struct {
-			ID      bitrix.ID `json:"ID"`
-			Section bitrix.ID `json:"SECTION_ID"`
+		ref, err := c.Store.Reference(ctx, memberID)
+		if err != nil {
+			return err
 		}
-		if _, err := p.Call(ctx, "crm.product.list", map[string]any{"filter": map[string]any{"@ID": unknown},
-			"select": []string{"ID", "SECTION_ID"}}, &list); err != nil {
-			return fmt.Errorf("read products: %w", err)
+		add, err := productSource{catalogs: ref.ProductCatalogs()}.lookup(ctx, p, unknown)
+		if err != nil {
+			return err
 		}
-		add := map[int64]int{}
-		for _, pr := range list {
-			add[int64(pr.ID)] = int(pr.Section)
-			sections[int64(pr.ID)] = int(pr.Section)
+		for id, s := range add {
+			sections[id] = s
 		}
 		if err := c.Mirror.SetProductSections(ctx, memberID, add); err != nil {
 			return err
@@ -812,6 +838,9 @@ func (c *Classifier) write(ctx context.Context, r *run, progress func(done int, 
 					// mirror forgets it, as the event would.
 					c.log().Info("write of a deleted record", "portal", r.memberID, "entity", w.entity, "id", w.id)
 					gone[w.entity] = append(gone[w.entity], w.id)
+					if w.deal != nil {
+						r.orphans = append(r.orphans, w.deal.Clients()...)
+					}
 					continue
 				}
 				c.log().Warn("write failed", "portal", r.memberID, "entity", w.entity, "id", w.id, "error", err)

@@ -52,13 +52,16 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	return true, nil
 }
 
-// Setup queues a portal's setup.
-func (q *Queue) Setup(ctx context.Context, memberID, reason string) error {
-	t, opts, err := NewSetupTask(SetupPayload{MemberID: memberID, Reason: reason})
+// Setup queues a portal's setup. An update's setup (Version set) already
+// queued or running is not queued twice.
+func (q *Queue) Setup(ctx context.Context, p SetupPayload) error {
+	t, opts, err := NewSetupTask(p)
 	if err != nil {
 		return err
 	}
-	_, err = q.Client.EnqueueContext(ctx, t, opts...)
+	if _, err = q.Client.EnqueueContext(ctx, t, opts...); errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
 	return err
 }
 

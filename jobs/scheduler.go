@@ -19,15 +19,24 @@ import (
 const (
 	TypeNightly   = "schedule:nightly"   // recompute every portal, so time-based segments stay true
 	TypeReconcile = "schedule:reconcile" // re-queue records modified since the last scan (lost events)
-	TypeKeepAlive = "schedule:keepalive" // one cheap call per portal, so idle refresh chains never expire
+	TypeKeepAlive = "schedule:keepalive" // renews the refresh token of a portal idle for weeks, before it can expire
 )
 
 // Schedule is when the periodic tasks run (cron, UTC).
 var Schedule = map[string]string{
 	TypeNightly:   "0 3 * * *",
 	TypeReconcile: "*/15 * * * *",
-	TypeKeepAlive: "30 */12 * * *",
+	TypeKeepAlive: "30 4 * * *",
 }
+
+// KeepAliveAge is how old a portal's refresh token may grow before the
+// keep-alive renews it. Tokens are renewed when a call needs it (an
+// expired_token answer, or an expiry minutes away), so a portal in use never
+// reaches this age; an idle one does. The docs give a refresh token 180
+// days (settings/oauth/auto-renewal.md, which also warns against renewing
+// on a schedule); older docs said 28, so an idle portal is renewed once in
+// 20 days, at most.
+const KeepAliveAge = 20 * 24 * time.Hour
 
 const leaderKey = "seg:scheduler:leader"
 
@@ -144,9 +153,17 @@ func (w *Worker) handleKeepAlive(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	for _, p := range portals {
-		// An idle portal's access token has long expired, so this call
-		// refreshes it and the refresh chain starts anew; app.info also
-		// keeps the plan (and so the request budget) current.
+		tok, err := w.Store.Load(ctx, p.MemberID)
+		if err != nil {
+			w.Log.Warn("keep-alive", "portal", p.MemberID, "error", err)
+			continue
+		}
+		if !tok.IssuedAt.IsZero() && w.now().Sub(tok.IssuedAt) < KeepAliveAge {
+			continue // renewed recently: the portal is in use
+		}
+		// This portal has been idle for weeks, so its access token has long
+		// expired: the call renews the pair, and app.info keeps the plan
+		// (the request budget) current.
 		var info struct {
 			LicenseFamily string `json:"LICENSE_FAMILY"`
 		}

@@ -36,8 +36,9 @@ type userField struct {
 // handleSetup makes a portal ready: events bound to our URL, card tabs
 // placed, the Segment list field on each entity, and the reference data
 // cached. It is idempotent — run again on reinstall and on every app update
-// — and costs three REST requests: one batch of reads, one of writes (only
-// what is missing), one to cache reference data.
+// — and costs four REST requests on a usual portal: one batch of reads, one
+// of writes (only what is missing), two to cache reference data (the first
+// pages of its lists, then their further pages).
 func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
 	var sp SetupPayload
 	if err := json.Unmarshal(t.Payload(), &sp); err != nil {
@@ -48,7 +49,7 @@ func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
 		w.setSetup(ctx, sp.MemberID, app.SetupStatus{Phase: "failed", Error: err.Error()})
 		return err
 	}
-	err := w.setup(ctx, sp.MemberID)
+	err := w.setup(ctx, sp)
 	if err == nil {
 		err = w.startBackfill(ctx, sp.MemberID, "setup")
 	}
@@ -79,7 +80,8 @@ func (w *Worker) setSetup(ctx context.Context, memberID string, s app.SetupStatu
 	}
 }
 
-func (w *Worker) setup(ctx context.Context, memberID string) error {
+func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
+	memberID := sp.MemberID
 	b := w.Bitrix.Portal(memberID)
 	m := w.Manifest
 	fieldName := "UF_CRM_" + m.SegmentField.FieldName
@@ -184,29 +186,11 @@ func (w *Worker) setup(ctx context.Context, memberID string) error {
 		}
 	}
 
-	// 3. Reference data for pickers and validation, in one request.
+	// 3. Reference data for pickers and validation, every page of it.
 	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reference"})
-	refs := []bitrix.Command{
-		{Name: "statuses", Method: "crm.status.list", Params: map[string]any{"order": map[string]string{"SORT": "ASC"}}},
-		{Name: "categories", Method: "crm.category.list", Params: map[string]any{"entityTypeId": 2}},
-		{Name: "currencies", Method: "crm.currency.list"},
-	}
-	for _, e := range entities {
-		refs = append(refs,
-			bitrix.Command{Name: "fields_" + e, Method: "crm." + e + ".fields"},
-			bitrix.Command{Name: "segment_field_" + e, Method: "crm." + e + ".userfield.list",
-				Params: map[string]any{"filter": map[string]any{"FIELD_NAME": fieldName}}})
-	}
-	rres, _, err := b.Batch(ctx, refs, false)
+	parts, err := app.FetchReference(ctx, b, entities, fieldName)
 	if err != nil {
-		return fmt.Errorf("read reference data: %w", err)
-	}
-	parts := app.Reference{}
-	for _, name := range rres.Names {
-		if e := rres.Err(name); e != nil {
-			return fmt.Errorf("read reference data: %s: %w", name, e)
-		}
-		parts[name] = rres.Results[name]
+		return err
 	}
 	if err := w.Store.SetReference(ctx, memberID, parts); err != nil {
 		return err
@@ -230,7 +214,7 @@ func (w *Worker) setup(ctx context.Context, memberID string) error {
 			return fmt.Errorf("portal became %s during setup: %w", p.State, asynq.RevokeTask)
 		}
 		p.State, p.StateReason = app.StateActive, ""
-		p.Setup = app.SetupStatus{Phase: "done", Finished: w.now().UTC()}
+		p.Setup = app.SetupStatus{Phase: "done", Version: sp.Version, Finished: w.now().UTC()}
 		return nil
 	})
 	return err

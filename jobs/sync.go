@@ -55,11 +55,14 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	deals := map[int64]*app.MirrorDeal{}
 	dealRows := map[int64][]int64{} // deal → products
 	sections := map[int64]int{}
-	var currencies json.RawMessage
+	// The currencies ride with the first request; their further pages, if
+	// a portal has more than 50, follow the scans.
+	currencyList := app.ReferenceLists()[2]
+	var first *bitrix.BatchResult
 
 	ps := &packScan{p: p, progress: opts.Progress, now: c.now}
-	ps.extra = []bitrix.Command{{Name: "currencies", Method: "crm.currency.list"}}
-	ps.extraOut = func(name string, res json.RawMessage) error { currencies = res; return nil }
+	ps.extra = []bitrix.Command{currencyList.FirstPage()}
+	ps.extraOut = func(res *bitrix.BatchResult) { first = res }
 
 	clientChain := func(e segment.Entity, name, typeField string, into map[int64]*app.MirrorClient) *chain {
 		sel := clientSelect(typeField, uf, opts.Fields[e])
@@ -79,20 +82,11 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 		clientChain(segment.EntityContact, "ct", "TYPE_ID", contacts),
 		clientChain(segment.EntityCompany, "cp", "COMPANY_TYPE", companies))
 	if opts.Rows {
-		ps.chains = append(ps.chains, &chain{name: "pr", method: "crm.product.list", idField: "ID", est: -1,
-			params: map[string]any{"select": []string{"ID", "SECTION_ID"}}, page: func(rows []json.RawMessage) error {
-				for _, r := range rows {
-					var pr struct {
-						ID      bitrix.ID `json:"ID"`
-						Section bitrix.ID `json:"SECTION_ID"`
-					}
-					if err := json.Unmarshal(r, &pr); err != nil {
-						return err
-					}
-					sections[int64(pr.ID)] = int(pr.Section)
-				}
-				return nil
-			}})
+		ref, err := c.Store.Reference(ctx, memberID)
+		if err != nil {
+			return st, err
+		}
+		ps.chains = append(ps.chains, productSource{catalogs: ref.ProductCatalogs()}.chains(sections)...)
 	}
 	// Deals take every slot the first request has left; product rows
 	// follow the deals as they arrive, a chain per run of deal ids.
@@ -108,7 +102,7 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 			rowChains++
 			ch := &chain{name: "r" + strconv.Itoa(rowChains), method: "crm.item.productrow.list", idField: "id", rowsKey: "productRows",
 				est:    int(float64(n) * rowsPerDeal * 0.9),
-				filter: map[string]any{"=ownerType": "D", "@ownerId": ids}}
+				filter: map[string]any{"=ownerType": "D", "=ownerId": ids}}
 			ch.page = func(rows []json.RawMessage) error {
 				for _, r := range rows {
 					var pr struct {
@@ -163,6 +157,17 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 		for id, d := range deals {
 			d.Sections = sectionsOf(dealRows[id], sections)
 		}
+	}
+	if first == nil {
+		return st, fmt.Errorf("sync %s: no answer for the currencies", memberID)
+	}
+	pages, err := p.MorePages(ctx, first, []bitrix.ListCommand{currencyList})
+	if err != nil {
+		return st, fmt.Errorf("sync %s: %w", memberID, err)
+	}
+	currencies, err := json.Marshal(pages[currencyList.Name])
+	if err != nil {
+		return st, err
 	}
 	rates, err := parseRates(currencies)
 	if err != nil {
@@ -283,8 +288,8 @@ func (c *chain) pages() int {
 type packScan struct {
 	p        *bitrix.Portal
 	chains   []*chain
-	extra    []bitrix.Command // single commands sent with the first request
-	extraOut func(name string, res json.RawMessage) error
+	extra    []bitrix.Command          // single commands sent with the first request
+	extraOut func(*bitrix.BatchResult) // is given the first request's answers, extra commands included
 	requests int
 	rows     int                   // rows read so far
 	progress func(done, total int) // called after each request
@@ -399,11 +404,9 @@ func (ps *packScan) run(ctx context.Context) error {
 			if err := res.Err(c.Name); err != nil {
 				return fmt.Errorf("%s: %w", c.Name, err)
 			}
-			if ps.extraOut != nil {
-				if err := ps.extraOut(c.Name, res.Results[c.Name]); err != nil {
-					return err
-				}
-			}
+		}
+		if len(slots) < len(cmds) && ps.extraOut != nil {
+			ps.extraOut(res)
 		}
 		stopped := map[*chain]bool{}
 		for _, s := range slots {

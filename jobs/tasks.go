@@ -49,7 +49,8 @@ const changesTimeout = 10 * time.Minute
 // SetupPayload asks for a portal's setup to run (again).
 type SetupPayload struct {
 	MemberID string `json:"member_id"`
-	Reason   string `json:"reason"` // install, update, retry
+	Reason   string `json:"reason"`            // install, update, retry
+	Version  string `json:"version,omitempty"` // the app version an update brought (ONAPPUPDATE's data[VERSION])
 }
 
 // CRMEventPayload is one change Bitrix24 reported.
@@ -89,7 +90,13 @@ func NewSetupTask(p SetupPayload) (*asynq.Task, []asynq.Option, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return asynq.NewTask(TypeSetup, b), []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRetry(8), asynq.Timeout(5 * time.Minute)}, nil
+	opts := []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRetry(8), asynq.Timeout(5 * time.Minute)}
+	if p.Version != "" {
+		// One setup per version: an update announced twice (or replayed)
+		// while its setup waits or runs is the same task.
+		opts = append(opts, asynq.TaskID("setup:"+p.MemberID+":"+p.Version))
+	}
+	return asynq.NewTask(TypeSetup, b), opts, nil
 }
 
 // aggregate merges a group's events into one crm:changes task: each record

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"segmentor/bitrix/b24sim"
+)
+
+// A refused call must never leave work stranded. A portal whose bucket is
+// tight (10 requests draining 2/s, where the app's budget assumes the usual
+// 50) refuses the app at least once; then every access token expires; then
+// a sales rep adds a contact. Its event is accepted, and the contact is
+// classified within 30 s by the web and worker processes, with exactly one
+// token refresh and no task given up. The tokens expire both ways: by the
+// portal's word while the app still trusts them (expired_token), and by
+// their time (a portal issuing 20-second tokens, which the app renews
+// shortly before their end).
+func TestNoWorkStrandedAfterARefusal(t *testing.T) {
+	needRedis(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		ttl    time.Duration
+		expire func(c *cluster)
+	}{
+		{"expired_token", 0, func(c *cluster) { c.sim.ExpireAccessTokens() }},
+		{"expired by time", 20 * time.Second, func(c *cluster) { time.Sleep(21 * time.Second) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, _ := newBackfilledCluster(t, clusterOptions{
+				Sim: b24sim.Options{Seed: 61, RatePerSecond: 2, Burst: 10, AccessTokenTTL: tc.ttl},
+				Gen: b24sim.GenOptions{Contacts: 150, Companies: 30, Deals: 400, Years: 2},
+			}, "worker-1")
+			if c.sim.Stats().QueryLimitRefusals == 0 {
+				// The backfill fitted the bucket: the next request is refused.
+				c.sim.LimitBurst(1)
+				newEditor(t, c.sim, 61).edit()
+				c.settle(time.Minute)
+			}
+			if c.sim.Stats().QueryLimitRefusals == 0 {
+				t.Fatal("the portal refused nothing: the bucket is not tight")
+			}
+			items := c.segmentItems("contact")
+
+			tc.expire(c)
+			refreshes := c.sim.Refreshes()
+			added := time.Now()
+			id, err := c.sim.UserAdd("contact", map[string]any{"NAME": "Nora", "LAST_NAME": "Newcomer"}, 1, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.waitFor(fmt.Sprintf("contact %d to be classified", id), 30*time.Second, func() bool {
+				r, _ := c.sim.Record("contact", id)
+				return fmt.Sprint(r["UF_CRM_SEGMENTOR"]) == items["regular"]
+			})
+			t.Logf("contact %d classified %s after it was added", id, time.Since(added).Round(time.Millisecond))
+			if ev := c.sim.EventStats(); ev.Failed != 0 {
+				t.Errorf("the app refused %d events", ev.Failed)
+			}
+			if n := c.sim.Refreshes() - refreshes; n != 1 {
+				t.Errorf("%d token refreshes after the expiry, want exactly 1", n)
+			}
+			c.settle(time.Minute) // fails if a task was given up
+		})
+	}
+}
+
+// segmentItems maps the Segment field's item XML_IDs (segment keys) to
+// their ids on the entity, from the reference data the app keeps.
+func (c *cluster) segmentItems(entity string) map[string]string {
+	c.t.Helper()
+	ref, err := c.store.Reference(c.ctx, c.sim.MemberID())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var fields []struct {
+		LIST []struct {
+			ID    string `json:"ID"`
+			XMLID string `json:"XML_ID"`
+		}
+	}
+	if err := json.Unmarshal(ref["segment_field_"+entity], &fields); err != nil || len(fields) != 1 {
+		c.t.Fatalf("%s Segment field: %v (%d fields)", entity, err, len(fields))
+	}
+	out := map[string]string{}
+	for _, it := range fields[0].LIST {
+		out[it.XMLID] = it.ID
+	}
+	return out
+}
