@@ -51,7 +51,17 @@ var sessionKey = bytes.Repeat([]byte{7}, 32)
 
 func newSettingsStack(t *testing.T, lang string) *settingsStack {
 	t.Helper()
+	return newSettingsStackWith(t, lang, nil)
+}
+
+// newSettingsStackWith is newSettingsStack on a portal that before, when
+// set, prepares before the app is installed.
+func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)) *settingsStack {
+	t.Helper()
 	s := newStack(t, b24sim.Options{})
+	if before != nil {
+		before(s.sim)
+	}
 	s.install(b24sim.InstallOptions{Lang: lang})
 	page, err := handlers.NewPage(s.store, segmentor.Static())
 	if err != nil {

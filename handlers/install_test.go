@@ -40,7 +40,7 @@ func TestInstallBindsEverythingOnceAndReinstallAddsNothing(t *testing.T) {
 		}
 	}
 	if reqs := len(s.sim.Requests()); reqs > 6 {
-		t.Errorf("setup made %d HTTP requests; it should need about 4 (token exchange + 3 batches)", reqs)
+		t.Errorf("setup made %d HTTP requests; it should need about 5 (the install's check, then 4 batches: reads, writes, the reference lists' first pages and their further ones)", reqs)
 	}
 	ref, _ := s.store.Reference(ctx, p.MemberID)
 	for _, part := range []string{"statuses", "categories", "currencies", "fields_deal", "segment_field_contact"} {

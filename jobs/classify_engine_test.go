@@ -57,17 +57,26 @@ type engineEnv struct {
 
 func newEngineEnv(t testing.TB, gen b24sim.GenOptions) *engineEnv {
 	t.Helper()
-	return newLimitedEngineEnv(t, gen, -1, bitrix.UnlimitedProfile())
+	return newSimEngineEnv(t, b24sim.Options{RatePerSecond: -1}, gen, bitrix.UnlimitedProfile())
 }
 
 // newLimitedEngineEnv is newEngineEnv with the simulator's rate limit
 // (0: the plan's default, 2/s with a bucket of 50; <0: none) and the app's
 // REST budget profile.
 func newLimitedEngineEnv(t testing.TB, gen b24sim.GenOptions, rate float64, profile bitrix.Profile) *engineEnv {
+	return newSimEngineEnv(t, b24sim.Options{RatePerSecond: rate}, gen, profile)
+}
+
+// newSimEngineEnv is newEngineEnv with the simulator's options (Seed 11
+// unless set) and the app's REST budget profile.
+func newSimEngineEnv(t testing.TB, opts b24sim.Options, gen b24sim.GenOptions, profile bitrix.Profile) *engineEnv {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	sim := b24sim.New(b24sim.Options{RatePerSecond: rate, Seed: 11})
+	if opts.Seed == 0 {
+		opts.Seed = 11
+	}
+	sim := b24sim.New(opts)
 	t.Cleanup(sim.Close)
 	gen.Now = now
 	st := sim.Seed(gen)
@@ -98,22 +107,13 @@ func newLimitedEngineEnv(t testing.TB, gen b24sim.GenOptions, rate float64, prof
 			"fields": map[string]any{"FIELD_NAME": "SEGMENTOR", "USER_TYPE_ID": "enumeration", "XML_ID": "SEGMENTOR_SEGMENT",
 				"LABEL": "Segment", "MULTIPLE": "N"}}})
 	}
-	refs := []bitrix.Command{
-		{Name: "statuses", Method: "crm.status.list", Params: map[string]any{"order": map[string]string{"SORT": "ASC"}}},
-		{Name: "categories", Method: "crm.category.list", Params: map[string]any{"entityTypeId": 2}},
-		{Name: "currencies", Method: "crm.currency.list"},
-	}
-	for _, e := range []string{"contact", "company", "deal"} {
-		refs = append(refs, bitrix.Command{Name: "segment_field_" + e, Method: "crm." + e + ".userfield.list",
-			Params: map[string]any{"filter": map[string]any{"FIELD_NAME": "UF_CRM_SEGMENTOR"}}})
-	}
-	res, _, err := p.Batch(ctx, append(cmds, refs...), true)
+	res, _, err := p.Batch(ctx, cmds, true)
 	if err != nil || len(res.Failed()) > 0 {
 		t.Fatalf("setup: %v %v", err, res.Failed())
 	}
-	parts := app.Reference{}
-	for _, c := range refs {
-		parts[c.Name] = res.Results[c.Name]
+	parts, err := app.FetchReference(ctx, p, []string{"contact", "company", "deal"}, "UF_CRM_SEGMENTOR")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := store.SetReference(ctx, sim.MemberID(), parts); err != nil {
 		t.Fatal(err)
