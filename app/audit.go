@@ -277,7 +277,7 @@ func (s *Store) FindAudit(ctx context.Context, memberID string, f AuditFilter, l
 // the audit entries, once the answer is recorded in the mirror. A note that
 // stays behind means the process died (or lost the connection) while the
 // batch was out: the write may or may not have run. Whoever finds such a
-// note re-reads the record before planning it again (jobs.Classifier), so
+// note re-reads the record before planning it again (engine.Classifier), so
 // a write whose answer was lost is never sent a second time.
 type InFlight struct {
 	Entity string       `json:"e"`

@@ -9,8 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"segmentor/app"
-	"segmentor/app/mirrortest"
-	"segmentor/app/redistest"
+	"segmentor/internal/mirrortest"
+	"segmentor/internal/redistest"
 )
 
 // memPortal is 100,000 deals with their clients, in the proportions of the

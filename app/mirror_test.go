@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/app/segment"
+	"segmentor/internal/redistest"
 )
 
 func dealIDs(ds []*app.MirrorDeal) []int64 {

@@ -7,8 +7,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/app/segment"
+	"segmentor/internal/redistest"
 )
 
 // Every write to the mirror's rows or rates is in the change log, after a

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"segmentor/app/redistest"
+	"segmentor/internal/redistest"
 )
 
 func TestPersistenceWarnings(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
+	"segmentor/internal/redistest"
 )
 
 // REST use counts answered requests per portal over the last hour, and

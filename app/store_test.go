@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
+	"segmentor/internal/redistest"
 )
 
 func newStore(t *testing.T) (*app.Store, *app.Sealer) {

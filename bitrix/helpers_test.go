@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"segmentor/app/redistest"
+	"segmentor/internal/redistest"
 )
 
 // The fake portal and OAuth server live under non-empty path prefixes, so a

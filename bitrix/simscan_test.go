@@ -5,9 +5,9 @@ import (
 	"errors"
 	"testing"
 
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/redistest"
 )
 
 // The third "done when": a keyset scan of 10,000 deals takes at most

@@ -19,7 +19,7 @@ import (
 	"segmentor/app"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
-	"segmentor/jobs"
+	"segmentor/engine"
 )
 
 // dryRun passes reads to the portal and refuses every write, keeping the
@@ -87,7 +87,7 @@ func (d *dryRun) refuse(req *http.Request, writes []string, status int, body []b
 
 // evaluation is what a fresh full evaluation found.
 type evaluation struct {
-	Stats jobs.BackfillStats
+	Stats engine.BackfillStats
 	Wrong []string // the writes it would make (batch lines): each a record not in its correct state
 }
 
@@ -146,7 +146,7 @@ func (c *cluster) evaluate() evaluation {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cls := &jobs.Classifier{Store: fresh, Mirror: app.NewMirror(scratch), Bitrix: client,
+	cls := &engine.Classifier{Store: fresh, Mirror: app.NewMirror(scratch), Bitrix: client,
 		FieldName: "UF_CRM_" + c.manifest.SegmentField.FieldName}
 	st, err := cls.Backfill(ctx, member)
 	if err != nil && len(dry.refused) == 0 {

@@ -19,8 +19,8 @@ import (
 
 	"segmentor"
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/redistest"
 	"segmentor/jobs"
 )
 

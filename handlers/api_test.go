@@ -16,8 +16,8 @@ import (
 	"segmentor"
 	"segmentor/app"
 	"segmentor/bitrix/b24sim"
+	"segmentor/engine"
 	"segmentor/handlers"
-	"segmentor/jobs"
 )
 
 // settingsStack is the whole app with the settings page and its API, on a
@@ -71,7 +71,7 @@ func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)
 	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true, Budget: s.client},
 		Apps: handlers.HTTPTokenChecker{AllowHTTP: true, Budget: s.client}, Key: sessionKey, Clock: clock.Now}
 	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}, Jobs: s.worker.Queue,
-		Insight: &jobs.Analyst{Store: s.store, Mirror: app.NewMirror(s.rdb)}, Mirror: app.NewMirror(s.rdb), Queues: s.insp, Usage: s.usage}
+		Insight: &engine.Analyst{Store: s.store, Mirror: app.NewMirror(s.rdb)}, Mirror: app.NewMirror(s.rdb), Queues: s.insp, Usage: s.usage}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))
 	t.Cleanup(web.Close)
 	rep := s.sim.AddUser(b24sim.User{Name: "Rita", LastName: "Rep", Admin: false})

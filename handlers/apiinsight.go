@@ -17,16 +17,16 @@ import (
 	"segmentor/app"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
-	"segmentor/jobs"
+	"segmentor/engine"
 )
 
 // Insight answers what the dashboard, the editor's live counts and the
-// card tabs show, from the portal's mirror (jobs.Analyst).
+// card tabs show, from the portal's mirror (engine.Analyst).
 type Insight interface {
-	Preview(ctx context.Context, memberID string, cfg segment.Config, opt jobs.PreviewOptions) (*jobs.Preview, error)
-	DryRun(ctx context.Context, memberID string, cfg segment.Config) (*jobs.DryRun, error)
-	Standing(ctx context.Context, memberID string, cfg segment.Config, opt jobs.PreviewOptions) (*jobs.Preview, error)
-	Explain(ctx context.Context, memberID string, e segment.Entity, id int64) (*jobs.RecordStanding, error)
+	Preview(ctx context.Context, memberID string, cfg segment.Config, opt engine.PreviewOptions) (*engine.Preview, error)
+	DryRun(ctx context.Context, memberID string, cfg segment.Config) (*engine.DryRun, error)
+	Standing(ctx context.Context, memberID string, cfg segment.Config, opt engine.PreviewOptions) (*engine.Preview, error)
+	Explain(ctx context.Context, memberID string, e segment.Entity, id int64) (*engine.RecordStanding, error)
 }
 
 // QueueInspector reads the job queues' state (asynq.Inspector).
@@ -119,7 +119,7 @@ func (a *API) answerDraft(c *gin.Context, fn func(ctx context.Context, memberID 
 // Preview answers how a draft config splits the base (POST /preview).
 func (a *API) Preview(c *gin.Context) {
 	a.answerDraft(c, func(ctx context.Context, memberID string, cfg segment.Config, req draftRequest) (any, error) {
-		return a.Insight.Preview(ctx, memberID, cfg, jobs.PreviewOptions{RevenueWindowDays: req.RevenueWindowDays})
+		return a.Insight.Preview(ctx, memberID, cfg, engine.PreviewOptions{RevenueWindowDays: req.RevenueWindowDays})
 	})
 }
 
@@ -512,7 +512,7 @@ func (a *API) Dashboard(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	out := gin.H{"schemes": []jobs.SchemeStanding{}, "last_recompute": nil, "queue": nil, "rest": nil, "mirror": nil,
+	out := gin.H{"schemes": []engine.SchemeStanding{}, "last_recompute": nil, "queue": nil, "rest": nil, "mirror": nil,
 		"revenue_window_days": window, "config_version": 0}
 	sc, err := a.Store.Config(ctx, sess.MemberID)
 	if err != nil {
@@ -525,7 +525,7 @@ func (a *API) Dashboard(c *gin.Context) {
 			apiError(c, sess.Lang, err)
 			return
 		}
-		st, err := a.Insight.Standing(ctx, sess.MemberID, cfg, jobs.PreviewOptions{RevenueWindowDays: window})
+		st, err := a.Insight.Standing(ctx, sess.MemberID, cfg, engine.PreviewOptions{RevenueWindowDays: window})
 		if err != nil {
 			apiError(c, sess.Lang, err)
 			return

@@ -15,8 +15,8 @@ import (
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/engine"
 	"segmentor/handlers"
-	"segmentor/jobs"
 )
 
 // savedInsightConfig is saved (and backfilled) before the dry-run: a
@@ -166,22 +166,22 @@ func premium(d simDeal, keys map[int64]string) bool {
 // syncMirror fills the mirror from the simulator as a backfill's sync does.
 func syncMirror(t *testing.T, s *settingsStack) {
 	t.Helper()
-	cls := &jobs.Classifier{Store: s.store, Mirror: app.NewMirror(s.rdb), Bitrix: s.client, FieldName: "UF_CRM_SEGMENTOR"}
-	if _, err := cls.Sync(context.Background(), s.sim.MemberID(), jobs.SyncOptions{}); err != nil {
+	cls := &engine.Classifier{Store: s.store, Mirror: app.NewMirror(s.rdb), Bitrix: s.client, FieldName: "UF_CRM_SEGMENTOR"}
+	if _, err := cls.Sync(context.Background(), s.sim.MemberID(), engine.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 type previewBody struct {
-	TookMS            int                   `json:"took_ms"`
-	Mirror            jobs.MirrorSummary    `json:"mirror"`
-	RevenueWindowDays int                   `json:"revenue_window_days"`
-	Schemes           []jobs.SchemeStanding `json:"schemes"`
+	TookMS            int                     `json:"took_ms"`
+	Mirror            engine.MirrorSummary    `json:"mirror"`
+	RevenueWindowDays int                     `json:"revenue_window_days"`
+	Schemes           []engine.SchemeStanding `json:"schemes"`
 }
 
-func schemeOf(t *testing.T, schemes []jobs.SchemeStanding, e segment.Entity) jobs.SchemeStanding {
+func schemeOf(t *testing.T, schemes []engine.SchemeStanding, e segment.Entity) engine.SchemeStanding {
 	t.Helper()
-	return find(t, schemes, func(s jobs.SchemeStanding) bool { return s.Entity == e })
+	return find(t, schemes, func(s engine.SchemeStanding) bool { return s.Entity == e })
 }
 
 // find returns the element of list that ok accepts, failing without one.
@@ -236,7 +236,7 @@ func TestPreviewMatchesIndependentCount(t *testing.T) {
 		if cs.Total != 150 || !closeTo(cs.Revenue, total) || cs.Currency == "" {
 			t.Errorf("contacts: total %d revenue %.2f %s, want 150 and %.2f", cs.Total, cs.Revenue, cs.Currency, total)
 		}
-		got := map[string]jobs.SegmentStanding{"rest": cs.Otherwise}
+		got := map[string]engine.SegmentStanding{"rest": cs.Otherwise}
 		for _, sg := range cs.Segments {
 			got[sg.Key] = sg
 		}
@@ -309,10 +309,10 @@ func TestPreviewMatchesIndependentCount(t *testing.T) {
 }
 
 type dryRunBody struct {
-	TookMS    int               `json:"took_ms"`
-	Evaluated int               `json:"evaluated"`
-	Changed   int               `json:"changed"`
-	Schemes   []jobs.SchemeDiff `json:"schemes"`
+	TookMS    int                 `json:"took_ms"`
+	Evaluated int                 `json:"evaluated"`
+	Changed   int                 `json:"changed"`
+	Schemes   []engine.SchemeDiff `json:"schemes"`
 }
 
 // After a saved config is applied, a dry-run of a draft lists exactly the
@@ -421,9 +421,9 @@ func TestDryRunDiffsDraftAgainstToday(t *testing.T) {
 	t.Logf("dry-run: %d changed of %d; contacts %v; %d deals move pipeline; %d ms", d.Changed, d.Evaluated, moves, len(pipes), d.TookMS)
 }
 
-func dryRunScheme(t *testing.T, schemes []jobs.SchemeDiff, e segment.Entity) jobs.SchemeDiff {
+func dryRunScheme(t *testing.T, schemes []engine.SchemeDiff, e segment.Entity) engine.SchemeDiff {
 	t.Helper()
-	return find(t, schemes, func(s jobs.SchemeDiff) bool { return s.Entity == e })
+	return find(t, schemes, func(s engine.SchemeDiff) bool { return s.Entity == e })
 }
 
 // applyConfig saves cfg as the admin and waits for its recompute.
@@ -619,12 +619,12 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("dashboard: %d %s", r.Status, r.Raw)
 	}
 	var d struct {
-		Schemes       []jobs.SchemeStanding `json:"schemes"`
-		LastRecompute *app.Progress         `json:"last_recompute"`
-		Queue         *handlers.QueueHealth `json:"queue"`
-		REST          *handlers.RESTBudget  `json:"rest"`
-		Portal        map[string]string     `json:"portal"`
-		ConfigVersion int                   `json:"config_version"`
+		Schemes       []engine.SchemeStanding `json:"schemes"`
+		LastRecompute *app.Progress           `json:"last_recompute"`
+		Queue         *handlers.QueueHealth   `json:"queue"`
+		REST          *handlers.RESTBudget    `json:"rest"`
+		Portal        map[string]string       `json:"portal"`
+		ConfigVersion int                     `json:"config_version"`
 	}
 	decodeJSON(t, r.Raw, &d)
 	cs := schemeOf(t, d.Schemes, segment.EntityContact)

@@ -19,9 +19,9 @@ import (
 
 	"segmentor"
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
 	"segmentor/handlers"
+	"segmentor/internal/redistest"
 	"segmentor/jobs"
 )
 

@@ -17,9 +17,9 @@ import (
 
 	"segmentor"
 	"segmentor/app"
-	"segmentor/app/redistest"
+	"segmentor/engine"
 	"segmentor/handlers"
-	"segmentor/jobs"
+	"segmentor/internal/redistest"
 )
 
 const fuzzMember = "a223c6b3710f85df22e9377d6c4f7553"
@@ -68,7 +68,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	sessions := &handlers.Sessions{Store: store, Users: goodUser{}, Key: key, Clock: func() time.Time { return fuzzNow }}
 	log := slog.New(slog.DiscardHandler)
 	router := handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Sessions: sessions,
-		API:      &handlers.API{Store: store, Mirror: app.NewMirror(rdb), Insight: &jobs.Analyst{Store: store, Mirror: app.NewMirror(rdb)}},
+		API:      &handlers.API{Store: store, Mirror: app.NewMirror(rdb), Insight: &engine.Analyst{Store: store, Mirror: app.NewMirror(rdb)}},
 		Bitrix24: &handlers.Bitrix24{Store: store, Key: key, Log: log, Manifest: manifest}})
 	admin := sessions.Issue(handlers.Session{MemberID: fuzzMember, UserID: 1, Admin: true, Lang: "en", Expires: fuzzNow.Add(time.Hour).Unix()})
 	return &fuzzEnv{store: store, sessions: sessions, router: router, admin: admin}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"segmentor/app/redistest"
 	"segmentor/handlers"
+	"segmentor/internal/redistest"
 )
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, map[string]any) {

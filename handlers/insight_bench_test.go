@@ -16,11 +16,11 @@ import (
 
 	"segmentor"
 	"segmentor/app"
-	"segmentor/app/mirrortest"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
+	"segmentor/engine"
 	"segmentor/handlers"
-	"segmentor/jobs"
+	"segmentor/internal/mirrortest"
+	"segmentor/internal/redistest"
 )
 
 // benchInsightConfig is a draft as an admin would write it: money over a
@@ -86,7 +86,7 @@ func benchInsight(b *testing.B, path string) {
 
 	manifest, _ := segmentor.LoadManifest()
 	sessions := &handlers.Sessions{Store: store, Key: sessionKey}
-	api := &handlers.API{Store: store, Insight: &jobs.Analyst{Store: store, Mirror: mirror}, Mirror: mirror}
+	api := &handlers.API{Store: store, Insight: &engine.Analyst{Store: store, Mirror: mirror}, Mirror: mirror}
 	srv := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: manifest, Sessions: sessions, API: api}))
 	defer srv.Close()
 	token := sessions.Issue(handlers.Session{MemberID: member, UserID: 1, Expires: time.Now().Add(time.Hour).Unix()})

@@ -14,8 +14,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"segmentor/app/redistest"
 	"segmentor/handlers"
+	"segmentor/internal/redistest"
+	"segmentor/internal/testkit"
 )
 
 const opsPassword = "correct-horse-battery-staple"
@@ -100,7 +101,7 @@ func TestOpsQueuesView(t *testing.T) {
 	// pending and the group aggregating.
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Queues: map[string]int{"low": 1, "critical": 1},
 		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Hour },
-		Logger:         quietLogger{}, LogLevel: asynq.FatalLevel})
+		Logger:         testkit.QuietAsynq{}, LogLevel: asynq.FatalLevel})
 	seedQueues(t, client, insp, srv)
 
 	t.Run("absent without a credential", func(t *testing.T) {

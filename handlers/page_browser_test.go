@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"segmentor/app/browsertest"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/browsertest"
 )
 
 // chromium is the browser; without one (outside CI) the test is skipped.

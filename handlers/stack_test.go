@@ -14,10 +14,12 @@ import (
 
 	"segmentor"
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/engine"
 	"segmentor/handlers"
+	"segmentor/internal/redistest"
+	"segmentor/internal/testkit"
 	"segmentor/jobs"
 )
 
@@ -74,13 +76,13 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	t.Cleanup(srv.Close)
 
 	cfg := jobs.ServerConfig(log)
-	cfg.Logger = quietLogger{}
+	cfg.Logger = testkit.QuietAsynq{}
 	worker := asynq.NewServerFromRedisClient(rdb, cfg)
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.Observe(metrics.ObserveJob))
 	w := &jobs.Worker{Store: store, Bitrix: client, Manifest: manifest, AppBaseURL: srv.URL, Log: log,
 		Changes: jobs.Recorder{Store: store}, Redis: rdb, Queue: queue,
-		Backfill: &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: client,
+		Backfill: &engine.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: client,
 			FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: log}}
 	w.Register(mux)
 	if err := worker.Start(mux); err != nil {
@@ -90,14 +92,6 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	return &stack{t: t, sim: sim, app: srv, rdb: rdb, store: store, client: client, manifest: manifest, insp: insp, metrics: metrics, worker: w, usage: usage}
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Debug(...any) {}
-func (quietLogger) Info(...any)  {}
-func (quietLogger) Warn(...any)  {}
-func (quietLogger) Error(...any) {}
-func (quietLogger) Fatal(...any) {}
 
 // install runs the installer as Bitrix24 does, waits for setup to finish,
 // then presses "install finished" as the page's BX24.installFinish would.

@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"segmentor/app"
+	"segmentor/engine"
 )
 
 // TypeBackfill classifies a portal's whole base: sync, RFM, evaluation,
@@ -36,9 +37,9 @@ func NewBackfillTask(p BackfillPayload) (*asynq.Task, []asynq.Option, error) {
 	}, nil
 }
 
-// Backfiller runs a portal's backfill (the Classifier).
+// Backfiller runs a portal's backfill (engine.Classifier).
 type Backfiller interface {
-	Backfill(ctx context.Context, memberID string) (BackfillStats, error)
+	Backfill(ctx context.Context, memberID string) (engine.BackfillStats, error)
 }
 
 func (w *Worker) handleBackfill(ctx context.Context, t *asynq.Task) error {

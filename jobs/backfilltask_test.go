@@ -10,8 +10,9 @@ import (
 	"github.com/hibiken/asynq"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
+	"segmentor/engine"
+	"segmentor/internal/redistest"
 )
 
 type fakeBackfiller struct {
@@ -19,9 +20,9 @@ type fakeBackfiller struct {
 	err   error
 }
 
-func (f *fakeBackfiller) Backfill(context.Context, string) (BackfillStats, error) {
+func (f *fakeBackfiller) Backfill(context.Context, string) (engine.BackfillStats, error) {
 	f.calls++
-	return BackfillStats{}, f.err
+	return engine.BackfillStats{}, f.err
 }
 
 func TestBackfillTaskOutcomes(t *testing.T) {

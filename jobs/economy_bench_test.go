@@ -8,6 +8,7 @@ import (
 
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/testkit"
 )
 
 // BenchmarkRESTEconomy prints, counted from the simulator's request log,
@@ -52,9 +53,9 @@ func restEconomy(b *testing.B) {
 	reqs := s.sim.Requests()
 	kinds := map[string]int{}
 	for _, rq := range reqs {
-		kinds[kindOf(rq)]++
+		kinds[testkit.KindOf(rq)]++
 	}
-	updated := updatesByRecord(b, reqs)
+	updated := b24sim.UpdatesByRecord(reqs)
 	twice := 0
 	for _, list := range updated {
 		if len(list) > 1 {
@@ -66,7 +67,7 @@ func restEconomy(b *testing.B) {
 	b.Logf("backfill reads: %d rows in %d requests: %.2f requests per 2,000 rows (target ≤ 1); %d request(s) for Segment items",
 		rows, kinds["sync"], 2000*float64(kinds["sync"])/float64(rows), kinds["items"])
 	b.Logf("backfill writes: %d changed records in %d requests; ceil(%d/50) = %d; retries %d",
-		changed, kinds["write"], changed, (changed+49)/50, refusals(reqs))
+		changed, kinds["write"], changed, (changed+49)/50, testkit.Refusals(reqs))
 	b.Logf("echo of the backfill's writes: %d events, %d re-read requests (%.2f per 50 records), %d writes: %d records written twice, %d write requests beyond ceil(changed/50) (target 0)",
 		echoed, kinds["reread"], 50*float64(kinds["reread"])/float64(max(echoed, 1)), twice+kinds["write"]-(changed+49)/50, twice, kinds["write"]-(changed+49)/50)
 	if other := len(reqs) - kinds["sync"] - kinds["items"] - kinds["write"] - kinds["reread"]; other != 0 {
@@ -96,9 +97,9 @@ func restEconomy(b *testing.B) {
 	reqs = s.sim.Requests()
 	kinds = map[string]int{}
 	for _, rq := range reqs {
-		kinds[kindOf(rq)]++
+		kinds[testkit.KindOf(rq)]++
 	}
-	burstUpdated := updatesByRecord(b, reqs)
+	burstUpdated := b24sim.UpdatesByRecord(reqs)
 	events := s.sim.EventStats().Delivered - ev0
 	// A record's first re-read is its edits'; a later one is the echo of
 	// the app's own write (or an edit that came after the first re-read).
@@ -106,10 +107,10 @@ func restEconomy(b *testing.B) {
 	seen := map[string]bool{}
 	var burstReads, echoReads float64
 	for _, rq := range reqs {
-		if kindOf(rq) != "reread" {
+		if testkit.KindOf(rq) != "reread" {
 			continue
 		}
-		ids := rereadIDs(b, rq)
+		ids := testkit.RereadIDs(b, rq)
 		for _, id := range ids {
 			if seen[id] {
 				echoReads += 1 / float64(len(ids))
@@ -129,7 +130,7 @@ func restEconomy(b *testing.B) {
 		"%.1f requests for the edits: %.2f per 50 distinct deals edited (target ≤ 2); with the echo %.2f; retries %d",
 		edits, len(seen), events, took.Round(time.Millisecond), kinds["reread"], burstReads, echoReads, len(burstUpdated),
 		written["deal"], written["contact"], written["company"], kinds["write"], len(burstUpdated), (len(burstUpdated)+49)/50,
-		burst, 50*burst/distinct, 50*float64(kinds["reread"]+kinds["write"])/distinct, refusals(reqs))
+		burst, 50*burst/distinct, 50*float64(kinds["reread"]+kinds["write"])/distinct, testkit.Refusals(reqs))
 	if other := len(reqs) - kinds["reread"] - kinds["write"]; other != 0 {
 		b.Logf("other requests in the burst: %d %v", other, kinds)
 	}

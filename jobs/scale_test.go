@@ -14,6 +14,7 @@ import (
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/testkit"
 )
 
 // scaleConfig uses every fact and every output: contact TYPE_ID, company
@@ -116,13 +117,13 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	reqs := s.sim.Requests()
 	reads, writes := 0, 0
 	for _, rq := range reqs {
-		if len(ranUpdates(t, rq)) > 0 {
+		if len(rq.Updates()) > 0 {
 			writes++
 		} else {
 			reads++
 		}
 	}
-	updated := updatesByRecord(t, reqs)
+	updated := b24sim.UpdatesByRecord(reqs)
 	t.Logf("backfill of %d records in %s: %d HTTP requests (%d reading or setting up, %d writing %d records); progress %+v",
 		len(before.deals)+len(before.clients["contact"])+len(before.clients["company"]), took.Round(time.Millisecond),
 		len(reqs), reads, writes, len(updated), *prog)
@@ -139,7 +140,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	counts := s.check(t, before, keys, cfg)
 	t.Logf("segments: %v", counts)
 	for _, sc := range cfg.Schemes {
-		for _, sg := range append(sc.Segments, ptr(sc.Otherwise)...) {
+		for _, sg := range sc.All() {
 			if counts[string(sc.Entity)+":"+sg.Key] == 0 {
 				t.Errorf("no %s in segment %s: the test config does not exercise it", sc.Entity, sg.Key)
 			}
@@ -173,7 +174,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	}
 	waitFor(t, fmt.Sprintf("contact %d to show Trade show", contact), func() bool {
 		r, _ := s.sim.Record("contact", int(contact))
-		return str(r["UF_CRM_SEGMENTOR"]) == field["contact"]["press"]
+		return b24sim.Scalar(r["UF_CRM_SEGMENTOR"]) == field["contact"]["press"]
 	})
 	t.Logf("contact %d: %s → press in %s", contact, keys["contact"][contact], time.Since(edit).Round(time.Millisecond))
 
@@ -217,12 +218,12 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	others := open[1:]
 	waitFor(t, fmt.Sprintf("company %d and its open deals to follow the won deal", company), func() bool {
 		r, _ := s.sim.Record("company", int(company))
-		if str(r["UF_CRM_SEGMENTOR"]) != field["company"]["key"] || str(r["COMPANY_TYPE"]) != "PARTNER" {
+		if b24sim.Scalar(r["UF_CRM_SEGMENTOR"]) != field["company"]["key"] || b24sim.Scalar(r["COMPANY_TYPE"]) != "PARTNER" {
 			return false
 		}
 		for _, id := range others {
 			d, _ := s.sim.Record("deal", int(id))
-			if str(d["UF_CRM_SEGMENTOR"]) != field["deal"]["premium"] || str(d["TYPE_ID"]) != "COMPLEX" || num(d["CATEGORY_ID"]) != int64(p1) {
+			if b24sim.Scalar(d["UF_CRM_SEGMENTOR"]) != field["deal"]["premium"] || b24sim.Scalar(d["TYPE_ID"]) != "COMPLEX" || testkit.Num(d["CATEGORY_ID"]) != int64(p1) {
 				return false
 			}
 		}
@@ -246,7 +247,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	}
 	waitFor(t, fmt.Sprintf("new deal %d of newcomer %d to move", deal, newbie), func() bool {
 		d, _ := s.sim.Record("deal", deal)
-		return str(d["UF_CRM_SEGMENTOR"]) == field["deal"]["fresh"] && num(d["CATEGORY_ID"]) == int64(p2) && str(d["TYPE_ID"]) == "GOODS"
+		return b24sim.Scalar(d["UF_CRM_SEGMENTOR"]) == field["deal"]["fresh"] && testkit.Num(d["CATEGORY_ID"]) == int64(p2) && b24sim.Scalar(d["TYPE_ID"]) == "GOODS"
 	})
 	t.Logf("new deal %d of contact %d → fresh, moved to pipeline %d in %s", deal, newbie, p2, time.Since(edit).Round(time.Millisecond))
 
@@ -254,7 +255,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	// was written twice, closed deals did not move, and the records touched
 	// agree with a fresh independent evaluation.
 	s.waitIdle(t, time.Minute)
-	live := updatesByRecord(t, s.sim.Requests())
+	live := b24sim.UpdatesByRecord(s.sim.Requests())
 	for rec, list := range live {
 		if len(list) != 1 {
 			t.Errorf("live: %s updated %d times: %v", rec, len(list), list)
@@ -264,7 +265,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	for _, id := range closed {
 		d, _ := s.sim.Record("deal", int(id))
 		for _, f := range []string{"CATEGORY_ID", "STAGE_ID"} {
-			if str(d[f]) != str(closedBefore[id][f]) {
+			if b24sim.Scalar(d[f]) != b24sim.Scalar(closedBefore[id][f]) {
 				t.Errorf("closed deal %d moved: %s %v → %v", id, f, closedBefore[id][f], d[f])
 			}
 		}
@@ -279,7 +280,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	for ent, ids := range map[segment.Entity][]int64{"contact": {contact, newbie}, "company": {company}, "deal": touched} {
 		for _, id := range ids {
 			r, _ := s.sim.Record(string(ent), int(id))
-			if got, want := str(r["UF_CRM_SEGMENTOR"]), field[string(ent)][fresh[ent][id]]; got != want {
+			if got, want := b24sim.Scalar(r["UF_CRM_SEGMENTOR"]), field[string(ent)][fresh[ent][id]]; got != want {
 				t.Errorf("%s %d: Segment item %q, the fresh evaluation says %q (%s)", ent, id, got, want, fresh[ent][id])
 			}
 		}
@@ -298,12 +299,12 @@ func (s *appStack) check(t *testing.T, w *world, keys map[segment.Entity]map[int
 	for _, sc := range cfg.Schemes {
 		ent := sc.Entity
 		segs := map[string]segment.Segment{}
-		for _, sg := range append(sc.Segments, ptr(sc.Otherwise)...) {
+		for _, sg := range sc.All() {
 			segs[sg.Key] = sg
 		}
 		bad := 0
 		for r := range s.sim.Records(string(ent)) {
-			id := num(r["ID"])
+			id := testkit.Num(r["ID"])
 			rec := string(ent) + ":" + strconv.FormatInt(id, 10)
 			key := keys[ent][id]
 			counts[string(ent)+":"+key]++
@@ -313,14 +314,14 @@ func (s *appStack) check(t *testing.T, w *world, keys map[segment.Entity]map[int
 			if key != "" && sg.Set.Label {
 				wantItem = field[string(ent)][key]
 			}
-			if got := str(r["UF_CRM_SEGMENTOR"]); got != wantItem {
+			if got := b24sim.Scalar(r["UF_CRM_SEGMENTOR"]); got != wantItem {
 				problems = append(problems, fmt.Sprintf("Segment item %q, want %q (%s)", got, wantItem, key))
 			}
 			wantType := w.typeOf[string(ent)][id]
 			if sg.Set.Type != "" {
 				wantType = sg.Set.Type
 			}
-			if got := str(r[typeField(ent)]); got != wantType {
+			if got := b24sim.Scalar(r[typeField(ent)]); got != wantType {
 				problems = append(problems, fmt.Sprintf("type %s, want %s (%s)", got, wantType, key))
 			}
 			if ent == segment.EntityDeal {
@@ -341,8 +342,8 @@ func (s *appStack) check(t *testing.T, w *world, keys map[segment.Entity]map[int
 						counts["moved:"+string(p.Apply)]++
 					}
 				}
-				if got := int(num(r["CATEGORY_ID"])); got != cat || str(r["STAGE_ID"]) != stage {
-					problems = append(problems, fmt.Sprintf("pipeline %d %s, want %d %s (%s)", got, str(r["STAGE_ID"]), cat, stage, key))
+				if got := int(testkit.Num(r["CATEGORY_ID"])); got != cat || b24sim.Scalar(r["STAGE_ID"]) != stage {
+					problems = append(problems, fmt.Sprintf("pipeline %d %s, want %d %s (%s)", got, b24sim.Scalar(r["STAGE_ID"]), cat, stage, key))
 				}
 			}
 			if len(problems) > 0 {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"segmentor/app/redistest"
+	"segmentor/internal/redistest"
 )
 
 // Any number of workers run RunScheduler; exactly one leads at a time, and

@@ -15,10 +15,12 @@ import (
 
 	"segmentor"
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/engine"
 	"segmentor/handlers"
+	"segmentor/internal/redistest"
+	"segmentor/internal/testkit"
 	"segmentor/jobs"
 )
 
@@ -30,7 +32,7 @@ type appStack struct {
 	rdb      *redis.Client
 	store    *app.Store
 	queue    *jobs.Queue
-	cls      *jobs.Classifier
+	cls      *engine.Classifier
 	app      *httptest.Server
 	manifest *segmentor.Manifest
 	memberID string
@@ -72,10 +74,10 @@ func newAppStack(t testing.TB, opts b24sim.Options, profile bitrix.Profile, now 
 		Health: &handlers.Health{Redis: rdb}}))
 	t.Cleanup(srv.Close)
 
-	cls := &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: client,
+	cls := &engine.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: client,
 		FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Clock: clock, Log: log, InDoubtWait: time.Millisecond}
 	cfg := jobs.ServerConfig(log)
-	cfg.Logger = quiet{}
+	cfg.Logger = testkit.QuietAsynq{}
 	worker := asynq.NewServerFromRedisClient(rdb, cfg)
 	mux := asynq.NewServeMux()
 	w := &jobs.Worker{Store: store, Bitrix: client, Manifest: manifest, AppBaseURL: srv.URL, Log: log,

@@ -59,7 +59,7 @@ func TestNoWorkStrandedAfterARefusalAndExpiredTokens(t *testing.T) {
 	deadline := added.Add(30 * time.Second)
 	for {
 		r, _ := s.sim.Record("contact", id)
-		if str(r["UF_CRM_SEGMENTOR"]) == items["contact"]["prospect"] {
+		if b24sim.Scalar(r["UF_CRM_SEGMENTOR"]) == items["contact"]["prospect"] {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"segmentor/engine"
 )
 
 // Task types.
@@ -20,19 +22,17 @@ const (
 // record) once it has been quiet for the grace period, has waited maxDelay,
 // or is full.
 //
-// maxIDs is 250: the job re-reads its records in one batch of five 50-id
-// list commands (a list page holds 50 rows), leaving 45 of the batch's 50
-// commands for the deals' product rows, whose filter then carries 250 ids,
-// as sync's rowChunk does (well under PHP's max_input_vars). Re-reads cost
-// 0.2 requests per 50 records instead of 1; writes stay ceil(changed/50),
-// so larger jobs would save at most another 0.1 while holding the portal's
-// changes lock longer. A full job's writes are 5 requests, 2.5 s at 2/s.
+// maxIDs is engine.MaxChange, 250: the job re-reads its records in one
+// batch. Re-reads cost 0.2 requests per 50 records instead of 1; writes stay
+// ceil(changed/50), so larger jobs would save at most another 0.1 while
+// holding the portal's changes lock longer. A full job's writes are 5
+// requests, 2.5 s at 2/s.
 //
 // Size only ends a group early: a lone edit still waits the grace period
 // (1–2 s, as the aggregator checks every second), a stream at most
 // maxDelay, so live edits land within seconds as before.
 const (
-	maxIDs        = 250
+	maxIDs        = engine.MaxChange
 	groupGrace    = time.Second
 	groupMaxDelay = 5 * time.Second
 )

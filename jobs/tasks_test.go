@@ -7,8 +7,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
-	"segmentor/app/redistest"
-	"segmentor/bitrix"
+	"segmentor/engine"
+	"segmentor/internal/redistest"
 )
 
 func event(t *testing.T, id int64, seq int64, deleted bool) *asynq.Task {
@@ -58,17 +58,11 @@ func TestAggregateOfAFullGroupKeepsAll(t *testing.T) {
 	}
 }
 
-// A group holds maxIDs events, so a job's re-read fits one batch: one list
-// command per 50 ids, and the product-row pages beside them.
-func TestGroupSizeFitsOneReread(t *testing.T) {
-	cfg := ServerConfig(nil)
-	if cfg.GroupMaxSize != maxIDs {
-		t.Errorf("GroupMaxSize = %d, want maxIDs = %d", cfg.GroupMaxSize, maxIDs)
-	}
-	lists := (maxIDs + bitrix.PageSize - 1) / bitrix.PageSize
-	if lists+rowPages*lists > bitrix.MaxBatch {
-		t.Errorf("a re-read of %d deals needs %d list commands and %d product-row pages: more than a batch's %d",
-			maxIDs, lists, rowPages*lists, bitrix.MaxBatch)
+// A group holds as many events as one change of the engine re-reads in one
+// request.
+func TestGroupSizeIsOneChange(t *testing.T) {
+	if cfg := ServerConfig(nil); cfg.GroupMaxSize != engine.MaxChange {
+		t.Errorf("GroupMaxSize = %d, want engine.MaxChange = %d", cfg.GroupMaxSize, engine.MaxChange)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"segmentor"
 	"segmentor/app"
 	"segmentor/bitrix"
+	"segmentor/engine"
 )
 
 // Worker runs Segmentor's tasks. It holds what the handlers need and
@@ -41,7 +42,7 @@ func (w *Worker) now() time.Time {
 // ChangeSink takes the merged CRM changes of a portal. The classification
 // engine is one; Recorder keeps them for inspection.
 type ChangeSink interface {
-	Apply(ctx context.Context, c CRMChangesPayload) error
+	Apply(ctx context.Context, c engine.Change) error
 }
 
 // ServerConfig is the asynq configuration that goes with the Worker: the
@@ -133,7 +134,7 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 		}
 		defer unlock()
 	}
-	return w.Changes.Apply(ctx, c)
+	return w.Changes.Apply(ctx, engine.Change{MemberID: c.MemberID, Entity: c.Entity, IDs: c.IDs, Deleted: c.Deleted})
 }
 
 // wrapReauth turns a dead-token error into a revoked task (the portal is

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"segmentor/app/segment"
+	"segmentor/bitrix/b24sim"
+	"segmentor/internal/testkit"
 )
 
 // world is the portal as the test reads it from the simulator's own data
@@ -77,28 +79,28 @@ func readWorld(t testing.TB, s *appStack) *world {
 	}
 	section := map[int64]int{}
 	for pr := range s.sim.Records("product") {
-		section[num(pr["ID"])] = int(num(pr["SECTION_ID"]))
+		section[testkit.Num(pr["ID"])] = int(testkit.Num(pr["SECTION_ID"]))
 	}
 	for _, ent := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
 		tf := typeField(ent)
 		w.clients[ent] = map[int64]*wClient{}
 		w.typeOf[string(ent)] = map[int64]string{}
 		for r := range s.sim.Records(string(ent)) {
-			c := &wClient{id: num(r["ID"]), entity: ent, typeID: str(r[tf]), fields: textFields(r)}
+			c := &wClient{id: testkit.Num(r["ID"]), entity: ent, typeID: b24sim.Scalar(r[tf]), fields: textFields(r)}
 			w.clients[ent][c.id] = c
 			w.typeOf[string(ent)][c.id] = c.typeID
 		}
 	}
 	w.typeOf["deal"] = map[int64]string{}
 	for r := range s.sim.Records("deal") {
-		id := num(r["ID"])
-		amount, _ := strconv.ParseFloat(str(r["OPPORTUNITY"]), 64)
-		d := &wDeal{id: id, company: num(r["COMPANY_ID"]), contacts: s.sim.DealContacts(int(id)),
-			category: int(num(r["CATEGORY_ID"])), stage: str(r["STAGE_ID"]), semantic: str(r["STAGE_SEMANTIC_ID"]),
-			amount: amount, currency: str(r["CURRENCY_ID"]), created: when(r["DATE_CREATE"]), closed: when(r["CLOSEDATE"]),
-			typeID: str(r["TYPE_ID"]), fields: textFields(r)}
+		id := testkit.Num(r["ID"])
+		amount, _ := strconv.ParseFloat(b24sim.Scalar(r["OPPORTUNITY"]), 64)
+		d := &wDeal{id: id, company: testkit.Num(r["COMPANY_ID"]), contacts: s.sim.DealContacts(int(id)),
+			category: int(testkit.Num(r["CATEGORY_ID"])), stage: b24sim.Scalar(r["STAGE_ID"]), semantic: b24sim.Scalar(r["STAGE_SEMANTIC_ID"]),
+			amount: amount, currency: b24sim.Scalar(r["CURRENCY_ID"]), created: testkit.When(r["DATE_CREATE"]), closed: testkit.When(r["CLOSEDATE"]),
+			typeID: b24sim.Scalar(r["TYPE_ID"]), fields: textFields(r)}
 		for _, row := range s.sim.ProductRows(int(id)) {
-			if sec := section[num(row["PRODUCT_ID"])]; sec != 0 && !slices.Contains(d.sections, sec) {
+			if sec := section[testkit.Num(row["PRODUCT_ID"])]; sec != 0 && !slices.Contains(d.sections, sec) {
 				d.sections = append(d.sections, sec)
 			}
 		}
@@ -125,7 +127,7 @@ func textFields(r map[string]any) map[string]string {
 		case nil, map[string]any, []any:
 			continue
 		}
-		if s := str(v); s != "" {
+		if s := b24sim.Scalar(v); s != "" {
 			out[k] = s
 		}
 	}

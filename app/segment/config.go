@@ -61,6 +61,15 @@ type Scheme struct {
 	Otherwise *Segment  `json:"otherwise,omitempty"`
 }
 
+// All returns the scheme's segments in order, Otherwise last when set.
+func (s Scheme) All() []Segment {
+	out := slices.Clone(s.Segments)
+	if s.Otherwise != nil {
+		out = append(out, *s.Otherwise)
+	}
+	return out
+}
+
 // Segment is one named segment with its conditions and outputs. The
 // Otherwise segment has no When.
 type Segment struct {

@@ -513,3 +513,13 @@ func scalarString(v any) string {
 	}
 	return ""
 }
+
+// Scalar renders a value as text: a parameter as the portal reads it, or a
+// value of a rendered record (numbers of any width included).
+func Scalar(v any) string {
+	switch v.(type) {
+	case int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32:
+		return fmt.Sprint(v)
+	}
+	return scalarString(v)
+}

@@ -21,8 +21,11 @@ type Request struct {
 	Status     int
 	ErrorCode  string   // "" on success and for the empty-code errors (Status tells)
 	Commands   []string // for a batch: the method of each command run, in order
-	// For a batch, parallel to Commands: each command's status (200 on
-	// success) and error code.
+	// For a batch, parallel to Commands: each command's name, the params it
+	// ran with ($result references resolved), its status (200 on success)
+	// and error code.
+	CommandNames  []string
+	CommandParams []Params
 	CommandStatus []int
 	CommandErrors []string
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -277,5 +278,31 @@ func TestStrictAppUpdateVersionIsAString(t *testing.T) {
 	}
 	if p.AppVersion() != 3 {
 		t.Errorf("app.info VERSION = %d", p.AppVersion())
+	}
+}
+
+// The request log tells which record updates ran, direct or batched, with
+// the params each command ran with: what tests count writes by.
+func TestRequestUpdates(t *testing.T) {
+	p, tok := newStrictPortal(t, Options{Seed: 12})
+	p.ResetLog()
+	mustOK(t, callJSON(t, p, "crm.contact.update", tok, `{"id": 3, "fields": {"TYPE_ID": "PARTNER"}}`), "contact update")
+	mustOK(t, callJSON(t, p, "batch", tok, `{"halt": 0, "cmd": {
+		"w0": "crm.item.update?entityTypeId=2&id=5&fields[typeId]=SALE",
+		"w1": "crm.company.update?id=999999&fields[TITLE]=X",
+		"r0": "crm.deal.get?id=5",
+		"w2": "crm.deal.update?id=$result[r0][ID]&fields[COMMENTS]=a%26b"}}`), "batch")
+	var got []string
+	for _, rq := range p.Requests() {
+		for _, u := range rq.Updates() {
+			got = append(got, u.Record()+" "+u.Canonical())
+		}
+	}
+	want := []string{"contact:3 TYPE_ID=PARTNER", "deal:5 typeId=SALE", "deal:5 COMMENTS=a&b"}
+	if !slices.Equal(got, want) {
+		t.Errorf("updates = %q, want %q (the refused one left out)", got, want)
+	}
+	if n := len(UpdatesByRecord(p.Requests())["deal:5"]); n != 2 {
+		t.Errorf("deal:5 has %d updates", n)
 	}
 }

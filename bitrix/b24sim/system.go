@@ -533,6 +533,8 @@ func methodBatch(p *Portal, c *Call) (any, error) {
 				st, code = e.Status, e.Code
 			}
 			c.Entry.Commands = append(c.Entry.Commands, method)
+			c.Entry.CommandNames = append(c.Entry.CommandNames, name)
+			c.Entry.CommandParams = append(c.Entry.CommandParams, params)
 			c.Entry.CommandStatus = append(c.Entry.CommandStatus, st)
 			c.Entry.CommandErrors = append(c.Entry.CommandErrors, code)
 		}

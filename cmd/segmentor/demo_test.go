@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"segmentor/app/browsertest"
+	"segmentor/internal/browsertest"
 )
 
 // The demo, run in-process on a small portal: it seeds, installs, saves

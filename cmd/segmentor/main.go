@@ -32,6 +32,7 @@ import (
 	"segmentor"
 	"segmentor/app"
 	"segmentor/bitrix"
+	"segmentor/engine"
 	"segmentor/handlers"
 	"segmentor/jobs"
 )
@@ -160,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24},
 				Apps:  handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24}},
 			API: &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb},
-				Insight: &jobs.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
+				Insight: &engine.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
 				Queues: asynq.NewInspectorFromRedisClient(rdb), Usage: usage},
 			Logger:   log,
 			Health:   health,
@@ -202,7 +203,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		w := asynq.NewServerFromRedisClient(rdb, acfg)
 		mux := asynq.NewServeMux()
 		mux.Use(jobs.Observe(metrics.ObserveJob), jobs.LogJobs(log))
-		classifier := &jobs.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: b24,
+		classifier := &engine.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: b24,
 			FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: log}
 		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
 			Changes: classifier, Backfill: classifier, Redis: rdb, Queue: &jobs.Queue{Client: queue, Redis: rdb}}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"segmentor/app/redistest"
+	"segmentor/internal/redistest"
 )
 
 type syncBuffer struct {

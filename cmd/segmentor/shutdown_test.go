@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/bitrix"
+	"segmentor/internal/redistest"
 	"segmentor/jobs"
 )
 

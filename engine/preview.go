@@ -1,4 +1,4 @@
-package jobs
+package engine
 
 import (
 	"cmp"
@@ -262,7 +262,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 			items = map[string]int{}
 			r.items[s.Entity] = items
 		}
-		for j, sg := range append(slices.Clone(s.Segments), ptrSlice(s.Otherwise)...) {
+		for j, sg := range s.All() {
 			if _, ok := items[sg.Key]; sg.Set.Label && !ok {
 				items[sg.Key] = -(1000*i + j + 1)
 			}
@@ -329,7 +329,7 @@ func (a *Analyst) segmentNames(ctx context.Context, memberID string, draft segme
 			if out[s.Entity] == nil {
 				out[s.Entity] = map[string]string{}
 			}
-			for _, sg := range append(slices.Clone(s.Segments), ptrSlice(s.Otherwise)...) {
+			for _, sg := range s.All() {
 				if _, ok := out[s.Entity][sg.Key]; !ok {
 					out[s.Entity][sg.Key] = sg.Name
 				}

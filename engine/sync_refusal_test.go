@@ -1,4 +1,4 @@
-package jobs_test
+package engine_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
-	"segmentor/jobs"
+	"segmentor/engine"
 )
 
 // A list method the portal refuses inside the sync's batches
@@ -24,7 +24,7 @@ func TestSyncGivesBackOnAPageKeptRefused(t *testing.T) {
 	// One deal page costs the whole budget: every later one is refused.
 	e.sim.SetOperating(time.Second, map[string]time.Duration{"crm.item.list": 2 * time.Second})
 	start := time.Now()
-	_, err := e.cls.Sync(ctx, e.memberID, jobs.SyncOptions{})
+	_, err := e.cls.Sync(ctx, e.memberID, engine.SyncOptions{})
 	took := time.Since(start)
 	var rl *bitrix.RateLimitedError
 	if !errors.As(err, &rl) {
@@ -49,13 +49,13 @@ func TestSyncGivesBackOnAPageKeptRefused(t *testing.T) {
 func TestRefusedPageIsRateLimited(t *testing.T) {
 	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 1})
 	refusal := &bitrix.APIError{Code: bitrix.CodeOperationTimeLimit, Status: 429}
-	err := jobs.RefusedPage(context.Background(), e.portal, "crm.item.list", refusal, e.now)
+	err := engine.RefusedPage(context.Background(), e.portal, "crm.item.list", refusal, e.now)
 	var rl *bitrix.RateLimitedError
 	if !errors.As(err, &rl) || rl.Reason != "operating" || rl.RetryIn != time.Minute || !bitrix.IsOperationLimit(err) {
 		t.Errorf("operating refusal: %#v", err)
 	}
 	refusal = &bitrix.APIError{Code: bitrix.CodeQueryLimitExceeded, Status: 503}
-	err = jobs.RefusedPage(context.Background(), e.portal, "crm.contact.list", refusal, e.now)
+	err = engine.RefusedPage(context.Background(), e.portal, "crm.contact.list", refusal, e.now)
 	if !errors.As(err, &rl) || rl.Reason != "query_limit" || rl.RetryIn != 15*time.Second || !bitrix.IsQueryLimit(err) {
 		t.Errorf("query limit refusal: %#v", err)
 	}
@@ -72,7 +72,7 @@ func TestChangesGiveBackOnARefusedReread(t *testing.T) {
 	ids := []int64{1, 2, 3}
 	var err error
 	for range 2 { // the first list runs and spends the method's budget
-		if err = e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "contact", IDs: ids}); err != nil {
+		if err = e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: "contact", IDs: ids}); err != nil {
 			break
 		}
 	}

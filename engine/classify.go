@@ -1,4 +1,4 @@
-package jobs
+package engine
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"segmentor/bitrix"
 )
 
-// Classifier is the classification engine: a ChangeSink that re-reads the
+// Classifier is the classification engine: it re-reads the
 // changed records in one batch, refreshes the mirror, evaluates the portal's
 // rules on facts from the mirror and writes only the difference in batches
 // of 50 (design.md §2); it also runs full syncs and backfills.
@@ -49,7 +49,20 @@ type Classifier struct {
 	cache map[string]*portalRules
 }
 
-var _ ChangeSink = (*Classifier)(nil)
+// Change is a burst of changes to records of one entity of a portal: the
+// records to re-read (newest first) and those the portal deleted.
+type Change struct {
+	MemberID string
+	Entity   string // contact, company, deal
+	IDs      []int64
+	Deleted  []int64
+}
+
+// MaxChange is the most records a Change should carry: they are re-read in
+// one request of five 50-id list commands, leaving 45 of the batch's 50
+// commands for the deals' product rows (whose filter then carries 250 ids,
+// as a sync's row chunk does).
+const MaxChange = 250
 
 func (c *Classifier) now() time.Time {
 	if c.Clock != nil {
@@ -250,7 +263,7 @@ func (r *run) classifyDeal(f *segment.DealFacts, d *app.MirrorDeal) (segment.Res
 func pipelineOf(cat int, stage string) string { return strconv.Itoa(cat) + ":" + stage }
 
 // Apply classifies a merged burst of changes (jobs.ChangeSink).
-func (c *Classifier) Apply(ctx context.Context, ch CRMChangesPayload) error {
+func (c *Classifier) Apply(ctx context.Context, ch Change) error {
 	pr, err := c.rulesFor(ctx, ch.MemberID)
 	if err != nil || pr == nil {
 		return err
@@ -499,7 +512,7 @@ func (c *Classifier) applyOrphans(ctx context.Context, memberID string, orphans 
 		if len(ids[e]) == 0 {
 			continue
 		}
-		if err := c.Apply(ctx, CRMChangesPayload{MemberID: memberID, Entity: string(e), IDs: ids[e]}); err != nil {
+		if err := c.Apply(ctx, Change{MemberID: memberID, Entity: string(e), IDs: ids[e]}); err != nil {
 			return fmt.Errorf("clients of deleted deals: %w", err)
 		}
 	}
@@ -551,12 +564,12 @@ func (c *Classifier) storeKeys(ctx context.Context, memberID string, clients map
 }
 
 // reread fetches the records of one entity by id, one request for a job's
-// up to maxIDs records: the rows (mirror form) and the ids the portal no
+// up to MaxChange records: the rows (mirror form) and the ids the portal no
 // longer has.
 func (c *Classifier) reread(ctx context.Context, memberID string, e segment.Entity, ids []int64, pr *portalRules) ([]any, []int64, error) {
 	var out []any
 	var gone []int64
-	for chunk := range slices.Chunk(ids, maxIDs) {
+	for chunk := range slices.Chunk(ids, MaxChange) {
 		rows, g, err := c.rereadBatch(ctx, memberID, e, chunk, pr)
 		if err != nil {
 			return nil, nil, err
@@ -566,9 +579,9 @@ func (c *Classifier) reread(ctx context.Context, memberID string, e segment.Enti
 	return out, gone, nil
 }
 
-// rereadBatch is reread's one request for at most maxIDs records. A list
+// rereadBatch is reread's one request for at most MaxChange records. A list
 // page holds 50 rows, so the batch has one list command per 50 ids (at most
-// maxIDs / 50 = 5), and for deals the first pages of their product rows.
+// MaxChange / 50 = 5), and for deals the first pages of their product rows.
 func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment.Entity, ids []int64, pr *portalRules) ([]any, []int64, error) {
 	p := c.Bitrix.Portal(memberID)
 	uf := c.fieldName()
@@ -595,7 +608,7 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 	pages := 0
 	if e == segment.EntityDeal && pr.rows {
 		// Product rows of these deals, a few chained pages over all of
-		// them (at most maxIDs ids in the filter, as sync's rowChunk).
+		// them (at most MaxChange ids in the filter, as sync's rowChunk).
 		pages = min(rowPages*len(names), bitrix.MaxBatch-len(names))
 		for k := range pages {
 			f := map[string]any{"=ownerType": "D", "=ownerId": ids}
@@ -673,7 +686,7 @@ func (c *Classifier) refused(ctx context.Context, p *bitrix.Portal, method strin
 
 // rowPages is how many pages of product rows a re-read asks for in its
 // batch per 50 deals (four rows a deal); more are read only if the last one
-// is full. A re-read of maxIDs deals has 5 list commands and 20 pages, well
+// is full. A re-read of MaxChange deals has 5 list commands and 20 pages, well
 // inside a batch's 50 commands.
 const rowPages = 4
 
@@ -997,10 +1010,7 @@ func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
 	var cmds []bitrix.Command
 	for _, s := range r.pr.cfg.Schemes {
 		e := s.Entity
-		segs := slices.Clone(s.Segments)
-		if s.Otherwise != nil {
-			segs = append(segs, *s.Otherwise)
-		}
+		segs := s.All()
 		values := segmentValues(ref, e)
 		var list []map[string]any
 		for i, seg := range segs {
@@ -1061,7 +1071,7 @@ func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
 				if s.Entity != e {
 					continue
 				}
-				for _, seg := range append(slices.Clone(s.Segments), ptrSlice(s.Otherwise)...) {
+				for _, seg := range s.All() {
 					if _, ok := r.items[e][seg.Key]; seg.Set.Label && !ok {
 						return fmt.Errorf("segment items of %s %s: %w", r.memberID, e, err)
 					}
@@ -1070,11 +1080,4 @@ func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
 		}
 	}
 	return nil
-}
-
-func ptrSlice[T any](p *T) []T {
-	if p == nil {
-		return nil
-	}
-	return []T{*p}
 }

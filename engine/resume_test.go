@@ -1,4 +1,4 @@
-package jobs_test
+package engine_test
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/engine"
+	"segmentor/internal/testkit"
 	"segmentor/jobs"
 )
 
@@ -77,7 +79,7 @@ type finished struct {
 	done chan error
 }
 
-func (f *finished) Backfill(ctx context.Context, memberID string) (jobs.BackfillStats, error) {
+func (f *finished) Backfill(ctx context.Context, memberID string) (engine.BackfillStats, error) {
 	st, err := f.Backfiller.Backfill(ctx, memberID)
 	f.done <- err
 	return st, err
@@ -89,7 +91,7 @@ func (f *finished) Backfill(ctx context.Context, memberID string) (jobs.Backfill
 func startWorker(t *testing.T, e *engineEnv, bf jobs.Backfiller) (stop func()) {
 	t.Helper()
 	cfg := jobs.ServerConfig(slog.New(slog.DiscardHandler))
-	cfg.Logger = quiet{}
+	cfg.Logger = testkit.QuietAsynq{}
 	cfg.ShutdownTimeout = 50 * time.Millisecond
 	srv := asynq.NewServerFromRedisClient(e.rdb, cfg)
 	mux := asynq.NewServeMux()
@@ -103,14 +105,6 @@ func startWorker(t *testing.T, e *engineEnv, bf jobs.Backfiller) (stop func()) {
 	t.Cleanup(stop)
 	return stop
 }
-
-type quiet struct{}
-
-func (quiet) Debug(...any) {}
-func (quiet) Info(...any)  {}
-func (quiet) Warn(...any)  {}
-func (quiet) Error(...any) {}
-func (quiet) Fatal(...any) {}
 
 // TestBackfillResumesAfterKill kills the worker running a backfill, once
 // between two write batches and once while a batch is out (the portal runs
@@ -164,7 +158,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 			if during {
 				lostRan = 50
 			}
-			if got := len(updatesByRecord(t, before)); got != prog.Done+lostRan {
+			if got := len(b24sim.UpdatesByRecord(before)); got != prog.Done+lostRan {
 				t.Fatalf("worker A: the simulator ran updates of %d records, want %d", got, prog.Done+lostRan)
 			}
 			insp := asynq.NewInspectorFromRedisClient(e.rdb)
@@ -192,7 +186,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			updates := updatesByRecord(t, all)
+			updates := b24sim.UpdatesByRecord(all)
 			t.Logf("checkpoint at the end: %+v; %d records updated; worker B sent %d requests", prog, len(updates), len(after))
 			if prog.State != "done" || prog.Resumes != 1 || prog.Done != prog.Total || prog.Done != len(updates) || prog.Writes != len(updates) {
 				t.Errorf("progress %+v: want done after one resume, done = total = writes = %d records updated", prog, len(updates))
@@ -222,7 +216,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 			// batch's included (worker B recorded those on re-reading).
 			for rec := range updates {
 				ent, id, _ := strings.Cut(rec, ":")
-				trail, err := e.store.Audit(ctx, e.memberID, ent, num(id))
+				trail, err := e.store.Audit(ctx, e.memberID, ent, testkit.Num(id))
 				if err != nil || len(trail) != 1 {
 					t.Errorf("%s: %d audit entries, %v; want 1", rec, len(trail), err)
 				}
@@ -252,11 +246,11 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	// whose answer was lost: the portal has it, the mirror does not.
 	var x, y, z, deal int64
 	for r := range e.sim.Records("deal") {
-		c := num(r["CONTACT_ID"])
-		if num(r["COMPANY_ID"]) == 0 && c != 0 && want[ex.key["contact"][c]] != "" && len(e.sim.DealContacts(int(num(r["ID"])))) == 1 {
+		c := testkit.Num(r["CONTACT_ID"])
+		if testkit.Num(r["COMPANY_ID"]) == 0 && c != 0 && want[ex.key["contact"][c]] != "" && len(e.sim.DealContacts(int(testkit.Num(r["ID"])))) == 1 {
 			switch {
 			case x == 0:
-				x, deal = c, num(r["ID"])
+				x, deal = c, testkit.Num(r["ID"])
 			case y == 0 && c != x:
 				y = c
 			case c != x && c != y:
@@ -294,7 +288,7 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	}
 
 	e.sim.ResetLog()
-	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: []int64{deal}}); err != nil {
+	if err := e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: "deal", IDs: []int64{deal}}); err != nil {
 		t.Fatal(err)
 	}
 	s := e.sim.Stats()
@@ -321,7 +315,7 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	if err := e.store.DropLease(ctx, e.memberID, "backfill"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: []int64{deal}}); err != nil {
+	if err := e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: "deal", IDs: []int64{deal}}); err != nil {
 		t.Fatal(err)
 	}
 	if left, err := e.store.InFlightWrites(ctx, e.memberID); err != nil || len(left) != 0 {
@@ -362,7 +356,7 @@ func TestBackfillResumesOnlyFromAFreshCheckpoint(t *testing.T) {
 		}
 		syncs := 0
 		for _, rq := range e.sim.Requests() {
-			if kindOf(rq) == "sync" {
+			if testkit.KindOf(rq) == "sync" {
 				syncs++
 			}
 		}

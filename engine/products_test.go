@@ -1,4 +1,4 @@
-package jobs_test
+package engine_test
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 	"segmentor/app"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
-	"segmentor/jobs"
+	"segmentor/engine"
+	"segmentor/internal/testkit"
 )
 
 // A portal with 500 products, whose deals bought far more than a 50-row
@@ -33,13 +34,13 @@ func TestProductSectionsOfALargeCatalog(t *testing.T) {
 				b24sim.GenOptions{Contacts: 100, Companies: 20, Deals: 600, Products: 500, MaxRows: 3}, bitrix.UnlimitedProfile())
 			want := map[int64]int{}
 			for r := range e.sim.Records("product") {
-				want[num(r["ID"])] = int(num(r["SECTION_ID"]))
+				want[testkit.Num(r["ID"])] = int(testkit.Num(r["SECTION_ID"]))
 			}
 			bought := func(deals []int64) []int64 {
 				var out []int64
 				for _, d := range deals {
 					for _, row := range e.sim.ProductRows(int(d)) {
-						if p := num(row["PRODUCT_ID"]); !slices.Contains(out, p) {
+						if p := testkit.Num(row["PRODUCT_ID"]); !slices.Contains(out, p) {
 							out = append(out, p)
 						}
 					}
@@ -68,7 +69,7 @@ func TestProductSectionsOfALargeCatalog(t *testing.T) {
 				t.Fatalf("250 deals bought %d products: not more than a page", len(products))
 			}
 			e.sim.ResetLog()
-			if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: first}); err != nil {
+			if err := e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: "deal", IDs: first}); err != nil {
 				t.Fatal(err)
 			}
 			check("after a change of 250 deals", products)
@@ -89,7 +90,7 @@ func TestProductSectionsOfALargeCatalog(t *testing.T) {
 				t.Errorf("%d unknown products looked up in %d requests of %d %s commands, want 1 of %d", len(products), lookups, commands, tc.method, want)
 			}
 
-			st, err := e.cls.Sync(ctx, e.memberID, jobs.SyncOptions{Rows: true})
+			st, err := e.cls.Sync(ctx, e.memberID, engine.SyncOptions{Rows: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +99,7 @@ func TestProductSectionsOfALargeCatalog(t *testing.T) {
 			}
 			var all []int64
 			for r := range e.sim.Records("deal") {
-				all = append(all, num(r["ID"]))
+				all = append(all, testkit.Num(r["ID"]))
 			}
 			check("after a full sync", bought(all))
 			if other := map[bool]string{false: "crm.product.list", true: "catalog.product.list"}[tc.noCatalog]; e.sim.Stats().Methods[other] != 0 {

@@ -1,4 +1,4 @@
-package jobs
+package engine
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
+	"segmentor/internal/redistest"
 )
 
 // analystConfig uses money, windows, RFM, open deals, fields and

@@ -1,4 +1,4 @@
-package jobs_test
+package engine_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package jobs_test
+package engine_test
 
 import (
 	"context"
@@ -16,11 +16,12 @@ import (
 	"github.com/shopspring/decimal"
 
 	"segmentor/app"
-	"segmentor/app/redistest"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
-	"segmentor/jobs"
+	"segmentor/engine"
+	"segmentor/internal/redistest"
+	"segmentor/internal/testkit"
 )
 
 const engineConfig = `{"schemes": [
@@ -47,7 +48,7 @@ type engineEnv struct {
 	sim      *b24sim.Portal
 	rdb      *redis.Client
 	store    *app.Store
-	cls      *jobs.Classifier
+	cls      *engine.Classifier
 	portal   *bitrix.Portal
 	now      time.Time
 	memberID string
@@ -145,8 +146,8 @@ func (e *engineEnv) client(t testing.TB, transport http.RoundTripper) *bitrix.Cl
 }
 
 // classifier is the engine as one process has it, at the test's time.
-func (e *engineEnv) classifier(bc *bitrix.Client) *jobs.Classifier {
-	return &jobs.Classifier{Store: e.store, Mirror: app.NewMirror(e.rdb), Bitrix: bc, Clock: func() time.Time { return e.now }}
+func (e *engineEnv) classifier(bc *bitrix.Client) *engine.Classifier {
+	return &engine.Classifier{Store: e.store, Mirror: app.NewMirror(e.rdb), Bitrix: bc, Clock: func() time.Time { return e.now }}
 }
 
 // expected classifies every record from the simulator's own data, with the
@@ -203,22 +204,22 @@ func (e *engineEnv) expect(t *testing.T) *expected {
 	}
 	section := map[int64]int{}
 	for pr := range e.sim.Records("product") {
-		section[num(pr["ID"])] = int(num(pr["SECTION_ID"]))
+		section[testkit.Num(pr["ID"])] = int(testkit.Num(pr["SECTION_ID"]))
 	}
 	var deals []segment.Deal
 	dealsOf := map[[2]any][]segment.Deal{}
 	for r := range e.sim.Records("deal") {
-		id := num(r["ID"])
-		amt, _ := decimal.NewFromString(str(r["OPPORTUNITY"]))
-		d := segment.Deal{ID: id, CompanyID: num(r["COMPANY_ID"]), ContactIDs: contactsOf[id],
-			CategoryID: int(num(r["CATEGORY_ID"])), StageID: str(r["STAGE_ID"]), Semantic: segment.Semantic(str(r["STAGE_SEMANTIC_ID"])[0]),
-			Amount: amt, Currency: str(r["CURRENCY_ID"]), Created: when(r["DATE_CREATE"]), Closed: when(r["CLOSEDATE"]),
-			TypeID: str(r["TYPE_ID"]), Fields: map[string]string{}}
-		if v := str(r["SOURCE_ID"]); v != "" {
+		id := testkit.Num(r["ID"])
+		amt, _ := decimal.NewFromString(b24sim.Scalar(r["OPPORTUNITY"]))
+		d := segment.Deal{ID: id, CompanyID: testkit.Num(r["COMPANY_ID"]), ContactIDs: contactsOf[id],
+			CategoryID: int(testkit.Num(r["CATEGORY_ID"])), StageID: b24sim.Scalar(r["STAGE_ID"]), Semantic: segment.Semantic(b24sim.Scalar(r["STAGE_SEMANTIC_ID"])[0]),
+			Amount: amt, Currency: b24sim.Scalar(r["CURRENCY_ID"]), Created: testkit.When(r["DATE_CREATE"]), Closed: testkit.When(r["CLOSEDATE"]),
+			TypeID: b24sim.Scalar(r["TYPE_ID"]), Fields: map[string]string{}}
+		if v := b24sim.Scalar(r["SOURCE_ID"]); v != "" {
 			d.Fields["SOURCE_ID"] = v
 		}
 		for _, row := range e.sim.ProductRows(int(id)) {
-			s := section[num(row["PRODUCT_ID"])]
+			s := section[testkit.Num(row["PRODUCT_ID"])]
 			if !containsInt(d.ProductSections, s) {
 				d.ProductSections = append(d.ProductSections, s)
 			}
@@ -241,7 +242,7 @@ func (e *engineEnv) expect(t *testing.T) *expected {
 		}
 		var clients []segment.Client
 		for r := range e.sim.Records(string(ent)) {
-			clients = append(clients, segment.Client{ID: num(r["ID"]), Entity: ent, TypeID: str(r[typeField])})
+			clients = append(clients, segment.Client{ID: testkit.Num(r["ID"]), Entity: ent, TypeID: b24sim.Scalar(r[typeField])})
 		}
 		b := segment.NewRFMBuilder(env, rules.RFMWindows())
 		for _, c := range clients {
@@ -285,7 +286,7 @@ func (e *engineEnv) check(t *testing.T, ex *expected) map[string]int {
 			keyOf[it.ID] = it.XML_ID
 		}
 		segs := map[string]segment.Segment{}
-		for _, sg := range append(s.Segments, ptr(s.Otherwise)...) {
+		for _, sg := range s.All() {
 			segs[sg.Key] = sg
 		}
 		typeField := "TYPE_ID"
@@ -294,19 +295,19 @@ func (e *engineEnv) check(t *testing.T, ex *expected) map[string]int {
 		}
 		bad := 0
 		for r := range e.sim.Records(ent) {
-			id := num(r["ID"])
+			id := testkit.Num(r["ID"])
 			want := ex.key[ent][id]
 			counts[ent+":"+want]++
-			got := keyOf[str(r["UF_CRM_SEGMENTOR"])]
+			got := keyOf[b24sim.Scalar(r["UF_CRM_SEGMENTOR"])]
 			sg := segs[want]
 			var problems []string
 			if got != want {
 				problems = append(problems, fmt.Sprintf("segment %q, want %q", got, want))
 			}
-			if sg.Set.Type != "" && str(r[typeField]) != sg.Set.Type {
-				problems = append(problems, fmt.Sprintf("type %s, want %s", str(r[typeField]), sg.Set.Type))
+			if sg.Set.Type != "" && b24sim.Scalar(r[typeField]) != sg.Set.Type {
+				problems = append(problems, fmt.Sprintf("type %s, want %s", b24sim.Scalar(r[typeField]), sg.Set.Type))
 			}
-			if p := sg.Set.Pipeline; p != nil && str(r["STAGE_SEMANTIC_ID"]) == "P" && int(num(r["CATEGORY_ID"])) != p.CategoryID {
+			if p := sg.Set.Pipeline; p != nil && b24sim.Scalar(r["STAGE_SEMANTIC_ID"]) == "P" && int(testkit.Num(r["CATEGORY_ID"])) != p.CategoryID {
 				problems = append(problems, fmt.Sprintf("pipeline %v, want %d", r["CATEGORY_ID"], p.CategoryID))
 			}
 			if len(problems) > 0 {
@@ -372,11 +373,11 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 		var ids []int64
 		for r := range e.sim.Records(ent) {
 			if len(ids) < 250 {
-				ids = append(ids, num(r["ID"]))
+				ids = append(ids, testkit.Num(r["ID"]))
 			}
 		}
 		e.sim.ResetLog()
-		if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: ent, IDs: ids}); err != nil {
+		if err := e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: ent, IDs: ids}); err != nil {
 			t.Fatal(err)
 		}
 		s := e.sim.Stats()
@@ -391,13 +392,13 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 	before := ex.key["contact"][contactID]
 	closedBefore := map[int64]map[string]any{}
 	for r := range e.sim.Records("deal") {
-		if id := num(r["ID"]); id != dealID && str(r["STAGE_SEMANTIC_ID"]) != "P" && slices.Contains(e.sim.DealContacts(int(id)), contactID) {
+		if id := testkit.Num(r["ID"]); id != dealID && b24sim.Scalar(r["STAGE_SEMANTIC_ID"]) != "P" && slices.Contains(e.sim.DealContacts(int(id)), contactID) {
 			closedBefore[id] = r
 		}
 	}
 	winBig(t, e, dealID)
 	e.sim.ResetLog()
-	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: []int64{dealID}}); err != nil {
+	if err := e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: "deal", IDs: []int64{dealID}}); err != nil {
 		t.Fatal(err)
 	}
 	s := e.sim.Stats()
@@ -415,16 +416,16 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 	// place, never moved.
 	open, closed := 0, 0
 	for r := range e.sim.Records("deal") {
-		id := num(r["ID"])
-		if id == dealID || num(r["COMPANY_ID"]) != 0 || !slices.Contains(e.sim.DealContacts(int(id)), contactID) {
+		id := testkit.Num(r["ID"])
+		if id == dealID || testkit.Num(r["COMPANY_ID"]) != 0 || !slices.Contains(e.sim.DealContacts(int(id)), contactID) {
 			continue
 		}
-		if str(r["STAGE_SEMANTIC_ID"]) == "P" {
+		if b24sim.Scalar(r["STAGE_SEMANTIC_ID"]) == "P" {
 			open++
 			continue
 		}
 		closed++
-		if b := closedBefore[id]; str(r["CATEGORY_ID"]) != str(b["CATEGORY_ID"]) || str(r["STAGE_ID"]) != str(b["STAGE_ID"]) {
+		if b := closedBefore[id]; b24sim.Scalar(r["CATEGORY_ID"]) != b24sim.Scalar(b["CATEGORY_ID"]) || b24sim.Scalar(r["STAGE_ID"]) != b24sim.Scalar(b["STAGE_ID"]) {
 			t.Errorf("closed deal %d moved: %v %v → %v %v", id, b["CATEGORY_ID"], b["STAGE_ID"], r["CATEGORY_ID"], r["STAGE_ID"])
 		}
 		if old.key["deal"][id] == ex.key["deal"][id] {
@@ -456,12 +457,12 @@ func vipCandidates(t *testing.T, e *engineEnv, ex *expected, n int) (dealIDs, co
 	t.Helper()
 	openOf, closedOf := map[int64][]int64{}, map[int64]int{}
 	for r := range e.sim.Records("deal") {
-		c := num(r["CONTACT_ID"])
-		if num(r["COMPANY_ID"]) != 0 || c == 0 || len(e.sim.DealContacts(int(num(r["ID"])))) != 1 {
+		c := testkit.Num(r["CONTACT_ID"])
+		if testkit.Num(r["COMPANY_ID"]) != 0 || c == 0 || len(e.sim.DealContacts(int(testkit.Num(r["ID"])))) != 1 {
 			continue
 		}
-		if str(r["STAGE_SEMANTIC_ID"]) == "P" {
-			openOf[c] = append(openOf[c], num(r["ID"]))
+		if b24sim.Scalar(r["STAGE_SEMANTIC_ID"]) == "P" {
+			openOf[c] = append(openOf[c], testkit.Num(r["ID"]))
 		} else {
 			closedOf[c]++
 		}
@@ -517,8 +518,8 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 			// writes after the 50 of the first request.
 			ids := []int64{dealID}
 			for r := range e.sim.Records("deal") {
-				id := num(r["ID"])
-				if len(ids) <= 60 && ex.key["deal"][id] == "" && str(r["SOURCE_ID"]) != "WEB" && !slices.Contains(e.sim.DealContacts(int(id)), contactID) {
+				id := testkit.Num(r["ID"])
+				if len(ids) <= 60 && ex.key["deal"][id] == "" && b24sim.Scalar(r["SOURCE_ID"]) != "WEB" && !slices.Contains(e.sim.DealContacts(int(id)), contactID) {
 					if err := e.sim.UserUpdate("deal", int(id), map[string]any{"SOURCE_ID": "WEB"}, 1, false); err != nil {
 						t.Fatal(err)
 					}
@@ -530,7 +531,7 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 			ex = e.expect(t)
 			var relabel []int64
 			for r := range e.sim.Records("deal") {
-				id := num(r["ID"])
+				id := testkit.Num(r["ID"])
 				if id != dealID && slices.Contains(e.sim.DealContacts(int(id)), contactID) && old.key["deal"][id] != "premium" && ex.key["deal"][id] == "premium" {
 					relabel = append(relabel, id)
 				}
@@ -538,7 +539,7 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 			if ex.key["contact"][contactID] != "vip" || len(relabel) == 0 {
 				t.Fatalf("contact %d is %q with %v to re-label; the test wants it vip with other deals", contactID, ex.key["contact"][contactID], relabel)
 			}
-			change := jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: ids}
+			change := engine.Change{MemberID: e.memberID, Entity: "deal", IDs: ids}
 			unwritten := map[int64]map[string]any{}
 			for _, id := range relabel {
 				unwritten[id], _ = e.sim.Record("deal", int(id))
@@ -569,7 +570,7 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := e.sim.Stats()
-			updated := updatesByRecord(t, e.sim.Requests())
+			updated := b24sim.UpdatesByRecord(e.sim.Requests())
 			t.Logf("fault and retry: %d HTTP requests, %d updates of %d records; contact %d's deals %v to re-label",
 				s.HTTPRequests, updates(s), len(updated), contactID, relabel)
 			e.check(t, ex)
@@ -605,7 +606,7 @@ func TestEngineChangeWithARefusedOrGoneDeal(t *testing.T) {
 	// 2's are all written.
 	other := func(c int64, except int64) int64 {
 		for r := range e.sim.Records("deal") {
-			if id := num(r["ID"]); id != except && slices.Contains(e.sim.DealContacts(int(id)), c) && old.key["deal"][id] != "premium" {
+			if id := testkit.Num(r["ID"]); id != except && slices.Contains(e.sim.DealContacts(int(id)), c) && old.key["deal"][id] != "premium" {
 				return id
 			}
 		}
@@ -622,7 +623,7 @@ func TestEngineChangeWithARefusedOrGoneDeal(t *testing.T) {
 	for _, d := range won {
 		winBig(t, e, d)
 	}
-	change := jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: won}
+	change := engine.Change{MemberID: e.memberID, Entity: "deal", IDs: won}
 	mirror := app.NewMirror(e.rdb)
 	keyOf := func(c int64) string {
 		rows, err := mirror.Clients(ctx, e.memberID, "contact", []int64{c})
@@ -668,26 +669,6 @@ func updates(s b24sim.Stats) int {
 	return n
 }
 
-func num(v any) int64 {
-	n, _ := strconv.ParseInt(str(v), 10, 64)
-	return n
-}
-
-func str(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	}
-	return fmt.Sprint(v)
-}
-
-func when(v any) time.Time {
-	t, _ := time.Parse(time.RFC3339, str(v))
-	return t
-}
-
 func containsInt(l []int, x int) bool {
 	for _, y := range l {
 		if y == x {
@@ -703,13 +684,6 @@ func sortInts(l []int) {
 			l[j], l[j-1] = l[j-1], l[j]
 		}
 	}
-}
-
-func ptr[T any](p *T) []T {
-	if p == nil {
-		return nil
-	}
-	return []T{*p}
 }
 
 // A changes job of 120 distinct deals (and one the portal deleted since)
@@ -732,12 +706,12 @@ func TestEngineJobOf120DealsRereadsInOneRequest(t *testing.T) {
 	var ids []int64
 	var deleted int64
 	for r := range e.sim.Records("deal") {
-		id := num(r["ID"])
+		id := testkit.Num(r["ID"])
 		switch {
 		case ex.key["deal"][id] == "premium":
 		case len(ids) < 120:
 			ids = append(ids, id)
-		case deleted == 0 && str(r["STAGE_SEMANTIC_ID"]) == "P":
+		case deleted == 0 && b24sim.Scalar(r["STAGE_SEMANTIC_ID"]) == "P":
 			deleted = id
 		}
 	}
@@ -760,20 +734,19 @@ func TestEngineJobOf120DealsRereadsInOneRequest(t *testing.T) {
 	job = append(job, ids[60:]...)
 
 	e.sim.ResetLog()
-	if err := e.cls.Apply(ctx, jobs.CRMChangesPayload{MemberID: e.memberID, Entity: "deal", IDs: job}); err != nil {
+	if err := e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: "deal", IDs: job}); err != nil {
 		t.Fatal(err)
 	}
 	reqs := e.sim.Requests()
 	kinds := map[string]int{}
 	var asked []string
 	for _, rq := range reqs {
-		kinds[kindOf(rq)]++
-		if kindOf(rq) == "reread" {
-			asked = append(asked, rereadIDs(t, rq)...)
-			cmd, _ := rq.Params["cmd"].(map[string]any)
+		kinds[testkit.KindOf(rq)]++
+		if testkit.KindOf(rq) == "reread" {
+			asked = append(asked, testkit.RereadIDs(t, rq)...)
 			lists, rows := 0, 0
-			for n := range cmd {
-				if rereadName.MatchString(n) {
+			for _, n := range rq.CommandNames {
+				if strings.HasPrefix(n, "rows") {
 					lists++
 				} else if strings.HasPrefix(n, "pr") {
 					rows++
@@ -784,7 +757,7 @@ func TestEngineJobOf120DealsRereadsInOneRequest(t *testing.T) {
 			}
 		}
 	}
-	updated := updatesByRecord(t, reqs)
+	updated := b24sim.UpdatesByRecord(reqs)
 	changed := len(updated)
 	t.Logf("job of %d deals: %d HTTP requests %v; %d records written", len(job), len(reqs), kinds, changed)
 	if kinds["reread"] != 1 {

@@ -1,4 +1,4 @@
-package jobs
+package engine
 
 // RefusedPage is refusedPage, for the external tests.
 var RefusedPage = refusedPage
