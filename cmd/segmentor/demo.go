@@ -314,12 +314,13 @@ func (d *demoRun) configure(ctx context.Context) error {
 	if _, err := d.api.do(ctx, http.MethodPut, "/api/v1/config", map[string]any{"base_version": cur.Version, "config": cfg}, &saved); err != nil {
 		return fmt.Errorf("demo: save the sample config: %w", err)
 	}
-	step(fmt.Sprintf("version %d: VIP / Loyal / New / Sleeping / Lost / Prospect / Active contacts, key accounts, premium deals → pipeline %q", saved.Version, "Premium"))
+	step(fmt.Sprintf("version %d: VIP / Loyal / New / Sleeping / Lost / Prospect / Active contacts, key accounts and broad buyers, premium deals → pipeline %q", saved.Version, "Premium"))
 	return nil
 }
 
 // demoConfig is the sample config: contacts by RFM and recency, companies
-// by spend, and deals of VIP contacts or key accounts moved to the Premium
+// by spend and by the product groups they buy from (catalog sections, read
+// from the trade catalog), and deals of VIP contacts or key accounts moved to the Premium
 // pipeline while they are still in their first stage. %d and %q are the
 // Premium pipeline and its first stage.
 const demoConfig = `{"schemes": [
@@ -347,6 +348,9 @@ const demoConfig = `{"schemes": [
    {"key": "key", "name": "Key account", "color": "#8e44ad",
     "when": {"all": [{"fact": "rfm_m", "op": "=", "value": 5}, {"fact": "rfm_r", "op": ">=", "value": 3}]},
     "set": {"type": "PARTNER", "label": true}},
+   {"key": "broad", "name": "Broad buyer", "color": "#1abc9c",
+    "when": {"all": [{"fact": "product_groups", "window_days": 730, "op": ">=", "value": 4}]},
+    "set": {"type": "CUSTOMER", "label": true}},
    {"key": "buying", "name": "Buying", "color": "#2980b9",
     "when": {"all": [{"fact": "days_since_last_won", "op": "<=", "value": 365}]},
     "set": {"type": "CUSTOMER", "label": true}}],
