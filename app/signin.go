@@ -23,7 +23,7 @@ import (
 //
 // A token the portal refuses is not remembered: it costs its request each
 // time, within the page's turn in the budget (at most one urgent turn in
-// 2 s, bitrix.Client.Reserve). Rationing refusals per portal was tried and
+// 2 s, bitrix.Client.AsUser). Rationing refusals per portal was tried and
 // dropped: ten made-up tokens a minute would then lock every user out of
 // the page, a far cheaper attack than the one it bounds.
 

@@ -219,6 +219,38 @@ func (discardLogger) Debugf(string, ...any) {}
 type Portal struct {
 	c        *Client
 	memberID string
+	user     *userGrant // set by AsUser: calls use this token instead of the stored grant
+}
+
+// userGrant is an access token a portal sent us (a user's page or card tab
+// opening, an event) and where and how long it may be used.
+type userGrant struct {
+	token    string
+	endpoint string
+	maxWait  time.Duration
+}
+
+// DefaultUserWait is how long a call with a user's token waits for its turn
+// in the portal's budget when AsUser is given none: someone is waiting in
+// front of a screen, so a busy portal is said, not waited out.
+const DefaultUserWait = 3 * time.Second
+
+// userCallTimeout bounds one call with a user's token.
+const userCallTimeout = 10 * time.Second
+
+// AsUser returns a handle on the portal for calls with an access token the
+// portal sent us rather than its stored grant. The calls go to endpoint
+// (the portal's stored one, never one taken from the request), are never
+// refreshed (a refused token is the answer) nor redirected (the token must
+// not reach a host we did not choose), and each takes its turn in the
+// portal's shared budget ahead of the application's own requests (see
+// reserve), waiting at most maxWait (0: DefaultUserWait) before answering a
+// *RateLimitedError. One attempt each.
+func (c *Client) AsUser(memberID, endpoint, accessToken string, maxWait time.Duration) *Portal {
+	if maxWait <= 0 {
+		maxWait = DefaultUserWait
+	}
+	return &Portal{c: c, memberID: memberID, user: &userGrant{token: accessToken, endpoint: endpoint, maxWait: maxWait}}
 }
 
 // Portal returns the handle for the portal with this member_id.
@@ -397,8 +429,64 @@ func decodeResult(raw json.RawMessage, out any) error {
 	return err
 }
 
+// doAsUser sends rq once with the user's token (AsUser).
+func (p *Portal) doAsUser(ctx context.Context, rq *request) (*Response, *envelope, error) {
+	c, g := p.c, p.user
+	endpoint := g.endpoint
+	if !strings.HasSuffix(endpoint, "/") {
+		endpoint += "/"
+	}
+	if err := c.checkEndpoint(endpoint); err != nil {
+		return nil, nil, fmt.Errorf("bitrix: portal %s: %w", p.memberID, err)
+	}
+	wait, err := c.reserve(ctx, p.memberID, rq.method, g.maxWait)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, userCallTimeout)
+	defer cancel()
+	start := c.clock.Now()
+	hresp, herr := c.http.R().
+		SetContext(ctx).
+		SetHeader("Content-Type", "application/json").
+		SetBody(withAuth(rq.params, g.token)).
+		Post(endpoint + rq.method)
+	info := RequestInfo{MemberID: p.memberID, Method: rq.method, Attempt: 1, Duration: c.clock.Now().Sub(start), LimiterWait: wait}
+	if herr != nil {
+		info.Err = fmt.Errorf("bitrix: portal %s: %s with a user's token: %w", p.memberID, rq.method, herr)
+		c.report(ctx, info)
+		return nil, nil, info.Err
+	}
+	info.Status = hresp.StatusCode()
+	if isRedirect(info.Status) {
+		info.Err = fmt.Errorf("bitrix: portal %s: %s with a user's token was redirected; not followed", p.memberID, rq.method)
+		c.report(ctx, info)
+		return nil, nil, info.Err
+	}
+	env, err := decodeEnvelope(rq.method, info.Status, hresp.Header().Get("Content-Type"), hresp.Body())
+	if err != nil {
+		info.Err = err
+		if ae, ok := apiErrorOf(err); ok {
+			info.ErrorCode = ae.Code
+			if ae.HasCode(CodeQueryLimitExceeded) {
+				// The bucket is full whoever asked: everyone waits.
+				if _, ferr := c.fillBudget(ctx, p.memberID); ferr != nil {
+					err = errors.Join(err, ferr)
+				}
+			}
+		}
+		c.report(ctx, info)
+		return nil, env, err
+	}
+	c.report(ctx, info)
+	return &Response{StatusCode: info.Status, Header: hresp.Header(), Result: env.Result, Endpoint: endpoint, Attempts: 1, LimiterWait: wait}, env, nil
+}
+
 // do sends rq, handling budget waits, token refresh, retries and renames.
 func (p *Portal) do(ctx context.Context, rq *request) (*Response, *envelope, error) {
+	if p.user != nil {
+		return p.doAsUser(ctx, rq)
+	}
 	c := p.c
 	var (
 		refreshed, rechecked          bool

@@ -62,23 +62,22 @@ func (c *Client) profile(ctx context.Context, memberID string) (Profile, error) 
 
 func (c *Client) opsKey(memberID string) string { return c.cfg.KeyPrefix + "ops:" + memberID }
 
-// Reserve takes one unit of a portal's shared request budget for a request
-// the caller sends itself, such as a call with a user's token rather than
-// the portal's stored one: Bitrix24 counts every request to the portal in
-// one bucket, whoever sends it. It waits for the budget and for a pause of
-// method at most maxWait (0: as long as ctx allows); when the wait would be
-// longer it takes nothing and returns a *RateLimitedError saying how long.
-func (c *Client) Reserve(ctx context.Context, memberID, method string, maxWait time.Duration) error {
+// reserve takes one unit of a portal's shared request budget for a call
+// with a user's token (AsUser): Bitrix24 counts every request to the portal
+// in one bucket, whoever sends it. It waits for the budget and for a pause
+// of method at most maxWait (0: as long as ctx allows), going first (see
+// below); when the wait would be longer it takes nothing and returns a
+// *RateLimitedError saying how long.
+func (c *Client) reserve(ctx context.Context, memberID, method string, maxWait time.Duration) (time.Duration, error) {
 	var until time.Time
 	if maxWait > 0 {
 		until = c.clock.Now().Add(maxWait)
 	}
-	_, err := c.waitBudget(ctx, until, memberID, method, []string{method}, true)
-	return err
+	return c.waitBudget(ctx, until, memberID, method, []string{method}, true)
 }
 
-// A Reserve is someone waiting in front of a screen (a page or card tab
-// opening); a job is not. While a Reserve waits for the portal's budget it
+// A reservation is someone waiting in front of a screen (a page or card tab
+// opening); a job is not. While a reservation waits for the portal's budget it
 // is listed among the portal's urgent waiters, and the client's own
 // requests let it have the next free turn: otherwise a page opened during a
 // backfill, which keeps the budget spent, would win a turn only by chance
@@ -91,12 +90,12 @@ func (c *Client) urgentTurnsKey(memberID string) string {
 	return c.cfg.KeyPrefix + "rl-urgent-turns:" + memberID
 }
 
-// urgentTurns is how often Reserves may go first on one portal: one turn in
+// urgentTurns is how often reservations may go first on one portal: one turn in
 // two seconds (a burst of three), a quarter of the standard budget at
-// most; past it a Reserve waits like any request.
+// most; past it a reservation waits like any request.
 var urgentTurns = redis_rate.Limit{Rate: 1, Period: 2 * time.Second, Burst: 3}
 
-// urgentWait is how long a request yields to a waiting Reserve before
+// urgentWait is how long a request yields to a waiting reservation before
 // looking again.
 const urgentWait = 50 * time.Millisecond
 
@@ -133,7 +132,7 @@ func (c *Client) announce(ctx context.Context, memberID string, expires time.Tim
 	}, true, nil
 }
 
-// urgentWaiting reports whether a Reserve waits for the portal's budget,
+// urgentWaiting reports whether a reservation waits for the portal's budget,
 // dropping waiters whose time is up.
 func (c *Client) urgentWaiting(ctx context.Context, memberID string) (bool, error) {
 	key := c.urgentKey(memberID)
@@ -151,7 +150,7 @@ func (c *Client) urgentWaiting(ctx context.Context, memberID string) (bool, erro
 
 // waitBudget waits before one HTTP request: first for pauses and slowdowns
 // of the methods it runs, then for one unit of the portal's shared budget,
-// letting an urgent waiter (Reserve) go first unless it is one. It waits
+// letting an urgent waiter (reserve) go first unless it is one. It waits
 // past neither ctx's deadline nor until (when set).
 func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, method string, methods []string, urgent bool) (time.Duration, error) {
 	var waited time.Duration
@@ -176,7 +175,7 @@ func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, meth
 	key := c.budgetKey(memberID)
 	announced, listed := false, false
 	for {
-		// Everyone not listed yields to those listed, Reserves without an
+		// Everyone not listed yields to those listed, reservations without an
 		// urgent turn too: the same check before each try keeps the
 		// draw among the rest fair.
 		if !listed {
@@ -204,7 +203,7 @@ func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, meth
 			d = 10 * time.Millisecond
 		}
 		if urgent && !announced {
-			announced = true                          // once: a Reserve asks for one urgent turn
+			announced = true                          // once: a reservation asks for one urgent turn
 			expires := c.clock.Now().Add(time.Minute) // until done, at most this
 			if !until.IsZero() {
 				expires = until.Add(time.Second)

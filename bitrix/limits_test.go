@@ -191,11 +191,11 @@ func TestReserve(t *testing.T) {
 	if _, err := e.portal.Call(ctx, "crm.deal.get", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.client.Reserve(ctx, testMember, "profile", time.Second); err != nil {
+	if _, err := e.client.reserve(ctx, testMember, "profile", time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// The next unit is 100 ms away: more than 10 ms...
-	err := e.client.Reserve(ctx, testMember, "profile", 10*time.Millisecond)
+	_, err := e.client.reserve(ctx, testMember, "profile", 10*time.Millisecond)
 	var rl *RateLimitedError
 	if !errors.As(err, &rl) || rl.Reason != "budget" || rl.RetryIn <= 10*time.Millisecond || rl.RetryIn > 100*time.Millisecond ||
 		rl.MemberID != testMember || rl.Method != "profile" {
@@ -203,7 +203,7 @@ func TestReserve(t *testing.T) {
 	}
 	// ... and within a second, which it waits.
 	start := time.Now()
-	if err := e.client.Reserve(ctx, testMember, "profile", time.Second); err != nil {
+	if _, err := e.client.reserve(ctx, testMember, "profile", time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if w := time.Since(start); w < 20*time.Millisecond {
@@ -260,7 +260,7 @@ func TestReserveGoesBeforeTheClientsCalls(t *testing.T) {
 		start := time.Now()
 		// 600 ms: more than one turn (250 ms), less than the five turns a
 		// fair draw among five would take on average.
-		if err := e.client.Reserve(ctx, testMember, "profile", 600*time.Millisecond); err != nil {
+		if _, err := e.client.reserve(ctx, testMember, "profile", 600*time.Millisecond); err != nil {
 			t.Fatalf("page open %d of %d gave up: %v", i+1, opens, err)
 		}
 		worst = max(worst, time.Since(start))
@@ -290,7 +290,7 @@ func TestReserveGoesBeforeTheClientsCalls(t *testing.T) {
 	})
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			if e.client.Reserve(ctx, testMember, "profile", 600*time.Millisecond) == nil {
+			if _, err := e.client.reserve(ctx, testMember, "profile", 600*time.Millisecond); err == nil {
 				reserves.Add(1)
 			}
 		}

@@ -68,8 +68,8 @@ func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now()}
-	sessions := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true, Budget: s.client},
-		Apps: handlers.HTTPTokenChecker{AllowHTTP: true, Budget: s.client}, Key: sessionKey, Clock: clock.Now}
+	sessions := &handlers.Sessions{Store: s.store, Users: handlers.TokenCheck{Client: s.client},
+		Apps: handlers.TokenCheck{Client: s.client}, Key: sessionKey, Clock: clock.Now}
 	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}, Jobs: s.worker.Queue,
 		Insight: &engine.Analyst{Store: s.store, Mirror: app.NewMirror(s.rdb)}, Mirror: app.NewMirror(s.rdb), Queues: s.insp, Usage: s.usage}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))

@@ -347,27 +347,3 @@ func (h *Bitrix24) unavailable(c *gin.Context, err error) {
 	h.Log.Error("event not accepted", "error", err)
 	c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable", "message": "Try again later."})
 }
-
-// HTTPTokenChecker checks an access token by calling app.info with it, in
-// its turn in the portal's Budget.
-type HTTPTokenChecker struct {
-	HTTP      *http.Client
-	AllowHTTP bool
-	Budget    Budget        // nil: calls are not limited
-	MaxWait   time.Duration // for the budget; 0: PortalWait
-}
-
-// CheckAccessToken implements TokenChecker.
-func (t HTTPTokenChecker) CheckAccessToken(ctx context.Context, memberID, endpoint, token string) (string, error) {
-	var info struct {
-		ID bitrix.ID `json:"ID"`
-	}
-	tc := tokenCaller{HTTP: t.HTTP, AllowHTTP: t.AllowHTTP, Budget: t.Budget, MaxWait: t.MaxWait}
-	if err := tc.call(ctx, memberID, endpoint, "app.info", token, &info); err != nil {
-		return "", err
-	}
-	if info.ID == 0 {
-		return "", errors.New("app.info answer has no app ID")
-	}
-	return info.ID.String(), nil
-}

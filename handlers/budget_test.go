@@ -63,8 +63,8 @@ func TestSessionWaitsForPortalBudget(t *testing.T) {
 
 	// A page that may wait less than the next unit is told to come back.
 	short := &handlers.Sessions{Store: s.store, Key: sessionKey,
-		Users: handlers.HTTPUserChecker{AllowHTTP: true, Budget: s.client, MaxWait: 100 * time.Millisecond},
-		Apps:  handlers.HTTPTokenChecker{AllowHTTP: true, Budget: s.client, MaxWait: 100 * time.Millisecond}}
+		Users: handlers.TokenCheck{Client: s.client, MaxWait: 100 * time.Millisecond},
+		Apps:  handlers.TokenCheck{Client: s.client, MaxWait: 100 * time.Millisecond}}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Sessions: short, API: &handlers.API{Store: s.store}}))
 	defer web.Close()
 	orig := s.web

@@ -17,8 +17,8 @@ import (
 func TestPageSaysWhenThePortalIsBusy(t *testing.T) {
 	exe := chromium(t)
 	s := newSettingsStack(t, "en")
-	s.sessions.Users = handlers.HTTPUserChecker{AllowHTTP: true, Budget: s.client, MaxWait: 50 * time.Millisecond}
-	s.sessions.Apps = handlers.HTTPTokenChecker{AllowHTTP: true, Budget: s.client, MaxWait: 50 * time.Millisecond}
+	s.sessions.Users = handlers.TokenCheck{Client: s.client, MaxWait: 50 * time.Millisecond}
+	s.sessions.Apps = handlers.TokenCheck{Client: s.client, MaxWait: 50 * time.Millisecond}
 	f := newFrames(t)
 	url := f.openTab(t, s, "CRM_CONTACT_DETAIL_TAB", s.rep.ID, `{"ID":"1"}`, "")
 

@@ -17,6 +17,7 @@ import (
 
 	"segmentor"
 	"segmentor/app"
+	"segmentor/bitrix"
 	"segmentor/engine"
 	"segmentor/handlers"
 	"segmentor/internal/redistest"
@@ -318,8 +319,14 @@ func FuzzTokenCallAnswer(f *testing.F) {
 	f.Add(200, `{"error":{"x":1}}`)
 	f.Add(502, `<html><title>502</title></html>`)
 	ctx := context.Background()
-	users := handlers.HTTPUserChecker{AllowHTTP: true}
-	apps := handlers.HTTPTokenChecker{AllowHTTP: true}
+	rdb, _ := redistest.New(f)
+	client, err := bitrix.NewClient(bitrix.Config{Redis: rdb, Tokens: bitrix.NewMemoryTokenStore(), AllowHTTP: true,
+		Profile: func(context.Context, string) (bitrix.Profile, error) { return bitrix.UnlimitedProfile(), nil }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	users := handlers.TokenCheck{Client: client}
+	apps := users
 	f.Fuzz(func(t *testing.T, status int, body string) {
 		if status < 200 || status > 599 {
 			status = 200

@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -230,41 +228,6 @@ func sessionOf(c *gin.Context) Session {
 	v, _ := c.Get(sessionKey)
 	s, _ := v.(Session)
 	return s
-}
-
-// HTTPUserChecker calls profile with the user's token at the portal's
-// stored endpoint, in its turn in the portal's Budget.
-type HTTPUserChecker struct {
-	HTTP      *http.Client
-	AllowHTTP bool
-	Budget    Budget        // nil: calls are not limited
-	MaxWait   time.Duration // for the budget; 0: PortalWait
-}
-
-// Profile implements UserChecker.
-func (u HTTPUserChecker) Profile(ctx context.Context, memberID, endpoint, token string) (Profile, error) {
-	var res struct {
-		ID       json.RawMessage `json:"ID"`
-		Admin    any             `json:"ADMIN"`
-		Name     string          `json:"NAME"`
-		LastName string          `json:"LAST_NAME"`
-	}
-	tc := tokenCaller{HTTP: u.HTTP, AllowHTTP: u.AllowHTTP, Budget: u.Budget, MaxWait: u.MaxWait}
-	if err := tc.call(ctx, memberID, endpoint, "profile", token, &res); err != nil {
-		return Profile{}, err
-	}
-	id, err := strconv.ParseInt(strings.Trim(string(res.ID), `"`), 10, 64)
-	if err != nil || id <= 0 {
-		return Profile{}, errors.New("profile answer has no user ID")
-	}
-	admin := false
-	switch v := res.Admin.(type) {
-	case bool:
-		admin = v
-	case string:
-		admin = v == "Y" || v == "true" || v == "1"
-	}
-	return Profile{ID: id, Name: res.Name, LastName: res.LastName, Admin: admin}, nil
 }
 
 // portalOrigin is the scheme://host of a portal's stored REST endpoint, the

@@ -24,7 +24,7 @@ func TestSessionRefusesAnotherAppsToken(t *testing.T) {
 	// Our own admin token gets a session (through the stack's real checker).
 	s.login(1)
 	// A token that app.info attributes to another app does not, admin or not.
-	foreign := &handlers.Sessions{Store: s.store, Users: handlers.HTTPUserChecker{AllowHTTP: true},
+	foreign := &handlers.Sessions{Store: s.store, Users: handlers.TokenCheck{Client: s.client},
 		Apps: otherApp{}, Key: sessionKey}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Sessions: foreign, API: &handlers.API{Store: s.store}}))
 	defer web.Close()

@@ -69,8 +69,8 @@ func newStack(t *testing.T, opts b24sim.Options) *stack {
 	t.Cleanup(func() { _ = aq.Close() })
 	queue := &jobs.Queue{Client: aq, Redis: rdb}
 	h := &handlers.Bitrix24{Metrics: metrics, Store: store, Client: client, Queue: queue, Manifest: manifest, Key: key, Log: log,
-		Tokens: handlers.HTTPTokenChecker{AllowHTTP: true, Budget: client, MaxWait: handlers.InstallWait},
-		Users:  handlers.HTTPUserChecker{AllowHTTP: true, Budget: client, MaxWait: handlers.InstallWait}}
+		Tokens: handlers.TokenCheck{Client: client, MaxWait: handlers.InstallWait},
+		Users:  handlers.TokenCheck{Client: client, MaxWait: handlers.InstallWait}}
 	srv := httptest.NewServer(handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Bitrix24: h, Metrics: metrics,
 		Health: &handlers.Health{Redis: rdb}}))
 	t.Cleanup(srv.Close)

@@ -69,7 +69,7 @@ func newAppStack(t testing.TB, opts b24sim.Options, profile bitrix.Profile, now 
 	t.Cleanup(func() { _ = aq.Close() })
 	queue := &jobs.Queue{Client: aq, Redis: rdb}
 	h := &handlers.Bitrix24{Store: store, Client: client, Queue: queue, Manifest: manifest, Key: key, Log: log,
-		Tokens: handlers.HTTPTokenChecker{AllowHTTP: true}, Users: handlers.HTTPUserChecker{AllowHTTP: true}}
+		Tokens: handlers.TokenCheck{Client: client}, Users: handlers.TokenCheck{Client: client}}
 	srv := httptest.NewServer(handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Bitrix24: h,
 		Health: &handlers.Health{Redis: rdb}}))
 	t.Cleanup(srv.Close)

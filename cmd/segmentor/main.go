@@ -158,8 +158,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		router := handlers.Router(handlers.Deps{
 			Page: page,
 			Sessions: &handlers.Sessions{Store: store, Key: cfg.SecretKey,
-				Users: handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24},
-				Apps:  handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24}},
+				Users: handlers.TokenCheck{Client: b24},
+				Apps:  handlers.TokenCheck{Client: b24}},
 			API: &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb},
 				Insight: &engine.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
 				Queues: asynq.NewInspectorFromRedisClient(rdb), Usage: usage},
@@ -170,8 +170,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Ops:      ops,
 			Bitrix24: &handlers.Bitrix24{Metrics: metrics,
 				Store: store, Client: b24, Queue: &jobs.Queue{Client: queue, Redis: rdb}, Manifest: manifest, Key: cfg.SecretKey, Log: log,
-				Tokens: handlers.HTTPTokenChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24, MaxWait: handlers.InstallWait},
-				Users:  handlers.HTTPUserChecker{AllowHTTP: cfg.AllowHTTP, Budget: b24, MaxWait: handlers.InstallWait},
+				Tokens: handlers.TokenCheck{Client: b24, MaxWait: handlers.InstallWait},
+				Users:  handlers.TokenCheck{Client: b24, MaxWait: handlers.InstallWait},
 			},
 		})
 		srv, addr, err := startWeb(cfg, router, log, errc)
