@@ -92,7 +92,7 @@ type users struct{}
 func (users) Profile(name string) Command { return Command{Name: name, Method: "profile"} }
 
 // Info reads app.info with the portal's grant, or the user's (AsUser).
-func (p *Portal) Info(ctx context.Context) (AppInfo, error) {
+func (p *PortalClient) Info(ctx context.Context) (AppInfo, error) {
 	var info AppInfo
 	_, err := p.Do(ctx, App.Info("info"), &info)
 	if err == nil && info.ID == 0 {
@@ -102,7 +102,7 @@ func (p *Portal) Info(ctx context.Context) (AppInfo, error) {
 }
 
 // Profile reads profile with the portal's grant, or the user's (AsUser).
-func (p *Portal) Profile(ctx context.Context) (UserProfile, error) {
+func (p *PortalClient) Profile(ctx context.Context) (UserProfile, error) {
 	var prof UserProfile
 	_, err := p.Do(ctx, Users.Profile("profile"), &prof)
 	if err == nil && prof.ID <= 0 {
@@ -113,6 +113,6 @@ func (p *Portal) Profile(ctx context.Context) (UserProfile, error) {
 
 // Do runs one command as a call of its own and decodes its result into out
 // (skipped when nil).
-func (p *Portal) Do(ctx context.Context, cmd Command, out any) (*Response, error) {
+func (p *PortalClient) Do(ctx context.Context, cmd Command, out any) (*Response, error) {
 	return p.Call(ctx, cmd.Method, cmd.Params, out)
 }

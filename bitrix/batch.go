@@ -212,7 +212,7 @@ func batchBody(cmds []encodedCmd, halt bool) []byte {
 // OPERATION_TIME_LIMIT), and the commands a halt skipped after such a
 // failure, are sent again, and only those whose $result references point
 // at commands sent with them.
-func (p *Portal) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchResult, *Response, error) {
+func (p *PortalClient) Batch(ctx context.Context, cmds []Command, halt bool) (*BatchResult, *Response, error) {
 	if len(cmds) == 0 {
 		return newBatchResult(), nil, nil
 	}
@@ -266,7 +266,7 @@ func errOrNil(e *APIError) error {
 // batchRetrySet picks the commands of a finished round that provably did
 // not run and can be sent again on their own, pausing methods that hit
 // OPERATION_TIME_LIMIT. wait is the backoff before the next round.
-func (p *Portal) batchRetrySet(ctx context.Context, sent []encodedCmd, res *BatchResult, halt bool, round int) (retry []encodedCmd, wait time.Duration, err error) {
+func (p *PortalClient) batchRetrySet(ctx context.Context, sent []encodedCmd, res *BatchResult, halt bool, round int) (retry []encodedCmd, wait time.Duration, err error) {
 	candidate := make(map[string]bool)
 	haltedByNotRun := false
 	var queryLimit bool
@@ -323,7 +323,7 @@ func (p *Portal) batchRetrySet(ctx context.Context, sent []encodedCmd, res *Batc
 }
 
 // batchOnce sends one batch request and maps its sections to names.
-func (p *Portal) batchOnce(ctx context.Context, cmds []encodedCmd, halt bool) (*BatchResult, *Response, error) {
+func (p *PortalClient) batchOnce(ctx context.Context, cmds []encodedCmd, halt bool) (*BatchResult, *Response, error) {
 	methods := make([]string, len(cmds))
 	plain := make([]Command, len(cmds))
 	for i, c := range cmds {
@@ -462,7 +462,7 @@ func parseBatch(result json.RawMessage, cmds []encodedCmd) (*BatchResult, error)
 // BatchAll runs any number of independent commands, 50 per request, without
 // halting. Commands may not reference each other. On a request error the
 // results gathered so far are returned with it.
-func (p *Portal) BatchAll(ctx context.Context, cmds []Command) (*BatchResult, error) {
+func (p *PortalClient) BatchAll(ctx context.Context, cmds []Command) (*BatchResult, error) {
 	all := newBatchResult()
 	for _, c := range cmds {
 		q, err := encodeQuery(c.Params)

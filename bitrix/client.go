@@ -216,7 +216,7 @@ func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Debugf(string, ...any) {}
 
 // Portal is a handle on one installed portal. It is cheap; make one per use.
-type Portal struct {
+type PortalClient struct {
 	c        *Client
 	memberID string
 	user     *userGrant // set by AsUser: calls use this token instead of the stored grant
@@ -246,22 +246,24 @@ const userCallTimeout = 10 * time.Second
 // portal's shared budget ahead of the application's own requests (see
 // reserve), waiting at most maxWait (0: DefaultUserWait) before answering a
 // *RateLimitedError. One attempt each.
-func (c *Client) AsUser(memberID, endpoint, accessToken string, maxWait time.Duration) *Portal {
+func (c *Client) AsUser(memberID, endpoint, accessToken string, maxWait time.Duration) *PortalClient {
 	if maxWait <= 0 {
 		maxWait = DefaultUserWait
 	}
-	return &Portal{c: c, memberID: memberID, user: &userGrant{token: accessToken, endpoint: endpoint, maxWait: maxWait}}
+	return &PortalClient{c: c, memberID: memberID, user: &userGrant{token: accessToken, endpoint: endpoint, maxWait: maxWait}}
 }
 
 // Portal returns the handle for the portal with this member_id.
-func (c *Client) Portal(memberID string) *Portal { return &Portal{c: c, memberID: memberID} }
+func (c *Client) Portal(memberID string) *PortalClient {
+	return &PortalClient{c: c, memberID: memberID}
+}
 
 // Forget drops the client's cached token of a portal, e.g. after the
 // application was uninstalled there.
 func (c *Client) Forget(memberID string) { c.dropToken(memberID) }
 
 // MemberID returns the portal's member_id.
-func (p *Portal) MemberID() string { return p.memberID }
+func (p *PortalClient) MemberID() string { return p.memberID }
 
 // Timing is the time block of a response. Operating is the method's summed
 // execution time (seconds) over the last 10 minutes; OperatingResetAt is
@@ -395,7 +397,7 @@ type request struct {
 
 // Call invokes a REST method with params (anything that encodes to a JSON
 // object; nil for none) and decodes "result" into out (skipped when nil).
-func (p *Portal) Call(ctx context.Context, method string, params any, out any) (*Response, error) {
+func (p *PortalClient) Call(ctx context.Context, method string, params any, out any) (*Response, error) {
 	if err := validMethod(method); err != nil {
 		return nil, err
 	}
@@ -430,7 +432,7 @@ func decodeResult(raw json.RawMessage, out any) error {
 }
 
 // doAsUser sends rq once with the user's token (AsUser).
-func (p *Portal) doAsUser(ctx context.Context, rq *request) (*Response, *envelope, error) {
+func (p *PortalClient) doAsUser(ctx context.Context, rq *request) (*Response, *envelope, error) {
 	c, g := p.c, p.user
 	endpoint := g.endpoint
 	if !strings.HasSuffix(endpoint, "/") {
@@ -483,7 +485,7 @@ func (p *Portal) doAsUser(ctx context.Context, rq *request) (*Response, *envelop
 }
 
 // do sends rq, handling budget waits, token refresh, retries and renames.
-func (p *Portal) do(ctx context.Context, rq *request) (*Response, *envelope, error) {
+func (p *PortalClient) do(ctx context.Context, rq *request) (*Response, *envelope, error) {
 	if p.user != nil {
 		return p.doAsUser(ctx, rq)
 	}
@@ -584,7 +586,7 @@ func (p *Portal) do(ctx context.Context, rq *request) (*Response, *envelope, err
 
 // handleError decides whether an error answer is worth another attempt,
 // doing the wait or the refresh that must come first.
-func (p *Portal) handleError(ctx context.Context, rq *request, tok *Token, err error,
+func (p *PortalClient) handleError(ctx context.Context, rq *request, tok *Token, err error,
 	refreshed, rechecked *bool, retries, limitRetries *int) (bool, error) {
 	c := p.c
 	ae, isAPI := apiErrorOf(err)

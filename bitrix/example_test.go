@@ -40,9 +40,9 @@ func ExampleNewClient() {
 	}
 }
 
-func ExamplePortal_Scan() {
-	var p *bitrix.Portal // from Client.Portal
-	var saved bitrix.ID  // a checkpoint from an earlier, interrupted run
+func ExamplePortalClient_Scan() {
+	var p *bitrix.PortalClient // from Client.Portal
+	var saved bitrix.ID        // a checkpoint from an earlier, interrupted run
 	cursor, err := p.Scan(context.Background(), bitrix.ScanOptions{
 		Method: "crm.deal.list",
 		Select: []string{"ID", "CONTACT_ID", "COMPANY_ID", "OPPORTUNITY", "STAGE_SEMANTIC_ID"},
@@ -59,8 +59,8 @@ func ExamplePortal_Scan() {
 	_, _ = cursor, err
 }
 
-func ExamplePortal_Batch() {
-	var p *bitrix.Portal
+func ExamplePortalClient_Batch() {
+	var p *bitrix.PortalClient
 	res, _, err := p.Batch(context.Background(), []bitrix.Command{
 		bitrix.Cmd("deal", "crm.deal.get", map[string]any{"id": 7405}),
 		bitrix.Cmd("company", "crm.company.get", map[string]any{"id": "$result[deal][COMPANY_ID]"}),

@@ -222,19 +222,19 @@ func FuzzDecodeAnswer(f *testing.F) {
 				if e := res.Err(n); e != nil {
 					checkError(t, e)
 				}
-				rows, err := pageRows(res.Results[n], "")
+				rows, err := PageRows(res.Results[n], "")
 				if err == nil && len(rows) > 0 {
-					_, _ = rowID(rows[0], "ID")
+					_, _ = RowID(rows[0], "ID")
 				}
 			}
 		}
 		for _, key := range []string{"", "items"} {
-			rows, err := pageRows(env.Result, key)
+			rows, err := PageRows(env.Result, key)
 			if err != nil && err.Error() == "" {
 				t.Fatal("rows error without message")
 			}
 			for _, r := range rows {
-				_, _ = rowID(r, "id")
+				_, _ = RowID(r, "id")
 			}
 		}
 		var out map[string]any

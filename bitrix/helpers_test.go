@@ -62,7 +62,7 @@ type testEnv struct {
 	ropts  *redis.Options
 	clock  *fakeClock
 	client *Client
-	portal *Portal
+	portal *PortalClient
 
 	mu    sync.Mutex
 	infos []RequestInfo

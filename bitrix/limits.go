@@ -266,7 +266,7 @@ type MethodBudget struct {
 }
 
 // MethodBudget returns the recorded time budget of method.
-func (p *Portal) MethodBudget(ctx context.Context, method string) (MethodBudget, error) {
+func (p *PortalClient) MethodBudget(ctx context.Context, method string) (MethodBudget, error) {
 	method = strings.ToLower(method)
 	vals, err := p.c.rdb.HMGet(ctx, p.c.opsKey(p.memberID), "p:"+method, "o:"+method).Result()
 	if err != nil {

@@ -55,7 +55,7 @@ func (cmd ListCommand) FirstPage() Command {
 // (with any extra commands, whose answers are returned in the result),
 // then every further page the counts call for, by start offset, 50 to a
 // batch. Reading a few short lists costs one request.
-func (p *Portal) ListAll(ctx context.Context, cmds []ListCommand, extra ...Command) (Pages, *BatchResult, error) {
+func (p *PortalClient) ListAll(ctx context.Context, cmds []ListCommand, extra ...Command) (Pages, *BatchResult, error) {
 	first := append([]Command(nil), extra...)
 	for _, c := range cmds {
 		first = append(first, c.FirstPage())
@@ -71,7 +71,7 @@ func (p *Portal) ListAll(ctx context.Context, cmds []ListCommand, extra ...Comma
 // MorePages completes lists whose first pages (ListCommand.FirstPage) came
 // in res: it reads the pages their totals say are left and returns every
 // row of each.
-func (p *Portal) MorePages(ctx context.Context, res *BatchResult, cmds []ListCommand) (Pages, error) {
+func (p *PortalClient) MorePages(ctx context.Context, res *BatchResult, cmds []ListCommand) (Pages, error) {
 	out := Pages{}
 	var more []Command
 	owner := map[string]ListCommand{}
@@ -79,7 +79,7 @@ func (p *Portal) MorePages(ctx context.Context, res *BatchResult, cmds []ListCom
 		if err := res.Err(c.Name); err != nil {
 			return nil, fmt.Errorf("bitrix: %s: %w", c.Method, err)
 		}
-		rows, err := pageRows(res.Results[c.Name], c.RowsKey)
+		rows, err := PageRows(res.Results[c.Name], c.RowsKey)
 		if err != nil {
 			return nil, fmt.Errorf("bitrix: %s: %w", c.Method, err)
 		}
@@ -107,7 +107,7 @@ func (p *Portal) MorePages(ctx context.Context, res *BatchResult, cmds []ListCom
 		if err := mres.Err(m.Name); err != nil {
 			return nil, fmt.Errorf("bitrix: %s from %v: %w", c.Method, m.Params.(map[string]any)["start"], err)
 		}
-		rows, err := pageRows(mres.Results[m.Name], c.RowsKey)
+		rows, err := PageRows(mres.Results[m.Name], c.RowsKey)
 		if err != nil {
 			return nil, fmt.Errorf("bitrix: %s: %w", c.Method, err)
 		}

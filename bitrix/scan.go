@@ -7,19 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
+	"slices"
 	"strings"
 )
 
 // PageSize is the fixed page size of Bitrix24 list methods.
 const PageSize = 50
 
-// ScanOptions selects what Scan reads.
+// ScanOptions selects what Scan reads: a List from the services
+// (RecordsOf(e).Lister, ItemsOf(e).Lister, ProductRows.OfDeals, ...), or
+// the older form naming a Method with its Select, Filter and Params.
 type ScanOptions struct {
+	List Lister
 	// Method is the list method: crm.deal.list, crm.contact.list,
 	// crm.company.list, crm.item.list or crm.item.productrow.list. Other
 	// methods that accept a ">ID" filter with start=-1 work with IDField and
-	// RowsKey set.
+	// RowsKey set. Ignored when List is set.
 	Method       string
 	EntityTypeID int            // required by crm.item.list
 	Select       []string       // passed through; the id field is added if missing
@@ -36,6 +39,36 @@ type ScanOptions struct {
 	// "productRows" for crm.item.*.
 	IDField string
 	RowsKey string
+}
+
+// lister is the keyset list the options describe.
+func (opts ScanOptions) lister() Lister {
+	if opts.List.Method != "" {
+		l := opts.List
+		l.Params = maps.Clone(l.Params)
+		return l
+	}
+	ks, ok := keysets[strings.ToLower(opts.Method)]
+	if !ok {
+		ks = keyset{"ID", ""}
+	}
+	l := Lister{Method: opts.Method, Params: maps.Clone(opts.Params), Filter: opts.Filter, IDField: ks.idField, RowsKey: ks.rowsKey}
+	if opts.IDField != "" {
+		l.IDField = opts.IDField
+	}
+	if opts.RowsKey != "" {
+		l.RowsKey = opts.RowsKey
+	}
+	if l.Params == nil {
+		l.Params = map[string]any{}
+	}
+	if opts.EntityTypeID != 0 {
+		l.Params["entityTypeId"] = opts.EntityTypeID
+	}
+	if len(opts.Select) > 0 {
+		l.Params["select"] = append([]string(nil), opts.Select...)
+	}
+	return l
 }
 
 // ScanPage is one page of rows, in ascending ID order.
@@ -83,17 +116,8 @@ var keysets = map[string]keyset{
 // short page ends the scan; chained commands after it, whose references
 // point past the end, are ignored. A page that does not move the cursor
 // forward stops the scan with ErrStalledCursor.
-func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) error) (ID, error) {
-	ks, ok := keysets[strings.ToLower(opts.Method)]
-	if !ok {
-		ks = keyset{"ID", ""}
-	}
-	if opts.IDField != "" {
-		ks.idField = opts.IDField
-	}
-	if opts.RowsKey != "" {
-		ks.rowsKey = opts.RowsKey
-	}
+func (p *PortalClient) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) error) (ID, error) {
+	l := opts.lister()
 	n := opts.PagesPerRequest
 	if n <= 0 {
 		n = MaxBatch
@@ -101,56 +125,35 @@ func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) 
 	if n > MaxBatch {
 		return opts.After, fmt.Errorf("bitrix: scan: PagesPerRequest %d > %d", n, MaxBatch)
 	}
-	gt := ">" + ks.idField
-	for k := range opts.Filter {
+	gt := ">" + l.IDField
+	for k := range l.Filter {
 		if strings.EqualFold(strings.TrimSpace(k), gt) {
 			return opts.After, fmt.Errorf("bitrix: scan: filter must not contain %q; use After", k)
 		}
 	}
-	base := maps.Clone(opts.Params)
-	if base == nil {
-		base = map[string]any{}
-	}
-	if opts.EntityTypeID != 0 {
-		base["entityTypeId"] = opts.EntityTypeID
-	}
-	if len(opts.Select) > 0 {
-		sel := append([]string(nil), opts.Select...)
+	if sel, ok := l.Params["select"].([]string); ok && len(sel) > 0 {
 		has := false
 		for _, s := range sel {
-			if s == "*" || strings.EqualFold(s, ks.idField) {
+			if s == "*" || strings.EqualFold(s, l.IDField) {
 				has = true
 			}
 		}
 		if !has {
-			sel = append(sel, ks.idField)
+			l.Params["select"] = append(slices.Clone(sel), l.IDField)
 		}
-		base["select"] = sel
 	}
-	base["order"] = map[string]string{ks.idField: "ASC"}
-	base["start"] = -1
+	opts.Method = l.Method
 
 	cursor := opts.After
 	limitRetries := 0
 	for req := 1; ; req++ {
 		cmds := make([]Command, n)
 		for k := range cmds {
-			filter := maps.Clone(opts.Filter)
-			if filter == nil {
-				filter = map[string]any{}
+			var after any = int64(cursor)
+			if k > 0 {
+				after = l.LastID(pageName(k - 1))
 			}
-			if k == 0 {
-				filter[gt] = int64(cursor)
-			} else {
-				ref := "$result[" + pageName(k-1) + "]"
-				if ks.rowsKey != "" {
-					ref += "[" + ks.rowsKey + "]"
-				}
-				filter[gt] = ref + "[" + strconv.Itoa(PageSize-1) + "][" + ks.idField + "]"
-			}
-			params := maps.Clone(base)
-			params["filter"] = filter
-			cmds[k] = Command{Name: pageName(k), Method: opts.Method, Params: params}
+			cmds[k] = l.Page(pageName(k), after, false)
 		}
 		res, _, err := p.Batch(ctx, cmds, true)
 		if err != nil {
@@ -187,17 +190,17 @@ func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) 
 				}
 				break
 			}
-			rows, err := pageRows(res.Results[name], ks.rowsKey)
+			rows, err := PageRows(res.Results[name], l.RowsKey)
 			if err != nil {
 				return cursor, fmt.Errorf("bitrix: scan %s page after %d: %w", opts.Method, cursor, err)
 			}
 			if len(rows) == 0 {
 				return cursor, nil
 			}
-			first, err1 := rowID(rows[0], ks.idField)
-			last, err2 := rowID(rows[len(rows)-1], ks.idField)
+			first, err1 := RowID(rows[0], l.IDField)
+			last, err2 := RowID(rows[len(rows)-1], l.IDField)
 			if err1 != nil || err2 != nil {
-				return cursor, fmt.Errorf("bitrix: scan %s: rows without %s", opts.Method, ks.idField)
+				return cursor, fmt.Errorf("bitrix: scan %s: rows without %s", opts.Method, l.IDField)
 			}
 			if first <= cursor || last < first {
 				return cursor, fmt.Errorf("bitrix: scan %s: page %d..%d after cursor %d: %w", opts.Method, first, last, cursor, ErrStalledCursor)
@@ -218,7 +221,10 @@ func (p *Portal) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) 
 // decoder into a map might) keeps the order the chain needs.
 func pageName(k int) string { return fmt.Sprintf("p%02d", k) }
 
-func pageRows(result json.RawMessage, rowsKey string) ([]json.RawMessage, error) {
+// PageRows are the rows of a list result: the result itself, or the list
+// under rowsKey ("items", "productRows"); PHP's empty object ([]) and an
+// index-keyed object count as lists.
+func PageRows(result json.RawMessage, rowsKey string) ([]json.RawMessage, error) {
 	result = bytes.TrimSpace(result)
 	if rowsKey != "" {
 		if len(result) > 0 && result[0] == '[' {
@@ -256,7 +262,8 @@ func pageRows(result json.RawMessage, rowsKey string) ([]json.RawMessage, error)
 	return rows, nil
 }
 
-func rowID(row json.RawMessage, field string) (ID, error) {
+// RowID reads a row's id field (a number or a string).
+func RowID(row json.RawMessage, field string) (ID, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(row, &m); err != nil {
 		return 0, err

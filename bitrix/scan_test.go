@@ -27,7 +27,7 @@ func TestScanAll(t *testing.T) {
 					t.Errorf("page of %d rows", len(p.Rows))
 				}
 				for _, r := range p.Rows {
-					id, err := rowID(r, idFieldFor(method))
+					id, err := RowID(r, idFieldFor(method))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -97,7 +97,7 @@ func TestScanResume(t *testing.T) {
 	var got []ID
 	take := func(p *ScanPage) error {
 		for _, r := range p.Rows {
-			id, _ := rowID(r, "ID")
+			id, _ := RowID(r, "ID")
 			got = append(got, id)
 		}
 		return nil
@@ -205,7 +205,7 @@ func TestScanRetriesRefusedPage(t *testing.T) {
 	var got []ID
 	_, err := e.portal.Scan(context.Background(), ScanOptions{Method: "crm.deal.list"}, func(p *ScanPage) error {
 		for _, r := range p.Rows {
-			id, _ := rowID(r, "ID")
+			id, _ := RowID(r, "ID")
 			got = append(got, id)
 		}
 		return nil
@@ -255,9 +255,9 @@ func TestPageRows(t *testing.T) {
 		{`"x"`, "", 0, true},
 	}
 	for _, tt := range tests {
-		rows, err := pageRows([]byte(tt.in), tt.key)
+		rows, err := PageRows([]byte(tt.in), tt.key)
 		if (err != nil) != tt.wantErr || len(rows) != tt.n {
-			t.Errorf("pageRows(%s, %q) = %d rows, %v", tt.in, tt.key, len(rows), err)
+			t.Errorf("PageRows(%s, %q) = %d rows, %v", tt.in, tt.key, len(rows), err)
 		}
 	}
 }

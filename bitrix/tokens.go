@@ -122,7 +122,7 @@ const refreshTimeout = 30 * time.Second
 
 // Token returns the portal's current access token, refreshing it if its
 // stored expiry has passed.
-func (p *Portal) Token(ctx context.Context) (*Token, error) {
+func (p *PortalClient) Token(ctx context.Context) (*Token, error) {
 	t, err := p.c.token(ctx, p.memberID)
 	if err != nil {
 		return nil, err
@@ -375,13 +375,13 @@ func (c *Client) InstallPortal(ctx context.Context, f *FrameRequest, authorize .
 
 // TokenSource returns the portal's token as an oauth2.TokenSource, for code
 // that wants the standard interface. Each Token call refreshes as needed.
-func (p *Portal) TokenSource(ctx context.Context) oauth2.TokenSource {
+func (p *PortalClient) TokenSource(ctx context.Context) oauth2.TokenSource {
 	return portalTokenSource{ctx: ctx, p: p}
 }
 
 type portalTokenSource struct {
 	ctx context.Context
-	p   *Portal
+	p   *PortalClient
 }
 
 func (s portalTokenSource) Token() (*oauth2.Token, error) {

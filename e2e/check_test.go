@@ -117,7 +117,7 @@ func (c *cluster) evaluate() evaluation {
 	if err != nil || sc.Version == 0 {
 		c.t.Fatalf("no saved config to evaluate: %v", err)
 	}
-	ref, err := c.store.Reference(ctx, member)
+	dir, err := c.store.Directory(ctx, member)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func (c *cluster) evaluate() evaluation {
 	if _, err := fresh.PutConfig(ctx, member, 0, sc.Config, sc.SavedBy); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := fresh.SetReference(ctx, member, ref); err != nil {
+	if err := fresh.SaveDirectory(ctx, member, dir); err != nil {
 		c.t.Fatal(err)
 	}
 	dry := &dryRun{next: http.DefaultTransport}

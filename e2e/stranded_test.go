@@ -1,8 +1,8 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -69,26 +69,20 @@ func TestNoWorkStrandedAfterARefusal(t *testing.T) {
 	}
 }
 
-// segmentItems maps the Segment field's item XML_IDs (segment keys) to
-// their ids on the entity, from the reference data the app keeps.
+// segmentItems maps the Segment field's items (segment keys) to their ids
+// on the entity, from the directory the app keeps.
 func (c *cluster) segmentItems(entity string) map[string]string {
 	c.t.Helper()
-	ref, err := c.store.Reference(c.ctx, c.sim.MemberID())
+	dir, err := c.store.Directory(c.ctx, c.sim.MemberID())
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	var fields []struct {
-		LIST []struct {
-			ID    string `json:"ID"`
-			XMLID string `json:"XML_ID"`
-		}
-	}
-	if err := json.Unmarshal(ref["segment_field_"+entity], &fields); err != nil || len(fields) != 1 {
-		c.t.Fatalf("%s Segment field: %v (%d fields)", entity, err, len(fields))
-	}
 	out := map[string]string{}
-	for _, it := range fields[0].LIST {
-		out[it.XMLID] = it.ID
+	for _, it := range dir.Segment[entity].Items {
+		out[it.Key] = strconv.Itoa(it.ID)
+	}
+	if len(out) == 0 {
+		c.t.Fatalf("%s has no Segment items", entity)
 	}
 	return out
 }

@@ -206,13 +206,13 @@ func (c *Classifier) newRun(ctx context.Context, memberID string, pr *portalRule
 	if err != nil {
 		return nil, err
 	}
-	ref, err := c.Store.Reference(ctx, memberID)
+	dir, err := c.Store.Directory(ctx, memberID)
 	if err != nil {
 		return nil, err
 	}
 	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}, kind: byChanges}
-	r.items, r.fieldIDs = segmentItems(ref)
-	r.pipes = ref.Pipelines()
+	r.items, r.fieldIDs = segmentItems(dir)
+	r.pipes = dir.Pipelines
 	return r, nil
 }
 
@@ -588,37 +588,28 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 	fields := pr.rules.Fields(e)
 	var cmds []bitrix.Command
 	var names []string
-	listMethod := "crm." + string(e) + ".list"
-	if e == segment.EntityDeal {
-		listMethod = "crm.item.list"
-	}
 	for chunk := range slices.Chunk(ids, bitrix.PageSize) {
 		name := "rows" + strconv.Itoa(len(names))
 		names = append(names, name)
 		if e == segment.EntityDeal {
-			cmds = append(cmds, bitrix.Command{Name: name, Method: listMethod, Params: map[string]any{
-				"entityTypeId": 2, "select": dealSelect(uf, fields), "useOriginalUfNames": "Y",
-				"filter": map[string]any{"@id": chunk}, "order": map[string]string{"id": "ASC"}, "start": -1}})
-			continue
+			cmds = append(cmds, bitrix.ItemsOf(bitrix.EntityDeal).List(name, dealSelect(uf, fields), map[string]any{"@id": chunk}, -1))
+		} else {
+			cmds = append(cmds, bitrix.RecordsOf(bitrix.Entity(e)).List(name, clientSelect(typeFieldOf(e), uf, fields), map[string]any{"@ID": chunk}, -1))
 		}
-		cmds = append(cmds, bitrix.Command{Name: name, Method: listMethod, Params: map[string]any{
-			"select": clientSelect(typeFieldOf(e), uf, fields),
-			"filter": map[string]any{"@ID": chunk}, "order": map[string]string{"ID": "ASC"}, "start": -1}})
 	}
+	listMethod := cmds[0].Method
 	pages := 0
 	if e == segment.EntityDeal && pr.rows {
 		// Product rows of these deals, a few chained pages over all of
 		// them (at most MaxChange ids in the filter, as sync's rowChunk).
 		pages = min(rowPages*len(names), bitrix.MaxBatch-len(names))
+		rows := bitrix.ProductRows.OfDeals(ids)
 		for k := range pages {
-			f := map[string]any{"=ownerType": "D", "=ownerId": ids}
-			if k == 0 {
-				f[">id"] = 0
-			} else {
-				f[">id"] = fmt.Sprintf("$result[pr%d][productRows][%d][id]", k-1, bitrix.PageSize-1)
+			var after any = 0
+			if k > 0 {
+				after = rows.LastID("pr" + strconv.Itoa(k-1))
 			}
-			cmds = append(cmds, bitrix.Command{Name: "pr" + strconv.Itoa(k), Method: "crm.item.productrow.list",
-				Params: map[string]any{"filter": f, "order": map[string]string{"id": "ASC"}, "start": -1}})
+			cmds = append(cmds, rows.Page("pr"+strconv.Itoa(k), after, false))
 		}
 	}
 	res, _, err := p.Batch(ctx, cmds, false)
@@ -636,7 +627,7 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 		if err := res.Err(name); err != nil {
 			return nil, nil, fmt.Errorf("re-read %s of %s: %w", e, memberID, c.refused(ctx, p, listMethod, err))
 		}
-		rows, err := listRows(res.Results[name], key)
+		rows, err := bitrix.PageRows(res.Results[name], key)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -677,7 +668,7 @@ func (c *Classifier) rereadBatch(ctx context.Context, memberID string, e segment
 // after the client's own rounds, into a *bitrix.RateLimitedError (see
 // refusedPage): the job runs again when the limit has passed, not counted
 // failed, and is never archived for it with its records' changes.
-func (c *Classifier) refused(ctx context.Context, p *bitrix.Portal, method string, err error) error {
+func (c *Classifier) refused(ctx context.Context, p *bitrix.PortalClient, method string, err error) error {
 	if bitrix.IsQueryLimit(err) || bitrix.IsOperationLimit(err) {
 		return refusedPage(ctx, p, method, err, c.now())
 	}
@@ -692,16 +683,17 @@ const rowPages = 4
 
 // dealSections fills the deals' product sections from the re-read's pages
 // of product rows, reading further pages and unknown products when needed.
-func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberID string, res *bitrix.BatchResult, pages int, ids []int64, deals []*app.MirrorDeal) error {
+func (c *Classifier) dealSections(ctx context.Context, p *bitrix.PortalClient, memberID string, res *bitrix.BatchResult, pages int, ids []int64, deals []*app.MirrorDeal) error {
 	products := map[int64][]int64{}
 	var cursor int64
 	full := false
+	list := bitrix.ProductRows.OfDeals(ids)
 	for k := range pages {
 		name := "pr" + strconv.Itoa(k)
 		if err := res.Err(name); err != nil {
-			return fmt.Errorf("re-read product rows: %w", c.refused(ctx, p, "crm.item.productrow.list", err))
+			return fmt.Errorf("re-read product rows: %w", c.refused(ctx, p, list.Method, err))
 		}
-		rows, err := listRows(res.Results[name], "productRows")
+		rows, err := bitrix.PageRows(res.Results[name], list.RowsKey)
 		if err != nil {
 			return err
 		}
@@ -714,8 +706,7 @@ func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberI
 		}
 	}
 	if full {
-		_, err := p.Scan(ctx, bitrix.ScanOptions{Method: "crm.item.productrow.list", After: bitrix.ID(cursor),
-			Filter: map[string]any{"=ownerType": "D", "=ownerId": ids}}, func(pg *bitrix.ScanPage) error {
+		_, err := p.Scan(ctx, bitrix.ScanOptions{List: list, After: bitrix.ID(cursor)}, func(pg *bitrix.ScanPage) error {
 			return addRows(pg.Rows, products, &cursor)
 		})
 		if err != nil {
@@ -741,11 +732,11 @@ func (c *Classifier) dealSections(ctx context.Context, p *bitrix.Portal, memberI
 		}
 	}
 	if len(unknown) > 0 {
-		ref, err := c.Store.Reference(ctx, memberID)
+		dir, err := c.Store.Directory(ctx, memberID)
 		if err != nil {
 			return err
 		}
-		add, err := productSource{catalogs: ref.ProductCatalogs()}.lookup(ctx, p, unknown)
+		add, err := productSource{catalogs: dir.ProductCatalogs()}.lookup(ctx, p, unknown)
 		if err != nil {
 			return err
 		}
@@ -795,8 +786,7 @@ func (c *Classifier) command(name string, p *pending) bitrix.Command {
 		if p.plan.Segment != nil {
 			fields[uf] = segValue()
 		}
-		return bitrix.Command{Name: name, Method: "crm.item.update", Params: map[string]any{
-			"entityTypeId": 2, "id": p.id, "fields": fields, "useOriginalUfNames": "Y"}}
+		return bitrix.ItemsOf(bitrix.EntityDeal).Update(name, p.id, fields)
 	}
 	fields := map[string]any{}
 	if p.plan.Type != "" {
@@ -809,8 +799,7 @@ func (c *Classifier) command(name string, p *pending) bitrix.Command {
 	if p.plan.Segment != nil {
 		fields[uf] = segValue()
 	}
-	return bitrix.Command{Name: name, Method: "crm." + string(p.entity) + ".update", Params: map[string]any{
-		"id": p.id, "fields": fields, "params": map[string]string{"REGISTER_SONET_EVENT": "N"}}}
+	return bitrix.RecordsOf(bitrix.Entity(p.entity)).Update(name, p.id, fields)
 }
 
 // write sends the run's writes, 50 to a request, and records what was
@@ -956,46 +945,23 @@ func (r *run) auditEntry(w *pending) app.AuditEntry {
 		ConfigVersion: r.pr.version, From: w.from, To: to, Why: w.res.Explanation.Text(segment.EN)}
 }
 
-// segmentItems reads the Segment field of each entity from the cached
-// reference: its id and its items by XML_ID (= segment key).
-func segmentItems(ref app.Reference) (map[segment.Entity]map[string]int, map[segment.Entity]int) {
+// segmentItems reads the Segment field of each entity from the directory:
+// its id and its items by segment key.
+func segmentItems(dir *app.Directory) (map[segment.Entity]map[string]int, map[segment.Entity]int) {
 	items := map[segment.Entity]map[string]int{}
 	ids := map[segment.Entity]int{}
 	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
-		var fields []struct {
-			ID   bitrix.ID `json:"ID"`
-			List []struct {
-				ID    bitrix.ID `json:"ID"`
-				XMLID string    `json:"XML_ID"`
-				Value string    `json:"VALUE"`
-			} `json:"LIST"`
-		}
 		items[e] = map[string]int{}
-		if json.Unmarshal(ref["segment_field_"+string(e)], &fields) != nil || len(fields) == 0 {
+		sf := dir.Segment[string(e)]
+		if sf.ID == 0 {
 			continue
 		}
-		ids[e] = int(fields[0].ID)
-		for _, it := range fields[0].List {
-			items[e][it.XMLID] = int(it.ID)
+		ids[e] = sf.ID
+		for _, it := range sf.Items {
+			items[e][it.Key] = it.ID
 		}
 	}
 	return items, ids
-}
-
-func segmentValues(ref app.Reference, e segment.Entity) map[string]string {
-	var fields []struct {
-		List []struct {
-			XMLID string `json:"XML_ID"`
-			Value string `json:"VALUE"`
-		} `json:"LIST"`
-	}
-	out := map[string]string{}
-	if json.Unmarshal(ref["segment_field_"+string(e)], &fields) == nil && len(fields) > 0 {
-		for _, it := range fields[0].List {
-			out[it.XMLID] = it.Value
-		}
-	}
-	return out
 }
 
 // ensureItems keeps each Segment field's items in step with the config:
@@ -1003,7 +969,7 @@ func segmentValues(ref app.Reference, e segment.Entity) map[string]string {
 // segment's item is renamed; nothing is ever deleted. It costs a request
 // only when something changed, and refreshes the cached reference.
 func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
-	ref, err := c.Store.Reference(ctx, r.memberID)
+	dir, err := c.Store.Directory(ctx, r.memberID)
 	if err != nil {
 		return err
 	}
@@ -1011,7 +977,10 @@ func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
 	for _, s := range r.pr.cfg.Schemes {
 		e := s.Entity
 		segs := s.All()
-		values := segmentValues(ref, e)
+		values := map[string]string{}
+		for _, it := range dir.Segment[string(e)].Items {
+			values[it.Key] = it.Name
+		}
 		var list []map[string]any
 		for i, seg := range segs {
 			if !seg.Set.Label {
@@ -1032,11 +1001,10 @@ func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
 		if fid == 0 {
 			return fmt.Errorf("portal %s has no Segment field for %s: setup has not run", r.memberID, e)
 		}
+		ufs := bitrix.RecordsOf(bitrix.Entity(e)).UserFields()
 		cmds = append(cmds,
-			bitrix.Command{Name: "set_" + string(e), Method: "crm." + string(e) + ".userfield.update",
-				Params: map[string]any{"id": fid, "fields": map[string]any{"LIST": list}}},
-			bitrix.Command{Name: "segment_field_" + string(e), Method: "crm." + string(e) + ".userfield.list",
-				Params: map[string]any{"filter": map[string]any{"FIELD_NAME": c.fieldName()}}})
+			ufs.Update("set_"+string(e), fid, map[string]any{"LIST": list}),
+			ufs.Named("segment_field_"+string(e), c.fieldName()))
 	}
 	if len(cmds) == 0 {
 		return nil
@@ -1045,23 +1013,24 @@ func (c *Classifier) ensureItems(ctx context.Context, r *run) error {
 	if err != nil {
 		return fmt.Errorf("segment items of %s: %w", r.memberID, err)
 	}
-	parts := app.Reference{}
+	fields := map[string]app.SegmentField{}
 	for _, cmd := range cmds {
-		if !strings.HasPrefix(cmd.Name, "segment_field_") {
+		e, ok := strings.CutPrefix(cmd.Name, "segment_field_")
+		if !ok {
 			continue
 		}
 		if err := res.Err(cmd.Name); err != nil {
 			return fmt.Errorf("segment items of %s: %w", r.memberID, err)
 		}
-		parts[cmd.Name] = res.Results[cmd.Name]
+		if fields[e], err = app.ParseSegmentField(res.Results[cmd.Name]); err != nil {
+			return fmt.Errorf("segment items of %s: %w", r.memberID, err)
+		}
 	}
-	if err := c.Store.SetReference(ctx, r.memberID, parts); err != nil {
+	dir, err = c.Store.UpdateDirectory(ctx, r.memberID, func(d *app.Directory) { maps.Copy(d.Segment, fields) })
+	if err != nil {
 		return err
 	}
-	for k, v := range parts {
-		ref[k] = v
-	}
-	r.items, r.fieldIDs = segmentItems(ref)
+	r.items, r.fieldIDs = segmentItems(dir)
 	// An update refused because another worker added the same item is fine
 	// when the re-read shows every item.
 	for _, cmd := range cmds {

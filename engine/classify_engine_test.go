@@ -49,7 +49,7 @@ type engineEnv struct {
 	rdb      *redis.Client
 	store    *app.Store
 	cls      *engine.Classifier
-	portal   *bitrix.Portal
+	portal   *bitrix.PortalClient
 	now      time.Time
 	memberID string
 	target   int // the premium pipeline
@@ -112,11 +112,11 @@ func newSimEngineEnv(t testing.TB, opts b24sim.Options, gen b24sim.GenOptions, p
 	if err != nil || len(res.Failed()) > 0 {
 		t.Fatalf("setup: %v %v", err, res.Failed())
 	}
-	parts, err := app.FetchReference(ctx, p, []string{"contact", "company", "deal"}, "UF_CRM_SEGMENTOR")
+	dir, err := app.FetchDirectory(ctx, p, []string{"contact", "company", "deal"}, "UF_CRM_SEGMENTOR")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SetReference(ctx, sim.MemberID(), parts); err != nil {
+	if err := store.SaveDirectory(ctx, sim.MemberID(), dir); err != nil {
 		t.Fatal(err)
 	}
 	target := st.Pipelines[len(st.Pipelines)-1]

@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"testing"
+
+	"segmentor/bitrix"
 )
 
 var rowSeeds = []string{
@@ -24,12 +26,12 @@ func FuzzPortalRows(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		raw := json.RawMessage(body)
 		for _, key := range []string{"", "items"} {
-			rows, err := listRows(raw, key)
+			rows, err := bitrix.PageRows(raw, key)
 			if err != nil {
 				continue
 			}
 			for _, r := range rows {
-				_, _ = rowID(r, "id")
+				_, _ = bitrix.RowID(r, "id")
 				if d, err := decodeDeal(r, "UF_CRM_SEGMENTOR", fields); err == nil {
 					_ = d.Deal()
 				} else if err.Error() == "" {

@@ -221,12 +221,10 @@ func (c *Classifier) readOutcomes(ctx context.Context, memberID string, notes []
 		for chunk := range slices.Chunk(ids[e], bitrix.PageSize) {
 			name := fmt.Sprintf("%s_%d", e, len(cmds))
 			if e == segment.EntityDeal {
-				cmds = append(cmds, bitrix.Command{Name: name, Method: "crm.item.list", Params: map[string]any{
-					"entityTypeId": 2, "select": []string{"id", "typeId", "categoryId", "stageId", "stageSemanticId", uf},
-					"useOriginalUfNames": "Y", "filter": map[string]any{"@id": chunk}, "start": -1}})
+				cmds = append(cmds, bitrix.ItemsOf(bitrix.EntityDeal).List(name,
+					[]string{"id", "typeId", "categoryId", "stageId", "stageSemanticId", uf}, map[string]any{"@id": chunk}, -1))
 			} else {
-				cmds = append(cmds, bitrix.Command{Name: name, Method: "crm." + string(e) + ".list", Params: map[string]any{
-					"select": []string{"ID", typeFieldOf(e), uf}, "filter": map[string]any{"@ID": chunk}, "start": -1}})
+				cmds = append(cmds, bitrix.RecordsOf(bitrix.Entity(e)).List(name, []string{"ID", typeFieldOf(e), uf}, map[string]any{"@ID": chunk}, -1))
 			}
 			entityOf = append(entityOf, e)
 		}
@@ -245,7 +243,7 @@ func (c *Classifier) readOutcomes(ctx context.Context, memberID string, notes []
 		if e == segment.EntityDeal {
 			key = "items"
 		}
-		list, err := listRows(res.Results[cmd.Name], key)
+		list, err := bitrix.PageRows(res.Results[cmd.Name], key)
 		if err != nil {
 			return nil, err
 		}

@@ -52,14 +52,11 @@ func addSections(rows []json.RawMessage, sections map[int64]int) error {
 func (s productSource) chains(sections map[int64]int) []*chain {
 	page := func(rows []json.RawMessage) error { return addSections(rows, sections) }
 	if len(s.catalogs) == 0 {
-		return []*chain{{name: "pr", method: "crm.product.list", idField: "ID", est: -1,
-			params: map[string]any{"select": []string{"ID", "SECTION_ID"}}, page: page}}
+		return []*chain{{name: "pr", list: bitrix.Products.Lister(), est: -1, page: page}}
 	}
 	var out []*chain
 	for i, block := range s.catalogs {
-		out = append(out, &chain{name: "pc" + strconv.Itoa(i), method: "catalog.product.list", idField: "id", rowsKey: "products", est: -1,
-			params: map[string]any{"select": []string{"id", "iblockId", "iblockSectionId"}},
-			filter: map[string]any{"iblockId": block}, page: page})
+		out = append(out, &chain{name: "pc" + strconv.Itoa(i), list: bitrix.Catalog.Products(block), est: -1, page: page})
 	}
 	return out
 }
@@ -68,17 +65,18 @@ func (s productSource) chains(sections map[int64]int) []*chain {
 // ids (and per catalog), all in one request for up to 50 commands. A
 // product no catalog has (deleted since) gets section 0, so it is not
 // looked up again.
-func (s productSource) lookup(ctx context.Context, p *bitrix.Portal, ids []int64) (map[int64]int, error) {
+func (s productSource) lookup(ctx context.Context, p *bitrix.PortalClient, ids []int64) (map[int64]int, error) {
 	var cmds []bitrix.Command
+	keys := map[string]string{} // command → where its rows are
 	for chunk := range slices.Chunk(ids, bitrix.PageSize) {
 		if len(s.catalogs) == 0 {
-			cmds = append(cmds, bitrix.Command{Name: "p" + strconv.Itoa(len(cmds)), Method: "crm.product.list", Params: map[string]any{
-				"filter": map[string]any{"@ID": chunk}, "select": []string{"ID", "SECTION_ID"}, "start": -1}})
+			cmds = append(cmds, bitrix.Products.ByID("p"+strconv.Itoa(len(cmds)), chunk))
 			continue
 		}
 		for _, block := range s.catalogs {
-			cmds = append(cmds, bitrix.Command{Name: "p" + strconv.Itoa(len(cmds)), Method: "catalog.product.list", Params: map[string]any{
-				"filter": map[string]any{"iblockId": block, "=id": chunk}, "select": []string{"id", "iblockId", "iblockSectionId"}, "start": -1}})
+			name := "p" + strconv.Itoa(len(cmds))
+			cmds = append(cmds, bitrix.Catalog.ProductsByID(name, block, chunk))
+			keys[name] = bitrix.Catalog.Products(block).RowsKey
 		}
 	}
 	res, err := p.BatchAll(ctx, cmds)
@@ -93,11 +91,7 @@ func (s productSource) lookup(ctx context.Context, p *bitrix.Portal, ids []int64
 		if err := res.Err(c.Name); err != nil {
 			return nil, fmt.Errorf("read products: %s: %w", c.Method, err)
 		}
-		key := ""
-		if c.Method == "catalog.product.list" {
-			key = "products"
-		}
-		rows, err := listRows(res.Results[c.Name], key)
+		rows, err := bitrix.PageRows(res.Results[c.Name], keys[c.Name])
 		if err != nil {
 			return nil, err
 		}

@@ -57,7 +57,7 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	sections := map[int64]int{}
 	// The currencies ride with the first request; their further pages, if
 	// a portal has more than 50, follow the scans.
-	currencyList := app.ReferenceLists()[2]
+	currencyList := bitrix.Currencies.All("currencies")
 	var first *bitrix.BatchResult
 
 	ps := &packScan{p: p, progress: opts.Progress, now: c.now}
@@ -66,8 +66,8 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 
 	clientChain := func(e segment.Entity, name, typeField string, into map[int64]*app.MirrorClient) *chain {
 		sel := clientSelect(typeField, uf, opts.Fields[e])
-		return &chain{name: name, method: "crm." + string(e) + ".list", idField: "ID", est: -1,
-			params: map[string]any{"select": sel}, page: func(rows []json.RawMessage) error {
+		return &chain{name: name, list: bitrix.RecordsOf(bitrix.Entity(e)).Lister(sel, nil), est: -1,
+			page: func(rows []json.RawMessage) error {
 				for _, r := range rows {
 					cl, err := decodeClient(r, typeField, uf, opts.Fields[e])
 					if err != nil {
@@ -82,11 +82,11 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 		clientChain(segment.EntityContact, "ct", "TYPE_ID", contacts),
 		clientChain(segment.EntityCompany, "cp", "COMPANY_TYPE", companies))
 	if opts.Rows {
-		ref, err := c.Store.Reference(ctx, memberID)
+		dir, err := c.Store.Directory(ctx, memberID)
 		if err != nil {
 			return st, err
 		}
-		ps.chains = append(ps.chains, productSource{catalogs: ref.ProductCatalogs()}.chains(sections)...)
+		ps.chains = append(ps.chains, productSource{catalogs: dir.ProductCatalogs()}.chains(sections)...)
 	}
 	// Deals take every slot the first request has left; product rows
 	// follow the deals as they arrive, a chain per run of deal ids.
@@ -100,9 +100,8 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 			ids := slices.Clone(pending[:n])
 			pending = pending[n:]
 			rowChains++
-			ch := &chain{name: "r" + strconv.Itoa(rowChains), method: "crm.item.productrow.list", idField: "id", rowsKey: "productRows",
-				est:    int(float64(n) * rowsPerDeal * 0.9),
-				filter: map[string]any{"=ownerType": "D", "=ownerId": ids}}
+			ch := &chain{name: "r" + strconv.Itoa(rowChains), list: bitrix.ProductRows.OfDeals(ids),
+				est: int(float64(n) * rowsPerDeal * 0.9)}
 			ch.page = func(rows []json.RawMessage) error {
 				for _, r := range rows {
 					var pr struct {
@@ -126,8 +125,7 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 		}
 	}
 	dealSel := dealSelect(uf, opts.Fields[segment.EntityDeal])
-	dealChain := &chain{name: "de", method: "crm.item.list", idField: "id", rowsKey: "items", est: -1, greedy: true,
-		params: map[string]any{"entityTypeId": 2, "select": dealSel, "useOriginalUfNames": "Y"},
+	dealChain := &chain{name: "de", list: bitrix.ItemsOf(bitrix.EntityDeal).Lister(dealSel, nil), est: -1, greedy: true,
 		page: func(rows []json.RawMessage) error {
 			for _, r := range rows {
 				d, err := decodeDeal(r, uf, opts.Fields[segment.EntityDeal])
@@ -256,17 +254,15 @@ func sectionsOf(products []int64, sections map[int64]int) []int {
 // chain is one keyset scan inside packScan: pages of 50 rows in ID order,
 // each page's filter referring to the previous page's last id.
 type chain struct {
-	name, method     string
-	params           map[string]any // besides filter, order and start
-	filter           map[string]any // besides the keyset condition
-	idField, rowsKey string
-	cursor           int64
-	est              int  // rows still expected; <0 unknown until the first page reports its total
-	greedy           bool // takes the slots the others leave in a request
-	started, done    bool
-	retries          int
-	page             func(rows []json.RawMessage) error
-	end              func()
+	name          string
+	list          bitrix.Lister
+	cursor        int64
+	est           int  // rows still expected; <0 unknown until the first page reports its total
+	greedy        bool // takes the slots the others leave in a request
+	started, done bool
+	retries       int
+	page          func(rows []json.RawMessage) error
+	end           func()
 }
 
 func (c *chain) pages() int {
@@ -286,7 +282,7 @@ func (c *chain) pages() int {
 // request; packing lets a sync of many short lists cost what their rows
 // need rather than one request per list.
 type packScan struct {
-	p        *bitrix.Portal
+	p        *bitrix.PortalClient
 	chains   []*chain
 	extra    []bitrix.Command          // single commands sent with the first request
 	extraOut func(*bitrix.BatchResult) // is given the first request's answers, extra commands included
@@ -312,7 +308,7 @@ const (
 // *bitrix.RateLimitedError, so the job is run again once the limit has
 // passed (not failed and retried on the generic backoff); the refusal
 // stays reachable through it.
-func refusedPage(ctx context.Context, p *bitrix.Portal, method string, err error, now time.Time) error {
+func refusedPage(ctx context.Context, p *bitrix.PortalClient, method string, err error, now time.Time) error {
 	rl := &bitrix.RateLimitedError{MemberID: p.MemberID(), Method: method, Reason: "query_limit", RetryIn: queryLimitRetry, Err: err}
 	if bitrix.IsOperationLimit(err) {
 		rl.Reason, rl.RetryIn = "operating", operatingRetry
@@ -342,32 +338,12 @@ func (ps *packScan) run(ctx context.Context) error {
 			prev := ""
 			for k := 0; k < n && free > 0; k++ {
 				name := fmt.Sprintf("%s_%d", c.name, k)
-				filter := maps.Clone(c.filter)
-				if filter == nil {
-					filter = map[string]any{}
+				var after any = c.cursor
+				if prev != "" {
+					after = c.list.LastID(prev)
 				}
-				if prev == "" {
-					filter[">"+c.idField] = c.cursor
-				} else {
-					ref := "$result[" + prev + "]"
-					if c.rowsKey != "" {
-						ref += "[" + c.rowsKey + "]"
-					}
-					filter[">"+c.idField] = ref + "[" + strconv.Itoa(bitrix.PageSize-1) + "][" + c.idField + "]"
-				}
-				params := maps.Clone(c.params)
-				if params == nil {
-					params = map[string]any{}
-				}
-				params["filter"] = filter
-				params["order"] = map[string]string{c.idField: "ASC"}
-				first := !c.started && k == 0 && c.est < 0
-				if first {
-					params["start"] = 0 // the first page counts the rows
-				} else {
-					params["start"] = -1
-				}
-				cmds = append(cmds, bitrix.Command{Name: name, Method: c.method, Params: params})
+				first := !c.started && k == 0 && c.est < 0 // the first page counts the rows
+				cmds = append(cmds, c.list.Page(name, after, first))
 				slots = append(slots, slot{c, name, first})
 				prev = name
 				free--
@@ -421,25 +397,26 @@ func (ps *packScan) run(ctx context.Context) error {
 						stopped[c] = true
 						continue
 					}
-					return fmt.Errorf("scan %s after %d: %w", c.method, c.cursor, refusedPage(ctx, ps.p, c.method, err, ps.now()))
+					return fmt.Errorf("scan %s after %d: %w", c.list.Method, c.cursor, refusedPage(ctx, ps.p, c.list.Method, err, ps.now()))
 				}
-				return fmt.Errorf("scan %s after %d: %w", c.method, c.cursor, err)
+				return fmt.Errorf("scan %s after %d: %w", c.list.Method, c.cursor, err)
 			}
-			rows, err := listRows(res.Results[s.name], c.rowsKey)
+			rows, err := bitrix.PageRows(res.Results[s.name], c.list.RowsKey)
 			if err != nil {
-				return fmt.Errorf("scan %s: %w", c.method, err)
+				return fmt.Errorf("scan %s: %w", c.list.Method, err)
 			}
 			c.started, c.retries = true, 0
 			if s.first {
 				c.est = res.Totals[s.name]
 			}
 			if len(rows) > 0 {
-				last, err := rowID(rows[len(rows)-1], c.idField)
+				lastID, err := bitrix.RowID(rows[len(rows)-1], c.list.IDField)
+				last := int64(lastID)
 				if err != nil {
-					return fmt.Errorf("scan %s: %w", c.method, err)
+					return fmt.Errorf("scan %s: %w", c.list.Method, err)
 				}
 				if last <= c.cursor {
-					return fmt.Errorf("scan %s: %w", c.method, bitrix.ErrStalledCursor)
+					return fmt.Errorf("scan %s: %w", c.list.Method, bitrix.ErrStalledCursor)
 				}
 				if err := c.page(rows); err != nil {
 					return err
@@ -465,36 +442,6 @@ func (ps *packScan) run(ctx context.Context) error {
 			ps.progress(ps.rows, total)
 		}
 	}
-}
-
-// listRows takes the rows out of a list result: the result itself, or its
-// rowsKey member; PHP's [] stands for an empty object.
-func listRows(res json.RawMessage, rowsKey string) ([]json.RawMessage, error) {
-	res = bytes.TrimSpace(res)
-	if rowsKey != "" && len(res) > 0 && res[0] == '{' {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(res, &obj); err != nil {
-			return nil, err
-		}
-		res = bytes.TrimSpace(obj[rowsKey])
-	}
-	if len(res) == 0 || string(res) == "null" || res[0] != '[' {
-		return nil, nil
-	}
-	var rows []json.RawMessage
-	return rows, json.Unmarshal(res, &rows)
-}
-
-func rowID(row json.RawMessage, field string) (int64, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(row, &m); err != nil {
-		return 0, err
-	}
-	var id bitrix.ID
-	if err := id.UnmarshalJSON(m[field]); err != nil {
-		return 0, fmt.Errorf("row %s: %w", field, err)
-	}
-	return int64(id), nil
 }
 
 // itemNames are the crm.item.* names of deal fields whose camelCase form is

@@ -6,46 +6,22 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"segmentor/app"
 	"segmentor/app/segment"
-	"segmentor/bitrix"
 )
 
 // maxConfigBytes bounds a config body; real ones are a few KB.
 const maxConfigBytes = 256 << 10
 
-// CRM calls a REST method on a portal with the app's stored tokens.
-type CRM interface {
-	Call(ctx context.Context, memberID, method string, params, out any) error
-	// Statuses reads every page of the portal's crm.status.list.
-	Statuses(ctx context.Context, memberID string) (json.RawMessage, error)
-}
-
-// BitrixCRM is CRM over the bitrix client.
-type BitrixCRM struct{ Client *bitrix.Client }
-
-// Call implements CRM.
-func (b BitrixCRM) Call(ctx context.Context, memberID, method string, params, out any) error {
-	_, err := b.Client.Portal(memberID).Call(ctx, method, params, out)
-	return err
-}
-
-// Statuses implements CRM.
-func (b BitrixCRM) Statuses(ctx context.Context, memberID string) (json.RawMessage, error) {
-	return app.FetchStatuses(ctx, b.Client.Portal(memberID))
-}
-
 // API is the settings page's JSON API under /api/v1. Every handler takes
 // the portal from the session, never from the request.
 type API struct {
-	Store *app.Store
-	CRM   CRM
-	Jobs  Recomputer // nil: recompute is unavailable
+	Store       *app.Store
+	Directories app.Directories // adds types on the portal
+	Jobs        Recomputer      // nil: recompute is unavailable
 	// Insight computes previews, dry-runs, the dashboard's counts and
 	// record explanations; nil leaves them unavailable.
 	Insight Insight
@@ -151,32 +127,27 @@ func (a *API) problems(ctx context.Context, memberID string, raw json.RawMessage
 		}
 		return nil, err
 	}
-	ref, err := a.Store.Reference(ctx, memberID)
+	dir, err := a.Store.Directory(ctx, memberID)
 	if err != nil {
 		return nil, err
 	}
-	return segment.Validate(cfg, engineReference(ref)), nil
+	return segment.Validate(cfg, dir.Vocabulary()), nil
 }
 
 // GetReference answers what the editor's pickers offer: the portal's types,
 // pipelines with stages, sources, currencies and fields, and the facts.
 func (a *API) GetReference(c *gin.Context) {
 	sess := sessionOf(c)
-	ref, err := a.Store.Reference(c.Request.Context(), sess.MemberID)
+	dir, err := a.Store.Directory(c.Request.Context(), sess.MemberID)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	c.JSON(http.StatusOK, referenceView(ref))
+	c.JSON(http.StatusOK, pickersOf(dir))
 }
 
-var statusIDPattern = regexp.MustCompile(`^[A-Z0-9_]{1,40}$`)
-
-// typeEntities maps a record type to its Bitrix24 status list.
-var typeEntities = map[string]string{"contact": "CONTACT_TYPE", "company": "COMPANY_TYPE", "deal": "DEAL_TYPE"}
-
-// AddType creates a type value (crm.status.add) so that a segment can set
-// it, then refreshes the cached statuses.
+// AddType creates a type value on the portal so that a segment can set it,
+// and answers the entity's types.
 func (a *API) AddType(c *gin.Context) {
 	sess := sessionOf(c)
 	var req struct {
@@ -188,61 +159,12 @@ func (a *API) AddType(c *gin.Context) {
 		apiError(c, sess.Lang, app.Errorf(app.EInvalid, "Send {entity, id, name}."))
 		return
 	}
-	list, ok := typeEntities[req.Entity]
-	req.ID, req.Name = strings.ToUpper(strings.TrimSpace(req.ID)), strings.TrimSpace(req.Name)
-	switch {
-	case !ok:
-		apiError(c, sess.Lang, app.Errorf(app.EInvalid, "entity must be contact, company or deal."))
-		return
-	case !statusIDPattern.MatchString(req.ID):
-		apiError(c, sess.Lang, app.Errorf(app.EInvalid, "The type code must be 1–40 Latin capitals, digits or _."))
-		return
-	case req.Name == "" || len([]rune(req.Name)) > 100:
-		apiError(c, sess.Lang, app.Errorf(app.EInvalid, "The type needs a name of up to 100 characters."))
-		return
-	}
-	ctx := c.Request.Context()
-	ref, err := a.Store.Reference(ctx, sess.MemberID)
+	types, err := a.Directories.AddType(c.Request.Context(), sess.MemberID, segment.Entity(req.Entity), req.ID, req.Name)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	for _, t := range engineReference(ref).Types[segment.Entity(req.Entity)] {
-		if t.ID == req.ID {
-			apiError(c, sess.Lang, app.Errorf(app.EConflict, "The type %s already exists.", req.ID))
-			return
-		}
-	}
-	fields := map[string]any{"ENTITY_ID": list, "STATUS_ID": req.ID, "NAME": req.Name, "SORT": 500}
-	if err := a.CRM.Call(ctx, sess.MemberID, "crm.status.add", map[string]any{"fields": fields}, nil); err != nil {
-		apiError(c, sess.Lang, crmError("crm.status.add", err))
-		return
-	}
-	statuses, err := a.CRM.Statuses(ctx, sess.MemberID)
-	if err != nil {
-		apiError(c, sess.Lang, crmError("crm.status.list", err))
-		return
-	}
-	if err := a.Store.SetReference(ctx, sess.MemberID, app.Reference{"statuses": statuses}); err != nil {
-		apiError(c, sess.Lang, err)
-		return
-	}
-	ref["statuses"] = statuses
-	c.JSON(http.StatusCreated, gin.H{"types": referenceView(ref).Types[req.Entity]})
-}
-
-// crmError turns a failed REST call into a domain error: the portal's
-// refusal is shown, transport trouble is "try again".
-func crmError(method string, err error) error {
-	var ae *bitrix.APIError
-	if errors.As(err, &ae) && !bitrix.IsTemporary(err) {
-		msg := "Bitrix24 refused " + method
-		if ae.Description != "" {
-			msg += ": " + ae.Description
-		}
-		return &app.Error{Code: app.EInvalid, Message: msg, Err: err}
-	}
-	return &app.Error{Code: app.EUnavailable, Message: "Bitrix24 did not answer; try again in a minute.", Err: err}
+	c.JSON(http.StatusCreated, gin.H{"types": refValues(types)})
 }
 
 // decodeBody reads a JSON body of at most maxConfigBytes.

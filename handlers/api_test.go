@@ -70,7 +70,7 @@ func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)
 	clock := &testClock{now: time.Now()}
 	sessions := &handlers.Sessions{Store: s.store, Users: handlers.TokenCheck{Client: s.client},
 		Apps: handlers.TokenCheck{Client: s.client}, Key: sessionKey, Clock: clock.Now}
-	api := &handlers.API{Store: s.store, CRM: handlers.BitrixCRM{Client: s.client}, Jobs: s.worker.Queue,
+	api := &handlers.API{Store: s.store, Directories: app.Directories{Store: s.store, Bitrix: s.client}, Jobs: s.worker.Queue,
 		Insight: &engine.Analyst{Store: s.store, Mirror: app.NewMirror(s.rdb)}, Mirror: app.NewMirror(s.rdb), Queues: s.insp, Usage: s.usage}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))
 	t.Cleanup(web.Close)
@@ -317,7 +317,7 @@ func TestAPIReference(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("reference: %d %s", r.Status, r.Raw)
 	}
-	var ref handlers.Reference
+	var ref handlers.Pickers
 	decodeJSON(t, r.Raw, &ref)
 	if len(ref.Types["contact"]) == 0 || len(ref.Types["deal"]) == 0 || len(ref.Sources) == 0 || len(ref.Currencies) == 0 {
 		t.Fatalf("types, sources, currencies missing: %s", r.Raw)

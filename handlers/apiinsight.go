@@ -233,7 +233,7 @@ func (a *API) Record(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	ref, err := a.Store.Reference(ctx, sess.MemberID)
+	dir, err := a.Store.Directory(ctx, sess.MemberID)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
@@ -245,13 +245,9 @@ func (a *API) Record(c *gin.Context) {
 	}
 	v := RecordView{Entity: e, ID: id, Title: rs.Title, URL: portal.RecordURL(string(e), id), Type: rs.TypeID,
 		ConfigVersion: rs.ConfigVersion, Pending: rs.Pending, History: history}
-	for _, t := range statusesOf(statusRows(ref), typeEntities[string(e)]) {
-		if t.ID == rs.TypeID {
-			v.TypeName = t.Name
-		}
-	}
+	v.TypeName = dir.TypeName(e, rs.TypeID)
 	if e == segment.EntityDeal {
-		v.Pipeline, v.PipelineName = pipelineText(ref.Pipelines(), rs.CategoryID, rs.StageID)
+		v.Pipeline, v.PipelineName = strconv.Itoa(rs.CategoryID)+":"+rs.StageID, dir.Stage(rs.CategoryID, rs.StageID)
 	}
 	if rs.Key != "" {
 		v.Segment = &SegmentBadge{Key: rs.Key, Name: rs.Key}
@@ -289,23 +285,6 @@ func (a *API) savedSegment(ctx context.Context, memberID string, e segment.Entit
 		}
 	}
 	return nil
-}
-
-// pipelineText is a deal's "category:stage" and its names.
-func pipelineText(pipes []segment.Pipeline, category int, stage string) (string, string) {
-	id := strconv.Itoa(category) + ":" + stage
-	for _, p := range pipes {
-		if p.ID != category {
-			continue
-		}
-		for _, s := range p.Stages {
-			if s.ID == stage {
-				return id, p.Name + ": " + s.Name
-			}
-		}
-		return id, p.Name
-	}
-	return id, ""
 }
 
 // explanationView flattens the traces into lines, as Explanation.Text

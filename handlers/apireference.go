@@ -1,43 +1,14 @@
 package handlers
 
 import (
-	"cmp"
-	"encoding/json"
-	"slices"
-	"strings"
-
 	"segmentor/app"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 )
 
-// statusRow is one row of crm.status.list.
-type statusRow struct {
-	EntityID   string    `json:"ENTITY_ID"`
-	StatusID   string    `json:"STATUS_ID"`
-	Name       string    `json:"NAME"`
-	Sort       bitrix.ID `json:"SORT"`
-	Semantics  string    `json:"SEMANTICS"`
-	CategoryID bitrix.ID `json:"CATEGORY_ID"`
-}
-
-// fieldInfo is one field of crm.*.fields.
-type fieldInfo struct {
-	Type       string `json:"type"`
-	Title      string `json:"title"`
-	ListLabel  string `json:"listLabel"`
-	FormLabel  string `json:"formLabel"`
-	StatusType string `json:"statusType"`
-	IsMultiple bool   `json:"isMultiple"`
-	IsDynamic  bool   `json:"isDynamic"`
-	Items      []struct {
-		ID    bitrix.ID `json:"ID"`
-		Value string    `json:"VALUE"`
-	} `json:"items"`
-}
-
-// Reference is what GET /api/v1/reference answers.
-type Reference struct {
+// Pickers is what GET /api/v1/reference answers: what the editor's pickers
+// offer, from the portal's cached directory.
+type Pickers struct {
 	Entities   []string              `json:"entities"`
 	Types      map[string][]RefValue `json:"types"`
 	Pipelines  []RefPipeline         `json:"pipelines"`
@@ -106,43 +77,29 @@ type RefField struct {
 	Values   []RefValue `json:"values,omitempty"`
 }
 
-func statusRows(ref app.Reference) []statusRow {
-	var rows []statusRow
-	_ = json.Unmarshal(ref["statuses"], &rows)
-	slices.SortStableFunc(rows, func(a, b statusRow) int { return cmp.Compare(a.Sort, b.Sort) })
-	return rows
-}
-
-func statusesOf(rows []statusRow, entityID string) []RefValue {
-	out := []RefValue{}
-	for _, r := range rows {
-		if r.EntityID == entityID {
-			out = append(out, RefValue{ID: r.StatusID, Name: r.Name})
-		}
+func refValues(vs []segment.Status) []RefValue {
+	out := make([]RefValue, len(vs))
+	for i, v := range vs {
+		out[i] = RefValue{ID: v.ID, Name: v.Name}
 	}
 	return out
 }
 
-func pipelinesOf(ref app.Reference) []RefPipeline {
+func pipelinesOf(dir *app.Directory) []RefPipeline {
 	out := []RefPipeline{}
-	for _, p := range ref.Pipelines() {
-		rp := RefPipeline{ID: p.ID, Name: p.Name, Stages: []RefValue{}}
-		for _, st := range p.Stages {
-			rp.Stages = append(rp.Stages, RefValue{ID: st.ID, Name: st.Name})
-		}
-		out = append(out, rp)
+	for _, p := range dir.Pipelines {
+		out = append(out, RefPipeline{ID: p.ID, Name: p.Name, Stages: refValues(p.Stages)})
 	}
 	return out
 }
 
-// referenceView builds the pickers' data from the cached REST results.
-func referenceView(ref app.Reference) Reference {
-	rows := statusRows(ref)
-	v := Reference{
+// pickersOf builds the pickers' data from the portal's directory.
+func pickersOf(dir *app.Directory) Pickers {
+	v := Pickers{
 		Entities:  []string{"contact", "company", "deal"},
 		Types:     map[string][]RefValue{},
-		Pipelines: pipelinesOf(ref),
-		Sources:   statusesOf(rows, "SOURCE"),
+		Pipelines: pipelinesOf(dir),
+		Sources:   refValues(dir.Values("SOURCE")),
 		Fields:    map[string][]RefField{},
 		Facts:     refFacts(),
 		Statuses:  map[string][]RefValue{},
@@ -150,95 +107,42 @@ func referenceView(ref app.Reference) Reference {
 			segment.OpIn, segment.OpNotIn, segment.OpContains, segment.OpBetween, segment.OpEmpty, segment.OpNotEmpty},
 		Applies: []segment.Apply{segment.ApplyNewOnly, segment.ApplyFirstStage, segment.ApplyAlways},
 	}
-	for e, list := range typeEntities {
-		v.Types[e] = statusesOf(rows, list)
+	for _, e := range v.Entities {
+		v.Types[e] = refValues(dir.Types(segment.Entity(e)))
 	}
-	for _, r := range rows {
-		if _, ok := v.Statuses[r.EntityID]; !ok {
-			v.Statuses[r.EntityID] = statusesOf(rows, r.EntityID)
-		}
+	for _, list := range dir.Lists() {
+		v.Statuses[list] = refValues(dir.Values(list))
 	}
-	var cur []struct {
-		Currency string `json:"CURRENCY"`
-		FullName string `json:"FULL_NAME"`
-		Base     string `json:"BASE"`
-	}
-	_ = json.Unmarshal(ref["currencies"], &cur)
-	for _, c := range cur {
-		v.Currencies = append(v.Currencies, RefCurrency{ID: c.Currency, Name: c.FullName, Base: c.Base == "Y"})
-	}
-	currencies := make([]RefValue, len(v.Currencies))
-	for i, c := range v.Currencies {
-		currencies[i] = RefValue{ID: c.ID, Name: c.Name}
+	currencies := []RefValue{}
+	for _, c := range dir.Currencies {
+		v.Currencies = append(v.Currencies, RefCurrency{ID: c.Code, Name: c.Name, Base: c.Base})
+		currencies = append(currencies, RefValue{ID: c.Code, Name: c.Name})
 	}
 	for _, e := range v.Entities {
-		var fields map[string]fieldInfo
-		_ = json.Unmarshal(ref["fields_"+e], &fields)
 		list := []RefField{}
-		for id, f := range fields {
-			rf := RefField{ID: id, Title: cmp.Or(f.ListLabel, f.FormLabel, f.Title, id), Type: f.Type,
-				Custom: strings.HasPrefix(id, "UF_"), Multiple: f.IsMultiple}
+		for _, f := range dir.Fields[e] {
+			rf := RefField{ID: f.ID, Title: f.Title, Type: f.Type, Custom: f.Custom(), Multiple: f.Multiple}
 			switch {
 			case len(f.Items) > 0:
-				for _, it := range f.Items {
-					rf.Values = append(rf.Values, RefValue{ID: it.ID.String(), Name: it.Value})
-				}
-			case id == "CATEGORY_ID" && e == "deal":
+				rf.Values = refValues(f.Items)
+			case f.ID == "CATEGORY_ID" && e == "deal":
 				for _, p := range v.Pipelines {
 					rf.Values = append(rf.Values, RefValue{ID: bitrix.ID(p.ID).String(), Name: p.Name})
 				}
-			case id == "STAGE_ID" && e == "deal":
+			case f.ID == "STAGE_ID" && e == "deal":
 				for _, p := range v.Pipelines {
 					for _, s := range p.Stages {
 						rf.Values = append(rf.Values, RefValue{ID: s.ID, Name: p.Name + ": " + s.Name})
 					}
 				}
 			case f.StatusType != "":
-				rf.Values = statusesOf(rows, f.StatusType)
-			case f.Type == "crm_currency" || id == "CURRENCY_ID":
+				rf.Values = refValues(dir.Values(f.StatusType))
+			case f.Type == "crm_currency" || f.ID == "CURRENCY_ID":
 				rf.Values = currencies
 			}
 			list = append(list, rf)
 		}
-		slices.SortFunc(list, func(a, b RefField) int {
-			if a.Custom != b.Custom {
-				if a.Custom {
-					return 1
-				}
-				return -1
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
 		v.Fields[e] = list
 	}
 	return v
-}
-
-// engineReference is the Reference the rule engine validates against.
-func engineReference(ref app.Reference) segment.Reference {
-	rows := statusRows(ref)
-	toStatus := func(vs []RefValue) []segment.Status {
-		out := make([]segment.Status, len(vs))
-		for i, v := range vs {
-			out[i] = segment.Status{ID: v.ID, Name: v.Name}
-		}
-		return out
-	}
-	r := segment.Reference{Types: map[segment.Entity][]segment.Status{}, Fields: map[segment.Entity][]string{}}
-	for e, list := range typeEntities {
-		r.Types[segment.Entity(e)] = toStatus(statusesOf(rows, list))
-	}
-	r.Pipelines = ref.Pipelines()
-	if len(rows) > 0 {
-		r.Sources = toStatus(statusesOf(rows, "SOURCE"))
-	}
-	for _, e := range []string{"contact", "company", "deal"} {
-		var fields map[string]json.RawMessage
-		_ = json.Unmarshal(ref["fields_"+e], &fields)
-		for id := range fields {
-			r.Fields[segment.Entity(e)] = append(r.Fields[segment.Entity(e)], id)
-		}
-		slices.Sort(r.Fields[segment.Entity(e)])
-	}
-	return r
 }

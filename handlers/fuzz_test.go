@@ -59,7 +59,11 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	}); err != nil {
 		f.Fatal(err)
 	}
-	if err := store.SetReference(ctx, fuzzMember, fuzzReference); err != nil {
+	dir, err := app.ParseDirectory(fuzzDirectory)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := store.SaveDirectory(ctx, fuzzMember, dir); err != nil {
 		f.Fatal(err)
 	}
 	manifest, err := segmentor.LoadManifest()
@@ -75,14 +79,15 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	return &fuzzEnv{store: store, sessions: sessions, router: router, admin: admin}
 }
 
-var fuzzReference = app.Reference{
+// fuzzDirectory is a portal's directory as its REST answers give it.
+var fuzzDirectory = map[string]json.RawMessage{
 	"statuses": json.RawMessage(`[{"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"CLIENT","NAME":"Clients","SORT":"10"},
 		{"ENTITY_ID":"COMPANY_TYPE","STATUS_ID":"CUSTOMER","NAME":"Client","SORT":"10"},
 		{"ENTITY_ID":"DEAL_TYPE","STATUS_ID":"SALE","NAME":"Sales","SORT":"10"},
 		{"ENTITY_ID":"SOURCE","STATUS_ID":"WEB","NAME":"Website","SORT":"20"},
 		{"ENTITY_ID":"DEAL_STAGE","STATUS_ID":"NEW","NAME":"New","SORT":"10"},
 		{"ENTITY_ID":"DEAL_STAGE_3","STATUS_ID":"C3:NEW","NAME":"New","SORT":"10"}]`),
-	"categories":     json.RawMessage(`{"categories":[{"id":0,"name":"General"},{"id":3,"name":"Premium"}]}`),
+	"categories":     json.RawMessage(`[{"id":0,"name":"General"},{"id":3,"name":"Premium"}]`),
 	"currencies":     json.RawMessage(`[{"CURRENCY":"USD","FULL_NAME":"US Dollar","BASE":"Y"}]`),
 	"fields_contact": json.RawMessage(`{"SOURCE_ID":{"type":"crm_status","title":"Source"},"UF_CRM_TIER":{"type":"string","isMultiple":true}}`),
 }
@@ -253,20 +258,27 @@ func FuzzAPIQuery(f *testing.F) {
 	})
 }
 
-// FuzzPortalReference caches arbitrary reference data, as a portal's
-// crm.status.list, crm.category.list and field lists could answer it, and
-// reads it back through the API: nothing may panic or answer 5xx.
+// FuzzPortalReference parses arbitrary directory answers, as a portal's
+// crm.status.list, crm.category.list and field lists could give them: each
+// either is refused with an error (setup then fails, saying so) or caches
+// a directory that the API reads back: nothing may panic or answer 5xx.
 func FuzzPortalReference(f *testing.F) {
 	e := newFuzzEnv(f)
-	f.Add(string(fuzzReference["statuses"]), string(fuzzReference["categories"]), string(fuzzReference["fields_contact"]))
-	f.Add(`[{"ENTITY_ID":"DEAL_STAGE_x","SORT":"a"}]`, `{"categories":[{"id":"7"},{"id":-1}]}`, `[]`)
+	f.Add(string(fuzzDirectory["statuses"]), string(fuzzDirectory["categories"]), string(fuzzDirectory["fields_contact"]))
+	f.Add(`[{"ENTITY_ID":"DEAL_STAGE_x","SORT":"a"}]`, `[{"id":"7"},{"id":-1}]`, `[]`)
 	f.Add(`{}`, `[]`, `{"X":null}`)
 	f.Add(``, `null`, `"x"`)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, statuses, categories, fields string) {
-		ref := app.Reference{"statuses": json.RawMessage(statuses), "categories": json.RawMessage(categories),
-			"fields_contact": json.RawMessage(fields), "currencies": json.RawMessage(statuses)}
-		if err := e.store.SetReference(ctx, fuzzMember, ref); err != nil {
+		dir, err := app.ParseDirectory(map[string]json.RawMessage{"statuses": json.RawMessage(statuses),
+			"categories": json.RawMessage(categories), "fields_contact": json.RawMessage(fields), "currencies": json.RawMessage(statuses)})
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			return
+		}
+		if err := e.store.SaveDirectory(ctx, fuzzMember, dir); err != nil {
 			t.Fatal(err)
 		}
 		status, _ := e.serve(t, "GET", "/api/v1/reference", e.admin, "")

@@ -42,8 +42,8 @@ const benchInsightConfig = `{"schemes": [
    {"key": "premium", "name": "Premium", "when": {"fact": "client_segment", "op": "in", "value": ["vip", "big"]},
     "set": {"label": true, "pipeline": {"category_id": 2, "stage_id": "C2:NEW", "apply": "always"}}}]}]}`
 
-// benchReference is the cached reference data the draft is validated with.
-var benchReference = app.Reference{
+// benchDirectory is the portal's directory the draft is validated with.
+var benchDirectory = map[string]json.RawMessage{
 	"statuses": json.RawMessage(`[
 	 {"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"CLIENT","NAME":"Clients","SORT":"10"},
 	 {"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"PARTNER","NAME":"Partners","SORT":"20"},
@@ -52,7 +52,7 @@ var benchReference = app.Reference{
 	 {"ENTITY_ID":"SOURCE","STATUS_ID":"CALL","NAME":"Call","SORT":"30"},
 	 {"ENTITY_ID":"DEAL_STAGE","STATUS_ID":"NEW","NAME":"New","SORT":"10"},
 	 {"ENTITY_ID":"DEAL_STAGE_2","STATUS_ID":"C2:NEW","NAME":"New","SORT":"10"}]`),
-	"categories": json.RawMessage(`{"categories":[{"id":0,"name":"General"},{"id":2,"name":"Key accounts"}]}`),
+	"categories": json.RawMessage(`[{"id":0,"name":"General"},{"id":2,"name":"Key accounts"}]`),
 }
 
 // benchPortalSizes are the 100,000 records: a realistic mix of clients
@@ -76,7 +76,11 @@ func benchInsight(b *testing.B, path string) {
 	if err := store.SetState(ctx, member, app.StateActive, ""); err != nil {
 		b.Fatal(err)
 	}
-	if err := store.SetReference(ctx, member, benchReference); err != nil {
+	dir, err := app.ParseDirectory(benchDirectory)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.SaveDirectory(ctx, member, dir); err != nil {
 		b.Fatal(err)
 	}
 	mirror := app.NewMirror(rdb)

@@ -42,11 +42,13 @@ func TestInstallBindsEverythingOnceAndReinstallAddsNothing(t *testing.T) {
 	if reqs := len(s.sim.Requests()); reqs > 6 {
 		t.Errorf("setup made %d HTTP requests; it should need about 5 (the install's check, then 4 batches: reads, writes, the reference lists' first pages and their further ones)", reqs)
 	}
-	ref, _ := s.store.Reference(ctx, p.MemberID)
-	for _, part := range []string{"statuses", "categories", "currencies", "fields_deal", "segment_field_contact"} {
-		if len(ref[part]) == 0 {
-			t.Errorf("reference part %q not cached", part)
-		}
+	dir, err := s.store.Directory(ctx, p.MemberID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dir.Types("contact")) == 0 || len(dir.Values("SOURCE")) == 0 || len(dir.Pipelines) == 0 || len(dir.Pipelines[0].Stages) == 0 ||
+		len(dir.Currencies) == 0 || len(dir.Fields["deal"]) == 0 || dir.Segment["contact"].ID == 0 || len(dir.Catalogs) == 0 {
+		t.Errorf("the directory is not cached in full: %+v", dir)
 	}
 	t.Logf("first install: %d HTTP requests to the portal", len(s.sim.Requests()))
 

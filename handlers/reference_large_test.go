@@ -47,7 +47,7 @@ func TestReferenceOfALargePortal(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("reference: %d %s", r.Status, r.Raw)
 	}
-	var ref handlers.Reference
+	var ref handlers.Pickers
 	decodeJSON(t, r.Raw, &ref)
 	sources := map[string]bool{}
 	for _, v := range ref.Sources {

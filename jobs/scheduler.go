@@ -164,10 +164,8 @@ func (w *Worker) handleKeepAlive(ctx context.Context, _ *asynq.Task) error {
 		// This portal has been idle for weeks, so its access token has long
 		// expired: the call renews the pair, and app.info keeps the plan
 		// (the request budget) current.
-		var info struct {
-			LicenseFamily string `json:"LICENSE_FAMILY"`
-		}
-		if _, err := w.Bitrix.Portal(p.MemberID).Call(ctx, "app.info", nil, &info); err != nil {
+		info, err := w.Bitrix.Portal(p.MemberID).Info(ctx)
+		if err != nil {
 			w.Log.Warn("keep-alive", "portal", p.MemberID, "error", err)
 			continue
 		}
@@ -215,10 +213,8 @@ func (w *Worker) Reconcile(ctx context.Context, memberID string) error {
 	}
 	b := w.Bitrix.Portal(memberID)
 	for _, e := range entities {
-		_, err := b.Scan(ctx, bitrix.ScanOptions{
-			Method: "crm." + e + ".list", Select: []string{"ID"},
-			Filter: map[string]any{">=DATE_MODIFY": since.Format(time.RFC3339)},
-		}, func(page *bitrix.ScanPage) error {
+		list := bitrix.RecordsOf(bitrix.Entity(e)).Lister([]string{"ID"}, map[string]any{">=DATE_MODIFY": since.Format(time.RFC3339)})
+		_, err := b.Scan(ctx, bitrix.ScanOptions{List: list}, func(page *bitrix.ScanPage) error {
 			rows, err := bitrix.DecodeRows[struct {
 				ID bitrix.ID `json:"ID"`
 			}](page)

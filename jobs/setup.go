@@ -17,16 +17,6 @@ import (
 // Entities the app classifies, with their Bitrix24 method prefixes.
 var entities = []string{"contact", "company", "deal"}
 
-type eventBinding struct {
-	Event   string `json:"event"`
-	Handler string `json:"handler"`
-}
-
-type placementBinding struct {
-	Placement string `json:"placement"`
-	Handler   string `json:"handler"`
-}
-
 type userField struct {
 	ID        bitrix.ID `json:"ID"`
 	FieldName string    `json:"FIELD_NAME"`
@@ -37,8 +27,8 @@ type userField struct {
 // placed, the Segment list field on each entity, and the reference data
 // cached. It is idempotent — run again on reinstall and on every app update
 // — and costs four REST requests on a usual portal: one batch of reads, one
-// of writes (only what is missing), two to cache reference data (the first
-// pages of its lists, then their further pages).
+// of writes (only what is missing), two to cache the portal's directory (the
+// first pages of its lists, then their further pages).
 func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
 	var sp SetupPayload
 	if err := json.Unmarshal(t.Payload(), &sp); err != nil {
@@ -88,14 +78,9 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reading"})
 
 	// 1. Everything we need to know, in one request.
-	reads := []bitrix.Command{
-		{Name: "info", Method: "app.info"},
-		{Name: "events", Method: "event.get"},
-		{Name: "placements", Method: "placement.get"},
-	}
+	reads := []bitrix.Command{bitrix.App.Info("info"), bitrix.Events.Get("events"), bitrix.Placements.Get("placements")}
 	for _, e := range entities {
-		reads = append(reads, bitrix.Command{Name: "uf_" + e, Method: "crm." + e + ".userfield.list",
-			Params: map[string]any{"filter": map[string]any{"FIELD_NAME": fieldName}}})
+		reads = append(reads, bitrix.RecordsOf(bitrix.Entity(e)).UserFields().Named("uf_"+e, fieldName))
 	}
 	res, _, err := b.Batch(ctx, reads, false)
 	if err != nil {
@@ -104,14 +89,9 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 	for _, name := range res.Failed() {
 		return fmt.Errorf("read portal setup: %s: %w", name, res.Err(name))
 	}
-	var info struct {
-		ID            bitrix.ID `json:"ID"`
-		Status        string    `json:"STATUS"`
-		LicenseFamily string    `json:"LICENSE_FAMILY"`
-		Version       int       `json:"VERSION"`
-	}
-	var events []eventBinding
-	var placements []placementBinding
+	var info bitrix.AppInfo
+	var events []bitrix.EventHandler
+	var placements []bitrix.PlacementHandler
 	if err := decodeAll(res, map[string]any{"info": &info, "events": &events, "placements": &placements}); err != nil {
 		return err
 	}
@@ -129,14 +109,12 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 			bound[ev] = true
 		case samePath(e.Handler, m.Handlers.Events):
 			// Ours, at an old address (the app moved): stop deliveries there.
-			writes = append(writes, bitrix.Command{Name: fmt.Sprintf("unbind_%d", len(writes)), Method: "event.unbind",
-				Params: map[string]any{"event": e.Event, "handler": e.Handler}})
+			writes = append(writes, bitrix.Events.Unbind(fmt.Sprintf("unbind_%d", len(writes)), e.Event, e.Handler))
 		}
 	}
 	for _, ev := range m.Events {
 		if !bound[ev] {
-			writes = append(writes, bitrix.Command{Name: "bind_" + ev, Method: "event.bind",
-				Params: map[string]any{"event": ev, "handler": eventsURL}})
+			writes = append(writes, bitrix.Events.Bind("bind_"+ev, ev, eventsURL))
 		}
 	}
 	placed := map[string]bool{}
@@ -149,12 +127,7 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 		if placed[p.Code] {
 			continue
 		}
-		langs := map[string]any{}
-		for lang, title := range p.Title {
-			langs[lang] = map[string]string{"TITLE": title}
-		}
-		writes = append(writes, bitrix.Command{Name: "place_" + p.Code, Method: "placement.bind", Params: map[string]any{
-			"PLACEMENT": p.Code, "HANDLER": placementURL, "TITLE": p.Title["en"], "LANG_ALL": langs}})
+		writes = append(writes, bitrix.Placements.Bind("place_"+p.Code, p.Code, placementURL, p.Title))
 	}
 	for _, e := range entities {
 		var fields []userField
@@ -164,13 +137,12 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 		if len(fields) > 0 {
 			continue
 		}
-		writes = append(writes, bitrix.Command{Name: "field_" + e, Method: "crm." + e + ".userfield.add", Params: map[string]any{
-			"fields": map[string]any{
-				"FIELD_NAME": m.SegmentField.FieldName, "USER_TYPE_ID": "enumeration", "XML_ID": m.SegmentField.XMLID,
-				"LABEL": m.SegmentField.Label["en"], "EDIT_FORM_LABEL": m.SegmentField.Label,
-				"LIST_COLUMN_LABEL": m.SegmentField.Label, "LIST_FILTER_LABEL": m.SegmentField.Label,
-				"MULTIPLE": "N", "MANDATORY": "N", "SHOW_FILTER": "Y", "SETTINGS": map[string]any{"DISPLAY": "LIST"},
-			}}})
+		writes = append(writes, bitrix.RecordsOf(bitrix.Entity(e)).UserFields().Add("field_"+e, map[string]any{
+			"FIELD_NAME": m.SegmentField.FieldName, "USER_TYPE_ID": "enumeration", "XML_ID": m.SegmentField.XMLID,
+			"LABEL": m.SegmentField.Label["en"], "EDIT_FORM_LABEL": m.SegmentField.Label,
+			"LIST_COLUMN_LABEL": m.SegmentField.Label, "LIST_FILTER_LABEL": m.SegmentField.Label,
+			"MULTIPLE": "N", "MANDATORY": "N", "SHOW_FILTER": "Y", "SETTINGS": map[string]any{"DISPLAY": "LIST"},
+		}))
 	}
 	if len(writes) > 0 {
 		wres, err := b.BatchAll(ctx, writes)
@@ -186,13 +158,13 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 		}
 	}
 
-	// 3. Reference data for pickers and validation, every page of it.
+	// 3. The portal's directory for pickers and validation, every page of it.
 	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reference"})
-	parts, err := app.FetchReference(ctx, b, entities, fieldName)
+	dir, err := app.FetchDirectory(ctx, b, entities, fieldName)
 	if err != nil {
 		return err
 	}
-	if err := w.Store.SetReference(ctx, memberID, parts); err != nil {
+	if err := w.Store.SaveDirectory(ctx, memberID, dir); err != nil {
 		return err
 	}
 

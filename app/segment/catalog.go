@@ -146,7 +146,7 @@ func Catalog() []FactInfo {
 	return out
 }
 
-// standardFields are the fields every portal has, used when a Reference
+// standardFields are the fields every portal has, used when a Vocabulary
 // lists no fields for a record type (protocol §8.3).
 func standardFields(e Entity) []string {
 	common := []string{"ID", "ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "DATE_CREATE", "DATE_MODIFY",

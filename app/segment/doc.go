@@ -5,7 +5,7 @@
 // a record to its desired state.
 //
 // Everything here is pure: no I/O, no Redis, no HTTP and no wall clock. Time
-// is passed in (Env.Now), portal data as a Reference, money rates as Rates.
+// is passed in (Env.Now), portal data as a Vocabulary, money rates as Rates.
 //
 // The usual flow:
 //

@@ -63,7 +63,7 @@ type item struct {
 }
 
 // Compile turns a config into Rules. It refuses a config with structural
-// problems (those Validate finds without a portal's Reference), returning
+// problems (those Validate finds without a portal's Vocabulary), returning
 // them as Problems.
 func Compile(cfg Config) (*Rules, error) {
 	var c compiler
@@ -77,7 +77,7 @@ func Compile(cfg Config) (*Rules, error) {
 // Validate lists every problem in cfg, checked against the portal's ref:
 // fact, field, type, pipeline, stage and source names, value types, keys,
 // colors and windows. An empty result means the config can be saved.
-func Validate(cfg Config, ref Reference) Problems {
+func Validate(cfg Config, ref Vocabulary) Problems {
 	c := compiler{ref: &ref}
 	c.compile(cfg)
 	return c.problems
@@ -99,7 +99,7 @@ func (r *Rules) UsesClientSegment() bool { return r.clientSegment }
 func (r *Rules) Has(e Entity) bool { return r.schemes[e] != nil }
 
 type compiler struct {
-	ref      *Reference // nil: only structural checks
+	ref      *Vocabulary // nil: only structural checks
 	problems Problems
 	entity   Entity
 	segment  string

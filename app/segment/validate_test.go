@@ -10,8 +10,8 @@ import (
 )
 
 // testRef is a small portal: two deal pipelines, a few types and sources.
-func testRef() Reference {
-	return Reference{
+func testRef() Vocabulary {
+	return Vocabulary{
 		Types: map[Entity][]Status{
 			EntityContact: {{ID: "CLIENT", Name: "Client"}, {ID: "VIP", Name: "VIP"}},
 			EntityCompany: {{ID: "CUSTOMER", Name: "Customer"}},

@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 			Sessions: &handlers.Sessions{Store: store, Key: cfg.SecretKey,
 				Users: handlers.TokenCheck{Client: b24},
 				Apps:  handlers.TokenCheck{Client: b24}},
-			API: &handlers.API{Store: store, CRM: handlers.BitrixCRM{Client: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb},
+			API: &handlers.API{Store: store, Directories: app.Directories{Store: store, Bitrix: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb},
 				Insight: &engine.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
 				Queues: asynq.NewInspectorFromRedisClient(rdb), Usage: usage},
 			Logger:   log,

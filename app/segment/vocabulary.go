@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// Reference is what a portal has that a config may name: types, deal
+// Vocabulary is what a portal has that a config may name: types, deal
 // pipelines with their stages, sources and fields. The app reads it from
 // crm.status.list, crm.category.list and crm.*.fields.
-type Reference struct {
+type Vocabulary struct {
 	Types     map[Entity][]Status // CONTACT_TYPE, COMPANY_TYPE, DEAL_TYPE
 	Pipelines []Pipeline          // deal pipelines
 	Sources   []Status            // SOURCE; nil skips the check
@@ -41,7 +41,7 @@ func (p Pipeline) hasStage(id string) bool {
 	return slices.ContainsFunc(p.Stages, func(s Status) bool { return s.ID == id })
 }
 
-func (r *Reference) pipeline(id int) (Pipeline, bool) {
+func (r *Vocabulary) pipeline(id int) (Pipeline, bool) {
 	for _, p := range r.Pipelines {
 		if p.ID == id {
 			return p, true
@@ -51,7 +51,7 @@ func (r *Reference) pipeline(id int) (Pipeline, bool) {
 }
 
 // stagePipeline finds the pipeline a stage belongs to.
-func (r *Reference) stagePipeline(stage string) (Pipeline, bool) {
+func (r *Vocabulary) stagePipeline(stage string) (Pipeline, bool) {
 	for _, p := range r.Pipelines {
 		if p.hasStage(stage) {
 			return p, true
@@ -60,7 +60,7 @@ func (r *Reference) stagePipeline(stage string) (Pipeline, bool) {
 	return Pipeline{}, false
 }
 
-func (r *Reference) hasField(e Entity, name string) bool {
+func (r *Vocabulary) hasField(e Entity, name string) bool {
 	fields := r.Fields[e]
 	if len(fields) == 0 {
 		fields = standardFields(e)
