@@ -21,7 +21,7 @@ const maxConfigBytes = 256 << 10
 type API struct {
 	Store       *app.Store
 	Directories app.Directories // adds types on the portal
-	Jobs        Recomputer      // nil: recompute is unavailable
+	Life        *app.Lifecycle  // recomputes; nil: recompute is unavailable
 	// Insight computes previews, dry-runs, the dashboard's counts and
 	// record explanations; nil leaves them unavailable.
 	Insight Insight
@@ -91,8 +91,8 @@ func (a *API) PutConfig(c *gin.Context) {
 	out := gin.H{"version": v}
 	// New rules apply to the whole base: recompute it. The save stands
 	// even if queuing fails; the admin can start a recompute by hand.
-	if a.Jobs != nil {
-		if err := a.queueRecompute(ctx, sess.MemberID, "config"); err == nil {
+	if a.Life != nil {
+		if err := a.Life.Recompute(ctx, sess.MemberID, "config"); err == nil {
 			out["job_id"] = backfillJob
 		}
 	}

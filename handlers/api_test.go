@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"segmentor"
-	"segmentor/app"
 	"segmentor/bitrix/b24sim"
-	"segmentor/engine"
 	"segmentor/handlers"
+	"segmentor/internal/testkit"
+	"segmentor/internal/wiring"
+	"segmentor/jobs"
 )
 
 // settingsStack is the whole app with the settings page and its API, on a
@@ -58,24 +58,16 @@ func newSettingsStack(t *testing.T, lang string) *settingsStack {
 // set, prepares before the app is installed.
 func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)) *settingsStack {
 	t.Helper()
-	s := newStack(t, b24sim.Options{})
+	clock := &testClock{now: time.Now()}
+	s := stackOf(t, testkit.StackOptions{Wire: func(_ *wiring.App, w *wiring.Web, _ *jobs.Worker) {
+		w.Sessions.Clock = clock.Now
+	}})
 	if before != nil {
 		before(s.sim)
 	}
 	s.install(b24sim.InstallOptions{Lang: lang})
-	page, err := handlers.NewPage(s.store, segmentor.Static())
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{now: time.Now()}
-	sessions := &handlers.Sessions{Store: s.store, Users: handlers.TokenCheck{Client: s.client},
-		Apps: handlers.TokenCheck{Client: s.client}, Key: sessionKey, Clock: clock.Now}
-	api := &handlers.API{Store: s.store, Directories: app.Directories{Store: s.store, Bitrix: s.client}, Jobs: s.worker.Queue,
-		Insight: &engine.Analyst{Store: s.store, Mirror: app.NewMirror(s.rdb)}, Mirror: app.NewMirror(s.rdb), Queues: s.insp, Usage: s.usage}
-	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Page: page, Sessions: sessions, API: api}))
-	t.Cleanup(web.Close)
 	rep := s.sim.AddUser(b24sim.User{Name: "Rita", LastName: "Rep", Admin: false})
-	return &settingsStack{stack: s, web: web, sessions: sessions, clock: clock, rep: rep}
+	return &settingsStack{stack: s, web: s.app, sessions: s.Web.Sessions, clock: clock, rep: rep}
 }
 
 type apiResp struct {

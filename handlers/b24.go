@@ -23,10 +23,9 @@ import (
 // maxBodyBytes bounds what Bitrix24 may POST to us; real bodies are a few KB.
 const maxBodyBytes = 64 << 10
 
-// Queue takes the work the handlers hand on (jobs.Queue).
+// Queue takes the CRM changes events report (jobs.Queue).
 type Queue interface {
 	Change(ctx context.Context, p jobs.CRMEventPayload) (bool, error)
-	Setup(ctx context.Context, p jobs.SetupPayload) error
 }
 
 // TokenChecker confirms that an access token sent by a portal is valid at
@@ -42,6 +41,7 @@ type Bitrix24 struct {
 	Store    *app.Store
 	Client   *bitrix.Client
 	Queue    Queue
+	Life     *app.Lifecycle // installs, setups, uninstalls
 	Tokens   TokenChecker
 	Users    UserChecker // confirms the installing or updating user is an admin
 	Manifest *segmentor.Manifest
@@ -71,68 +71,31 @@ func (h *Bitrix24) Install(c *gin.Context) {
 		h.installPage(c, http.StatusBadRequest, lang, "", installText(lang, "bad_request")+" "+err.Error())
 		return
 	}
-	ctx := c.Request.Context()
-	// Every user who opens the app has a REFRESH_ID; only an administrator's
-	// may become the portal's tokens (and bring its application token).
-	notAdmin := false
-	tok, err := h.Client.InstallPortal(ctx, f, func(ctx context.Context, t *bitrix.Token) error {
-		prof, err := h.Users.Profile(ctx, t.MemberID, t.ClientEndpoint, t.AccessToken)
-		if err != nil {
-			return err
-		}
-		if !prof.Admin {
-			notAdmin = true
-			return errors.New("the installing user is not an administrator")
-		}
-		return nil
-	})
-	if err != nil {
-		h.Log.Warn("install refused", "portal", f.MemberID, "error", err)
-		if d, busy := portalBusy(err); busy {
-			// The installer's refresh token is spent: the admin starts again.
-			retryAfter(c, d)
-			h.installPage(c, http.StatusServiceUnavailable, lang, "", installText(lang, "busy"))
-			return
-		}
-		text := installText(lang, "not_confirmed")
-		if notAdmin {
-			text = installText(lang, "not_admin")
-		}
-		h.installPage(c, http.StatusForbidden, lang, "", text)
+	lang = langOf(lang)
+	tok, err := h.Life.Install(c.Request.Context(), f, lang)
+	if tok != nil {
+		h.portals.forget(tok.MemberID)
+	}
+	switch {
+	case err == nil:
+		h.installPage(c, http.StatusOK, lang, tok.MemberID, "")
+		return
+	case app.ErrorCode(err) != app.EForbidden:
+		h.fail(c, lang, f.MemberID, err)
 		return
 	}
-	m := tok.MemberID
-	if f.ApplicationToken != "" {
-		err = h.Store.SetApplicationToken(ctx, m, f.ApplicationToken)
-	} else {
-		// An older portal sends none: forget a token left from an earlier
-		// install, so the next verified event establishes the new one.
-		err = h.Store.DeleteApplicationToken(ctx, m)
-	}
-	h.portals.forget(m)
-	if err != nil {
-		h.fail(c, lang, m, err)
+	h.Log.Warn("install refused", "portal", f.MemberID, "error", err)
+	if d, busy := portalBusy(err); busy {
+		// The installer's refresh token is spent: the admin starts again.
+		retryAfter(c, d)
+		h.installPage(c, http.StatusServiceUnavailable, lang, "", installText(lang, "busy"))
 		return
 	}
-	_, err = h.Store.UpdatePortal(ctx, m, func(p *app.Portal, _ bool) error {
-		if p.State != app.StateActive {
-			p.State, p.StateReason = app.StateInstalling, ""
-		}
-		p.Lang = langOf(lang)
-		p.InstalledBy = int64(tok.UserID)
-		p.Setup = app.SetupStatus{Phase: "pending"}
-		return nil
-	})
-	if err != nil {
-		h.fail(c, lang, m, err)
-		return
+	text := installText(lang, "not_confirmed")
+	if app.IsNotAdmin(err) {
+		text = installText(lang, "not_admin")
 	}
-	if err := h.Queue.Setup(ctx, jobs.SetupPayload{MemberID: m, Reason: "install"}); err != nil {
-		h.fail(c, lang, m, err)
-		return
-	}
-	h.Log.Info("portal installed; setup queued", "portal", m)
-	h.installPage(c, http.StatusOK, lang, m, "")
+	h.installPage(c, http.StatusForbidden, lang, "", text)
 }
 
 // InstallStatus answers the install page's polling with the setup phase.
@@ -160,19 +123,8 @@ func (h *Bitrix24) RetrySetup(c *gin.Context) {
 		c.JSON(http.StatusUnauthorized, gin.H{"error": "unauthorized", "message": "This link is not valid; reopen the app."})
 		return
 	}
-	ctx := c.Request.Context()
-	if _, err := h.Store.UpdatePortal(ctx, m, func(p *app.Portal, exists bool) error {
-		if !exists {
-			return app.Errorf(app.ENotFound, "This Bitrix24 portal has not installed Segmentor.")
-		}
-		p.Setup = app.SetupStatus{Phase: "pending"}
-		return nil
-	}); err != nil {
-		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": app.ErrorMessage(err)})
-		return
-	}
-	if err := h.Queue.Setup(ctx, jobs.SetupPayload{MemberID: m, Reason: "retry"}); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable", "message": "Could not queue the setup; try again."})
+	if err := h.Life.RetrySetup(c.Request.Context(), m); err != nil {
+		apiError(c, "", err)
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"phase": "pending"})
@@ -264,17 +216,14 @@ func (h *Bitrix24) Event(c *gin.Context) {
 
 	switch ev.Name {
 	case bitrix.EventAppUpdate:
-		// Setup runs once per version (events, card tabs and fields are
-		// bound again, as Bitrix24 drops handlers on update).
-		if p.Setup.Version == ev.Version && ev.Version != "" && p.Setup.Phase == "done" {
-			break
-		}
-		if err := h.Queue.Setup(ctx, jobs.SetupPayload{MemberID: m, Reason: "update", Version: ev.Version}); err != nil {
+		if err := h.Life.Update(ctx, p, ev.Version); err != nil {
 			h.unavailable(c, err)
 			return
 		}
 	case bitrix.EventAppUninstall:
-		if err := h.uninstall(ctx, m, ev.Clean); err != nil {
+		err := h.Life.Uninstall(ctx, m, ev.Clean)
+		h.portals.forget(m)
+		if err != nil {
 			h.unavailable(c, err)
 			return
 		}
@@ -321,26 +270,7 @@ func (h *Bitrix24) adminOfOurApp(ctx context.Context, p *app.Portal, accessToken
 		return false, err
 	}
 	prof, err := h.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, accessToken)
-	return err == nil && prof.Admin, err
-}
-
-// uninstall forgets the portal's tokens; with clean, everything derived.
-func (h *Bitrix24) uninstall(ctx context.Context, memberID string, clean bool) error {
-	if err := h.Store.SetState(ctx, memberID, app.StateUninstalled, "the app was uninstalled"); err != nil {
-		return err
-	}
-	if err := h.Store.DeleteTokens(ctx, memberID); err != nil {
-		return err
-	}
-	h.Client.Forget(memberID)
-	h.portals.forget(memberID)
-	if clean {
-		if err := h.Store.DeleteEverything(ctx, memberID); err != nil {
-			return err
-		}
-	}
-	h.Log.Info("portal uninstalled the app", "portal", memberID, "clean", clean)
-	return nil
+	return err == nil && bool(prof.Admin), err
 }
 
 func (h *Bitrix24) unavailable(c *gin.Context, err error) {

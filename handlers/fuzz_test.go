@@ -37,11 +37,11 @@ type fuzzEnv struct {
 
 type goodUser struct{}
 
-func (goodUser) Profile(_ context.Context, _, _, token string) (handlers.Profile, error) {
+func (goodUser) Profile(_ context.Context, _, _, token string) (bitrix.UserProfile, error) {
 	if token != "good" {
-		return handlers.Profile{}, fmt.Errorf("profile: not a token of this portal")
+		return bitrix.UserProfile{}, fmt.Errorf("profile: not a token of this portal")
 	}
-	return handlers.Profile{ID: 1, Name: "Anna", Admin: true}, nil
+	return bitrix.UserProfile{ID: 1, Name: "Anna", Admin: true}, nil
 }
 
 var fuzzNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)

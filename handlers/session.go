@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"segmentor/app"
+	"segmentor/bitrix"
 )
 
 // SessionTTL is how long a page session lasts. Bitrix24 posts fresh tokens
@@ -34,17 +34,7 @@ type Session struct {
 
 // UserChecker asks a portal (member_id), at its stored endpoint, who owns
 // an access token (REST method profile).
-type UserChecker interface {
-	Profile(ctx context.Context, memberID, clientEndpoint, accessToken string) (Profile, error)
-}
-
-// Profile is the answer of the REST method profile.
-type Profile struct {
-	ID       int64
-	Name     string
-	LastName string
-	Admin    bool
-}
+type UserChecker = app.UserCheck
 
 // Sessions issues and checks the page's sessions. A session token is
 // base64url(JSON).base64url(HMAC-SHA256): stateless, bound to the portal,
@@ -136,13 +126,13 @@ func (s *Sessions) Start(c *gin.Context) {
 		return
 	}
 	name := strings.TrimSpace(prof.Name + " " + prof.LastName)
-	sess := Session{MemberID: p.MemberID, UserID: prof.ID, Name: name, Admin: prof.Admin, Lang: lang,
+	sess := Session{MemberID: p.MemberID, UserID: int64(prof.ID), Name: name, Admin: bool(prof.Admin), Lang: lang,
 		Expires: s.now().Add(SessionTTL).Unix()}
 	c.JSON(http.StatusOK, gin.H{
 		"token":      s.Issue(sess),
 		"expires_in": int(SessionTTL / time.Second),
-		"user":       gin.H{"id": prof.ID, "name": name},
-		"admin":      prof.Admin,
+		"user":       gin.H{"id": sess.UserID, "name": name},
+		"admin":      sess.Admin,
 		"lang":       lang,
 	})
 }
@@ -150,38 +140,38 @@ func (s *Sessions) Start(c *gin.Context) {
 // confirm says whose token it is: what the portal confirmed within
 // app.SignInTTL, or the portal's answer now (profile, and app.info when
 // Apps is set).
-func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string) (Profile, error) {
+func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string) (bitrix.UserProfile, error) {
 	ctx := c.Request.Context()
 	si, err := s.Store.ConfirmedSignIn(ctx, p.MemberID, token)
 	if err != nil {
-		return Profile{}, &app.Error{Code: app.EUnavailable, Message: "Sign-in is unavailable right now; try again in a minute.", Err: err}
+		return bitrix.UserProfile{}, &app.Error{Code: app.EUnavailable, Message: "Sign-in is unavailable right now; try again in a minute.", Err: err}
 	}
 	if si != nil {
-		return Profile{ID: si.UserID, Name: si.Name, LastName: si.LastName, Admin: si.Admin}, nil
+		return bitrix.UserProfile{ID: bitrix.ID(si.UserID), Name: si.Name, LastName: si.LastName, Admin: bitrix.Bool(si.Admin)}, nil
 	}
 	refused := func(err error) error {
 		return &app.Error{Code: app.EUnauthorized, Message: "Bitrix24 did not confirm your sign-in; reopen the app.", Err: err}
 	}
 	prof, err := s.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, token)
 	if d, busy := portalBusy(err); busy {
-		return Profile{}, busyError(c, lang, d, err)
+		return bitrix.UserProfile{}, busyError(c, lang, d, err)
 	}
 	if err != nil {
-		return Profile{}, refused(err)
+		return bitrix.UserProfile{}, refused(err)
 	}
 	if s.Apps != nil {
 		appID, err := s.Apps.CheckAccessToken(ctx, p.MemberID, p.ClientEndpoint, token)
 		if d, busy := portalBusy(err); busy {
-			return Profile{}, busyError(c, lang, d, err)
+			return bitrix.UserProfile{}, busyError(c, lang, d, err)
 		}
 		if err == nil && (p.AppID == "" || appID != p.AppID) {
 			err = fmt.Errorf("the token is of app %q, not of this app's %q", appID, p.AppID)
 		}
 		if err != nil {
-			return Profile{}, refused(err)
+			return bitrix.UserProfile{}, refused(err)
 		}
 	}
-	if err := s.Store.ConfirmSignIn(ctx, p.MemberID, token, app.SignIn{UserID: prof.ID, Name: prof.Name, LastName: prof.LastName, Admin: prof.Admin}); err != nil {
+	if err := s.Store.ConfirmSignIn(ctx, p.MemberID, token, app.SignIn{UserID: int64(prof.ID), Name: prof.Name, LastName: prof.LastName, Admin: bool(prof.Admin)}); err != nil {
 		_ = c.Error(err) // the session still starts; the next open asks the portal again
 	}
 	return prof, nil

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"segmentor/bitrix/b24sim"
-	"segmentor/jobs"
 )
 
 // When the portal's tokens die, setup cannot succeed by retrying: the
@@ -16,7 +15,7 @@ func TestSetupWithDeadTokensReportsFailure(t *testing.T) {
 	s.install(b24sim.InstallOptions{})
 	ctx := context.Background()
 	s.sim.RevokeAll()
-	if err := s.worker.Queue.Setup(ctx, jobs.SetupPayload{MemberID: s.sim.MemberID(), Reason: "retry"}); err != nil {
+	if err := s.worker.Queue.Setup(ctx, s.sim.MemberID(), "retry", ""); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(60 * time.Second)

@@ -35,12 +35,12 @@ type TokenCheck struct {
 }
 
 // Profile implements UserChecker.
-func (t TokenCheck) Profile(ctx context.Context, memberID, endpoint, token string) (Profile, error) {
+func (t TokenCheck) Profile(ctx context.Context, memberID, endpoint, token string) (bitrix.UserProfile, error) {
 	prof, err := t.Client.AsUser(memberID, endpoint, token, t.MaxWait).Profile(ctx)
 	if err != nil {
-		return Profile{}, fmt.Errorf("profile refused the token: %w", err)
+		return bitrix.UserProfile{}, fmt.Errorf("profile refused the token: %w", err)
 	}
-	return Profile{ID: int64(prof.ID), Name: prof.Name, LastName: prof.LastName, Admin: bool(prof.Admin)}, nil
+	return prof, nil
 }
 
 // CheckAccessToken implements TokenChecker.

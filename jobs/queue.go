@@ -52,10 +52,10 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	return true, nil
 }
 
-// Setup queues a portal's setup. An update's setup (Version set) already
-// queued or running is not queued twice.
-func (q *Queue) Setup(ctx context.Context, p SetupPayload) error {
-	t, opts, err := NewSetupTask(p)
+// Setup queues a portal's setup (app.Jobs). An update's setup (version
+// set) already queued or running is not queued twice.
+func (q *Queue) Setup(ctx context.Context, memberID, reason, version string) error {
+	t, opts, err := NewSetupTask(SetupPayload{MemberID: memberID, Reason: reason, Version: version})
 	if err != nil {
 		return err
 	}

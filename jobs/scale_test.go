@@ -1,15 +1,12 @@
 package jobs_test
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hibiken/asynq"
 
 	"segmentor/app/segment"
 	"segmentor/bitrix"
@@ -380,50 +377,7 @@ func (s *appStack) segmentItems(t testing.TB) map[string]map[string]string {
 	return out
 }
 
-// waitIdle waits until no task is queued, aggregating or running. asynq
-// forms one group task per group and second, so a backlog of n changes of
-// one entity drains in about n/50 seconds.
-func (s *appStack) waitIdle(t testing.TB, within time.Duration) {
-	t.Helper()
-	if err := s.sim.WaitEvents(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	insp := asynq.NewInspectorFromRedisClient(s.rdb)
-	deadline := time.Now().Add(within)
-	quietSince := time.Time{}
-	for time.Now().Before(deadline) {
-		busy := 0
-		queues, _ := insp.Queues()
-		for _, q := range queues {
-			if info, err := insp.GetQueueInfo(q); err == nil {
-				busy += info.Pending + info.Active + info.Scheduled + info.Retry + info.Aggregating
-			}
-		}
-		if busy == 0 {
-			if quietSince.IsZero() {
-				quietSince = time.Now()
-			}
-			if time.Since(quietSince) > 1500*time.Millisecond { // past the group grace period
-				return
-			}
-		} else {
-			quietSince = time.Time{}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var state []string
-	queues, _ := insp.Queues()
-	for _, q := range queues {
-		if info, err := insp.GetQueueInfo(q); err == nil {
-			state = append(state, fmt.Sprintf("%s: %d pending, %d active, %d scheduled, %d retry, %d aggregating",
-				q, info.Pending, info.Active, info.Scheduled, info.Retry, info.Aggregating))
-			if retry, err := insp.ListRetryTasks(q); err == nil && len(retry) > 0 {
-				state = append(state, "last error: "+retry[0].LastErr)
-			}
-		}
-	}
-	t.Fatalf("tasks still pending after %s: %s", within, strings.Join(state, "; "))
-}
+func (s *appStack) waitIdle(_ testing.TB, within time.Duration) { s.WaitIdle(within) }
 
 func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()

@@ -26,14 +26,10 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"segmentor"
 	"segmentor/app"
-	"segmentor/bitrix"
-	"segmentor/engine"
-	"segmentor/handlers"
+	"segmentor/internal/wiring"
 	"segmentor/jobs"
 )
 
@@ -112,69 +108,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		return errors.New("the embedded Redis lives inside one process: run `serve`, or set REDIS_URL to run web and worker apart")
 	}
 
-	manifest, err := segmentor.LoadManifest()
+	a, err := wiring.New(rdb, wiring.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
+		AllowHTTP: cfg.AllowHTTP, AppBaseURL: cfg.AppBaseURL, SecretKey: cfg.SecretKey, Embedded: embedded,
+		OpsUser: cfg.OpsUser, OpsPassword: cfg.OpsPassword, Log: log})
 	if err != nil {
 		return err
 	}
-	seal, err := app.NewSealer(cfg.SecretKey)
-	if err != nil {
-		return fmt.Errorf("APP_SECRET_KEY: %w", err)
-	}
-	store := app.NewStore(rdb, seal, nil)
-	queue := asynq.NewClientFromRedisClient(rdb)
-	defer queue.Close()
-	metrics := handlers.NewMetrics(asynq.NewInspectorFromRedisClient(rdb))
-	usage := app.NewRESTUsage(rdb, nil)
-	b24, err := bitrix.NewClient(bitrix.Config{
-		OnRequest: func(ctx context.Context, info bitrix.RequestInfo) {
-			metrics.ObserveREST(ctx, info)
-			usage.Observe(ctx, info)
-		},
-		OnOperating: metrics.ObserveOperating,
-		ClientID:    cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
-		Redis: rdb, Tokens: store, AllowHTTP: cfg.AllowHTTP,
-		Profile: func(ctx context.Context, memberID string) (bitrix.Profile, error) {
-			p, err := store.Portal(ctx, memberID)
-			if err != nil {
-				return bitrix.StandardProfile(), nil
-			}
-			return bitrix.ProfileForLicense(p.License), nil
-		},
-	})
-	if err != nil {
-		return err
-	}
-	// The operator's queue view, on every process that serves HTTP; absent
-	// without OPS_PASSWORD.
-	ops := &handlers.OpsQueues{Queues: asynq.NewInspectorFromRedisClient(rdb), User: cfg.OpsUser, Password: cfg.OpsPassword, Log: log}
-	health := &handlers.Health{Redis: rdb, Embedded: embedded, NeedsReauth: store.CountNeedsReauth}
+	defer a.Close()
 	errc := make(chan error, 3)
 	var stops, quit []func()
 	if cfg.Role == "all" || cfg.Role == "web" {
-		page, err := handlers.NewPage(store, segmentor.Static())
+		web, err := a.Web()
 		if err != nil {
 			return err
 		}
-		router := handlers.Router(handlers.Deps{
-			Page: page,
-			Sessions: &handlers.Sessions{Store: store, Key: cfg.SecretKey,
-				Users: handlers.TokenCheck{Client: b24},
-				Apps:  handlers.TokenCheck{Client: b24}},
-			API: &handlers.API{Store: store, Directories: app.Directories{Store: store, Bitrix: b24}, Jobs: &jobs.Queue{Client: queue, Redis: rdb},
-				Insight: &engine.Analyst{Store: store, Mirror: app.NewMirror(rdb)}, Mirror: app.NewMirror(rdb),
-				Queues: asynq.NewInspectorFromRedisClient(rdb), Usage: usage},
-			Logger:   log,
-			Health:   health,
-			Manifest: manifest,
-			Metrics:  metrics,
-			Ops:      ops,
-			Bitrix24: &handlers.Bitrix24{Metrics: metrics,
-				Store: store, Client: b24, Queue: &jobs.Queue{Client: queue, Redis: rdb}, Manifest: manifest, Key: cfg.SecretKey, Log: log,
-				Tokens: handlers.TokenCheck{Client: b24, MaxWait: handlers.InstallWait},
-				Users:  handlers.TokenCheck{Client: b24, MaxWait: handlers.InstallWait},
-			},
-		})
-		srv, addr, err := startWeb(cfg, router, log, errc)
+		srv, addr, err := startWeb(cfg, a.Router(web), log, errc)
 		if err != nil {
 			return err
 		}
@@ -188,7 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		// it serves the probes, /metrics and the queue view on OPS_ADDR.
 		opsCfg := cfg
 		opsCfg.ListenAddr = cfg.OpsAddr
-		srv, addr, err := startWeb(opsCfg, handlers.Router(handlers.Deps{Logger: log, Health: health, Metrics: metrics, Ops: ops}), log, errc)
+		srv, addr, err := startWeb(opsCfg, a.OpsRouter(), log, errc)
 		if err != nil {
 			return err
 		}
@@ -198,15 +146,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		stops = append(stops, shutdownHTTP(srv, log))
 	}
 	if cfg.Role == "all" || cfg.Role == "worker" {
-		acfg := jobs.ServerConfig(log)
-		acfg.Logger = asynqLogger{log}
-		w := asynq.NewServerFromRedisClient(rdb, acfg)
-		mux := asynq.NewServeMux()
-		mux.Use(jobs.Observe(metrics.ObserveJob), jobs.LogJobs(log))
-		classifier := &engine.Classifier{Store: store, Mirror: app.NewMirror(rdb), Bitrix: b24,
-			FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: log}
-		worker := &jobs.Worker{Store: store, Bitrix: b24, Manifest: manifest, AppBaseURL: cfg.AppBaseURL, Log: log,
-			Changes: classifier, Backfill: classifier, Redis: rdb, Queue: &jobs.Queue{Client: queue, Redis: rdb}}
+		w, mux, worker, err := a.Worker(asynqLogger{log})
+		if err != nil {
+			return err
+		}
 		worker.Register(mux)
 		if err := w.Start(mux); err != nil {
 			return fmt.Errorf("start worker: %w", err)
