@@ -134,7 +134,7 @@ func (a *App) Web() (*Web, error) {
 	}
 	check := handlers.TokenCheck{Client: a.Bitrix}
 	return &Web{
-		Page: page,
+		Page:     page,
 		Sessions: &handlers.Sessions{Store: a.Store, Key: a.Config.SecretKey, Users: check, Apps: check},
 		API: &handlers.API{Store: a.Store, Directories: app.Directories{Store: a.Store, Bitrix: a.Bitrix}, Life: a.Life,
 			Insight: a.Analyst, Mirror: a.Mirror, Queues: asynq.NewInspectorFromRedisClient(a.Redis), Usage: a.Usage},
