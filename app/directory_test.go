@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"segmentor/app"
+	"segmentor/internal/keyspace"
 	"segmentor/internal/redistest"
 )
 
@@ -16,7 +17,7 @@ func TestDirectoryUpgradesTheOlderCache(t *testing.T) {
 	rdb, _ := redistest.New(t)
 	store := app.NewStore(rdb, nil, nil)
 	ctx := context.Background()
-	old := "seg:p:{m1}:reference"
+	old := keyspace.Portal("m1", "reference")
 	if err := rdb.HSet(ctx, old,
 		"statuses", `[{"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"CLIENT","NAME":"Clients","SORT":"10"},
 			{"ENTITY_ID":"DEAL_STAGE_3","STATUS_ID":"C3:WON","NAME":"Won","SORT":"20"},

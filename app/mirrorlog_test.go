@@ -8,6 +8,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/app/segment"
+	"segmentor/internal/keyspace"
 	"segmentor/internal/redistest"
 )
 
@@ -74,7 +75,7 @@ func TestMirrorChangeLogIsBounded(t *testing.T) {
 	if err := m.PutClients(ctx, "p", segment.EntityContact, rows[30000:]); err != nil {
 		t.Fatal(err)
 	}
-	n, _ := rdb.ZCard(ctx, "seg:p:{p}:m:changes").Result()
+	n, _ := rdb.ZCard(ctx, keyspace.Portal("p", "m:changes")).Result()
 	if n > 50000 {
 		t.Errorf("the log holds %d records", n)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"segmentor/bitrix"
+	"segmentor/internal/keyspace"
 )
 
 // Store keeps portals, their sealed tokens and their configs in Redis.
@@ -30,12 +31,12 @@ func NewStore(rdb redis.UniversalClient, seal *Sealer, clock func() time.Time) *
 	return &Store{rdb: rdb, seal: seal, clock: clock}
 }
 
-const portalsKey = "seg:portals"
+const portalsKey = keyspace.Portals
 
-func portalKey(memberID, part string) string { return "seg:p:{" + memberID + "}:" + part }
+func portalKey(memberID, part string) string { return keyspace.Portal(memberID, part) }
 
 // keyPrefix is the prefix of every key a portal owns.
-func keyPrefix(memberID string) string { return "seg:p:{" + memberID + "}:" }
+func keyPrefix(memberID string) string { return keyspace.PortalPrefix(memberID) }
 
 var _ bitrix.TokenStore = (*Store)(nil)
 

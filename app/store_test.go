@@ -12,6 +12,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/bitrix"
+	"segmentor/internal/keyspace"
 	"segmentor/internal/redistest"
 )
 
@@ -50,7 +51,7 @@ func TestTokensAreSealedAndBoundToTheirPortal(t *testing.T) {
 	// Nothing secret is readable in Redis.
 	keys := rdb.Keys(ctx, "*").Val()
 	for _, k := range keys {
-		if !strings.Contains(k, "{m1}") && k != "seg:portals" {
+		if !strings.Contains(k, "{m1}") && k != keyspace.Portals {
 			t.Errorf("key %q does not carry the portal", k)
 		}
 		v, _ := rdb.Dump(ctx, k).Result()
@@ -59,12 +60,12 @@ func TestTokensAreSealedAndBoundToTheirPortal(t *testing.T) {
 		}
 	}
 	// A sealed token copied into another portal's key does not open.
-	raw := rdb.Get(ctx, "seg:p:{m1}:token").Val()
-	rdb.Set(ctx, "seg:p:{m2}:token", raw, 0)
+	raw := rdb.Get(ctx, keyspace.Portal("m1", "token")).Val()
+	rdb.Set(ctx, keyspace.Portal("m2", "token"), raw, 0)
 	if err := s.Save(ctx, &bitrix.Token{MemberID: "m2", AccessToken: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	rdb.Set(ctx, "seg:p:{m2}:token", raw, 0)
+	rdb.Set(ctx, keyspace.Portal("m2", "token"), raw, 0)
 	if _, err := s.Load(ctx, "m2"); err == nil || !strings.Contains(err.Error(), "tampered") {
 		t.Errorf("swapped token Load = %v, want a refusal", err)
 	}

@@ -97,8 +97,11 @@ type Config struct {
 	Rand  func() float64
 	// UserAgent sent with every request. Default "segmentor-bitrix/1".
 	UserAgent string
-	// KeyPrefix prefixes every Redis key. Default "b24:".
-	KeyPrefix string
+	// Key names the client's Redis key of one portal: its request budget
+	// ("rl"), urgent turns, method pauses ("ops") and refresh lock. Default
+	// "b24:<name>:<member_id>"; the application puts them under the
+	// portal's hash tag (internal/keyspace).
+	Key func(memberID, name string) string
 	// MaxRetries bounds repeats of reads after transport errors and 5xx
 	// answers. Default 3; negative disables.
 	MaxRetries int
@@ -160,8 +163,8 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "segmentor-bitrix/1"
 	}
-	if cfg.KeyPrefix == "" {
-		cfg.KeyPrefix = "b24:"
+	if cfg.Key == nil {
+		cfg.Key = func(memberID, name string) string { return "b24:" + name + ":" + memberID }
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 3

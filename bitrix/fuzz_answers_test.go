@@ -85,7 +85,7 @@ func FuzzPortalAnswer(f *testing.F) {
 		portal.set(status, "application/json; charset=utf-8", []byte(body))
 		// A new process each time, with its own Redis keys: fresh tokens,
 		// no pause or timing left by an earlier answer.
-		client, err := NewClient(Config{KeyPrefix: fmt.Sprintf("fz%d:", execs.Add(1)), ClientID: "app.1", ClientSecret: "s3cr3t", OAuthURL: e.srv.URL + oauthPath,
+		client, err := NewClient(Config{Key: keyIn(fmt.Sprintf("fz%d:", execs.Add(1))), ClientID: "app.1", ClientSecret: "s3cr3t", OAuthURL: e.srv.URL + oauthPath,
 			Redis: e.rdb, AllowHTTP: true, Clock: newFakeClock(), Rand: func() float64 { return 0.5 },
 			Profile: func(context.Context, string) (Profile, error) { return UnlimitedProfile(), nil },
 			Tokens: NewMemoryTokenStore(&Token{MemberID: testMember, AccessToken: "at-0", RefreshToken: "rt-0",
@@ -240,4 +240,9 @@ func FuzzDecodeAnswer(f *testing.F) {
 		var out map[string]any
 		_ = decodeResult(env.Result, &out)
 	})
+}
+
+// keyIn names the client's keys under prefix.
+func keyIn(prefix string) func(memberID, name string) string {
+	return func(memberID, name string) string { return prefix + name + ":" + memberID }
 }

@@ -60,7 +60,7 @@ func (c *Client) profile(ctx context.Context, memberID string) (Profile, error) 
 	return p, nil
 }
 
-func (c *Client) opsKey(memberID string) string { return c.cfg.KeyPrefix + "ops:" + memberID }
+func (c *Client) opsKey(memberID string) string { return c.cfg.Key(memberID, "ops") }
 
 // reserve takes one unit of a portal's shared request budget for a call
 // with a user's token (AsUser): Bitrix24 counts every request to the portal
@@ -84,10 +84,10 @@ func (c *Client) reserve(ctx context.Context, memberID, method string, maxWait t
 // and often fail after its short wait. Going first is rationed
 // (urgentTurns): a session start is unauthenticated until its token is
 // checked, so a flood of them must not keep a portal's jobs from running.
-func (c *Client) urgentKey(memberID string) string { return c.cfg.KeyPrefix + "rl-urgent:" + memberID }
+func (c *Client) urgentKey(memberID string) string { return c.cfg.Key(memberID, "rl-urgent") }
 
 func (c *Client) urgentTurnsKey(memberID string) string {
-	return c.cfg.KeyPrefix + "rl-urgent-turns:" + memberID
+	return c.cfg.Key(memberID, "rl-urgent-turns")
 }
 
 // urgentTurns is how often reservations may go first on one portal: one turn in
@@ -224,7 +224,7 @@ func (c *Client) waitBudget(ctx context.Context, until time.Time, memberID, meth
 	}
 }
 
-func (c *Client) budgetKey(memberID string) string { return c.cfg.KeyPrefix + "rl:" + memberID }
+func (c *Client) budgetKey(memberID string) string { return c.cfg.Key(memberID, "rl") }
 
 // limit is the shared limiter's setting for a portal; on is false when its
 // profile disables the limiter.

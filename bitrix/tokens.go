@@ -284,7 +284,7 @@ func mergeToken(nt, prev *Token) {
 }
 
 func (c *Client) withPortalLock(ctx context.Context, memberID string, fn func() error) error {
-	lock, err := c.locker.Obtain(ctx, c.cfg.KeyPrefix+"lock:oauth:"+memberID, refreshTimeout,
+	lock, err := c.locker.Obtain(ctx, c.cfg.Key(memberID, "lock:oauth"), refreshTimeout,
 		&redislock.Options{RetryStrategy: redislock.LinearBackoff(20 * time.Millisecond)})
 	if err != nil {
 		return fmt.Errorf("bitrix: lock portal %s: %w", memberID, err)

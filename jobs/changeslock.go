@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"segmentor/internal/keyspace"
+
 	"github.com/bsm/redislock"
 	"github.com/redis/go-redis/v9"
 )
@@ -13,7 +15,7 @@ import (
 // portal's next changes task; the holder refreshes it while it works.
 const changesLockTTL = 10 * time.Second
 
-func changesLockKey(memberID string) string { return "seg:p:{" + memberID + "}:changes-lock" }
+func changesLockKey(memberID string) string { return keyspace.ChangesLock(memberID) }
 
 // lockChanges runs a portal's changes tasks one at a time, across every
 // worker process: tasks of one portal reach the same records (a deal's

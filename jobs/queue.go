@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
+
+	"segmentor/internal/keyspace"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -27,7 +28,7 @@ type Queue struct {
 }
 
 func pendingKey(memberID, entity string, id int64) string {
-	return "seg:p:{" + memberID + "}:pending:" + entity + ":" + strconv.FormatInt(id, 10)
+	return keyspace.Pending(memberID, entity, id)
 }
 
 // Change queues one CRM change. It reports whether a task was enqueued

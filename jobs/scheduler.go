@@ -13,6 +13,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/bitrix"
+	"segmentor/internal/keyspace"
 )
 
 // Periodic task types. Each fans out over the portals when it runs.
@@ -38,7 +39,7 @@ var Schedule = map[string]string{
 // 20 days, at most.
 const KeepAliveAge = 20 * 24 * time.Hour
 
-const leaderKey = "seg:scheduler:leader"
+const leaderKey = keyspace.SchedulerLeader
 
 // SchedulerLock is the Redis key of the scheduler's leader lock: whoever
 // holds it schedules the periodic tasks.
@@ -183,7 +184,7 @@ func (w *Worker) handleKeepAlive(ctx context.Context, _ *asynq.Task) error {
 // saved while the previous scan ran is not missed.
 const reconcileOverlap = 5 * time.Minute
 
-func reconcileKey(memberID string) string { return "seg:p:{" + memberID + "}:reconciled" }
+func reconcileKey(memberID string) string { return keyspace.Reconciled(memberID) }
 
 // handleReconcile re-queues every record modified since the last scan:
 // Bitrix24 never redelivers an event that was lost while we were down. It

@@ -15,6 +15,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/bitrix"
+	"segmentor/internal/keyspace"
 	"segmentor/internal/redistest"
 	"segmentor/jobs"
 )
@@ -105,7 +106,7 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	}
 	// The job waits for the portal's changes lock (jobs/changeslock.go):
 	// holding it keeps the job running for as long as the test likes.
-	lockKey := "seg:p:{" + member + "}:changes-lock"
+	lockKey := keyspace.ChangesLock(member)
 	hold := func() {
 		if err := rdb.Set(ctx, lockKey, "held-by-the-test", time.Minute).Err(); err != nil {
 			t.Fatal(err)

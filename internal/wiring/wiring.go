@@ -19,6 +19,7 @@ import (
 	"segmentor/bitrix"
 	"segmentor/engine"
 	"segmentor/handlers"
+	"segmentor/internal/keyspace"
 	"segmentor/jobs"
 )
 
@@ -97,7 +98,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 		},
 		OnOperating: a.Metrics.ObserveOperating,
 		ClientID:    cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL, HTTPClient: cfg.HTTPClient,
-		Redis: rdb, Tokens: a.Store, AllowHTTP: cfg.AllowHTTP, Profile: limits,
+		Redis: rdb, Tokens: a.Store, AllowHTTP: cfg.AllowHTTP, Profile: limits, Key: keyspace.Bitrix,
 	})
 	if err != nil {
 		_ = a.asynq.Close()
