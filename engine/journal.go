@@ -10,6 +10,7 @@ import (
 	"segmentor/app"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
+	"segmentor/internal/lease"
 )
 
 // Writes whose answer was lost.
@@ -67,27 +68,14 @@ func (c *Classifier) holdBackfillLease(ctx context.Context, memberID string) (re
 	if err := c.Store.SetLease(ctx, memberID, backfillJob, backfillLeaseTTL); err != nil {
 		return nil, err
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(backfillLeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := c.Store.SetLease(ctx, memberID, backfillJob, backfillLeaseTTL); err != nil {
-					c.log().Warn("backfill lease", "portal", memberID, "error", err)
-				}
-			}
-		}
-	}()
+	stop := lease.Keep(ctx, backfillLeaseTTL/3, func(ctx context.Context) error {
+		return c.Store.SetLease(ctx, memberID, backfillJob, backfillLeaseTTL)
+	}, func(err error) bool {
+		c.log().Warn("backfill lease", "portal", memberID, "error", err)
+		return false // a renewal may fail once; the next one may hold
+	})
 	return func() {
-		close(stop)
-		<-done
+		stop()
 		_ = c.Store.DropLease(context.WithoutCancel(ctx), memberID, backfillJob)
 	}, nil
 }

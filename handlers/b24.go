@@ -101,10 +101,8 @@ func (h *Bitrix24) Install(c *gin.Context) {
 // InstallStatus answers the install page's polling with the setup phase.
 // The link is signed, so it tells nothing to anyone else.
 func (h *Bitrix24) InstallStatus(c *gin.Context) {
-	m, sig := c.Query("member_id"), c.Query("sig")
-	exp, _ := strconv.ParseInt(c.Query("exp"), 10, 64)
-	if !hmac.Equal([]byte(sig), []byte(h.sign(m, exp))) || h.now().Unix() > exp {
-		c.JSON(http.StatusUnauthorized, gin.H{"error": "unauthorized", "message": "This status link is not valid; reopen the app."})
+	m, ok := h.signedMember(c)
+	if !ok {
 		return
 	}
 	p, err := h.Store.Portal(c.Request.Context(), m)
@@ -117,10 +115,8 @@ func (h *Bitrix24) InstallStatus(c *gin.Context) {
 
 // RetrySetup queues setup again after a failure (from the install page).
 func (h *Bitrix24) RetrySetup(c *gin.Context) {
-	m, sig := c.Query("member_id"), c.Query("sig")
-	exp, _ := strconv.ParseInt(c.Query("exp"), 10, 64)
-	if !hmac.Equal([]byte(sig), []byte(h.sign(m, exp))) || h.now().Unix() > exp {
-		c.JSON(http.StatusUnauthorized, gin.H{"error": "unauthorized", "message": "This link is not valid; reopen the app."})
+	m, ok := h.signedMember(c)
+	if !ok {
 		return
 	}
 	if err := h.Life.RetrySetup(c.Request.Context(), m); err != nil {
@@ -128,6 +124,19 @@ func (h *Bitrix24) RetrySetup(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"phase": "pending"})
+}
+
+// signedMember reads the portal named by the install page's signed link
+// (member_id, exp, sig): only a link this server signed, not expired, is
+// taken; otherwise it answers 401 and reports false.
+func (h *Bitrix24) signedMember(c *gin.Context) (string, bool) {
+	m, sig := c.Query("member_id"), c.Query("sig")
+	exp, _ := strconv.ParseInt(c.Query("exp"), 10, 64)
+	if !hmac.Equal([]byte(sig), []byte(h.sign(m, exp))) || h.now().Unix() > exp {
+		c.JSON(http.StatusUnauthorized, gin.H{"error": "unauthorized", "message": "This link is not valid; reopen the app."})
+		return "", false
+	}
+	return m, true
 }
 
 func (h *Bitrix24) fail(c *gin.Context, lang, memberID string, err error) {

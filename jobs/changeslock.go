@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"segmentor/internal/keyspace"
+	"segmentor/internal/lease"
 
 	"github.com/bsm/redislock"
 	"github.com/redis/go-redis/v9"
@@ -30,25 +31,11 @@ func lockChanges(ctx context.Context, rdb redis.UniversalClient, memberID string
 	if err != nil {
 		return nil, fmt.Errorf("wait for the changes lock of portal %s: %w", memberID, err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(changesLockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if lock.Refresh(ctx, changesLockTTL, nil) != nil {
-					return
-				}
-			}
-		}
-	}()
+	stop := lease.Keep(ctx, changesLockTTL/3, func(ctx context.Context) error {
+		return lock.Refresh(ctx, changesLockTTL, nil)
+	}, func(error) bool { return true }) // lost: another job may hold it now
 	return func() {
-		close(stop)
-		<-done
+		stop()
 		_ = lock.Release(context.WithoutCancel(ctx))
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"segmentor/app"
 	"segmentor/bitrix"
 	"segmentor/internal/keyspace"
+	"segmentor/internal/lease"
 )
 
 // Periodic task types. Each fans out over the portals when it runs.
@@ -93,18 +94,16 @@ func lead(ctx context.Context, rdb redis.UniversalClient, lock *redislock.Lock, 
 	}
 	defer s.Shutdown()
 	log.Info("this process schedules the periodic tasks")
-	tick := time.NewTicker(ttl / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := lock.Refresh(ctx, ttl, nil); err != nil {
-				log.Warn("scheduler lost the leader lock; another process takes over", "error", err)
-				return
-			}
-		}
+	lost := make(chan struct{})
+	stop := lease.Keep(ctx, ttl/3, func(ctx context.Context) error { return lock.Refresh(ctx, ttl, nil) }, func(err error) bool {
+		log.Warn("scheduler lost the leader lock; another process takes over", "error", err)
+		close(lost)
+		return true
+	})
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-lost:
 	}
 }
 

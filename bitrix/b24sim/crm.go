@@ -107,7 +107,7 @@ func (c *crmState) entityByTypeID(id int) *entity {
 
 func (p *Portal) registerCRMMethods() {
 	for _, e := range []*entity{p.crm.deal, p.crm.contact, p.crm.company} {
-		p.registerEntityMethods(e)
+		p.registerRecordMethods("crm."+strings.ToLower(e.name)+".", v2API(e))
 		p.registerUserFieldMethods(e)
 	}
 	p.registerItemMethods()

@@ -14,82 +14,190 @@ func restWriter(c *Call, mode writeMode) writer {
 	return w
 }
 
-// registerEntityMethods serves crm.{deal,contact,company}.get/list/add/update/delete/fields.
-func (p *Portal) registerEntityMethods(e *entity) {
-	prefix := "crm." + strings.ToLower(e.name) + "."
+// crmAPI is one of the two ways the CRM's record methods speak: v2
+// (crm.deal.*, crm.contact.*, …: UPPER_CASE fields, rows as the result, an
+// empty-code "Not found") and the universal crm.item.* (camelCase fields,
+// entityTypeId, answers under item and items). One set of handlers serves
+// both.
+type crmAPI struct {
+	mode     writeMode
+	dialect  filterDialect
+	entity   func(p *Portal, c *Call) (*entity, error)
+	id       func(c *Call) (int, error) // the record a get, update or delete names
+	notFound func() *Error
+	resolve  func(p *Portal, e *entity, c *Call) resolver
+	selected func(names []string, res resolver) selection
+	render   func(p *Portal, e *entity, r *record, sel selection, c *Call) map[string]any
+	one      func(rendered map[string]any) any // get's answer
+	written  func(rendered map[string]any, created int) any
+	rows     func(rows []any) any
+	deleted  any
+	fields   func(p *Portal, e *entity) any
+}
+
+// v2API is crm.{entity}.* of one entity.
+func v2API(e *entity) crmAPI {
+	return crmAPI{
+		mode: modeV2, dialect: dialectV2,
+		entity: func(*Portal, *Call) (*entity, error) { return e, nil },
+		id: func(c *Call) (int, error) {
+			if id, ok := c.Params.Int("id"); ok && id > 0 {
+				return id, nil
+			}
+			return 0, &Error{Status: 400, Description: "ID is not defined or invalid."}
+		},
+		notFound: errNotFound,
+		resolve:  func(p *Portal, e *entity, _ *Call) resolver { return p.crm.v2Resolver(e) },
+		selected: func(names []string, res resolver) selection { return parseSelect(names, res, selectAll) },
+		render: func(p *Portal, e *entity, r *record, sel selection, _ *Call) map[string]any {
+			return p.crm.renderV2(e, r, sel)
+		},
+		one: func(m map[string]any) any { return m },
+		written: func(_ map[string]any, created int) any {
+			if created > 0 {
+				return created
+			}
+			return true
+		},
+		rows:    func(rows []any) any { return rows },
+		deleted: true,
+		fields:  func(p *Portal, e *entity) any { return p.crm.fieldsInfo(e, false) },
+	}
+}
+
+// itemAPI is crm.item.* (entityTypeId names the entity).
+var itemAPI = crmAPI{
+	mode: modeItem, dialect: dialectItem,
+	entity: func(p *Portal, c *Call) (*entity, error) { return p.itemEntity(c) },
+	id: func(c *Call) (int, error) {
+		id, _ := c.Params.Int("id")
+		return id, nil
+	},
+	notFound: errItemNotFound,
+	resolve:  func(p *Portal, e *entity, c *Call) resolver { return p.crm.itemResolver(e, origUF(c)) },
+	selected: func(names []string, res resolver) selection { return parseSelectFor(names, res, selectAll, true) },
+	render: func(p *Portal, e *entity, r *record, sel selection, c *Call) map[string]any {
+		return p.crm.renderItem(e, r, sel, origUF(c))
+	},
+	one:     func(m map[string]any) any { return map[string]any{"item": m} },
+	written: func(m map[string]any, _ int) any { return map[string]any{"item": m} },
+	rows:    func(rows []any) any { return map[string]any{"items": rows} },
+	deleted: []any{},
+	fields:  func(p *Portal, e *entity) any { return map[string]any{"fields": p.crm.fieldsInfo(e, true)} },
+}
+
+// registerRecordMethods serves prefix+get/list/add/update/delete/fields in
+// the api's way.
+func (p *Portal) registerRecordMethods(prefix string, api crmAPI) {
 	p.methods[prefix+"fields"] = func(p *Portal, c *Call) (any, error) {
+		e, err := api.entity(p, c)
+		if err != nil {
+			return nil, err
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.crm.fieldsInfo(e, false), nil
+		return api.fields(p, e), nil
 	}
 	p.methods[prefix+"get"] = func(p *Portal, c *Call) (any, error) {
-		id, ok := c.Params.Int("id")
-		if !ok || id <= 0 {
-			return nil, &Error{Status: 400, Description: "ID is not defined or invalid."}
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		r := e.get(id)
-		if r == nil {
-			return nil, errNotFound()
-		}
-		return p.crm.renderV2(e, r, selectAll), nil
+		return api.onRecord(p, c, func(e *entity, r *record) (any, error) {
+			return api.one(api.render(p, e, r, selectAll, c)), nil
+		})
 	}
 	p.methods[prefix+"list"] = func(p *Portal, c *Call) (any, error) {
+		e, err := api.entity(p, c)
+		if err != nil {
+			return nil, err
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		res := p.crm.resolveV2(e)
-		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectV2)
+		res := api.resolve(p, e, c)
+		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, api.dialect)
 		if err != nil {
 			return nil, err
 		}
 		q := query{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
-		sel := parseSelect(c.Params.Strings("select"), res, selectAll)
+		sel := api.selected(c.Params.Strings("select"), res)
 		page, total, next := p.crm.run(e, q)
 		rows := make([]any, len(page))
 		for i, r := range page {
-			rows[i] = p.crm.renderV2(e, r, sel)
+			rows[i] = api.render(p, e, r, sel, c)
 		}
-		return ListResult{Items: rows, Total: total, Next: next}, nil
+		return ListResult{Items: api.rows(rows), Total: total, Next: next}, nil
 	}
 	p.methods[prefix+"add"] = func(p *Portal, c *Call) (any, error) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		r, err := p.crmAdd(e, c.Params.Map("fields"), restWriter(c, modeV2))
+		e, err := api.entity(p, c)
 		if err != nil {
 			return nil, err
 		}
-		return int(r.id), nil
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		r, err := p.crmAdd(e, c.Params.Map("fields"), api.writer(c))
+		if err != nil {
+			return nil, err
+		}
+		return api.written(api.render(p, e, r, selectAll, c), int(r.id)), nil
 	}
 	p.methods[prefix+"update"] = func(p *Portal, c *Call) (any, error) {
-		id, ok := c.Params.Int("id")
-		if !ok || id <= 0 {
-			return nil, &Error{Status: 400, Description: "ID is not defined or invalid."}
+		e, err := api.entity(p, c)
+		if err != nil {
+			return nil, err
+		}
+		id, err := api.id(c)
+		if err != nil {
+			return nil, err
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		// params (REGISTER_SONET_EVENT, REGISTER_HISTORY_EVENT) are accepted
-		// and change nothing here: events fire regardless.
-		if _, err := p.crmUpdate(e, id, c.Params.Map("fields"), restWriter(c, modeV2)); err != nil {
+		// v2's params (REGISTER_SONET_EVENT, REGISTER_HISTORY_EVENT) are
+		// accepted and change nothing here: events fire regardless.
+		r, err := p.crmUpdate(e, id, c.Params.Map("fields"), api.writer(c))
+		if err != nil {
 			return nil, err
 		}
-		return true, nil
+		return api.written(api.render(p, e, r, selectAll, c), 0), nil
 	}
 	p.methods[prefix+"delete"] = func(p *Portal, c *Call) (any, error) {
-		id, ok := c.Params.Int("id")
-		if !ok || id <= 0 {
-			return nil, &Error{Status: 400, Description: "ID is not defined or invalid."}
+		e, err := api.entity(p, c)
+		if err != nil {
+			return nil, err
+		}
+		id, err := api.id(c)
+		if err != nil {
+			return nil, err
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if err := p.crmDelete(e, id, restWriter(c, modeV2)); err != nil {
+		if err := p.crmDelete(e, id, api.writer(c)); err != nil {
 			return nil, err
 		}
-		return true, nil
+		return api.deleted, nil
 	}
 }
 
-func (c *crmState) resolveV2(e *entity) resolver { return c.v2Resolver(e) }
+// onRecord runs fn on the record the call names, or answers not found.
+func (api crmAPI) onRecord(p *Portal, c *Call, fn func(e *entity, r *record) (any, error)) (any, error) {
+	e, err := api.entity(p, c)
+	if err != nil {
+		return nil, err
+	}
+	id, err := api.id(c)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := e.get(id)
+	if r == nil {
+		return nil, api.notFound()
+	}
+	return fn(e, r)
+}
+
+func (api crmAPI) writer(c *Call) writer {
+	w := restWriter(c, api.mode)
+	w.origUF = api.mode == modeItem && origUF(c)
+	return w
+}
 
 // itemEntity reads entityTypeId; only deals, contacts and companies exist here.
 func (p *Portal) itemEntity(c *Call) (*entity, error) {
@@ -106,98 +214,9 @@ func origUF(c *Call) bool {
 	return v == "Y" || v == "1" || v == "TRUE"
 }
 
-// registerItemMethods serves crm.item.get/list/add/update/delete/fields and
-// crm.item.productrow.list.
+// registerItemMethods serves crm.item.* and the product rows' methods.
 func (p *Portal) registerItemMethods() {
-	p.methods["crm.item.fields"] = func(p *Portal, c *Call) (any, error) {
-		e, err := p.itemEntity(c)
-		if err != nil {
-			return nil, err
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return map[string]any{"fields": p.crm.fieldsInfo(e, true)}, nil
-	}
-	p.methods["crm.item.get"] = func(p *Portal, c *Call) (any, error) {
-		e, err := p.itemEntity(c)
-		if err != nil {
-			return nil, err
-		}
-		id, _ := c.Params.Int("id")
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		r := e.get(id)
-		if r == nil {
-			return nil, errItemNotFound()
-		}
-		return map[string]any{"item": p.crm.renderItem(e, r, selectAll, origUF(c))}, nil
-	}
-	p.methods["crm.item.list"] = func(p *Portal, c *Call) (any, error) {
-		e, err := p.itemEntity(c)
-		if err != nil {
-			return nil, err
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		orig := origUF(c)
-		res := p.crm.itemResolver(e, orig)
-		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectItem)
-		if err != nil {
-			return nil, err
-		}
-		q := query{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
-		sel := parseSelectFor(c.Params.Strings("select"), res, selectAll, true)
-		page, total, next := p.crm.run(e, q)
-		items := make([]any, len(page))
-		for i, r := range page {
-			items[i] = p.crm.renderItem(e, r, sel, orig)
-		}
-		return ListResult{Items: map[string]any{"items": items}, Total: total, Next: next}, nil
-	}
-	p.methods["crm.item.add"] = func(p *Portal, c *Call) (any, error) {
-		e, err := p.itemEntity(c)
-		if err != nil {
-			return nil, err
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		w := restWriter(c, modeItem)
-		w.origUF = origUF(c)
-		r, err := p.crmAdd(e, c.Params.Map("fields"), w)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"item": p.crm.renderItem(e, r, selectAll, w.origUF)}, nil
-	}
-	p.methods["crm.item.update"] = func(p *Portal, c *Call) (any, error) {
-		e, err := p.itemEntity(c)
-		if err != nil {
-			return nil, err
-		}
-		id, _ := c.Params.Int("id")
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		w := restWriter(c, modeItem)
-		w.origUF = origUF(c)
-		r, err := p.crmUpdate(e, id, c.Params.Map("fields"), w)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"item": p.crm.renderItem(e, r, selectAll, w.origUF)}, nil
-	}
-	p.methods["crm.item.delete"] = func(p *Portal, c *Call) (any, error) {
-		e, err := p.itemEntity(c)
-		if err != nil {
-			return nil, err
-		}
-		id, _ := c.Params.Int("id")
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if err := p.crmDelete(e, id, restWriter(c, modeItem)); err != nil {
-			return nil, err
-		}
-		return []any{}, nil
-	}
+	p.registerRecordMethods("crm.item.", itemAPI)
 	p.methods["crm.deal.productrows.get"] = func(p *Portal, c *Call) (any, error) {
 		id, ok := c.Params.Int("id")
 		if !ok || id <= 0 {
@@ -348,39 +367,12 @@ func (c *crmState) listRows(ps Params) (any, error) {
 	return res, nil
 }
 
-// registerProductMethods serves crm.product.list/get over the catalog.
+// registerProductMethods serves crm.product.get, .list and .fields over the
+// catalog, the v2 way.
 func (p *Portal) registerProductMethods() {
-	e := p.crm.product
-	p.methods["crm.product.get"] = func(p *Portal, c *Call) (any, error) {
-		id, _ := c.Params.Int("id")
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		r := e.get(id)
-		if r == nil {
-			return nil, errNotFound()
-		}
-		return p.crm.renderV2(e, r, selectAll), nil
-	}
-	p.methods["crm.product.list"] = func(p *Portal, c *Call) (any, error) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		res := p.crm.resolveV2(e)
-		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectV2)
-		if err != nil {
-			return nil, err
-		}
-		q := query{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
-		sel := parseSelect(c.Params.Strings("select"), res, selectAll)
-		page, total, next := p.crm.run(e, q)
-		rows := make([]any, len(page))
-		for i, r := range page {
-			rows[i] = p.crm.renderV2(e, r, sel)
-		}
-		return ListResult{Items: rows, Total: total, Next: next}, nil
-	}
-	p.methods["crm.product.fields"] = func(p *Portal, c *Call) (any, error) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.crm.fieldsInfo(e, false), nil
+	api := v2API(p.crm.product)
+	p.registerRecordMethods("crm.product.", api)
+	for _, verb := range []string{"add", "update", "delete"} {
+		delete(p.methods, "crm.product."+verb) // the simulator's catalog is read-only
 	}
 }
