@@ -120,129 +120,169 @@ const defaultResumeWithin = time.Hour
 // written; done and total continue from the checkpoint. A run killed during
 // the sync syncs again (reads only: nothing is written twice).
 func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillStats, error) {
-	var st BackfillStats
 	pr, err := c.rulesFor(ctx, memberID)
 	if err != nil {
-		return st, err
+		return BackfillStats{}, err
 	}
 	if pr == nil {
-		return st, app.Errorf(app.EConflict, "Save a segmentation config first.")
+		return BackfillStats{}, app.Errorf(app.EConflict, "Save a segmentation config first.")
 	}
-	now := c.now().UTC()
-	prog := app.Progress{State: "running", Phase: "sync", Started: now, Version: pr.version}
-	prev, err := c.Store.Progress(ctx, memberID, backfillJob)
-	if err != nil && app.ErrorCode(err) != app.ENotFound {
-		return st, err
+	b := &backfillRun{c: c, memberID: memberID, pr: pr}
+	if err := b.start(ctx); err != nil {
+		return b.st, err
 	}
-	resume, err := c.canResume(ctx, memberID, prev, pr, now)
+	b.set(ctx, func(*app.Progress) {})
+	release, err := c.holdBackfillLease(ctx, memberID)
 	if err != nil {
-		return st, err
+		return b.fail(ctx, err)
 	}
-	if resume {
-		prog = *prev
-		prog.State, prog.Error, prog.Started = "running", "", now // Started: this run's start
-		prog.Resumes++
+	defer release()
+	if err := b.run(ctx); err != nil {
+		return b.fail(ctx, err)
 	}
-	set := func(mut func(*app.Progress)) {
-		mut(&prog)
-		prog.Updated = c.now().UTC()
-		if err := c.Store.SetProgress(ctx, memberID, backfillJob, prog); err != nil {
-			c.log().Warn("backfill progress", "portal", memberID, "error", err)
-		}
+	b.set(ctx, func(p *app.Progress) { p.State, p.Phase = "done", "done" })
+	return b.st, nil
+}
+
+// backfillRun is one Backfill under way, with its progress as the settings
+// page shows it.
+type backfillRun struct {
+	c        *Classifier
+	memberID string
+	pr       *portalRules
+	st       BackfillStats
+	prog     app.Progress
+	prev     *app.Progress // the interrupted run resumed, if any
+	resume   bool
+	// minPace is the least time per row (sync) and per record (write) the
+	// portal's request budget allows: the ETA never promises faster.
+	minPace map[string]time.Duration
+}
+
+// start decides whether the run resumes an interrupted one's checkpoint.
+func (b *backfillRun) start(ctx context.Context) error {
+	c := b.c
+	now := c.now().UTC()
+	b.prog = app.Progress{State: "running", Phase: "sync", Started: now, Version: b.pr.version}
+	prev, err := c.Store.Progress(ctx, b.memberID, backfillJob)
+	if err != nil && app.ErrorCode(err) != app.ENotFound {
+		return err
 	}
-	// The least time per row (sync) and per record (write) the portal's
-	// request budget allows: the ETA never promises faster.
+	b.prev = prev
+	if b.resume, err = c.canResume(ctx, b.memberID, prev, b.pr, now); err != nil {
+		return err
+	}
+	if b.resume {
+		b.prog = *prev
+		b.prog.State, b.prog.Error, b.prog.Started = "running", "", now // Started: this run's start
+		b.prog.Resumes++
+	}
 	var perRequest time.Duration
-	if prof, err := c.Bitrix.RateProfile(ctx, memberID); err == nil && prof.Rate > 0 {
+	if prof, err := c.Bitrix.RateProfile(ctx, b.memberID); err == nil && prof.Rate > 0 {
 		perRequest = cmp.Or(prof.Period, time.Second) / time.Duration(prof.Rate)
 	}
-	minPace := map[string]time.Duration{
+	b.minPace = map[string]time.Duration{
 		"sync":  perRequest / (bitrix.MaxBatch * bitrix.PageSize),
 		"write": perRequest / bitrix.MaxBatch,
 	}
-	phase := func(name string, done, total int) {
-		set(func(p *app.Progress) { p.StartPhase(name, done, total, minPace[name], c.now().UTC()) })
-	}
-	advance := func(p *app.Progress, done int) { p.Advance(done, c.now().UTC()) }
-	fail := func(err error) (BackfillStats, error) {
-		if ctx.Err() == nil {
-			set(func(p *app.Progress) { p.State, p.Error = "failed", err.Error() })
-		}
-		return st, err
-	}
-	set(func(*app.Progress) {})
-	release, err := c.holdBackfillLease(ctx, memberID)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
+	return nil
+}
 
-	// Writes a killed run left without an answer are settled first.
+func (b *backfillRun) set(ctx context.Context, mut func(*app.Progress)) {
+	mut(&b.prog)
+	b.prog.Updated = b.c.now().UTC()
+	if err := b.c.Store.SetProgress(ctx, b.memberID, backfillJob, b.prog); err != nil {
+		b.c.log().Warn("backfill progress", "portal", b.memberID, "error", err)
+	}
+}
+
+func (b *backfillRun) phase(ctx context.Context, name string, done, total int) {
+	b.set(ctx, func(p *app.Progress) { p.StartPhase(name, done, total, b.minPace[name], b.c.now().UTC()) })
+}
+
+func (b *backfillRun) fail(ctx context.Context, err error) (BackfillStats, error) {
+	if ctx.Err() == nil {
+		b.set(ctx, func(p *app.Progress) { p.State, p.Error = "failed", err.Error() })
+	}
+	return b.st, err
+}
+
+// run settles a killed run's writes, syncs (unless resuming), builds RFM,
+// evaluates every record and writes the differences.
+func (b *backfillRun) run(ctx context.Context) error {
+	c := b.c
+	var err error
 	all := func(app.InFlight) bool { return true }
-	if st.Settled, st.SettledRan, err = c.settleWrites(ctx, memberID, all); err != nil {
-		return fail(err)
+	if b.st.Settled, b.st.SettledRan, err = c.writer().settleWrites(ctx, b.memberID, all); err != nil {
+		return err
 	}
-	if !resume {
-		phase("sync", 0, 0)
-		opts := pr.syncOptions()
-		opts.Progress = func(done, total int) {
-			set(func(p *app.Progress) { p.Total = total; advance(p, done) })
+	if !b.resume {
+		if err := b.sync(ctx); err != nil {
+			return err
 		}
-		st.Sync, err = c.Sync(ctx, memberID, opts)
-		if err != nil {
-			return fail(err)
-		}
-		set(func(p *app.Progress) { p.SyncedAt = c.now().UTC() })
 	}
-	r, err := c.newRun(ctx, memberID, pr)
+	r, err := c.newRun(ctx, b.memberID, b.pr)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	r.kind = byBackfill
-	s, err := c.loadSnapshot(ctx, memberID)
+	s, err := c.loadSnapshot(ctx, b.memberID)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	total := len(s.deals) + len(s.clients[segment.EntityContact]) + len(s.clients[segment.EntityCompany])
 	// A resumed write phase keeps counting from what was written before,
 	// the writes whose answer was lost and that turned out to have run
 	// included.
 	base := 0
-	if resume && prev.Phase == "write" {
-		base = prev.Done + st.SettledRan
-		prog.Writes += st.SettledRan
+	if b.resume && b.prev.Phase == "write" {
+		base = b.prev.Done + b.st.SettledRan
+		b.prog.Writes += b.st.SettledRan
 	}
-	phase("rfm", 0, total)
-	if len(pr.rules.RFMWindows()) > 0 {
+	b.phase(ctx, "rfm", 0, total)
+	if len(b.pr.rules.RFMWindows()) > 0 {
 		r.rfm = buildRFM(r, s)
 		c.mu.Lock()
-		pr.rfm, pr.rfmBuilt = r.rfm, r.env.Now
+		b.pr.rfm, b.pr.rfmBuilt = r.rfm, r.env.Now
 		c.mu.Unlock()
 	}
-	if err := c.ensureItems(ctx, r); err != nil {
-		return fail(err)
+	if err := c.writer().ensureItems(ctx, r); err != nil {
+		return err
 	}
-
-	phase("evaluate", 0, total)
-	if err := c.evaluateAll(ctx, r, s, &st); err != nil {
-		return fail(err)
+	b.phase(ctx, "evaluate", 0, total)
+	if err := c.evaluateAll(ctx, r, s, &b.st); err != nil {
+		return err
 	}
-	st.Changed = len(r.writes)
+	b.st.Changed = len(r.writes)
+	return b.write(ctx, r, base)
+}
 
-	phase("write", base, base+len(r.writes))
-	writes := prog.Writes
-	st.Written, err = c.write(ctx, r, func(done int, last *pending) {
-		st.WriteRequests++
-		set(func(p *app.Progress) {
+func (b *backfillRun) sync(ctx context.Context) error {
+	b.phase(ctx, "sync", 0, 0)
+	opts := b.pr.syncOptions()
+	opts.Progress = func(done, total int) {
+		b.set(ctx, func(p *app.Progress) { p.Total = total; p.Advance(done, b.c.now().UTC()) })
+	}
+	var err error
+	if b.st.Sync, err = b.c.Sync(ctx, b.memberID, opts); err != nil {
+		return err
+	}
+	b.set(ctx, func(p *app.Progress) { p.SyncedAt = b.c.now().UTC() })
+	return nil
+}
+
+func (b *backfillRun) write(ctx context.Context, r *run, base int) error {
+	b.phase(ctx, "write", base, base+len(r.writes))
+	writes := b.prog.Writes
+	var err error
+	b.st.Written, err = b.c.writer().write(ctx, r, func(done int, last *pending) {
+		b.st.WriteRequests++
+		b.set(ctx, func(p *app.Progress) {
 			p.Writes, p.Cursor = writes+done, noteKey(string(last.entity), last.id)
-			advance(p, base+done)
+			p.Advance(base+done, b.c.now().UTC())
 		})
 	})
-	if err != nil {
-		return fail(err)
-	}
-	set(func(p *app.Progress) { p.State, p.Phase = "done", "done" })
-	return st, nil
+	return err
 }
 
 // canResume decides whether a backfill continues from prev's checkpoint:

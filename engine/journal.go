@@ -89,12 +89,12 @@ const (
 // settleWrites settles the portal's journal notes that are InDoubtWait old,
 // and those that wait says to wait for once they are. It returns how many
 // notes it settled and how many of those writes had run.
-func (c *Classifier) settleWrites(ctx context.Context, memberID string, wait func(app.InFlight) bool) (settled, ran int, err error) {
-	notes, err := c.Store.InFlightWrites(ctx, memberID)
+func (wr *writer) settleWrites(ctx context.Context, memberID string, wait func(app.InFlight) bool) (settled, ran int, err error) {
+	notes, err := wr.store.InFlightWrites(ctx, memberID)
 	if err != nil || len(notes) == 0 {
 		return 0, 0, err
 	}
-	grace, now := c.inDoubtWait(), c.now()
+	grace, now := wr.inDoubt, wr.now()
 	var ripe time.Time
 	notes = slices.DeleteFunc(notes, func(n app.InFlight) bool {
 		if now.Sub(n.Sent) >= grace {
@@ -109,14 +109,14 @@ func (c *Classifier) settleWrites(ctx context.Context, memberID string, wait fun
 	if len(notes) == 0 {
 		return 0, 0, nil
 	}
-	if err := c.sleep(ctx, ripe.Sub(now)); err != nil {
+	if err := wr.sleep(ctx, ripe.Sub(now)); err != nil {
 		return 0, 0, err
 	}
-	rows, err := c.readOutcomes(ctx, memberID, notes)
+	rows, err := wr.readOutcomes(ctx, memberID, notes)
 	if err != nil {
 		return 0, 0, err
 	}
-	m := c.Mirror
+	m := wr.mirror
 	byEntity := map[segment.Entity][]int64{}
 	for _, n := range notes {
 		byEntity[segment.Entity(n.Entity)] = append(byEntity[segment.Entity(n.Entity)], n.ID)
@@ -165,10 +165,10 @@ func (c *Classifier) settleWrites(ctx context.Context, memberID string, wait fun
 			return 0, 0, err
 		}
 	}
-	if _, err := c.Store.EndWrites(ctx, memberID, notes, landed); err != nil {
+	if _, err := wr.store.EndWrites(ctx, memberID, notes, landed); err != nil {
 		return 0, 0, err
 	}
-	c.log().Info("settled writes whose answer was lost", "portal", memberID, "records", len(notes), "ran", ran)
+	wr.log.Info("settled writes whose answer was lost", "portal", memberID, "records", len(notes), "ran", ran)
 	return len(notes), ran, nil
 }
 
@@ -197,8 +197,8 @@ func (o written) has(plan segment.Plan) bool {
 
 // readOutcomes reads the written fields of the noted records, 50 ids to a
 // list command and 50 commands to a request, keyed "entity:id".
-func (c *Classifier) readOutcomes(ctx context.Context, memberID string, notes []app.InFlight) (map[string]written, error) {
-	uf := c.fieldName()
+func (wr *writer) readOutcomes(ctx context.Context, memberID string, notes []app.InFlight) (map[string]written, error) {
+	uf := wr.field
 	ids := map[segment.Entity][]int64{}
 	for _, n := range notes {
 		ids[segment.Entity(n.Entity)] = append(ids[segment.Entity(n.Entity)], n.ID)
@@ -217,7 +217,7 @@ func (c *Classifier) readOutcomes(ctx context.Context, memberID string, notes []
 			entityOf = append(entityOf, e)
 		}
 	}
-	res, err := c.Bitrix.Portal(memberID).BatchAll(ctx, cmds)
+	res, err := wr.bitrix.Portal(memberID).BatchAll(ctx, cmds)
 	if err != nil {
 		return nil, fmt.Errorf("re-read writes in doubt of %s: %w", memberID, err)
 	}

@@ -170,8 +170,37 @@ func (h *Bitrix24) Event(c *gin.Context) {
 		c.JSON(status, gin.H{"error": "invalid", "message": err.Error()})
 		return
 	}
-	ctx := c.Request.Context()
-	m := ev.Auth.MemberID
+	p, ok := h.authenticate(c, ev)
+	if !ok {
+		return
+	}
+	ctx, m := c.Request.Context(), ev.Auth.MemberID
+	switch ev.Name {
+	case bitrix.EventAppUpdate:
+		err = h.Life.Update(ctx, p, ev.Version)
+	case bitrix.EventAppUninstall:
+		err = h.Life.Uninstall(ctx, m, ev.Clean)
+		h.portals.forget(m)
+	case bitrix.EventAppInstall:
+		// The installer POST already did the work; the token was stored.
+	default:
+		h.crmChange(c, ev, p)
+		return
+	}
+	if err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
+}
+
+// authenticate checks the event's application token against the stored one
+// and answers the refusal itself; it reports the portal and whether to go
+// on. An app update (a new token) or the first event after a legacy
+// install (none stored) may set the token, but only when the event's access
+// token is an administrator's of this app, checked at the stored endpoint.
+func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, bool) {
+	ctx, m := c.Request.Context(), ev.Auth.MemberID
 	cp, err := h.portals.get(ctx, h.Store, m, h.now(), false)
 	if err == nil && (!ev.Verify(cp.appToken) || cp.appToken == "" || ev.Name == bitrix.EventAppUninstall) {
 		// Refusals and uninstalls are decided on fresh data only.
@@ -180,87 +209,67 @@ func (h *Bitrix24) Event(c *gin.Context) {
 	if err != nil {
 		if app.ErrorCode(err) == app.ENotFound {
 			c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "Unknown portal."})
-			return
+			return nil, false
 		}
+		h.unavailable(c, err)
+		return nil, false
+	}
+	p, stored := cp.portal, cp.appToken
+	takesToken := ev.Name == bitrix.EventAppUpdate || ev.Name == bitrix.EventAppInstall || stored == ""
+	switch {
+	case ev.Verify(stored) && stored != "":
+		return p, true
+	case !takesToken:
+		c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "Wrong application token."})
+		return nil, false
+	}
+	// Bitrix24 waits a few seconds for an event's answer and never sends it
+	// again: the checks get PortalWait in all, not the install's longer wait.
+	ectx, cancel := context.WithTimeout(ctx, PortalWait)
+	admin, err := h.adminOfOurApp(ectx, p, ev.Auth.AccessToken)
+	cancel()
+	if d, busy := portalBusy(err); busy {
+		retryAfter(c, d)
+		h.unavailable(c, err)
+		return nil, false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		h.unavailable(c, err)
+		return nil, false
+	}
+	if !admin || ev.Auth.ApplicationToken == "" {
+		c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "The event's tokens are not valid for this portal."})
+		return nil, false
+	}
+	if err := h.Store.SetApplicationToken(ctx, m, ev.Auth.ApplicationToken); err != nil {
+		h.unavailable(c, err)
+		return nil, false
+	}
+	h.portals.forget(m)
+	return p, true
+}
+
+// crmChange queues a CRM record's change; the job re-reads the record.
+func (h *Bitrix24) crmChange(c *gin.Context, ev *bitrix.Event, p *app.Portal) {
+	entity, action := ev.Entity()
+	if entity != "contact" && entity != "company" && entity != "deal" {
+		c.JSON(http.StatusOK, gin.H{"status": "ignored"})
+		return
+	}
+	if p.State == app.StateUninstalled {
+		c.JSON(http.StatusGone, gin.H{"error": "gone", "message": "The app is uninstalled on this portal."})
+		return
+	}
+	queued, err := h.Queue.Change(c.Request.Context(), jobs.CRMEventPayload{MemberID: p.MemberID, Entity: entity,
+		ID: int64(ev.RecordID), Deleted: action == "delete", Seq: h.now().UnixNano()})
+	if err != nil {
 		h.unavailable(c, err)
 		return
 	}
-	p, stored := cp.portal, cp.appToken
-	switch {
-	case ev.Name == bitrix.EventAppUpdate || ev.Name == bitrix.EventAppInstall || stored == "":
-		// A new application token (update), or the first one a legacy
-		// installer did not send: take it only when the event's access
-		// token is valid at the portal's stored endpoint.
-		if ev.Verify(stored) && stored != "" {
-			break
-		}
-		// Bitrix24 waits a few seconds for an event's answer and never
-		// sends it again: the checks get PortalWait in all, not the
-		// install's longer wait.
-		ectx, cancel := context.WithTimeout(ctx, PortalWait)
-		admin, err := h.adminOfOurApp(ectx, p, ev.Auth.AccessToken)
-		cancel()
-		if d, busy := portalBusy(err); busy {
-			retryAfter(c, d)
-			h.unavailable(c, err)
-			return
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			h.unavailable(c, err)
-			return
-		}
-		if !admin || ev.Auth.ApplicationToken == "" {
-			c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "The event's tokens are not valid for this portal."})
-			return
-		}
-		if err := h.Store.SetApplicationToken(ctx, m, ev.Auth.ApplicationToken); err != nil {
-			h.unavailable(c, err)
-			return
-		}
-		h.portals.forget(m)
-	case !ev.Verify(stored):
-		c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "Wrong application token."})
-		return
-	}
-
-	switch ev.Name {
-	case bitrix.EventAppUpdate:
-		if err := h.Life.Update(ctx, p, ev.Version); err != nil {
-			h.unavailable(c, err)
-			return
-		}
-	case bitrix.EventAppUninstall:
-		err := h.Life.Uninstall(ctx, m, ev.Clean)
-		h.portals.forget(m)
-		if err != nil {
-			h.unavailable(c, err)
-			return
-		}
-	case bitrix.EventAppInstall:
-		// The installer POST already did the work; the token was stored above.
-	default:
-		entity, action := ev.Entity()
-		if entity != "contact" && entity != "company" && entity != "deal" {
-			c.JSON(http.StatusOK, gin.H{"status": "ignored"})
-			return
-		}
-		if p.State == app.StateUninstalled {
-			c.JSON(http.StatusGone, gin.H{"error": "gone", "message": "The app is uninstalled on this portal."})
-			return
-		}
-		queued, err := h.Queue.Change(ctx, jobs.CRMEventPayload{MemberID: m, Entity: entity, ID: int64(ev.RecordID),
-			Deleted: action == "delete", Seq: h.now().UnixNano()})
-		if err != nil {
-			h.unavailable(c, err)
-			return
-		}
-		if queued {
-			h.Metrics.event("queued")
-		} else {
-			h.Metrics.event("coalesced")
-		}
-		c.JSON(http.StatusOK, gin.H{"status": "accepted"})
-		return
+	if queued {
+		h.Metrics.event("queued")
+	} else {
+		h.Metrics.event("coalesced")
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
 }

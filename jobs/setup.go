@@ -73,11 +73,10 @@ func (w *Worker) setSetup(ctx context.Context, memberID string, s app.SetupStatu
 func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 	memberID := sp.MemberID
 	b := w.Bitrix.Portal(memberID)
-	m := w.Manifest
-	fieldName := "UF_CRM_" + m.SegmentField.FieldName
-	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reading"})
+	fieldName := "UF_CRM_" + w.Manifest.SegmentField.FieldName
 
 	// 1. Everything we need to know, in one request.
+	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reading"})
 	reads := []bitrix.Command{bitrix.App.Info("info"), bitrix.Events.Get("events"), bitrix.Placements.Get("placements")}
 	for _, e := range entities {
 		reads = append(reads, bitrix.RecordsOf(bitrix.Entity(e)).UserFields().Named("uf_"+e, fieldName))
@@ -90,14 +89,42 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 		return fmt.Errorf("read portal setup: %s: %w", name, res.Err(name))
 	}
 	var info bitrix.AppInfo
-	var events []bitrix.EventHandler
-	var placements []bitrix.PlacementHandler
-	if err := decodeAll(res, map[string]any{"info": &info, "events": &events, "placements": &placements}); err != nil {
+	if err := res.Decode("info", &info); err != nil {
 		return err
 	}
 
 	// 2. Only what is missing, in one request (chunked past 50).
 	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "binding"})
+	writes, err := w.missing(res)
+	if err != nil {
+		return err
+	}
+	if err := w.bind(ctx, b, writes); err != nil {
+		return err
+	}
+
+	// 3. The portal's directory for pickers and validation, every page of it.
+	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reference"})
+	dir, err := app.FetchDirectory(ctx, b, entities, fieldName)
+	if err != nil {
+		return err
+	}
+	if err := w.Store.SaveDirectory(ctx, memberID, dir); err != nil {
+		return err
+	}
+	return w.setupDone(ctx, sp, info)
+}
+
+// missing lists the writes setup needs from what the portal has: events
+// bound to our URL (and unbound from an old one), card tabs placed there,
+// the Segment field on each entity.
+func (w *Worker) missing(res *bitrix.BatchResult) ([]bitrix.Command, error) {
+	m := w.Manifest
+	var events []bitrix.EventHandler
+	var placements []bitrix.PlacementHandler
+	if err := decodeAll(res, map[string]any{"events": &events, "placements": &placements}); err != nil {
+		return nil, err
+	}
 	eventsURL := w.AppBaseURL + m.Handlers.Events
 	placementURL := w.AppBaseURL + m.Handlers.Placement
 	var writes []bitrix.Command
@@ -124,51 +151,56 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 		}
 	}
 	for _, p := range m.Placements {
-		if placed[p.Code] {
-			continue
+		if !placed[p.Code] {
+			writes = append(writes, bitrix.Placements.Bind("place_"+p.Code, p.Code, placementURL, p.Title))
 		}
-		writes = append(writes, bitrix.Placements.Bind("place_"+p.Code, p.Code, placementURL, p.Title))
 	}
 	for _, e := range entities {
 		var fields []userField
 		if err := res.Decode("uf_"+e, &fields); err != nil {
-			return fmt.Errorf("decode %s user fields: %w", e, err)
+			return nil, fmt.Errorf("decode %s user fields: %w", e, err)
 		}
-		if len(fields) > 0 {
+		if len(fields) == 0 {
+			writes = append(writes, bitrix.RecordsOf(bitrix.Entity(e)).UserFields().Add("field_"+e, w.segmentField()))
+		}
+	}
+	return writes, nil
+}
+
+// segmentField is the Segment list field as setup creates it.
+func (w *Worker) segmentField() map[string]any {
+	f := w.Manifest.SegmentField
+	return map[string]any{
+		"FIELD_NAME": f.FieldName, "USER_TYPE_ID": "enumeration", "XML_ID": f.XMLID,
+		"LABEL": f.Label["en"], "EDIT_FORM_LABEL": f.Label, "LIST_COLUMN_LABEL": f.Label, "LIST_FILTER_LABEL": f.Label,
+		"MULTIPLE": "N", "MANDATORY": "N", "SHOW_FILTER": "Y", "SETTINGS": map[string]any{"DISPLAY": "LIST"},
+	}
+}
+
+// bind runs setup's writes; an event bound meanwhile (by another setup
+// run) is done.
+func (w *Worker) bind(ctx context.Context, b *bitrix.PortalClient, writes []bitrix.Command) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	wres, err := b.BatchAll(ctx, writes)
+	if err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+	for _, name := range wres.Failed() {
+		err := wres.Err(name)
+		if strings.HasPrefix(name, "bind_") && hasCode(err, "ERROR_HANDLER_ALREADY_EXIST") {
 			continue
 		}
-		writes = append(writes, bitrix.RecordsOf(bitrix.Entity(e)).UserFields().Add("field_"+e, map[string]any{
-			"FIELD_NAME": m.SegmentField.FieldName, "USER_TYPE_ID": "enumeration", "XML_ID": m.SegmentField.XMLID,
-			"LABEL": m.SegmentField.Label["en"], "EDIT_FORM_LABEL": m.SegmentField.Label,
-			"LIST_COLUMN_LABEL": m.SegmentField.Label, "LIST_FILTER_LABEL": m.SegmentField.Label,
-			"MULTIPLE": "N", "MANDATORY": "N", "SHOW_FILTER": "Y", "SETTINGS": map[string]any{"DISPLAY": "LIST"},
-		}))
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	if len(writes) > 0 {
-		wres, err := b.BatchAll(ctx, writes)
-		if err != nil {
-			return fmt.Errorf("bind: %w", err)
-		}
-		for _, name := range wres.Failed() {
-			err := wres.Err(name)
-			if strings.HasPrefix(name, "bind_") && hasCode(err, "ERROR_HANDLER_ALREADY_EXIST") {
-				continue // bound meanwhile (another setup run): done
-			}
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
+	return nil
+}
 
-	// 3. The portal's directory for pickers and validation, every page of it.
-	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reference"})
-	dir, err := app.FetchDirectory(ctx, b, entities, fieldName)
-	if err != nil {
-		return err
-	}
-	if err := w.Store.SaveDirectory(ctx, memberID, dir); err != nil {
-		return err
-	}
-
-	_, err = w.Store.UpdatePortal(ctx, memberID, func(p *app.Portal, _ bool) error {
+// setupDone records what app.info said and that the portal is active —
+// unless it was uninstalled (or its tokens died) while setup ran.
+func (w *Worker) setupDone(ctx context.Context, sp SetupPayload, info bitrix.AppInfo) error {
+	_, err := w.Store.UpdatePortal(ctx, sp.MemberID, func(p *app.Portal, _ bool) error {
 		if info.LicenseFamily != "" {
 			p.License = info.LicenseFamily
 		}
@@ -182,7 +214,6 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 			p.AppID = info.ID.String()
 		}
 		if p.State != app.StateInstalling && p.State != app.StateActive {
-			// Uninstalled (or tokens died) while setup ran: do not revive it.
 			return fmt.Errorf("portal became %s during setup: %w", p.State, asynq.RevokeTask)
 		}
 		p.State, p.StateReason = app.StateActive, ""
