@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/fakeclock"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -290,7 +292,7 @@ func TestOperationTimeLimitPausesMethod(t *testing.T) {
 	}
 	// A second process, still at the moment of the 429, must not call the
 	// method; its clock does not move with ours.
-	clockB := &fakeClock{now: e.clock.Now()}
+	clockB := fakeclock.At(e.clock.Now())
 	pb := e.newClient(clockB).Portal(testMember)
 
 	if _, err := e.portal.Call(ctx, "crm.deal.list", nil, nil); err != nil {

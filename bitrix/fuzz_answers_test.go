@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"segmentor/internal/fakeclock"
 )
 
 // answer is what the fuzzed portal or OAuth server says to every request.
@@ -86,7 +88,7 @@ func FuzzPortalAnswer(f *testing.F) {
 		// A new process each time, with its own Redis keys: fresh tokens,
 		// no pause or timing left by an earlier answer.
 		client, err := NewClient(Config{Key: keyIn(fmt.Sprintf("fz%d:", execs.Add(1))), ClientID: "app.1", ClientSecret: "s3cr3t", OAuthURL: e.srv.URL + oauthPath,
-			Redis: e.rdb, AllowHTTP: true, Clock: newFakeClock(), Rand: func() float64 { return 0.5 },
+			Redis: e.rdb, AllowHTTP: true, Clock: fakeclock.At(time.Now()), Rand: func() float64 { return 0.5 },
 			Profile: func(context.Context, string) (Profile, error) { return UnlimitedProfile(), nil },
 			Tokens: NewMemoryTokenStore(&Token{MemberID: testMember, AccessToken: "at-0", RefreshToken: "rt-0",
 				Expiry: time.Now().Add(time.Hour), ClientEndpoint: e.srv.URL + portalPath})})

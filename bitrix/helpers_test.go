@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/fakeclock"
+
 	"github.com/redis/go-redis/v9"
 
 	"segmentor/internal/redistest"
@@ -24,35 +26,6 @@ const (
 	testMember = "a223c6b3710f85df22e9377d6c4f7553"
 )
 
-// fakeClock moves only when slept on; sleeping returns at once.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	return ctx.Err()
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
-
 type testEnv struct {
 	t      testing.TB
 	srv    *httptest.Server
@@ -60,7 +33,7 @@ type testEnv struct {
 	store  *MemoryTokenStore
 	rdb    *redis.Client
 	ropts  *redis.Options
-	clock  *fakeClock
+	clock  *fakeclock.Clock
 	client *Client
 	portal *PortalClient
 
@@ -72,7 +45,7 @@ type testEnv struct {
 // token for testMember is at-0/rt-0, valid for an hour.
 func setup(t testing.TB, mods ...func(*Config)) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, mux: http.NewServeMux(), clock: newFakeClock()}
+	e := &testEnv{t: t, mux: http.NewServeMux(), clock: fakeclock.At(time.Now())}
 	e.srv = httptest.NewServer(e.mux)
 	t.Cleanup(e.srv.Close)
 	e.rdb, e.ropts = redistest.New(t)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"segmentor/internal/await"
 )
 
 // leakyBucket imitates Bitrix24's request limit: each request adds one to
@@ -252,7 +254,7 @@ func TestReserveGoesBeforeTheClientsCalls(t *testing.T) {
 		})
 	}
 	defer func() { cancel(); wg.Wait() }()
-	time.Sleep(500 * time.Millisecond) // the callers spend the budget
+	await.That(t, 10*time.Second, "the callers to spend the budget", func() bool { return calls.Load() >= 2 })
 
 	const opens = 3 // the urgent turns' burst
 	var worst time.Duration
@@ -295,11 +297,12 @@ func TestReserveGoesBeforeTheClientsCalls(t *testing.T) {
 			}
 		}
 	})
-	time.Sleep(4 * time.Second)
+	const turns = 16 // 4 s at 4/s
+	await.That(t, 30*time.Second, "16 turns of flood", func() bool { return reserves.Load()+jobCalls.Load() >= turns })
 	cancel()
 	wg.Wait()
-	t.Logf("4 s of flood: %d reserves, %d job calls", reserves.Load(), jobCalls.Load())
+	t.Logf("%d turns of flood: %d reserves, %d job calls", turns, reserves.Load(), jobCalls.Load())
 	if jobCalls.Load() < 3 {
-		t.Errorf("the job made %d calls in 4 s beside a flood of reserves; want it to keep a share of the 4/s", jobCalls.Load())
+		t.Errorf("the job made %d calls of %d turns beside a flood of reserves; want it to keep a share of the 4/s", jobCalls.Load(), turns)
 	}
 }

@@ -18,6 +18,7 @@ func scanEnv(t testing.TB, n int) (*testEnv, *fakeBatch, *dealTable) {
 }
 
 func TestScanAll(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, 1, 49, 50, 51, 2500, 2501, 10000} {
 		for _, method := range []string{"crm.deal.list", "crm.item.list"} {
 			e, fb, d := scanEnv(t, n)

@@ -20,8 +20,8 @@ func TestSimSustainedAtDefaultCeiling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 30 s")
 	}
-	run := func(profile bitrix.Profile, d time.Duration) (calls int64, refused int) {
-		e := newSim(t, b24sim.Options{}) // default plan limits
+	t.Parallel()
+	run := func(e *simEnv, profile bitrix.Profile, d time.Duration) (calls int64, refused int) {
 		clients := []*bitrix.Client{e.newC(profile), e.newC(profile)}
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
@@ -55,7 +55,16 @@ func TestSimSustainedAtDefaultCeiling(t *testing.T) {
 		return n.Load(), e.sim.Stats().QueryLimitRefusals
 	}
 
-	calls, refused := run(bitrix.StandardProfile(), 30*time.Second)
+	// The same load without the limiter runs beside it, on a portal of its own.
+	limited, unlimited := newSim(t, b24sim.Options{}), newSim(t, b24sim.Options{}) // default plan limits
+	var refusedOff int
+	off := make(chan struct{})
+	go func() {
+		defer close(off)
+		_, refusedOff = run(unlimited, bitrix.UnlimitedProfile(), 3*time.Second)
+	}()
+	calls, refused := run(limited, bitrix.StandardProfile(), 30*time.Second)
+	<-off
 	ceiling := 50 + 2*30 // the portal's bucket plus 30 s of drain
 	t.Logf("with the shared limiter: %d calls in 30 s (portal ceiling ≈ %d), %d refused", calls, ceiling, refused)
 	if refused != 0 {
@@ -64,7 +73,6 @@ func TestSimSustainedAtDefaultCeiling(t *testing.T) {
 	if calls < 80 {
 		t.Errorf("only %d calls in 30 s: the limiter is far below the portal's budget", calls)
 	}
-	_, refusedOff := run(bitrix.UnlimitedProfile(), 3*time.Second)
 	t.Logf("without the limiter: %d refused in 3 s", refusedOff)
 	if refusedOff == 0 {
 		t.Error("without the limiter nothing was refused: the test proves nothing")

@@ -15,6 +15,7 @@ import (
 // *RateLimitedError, so a job reschedules on the limiter's terms instead of
 // the generic task backoff, with the refusal still reachable underneath.
 func TestSimQueryLimitBurst(t *testing.T) {
+	t.Parallel()
 	e := newSim(t, b24sim.Options{RatePerSecond: -1})
 	// 5 requests/s: a refusal fills the shared budget, after which the next
 	// request anyone may send is 200 ms away.

@@ -17,6 +17,7 @@ func TestSimScan(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scans 10,000 deals several times")
 	}
+	t.Parallel()
 	e := newSim(t, b24sim.Options{RatePerSecond: -1, Seed: 7})
 	st := e.sim.Seed(b24sim.GenOptions{Deals: 10000, Contacts: 300, Companies: 100})
 	p := e.newC(bitrix.UnlimitedProfile()).Portal(e.sim.MemberID())

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -177,12 +179,8 @@ func (c *cluster) startWeb() {
 func (c *cluster) startWorker(name string) *proc {
 	c.t.Helper()
 	w := startProc(c.t, name, "worker", c.env())
-	deadline := time.Now().Add(30 * time.Second)
-	for w.count("worker started") == 0 {
-		if !w.running() || time.Now().After(deadline) {
-			c.t.Fatalf("%s did not start (exited: %v):\n%s", name, !w.running(), w.tail(20))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !await.Poll(30*time.Second, func() bool { return w.count("worker started") > 0 || !w.running() }) || !w.running() {
+		c.t.Fatalf("%s did not start (exited: %v):\n%s", name, !w.running(), w.tail(20))
 	}
 	c.workers = append(c.workers, w)
 	return w
@@ -200,7 +198,7 @@ func (c *cluster) install() {
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("install page answered %d", resp.StatusCode)
 	}
-	c.waitFor("setup to finish", 60*time.Second, func() bool {
+	await.That(c.t, 60*time.Second, "setup to finish", func() bool {
 		p, err := c.store.Portal(c.ctx, c.sim.MemberID())
 		if err == nil && p.Setup.Phase == "failed" {
 			c.t.Fatalf("setup failed: %s", p.Setup.Error)
@@ -292,22 +290,29 @@ func (c *cluster) backfill() jobProgress {
 func (c *cluster) waitBackfill(d time.Duration) jobProgress {
 	c.t.Helper()
 	var p jobProgress
-	c.waitFor("the backfill to finish", d, func() bool {
+	await.That(c.t, d, "the backfill to finish", func() bool {
 		p = c.backfill()
 		return p.State == "done"
 	})
 	return p
 }
 
-// waitFor polls cond every 50 ms until it holds, failing after d.
-func (c *cluster) waitFor(what string, d time.Duration, cond func() bool) {
+// ageLeases moves the asynq leases of tasks by back: to asynq's recoverer
+// they look expired that much longer. The lease is an entry of the queue's
+// sorted set asynq:{queue}:lease scored by its end in Unix seconds; a task
+// missing from it fails the test, as a change of that layout would.
+func (c *cluster) ageLeases(tasks []*asynq.TaskInfo, by time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("waited %s for %s", d, what)
+	for _, ti := range tasks {
+		key := "asynq:{" + ti.Queue + "}:lease"
+		end, err := c.rdb.ZScore(c.ctx, key, ti.ID).Result()
+		if err != nil {
+			c.t.Fatalf("lease of task %s in %s: %v", ti.ID, key, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		aged := float64(time.Unix(int64(end), 0).Add(-by).Unix())
+		if err := c.rdb.ZAddXX(c.ctx, key, redis.Z{Score: aged, Member: ti.ID}).Err(); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 }
 
@@ -332,25 +337,21 @@ func (c *cluster) queueCounts() (open, archived int) {
 func (c *cluster) settle(d time.Duration) time.Duration {
 	c.t.Helper()
 	start := time.Now()
-	deadline := start.Add(d)
 	quiet := 0
-	for quiet < 2 {
-		if time.Now().After(deadline) {
-			open, _ := c.queueCounts()
-			c.t.Fatalf("not settled after %s: %d tasks open", d, open)
-		}
-		ctx, cancel := context.WithDeadline(c.ctx, deadline)
+	settled := await.Poll(d, func() bool {
+		ctx, cancel := context.WithDeadline(c.ctx, start.Add(d))
 		err := c.sim.WaitEvents(ctx)
 		cancel()
-		if err != nil {
-			continue
-		}
-		if open, _ := c.queueCounts(); open == 0 {
-			quiet++
-		} else {
+		if open, _ := c.queueCounts(); err != nil || open > 0 {
 			quiet = 0
+			return false
 		}
-		time.Sleep(300 * time.Millisecond)
+		quiet++
+		return quiet >= 2
+	})
+	if !settled {
+		open, _ := c.queueCounts()
+		c.t.Fatalf("not settled after %s: %d tasks open", d, open)
 	}
 	if _, archived := c.queueCounts(); archived > 0 {
 		for q := range jobs.Queues() {

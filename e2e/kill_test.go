@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"github.com/hibiken/asynq"
 
 	"segmentor/bitrix/b24sim"
@@ -37,7 +39,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	// a batch of live changes is being processed.
 	var atKill jobProgress
 	var killed []*asynq.TaskInfo
-	c.waitFor("a backfill mid-write and a live batch at once", 45*time.Second, func() bool {
+	await.That(c.t, 45*time.Second, "a backfill mid-write and a live batch at once", func() bool {
 		p := c.backfill()
 		if p.Phase != "write" || p.Done == 0 || p.Done >= p.Total {
 			return false
@@ -59,16 +61,20 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	t.Logf("SIGKILL worker-a at %s, %s after start: backfill had written %d of %d; tasks running: %v",
 		killedAt.Format("15:04:05.000"), killedAt.Sub(start).Round(time.Millisecond), atKill.Done, atKill.Total, names)
 
+	// asynq hands a dead worker's task to another once its lease (30 s)
+	// has been expired for 30 s more, when a recoverer looks: at a
+	// worker's start, then each minute. The test spares the minute: it
+	// ages the leases, and worker-b's recoverer finds them when it starts.
+	c.ageLeases(killed, time.Minute+time.Second)
 	c.startWorker("worker-b")
-	time.Sleep(3 * time.Second) // edits go on; worker-b handles the new ones
+	sent := c.sim.EventStats().Queued
+	await.That(c.t, 30*time.Second, "edits to go on beside worker-b", func() bool { return c.sim.EventStats().Queued >= sent+20 })
 	if err := stopEdits(); err != nil {
 		t.Fatal(err)
 	}
 	c.sim.SetLatency(0)
 
-	// asynq re-delivers a dead worker's task after its lease (30 s) has
-	// been expired for 30 s more, when a recoverer looks (each minute).
-	c.waitFor("the dead worker's tasks to be re-run", 120*time.Second, func() bool {
+	await.That(c.t, 120*time.Second, "the dead worker's tasks to be re-run", func() bool {
 		for _, ti := range killed {
 			info, err := c.insp.GetTaskInfo(ti.Queue, ti.ID)
 			switch {

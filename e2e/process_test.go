@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"segmentor/internal/await"
 )
 
 // binDir holds the segmentor binary built once for the package's tests.
@@ -25,6 +28,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// These tests mostly wait: on portals that answer two requests a
+	// second, on asynq's retries, on processes starting. They run all at
+	// once (their processes take about one core together) unless
+	// -test.parallel says otherwise.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "8")
+	}
 	dir, err := os.MkdirTemp("", "segmentor-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -185,19 +198,18 @@ next:
 // waitHTTP polls url until it answers 200, the process dies, or d passes.
 func (p *proc) waitHTTP(t *testing.T, url string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	answered := await.Poll(d, func() bool {
 		if !p.running() {
 			t.Fatalf("%s exited (%v) before answering %s:\n%s", p.name, p.err, url, p.tail(20))
 		}
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if !answered {
+		t.Fatalf("%s did not answer %s within %s:\n%s", p.name, url, d, p.tail(20))
 	}
-	t.Fatalf("%s did not answer %s within %s:\n%s", p.name, url, d, p.tail(20))
 }

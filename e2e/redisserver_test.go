@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,13 +77,9 @@ func (s *redisServer) start() {
 	}()
 	c := redis.NewClient(&redis.Options{Addr: s.addr})
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) || !s.running() {
-			b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			s.t.Fatalf("redis-server at %s did not answer:\n%s", s.addr, b)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !await.Poll(10*time.Second, func() bool { return c.Ping(context.Background()).Err() == nil || !s.running() }) || !s.running() {
+		b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		s.t.Fatalf("redis-server at %s did not answer:\n%s", s.addr, b)
 	}
 }
 

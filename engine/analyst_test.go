@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"segmentor/internal/fakeclock"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
@@ -39,8 +40,7 @@ type analystPortal struct {
 	store  *app.Store
 	mirror *app.Mirror
 	rng    *rand.Rand
-	mu     sync.Mutex
-	now    time.Time
+	clk    *fakeclock.Clock
 	nextID int64
 }
 
@@ -52,7 +52,7 @@ func newAnalystPortal(t *testing.T) *analystPortal {
 	rdb, _ := redistest.New(t)
 	seal, _ := app.NewSealer([]byte(strings.Repeat("k", 32)))
 	p := &analystPortal{rdb: rdb, store: app.NewStore(rdb, seal, nil), mirror: app.NewMirror(rdb),
-		rng: rand.New(rand.NewPCG(3, 4)), now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), nextID: 1}
+		rng: rand.New(rand.NewPCG(3, 4)), clk: fakeclock.At(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)), nextID: 1}
 	if err := p.store.Save(ctx, &bitrix.Token{MemberID: analystMember, AccessToken: "x", ClientEndpoint: "https://a.bitrix24.com/rest/"}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,18 +60,6 @@ func newAnalystPortal(t *testing.T) *analystPortal {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func (p *analystPortal) clock() time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.now
-}
-
-func (p *analystPortal) advance(d time.Duration) {
-	p.mu.Lock()
-	p.now = p.now.Add(d)
-	p.mu.Unlock()
 }
 
 func (p *analystPortal) client(id int64) *app.MirrorClient {
@@ -85,7 +73,7 @@ func (p *analystPortal) deal(id int64, contacts, companies int64) *app.MirrorDea
 	sem := []string{"S", "S", "F", "P"}[p.rng.IntN(4)]
 	d := &app.MirrorDeal{ID: id, Title: fmt.Sprintf("Deal %d", id), Semantic: sem, CategoryID: p.rng.IntN(3),
 		Amount: fmt.Sprintf("%d.25", 100+p.rng.IntN(20000)), Currency: []string{"USD", "EUR"}[p.rng.IntN(2)],
-		Created: p.now.Add(-time.Duration(p.rng.IntN(700)) * 24 * time.Hour).Unix()}
+		Created: p.clk.Now().Add(-time.Duration(p.rng.IntN(700)) * 24 * time.Hour).Unix()}
 	d.StageID = "NEW"
 	if d.CategoryID > 0 {
 		d.StageID = fmt.Sprintf("C%d:NEW", d.CategoryID)
@@ -135,10 +123,10 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clock, Workers: 3}
+	long := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clk.Now, Workers: 3}
 	compare := func(round int) {
 		t.Helper()
-		fresh := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clock, Workers: 1}
+		fresh := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clk.Now, Workers: 1}
 		for name, f := range map[string]func(a *Analyst) (any, error){
 			"preview": func(a *Analyst) (any, error) {
 				return a.Preview(ctx, analystMember, cfg, PreviewOptions{RevenueWindowDays: 180})
@@ -190,7 +178,7 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		p.advance(2 * time.Minute) // past rfmReuse: both build their quintiles now
+		p.clk.Advance(2 * time.Minute) // past rfmReuse: both build their quintiles now
 		compare(round)
 	}
 	if long.bases[analystMember].snap != snap {
@@ -208,7 +196,7 @@ func abs(x float64) float64 {
 // A base nobody used for a while, or beyond MaxPortals, is dropped.
 func TestAnalystEvictsIdleBases(t *testing.T) {
 	p := newAnalystPortal(t)
-	a := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clock, MaxPortals: 2, Idle: time.Minute}
+	a := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clk.Now, MaxPortals: 2, Idle: time.Minute}
 	ctx := context.Background()
 	for _, m := range []string{"m1", "m2", "m3"} {
 		b, err := a.base(ctx, m)
@@ -216,12 +204,12 @@ func TestAnalystEvictsIdleBases(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.mu.RUnlock()
-		p.advance(time.Second)
+		p.clk.Advance(time.Second)
 	}
 	if _, ok := a.bases["m1"]; ok || len(a.bases) != 2 {
 		t.Errorf("after three portals with room for two: %d bases, m1 kept %v", len(a.bases), ok)
 	}
-	p.advance(2 * time.Minute)
+	p.clk.Advance(2 * time.Minute)
 	b, _ := a.base(ctx, "m4")
 	b.mu.RUnlock()
 	if len(a.bases) != 1 {

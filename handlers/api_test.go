@@ -6,12 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"segmentor/internal/fakeclock"
 
 	"segmentor/bitrix/b24sim"
 	"segmentor/handlers"
@@ -26,25 +26,8 @@ type settingsStack struct {
 	*stack
 	web      *httptest.Server
 	sessions *handlers.Sessions
-	clock    *testClock
+	clock    *fakeclock.Clock
 	rep      *b24sim.User // a user who is not an admin
-}
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 var sessionKey = bytes.Repeat([]byte{7}, 32)
@@ -58,7 +41,7 @@ func newSettingsStack(t *testing.T, lang string) *settingsStack {
 // set, prepares before the app is installed.
 func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)) *settingsStack {
 	t.Helper()
-	clock := &testClock{now: time.Now()}
+	clock := fakeclock.At(time.Now())
 	s := stackOf(t, testkit.StackOptions{Wire: func(_ *wiring.App, w *wiring.Web, _ *jobs.Worker) {
 		w.Sessions.Clock = clock.Now
 	}})
@@ -70,51 +53,16 @@ func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)
 	return &settingsStack{stack: s, web: s.app, sessions: s.Web.Sessions, clock: clock, rep: rep}
 }
 
-type apiResp struct {
-	Status int
-	Header http.Header
-	Body   map[string]any
-	Raw    []byte
-}
+type apiResp = testkit.Reply
 
 func (s *settingsStack) do(method, path, token string, body any) apiResp {
 	s.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		raw, _ := json.Marshal(b)
-		r = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, s.web.URL+path, r)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := apiResp{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		decodeJSON(s.t, raw, &out.Body)
-	}
-	return out
+	return s.Do(method, path, token, body)
 }
 
-// login starts a session as userID with a fresh token the portal issued.
 func (s *settingsStack) login(userID int) string {
 	s.t.Helper()
-	tok := s.sim.IssueTokens(userID)
-	r := s.do("POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(), "auth_id": tok.AccessToken})
-	if r.Status != 200 {
-		s.t.Fatalf("session: %d %s", r.Status, r.Raw)
-	}
-	return r.Body["token"].(string)
+	return s.Login(userID)
 }
 
 const vipConfig = `{"schemes": [{"entity": "contact", "segments": [

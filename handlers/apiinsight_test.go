@@ -434,18 +434,7 @@ func applyConfig(t *testing.T, s *settingsStack, admin, cfg string) {
 	if r.Status != 200 {
 		t.Fatalf("save: %d %s", r.Status, r.Raw)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		p, err := s.store.Progress(context.Background(), s.sim.MemberID(), "backfill")
-		if err == nil && p.State == "done" {
-			return
-		}
-		if err == nil && p.State == "failed" {
-			t.Fatalf("recompute failed: %s", p.Error)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("recompute did not finish within 60s")
+	s.WaitBackfill(60 * time.Second)
 }
 
 // The card tab's record view: the segment badge the record carries, its

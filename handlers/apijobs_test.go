@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"segmentor/bitrix/b24sim"
 )
 
@@ -23,18 +25,14 @@ func TestSaveRecomputesAndProgressReachesTheEnd(t *testing.T) {
 		t.Fatalf("save: %d %s", r.Status, r.Raw)
 	}
 	var last map[string]any
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	await.That(t, 90*time.Second, "the backfill to end", func() bool {
 		r = s.do("GET", "/api/v1/jobs/backfill", rep, nil) // any user may watch
 		if r.Status != 200 {
 			t.Fatalf("progress: %d %s", r.Status, r.Raw)
 		}
 		last = r.Body
-		if last["state"] == "done" || last["state"] == "failed" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return last["state"] == "done" || last["state"] == "failed"
+	})
 	if last["state"] != "done" || last["done"] != last["total"] || last["total"].(float64) < 200 || len(last["errors"].([]any)) != 0 {
 		t.Fatalf("final progress = %v", last)
 	}

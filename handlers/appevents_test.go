@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"segmentor/app"
 	"segmentor/bitrix/b24sim"
 	"segmentor/jobs"
@@ -104,15 +106,10 @@ func TestAppUpdateWithAStringVersionRunsSetupOnce(t *testing.T) {
 	if err := s.sim.WaitEvents(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var p *app.Portal
-	deadline := time.Now().Add(60 * time.Second)
-	for p == nil || p.Setup.Version != "2.1.0" {
-		if time.Now().After(deadline) {
-			t.Fatalf("no setup for version 2.1.0 within 60 s: %+v", p.Setup)
-		}
-		time.Sleep(50 * time.Millisecond)
-		p = s.waitSetup()
-	}
+	await.That(t, 60*time.Second, "a setup for version 2.1.0", func() bool {
+		p := s.waitSetup()
+		return p != nil && p.Setup.Version == "2.1.0"
+	})
 	if n := s.commands()["event.bind"]; n != len(s.manifest.Events) {
 		t.Fatalf("the update's setup bound %d events, want %d", n, len(s.manifest.Events))
 	}
@@ -134,7 +131,7 @@ func TestAppUpdateWithAStringVersionRunsSetupOnce(t *testing.T) {
 	if got := postEvent(t, s, update("2.1.0<script>").Encode()); got != 400 {
 		t.Errorf("a malformed version: %d, want 400", got)
 	}
-	time.Sleep(time.Second) // what a queued setup would have needed to start
+	s.WaitIdle(30 * time.Second) // a queued setup would run before the queues empty
 	if n := s.commands()["event.bind"] + s.commands()["event.get"]; n != 0 {
 		t.Errorf("the repeated update ran setup again (%d binding calls)", n)
 	}

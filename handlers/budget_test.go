@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"segmentor/handlers"
+	"segmentor/internal/testkit"
 )
 
 // The session's profile and app.info calls take their turn in the portal's
@@ -67,13 +68,10 @@ func TestSessionWaitsForPortalBudget(t *testing.T) {
 		Apps:  handlers.TokenCheck{Client: s.client, MaxWait: 100 * time.Millisecond}}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Sessions: short, API: &handlers.API{Store: s.store}}))
 	defer web.Close()
-	orig := s.web
-	s.web = web
-	defer func() { s.web = orig }()
 	drain()
 	before = s.sim.Stats()
 	start = time.Now()
-	r = s.do("POST", "/api/v1/session", "", map[string]string{"member_id": m, "auth_id": s.sim.IssueTokens(1).AccessToken})
+	r = testkit.Request(t, web.URL, "POST", "/api/v1/session", "", map[string]string{"member_id": m, "auth_id": s.sim.IssueTokens(1).AccessToken})
 	took = time.Since(start)
 	msg, _ := r.Body["message"].(string)
 	if r.Status != 503 || r.Body["error"] != "unavailable" || r.Header.Get("Retry-After") != "1" ||

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"segmentor/bitrix/b24sim"
 	"segmentor/jobs"
 )
@@ -70,36 +72,40 @@ func TestForgedAndMalformedEventsAreRefused(t *testing.T) {
 // waitReceived waits until the recorded batches hold want distinct ids.
 func waitReceived(t *testing.T, s *stack, entity string, want int) (ids map[int64]int, batches int) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		ids = map[int64]int{}
-		raw, err := s.store.Received(context.Background(), s.sim.MemberID())
-		if err != nil {
-			t.Fatal(err)
-		}
-		batches = 0
-		for _, r := range raw {
-			var c jobs.CRMChangesPayload
-			decodeJSON(t, r, &c)
-			if c.Entity != entity {
-				continue
-			}
-			batches++
-			if n, most := len(c.IDs)+len(c.Deleted), jobs.ServerConfig(nil).GroupMaxSize; n > most {
-				t.Fatalf("a job carried %d ids, more than a group's %d", n, most)
-			}
-			for _, id := range c.IDs {
-				ids[id]++
-			}
-			for _, id := range c.Deleted {
-				ids[-id]++
-			}
-		}
-		if len(ids) >= want || time.Now().After(deadline) {
-			return ids, batches
-		}
-		time.Sleep(100 * time.Millisecond)
+	await.Poll(90*time.Second, func() bool {
+		ids, batches = received(t, s, entity)
+		return len(ids) >= want
+	})
+	return ids, batches
+}
+
+// received reads the recorded batches of entity: how often each id came
+// (a deletion as its negative) and in how many batches.
+func received(t *testing.T, s *stack, entity string) (ids map[int64]int, batches int) {
+	t.Helper()
+	ids = map[int64]int{}
+	raw, err := s.store.Received(context.Background(), s.sim.MemberID())
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, r := range raw {
+		var c jobs.CRMChangesPayload
+		decodeJSON(t, r, &c)
+		if c.Entity != entity {
+			continue
+		}
+		batches++
+		if n, most := len(c.IDs)+len(c.Deleted), jobs.ServerConfig(nil).GroupMaxSize; n > most {
+			t.Fatalf("a job carried %d ids, more than a group's %d", n, most)
+		}
+		for _, id := range c.IDs {
+			ids[id]++
+		}
+		for _, id := range c.Deleted {
+			ids[-id]++
+		}
+	}
+	return ids, batches
 }
 
 func TestUserEditsBecomeJobs(t *testing.T) {

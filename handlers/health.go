@@ -21,6 +21,8 @@ type Health struct {
 	// reads every portal, and every replica is probed every few seconds.
 	// Default 30 s.
 	ReauthTTL time.Duration
+	// Clock reads the time; nil is time.Now.
+	Clock func() time.Time
 
 	mu       sync.Mutex
 	reauthN  int
@@ -34,16 +36,20 @@ func (h *Health) needsReauth(ctx context.Context) (int, error) {
 	if ttl <= 0 {
 		ttl = 30 * time.Second
 	}
+	now := time.Now
+	if h.Clock != nil {
+		now = h.Clock
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.reauthAt.IsZero() && time.Since(h.reauthAt) < ttl {
+	if !h.reauthAt.IsZero() && now().Sub(h.reauthAt) < ttl {
 		return h.reauthN, nil
 	}
 	n, err := h.NeedsReauth(ctx)
 	if err != nil {
 		return 0, err
 	}
-	h.reauthN, h.reauthAt = n, time.Now()
+	h.reauthN, h.reauthAt = n, now()
 	return n, nil
 }
 

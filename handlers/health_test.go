@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/fakeclock"
+
 	"github.com/redis/go-redis/v9"
 
 	"segmentor/handlers"
@@ -69,7 +71,8 @@ func TestReadinessFailsWithoutRedis(t *testing.T) {
 func TestReadinessReusesTheReauthCount(t *testing.T) {
 	rdb, _ := redistest.New(t)
 	calls := 0
-	h := &handlers.Health{Redis: rdb, ReauthTTL: 300 * time.Millisecond,
+	clock := fakeclock.At(time.Now())
+	h := &handlers.Health{Redis: rdb, ReauthTTL: 30 * time.Second, Clock: clock.Now,
 		NeedsReauth: func(context.Context) (int, error) { calls++; return calls, nil }}
 	srv := httptest.NewServer(handlers.Router(handlers.Deps{Health: h}))
 	defer srv.Close()
@@ -78,7 +81,7 @@ func TestReadinessReusesTheReauthCount(t *testing.T) {
 			t.Errorf("/readyz = %d %v, want the first count reused", code, body)
 		}
 	}
-	time.Sleep(350 * time.Millisecond)
+	clock.Advance(31 * time.Second)
 	if _, body := get(t, srv, "/readyz"); body["portals_needing_reauth"] != float64(2) || calls != 2 {
 		t.Errorf("after the TTL: %v, %d counts; want a fresh count", body, calls)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"segmentor/bitrix/b24sim"
 	"segmentor/handlers"
 )
@@ -47,22 +49,18 @@ func TestMetricsCountEventsJobsAndREST(t *testing.T) {
 		`segmentor_rest_requests_total{method="batch",outcome="ok"}`,
 		`segmentor_queue_tasks{queue=`,
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var missing []string
+	if !await.Poll(10*time.Second, func() bool {
 		body := scrape(t, s)
-		var missing []string
+		missing = missing[:0]
 		for _, w := range want {
 			if !strings.Contains(body, w) {
 				missing = append(missing, w)
 			}
 		}
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics lacks %q", missing)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return len(missing) == 0
+	}) {
+		t.Fatalf("/metrics lacks %q", missing)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"github.com/hibiken/asynq"
 
 	"segmentor/handlers"
@@ -78,17 +80,14 @@ func seedQueues(t *testing.T, client *asynq.Client, insp *asynq.Inspector, srv *
 	if _, err := client.Enqueue(asynq.NewTask("portal:setup", payload("retrying")), asynq.Queue("critical"), asynq.MaxRetry(5)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		low, err1 := insp.GetQueueInfo("low")
-		crit, err2 := insp.GetQueueInfo("critical")
-		if err1 == nil && err2 == nil && low.Archived == 1 && crit.Retry == 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tasks did not fail into archive and retry: %v %v %+v %+v", err1, err2, low, crit)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var low, crit *asynq.QueueInfo
+	var err1, err2 error
+	if !await.Poll(30*time.Second, func() bool {
+		low, err1 = insp.GetQueueInfo("low")
+		crit, err2 = insp.GetQueueInfo("critical")
+		return err1 == nil && err2 == nil && low.Archived == 1 && crit.Retry == 1
+	}) {
+		t.Fatalf("tasks did not fail into archive and retry: %v %v %+v %+v", err1, err2, low, crit)
 	}
 }
 

@@ -268,24 +268,7 @@ func (s *settingsStack) recomputed(token, cfg string, base int) {
 	if r.Status != 200 {
 		s.t.Fatalf("save: %d %s", r.Status, r.Raw)
 	}
-	s.waitRecompute(token)
-}
-
-// waitRecompute waits for the portal's recompute to end.
-func (s *settingsStack) waitRecompute(token string) {
-	s.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		r := s.do("GET", "/api/v1/jobs/backfill", token, nil)
-		if r.Body["state"] == "done" {
-			return
-		}
-		if r.Body["state"] == "failed" {
-			s.t.Fatalf("recompute failed: %s", r.Raw)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.t.Fatal("recompute did not end within 60s")
+	s.WaitBackfill(60 * time.Second)
 }
 
 // An admin opens the app, sees the overview, builds a segment with a nested
@@ -527,7 +510,7 @@ func TestSettingsPageInBrowser(t *testing.T) {
 	if sc, _ := s.store.Config(context.Background(), s.sim.MemberID()); sc.Version != 3 || strings.Contains(string(sc.Config), "VIP clients") {
 		t.Errorf("the refused save changed the stored config: v%d", sc.Version)
 	}
-	s.waitRecompute(admin) // the other save's, so that the pages below open on a settled base
+	s.WaitBackfill(60 * time.Second) // the other save's, so that the pages below open on a settled base
 
 	b.step("reopens the app and sees the saved segment",
 		chromedp.Navigate(f.open(t, s, 1)),

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"segmentor/handlers"
+	"segmentor/internal/testkit"
 )
 
 // otherApp stands for app.info answering for a different app installed on
@@ -28,10 +29,7 @@ func TestSessionRefusesAnotherAppsToken(t *testing.T) {
 		Apps: otherApp{}, Key: sessionKey}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Sessions: foreign, API: &handlers.API{Store: s.store}}))
 	defer web.Close()
-	orig := s.web
-	s.web = web
-	defer func() { s.web = orig }()
-	r := s.do("POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(), "auth_id": s.sim.IssueTokens(1).AccessToken})
+	r := testkit.Request(t, web.URL, "POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(), "auth_id": s.sim.IssueTokens(1).AccessToken})
 	if r.Status != 401 {
 		t.Errorf("session from another app's admin token: %d %s", r.Status, r.Raw)
 	}

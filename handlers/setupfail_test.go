@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"segmentor/bitrix/b24sim"
 )
 
@@ -18,18 +20,11 @@ func TestSetupWithDeadTokensReportsFailure(t *testing.T) {
 	if err := s.worker.Queue.Setup(ctx, s.sim.MemberID(), "retry", ""); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	await.That(t, 60*time.Second, "setup with dead tokens to fail with a reason", func() bool {
 		p, err := s.store.Portal(ctx, s.sim.MemberID())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Setup.Phase == "failed" && p.Setup.Error != "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("setup with dead tokens ended as %+v, want phase failed with a reason", p.Setup)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return p.Setup.Phase == "failed" && p.Setup.Error != ""
+	})
 }

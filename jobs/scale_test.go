@@ -11,6 +11,7 @@ import (
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/await"
 	"segmentor/internal/testkit"
 )
 
@@ -80,6 +81,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("backfills a 42,000-record portal")
 	}
+	t.Parallel()
 	now := time.Now().UTC().Truncate(time.Second)
 	s := newAppStack(t, b24sim.Options{Seed: 5, RatePerSecond: 1000, Burst: 1000},
 		bitrix.Profile{Name: "raised", Rate: 800, Burst: 800, Period: time.Second}, now)
@@ -169,7 +171,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	if err := s.sim.UserUpdate("contact", int(contact), map[string]any{"SOURCE_ID": "TRADE_SHOW"}, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, fmt.Sprintf("contact %d to show Trade show", contact), func() bool {
+	await.That(t, 30*time.Second, fmt.Sprintf("contact %d to show Trade show", contact), func() bool {
 		r, _ := s.sim.Record("contact", int(contact))
 		return b24sim.Scalar(r["UF_CRM_SEGMENTOR"]) == field["contact"]["press"]
 	})
@@ -213,7 +215,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	others := open[1:]
-	waitFor(t, fmt.Sprintf("company %d and its open deals to follow the won deal", company), func() bool {
+	await.That(t, 30*time.Second, fmt.Sprintf("company %d and its open deals to follow the won deal", company), func() bool {
 		r, _ := s.sim.Record("company", int(company))
 		if b24sim.Scalar(r["UF_CRM_SEGMENTOR"]) != field["company"]["key"] || b24sim.Scalar(r["COMPANY_TYPE"]) != "PARTNER" {
 			return false
@@ -242,7 +244,7 @@ func TestScaleBackfillAndLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, fmt.Sprintf("new deal %d of newcomer %d to move", deal, newbie), func() bool {
+	await.That(t, 30*time.Second, fmt.Sprintf("new deal %d of newcomer %d to move", deal, newbie), func() bool {
 		d, _ := s.sim.Record("deal", deal)
 		return b24sim.Scalar(d["UF_CRM_SEGMENTOR"]) == field["deal"]["fresh"] && testkit.Num(d["CATEGORY_ID"]) == int64(p2) && b24sim.Scalar(d["TYPE_ID"]) == "GOODS"
 	})
@@ -378,17 +380,6 @@ func (s *appStack) segmentItems(t testing.TB) map[string]map[string]string {
 }
 
 func (s *appStack) waitIdle(_ testing.TB, within time.Duration) { s.WaitIdle(within) }
-
-func waitFor(t testing.TB, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 30 s for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func sortedKeys[V any](m map[int64]V) []int64 {
 	out := make([]int64, 0, len(m))

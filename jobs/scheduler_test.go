@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
 	"segmentor/internal/redistest"
 )
 
@@ -45,43 +46,41 @@ func TestSchedulerHasExactlyOneLeader(t *testing.T) {
 			})
 		}()
 	}
-	leaderOf := func() int {
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+	leader := func(other func(int) bool) func() bool {
+		return func() bool {
 			mu.Lock()
+			defer mu.Unlock()
 			for i, l := range leading {
-				if l {
-					mu.Unlock()
-					return i
+				if l && other(i) {
+					return true
 				}
 			}
-			mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
+			return false
 		}
-		t.Fatal("no scheduler became leader")
-		return -1
 	}
-	first := leaderOf()
-	time.Sleep(1500 * time.Millisecond) // several lock refreshes
+	await.That(t, 10*time.Second, "a scheduler to lead", leader(func(int) bool { return true }))
+	first := -1
+	mu.Lock()
+	for i, l := range leading {
+		if l {
+			first = i
+		}
+	}
+	mu.Unlock()
+	// The leader keeps its lock across refreshes: its TTL rises twice while
+	// nobody else leads (maxAtOnce checks that below).
+	last, refreshed := rdb.PTTL(context.Background(), leaderKey).Val(), 0
+	await.That(t, 10*time.Second, "the leader to refresh its lock twice", func() bool {
+		ttl := rdb.PTTL(context.Background(), leaderKey).Val()
+		if ttl > last {
+			refreshed++
+		}
+		last = ttl
+		return refreshed >= 2
+	})
 	cancels[first]()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		took := false
-		for i, l := range leading {
-			if l && i != first {
-				took = true
-			}
-		}
-		mu.Unlock()
-		if took {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no other scheduler took over after the leader stopped")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	await.That(t, 10*time.Second, "another scheduler to take over after the leader stopped",
+		leader(func(i int) bool { return i != first }))
 	for _, c := range cancels {
 		c()
 	}

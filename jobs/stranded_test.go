@@ -10,6 +10,7 @@ import (
 
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/await"
 )
 
 const strandedConfig = `{"schemes": [{"entity": "contact", "segments": [
@@ -24,6 +25,7 @@ const strandedConfig = `{"schemes": [{"entity": "contact", "segments": [
 // expires, then a sales rep adds a contact. The contact is classified
 // within 30 s, with exactly one token refresh, and no job failed.
 func TestNoWorkStrandedAfterARefusalAndExpiredTokens(t *testing.T) {
+	t.Parallel()
 	now := time.Now().UTC().Truncate(time.Second)
 	s := newAppStack(t, b24sim.Options{Seed: 31, RatePerSecond: 2, Burst: 10}, bitrix.StandardProfile(), now)
 	s.sim.Seed(b24sim.GenOptions{Contacts: 60, Companies: 10, Deals: 150, Now: now})
@@ -56,18 +58,10 @@ func TestNoWorkStrandedAfterARefusalAndExpiredTokens(t *testing.T) {
 	if st := s.sim.EventStats(); st.Failed != 0 {
 		t.Fatalf("the app refused events: %+v", st)
 	}
-	deadline := added.Add(30 * time.Second)
-	for {
+	await.That(t, 30*time.Second, fmt.Sprintf("contact %d to be classified after its event", id), func() bool {
 		r, _ := s.sim.Record("contact", id)
-		if b24sim.Scalar(r["UF_CRM_SEGMENTOR"]) == items["contact"]["prospect"] {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("contact %d unclassified 30 s after its event (Segment %v, want %s); refreshes %d",
-				id, r["UF_CRM_SEGMENTOR"], items["contact"]["prospect"], s.sim.Refreshes()-refreshes)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return b24sim.Scalar(r["UF_CRM_SEGMENTOR"]) == items["contact"]["prospect"]
+	})
 	t.Logf("contact %d classified %s after it was added", id, time.Since(added).Round(time.Millisecond))
 	if n := s.sim.Refreshes() - refreshes; n != 1 {
 		t.Errorf("%d token refreshes after the expiry, want exactly 1", n)

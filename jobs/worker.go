@@ -49,14 +49,21 @@ type ChangeSink interface {
 // weighted queues and the event aggregation.
 func ServerConfig(log *slog.Logger) asynq.Config {
 	return asynq.Config{
-		Queues:           Queues(),
-		ShutdownTimeout:  8 * time.Second,
-		GroupAggregator:  asynq.GroupAggregatorFunc(aggregate),
-		GroupGracePeriod: groupGrace,
-		GroupMaxDelay:    groupMaxDelay,
-		GroupMaxSize:     maxIDs,
-		IsFailure:        isFailure,
-		RetryDelayFunc:   retryDelay,
+		Queues:          Queues(),
+		ShutdownTimeout: 8 * time.Second,
+		// An idle worker looks for work four times a second (asynq's default
+		// is once): a lone edit's job starts a quarter second, not up to a
+		// second, after its group is merged. Each look is one script call.
+		TaskCheckInterval: 250 * time.Millisecond,
+		// Retries and scheduled tasks are moved to their queues every second
+		// (default 5 s): a job given back for a rate limit resumes on time.
+		DelayedTaskCheckInterval: time.Second,
+		GroupAggregator:          asynq.GroupAggregatorFunc(aggregate),
+		GroupGracePeriod:         groupGrace,
+		GroupMaxDelay:            groupMaxDelay,
+		GroupMaxSize:             maxIDs,
+		IsFailure:                isFailure,
+		RetryDelayFunc:           retryDelay,
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"segmentor/internal/fakeclock"
 )
 
 // crmPortal is a portal with a fixed clock, no rate limit and an admin token.
-func crmPortal(t *testing.T) (*Portal, string, *fakeClock) {
+func crmPortal(t *testing.T) (*Portal, string, *fakeclock.Clock) {
 	t.Helper()
 	clk := newFakeClock()
 	p := New(Options{RatePerSecond: -1, Clock: clk.Now, Seed: 7, AccessTokenTTL: 24 * 365 * time.Hour})
@@ -105,7 +107,7 @@ func TestCRMContactCompanyAndFields(t *testing.T) {
 }
 
 // filterDeals makes five deals with known values for the filter tests.
-func filterDeals(t *testing.T, p *Portal, tok string, clk *fakeClock) {
+func filterDeals(t *testing.T, p *Portal, tok string, clk *fakeclock.Clock) {
 	t.Helper()
 	rows := []string{
 		`{"TITLE": "Alpha order", "OPPORTUNITY": "100", "TYPE_ID": "SALE", "CONTACT_ID": 3}`,

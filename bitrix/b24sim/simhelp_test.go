@@ -9,28 +9,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"segmentor/internal/fakeclock"
 )
 
-// fakeClock is a clock tests advance by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 5, 14, 10, 26, 32, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.At(time.Date(2026, 5, 14, 10, 26, 32, 0, time.UTC))
 }
 
 type reply struct {

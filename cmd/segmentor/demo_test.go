@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"github.com/chromedp/chromedp"
 
 	"segmentor/internal/browsertest"
@@ -26,6 +28,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole demo")
 	}
+	t.Parallel()
 	var out, logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -108,23 +111,27 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	// The live summary: segments, events and the REST budget; simulated
 	// users kept working; the app never ran into the portal's limit.
-	deadline := time.Now().Add(30 * time.Second)
-	for d.users.edits.Load()+d.users.wins.Load() < 5 || !strings.Contains(out.String(), "users: ") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no simulated activity in the summary within 30s:\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(2 * opts.Refresh)
-	text = out.String()
-	summary := regexp.MustCompile(`(?m)^contacts +VIP \d+ · Loyal \d+ · New \d+ · Sleeping \d+ · Lost \d+ · Prospect \d+ · Active \d+$`)
-	for _, re := range []*regexp.Regexp{summary,
+	patterns := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^contacts +VIP \d+ · Loyal \d+ · New \d+ · Sleeping \d+ · Lost \d+ · Prospect \d+ · Active \d+$`),
 		regexp.MustCompile(`(?m)^deals +Premium \d+ · \(none\) [\d,]+ · pipeline "Premium" holds \d+$`),
 		regexp.MustCompile(`(?m)^events +[\d,]+ received: [\d,]+ queued as jobs, [\d,]+ merged into a waiting job, 0 refused$`),
-		regexp.MustCompile(`(?m)^REST +[\d,]+ requests in \d+s; the portal's limit \(2/s, burst 50\) allows [\d,]+ · 0 refused`)} {
-		if !re.MatchString(text) {
-			t.Errorf("summary lacks %s:\n%s", re, text)
+		regexp.MustCompile(`(?m)^REST +[\d,]+ requests in \d+s; the portal's limit \(2/s, burst 50\) allows [\d,]+ · 0 refused`),
+		regexp.MustCompile(` · users: `),
+	}
+	var missing []*regexp.Regexp
+	if !await.Poll(30*time.Second, func() bool {
+		if d.users.edits.Load()+d.users.wins.Load() < 5 {
+			return false
 		}
+		text, missing = out.String(), nil
+		for _, re := range patterns {
+			if !re.MatchString(text) {
+				missing = append(missing, re)
+			}
+		}
+		return len(missing) == 0
+	}) {
+		t.Fatalf("within 30 s, no summary of at least 5 simulated edits (%s) with %v:\n%s", d.users.String(), missing, out.String())
 	}
 	if st := d.sim.Stats(); st.QueryLimitRefusals != 0 {
 		t.Errorf("the portal refused %d requests with QUERY_LIMIT_EXCEEDED", st.QueryLimitRefusals)
@@ -159,17 +166,13 @@ func TestDemoEndToEnd(t *testing.T) {
 func waitSegment(t *testing.T, d *demoRun, id int, not string) string {
 	t.Helper()
 	field := "UF_CRM_" + d.manifest.SegmentField.FieldName
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var v string
+	await.That(t, 30*time.Second, fmt.Sprintf("contact %d's segment to change from %q", id, not), func() bool {
 		rec, _ := d.sim.Record("contact", id)
-		if v := fmt.Sprint(rec[field]); rec[field] != nil && v != "" && v != not {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("contact %d: segment still %q after 30s", id, not)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		v = fmt.Sprint(rec[field])
+		return rec[field] != nil && v != "" && v != not
+	})
+	return v
 }
 
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)

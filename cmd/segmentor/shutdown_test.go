@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
+
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -82,6 +84,7 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the 8 s shutdown bound")
 	}
+	t.Parallel()
 	rdb, opt := redistest.New(t)
 	ctx := context.Background()
 	bound := jobs.ServerConfig(nil).ShutdownTimeout
@@ -140,12 +143,8 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		defer func() { t.Logf("%s: %v", what, time.Since(start)) }()
-		deadline := time.Now().Add(30 * time.Second)
-		for !ok(events()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 30s; events queue %+v", what, events())
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !await.Poll(30*time.Second, func() bool { return ok(events()) }) {
+			t.Fatalf("%s: not within 30s; events queue %+v", what, events())
 		}
 	}
 

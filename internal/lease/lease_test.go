@@ -7,16 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/internal/await"
 	"segmentor/internal/lease"
 )
 
 func TestKeepRenewsUntilStopped(t *testing.T) {
 	var n atomic.Int32
 	stop := lease.Keep(context.Background(), time.Millisecond, func(context.Context) error { n.Add(1); return nil }, nil)
-	deadline := time.Now().Add(5 * time.Second)
-	for n.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	await.That(t, 5*time.Second, "three renewals", func() bool { return n.Load() >= 3 })
 	stop()
 	stop() // twice is harmless
 	after := n.Load()

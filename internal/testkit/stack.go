@@ -17,6 +17,7 @@ import (
 	"segmentor/app"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/await"
 	"segmentor/internal/redistest"
 	"segmentor/internal/wiring"
 	"segmentor/jobs"
@@ -71,7 +72,7 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(s.Server.Close)
 	cfg := wiring.Config{ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
-		AllowHTTP: true, AppBaseURL: s.Server.URL, SecretKey: SecretKey, Clock: o.Clock}
+		AllowHTTP: true, AppBaseURL: s.Server.URL, SecretKey: SecretKey, Clock: o.Clock, TaskCheck: 10 * time.Millisecond}
 	if o.Limits != nil {
 		limits := *o.Limits
 		cfg.Limits = func(context.Context, string) (bitrix.Profile, error) { return limits, nil }
@@ -130,7 +131,7 @@ func (s *Stack) Install(opt b24sim.InstallOptions) *app.Portal {
 func (s *Stack) WaitSetup() *app.Portal {
 	s.T.Helper()
 	var p *app.Portal
-	Eventually(s.T, time.Minute, "setup to finish", func() bool {
+	await.That(s.T, time.Minute, "setup to finish", func() bool {
 		var err error
 		p, err = s.Store.Portal(context.Background(), s.Sim.MemberID())
 		if err == nil && p.Setup.Phase == "failed" {
@@ -156,9 +157,17 @@ func (s *Stack) Backfill(cfg string, within time.Duration) *app.Progress {
 	if err := s.Life.Recompute(ctx, s.Sim.MemberID(), "test"); err != nil {
 		s.T.Fatal(err)
 	}
+	return s.WaitBackfill(within)
+}
+
+// WaitBackfill waits for the portal's backfill or recompute to finish and
+// returns its progress; one that fails fails the test.
+func (s *Stack) WaitBackfill(within time.Duration) *app.Progress {
+	s.T.Helper()
 	var p *app.Progress
-	Eventually(s.T, within, "the backfill", func() bool {
-		p, err = s.Store.Progress(ctx, s.Sim.MemberID(), app.BackfillJob)
+	await.That(s.T, within, "the backfill", func() bool {
+		var err error
+		p, err = s.Store.Progress(context.Background(), s.Sim.MemberID(), app.BackfillJob)
 		if err == nil && p.State == "failed" {
 			s.T.Fatalf("backfill failed: %s", p.Error)
 		}
@@ -207,6 +216,13 @@ type Reply struct {
 // and a JSON or string body.
 func (s *Stack) Do(method, path, token string, body any) Reply {
 	s.T.Helper()
+	return Request(s.T, s.Server.URL, method, path, token, body)
+}
+
+// Request sends body as JSON to base+path with token as its bearer and
+// reads the answer, its JSON body decoded when it has one.
+func Request(t testing.TB, base, method, path, token string, body any) Reply {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -216,14 +232,14 @@ func (s *Stack) Do(method, path, token string, body any) Reply {
 		raw, _ := json.Marshal(b)
 		r = bytes.NewReader(raw)
 	}
-	req, _ := http.NewRequest(method, s.Server.URL+path, r)
+	req, _ := http.NewRequest(method, base+path, r)
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.T.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -255,7 +271,7 @@ func (s *Stack) WaitIdle(within time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	quiet := 0
-	Eventually(s.T, within, "the queues to empty", func() bool {
+	await.That(s.T, within, "the queues to empty", func() bool {
 		if err := s.Sim.WaitEvents(ctx); err != nil {
 			return false
 		}
@@ -279,17 +295,4 @@ func (s *Stack) OpenTasks() int {
 		open += info.Pending + info.Active + info.Scheduled + info.Retry + info.Aggregating
 	}
 	return open
-}
-
-// Eventually waits until cond holds, checking every 10 ms, and fails the
-// test after within.
-func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

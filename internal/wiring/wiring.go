@@ -41,6 +41,9 @@ type Config struct {
 	Clock func() time.Time
 	// HTTPClient carries the Bitrix24 client's requests; nil: its default.
 	HTTPClient *http.Client
+	// TaskCheck is how often an idle worker looks for work; 0 keeps
+	// jobs.ServerConfig's (tests look more often).
+	TaskCheck time.Duration
 }
 
 // App is Segmentor over one Redis.
@@ -166,6 +169,9 @@ func (a *App) Worker(logger asynq.Logger) (*asynq.Server, *asynq.ServeMux, *jobs
 	cfg := jobs.ServerConfig(a.Config.Log)
 	if logger != nil {
 		cfg.Logger = logger
+	}
+	if a.Config.TaskCheck > 0 {
+		cfg.TaskCheckInterval = a.Config.TaskCheck
 	}
 	srv := asynq.NewServerFromRedisClient(a.Redis, cfg)
 	mux := asynq.NewServeMux()
