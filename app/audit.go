@@ -287,6 +287,9 @@ type InFlight struct {
 	Sent   time.Time    `json:"t"`
 	Plan   segment.Plan `json:"p"` // what the command writes
 	Audit  AuditEntry   `json:"a"` // kept if the write turns out to have run
+	// Answered: the portal answered the batch with an error of its own, so
+	// the batch is over and the record can be re-read at once.
+	Answered bool `json:"d,omitempty"`
 }
 
 func (w InFlight) field() string { return w.Entity + ":" + strconv.FormatInt(w.ID, 10) + ":" + w.Batch }
@@ -307,6 +310,41 @@ func (s *Store) BeginWrites(ctx context.Context, memberID string, writes []InFli
 		vals = append(vals, w.field(), b)
 	}
 	if err := s.rdb.HSet(ctx, journalKey(memberID), vals...).Err(); err != nil {
+		return fmt.Errorf("write journal %s: %w", memberID, err)
+	}
+	return nil
+}
+
+// answerWrites rewrites the journal notes that still exist; a note someone
+// settled meanwhile stays settled.
+var answerWrites = redis.NewScript(`
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// AnsweredWrites marks noted writes as answered (InFlight.Answered): their
+// batch failed with the portal's own error, so they can be settled without
+// waiting for a batch that may still run.
+func (s *Store) AnsweredWrites(ctx context.Context, memberID string, writes []InFlight) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(writes))
+	for _, w := range writes {
+		w.Answered = true
+		b, err := json.Marshal(w)
+		if err != nil {
+			return err
+		}
+		args = append(args, w.field(), b)
+	}
+	if err := answerWrites.Run(ctx, s.rdb, []string{journalKey(memberID)}, args...).Err(); err != nil {
 		return fmt.Errorf("write journal %s: %w", memberID, err)
 	}
 	return nil

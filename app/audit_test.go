@@ -148,3 +148,25 @@ func TestProgressPaceFollowsTheRecentStretch(t *testing.T) {
 		t.Errorf("an update without progress set the pace to %v", p.Pace)
 	}
 }
+
+// A batch the portal answered with an error is over: its notes are marked
+// so, and a note someone settled meanwhile is not brought back.
+func TestAnsweredWritesMarksOnlyOpenNotes(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	notes := []app.InFlight{{Entity: "deal", ID: 1, Batch: "b", Sent: at}, {Entity: "deal", ID: 2, Batch: "b", Sent: at}}
+	if err := s.BeginWrites(ctx, "m1", notes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EndWrites(ctx, "m1", notes[1:], []bool{false}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AnsweredWrites(ctx, "m1", notes); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.InFlightWrites(ctx, "m1")
+	if err != nil || len(got) != 1 || got[0].ID != 1 || !got[0].Answered || !got[0].Sent.Equal(at) {
+		t.Fatalf("notes after AnsweredWrites = %+v, %v; want deal 1 alone, answered, sent at %s", got, err, at)
+	}
+}

@@ -100,6 +100,36 @@ func TestIsRecordNotFound(t *testing.T) {
 	}
 }
 
+// A failed write is sent again only when it never ran, and re-read at
+// once only when the portal's own answer says it is over.
+func TestNotRunAndAnswered(t *testing.T) {
+	for _, c := range []struct {
+		name             string
+		err              error
+		notRun, answered bool
+	}{
+		{"budget wait too long", &RateLimitedError{Reason: "budget"}, true, false},
+		{"query limit", &APIError{Code: "QUERY_LIMIT_EXCEEDED", Status: 503}, true, true},
+		{"query limits outlasting the retries", &RateLimitedError{Reason: "query_limit", Err: &APIError{Code: "QUERY_LIMIT_EXCEEDED", Status: 503}}, true, true},
+		{"operation limit", fmt.Errorf("write: %w", &APIError{Code: "OPERATION_TIME_LIMIT", Status: 429}), true, true},
+		{"expired token", &APIError{Code: "expired_token", Status: 401}, true, true},
+		{"dead tokens", &ReauthError{MemberID: "m", Err: errors.New("invalid_grant")}, true, false},
+		{"no token", fmt.Errorf("load: %w", ErrNoToken), true, false},
+		{"portal's 500", &APIError{Code: "INTERNAL_SERVER_ERROR", Status: 500}, false, true},
+		{"empty code", &APIError{Description: "Access denied", Status: 400}, false, true},
+		{"proxy's html 504", &UnexpectedResponseError{Status: 504}, false, false},
+		{"timeout", context.DeadlineExceeded, false, false},
+		{"connection reset", errors.New("read: connection reset by peer"), false, false},
+	} {
+		if got := NotRun(c.err); got != c.notRun {
+			t.Errorf("%s: NotRun = %v, want %v", c.name, got, c.notRun)
+		}
+		if got := Answered(c.err); got != c.answered {
+			t.Errorf("%s: Answered = %v, want %v", c.name, got, c.answered)
+		}
+	}
+}
+
 func TestErrorMapping(t *testing.T) {
 	type check func(error) bool
 	tests := []struct {

@@ -164,6 +164,29 @@ func notRun(err error) bool {
 	return hasCode(err, CodeQueryLimitExceeded, CodeOperationTimeLimit)
 }
 
+// NotRun reports an error proving that a request never ran: the client
+// gave it back before sending it (RateLimitedError, a dead or missing
+// token), or the portal refused it before it ran (QUERY_LIMIT_EXCEEDED,
+// OPERATION_TIME_LIMIT, a token it does not accept). The client repeats a
+// write only after such refusals, so a write that failed so wrote nothing
+// and may simply be sent again.
+func NotRun(err error) bool {
+	var rl *RateLimitedError
+	if errors.As(err, &rl) || errors.Is(err, ErrNeedsReauth) || errors.Is(err, ErrNoToken) {
+		return true
+	}
+	return notRun(err) || hasCode(err, CodeExpiredToken, CodeInvalidToken, CodeNoAuthFound, CodePaymentRequired)
+}
+
+// Answered reports an error the portal itself answered, in JSON: the
+// request is over, whether or not it ran, so what it wrote can be read back
+// at once. A proxy's HTML error page, a timeout or a lost connection is not
+// an answer: the request may still be running on the portal.
+func Answered(err error) bool {
+	_, ok := apiErrorOf(err)
+	return ok
+}
+
 // UnexpectedResponseError is an answer that is not a Bitrix24 JSON envelope,
 // typically an HTML error page from a proxy or a portal being moved.
 type UnexpectedResponseError struct {

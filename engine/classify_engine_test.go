@@ -545,7 +545,10 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 				unwritten[id], _ = e.sim.Record("deal", int(id))
 			}
 
-			e.cls.InDoubtWait = time.Millisecond
+			// The retry waits for a batch cut off with no answer, which may
+			// still run on the portal, not for one the portal answered.
+			var waited []time.Duration
+			e.cls.Sleep = func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
 			e.sim.ResetLog()
 			if lost {
 				ctx, cancel := context.WithCancel(ctx)
@@ -568,6 +571,12 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 
 			if err := e.cls.Apply(ctx, change); err != nil { // asynq's retry
 				t.Fatal(err)
+			}
+			if lost && (len(waited) != 1 || waited[0] <= 0 || waited[0] > 30*time.Second) {
+				t.Errorf("the retry waited %v for the batch whose answer was lost, want one wait of up to 30 s", waited)
+			}
+			if !lost && len(waited) != 0 {
+				t.Errorf("the retry waited %v for a batch the portal answered with 500", waited)
 			}
 			s := e.sim.Stats()
 			updated := b24sim.UpdatesByRecord(e.sim.Requests())

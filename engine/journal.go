@@ -28,13 +28,15 @@ import (
 //
 // A note is settled only once it is InDoubtWait old: a batch cut off on our
 // side may still be running on the portal, and a re-read before it ends
-// would see the old values. A backfill waits for every note to ripen. A
-// live change waits for the notes of live changes: it runs under the
-// portal's changes lock (Worker.handleChanges), so such a note belongs to a
-// run that died or was cancelled. It waits for a backfill's notes only
-// when no backfill holds the portal's backfill lease (renewed while one
-// runs, lost within backfillLeaseTTL of its process dying): a running
-// backfill's notes are its batch in flight. Settling is atomic per note
+// would see the old values. A batch the portal answered with its own error
+// is over: its notes are marked answered and settled at once; one it
+// refused before it ran leaves no notes (writer.unanswered). A backfill
+// waits for every note to ripen. A live change waits for the notes of live
+// changes: it runs under the portal's changes lock (Worker.handleChanges),
+// so such a note belongs to a run that died or was cancelled. It waits for
+// a backfill's notes only when no backfill holds the portal's backfill
+// lease (renewed while one runs, lost within backfillLeaseTTL of its
+// process dying): a running backfill's notes are its batch in flight. Settling is atomic per note
 // (app.Store.EndWrites): the process that gets the answer and one that
 // re-reads after a crash cannot both record the audit entry.
 
@@ -86,9 +88,9 @@ const (
 	byChanges  = "changes"
 )
 
-// settleWrites settles the portal's journal notes that are InDoubtWait old,
-// and those that wait says to wait for once they are. It returns how many
-// notes it settled and how many of those writes had run.
+// settleWrites settles the portal's journal notes that are InDoubtWait old
+// or answered, and those that wait says to wait for once they are. It
+// returns how many notes it settled and how many of those writes had run.
 func (wr *writer) settleWrites(ctx context.Context, memberID string, wait func(app.InFlight) bool) (settled, ran int, err error) {
 	notes, err := wr.store.InFlightWrites(ctx, memberID)
 	if err != nil || len(notes) == 0 {
@@ -97,7 +99,7 @@ func (wr *writer) settleWrites(ctx context.Context, memberID string, wait func(a
 	grace, now := wr.inDoubt, wr.now()
 	var ripe time.Time
 	notes = slices.DeleteFunc(notes, func(n app.InFlight) bool {
-		if now.Sub(n.Sent) >= grace {
+		if n.Answered || now.Sub(n.Sent) >= grace {
 			return false
 		}
 		if wait(n) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -70,8 +71,11 @@ func (wr *writer) write(ctx context.Context, r *run, progress func(done int, las
 		}
 		res, _, err := p.Batch(ctx, cmds, false)
 		if err != nil {
-			// Whether the batch ran is unknown: its notes stay for settleWrites.
-			return written, fmt.Errorf("write %s: %w", r.memberID, err)
+			err = fmt.Errorf("write %s: %w", r.memberID, err)
+			if nerr := wr.unanswered(ctx, r.memberID, notes, err); nerr != nil {
+				return written, errors.Join(err, nerr)
+			}
+			return written, err
 		}
 		out := wr.answered(r, chunk, cmds, res, &failed)
 		written += out.written
@@ -89,6 +93,23 @@ func (wr *writer) write(ctx context.Context, r *run, progress func(done int, las
 		return written, failed
 	}
 	return written, nil
+}
+
+// unanswered updates the notes of a write batch that failed as a whole.
+// Refused before it ran, the batch wrote nothing: its notes end. Answered
+// with the portal's own error, it is over: its notes may be settled at
+// once. Cut off with no answer, it may still be running on the portal: its
+// notes wait InDoubtWait before anyone re-reads them (settleWrites).
+func (wr *writer) unanswered(ctx context.Context, memberID string, notes []app.InFlight, err error) error {
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case bitrix.NotRun(err):
+		_, err := wr.store.EndWrites(ctx, memberID, notes, make([]bool, len(notes)))
+		return err
+	case bitrix.Answered(err):
+		return wr.store.AnsweredWrites(ctx, memberID, notes)
+	}
+	return nil
 }
 
 // batchOutcome is what one write batch's answers mean for the mirror.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -99,8 +100,23 @@ func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return time.Second
 	}
+	// A portal's 500 or a dropped connection is usually over within
+	// seconds: the first retries come soon, so that a user's edit still
+	// lands promptly. A lasting outage falls back to asynq's growing
+	// back-off, which spreads a task's retries over hours.
+	if n < quickRetries {
+		base := quickRetry << n
+		return base + rand.N(base/2+1)
+	}
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
+
+// The first quickRetries retries of a failed task wait quickRetry, then
+// twice and four times that, each plus up to half again of jitter.
+const (
+	quickRetries = 3
+	quickRetry   = 3 * time.Second
+)
 
 // activePortal loads the portal for a task and decides whether the task
 // may run: tasks of an uninstalled portal, or one whose tokens died, are
