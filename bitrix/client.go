@@ -525,20 +525,10 @@ func (p *PortalClient) do(ctx context.Context, rq *request) (*Response, *envelop
 			Duration: c.clock.Now().Sub(start), LimiterWait: wait}
 
 		if herr != nil {
-			herr = fmt.Errorf("bitrix: portal %s: %s: %w", p.memberID, rq.method, herr)
-			info.Err = herr
-			c.report(ctx, info)
-			if ctx.Err() != nil {
-				return nil, nil, herr
+			if err := p.transportError(ctx, rq, info, herr, &retries); err != nil {
+				return nil, nil, err
 			}
-			if rq.read && retries < c.cfg.MaxRetries {
-				if err := c.sleep(ctx, p.memberID, rq.method, c.backoff(retries), "retry", herr); err != nil {
-					return nil, nil, err
-				}
-				retries++
-				continue
-			}
-			return nil, nil, herr
+			continue
 		}
 		status := hresp.StatusCode()
 		info.Status = status
@@ -571,19 +561,43 @@ func (p *PortalClient) do(ctx context.Context, rq *request) (*Response, *envelop
 		c.report(ctx, info)
 		resp := &Response{StatusCode: status, Header: hresp.Header(), Result: env.Result, Endpoint: endpoint,
 			Attempts: attempt, LimiterWait: totalWait}
-		if env.Total != nil {
-			resp.Total = int(*env.Total)
-		}
-		if env.Next != nil {
-			resp.Next, resp.HasNext = int(*env.Next), true
-		}
-		if env.Time != nil {
-			resp.Time = *env.Time
-			if rq.method != "batch" {
-				c.recordTiming(ctx, p.memberID, rq.method, resp.Time)
-			}
-		}
+		p.paging(ctx, rq, env, resp)
 		return resp, env, nil
+	}
+}
+
+// transportError handles a request that got no answer at all: a read is
+// tried again after a back-off, up to MaxRetries times (it returns nil
+// then); a write is not, since it may have run.
+func (p *PortalClient) transportError(ctx context.Context, rq *request, info RequestInfo, herr error, retries *int) error {
+	c := p.c
+	herr = fmt.Errorf("bitrix: portal %s: %s: %w", p.memberID, rq.method, herr)
+	info.Err = herr
+	c.report(ctx, info)
+	if ctx.Err() != nil || !rq.read || *retries >= c.cfg.MaxRetries {
+		return herr
+	}
+	if err := c.sleep(ctx, p.memberID, rq.method, c.backoff(*retries), "retry", herr); err != nil {
+		return err
+	}
+	*retries++
+	return nil
+}
+
+// paging copies the envelope's total, next and time into resp, and
+// records the method's operating time.
+func (p *PortalClient) paging(ctx context.Context, rq *request, env *envelope, resp *Response) {
+	if env.Total != nil {
+		resp.Total = int(*env.Total)
+	}
+	if env.Next != nil {
+		resp.Next, resp.HasNext = int(*env.Next), true
+	}
+	if env.Time != nil {
+		resp.Time = *env.Time
+		if rq.method != "batch" {
+			p.c.recordTiming(ctx, p.memberID, rq.method, resp.Time)
+		}
 	}
 }
 
@@ -595,24 +609,7 @@ func (p *PortalClient) handleError(ctx context.Context, rq *request, tok *Token,
 	ae, isAPI := apiErrorOf(err)
 	switch {
 	case isAPI && ae.HasCode(CodeQueryLimitExceeded):
-		// Refused before it ran: safe to repeat even a write. The portal's
-		// bucket is full whatever the shared limiter thought: fill it too,
-		// so every process waits instead of spending refusals.
-		iv, ferr := c.fillBudget(ctx, p.memberID)
-		if ferr != nil {
-			return false, errors.Join(err, ferr)
-		}
-		d := max(c.backoff(*limitRetries), iv)
-		if *limitRetries >= c.cfg.MaxLimitRetries {
-			// The refusals outlasted the retries: the caller reschedules
-			// (a job gives its worker back) after the next backoff step.
-			return false, &RateLimitedError{MemberID: p.memberID, Method: rq.method, RetryIn: d, Reason: "query_limit", Err: err}
-		}
-		*limitRetries++
-		if err := c.sleep(ctx, p.memberID, rq.method, d, "query_limit", err); err != nil {
-			return false, err
-		}
-		return true, nil
+		return p.queryLimited(ctx, rq, err, limitRetries)
 	case isAPI && ae.HasCode(CodeOperationTimeLimit):
 		// A batch-level 429 names no nested method: pause them all.
 		for _, m := range rq.methods {
@@ -640,32 +637,11 @@ func (p *PortalClient) handleError(ctx context.Context, rq *request, tok *Token,
 		}
 		return true, nil
 	case isAPI && ae.HasCode(CodeInvalidToken, CodeNoAuthFound, CodePaymentRequired):
-		// Another process may have refreshed, which kills the old access
-		// token: re-read once before giving the portal up.
-		// The check runs under the portal lock, which a refresher holds
-		// from its exchange until its save: the portal may reject the old
-		// token before the new one reaches the store.
 		if *rechecked {
 			return false, c.markReauth(ctx, p.memberID, err)
 		}
 		*rechecked = true
-		c.dropToken(p.memberID)
-		var replaced bool
-		lerr := c.withPortalLock(ctx, p.memberID, func() error {
-			cur, err := c.store.Load(ctx, p.memberID)
-			if err != nil {
-				return err
-			}
-			replaced = cur.AccessToken != tok.AccessToken
-			return nil
-		})
-		if lerr != nil {
-			return false, errors.Join(err, lerr)
-		}
-		if replaced {
-			return true, nil
-		}
-		return false, c.markReauth(ctx, p.memberID, err)
+		return p.tokenRefused(ctx, tok, err)
 	}
 	if rq.read && *retries < c.cfg.MaxRetries && retryableServerError(err) {
 		d := c.backoff(*retries)
@@ -676,6 +652,56 @@ func (p *PortalClient) handleError(ctx context.Context, rq *request, tok *Token,
 		return true, nil
 	}
 	return false, err
+}
+
+// queryLimited handles QUERY_LIMIT_EXCEEDED. The request was refused
+// before it ran: safe to repeat even a write. The portal's bucket is full
+// whatever the shared limiter thought: fill it too, so every process waits
+// instead of spending refusals.
+func (p *PortalClient) queryLimited(ctx context.Context, rq *request, err error, limitRetries *int) (bool, error) {
+	c := p.c
+	iv, ferr := c.fillBudget(ctx, p.memberID)
+	if ferr != nil {
+		return false, errors.Join(err, ferr)
+	}
+	d := max(c.backoff(*limitRetries), iv)
+	if *limitRetries >= c.cfg.MaxLimitRetries {
+		// The refusals outlasted the retries: the caller reschedules
+		// (a job gives its worker back) after the next backoff step.
+		return false, &RateLimitedError{MemberID: p.memberID, Method: rq.method, RetryIn: d, Reason: "query_limit", Err: err}
+	}
+	*limitRetries++
+	if err := c.sleep(ctx, p.memberID, rq.method, d, "query_limit", err); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// tokenRefused handles an access token the portal refused for the first
+// time. Another process may have refreshed, which kills the old access
+// token: re-read once before giving the portal up. The check runs under
+// the portal lock, which a refresher holds from its exchange until its
+// save: the portal may reject the old token before the new one reaches
+// the store.
+func (p *PortalClient) tokenRefused(ctx context.Context, tok *Token, err error) (bool, error) {
+	c := p.c
+	c.dropToken(p.memberID)
+	var replaced bool
+	lerr := c.withPortalLock(ctx, p.memberID, func() error {
+		cur, err := c.store.Load(ctx, p.memberID)
+		if err != nil {
+			return err
+		}
+		replaced = cur.AccessToken != tok.AccessToken
+		return nil
+	})
+	if lerr != nil {
+		return false, errors.Join(err, lerr)
+	}
+	if replaced {
+		return true, nil
+	}
+	return false, c.markReauth(ctx, p.memberID, err)
 }
 
 func retryableServerError(err error) bool {

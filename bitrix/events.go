@@ -132,145 +132,163 @@ func ParseEventRequest(r *http.Request) (*Event, error) {
 // authenticity check there is), and data[FIELDS][ID] for CRM record events.
 // It does not check the application token; call Event.Verify.
 func ParseEvent(form url.Values) (*Event, error) {
-	p := &problems{kind: "event"}
-	get := func(k string) string { return strings.TrimSpace(form.Get(k)) }
-	e := &Event{Name: strings.ToUpper(get("event")), Data: map[string]string{}}
-
+	f := eventForm{form: form, p: &problems{kind: "event"}}
+	e := &Event{Name: strings.ToUpper(f.get("event")), Data: map[string]string{}}
 	if e.Name == "" {
-		p.add("event", "required")
+		f.p.add("event", "required")
 	} else if !validEventName(e.Name) {
-		p.add("event", "invalid name %q", e.Name)
+		f.p.add("event", "invalid name %q", e.Name)
 	}
-	optInt := func(field string, dst *int) {
-		if v := get(field); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				p.add(field, "expected a non-negative integer, got %q", v)
-				return
-			}
-			*dst = n
-		}
-	}
-	optID := func(field string, dst *ID) bool {
-		v := get(field)
-		if v == "" {
-			return false
-		}
-		id, err := ParseID(v)
-		if err != nil || id < 0 {
-			p.add(field, "expected an id, got %q", v)
-			return false
-		}
-		*dst = id
-		return true
-	}
-	optUnix := func(field string, dst *time.Time) {
-		var n int
-		optInt(field, &n)
-		if n > 0 {
-			*dst = time.Unix(int64(n), 0).UTC()
-		}
-	}
-	optVersion := func(field string, dst *string) {
-		if v := get(field); v != "" {
-			if !validVersion(v) {
-				p.add(field, "expected a version such as 2 or 2.1.0, got %q", v)
-				return
-			}
-			*dst = v
-		}
-	}
-	optBool := func(field string, dst *bool) {
-		if v := get(field); v != "" {
-			b, err := parseBool(v)
-			if err != nil {
-				p.add(field, "expected Y/N or 1/0, got %q", v)
-				return
-			}
-			*dst = b
-		}
-	}
-
-	optID("event_handler_id", &e.HandlerID)
-	optUnix("ts", &e.Time)
-
-	a := &e.Auth
-	a.AccessToken = get("auth[access_token]")
-	a.RefreshToken = get("auth[refresh_token]")
-	a.Scope = get("auth[scope]")
-	a.Domain = get("auth[domain]")
-	a.ServerEndpoint = get("auth[server_endpoint]")
-	a.ClientEndpoint = get("auth[client_endpoint]")
-	a.Status = get("auth[status]")
-	a.MemberID = get("auth[member_id]")
-	a.ApplicationToken = get("auth[application_token]")
-	optUnix("auth[expires]", &a.Expires)
-	optInt("auth[expires_in]", &a.ExpiresIn)
-	optID("auth[user_id]", &a.UserID)
-
-	if !validMemberID(a.MemberID) {
-		if a.MemberID == "" {
-			p.add("auth[member_id]", "required")
-		} else {
-			p.add("auth[member_id]", "invalid %q", a.MemberID)
-		}
-	}
-	if a.ApplicationToken == "" {
-		p.add("auth[application_token]", "required")
-	}
-	for _, fv := range [][2]string{{"auth[access_token]", a.AccessToken}, {"auth[refresh_token]", a.RefreshToken}, {"auth[application_token]", a.ApplicationToken}} {
-		if !validToken(fv[1]) {
-			p.add(fv[0], "invalid token")
-		}
-	}
-	if a.Domain != "" && !validHost(a.Domain) {
-		p.add("auth[domain]", "not a host name: %q", a.Domain)
-	}
-	for _, fv := range [][2]string{{"auth[client_endpoint]", a.ClientEndpoint}, {"auth[server_endpoint]", a.ServerEndpoint}} {
-		if fv[1] != "" && !validURL(fv[1]) {
-			p.add(fv[0], "not a URL: %q", fv[1])
-		}
-	}
-
+	f.id("event_handler_id", &e.HandlerID)
+	f.unix("ts", &e.Time)
+	f.auth(&e.Auth)
 	for k, vs := range form {
 		if strings.HasPrefix(k, "data[") && strings.HasSuffix(k, "]") && len(vs) > 0 {
 			inner := k[len("data[") : len(k)-1]
 			e.Data[strings.ReplaceAll(inner, "][", ".")] = vs[0]
 		}
 	}
+	f.record(e)
+	if err := f.p.err(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
 
+// eventForm reads an event's form fields, noting each problem it finds.
+type eventForm struct {
+	form url.Values
+	p    *problems
+}
+
+func (f eventForm) get(k string) string { return strings.TrimSpace(f.form.Get(k)) }
+
+func (f eventForm) int(field string, dst *int) {
+	if v := f.get(field); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			f.p.add(field, "expected a non-negative integer, got %q", v)
+			return
+		}
+		*dst = n
+	}
+}
+
+// id reads an optional id; it reports whether one was there and valid.
+func (f eventForm) id(field string, dst *ID) bool {
+	v := f.get(field)
+	if v == "" {
+		return false
+	}
+	id, err := ParseID(v)
+	if err != nil || id < 0 {
+		f.p.add(field, "expected an id, got %q", v)
+		return false
+	}
+	*dst = id
+	return true
+}
+
+func (f eventForm) unix(field string, dst *time.Time) {
+	var n int
+	f.int(field, &n)
+	if n > 0 {
+		*dst = time.Unix(int64(n), 0).UTC()
+	}
+}
+
+func (f eventForm) version(field string, dst *string) {
+	if v := f.get(field); v != "" {
+		if !validVersion(v) {
+			f.p.add(field, "expected a version such as 2 or 2.1.0, got %q", v)
+			return
+		}
+		*dst = v
+	}
+}
+
+func (f eventForm) bool(field string, dst *bool) {
+	if v := f.get(field); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			f.p.add(field, "expected Y/N or 1/0, got %q", v)
+			return
+		}
+		*dst = b
+	}
+}
+
+// auth reads and checks the auth[...] fields every event carries.
+func (f eventForm) auth(a *EventAuth) {
+	a.AccessToken = f.get("auth[access_token]")
+	a.RefreshToken = f.get("auth[refresh_token]")
+	a.Scope = f.get("auth[scope]")
+	a.Domain = f.get("auth[domain]")
+	a.ServerEndpoint = f.get("auth[server_endpoint]")
+	a.ClientEndpoint = f.get("auth[client_endpoint]")
+	a.Status = f.get("auth[status]")
+	a.MemberID = f.get("auth[member_id]")
+	a.ApplicationToken = f.get("auth[application_token]")
+	f.unix("auth[expires]", &a.Expires)
+	f.int("auth[expires_in]", &a.ExpiresIn)
+	f.id("auth[user_id]", &a.UserID)
+
+	if !validMemberID(a.MemberID) {
+		if a.MemberID == "" {
+			f.p.add("auth[member_id]", "required")
+		} else {
+			f.p.add("auth[member_id]", "invalid %q", a.MemberID)
+		}
+	}
+	if a.ApplicationToken == "" {
+		f.p.add("auth[application_token]", "required")
+	}
+	for _, fv := range [][2]string{{"auth[access_token]", a.AccessToken}, {"auth[refresh_token]", a.RefreshToken}, {"auth[application_token]", a.ApplicationToken}} {
+		if !validToken(fv[1]) {
+			f.p.add(fv[0], "invalid token")
+		}
+	}
+	if a.Domain != "" && !validHost(a.Domain) {
+		f.p.add("auth[domain]", "not a host name: %q", a.Domain)
+	}
+	for _, fv := range [][2]string{{"auth[client_endpoint]", a.ClientEndpoint}, {"auth[server_endpoint]", a.ServerEndpoint}} {
+		if fv[1] != "" && !validURL(fv[1]) {
+			f.p.add(fv[0], "not a URL: %q", fv[1])
+		}
+	}
+}
+
+// record reads the fields particular to the event: the record of a CRM
+// event, the pipeline of a deal's move, the version of an app event.
+func (f eventForm) record(e *Event) {
 	if _, ok := crmEvents[e.Name]; ok {
-		switch v := get("data[FIELDS][ID]"); {
+		switch v := f.get("data[FIELDS][ID]"); {
 		case v == "":
-			p.add("data[FIELDS][ID]", "required for %s", e.Name)
+			f.p.add("data[FIELDS][ID]", "required for %s", e.Name)
 		default:
 			id, err := ParseID(v)
 			if err != nil || id <= 0 {
-				p.add("data[FIELDS][ID]", "expected a positive id, got %q", v)
+				f.p.add("data[FIELDS][ID]", "expected a positive id, got %q", v)
 			}
 			e.RecordID = id
 		}
 	}
 	if e.Name == EventDealMoveToCategory {
-		e.HasCategory = optID("data[FIELDS][CATEGORY_ID]", &e.CategoryID)
-		e.StageID = get("data[FIELDS][STAGE_ID]")
-		if !e.HasCategory && get("data[FIELDS][CATEGORY_ID]") == "" {
-			p.add("data[FIELDS][CATEGORY_ID]", "required for %s", e.Name)
+		e.HasCategory = f.id("data[FIELDS][CATEGORY_ID]", &e.CategoryID)
+		e.StageID = f.get("data[FIELDS][STAGE_ID]")
+		if !e.HasCategory && f.get("data[FIELDS][CATEGORY_ID]") == "" {
+			f.p.add("data[FIELDS][CATEGORY_ID]", "required for %s", e.Name)
 		}
 	}
 	switch e.Name {
 	case EventAppInstall, EventAppUpdate, EventAppUninstall:
-		optVersion("data[VERSION]", &e.Version)
-		optVersion("data[PREVIOUS_VERSION]", &e.PreviousVersion)
-		optBool("data[ACTIVE]", &e.Active)
-		optBool("data[INSTALLED]", &e.Installed)
-		optBool("data[CLEAN]", &e.Clean)
-		e.LanguageID = get("data[LANGUAGE_ID]")
+		f.version("data[VERSION]", &e.Version)
+		f.version("data[PREVIOUS_VERSION]", &e.PreviousVersion)
+		f.bool("data[ACTIVE]", &e.Active)
+		f.bool("data[INSTALLED]", &e.Installed)
+		f.bool("data[CLEAN]", &e.Clean)
+		e.LanguageID = f.get("data[LANGUAGE_ID]")
 	}
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	return e, nil
 }
 
 // validVersion accepts an application version as Bitrix24 names it: up to

@@ -117,30 +117,9 @@ var keysets = map[string]keyset{
 // point past the end, are ignored. A page that does not move the cursor
 // forward stops the scan with ErrStalledCursor.
 func (p *PortalClient) Scan(ctx context.Context, opts ScanOptions, fn func(*ScanPage) error) (ID, error) {
-	l := opts.lister()
-	n := opts.PagesPerRequest
-	if n <= 0 {
-		n = MaxBatch
-	}
-	if n > MaxBatch {
-		return opts.After, fmt.Errorf("bitrix: scan: PagesPerRequest %d > %d", n, MaxBatch)
-	}
-	gt := ">" + l.IDField
-	for k := range l.Filter {
-		if strings.EqualFold(strings.TrimSpace(k), gt) {
-			return opts.After, fmt.Errorf("bitrix: scan: filter must not contain %q; use After", k)
-		}
-	}
-	if sel, ok := l.Params["select"].([]string); ok && len(sel) > 0 {
-		has := false
-		for _, s := range sel {
-			if s == "*" || strings.EqualFold(s, l.IDField) {
-				has = true
-			}
-		}
-		if !has {
-			l.Params["select"] = append(slices.Clone(sel), l.IDField)
-		}
+	l, n, err := opts.prepare()
+	if err != nil {
+		return opts.After, err
 	}
 	opts.Method = l.Method
 
@@ -162,31 +141,8 @@ func (p *PortalClient) Scan(ctx context.Context, opts ScanOptions, fn func(*Scan
 		for k := range cmds {
 			name := cmds[k].Name
 			if err := res.Err(name); err != nil {
-				if !notRun(err) {
-					return cursor, fmt.Errorf("bitrix: scan %s after %d: %w", opts.Method, cursor, err)
-				}
-				if limitRetries >= p.c.cfg.MaxLimitRetries {
-					// Refused past the retries: the caller resumes from
-					// cursor after the next backoff step.
-					rl := &RateLimitedError{MemberID: p.memberID, Method: opts.Method, RetryIn: p.c.backoff(limitRetries),
-						Reason: "query_limit", Err: err}
-					if IsOperationLimit(err) {
-						// Batch paused the method: the pause is the wait.
-						d, _, _, derr := p.c.methodDelay(ctx, p.memberID, []string{opts.Method})
-						if derr != nil {
-							return cursor, errors.Join(err, derr)
-						}
-						rl.Reason, rl.RetryIn = "operating", max(d, rl.RetryIn)
-					}
-					return cursor, fmt.Errorf("bitrix: scan %s after %d: %w", opts.Method, cursor, rl)
-				}
-				// Refused before running: the next request restarts here.
-				// Batch already paused the method for OPERATION_TIME_LIMIT.
-				limitRetries++
-				if IsQueryLimit(err) {
-					if err := p.c.sleep(ctx, p.memberID, opts.Method, p.c.backoff(limitRetries-1), "query_limit", err); err != nil {
-						return cursor, err
-					}
+				if err := p.scanRefused(ctx, opts.Method, cursor, err, &limitRetries); err != nil {
+					return cursor, err
 				}
 				break
 			}
@@ -215,6 +171,61 @@ func (p *PortalClient) Scan(ctx context.Context, opts ScanOptions, fn func(*Scan
 			}
 		}
 	}
+}
+
+// prepare checks the options and returns the lister and how many pages to
+// ask for per request; the lister's select gains the id field if needed.
+func (opts ScanOptions) prepare() (Lister, int, error) {
+	l := opts.lister()
+	n := opts.PagesPerRequest
+	if n <= 0 {
+		n = MaxBatch
+	}
+	if n > MaxBatch {
+		return l, 0, fmt.Errorf("bitrix: scan: PagesPerRequest %d > %d", n, MaxBatch)
+	}
+	gt := ">" + l.IDField
+	for k := range l.Filter {
+		if strings.EqualFold(strings.TrimSpace(k), gt) {
+			return l, 0, fmt.Errorf("bitrix: scan: filter must not contain %q; use After", k)
+		}
+	}
+	if sel, ok := l.Params["select"].([]string); ok && len(sel) > 0 {
+		if !slices.ContainsFunc(sel, func(s string) bool { return s == "*" || strings.EqualFold(s, l.IDField) }) {
+			l.Params["select"] = append(slices.Clone(sel), l.IDField)
+		}
+	}
+	return l, n, nil
+}
+
+// scanRefused handles a page the portal refused. A refusal before it ran
+// (a query or operating limit) is retried from the cursor by the next
+// request, after a back-off for QUERY_LIMIT_EXCEEDED (Batch already paused
+// the method for OPERATION_TIME_LIMIT); past the retries, it is a
+// RateLimitedError and the caller resumes from cursor later. Any other
+// error ends the scan.
+func (p *PortalClient) scanRefused(ctx context.Context, method string, cursor ID, err error, limitRetries *int) error {
+	if !notRun(err) {
+		return fmt.Errorf("bitrix: scan %s after %d: %w", method, cursor, err)
+	}
+	if *limitRetries >= p.c.cfg.MaxLimitRetries {
+		rl := &RateLimitedError{MemberID: p.memberID, Method: method, RetryIn: p.c.backoff(*limitRetries),
+			Reason: "query_limit", Err: err}
+		if IsOperationLimit(err) {
+			// Batch paused the method: the pause is the wait.
+			d, _, _, derr := p.c.methodDelay(ctx, p.memberID, []string{method})
+			if derr != nil {
+				return errors.Join(err, derr)
+			}
+			rl.Reason, rl.RetryIn = "operating", max(d, rl.RetryIn)
+		}
+		return fmt.Errorf("bitrix: scan %s after %d: %w", method, cursor, rl)
+	}
+	*limitRetries++
+	if IsQueryLimit(err) {
+		return p.c.sleep(ctx, p.memberID, method, p.c.backoff(*limitRetries-1), "query_limit", err)
+	}
+	return nil
 }
 
 // pageName names chained pages p00..p49, so that sorting the names (as a

@@ -252,6 +252,16 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 	// What changed, and whether a column gained or lost records.
 	touched := map[app.ClientRef]bool{}
 	rebuild := map[segment.Entity]bool{}
+	b.applyClients(ch, clients, touched, rebuild)
+	b.applyDeals(ch.IDs[segment.EntityDeal], deals, touched, rebuild)
+	b.refreshColumns(ch.IDs[segment.EntityDeal], touched, rebuild)
+	b.gen = ch.Gen
+	return nil
+}
+
+// applyClients puts changed contacts and companies into the snapshot; it
+// notes each one touched, and a column to rebuild when one came or went.
+func (b *base) applyClients(ch app.MirrorChanges, clients map[segment.Entity]map[int64]*app.MirrorClient, touched map[app.ClientRef]bool, rebuild map[segment.Entity]bool) {
 	for e, rows := range clients {
 		for _, id := range ch.IDs[e] {
 			cl, had := rows[id], b.snap.clients[e][id] != nil
@@ -264,7 +274,13 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 			touched[app.ClientRef{Entity: e, ID: id}] = true
 		}
 	}
-	for _, id := range ch.IDs[segment.EntityDeal] {
+}
+
+// applyDeals puts changed deals into the snapshot and into their clients'
+// deal lists (kept sorted by id); it notes the clients touched, and the
+// deal column to rebuild when a deal came or went.
+func (b *base) applyDeals(ids []int64, deals map[int64]*app.MirrorDeal, touched map[app.ClientRef]bool, rebuild map[segment.Entity]bool) {
+	for _, id := range ids {
 		if old := b.deals[id]; old != nil {
 			for _, ref := range old.row.Clients() {
 				b.snap.dealsOf[ref] = slices.DeleteFunc(b.snap.dealsOf[ref], func(d segment.Deal) bool { return d.ID == id })
@@ -289,6 +305,11 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 			touched[ref] = true
 		}
 	}
+}
+
+// refreshColumns rebuilds the columns that gained or lost records and
+// updates the touched rows of the others in place.
+func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, rebuild map[segment.Entity]bool) {
 	for e := range rebuild {
 		b.cols[e] = b.column(e)
 	}
@@ -300,14 +321,12 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 		}
 	}
 	if col := b.cols[segment.EntityDeal]; !rebuild[segment.EntityDeal] {
-		for _, id := range ch.IDs[segment.EntityDeal] {
+		for _, id := range dealIDs {
 			if p, ok := col.pos[id]; ok {
 				col.rows[p] = b.deals[id]
 			}
 		}
 	}
-	b.gen = ch.Gen
-	return nil
 }
 
 func newDealRow(d *app.MirrorDeal, perUnit map[string]float64) *dealRow {

@@ -128,57 +128,17 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 
 	// The portal, as an admin would find it: a CRM with history, and a
 	// pipeline for premium deals that is still empty.
-	step := d.step("seeding the simulated portal")
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-	d.sim = b24sim.New(b24sim.Options{Addr: "127.0.0.1:0", Seed: opts.Seed, Domain: "segmentor-demo.bitrix24.com",
-		ClientID: "app.segmentor.demo", ClientSecret: hex.EncodeToString(secret),
-		RatePerSecond: demoRate, Burst: demoBurst})
+	d.seedPortal()
 	defer d.sim.Close()
-	d.simStart = time.Now()
-	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2})
-	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
-	step(fmt.Sprintf("%s contacts, %s companies, %s deals (%s won) in %d pipelines, 4 currencies",
-		thousands(gen.Contacts), thousands(gen.Companies), thousands(gen.Deals), thousands(gen.Won), len(gen.Pipelines)+1))
 
-	// The app, wired exactly as `segmentor serve`, with the simulator as
-	// its Bitrix24 and its OAuth server.
-	appEnv := map[string]string{
-		"LISTEN_ADDR":       "127.0.0.1:0",
-		"APP_BASE_URL":      d.front,
-		"B24_CLIENT_ID":     d.sim.ClientID(),
-		"B24_CLIENT_SECRET": d.sim.ClientSecret(),
-		"B24_OAUTH_URL":     d.sim.OAuthURL(),
-		"B24_ALLOW_HTTP":    "true",
+	stop, err := d.startApp(ctx, ln, log)
+	if err != nil || stop == nil {
+		return err
 	}
-	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopApp()
-	ready := make(chan string, 1)
-	appDone := make(chan error, 1)
-	go func() {
-		appDone <- run(appCtx, []string{"serve"}, func(k string) string { return appEnv[k] }, log, ready)
-	}()
-	var appAddr string
-	select {
-	case appAddr = <-ready:
-	case err := <-appDone:
-		return fmt.Errorf("demo: the app did not start: %w", err)
-	case <-ctx.Done():
-		stopApp()
-		return <-appDone
-	}
-	portal := d.portalServer("http://"+appAddr, log)
-	go func() { _ = portal.Serve(ln) }()
-	// Shut down in order: users first (below), then the app (it stops
-	// accepting, hands back its jobs, closes Redis), then the portal.
 	defer func() {
-		stopApp()
-		if aerr := <-appDone; err == nil {
-			err = aerr
+		if serr := stop(); err == nil {
+			err = serr
 		}
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = portal.Shutdown(sctx)
 	}()
 	d.api = &demoAPI{base: d.front, http: &http.Client{Timeout: 30 * time.Second}}
 
@@ -206,6 +166,69 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 	<-usersDone
 	fmt.Fprintln(out, "\nStopping: the app finishes or hands back its jobs, then the portal closes.")
 	return nil
+}
+
+// startApp runs the app as `segmentor serve` would, and the portal's front
+// on ln. stop shuts down in order: the app (it stops accepting, hands back
+// its jobs, closes Redis), then the portal. If ctx ends before the app is
+// up, startApp returns a nil stop and what the app returned.
+func (d *demoRun) startApp(ctx context.Context, ln net.Listener, log *slog.Logger) (stop func() error, err error) {
+	env := d.appEnv()
+	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
+	ready := make(chan string, 1)
+	appDone := make(chan error, 1)
+	go func() {
+		appDone <- run(appCtx, []string{"serve"}, func(k string) string { return env[k] }, log, ready)
+	}()
+	var appAddr string
+	select {
+	case appAddr = <-ready:
+	case err := <-appDone:
+		stopApp()
+		return nil, fmt.Errorf("demo: the app did not start: %w", err)
+	case <-ctx.Done():
+		stopApp()
+		return nil, <-appDone
+	}
+	portal := d.portalServer("http://"+appAddr, log)
+	go func() { _ = portal.Serve(ln) }()
+	return func() error {
+		stopApp()
+		err := <-appDone
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = portal.Shutdown(sctx)
+		return err
+	}, nil
+}
+
+// seedPortal starts the simulated portal and fills it.
+func (d *demoRun) seedPortal() {
+	opts := d.opts
+	step := d.step("seeding the simulated portal")
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	d.sim = b24sim.New(b24sim.Options{Addr: "127.0.0.1:0", Seed: opts.Seed, Domain: "segmentor-demo.bitrix24.com",
+		ClientID: "app.segmentor.demo", ClientSecret: hex.EncodeToString(secret),
+		RatePerSecond: demoRate, Burst: demoBurst})
+	d.simStart = time.Now()
+	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2})
+	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
+	step(fmt.Sprintf("%s contacts, %s companies, %s deals (%s won) in %d pipelines, 4 currencies",
+		thousands(gen.Contacts), thousands(gen.Companies), thousands(gen.Deals), thousands(gen.Won), len(gen.Pipelines)+1))
+}
+
+// appEnv is the app's environment: wired exactly as `segmentor serve`,
+// with the simulator as its Bitrix24 and its OAuth server.
+func (d *demoRun) appEnv() map[string]string {
+	return map[string]string{
+		"LISTEN_ADDR":       "127.0.0.1:0",
+		"APP_BASE_URL":      d.front,
+		"B24_CLIENT_ID":     d.sim.ClientID(),
+		"B24_CLIENT_SECRET": d.sim.ClientSecret(),
+		"B24_OAUTH_URL":     d.sim.OAuthURL(),
+		"B24_ALLOW_HTTP":    "true",
+	}
 }
 
 // quiet drops an error caused by Ctrl-C: stopping early is not a failure.

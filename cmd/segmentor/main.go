@@ -116,55 +116,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	}
 	defer a.Close()
 	errc := make(chan error, 3)
-	var stops, quit []func()
-	if cfg.Role == "all" || cfg.Role == "web" {
-		web, err := a.Web()
-		if err != nil {
-			return err
+	stops, quit, err := startRoles(ctx, cfg, a, rdb, log, ready, errc)
+	if err != nil {
+		for _, s := range stops {
+			s()
 		}
-		srv, addr, err := startWeb(cfg, a.Router(web), log, errc)
-		if err != nil {
-			return err
-		}
-		if ready != nil {
-			ready <- addr
-		}
-		stops = append(stops, shutdownHTTP(srv, log))
-	}
-	if cfg.Role == "worker" && cfg.OpsAddr != "" {
-		// A worker's jobs and REST calls are counted in its own registry:
-		// it serves the probes, /metrics and the queue view on OPS_ADDR.
-		opsCfg := cfg
-		opsCfg.ListenAddr = cfg.OpsAddr
-		srv, addr, err := startWeb(opsCfg, a.OpsRouter(), log, errc)
-		if err != nil {
-			return err
-		}
-		if ready != nil {
-			ready <- addr
-		}
-		stops = append(stops, shutdownHTTP(srv, log))
-	}
-	if cfg.Role == "all" || cfg.Role == "worker" {
-		w, mux, worker, err := a.Worker(asynqLogger{log})
-		if err != nil {
-			return err
-		}
-		worker.Register(mux)
-		if err := w.Start(mux); err != nil {
-			return fmt.Errorf("start worker: %w", err)
-		}
-		log.Info("worker started", "queues", jobs.Queues())
-		quit = append(quit, w.Stop) // takes no new job from the signal on
-		stops = append(stops, w.Shutdown)
-		// Every worker competes for the scheduler lock; one schedules.
-		sctx, stopScheduler := context.WithCancel(ctx)
-		schedDone := make(chan struct{})
-		go func() {
-			defer close(schedDone)
-			_ = jobs.RunScheduler(sctx, rdb, log, 0, nil)
-		}()
-		stops = append(stops, func() { stopScheduler(); <-schedDone })
+		return err
 	}
 
 	select {
@@ -185,6 +142,64 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	}
 	wg.Wait()
 	return err
+}
+
+// startRoles starts what cfg.Role asks for: the web server, a worker's ops
+// server, the worker and its scheduler. It returns what to call at once on
+// shutdown (quit) and what to call side by side after (stops); on error,
+// stops holds what was already started.
+func startRoles(ctx context.Context, cfg config, a *wiring.App, rdb redis.UniversalClient, log *slog.Logger, ready chan<- string, errc chan error) (stops, quit []func(), err error) {
+	serve := func(c config, h http.Handler) error {
+		srv, addr, err := startWeb(c, h, log, errc)
+		if err != nil {
+			return err
+		}
+		if ready != nil {
+			ready <- addr
+		}
+		stops = append(stops, shutdownHTTP(srv, log))
+		return nil
+	}
+	if cfg.Role == "all" || cfg.Role == "web" {
+		web, err := a.Web()
+		if err != nil {
+			return stops, nil, err
+		}
+		if err := serve(cfg, a.Router(web)); err != nil {
+			return stops, nil, err
+		}
+	}
+	if cfg.Role == "worker" && cfg.OpsAddr != "" {
+		// A worker's jobs and REST calls are counted in its own registry:
+		// it serves the probes, /metrics and the queue view on OPS_ADDR.
+		opsCfg := cfg
+		opsCfg.ListenAddr = cfg.OpsAddr
+		if err := serve(opsCfg, a.OpsRouter()); err != nil {
+			return stops, nil, err
+		}
+	}
+	if cfg.Role == "all" || cfg.Role == "worker" {
+		w, mux, worker, err := a.Worker(asynqLogger{log})
+		if err != nil {
+			return stops, nil, err
+		}
+		worker.Register(mux)
+		if err := w.Start(mux); err != nil {
+			return stops, nil, fmt.Errorf("start worker: %w", err)
+		}
+		log.Info("worker started", "queues", jobs.Queues())
+		quit = append(quit, w.Stop) // takes no new job from the signal on
+		stops = append(stops, w.Shutdown)
+		// Every worker competes for the scheduler lock; one schedules.
+		sctx, stopScheduler := context.WithCancel(ctx)
+		schedDone := make(chan struct{})
+		go func() {
+			defer close(schedDone)
+			_ = jobs.RunScheduler(sctx, rdb, log, 0, nil)
+		}()
+		stops = append(stops, func() { stopScheduler(); <-schedDone })
+	}
+	return stops, quit, nil
 }
 
 func startWeb(cfg config, router http.Handler, log *slog.Logger, errc chan<- error) (*http.Server, string, error) {
