@@ -73,6 +73,10 @@ func FuzzPortalAnswer(f *testing.F) {
 		writeJSON(w, 200, `{"access_token":"at-1","refresh_token":"rt-1","expires_in":3600,"member_id":"`+testMember+
 			`","client_endpoint":"`+e.srv.URL+portalPath+`"}`)
 	})
+	// Every input's client shares the test server's HTTP transport: one
+	// each (a client without a transport gets its own) would keep its idle
+	// connections open until the fuzzer ran out of file descriptors.
+	hc := e.srv.Client()
 	var execs atomic.Int64
 	f.Fuzz(func(t *testing.T, code uint8, body string) {
 		// Client sleeps are on a fake clock: real time spent is the work.
@@ -88,7 +92,7 @@ func FuzzPortalAnswer(f *testing.F) {
 		// A new process each time, with its own Redis keys: fresh tokens,
 		// no pause or timing left by an earlier answer.
 		client, err := NewClient(Config{Key: keyIn(fmt.Sprintf("fz%d:", execs.Add(1))), ClientID: "app.1", ClientSecret: "s3cr3t", OAuthURL: e.srv.URL + oauthPath,
-			Redis: e.rdb, AllowHTTP: true, Clock: fakeclock.At(time.Now()), Rand: func() float64 { return 0.5 },
+			HTTPClient: hc, Redis: e.rdb, AllowHTTP: true, Clock: fakeclock.At(time.Now()), Rand: func() float64 { return 0.5 },
 			Profile: func(context.Context, string) (Profile, error) { return UnlimitedProfile(), nil },
 			Tokens: NewMemoryTokenStore(&Token{MemberID: testMember, AccessToken: "at-0", RefreshToken: "rt-0",
 				Expiry: time.Now().Add(time.Hour), ClientEndpoint: e.srv.URL + portalPath})})

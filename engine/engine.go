@@ -99,7 +99,7 @@ func (c *Classifier) rulesFor(ctx context.Context, memberID string) (*portalRule
 		return pr, nil
 	}
 	c.mu.Unlock()
-	cfg, err := segment.ParseConfig(sc.Config)
+	cfg, err := segment.ParseSavedConfig(sc.Config)
 	if err != nil {
 		return nil, fmt.Errorf("config %s v%d: %w", memberID, sc.Version, err)
 	}

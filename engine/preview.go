@@ -338,7 +338,7 @@ func (a *Analyst) segmentNames(ctx context.Context, memberID string, draft segme
 	}
 	add(draft)
 	if sc, err := a.Store.Config(ctx, memberID); err == nil && len(sc.Config) > 0 {
-		if saved, err := segment.ParseConfig(sc.Config); err == nil {
+		if saved, err := segment.ParseSavedConfig(sc.Config); err == nil {
 			add(saved)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -65,7 +66,7 @@ func (a *API) PutConfig(c *gin.Context) {
 	sess := sessionOf(c)
 	var req putConfigRequest
 	if err := decodeBody(c, &req); err != nil || req.BaseVersion == nil || len(req.Config) == 0 {
-		apiError(c, sess.Lang, app.Errorf(app.EInvalid, "Send {base_version, config}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {base_version, config}.", "Отправьте {base_version, config}."))
 		return
 	}
 	ctx := c.Request.Context()
@@ -106,7 +107,7 @@ func (a *API) ValidateConfig(c *gin.Context) {
 		Config json.RawMessage `json:"config"`
 	}
 	if err := decodeBody(c, &req); err != nil || len(req.Config) == 0 {
-		apiError(c, sess.Lang, app.Errorf(app.EInvalid, "Send {config}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {config}.", "Отправьте {config}."))
 		return
 	}
 	ps, err := a.problems(c.Request.Context(), sess.MemberID, req.Config)
@@ -156,7 +157,7 @@ func (a *API) AddType(c *gin.Context) {
 		Name   string `json:"name"`
 	}
 	if err := decodeBody(c, &req); err != nil {
-		apiError(c, sess.Lang, app.Errorf(app.EInvalid, "Send {entity, id, name}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {entity, id, name}.", "Отправьте {entity, id, name}."))
 		return
 	}
 	types, err := a.Directories.AddType(c.Request.Context(), sess.MemberID, segment.Entity(req.Entity), req.ID, req.Name)
@@ -167,10 +168,37 @@ func (a *API) AddType(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{"types": refValues(types)})
 }
 
-// decodeBody reads a JSON body of at most maxConfigBytes.
+// decodeBody reads a JSON body of at most maxConfigBytes into v. The body
+// must be clean JSON (segment.CheckJSON; a body that is not is refused with
+// a segment.Problem saying where), except that a config in it is left to
+// ParseConfig, whose problems have the paths the settings page marks.
 func decodeBody(c *gin.Context, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxConfigBytes))
-	return dec.Decode(v)
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxConfigBytes))
+	if err != nil {
+		return err
+	}
+	if err := segment.CheckJSON(body, segment.MaxJSONDepth, "config"); err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
+// bodyError answers a body decodeBody refused, or one without what the
+// endpoint needs (en, ru say what to send): where the body is not clean
+// JSON, when that is why.
+func bodyError(lang string, err error, en, ru string) error {
+	var p segment.Problem
+	if errors.As(err, &p) {
+		en, ru = problemText(p, segment.EN), problemText(p, segment.RU)
+	}
+	return userError(app.EInvalid, lang, en, ru)
+}
+
+func problemText(p segment.Problem, lang segment.Lang) string {
+	if p.Path == "" {
+		return p.Message(lang)
+	}
+	return p.Path + ": " + p.Message(lang)
 }
 
 // apiRoutes mounts /api/v1: the session start is open, everything else

@@ -341,3 +341,52 @@ func TestAppPage(t *testing.T) {
 		t.Fatalf("the raw template is served: %d", r.Status)
 	}
 }
+
+// A config or request body that is not clean JSON is refused with where
+// it is: inside the config as the config's problem at its path (422, or
+// listed by validate), elsewhere in the body with a 400; nothing is saved.
+func TestAPIRefusesUncleanJSON(t *testing.T) {
+	s := newSettingsStack(t, "ru")
+	admin := s.login(1)
+	controlName := strings.Replace(vipConfig, `"name": "VIP"`, `"name": "VI\u0001P"`, 1)
+	r := s.do("PUT", "/api/v1/config", admin, `{"base_version": 0, "config": `+controlName+`}`)
+	wantProblem := func(what string, r apiResp) {
+		t.Helper()
+		list, _ := r.Body["errors"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("%s: %d %s", what, r.Status, r.Raw)
+		}
+		p := list[0].(map[string]any)
+		if p["path"] != "schemes[0].segments[0].name" || p["code"] != "json_control" || !strings.Contains(p["message"].(string), "Управляющий символ U+0001") {
+			t.Fatalf("%s: problem %v", what, p)
+		}
+	}
+	if r.Status != 422 {
+		t.Fatalf("a control character in a name: %d %s", r.Status, r.Raw)
+	}
+	wantProblem("PUT", r)
+	r = s.do("POST", "/api/v1/config/validate", admin, `{"config": `+controlName+`}`)
+	if r.Status != 200 {
+		t.Fatalf("validate a control character in a name: %d %s", r.Status, r.Raw)
+	}
+	wantProblem("validate", r)
+
+	for _, tt := range []struct{ path, body, message string }{
+		{"/api/v1/config", `{"base_version": 0, "config": ` + vipConfig + `, "config": {"schemes": []}}`, `config: Ключ «config» указан дважды.`},
+		{"/api/v1/config", `{"base_version": 0, "config": ` + vipConfig + `} {"base_version": 1}`, "После конца JSON есть что-то ещё (строка 6, столбец 82)."},
+		{"/api/v1/config", "{\"base_version\": 0, \"config\": " + vipConfig + ", \"note\": \"\xff\"}", "note: Текст — некорректный UTF-8."},
+		{"/api/v1/dry-run", `{"config": ` + vipConfig + `}garbage`, "После конца JSON есть что-то ещё (строка 6, столбец 81)."},
+	} {
+		method := "PUT"
+		if tt.path != "/api/v1/config" {
+			method = "POST"
+		}
+		r := s.do(method, tt.path, admin, tt.body)
+		if r.Status != 400 || r.Body["error"] != "invalid" || r.Body["message"] != tt.message {
+			t.Errorf("%s %s: %d %s; want 400 with %q", method, tt.body, r.Status, r.Raw, tt.message)
+		}
+	}
+	if r := s.do("GET", "/api/v1/config", admin, nil); r.Body["version"] != float64(0) {
+		t.Fatalf("a refused config was saved: %s", r.Raw)
+	}
+}

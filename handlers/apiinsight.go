@@ -72,7 +72,7 @@ type draftRequest struct {
 func (a *API) draft(c *gin.Context, sess Session) (segment.Config, draftRequest, bool) {
 	var req draftRequest
 	if err := decodeBody(c, &req); err != nil || len(req.Config) == 0 {
-		apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "Send {config}.", "Отправьте {config}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {config}.", "Отправьте {config}."))
 		return segment.Config{}, req, false
 	}
 	if req.RevenueWindowDays < 0 || req.RevenueWindowDays > maxRevenueWindow {
@@ -267,7 +267,7 @@ func (a *API) savedSegment(ctx context.Context, memberID string, e segment.Entit
 	if err != nil || len(sc.Config) == 0 {
 		return nil
 	}
-	cfg, err := segment.ParseConfig(sc.Config)
+	cfg, err := segment.ParseSavedConfig(sc.Config)
 	if err != nil {
 		return nil
 	}
@@ -499,7 +499,7 @@ func (a *API) Dashboard(c *gin.Context) {
 		return
 	}
 	if sc.Version > 0 && a.Insight != nil {
-		cfg, err := segment.ParseConfig(sc.Config)
+		cfg, err := segment.ParseSavedConfig(sc.Config)
 		if err != nil {
 			apiError(c, sess.Lang, err)
 			return

@@ -66,7 +66,9 @@ const FieldPrefix = "field:"
 // maxWindowDays bounds window_days: ten years.
 const maxWindowDays = 3650
 
-// maxDepth bounds how deeply conditions nest.
+// maxDepth bounds how deeply conditions nest. Compile checks it, for
+// configs built in code too; MaxJSONDepth bounds JSON input by it before
+// anything is decoded.
 const maxDepth = 8
 
 var factSpecs = []factSpec{

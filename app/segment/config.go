@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"slices"
 	"strconv"
 )
@@ -108,20 +107,28 @@ type Condition struct {
 	Value      any         `json:"value,omitempty"`
 }
 
-// ParseConfig decodes a config strictly: unknown keys and wrong JSON types
+// ParseConfig decodes a config strictly: JSON that is not clean (see
+// CheckJSON) is one Problem, where it is; unknown keys and wrong JSON types
 // are Problems with their paths, all of them at once. It does not check
 // meaning; Validate does.
 func ParseConfig(data []byte) (Config, error) {
+	if p := newStrictScanner(data, MaxJSONDepth, nil).check(); p != nil {
+		return Config{}, Problems{*p}
+	}
+	return parseConfig(data)
+}
+
+// ParseSavedConfig decodes a config the app saved itself, as ParseConfig
+// does but without CheckJSON: a config saved before that check existed (a
+// tab in a segment's name, say) keeps classifying its portal until an
+// admin saves it again, when the check applies.
+func ParseSavedConfig(data []byte) (Config, error) { return parseConfig(data) }
+
+func parseConfig(data []byte) (Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw any
-	err := dec.Decode(&raw)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = &json.SyntaxError{Offset: dec.InputOffset()}
-		}
-	}
-	if err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return Config{}, Problems{syntaxProblem(data, err)}
 	}
 	var p parser
@@ -143,21 +150,32 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 }
 
 func syntaxProblem(data []byte, err error) Problem {
+	line, col := lineCol(data, errorOffset(data, err))
+	return Problem{Code: CodeJSONSyntax, Args: []string{line, col}}
+}
+
+// errorOffset is the offset of the byte a decoding error is at: the end of
+// the input when it ended too soon.
+func errorOffset(data []byte, err error) int64 {
 	// The offset is just past the offending byte; point at that byte.
-	offset := int64(len(data))
 	var se *json.SyntaxError
 	if errors.As(err, &se) && se.Offset > 0 {
-		offset = se.Offset - 1
+		return min(se.Offset-1, int64(len(data)))
 	}
-	line, col := 1, 1
-	for _, b := range data[:min(int(offset), len(data))] {
+	return int64(len(data))
+}
+
+// lineCol is where offset is in data, as an editor counts from 1.
+func lineCol(data []byte, offset int64) (line, col string) {
+	l, c := 1, 1
+	for _, b := range data[:offset] {
 		if b == '\n' {
-			line, col = line+1, 1
+			l, c = l+1, 1
 		} else {
-			col++
+			c++
 		}
 	}
-	return Problem{Code: CodeJSONSyntax, Args: []string{strconv.Itoa(line), strconv.Itoa(col)}}
+	return strconv.Itoa(l), strconv.Itoa(c)
 }
 
 // parser walks decoded JSON into a Config, noting every structural problem.

@@ -112,7 +112,7 @@ func TestParseProblems(t *testing.T) {
 		{"syntax error names the line and column", "{\n  \"schemes\": [,]}", Problems{
 			{Code: CodeJSONSyntax, Args: []string{"2", "15"}}}},
 		{"trailing data", `{"schemes": []} {}`, Problems{
-			{Code: CodeJSONSyntax, Args: []string{"1", "17"}}}},
+			{Code: CodeJSONTrailing, Args: []string{"1", "17"}}}},
 		{"empty input", ``, Problems{{Code: CodeJSONSyntax, Args: []string{"1", "1"}}}},
 		{"not an object", `[]`, Problems{{Code: CodeJSONObject, Args: []string{"config"}}}},
 		{"schemes not a list", `{"schemes": {}}`, Problems{{Path: "schemes", Code: CodeJSONList, Args: []string{"schemes"}}}},

@@ -5,14 +5,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 // FuzzValidate feeds arbitrary bytes through parsing, validation,
 // compilation and evaluation. Nothing may panic; every error is Problems with
-// readable messages; a config that validates compiles, evaluates and
-// survives a JSON round trip.
+// readable messages; only one JSON value in valid UTF-8 parses; a config
+// that validates compiles, evaluates and survives a JSON round trip.
 func FuzzValidate(f *testing.F) {
 	f.Add([]byte(designExample))
 	f.Add([]byte(`{"schemes": []}`))
@@ -31,6 +32,9 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"schemes": [`))
 	f.Add([]byte(`null`))
 	f.Add([]byte("{\"schemes\": [{\"entity\": \"contact\", \"segments\": [{\"key\": \"\xff\", \"name\": \"\xfe\"}]}]}"))
+	f.Add([]byte(`{"schemes": [{"entity": "contact", "segments": [{"key": "a", "name": "A\u0001\ud800", "name": "\\u0085"}]}], "schemes": []}`))
+	f.Add([]byte(`{"schemes": []} {"schemes": []}`))
+	f.Add([]byte(`{"schemes": [` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `]}`))
 
 	ref := testRef()
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -42,6 +46,9 @@ func FuzzValidate(f *testing.F) {
 			}
 			checkMessages(t, ps)
 			return
+		}
+		if !utf8.Valid(data) || !json.Valid(data) {
+			t.Fatalf("unclean input %q was accepted", data)
 		}
 		problems := Validate(cfg, ref)
 		checkMessages(t, problems)

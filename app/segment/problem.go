@@ -28,6 +28,11 @@ const (
 	CodeJSONText     Code = "json_text"
 	CodeJSONInteger  Code = "json_integer"
 	CodeJSONBool     Code = "json_bool"
+	CodeJSONTrailing Code = "json_trailing"
+	CodeJSONUTF8     Code = "json_utf8"
+	CodeJSONControl  Code = "json_control"
+	CodeJSONDupKey   Code = "json_duplicate_key"
+	CodeJSONDepth    Code = "json_too_deep"
 	CodeUnknownKey   Code = "unknown_key"
 	CodeNoEntity     Code = "no_entity"
 	CodeBadEntity    Code = "bad_entity"
@@ -89,6 +94,11 @@ var messages = map[Code][2]string{
 	CodeJSONText:     {"%[1]q must be text", "«%[1]s» должно быть текстом"},
 	CodeJSONInteger:  {"%[1]q must be a whole number", "«%[1]s» должно быть целым числом"},
 	CodeJSONBool:     {"%[1]q must be true or false", "«%[1]s» должно быть true или false"},
+	CodeJSONTrailing: {"there is more after the end of the JSON (line %[1]s, column %[2]s)", "после конца JSON есть что-то ещё (строка %[1]s, столбец %[2]s)"},
+	CodeJSONUTF8:     {"the text is not valid UTF-8", "текст — некорректный UTF-8"},
+	CodeJSONControl:  {"the control character %[1]s is not allowed here; remove it", "управляющий символ %[1]s здесь недопустим; удалите его"},
+	CodeJSONDupKey:   {"the key %[1]q appears twice", "ключ «%[1]s» указан дважды"},
+	CodeJSONDepth:    {"the JSON is nested more than %[1]s levels deep", "JSON вложен глубже %[1]s уровней"},
 	CodeUnknownKey:   {"unknown setting %[1]q", "неизвестный параметр «%[1]s»"},
 	CodeNoEntity:     {"the scheme does not say which records it is for: set entity to contact, company or deal", "не указано, для каких записей схема: задайте entity — contact, company или deal"},
 	CodeBadEntity:    {"%[1]q is not a record type: use contact, company or deal", "«%[1]s» — не тип записей: используйте contact, company или deal"},
