@@ -17,6 +17,9 @@ type Jobs interface {
 	Setup(ctx context.Context, memberID, reason, version string) error
 	// Backfill classifies the portal's whole base with its saved config.
 	Backfill(ctx context.Context, memberID, reason string) error
+	// ConfirmUninstall queues the check of an uninstall event with the
+	// portal (Lifecycle.ConfirmUninstall); checks of one portal coalesce.
+	ConfirmUninstall(ctx context.Context, memberID string, clean bool) error
 }
 
 // UserCheck asks a portal who holds an access token it sent us (profile),
@@ -35,6 +38,10 @@ type Lifecycle struct {
 	Jobs   Jobs
 	Log    *slog.Logger
 	Clock  func() time.Time
+	// Grace is how long a confirmed uninstall keeps the portal's data for
+	// a reinstall to find (DefaultGrace when 0); CleanGrace the same when
+	// the admin asked to delete the app's data (DefaultCleanGrace).
+	Grace, CleanGrace time.Duration
 }
 
 func (l *Lifecycle) now() time.Time {
@@ -94,6 +101,7 @@ func (l *Lifecycle) Install(ctx context.Context, f *bitrix.FrameRequest, lang st
 		}
 		p.Lang = lang
 		p.InstalledBy = int64(tok.UserID)
+		p.UninstalledAt, p.PurgeAt = time.Time{}, time.Time{} // a reinstall within the grace keeps the data
 		p.Setup = SetupStatus{Phase: "pending"}
 		return nil
 	})
@@ -160,24 +168,6 @@ func (l *Lifecycle) Recompute(ctx context.Context, memberID, reason string) erro
 		}
 	}
 	return l.Jobs.Backfill(ctx, memberID, reason)
-}
-
-// Uninstall forgets the portal's tokens; with clean, everything derived.
-func (l *Lifecycle) Uninstall(ctx context.Context, memberID string, clean bool) error {
-	if err := l.Store.SetState(ctx, memberID, StateUninstalled, "the app was uninstalled"); err != nil {
-		return err
-	}
-	if err := l.Store.DeleteTokens(ctx, memberID); err != nil {
-		return err
-	}
-	l.Bitrix.Forget(memberID)
-	if clean {
-		if err := l.Store.DeleteEverything(ctx, memberID); err != nil {
-			return fmt.Errorf("delete the data of %s: %w", memberID, err)
-		}
-	}
-	l.log().Info("portal uninstalled the app", "portal", memberID, "clean", clean)
-	return nil
 }
 
 func (l *Lifecycle) log() *slog.Logger {

@@ -29,8 +29,13 @@ type Portal struct {
 	State          PortalState `json:"state"`
 	StateReason    string      `json:"state_reason,omitempty"`
 	Setup          SetupStatus `json:"setup"`
-	CreatedAt      time.Time   `json:"created_at"`
-	UpdatedAt      time.Time   `json:"updated_at"`
+	// After a confirmed uninstall: when it was, when the data is purged
+	// (zero once purged or reinstalled), when it was purged.
+	UninstalledAt time.Time `json:"uninstalled_at,omitzero"`
+	PurgeAt       time.Time `json:"purge_at,omitzero"`
+	PurgedAt      time.Time `json:"purged_at,omitzero"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // SetupStatus is the progress of the install-time setup job, shown on the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,6 +59,7 @@ type cluster struct {
 	web     *proc
 	workers []*proc
 	session string // an admin's API token
+	extra   map[string]string
 }
 
 type clusterOptions struct {
@@ -66,11 +68,13 @@ type clusterOptions struct {
 	// Redis, when set, is the app's database (a private server); otherwise
 	// redistest leases one.
 	Redis *redis.Options
+	// Env is added to every process's environment.
+	Env map[string]string
 }
 
 func newCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
-	c := &cluster{t: t, ctx: context.Background()}
+	c := &cluster{t: t, ctx: context.Background(), extra: o.Env}
 	var opt *redis.Options
 	if o.Redis != nil {
 		opt = o.Redis
@@ -94,7 +98,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	}
 	c.redisURL = redisURL(opt)
 	// The test holds the scheduler's lock: no periodic task (reconciliation
-	// at every quarter hour, the nightly recompute, keep-alives) runs by the
+	// every few minutes, the nightly recompute, keep-alives) runs by the
 	// clock in the middle of a proof; a test queues one when it means to.
 	if err := c.rdb.Set(c.ctx, jobs.SchedulerLock, "held-by-the-test", time.Hour).Err(); err != nil {
 		t.Fatal(err)
@@ -154,7 +158,7 @@ func redisURL(o *redis.Options) string {
 
 // env is what every process of the cluster runs with.
 func (c *cluster) env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"REDIS_URL":         c.redisURL,
 		"APP_BASE_URL":      "http://" + c.webAddr,
 		"LISTEN_ADDR":       c.webAddr,
@@ -164,6 +168,8 @@ func (c *cluster) env() map[string]string {
 		"B24_ALLOW_HTTP":    "true",
 		"APP_SECRET_KEY":    hex.EncodeToString(secretKey),
 	}
+	maps.Copy(env, c.extra)
+	return env
 }
 
 func (c *cluster) baseURL() string { return "http://" + c.webAddr }

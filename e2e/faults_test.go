@@ -79,7 +79,7 @@ func TestFaultsThenReconciliation(t *testing.T) {
 	}
 	c.sim.SetErrorRate(0.05)
 
-	// What the scheduler does every 15 minutes, now.
+	// What the scheduler does every 5 minutes, now.
 	aq := asynq.NewClientFromRedisClient(c.rdb)
 	defer aq.Close()
 	if _, err := aq.Enqueue(asynq.NewTask(jobs.TypeReconcile, nil), asynq.Queue(jobs.QueueLow), asynq.MaxRetry(3)); err != nil {

@@ -87,13 +87,19 @@ func (s *redisServer) start() {
 // starts it again on the same directory and port.
 func (s *redisServer) restart() {
 	s.t.Helper()
+	s.stop()
+	s.start()
+}
+
+// stop stops the server with SIGTERM and waits for it to exit.
+func (s *redisServer) stop() {
+	s.t.Helper()
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
 	case <-time.After(20 * time.Second):
 		s.t.Fatal("redis-server did not stop within 20s of SIGTERM")
 	}
-	s.start()
 }
 
 // options are go-redis options for database db of the server.

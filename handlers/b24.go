@@ -208,7 +208,7 @@ func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, 
 	}
 	if err != nil {
 		if app.ErrorCode(err) == app.ENotFound {
-			c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "Unknown portal."})
+			refuseEvent(c) // as for a known portal: the answer lists no portals
 			return nil, false
 		}
 		h.unavailable(c, err)
@@ -220,7 +220,7 @@ func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, 
 	case ev.Verify(stored) && stored != "":
 		return p, true
 	case !takesToken:
-		c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "Wrong application token."})
+		refuseEvent(c)
 		return nil, false
 	}
 	// Bitrix24 waits a few seconds for an event's answer and never sends it
@@ -238,7 +238,7 @@ func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, 
 		return nil, false
 	}
 	if !admin || ev.Auth.ApplicationToken == "" {
-		c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "The event's tokens are not valid for this portal."})
+		refuseEvent(c)
 		return nil, false
 	}
 	if err := h.Store.SetApplicationToken(ctx, m, ev.Auth.ApplicationToken); err != nil {
@@ -289,6 +289,12 @@ func (h *Bitrix24) adminOfOurApp(ctx context.Context, p *app.Portal, accessToken
 	}
 	prof, err := h.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, accessToken)
 	return err == nil && bool(prof.Admin), err
+}
+
+// refuseEvent answers an event whose tokens do not hold, the same for an
+// unknown portal as for a known one.
+func refuseEvent(c *gin.Context) {
+	c.JSON(http.StatusForbidden, gin.H{"error": "forbidden", "message": "The event's tokens are not valid for this portal."})
 }
 
 func (h *Bitrix24) unavailable(c *gin.Context, err error) {

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,12 +26,20 @@ func eventForm(memberID, appToken string, id string) url.Values {
 
 func postEvent(t *testing.T, s *stack, body string) int {
 	t.Helper()
+	code, _ := eventReply(t, s, body)
+	return code
+}
+
+// eventReply posts an event and returns its status and body.
+func eventReply(t *testing.T, s *stack, body string) (int, string) {
+	t.Helper()
 	resp, err := http.Post(s.app.URL+s.manifest.Handlers.Events, "application/x-www-form-urlencoded", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func TestForgedAndMalformedEventsAreRefused(t *testing.T) {
@@ -46,7 +55,7 @@ func TestForgedAndMalformedEventsAreRefused(t *testing.T) {
 	}{
 		{"wrong application token", eventForm(m, "0123456789abcdef0123456789abcdef", "5").Encode(), http.StatusForbidden},
 		{"missing application token", eventForm(m, "", "5").Encode(), http.StatusBadRequest},
-		{"unknown portal", eventForm("ffffffffffffffffffffffffffffffff", tok, "5").Encode(), http.StatusNotFound},
+		{"unknown portal", eventForm("ffffffffffffffffffffffffffffffff", tok, "5").Encode(), http.StatusForbidden},
 		{"no member_id", "event=ONCRMDEALUPDATE&data%5BFIELDS%5D%5BID%5D=5", http.StatusBadRequest},
 		{"malformed encoding", "event=%zz&auth%5Bmember_id%5D=" + m, http.StatusBadRequest},
 		{"record id not a number", eventForm(m, tok, "five").Encode(), http.StatusBadRequest},
@@ -59,6 +68,13 @@ func TestForgedAndMalformedEventsAreRefused(t *testing.T) {
 	}
 	if after := s.queued(); after != before {
 		t.Errorf("refused events queued %d tasks", after-before)
+	}
+	// An unknown portal is answered as a known one with a wrong token: the
+	// answers do not tell which portals are installed.
+	uc, ub := eventReply(t, s, eventForm("ffffffffffffffffffffffffffffffff", tok, "5").Encode())
+	kc, kb := eventReply(t, s, eventForm(m, "0123456789abcdef0123456789abcdef", "5").Encode())
+	if uc != kc || ub != kb {
+		t.Errorf("an unknown portal is answered %d %s, a known one with a wrong token %d %s", uc, ub, kc, kb)
 	}
 	// The same event with the right token is accepted and queued.
 	if got := postEvent(t, s, eventForm(m, tok, "5").Encode()); got != http.StatusOK {

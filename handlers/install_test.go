@@ -134,35 +134,3 @@ func TestForgedInstallsChangeNothing(t *testing.T) {
 		t.Error("a forged install overwrote the application token")
 	}
 }
-
-func TestUninstallKeepsOnlyWhatItShould(t *testing.T) {
-	for _, clean := range []bool{false, true} {
-		s := newStack(t, b24sim.Options{Seed: 4})
-		s.install(b24sim.InstallOptions{})
-		ctx := context.Background()
-		m := s.sim.MemberID()
-		if _, err := s.store.PutConfig(ctx, m, 0, []byte(`{"schemes":[]}`), 1); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.sim.Uninstall(ctx, clean); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.sim.WaitEvents(ctx); err != nil {
-			t.Fatal(err)
-		}
-		p, _ := s.store.Portal(ctx, m)
-		if p == nil || p.State != app.StateUninstalled {
-			t.Fatalf("clean=%v: portal after uninstall = %+v", clean, p)
-		}
-		if _, err := s.store.Load(ctx, m); err == nil {
-			t.Errorf("clean=%v: tokens survived uninstall", clean)
-		}
-		cfg, _ := s.store.Config(ctx, m)
-		if clean && cfg.Version != 0 {
-			t.Errorf("clean uninstall kept the config (version %d)", cfg.Version)
-		}
-		if !clean && cfg.Version != 1 {
-			t.Errorf("uninstall without CLEAN lost the config (version %d)", cfg.Version)
-		}
-	}
-}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"html/template"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ h1{font-size:22px;font-weight:400;margin:0 0 16px}
 {{if .Error}}<p class="err" id="status">{{.Error}}</p>{{else}}
 <p id="status">{{.T.pending}}</p><div class="bar"><i id="bar"></i></div>
 <p><button id="retry" hidden>{{.T.retry}}</button></p>
-<script>
+<script nonce="{{.Nonce}}">
 (function(){
   var T={{.T}}, url={{.StatusURL}}, retryURL={{.RetryURL}}, status=document.getElementById('status'), bar=document.getElementById('bar'), retry=document.getElementById('retry');
   var widths={pending:15,running:60,done:100,failed:100};
@@ -87,7 +88,8 @@ h1{font-size:22px;font-weight:400;margin:0 0 16px}
 // installPage renders the installer: progress while setup runs, then
 // BX24.installFinish(); or the error, with nothing changed.
 func (h *Bitrix24) installPage(c *gin.Context, status int, lang, memberID, errText string) {
-	data := map[string]any{"Lang": langOf(lang), "T": installTexts[langOf(lang)], "Error": errText}
+	nonce := newNonce()
+	data := map[string]any{"Lang": langOf(lang), "T": installTexts[langOf(lang)], "Error": errText, "Nonce": nonce}
 	if memberID != "" {
 		exp := h.now().Add(time.Hour).Unix()
 		q := "?member_id=" + url.QueryEscape(memberID) + "&exp=" + strconv.FormatInt(exp, 10) + "&sig=" + h.sign(memberID, exp)
@@ -95,9 +97,39 @@ func (h *Bitrix24) installPage(c *gin.Context, status int, lang, memberID, errTe
 		data["StatusURL"] = base + "/status" + q
 		data["RetryURL"] = base + "/retry" + q
 	}
+	// The progress script is inline, allowed by its nonce; the router's
+	// private middleware keeps the signed links out of caches.
+	setPagePolicy(c.Writer.Header(), h.installAncestors(c, memberID), nonce)
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)
 	if err := installTmpl.Execute(c.Writer, data); err != nil {
 		h.Log.Error("render install page", "error", err)
 	}
 }
+
+// installAncestors is who may frame the installer: the portal's origin,
+// as stored once the install is confirmed, else as Bitrix24 names it in
+// the query (DOMAIN, PROTOCOL). The request's word is enough there: the
+// page shows nothing but what that same request caused (a refusal is a
+// sentence with no link and no button).
+func (h *Bitrix24) installAncestors(c *gin.Context, memberID string) string {
+	if memberID != "" {
+		if p, err := h.Store.Portal(c.Request.Context(), memberID); err == nil {
+			if o := portalOrigin(p.ClientEndpoint); o != "" {
+				return o
+			}
+		}
+	}
+	scheme := "https"
+	if c.Query("PROTOCOL") == "0" {
+		scheme = "http"
+	}
+	if host := c.Query("DOMAIN"); hostAndPort.MatchString(host) {
+		return scheme + "://" + host
+	}
+	return "'none'"
+}
+
+// hostAndPort is a host name with an optional port, and nothing that could
+// end a CSP source or start another.
+var hostAndPort = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$`)

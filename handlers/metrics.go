@@ -61,7 +61,8 @@ func NewMetrics(inspector *asynq.Inspector) *Metrics {
 	return m
 }
 
-// Handler serves /metrics.
+// Handler serves /metrics. Some series are labelled by portal (member_id),
+// so the routers serve it to operators only: see Router and OpsRouter.
 func (m *Metrics) Handler() gin.HandlerFunc {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 	return gin.WrapH(h)

@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,18 +14,23 @@ import (
 	"segmentor/handlers"
 )
 
+// scrape reads /metrics where operators do: on the operator's address.
 func scrape(t *testing.T, s *stack) string {
 	t.Helper()
-	resp, err := http.Get(s.app.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	rec := httptest.NewRecorder()
+	s.App.OpsRouter().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("/metrics = %d", rec.Code)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics = %d", resp.StatusCode)
-	}
-	return string(b)
+	return rec.Body.String()
+}
+
+// getAs answers a GET of url with the status and body, sent as user:pass
+// when either is set.
+func getAs(t *testing.T, url, user, pass string) (int, string) {
+	t.Helper()
+	code, _, body := opsRequest(t, http.MethodGet, url, user, pass)
+	return code, body
 }
 
 func TestMetricsCountEventsJobsAndREST(t *testing.T) {
@@ -62,6 +66,11 @@ func TestMetricsCountEventsJobsAndREST(t *testing.T) {
 	}) {
 		t.Fatalf("/metrics lacks %q", missing)
 	}
+	// The app's public address, with no operator credential configured,
+	// has no /metrics at all.
+	if code, body := getAs(t, s.app.URL+"/metrics", "", ""); code != http.StatusNotFound || strings.Contains(body, m) {
+		t.Errorf("public GET /metrics = %d %.200s, want 404", code, body)
+	}
 }
 
 // A method's operating time is kept per portal and method, as last reported.
@@ -70,18 +79,57 @@ func TestMetricsOperatingByPortal(t *testing.T) {
 	m.ObserveOperating(context.Background(), "m1", "crm.item.list", 3.5)
 	m.ObserveOperating(context.Background(), "m1", "crm.item.list", 4.25)
 	m.ObserveOperating(context.Background(), "m2", "crm.item.list", 1)
-	srv := httptest.NewServer(handlers.Router(handlers.Deps{Metrics: m}))
+	srv := httptest.NewServer(handlers.OpsRouter(handlers.Deps{Metrics: m}))
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, body := getAs(t, srv.URL+"/metrics", "", "")
 	for _, want := range []string{`segmentor_rest_operating_seconds{method="crm.item.list",portal="m1"} 4.25`,
 		`segmentor_rest_operating_seconds{method="crm.item.list",portal="m2"} 1`} {
-		if !strings.Contains(string(b), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// The per-portal series list every installed portal: the public router
+// serves /metrics only to the operator's credential, and not at all
+// without one; the operator's address serves it to the scraper as is.
+func TestPublicMetricsNeedTheOperator(t *testing.T) {
+	m := handlers.NewMetrics(nil)
+	m.ObserveOperating(context.Background(), "a223c6b3710f85df22e9377d6c4f7553", "crm.item.list", 3)
+	const series = `portal="a223c6b3710f85df22e9377d6c4f7553"`
+	health := &handlers.Health{} // /healthz reads nothing
+
+	bare := httptest.NewServer(handlers.Router(handlers.Deps{Metrics: m, Health: health}))
+	defer bare.Close()
+	if code, body := getAs(t, bare.URL+"/metrics", "ops", opsPassword); code != http.StatusNotFound || strings.Contains(body, series) {
+		t.Errorf("public /metrics with no credential configured = %d %.200s, want 404", code, body)
+	}
+	if code, _ := getAs(t, bare.URL+"/healthz", "", ""); code != http.StatusOK {
+		t.Errorf("public /healthz = %d, want 200", code)
+	}
+
+	guarded := httptest.NewServer(handlers.Router(handlers.Deps{Metrics: m, Ops: &handlers.OpsQueues{User: "night", Password: opsPassword}}))
+	defer guarded.Close()
+	for _, c := range []struct{ name, user, pass string }{
+		{"no credentials", "", ""},
+		{"wrong password", "night", opsPassword + "x"},
+		{"wrong user", "ops", opsPassword},
+	} {
+		code, h, body := opsRequest(t, http.MethodGet, guarded.URL+"/metrics", c.user, c.pass)
+		if code != http.StatusUnauthorized || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic ") || strings.Contains(body, series) {
+			t.Errorf("public /metrics, %s = %d %.200s, want 401 with a Basic challenge", c.name, code, body)
+		}
+	}
+	if code, body := getAs(t, guarded.URL+"/metrics", "night", opsPassword); code != http.StatusOK || !strings.Contains(body, series) {
+		t.Errorf("public /metrics with the credential = %d %.200s, want 200 with the portal's series", code, body)
+	}
+
+	ops := httptest.NewServer(handlers.OpsRouter(handlers.Deps{Metrics: m, Health: health}))
+	defer ops.Close()
+	if code, body := getAs(t, ops.URL+"/metrics", "", ""); code != http.StatusOK || !strings.Contains(body, series) {
+		t.Errorf("operator address /metrics = %d %.200s, want 200 with the portal's series", code, body)
+	}
+	if code, _ := getAs(t, ops.URL+"/healthz", "", ""); code != http.StatusOK {
+		t.Errorf("operator address /healthz = %d, want 200", code)
 	}
 }

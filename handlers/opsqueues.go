@@ -35,7 +35,8 @@ var _ QueueReader = (*asynq.Inspector)(nil)
 type OpsQueues struct {
 	Queues QueueReader
 	// User and Password are the one operator credential (OPS_USER,
-	// OPS_PASSWORD). With no Password the route does not exist.
+	// OPS_PASSWORD); it also guards /metrics on the public router. With no
+	// Password neither route exists there.
 	User, Password string
 	// Recent is how many retrying and archived tasks are listed per queue,
 	// and how many of the largest groups; default 20.
@@ -84,8 +85,11 @@ type OpsTaskView struct {
 	NextProcessAt time.Time `json:"next_process_at,omitzero"`
 }
 
+// hasCredential reports whether an operator can sign in at all.
+func (o *OpsQueues) hasCredential() bool { return o != nil && o.Password != "" }
+
 // enabled reports whether the view is configured.
-func (o *OpsQueues) enabled() bool { return o != nil && o.Password != "" && o.Queues != nil }
+func (o *OpsQueues) enabled() bool { return o.hasCredential() && o.Queues != nil }
 
 // authorize checks HTTP Basic credentials in constant time; both parts
 // are hashed first so that their lengths do not show either.
@@ -104,7 +108,6 @@ func (o *OpsQueues) authorize(c *gin.Context) {
 
 // Show answers GET /ops/queues.
 func (o *OpsQueues) Show(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
 	views, err := o.read()
 	if err != nil {
 		logger(o.Log).Error("ops queues: read", "error", err)

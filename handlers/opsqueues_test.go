@@ -199,6 +199,18 @@ func TestOpsQueuesView(t *testing.T) {
 		}
 	})
 
+	t.Run("behind the credential on the operator's address too", func(t *testing.T) {
+		ops := httptest.NewServer(handlers.OpsRouter(handlers.Deps{Ops: &handlers.OpsQueues{Queues: insp, Password: opsPassword}}))
+		defer ops.Close()
+		if code, _, body := opsRequest(t, "GET", ops.URL+"/ops/queues?format=json", "", ""); code != http.StatusUnauthorized || strings.Contains(body, "events") {
+			t.Errorf("GET without the credential = %d %s, want 401", code, body)
+		}
+		code, h, body := opsRequest(t, "GET", ops.URL+"/ops/queues?format=json", "ops", opsPassword)
+		if code != http.StatusOK || !strings.Contains(body, `"pending":3`) || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET with the credential = %d, Cache-Control %q: %.200s", code, h.Get("Cache-Control"), body)
+		}
+	})
+
 	t.Run("read-only", func(t *testing.T) {
 		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
 			code, _, _ := opsRequest(t, m, url, "ops", opsPassword)

@@ -88,13 +88,10 @@ func (p *Page) serve(c *gin.Context, tmpl *template.Template, fill func(*pageDat
 		c.String(http.StatusInternalServerError, "page error")
 		return
 	}
-	h := c.Writer.Header()
 	// Framed by the portal's own origin only; no X-Frame-Options, which
 	// cannot name an origin and would leave Bitrix24's widget area empty.
-	h.Set("Content-Security-Policy", "frame-ancestors "+ancestors)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
+	// The router's private middleware keeps the token out of caches.
+	setPagePolicy(c.Writer.Header(), ancestors, "")
 	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
 }
 
@@ -107,7 +104,6 @@ func (p *Page) Assets() http.Handler {
 			http.NotFound(w, r) // the templates, only served rendered
 			return
 		}
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	}))

@@ -17,24 +17,77 @@ type Deps struct {
 	// Manifest gives the Bitrix24 handler paths; Bitrix24 handles them.
 	Manifest *segmentor.Manifest
 	Bitrix24 *Bitrix24
-	Metrics  *Metrics
+	// Metrics counts the requests; /metrics serves it only where operators
+	// reach it (OpsRouter, or behind Ops's credential): its series name
+	// portals.
+	Metrics *Metrics
 	// Page, Sessions and API are the settings page and its /api/v1.
 	Page     *Page
 	Sessions *Sessions
 	API      *API
-	// Ops is the operator's read-only view of the queues; its route exists
-	// only when it has a password.
+	// Ops is the operator's credential and read-only view of the queues.
+	// On Router it guards /metrics and /ops/queues, which do not exist
+	// without a password; leave it nil there when OpsRouter serves them on
+	// an address of their own.
 	Ops *OpsQueues
 }
 
-// Router builds the app's HTTP handler.
+// Router builds the app's public HTTP handler: what Bitrix24 and the
+// pages call, the probes, and the operator routes only behind the
+// operator's credential.
 func Router(d Deps) http.Handler {
+	r := newEngine(d)
+	if d.Ops.hasCredential() {
+		ops := r.Group("", private, d.Ops.authorize)
+		if d.Metrics != nil {
+			ops.GET("/metrics", d.Metrics.Handler())
+		}
+		if d.Ops.enabled() {
+			ops.GET("/ops/queues", d.Ops.Show)
+		}
+	}
+	if d.Bitrix24 != nil && d.Manifest != nil {
+		h, b24 := d.Manifest.Handlers, r.Group("", private)
+		b24.POST(h.Install, d.Bitrix24.Install)
+		b24.GET(h.Install+"/status", d.Bitrix24.InstallStatus)
+		b24.POST(h.Install+"/retry", d.Bitrix24.RetrySetup)
+		b24.POST(h.Events, d.Bitrix24.Event)
+	}
+	if d.Page != nil && d.Manifest != nil {
+		pages := r.Group("", private)
+		pages.GET(d.Manifest.Handlers.App, d.Page.App)
+		pages.POST(d.Manifest.Handlers.App, d.Page.App)
+		pages.POST(d.Manifest.Handlers.Placement, d.Page.Placement)
+		r.GET("/static/*filepath", gin.WrapH(d.Page.Assets()))
+	}
+	if d.Sessions != nil && d.API != nil {
+		apiRoutes(r.Group("/api/v1", private, logAPIErrors(logger(d.Logger))), d.Sessions, d.API)
+	}
+	return r
+}
+
+// OpsRouter builds the handler for OPS_ADDR, an address only operators
+// reach: the probes, /metrics open to the scraper, and the queue view,
+// still behind the operator's credential.
+func OpsRouter(d Deps) http.Handler {
+	r := newEngine(d)
+	if d.Metrics != nil {
+		r.GET("/metrics", d.Metrics.Handler())
+	}
+	if d.Ops.enabled() {
+		r.GET("/ops/queues", private, d.Ops.authorize, d.Ops.Show)
+	}
+	return r
+}
+
+// newEngine is what both routers share: recovery, the access log, the
+// request metrics, nosniff on every answer, the probes and the 404.
+func newEngine(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery(), accessLog(d.Logger))
+	r.Use(gin.Recovery(), accessLog(d.Logger), nosniff)
 	if d.Metrics != nil {
 		r.Use(d.Metrics.middleware())
-		r.GET("/metrics", d.Metrics.Handler())
 	}
 	if err := r.SetTrustedProxies(nil); err != nil {
 		panic(err) // nil is always accepted
@@ -42,25 +95,6 @@ func Router(d Deps) http.Handler {
 	if d.Health != nil {
 		r.GET("/healthz", d.Health.Live)
 		r.GET("/readyz", d.Health.Ready)
-	}
-	if d.Ops.enabled() {
-		r.GET("/ops/queues", d.Ops.authorize, d.Ops.Show)
-	}
-	if d.Bitrix24 != nil && d.Manifest != nil {
-		h := d.Manifest.Handlers
-		r.POST(h.Install, d.Bitrix24.Install)
-		r.GET(h.Install+"/status", d.Bitrix24.InstallStatus)
-		r.POST(h.Install+"/retry", d.Bitrix24.RetrySetup)
-		r.POST(h.Events, d.Bitrix24.Event)
-	}
-	if d.Page != nil && d.Manifest != nil {
-		r.GET(d.Manifest.Handlers.App, d.Page.App)
-		r.POST(d.Manifest.Handlers.App, d.Page.App)
-		r.POST(d.Manifest.Handlers.Placement, d.Page.Placement)
-		r.GET("/static/*filepath", gin.WrapH(d.Page.Assets()))
-	}
-	if d.Sessions != nil && d.API != nil {
-		apiRoutes(r.Group("/api/v1", logAPIErrors(logger(d.Logger))), d.Sessions, d.API)
 	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "message": "No such page."})

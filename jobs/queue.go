@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"segmentor/internal/keyspace"
@@ -25,6 +26,13 @@ const pendingTTL = 10 * time.Minute
 type Queue struct {
 	Client *asynq.Client
 	Redis  redis.UniversalClient
+	// UninstallWindow gathers a portal's uninstall events into one check
+	// (DefaultUninstallWindow when 0).
+	UninstallWindow time.Duration
+	Clock           func() time.Time // nil: the wall clock
+	Log             *slog.Logger
+
+	outage outage // changes that could not be queued (outage.go)
 }
 
 func pendingKey(memberID, entity string, id int64) string {
@@ -37,6 +45,7 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	key := pendingKey(p.MemberID, p.Entity, p.ID)
 	fresh, err := q.Redis.SetNX(ctx, key, p.Seq, pendingTTL).Result()
 	if err != nil {
+		q.noteOutage(ctx)
 		return false, fmt.Errorf("mark pending: %w", err)
 	}
 	if !fresh && !p.Deleted {
@@ -48,6 +57,7 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	}
 	if _, err := q.Client.EnqueueContext(ctx, t, opts...); err != nil {
 		q.Redis.Del(ctx, key) // let the next event try again
+		q.noteOutage(ctx)
 		return false, fmt.Errorf("enqueue change: %w", err)
 	}
 	return true, nil

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,11 +25,25 @@ const (
 	TypeKeepAlive = "schedule:keepalive" // renews the refresh token of a portal idle for weeks, before it can expire
 )
 
-// Schedule is when the periodic tasks run (cron, UTC).
-var Schedule = map[string]string{
-	TypeNightly:   "0 3 * * *",
-	TypeReconcile: "*/15 * * * *",
-	TypeKeepAlive: "30 4 * * *",
+// DefaultReconcileEvery is how often every portal is scanned for records
+// modified since its last scan, to catch events lost on the way. A quiet
+// portal's scan costs one request (Worker.Reconcile): 1,000 portals every
+// 5 minutes is about 3 requests a second in all, each portal's own budget
+// paying one request per 5 minutes.
+const DefaultReconcileEvery = 5 * time.Minute
+
+// Schedule is when the periodic tasks run (cron, UTC); the reconciliation
+// runs every reconcileEvery (DefaultReconcileEvery when 0).
+func Schedule(reconcileEvery time.Duration) map[string]string {
+	if reconcileEvery <= 0 {
+		reconcileEvery = DefaultReconcileEvery
+	}
+	return map[string]string{
+		TypeNightly:   "0 3 * * *",
+		TypeReconcile: "@every " + reconcileEvery.String(),
+		TypeKeepAlive: "30 4 * * *",
+		TypePurge:     "45 * * * *",
+	}
 }
 
 // KeepAliveAge is how old a portal's refresh token may grow before the
@@ -50,7 +65,10 @@ const SchedulerLock = leaderKey
 // holds a Redis lock while it schedules and hands over when it stops or
 // loses the lock, so any number of workers may call it. It returns when ctx
 // ends.
-func RunScheduler(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger, ttl time.Duration, onLeader func(bool)) error {
+func RunScheduler(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger, ttl time.Duration, schedule map[string]string, onLeader func(bool)) error {
+	if schedule == nil {
+		schedule = Schedule(0)
+	}
 	if ttl <= 0 {
 		ttl = 30 * time.Second
 	}
@@ -62,7 +80,7 @@ func RunScheduler(ctx context.Context, rdb redis.UniversalClient, log *slog.Logg
 			if onLeader != nil {
 				onLeader(true)
 			}
-			lead(ctx, rdb, lock, log, ttl)
+			lead(ctx, rdb, lock, log, ttl, schedule)
 			if onLeader != nil {
 				onLeader(false)
 			}
@@ -80,9 +98,9 @@ func RunScheduler(ctx context.Context, rdb redis.UniversalClient, log *slog.Logg
 }
 
 // lead runs the asynq scheduler while the lock is refreshed in time.
-func lead(ctx context.Context, rdb redis.UniversalClient, lock *redislock.Lock, log *slog.Logger, ttl time.Duration) {
+func lead(ctx context.Context, rdb redis.UniversalClient, lock *redislock.Lock, log *slog.Logger, ttl time.Duration, schedule map[string]string) {
 	s := asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{Location: time.UTC, Logger: quietAsynq{}})
-	for typ, spec := range Schedule {
+	for typ, spec := range schedule {
 		if _, err := s.Register(spec, asynq.NewTask(typ, nil), asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(30*time.Minute)); err != nil {
 			log.Error("register periodic task", "type", typ, "error", err)
 			return
@@ -202,7 +220,10 @@ func (w *Worker) handleReconcile(ctx context.Context, _ *asynq.Task) error {
 	return nil
 }
 
-// Reconcile scans one portal for records modified since its last scan.
+// Reconcile scans one portal for records modified since its last scan and
+// queues them. One request reads the first page of every entity, so a
+// quiet portal's scan costs one request; an entity with a full page is
+// scanned on from there.
 func (w *Worker) Reconcile(ctx context.Context, memberID string) error {
 	start := w.now().UTC()
 	since := start.Add(-24 * time.Hour) // first scan: the last day
@@ -212,25 +233,54 @@ func (w *Worker) Reconcile(ctx context.Context, memberID string) error {
 		}
 	}
 	b := w.Bitrix.Portal(memberID)
-	for _, e := range entities {
-		list := bitrix.RecordsOf(bitrix.Entity(e)).Lister([]string{"ID"}, map[string]any{">=DATE_MODIFY": since.Format(time.RFC3339)})
-		_, err := b.Scan(ctx, bitrix.ScanOptions{List: list}, func(page *bitrix.ScanPage) error {
-			rows, err := bitrix.DecodeRows[struct {
-				ID bitrix.ID `json:"ID"`
-			}](page)
+	filter := map[string]any{">=DATE_MODIFY": since.Format(time.RFC3339)}
+	lists := make([]bitrix.Lister, len(entities))
+	cmds := make([]bitrix.Command, len(entities))
+	for i, e := range entities {
+		lists[i] = bitrix.RecordsOf(bitrix.Entity(e)).Lister([]string{"ID"}, filter)
+		cmds[i] = lists[i].Page(e, int64(0), false)
+	}
+	res, _, err := b.Batch(ctx, cmds, true)
+	if err != nil {
+		return fmt.Errorf("scan records modified since %s: %w", since.Format(time.RFC3339), wrapReauth(err))
+	}
+	for i, e := range entities {
+		var after bitrix.ID
+		if res.Err(e) == nil { // a page refused for a limit is read by the scan below
+			rows, err := bitrix.PageRows(res.Results[e], lists[i].RowsKey)
 			if err != nil {
-				return err
+				return fmt.Errorf("scan %s: %w", e, err)
 			}
-			for _, r := range rows {
-				if _, err := w.Queue.Change(ctx, CRMEventPayload{MemberID: memberID, Entity: e, ID: int64(r.ID), Seq: w.now().UnixNano()}); err != nil {
+			if after, err = w.queueModified(ctx, memberID, e, rows); err != nil || len(rows) < bitrix.PageSize {
+				if err != nil {
 					return err
 				}
+				continue // the whole of it
 			}
-			return nil
+		}
+		_, err := b.Scan(ctx, bitrix.ScanOptions{List: lists[i], After: after}, func(page *bitrix.ScanPage) error {
+			_, err := w.queueModified(ctx, memberID, e, page.Rows)
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("scan %s modified since %s: %w", e, since.Format(time.RFC3339), wrapReauth(err))
 		}
 	}
 	return w.Redis.Set(ctx, reconcileKey(memberID), start.Format(time.RFC3339), 0).Err()
+}
+
+// queueModified queues the records of a page of ids and returns the last.
+func (w *Worker) queueModified(ctx context.Context, memberID, entity string, rows []json.RawMessage) (bitrix.ID, error) {
+	var last bitrix.ID
+	for _, r := range rows {
+		id, err := bitrix.RowID(r, "ID")
+		if err != nil {
+			return 0, fmt.Errorf("scan %s: %w", entity, err)
+		}
+		if _, err := w.Queue.Change(ctx, CRMEventPayload{MemberID: memberID, Entity: entity, ID: int64(id), Seq: w.now().UnixNano()}); err != nil {
+			return 0, err
+		}
+		last = id
+	}
+	return last, nil
 }

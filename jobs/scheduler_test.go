@@ -1,11 +1,14 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"segmentor/internal/await"
 	"segmentor/internal/redistest"
@@ -27,7 +30,7 @@ func TestSchedulerHasExactlyOneLeader(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = RunScheduler(ctx, rdb, log, 600*time.Millisecond, func(on bool) {
+			_ = RunScheduler(ctx, rdb, log, 600*time.Millisecond, nil, func(on bool) {
 				mu.Lock()
 				defer mu.Unlock()
 				leading[i] = on
@@ -89,4 +92,23 @@ func TestSchedulerHasExactlyOneLeader(t *testing.T) {
 		t.Errorf("%d schedulers led at once, want exactly 1", maxAtOnce)
 	}
 	t.Logf("leader %d handed over; %d processes led in turn, never more than one at once", first, len(everLed))
+}
+
+// Every periodic task's schedule is one asynq accepts, the
+// reconciliation's at the period asked for.
+func TestScheduleIsValid(t *testing.T) {
+	rdb, _ := redistest.New(t)
+	s := asynq.NewSchedulerFromRedisClient(rdb, nil)
+	for _, every := range []time.Duration{0, 30 * time.Second, 2 * time.Hour} {
+		sched := Schedule(every)
+		for typ, spec := range sched {
+			if _, err := s.Register(spec, asynq.NewTask(typ, nil)); err != nil {
+				t.Errorf("schedule of %s %q: %v", typ, spec, err)
+			}
+		}
+		want := "@every " + cmp.Or(every, DefaultReconcileEvery).String()
+		if sched[TypeReconcile] != want || sched[TypePurge] == "" {
+			t.Errorf("Schedule(%s): reconcile %q, purge %q; want %q and an hourly purge", every, sched[TypeReconcile], sched[TypePurge], want)
+		}
+	}
 }

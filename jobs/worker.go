@@ -30,6 +30,7 @@ type Worker struct {
 	Backfill   Backfiller            // runs portal backfills; nil: backfill tasks are dropped
 	Redis      redis.UniversalClient // pending markers of queued changes
 	Queue      *Queue                // where periodic work fans out to
+	Uninstall  Uninstaller           // checks uninstall events and purges; nil: such tasks are dropped
 	Clock      func() time.Time
 }
 
@@ -76,6 +77,8 @@ func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeNightly, w.handleNightly)
 	mux.HandleFunc(TypeReconcile, w.handleReconcile)
 	mux.HandleFunc(TypeKeepAlive, w.handleKeepAlive)
+	mux.HandleFunc(TypeUninstall, w.handleUninstall)
+	mux.HandleFunc(TypePurge, w.handlePurge)
 	// A single crm:event only runs if aggregation is not configured; treat
 	// it as a group of one so that nothing is ever lost.
 	mux.HandleFunc(TypeCRMEvent, func(ctx context.Context, t *asynq.Task) error {

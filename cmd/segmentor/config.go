@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is the process configuration, read from the environment; app.json
@@ -24,14 +25,28 @@ type config struct {
 	AllowHTTP    bool
 	RedisURL     string
 	SecretKey    []byte
-	OpsAddr      string // where a worker serves /healthz, /readyz and /metrics; "" for none
+	// OpsAddr is where every role serves the probes, /metrics and the
+	// queue view to operators only; "" for none: then /metrics and the
+	// queue view are on LISTEN_ADDR behind the operator's password, or
+	// nowhere without one.
+	OpsAddr string
 	// OpsUser and OpsPassword guard the operator's queue view
-	// (/ops/queues); with no password it is not served.
+	// (/ops/queues) and, without OPS_ADDR, /metrics; with no password
+	// neither is served on LISTEN_ADDR.
 	OpsUser, OpsPassword string
+	// ReconcileEvery is how often every portal is scanned for changes whose
+	// events were lost (RECONCILE_EVERY, jobs.DefaultReconcileEvery).
+	ReconcileEvery time.Duration
+	// UninstallGrace and UninstallCleanGrace are how long a confirmed
+	// uninstall keeps a portal's data, without and with "delete app data"
+	// (UNINSTALL_GRACE, UNINSTALL_CLEAN_GRACE; app.DefaultGrace and
+	// app.DefaultCleanGrace).
+	UninstallGrace, UninstallCleanGrace time.Duration
 }
 
-// minOpsPassword is the shortest operator password accepted: the queue
-// view answers on the public port, behind HTTP Basic only.
+// minOpsPassword is the shortest operator password accepted: without
+// OPS_ADDR, /metrics and the queue view answer on the public port, behind
+// HTTP Basic only.
 const minOpsPassword = 16
 
 var roles = map[string]bool{"all": true, "web": true, "worker": true}
@@ -74,7 +89,7 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 	case strings.Contains(c.OpsUser, ":"):
 		problems = append(problems, "OPS_USER: a user name for HTTP Basic cannot contain ':'")
 	case getenv("OPS_USER") != "" && c.OpsPassword == "":
-		warns = append(warns, "OPS_USER is set without OPS_PASSWORD: the queue view (/ops/queues) is not served")
+		warns = append(warns, "OPS_USER is set without OPS_PASSWORD: the queue view (/ops/queues) is not served, and /metrics only on OPS_ADDR")
 	}
 	if u, err := url.Parse(c.OAuthURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		problems = append(problems, fmt.Sprintf("B24_OAUTH_URL %q: not an http(s) URL", c.OAuthURL))
@@ -115,10 +130,38 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 	default:
 		problems = append(problems, "APP_SECRET_KEY is required with REDIS_URL: 32 bytes as hex (64 chars) or base64 — tokens are encrypted with it at rest")
 	}
+	problems = append(problems, c.readDurations(getenv)...)
 	if len(problems) > 0 {
 		return c, warns, errors.New("configuration: " + strings.Join(problems, "; "))
 	}
 	return c, warns, nil
+}
+
+// readDurations reads the periods an operator may change, each a Go
+// duration such as 5m or 720h; it returns what is wrong with them.
+func (c *config) readDurations(getenv func(string) string) []string {
+	var problems []string
+	for _, d := range []struct {
+		name, example string
+		dst           *time.Duration
+		min, max      time.Duration
+	}{
+		{"RECONCILE_EVERY", "5m", &c.ReconcileEvery, 10 * time.Second, 24 * time.Hour},
+		{"UNINSTALL_GRACE", "720h", &c.UninstallGrace, time.Hour, 365 * 24 * time.Hour},
+		{"UNINSTALL_CLEAN_GRACE", "24h", &c.UninstallCleanGrace, time.Hour, 365 * 24 * time.Hour},
+	} {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		n, err := time.ParseDuration(v)
+		if err != nil || n < d.min || n > d.max {
+			problems = append(problems, fmt.Sprintf("%s %q: use a duration from %s to %s, such as %s", d.name, v, d.min, d.max, d.example))
+			continue
+		}
+		*d.dst = n
+	}
+	return problems
 }
 
 // defaultCommand is what runs without a subcommand: the demo when nothing

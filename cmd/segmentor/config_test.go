@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -33,6 +34,17 @@ func TestLoadConfigProduction(t *testing.T) {
 	if c.AppBaseURL != "https://seg.example.com" || !c.AllowHTTP || c.Role != "web" || c.SecretKey[0] != 0xab {
 		t.Errorf("parsed %+v", c)
 	}
+	if c.ReconcileEvery != 0 || c.UninstallGrace != 0 || c.UninstallCleanGrace != 0 {
+		t.Errorf("periods unset must keep their defaults (0 here): %s %s %s", c.ReconcileEvery, c.UninstallGrace, c.UninstallCleanGrace)
+	}
+	full2 := map[string]string{"RECONCILE_EVERY": "90s", "UNINSTALL_GRACE": "240h", "UNINSTALL_CLEAN_GRACE": "2h"}
+	for k, v := range full {
+		full2[k] = v
+	}
+	if c, _, err := loadConfig(env(full2), "web"); err != nil || c.ReconcileEvery != 90*time.Second ||
+		c.UninstallGrace != 240*time.Hour || c.UninstallCleanGrace != 2*time.Hour {
+		t.Errorf("periods: %s %s %s, %v", c.ReconcileEvery, c.UninstallGrace, c.UninstallCleanGrace, err)
+	}
 	if c.OpsPassword != "" || c.OpsUser != "ops" {
 		t.Errorf("the queue view must be off by default, user ops: %q %q", c.OpsUser, c.OpsPassword)
 	}
@@ -58,6 +70,11 @@ func TestLoadConfigProduction(t *testing.T) {
 		{"operator password", map[string]string{"OPS_PASSWORD": strings.Repeat("p", 16)}, "", ""},
 		{"short operator password", map[string]string{"OPS_PASSWORD": "hunter2"}, "", "OPS_PASSWORD: use at least 16"},
 		{"operator user with a colon", map[string]string{"OPS_USER": "a:b", "OPS_PASSWORD": strings.Repeat("p", 16)}, "", "OPS_USER"},
+		{"reconcile every 2 minutes", map[string]string{"RECONCILE_EVERY": "2m"}, "", ""},
+		{"reconcile not a duration", map[string]string{"RECONCILE_EVERY": "5"}, "", `RECONCILE_EVERY "5": use a duration from 10s to 24h0m0s`},
+		{"reconcile too often", map[string]string{"RECONCILE_EVERY": "1s"}, "", "RECONCILE_EVERY"},
+		{"a year's grace", map[string]string{"UNINSTALL_GRACE": "8760h"}, "", ""},
+		{"no grace", map[string]string{"UNINSTALL_CLEAN_GRACE": "0s"}, "", "UNINSTALL_CLEAN_GRACE"},
 	}
 	for _, tt := range tests {
 		m := map[string]string{}

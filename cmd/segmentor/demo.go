@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -175,22 +177,26 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 func (d *demoRun) startApp(ctx context.Context, ln net.Listener, log *slog.Logger) (stop func() error, err error) {
 	env := d.appEnv()
 	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
-	ready := make(chan string, 1)
+	ready := make(chan string, 2)
 	appDone := make(chan error, 1)
 	go func() {
 		appDone <- run(appCtx, []string{"serve"}, func(k string) string { return env[k] }, log, ready)
 	}()
-	var appAddr string
-	select {
-	case appAddr = <-ready:
-	case err := <-appDone:
-		stopApp()
-		return nil, fmt.Errorf("demo: the app did not start: %w", err)
-	case <-ctx.Done():
-		stopApp()
-		return nil, <-appDone
+	var addrs []string // LISTEN_ADDR's, then OPS_ADDR's
+	for len(addrs) < 2 {
+		select {
+		case addr := <-ready:
+			addrs = append(addrs, addr)
+		case err := <-appDone:
+			stopApp()
+			return nil, fmt.Errorf("demo: the app did not start: %w", err)
+		case <-ctx.Done():
+			stopApp()
+			return nil, <-appDone
+		}
 	}
-	portal := d.portalServer("http://"+appAddr, log)
+	portal := d.portalServer("http://"+addrs[0], log)
+	portal.Handler = withMetrics(portal.Handler, "http://"+addrs[1])
 	go func() { _ = portal.Serve(ln) }()
 	return func() error {
 		stopApp()
@@ -200,6 +206,18 @@ func (d *demoRun) startApp(ctx context.Context, ln net.Listener, log *slog.Logge
 		_ = portal.Shutdown(sctx)
 		return err
 	}, nil
+}
+
+// withMetrics adds the app's /metrics, which it serves on its operator
+// address only, to the demo's one address: the demo's only portal is
+// simulated, so its series reveal nothing, and a newcomer looks at one
+// address.
+func withMetrics(front http.Handler, opsURL string) http.Handler {
+	target, _ := url.Parse(opsURL)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", httputil.NewSingleHostReverseProxy(target))
+	mux.Handle("/", front)
+	return mux
 }
 
 // seedPortal starts the simulated portal and fills it.
@@ -223,6 +241,7 @@ func (d *demoRun) seedPortal() {
 func (d *demoRun) appEnv() map[string]string {
 	return map[string]string{
 		"LISTEN_ADDR":       "127.0.0.1:0",
+		"OPS_ADDR":          "127.0.0.1:0", // /metrics, which the summary reads
 		"APP_BASE_URL":      d.front,
 		"B24_CLIENT_ID":     d.sim.ClientID(),
 		"B24_CLIENT_SECRET": d.sim.ClientSecret(),

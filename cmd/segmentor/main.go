@@ -68,7 +68,8 @@ func main() {
 }
 
 // run starts the roles named by args and blocks until ctx ends. ready, when
-// not nil, receives the HTTP address once the server listens (for tests).
+// not nil, receives each HTTP server's address once it listens (for tests
+// and the demo): LISTEN_ADDR's first (serve, web), then OPS_ADDR's.
 func run(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, ready chan<- string) error {
 	cmd := defaultCommand(getenv)
 	if len(args) > 0 {
@@ -110,7 +111,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 
 	a, err := wiring.New(rdb, wiring.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
 		AllowHTTP: cfg.AllowHTTP, AppBaseURL: cfg.AppBaseURL, SecretKey: cfg.SecretKey, Embedded: embedded,
-		OpsUser: cfg.OpsUser, OpsPassword: cfg.OpsPassword, Log: log})
+		OpsUser: cfg.OpsUser, OpsPassword: cfg.OpsPassword, OpsApart: cfg.OpsAddr != "", Log: log,
+		UninstallGrace: cfg.UninstallGrace, UninstallCleanGrace: cfg.UninstallCleanGrace})
 	if err != nil {
 		return err
 	}
@@ -144,10 +146,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	return err
 }
 
-// startRoles starts what cfg.Role asks for: the web server, a worker's ops
-// server, the worker and its scheduler. It returns what to call at once on
-// shutdown (quit) and what to call side by side after (stops); on error,
-// stops holds what was already started.
+// startRoles starts what cfg.Role asks for: the web server, the ops server
+// on OPS_ADDR, the worker and its scheduler. It returns what to call at
+// once on shutdown (quit) and what to call side by side after (stops); on
+// error, stops holds what was already started.
 func startRoles(ctx context.Context, cfg config, a *wiring.App, rdb redis.UniversalClient, log *slog.Logger, ready chan<- string, errc chan error) (stops, quit []func(), err error) {
 	serve := func(c config, h http.Handler) error {
 		srv, addr, err := startWeb(c, h, log, errc)
@@ -169,9 +171,10 @@ func startRoles(ctx context.Context, cfg config, a *wiring.App, rdb redis.Univer
 			return stops, nil, err
 		}
 	}
-	if cfg.Role == "worker" && cfg.OpsAddr != "" {
-		// A worker's jobs and REST calls are counted in its own registry:
-		// it serves the probes, /metrics and the queue view on OPS_ADDR.
+	if cfg.OpsAddr != "" {
+		// Every process counts its own work in its own registry, and the
+		// series name portals: it serves them, the probes and the queue
+		// view on OPS_ADDR, an address only operators reach.
 		opsCfg := cfg
 		opsCfg.ListenAddr = cfg.OpsAddr
 		if err := serve(opsCfg, a.OpsRouter()); err != nil {
@@ -195,7 +198,7 @@ func startRoles(ctx context.Context, cfg config, a *wiring.App, rdb redis.Univer
 		schedDone := make(chan struct{})
 		go func() {
 			defer close(schedDone)
-			_ = jobs.RunScheduler(sctx, rdb, log, 0, nil)
+			_ = jobs.RunScheduler(sctx, rdb, log, 0, jobs.Schedule(cfg.ReconcileEvery), nil)
 		}()
 		stops = append(stops, func() { stopScheduler(); <-schedDone })
 	}

@@ -36,7 +36,8 @@ func (s *syncBuffer) String() string {
 }
 
 // With no configuration at all, serve starts on the embedded Redis, says so
-// loudly, answers the probes and stops cleanly when its context ends.
+// loudly, answers the probes (and no operator route: there is no operator
+// to ask) and stops cleanly when its context ends.
 func TestServeWithNoConfiguration(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
@@ -54,10 +55,10 @@ func TestServeWithNoConfiguration(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not start within 30s")
 	}
-	if resp, err := http.Get("http://" + addr + "/ops/queues"); err != nil || resp.StatusCode != 404 {
-		t.Errorf("the queue view without OPS_PASSWORD: %v %v, want 404", err, resp.Status)
-	} else {
-		resp.Body.Close()
+	for _, path := range []string{"/ops/queues", "/metrics"} {
+		if code, _ := httpGet(t, "http://"+addr+path, ""); code != 404 {
+			t.Errorf("GET %s with no OPS_ADDR or OPS_PASSWORD = %d, want 404", path, code)
+		}
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + path)
@@ -211,4 +212,77 @@ func TestWorkerServesProbesAndMetrics(t *testing.T) {
 	if err := healthcheck(context.Background(), env(map[string]string{"LISTEN_ADDR": addr})); err == nil {
 		t.Error("healthcheck passed against a stopped process")
 	}
+}
+
+// With OPS_ADDR, serve answers the operator routes there and only there:
+// LISTEN_ADDR, the public address, keeps the probes but has no /metrics
+// (whose series name portals) and no queue view, credential or not. The
+// public address's requests are counted in what OPS_ADDR serves.
+func TestServeAnswersOperatorsOnOpsAddr(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	const pass = "a-long-operator-password"
+	getenv := env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "OPS_ADDR": "127.0.0.1:0", "OPS_PASSWORD": pass})
+	ready := make(chan string, 2)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, getenv, slog.New(slog.DiscardHandler), ready) }()
+	var addrs []string
+	for len(addrs) < 2 {
+		select {
+		case addr := <-ready:
+			addrs = append(addrs, "http://"+addr)
+		case err := <-done:
+			t.Fatalf("serve stopped: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("serve did not listen on both addresses within 30s: %v", addrs)
+		}
+	}
+	public, ops := addrs[0], addrs[1]
+
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 404, "/ops/queues": 404} {
+		for _, auth := range []string{"", pass} {
+			if code, _ := httpGet(t, public+path, auth); code != want {
+				t.Errorf("public GET %s (password %q) = %d, want %d", path, auth, code, want)
+			}
+		}
+	}
+	// Scraped before OPS_ADDR has answered anything else: the two probes
+	// counted are the public address's.
+	if code, body := httpGet(t, ops+"/metrics", ""); code != 200 || !strings.Contains(body, `segmentor_http_requests_total{route="/healthz",status="200"} 2`+"\n") {
+		t.Errorf("OPS_ADDR /metrics = %d, without the public address's 2 probes:\n%s", code, body)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/b24/app": 404, "/api/v1/config": 404} {
+		if code, _ := httpGet(t, ops+path, ""); code != want {
+			t.Errorf("OPS_ADDR GET %s = %d, want %d", path, code, want)
+		}
+	}
+	if code, _ := httpGet(t, ops+"/ops/queues?format=json", ""); code != 401 {
+		t.Errorf("OPS_ADDR /ops/queues without the credential = %d, want 401", code)
+	}
+	if code, body := httpGet(t, ops+"/ops/queues?format=json", pass); code != 200 || !strings.Contains(body, `"queues"`) {
+		t.Errorf("OPS_ADDR /ops/queues with the credential = %d %.200s, want 200", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve stopped with %v", err)
+	}
+}
+
+// httpGet answers a GET of url with its status and body, as the operator
+// ops with password when it is set.
+func httpGet(t *testing.T, url, password string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if password != "" {
+		req.SetBasicAuth("ops", password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

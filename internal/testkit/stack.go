@@ -85,6 +85,8 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 	s.App = a
 	// A job's write that lost its answer is re-read at once, not after 30 s.
 	a.Engine.InDoubtWait = time.Millisecond
+	// Uninstall events are checked within a second, not at the end of 30 s.
+	a.Queue.UninstallWindow = 100 * time.Millisecond
 	if s.Web, err = a.Web(); err != nil {
 		t.Fatal(err)
 	}

@@ -31,8 +31,12 @@ type Config struct {
 	AppBaseURL             string // where event and card-tab handlers are bound
 	SecretKey              []byte // 32 bytes: seals tokens, signs sessions and links
 	Embedded               bool   // Redis is in memory: nothing survives a restart
-	OpsUser, OpsPassword   string // the operator's queue view; no password, no view
+	OpsUser, OpsPassword   string // guard the queue view and the public /metrics; no password: neither
 	Log                    *slog.Logger
+	// OpsApart: the operator routes (/metrics, /ops/queues) are served by
+	// OpsRouter on an address of their own (OPS_ADDR), so Router leaves
+	// them out, credential or not.
+	OpsApart bool
 	// Limits is a portal's request budget; nil takes it from the portal's
 	// plan (bitrix.ProfileForLicense).
 	Limits func(ctx context.Context, memberID string) (bitrix.Profile, error)
@@ -44,6 +48,9 @@ type Config struct {
 	// TaskCheck is how often an idle worker looks for work; 0 keeps
 	// jobs.ServerConfig's (tests look more often).
 	TaskCheck time.Duration
+	// UninstallGrace and UninstallCleanGrace: app.Lifecycle's Grace and
+	// CleanGrace (0: their defaults).
+	UninstallGrace, UninstallCleanGrace time.Duration
 }
 
 // App is Segmentor over one Redis.
@@ -107,8 +114,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 		_ = a.asynq.Close()
 		return nil, err
 	}
-	a.Queue = &jobs.Queue{Client: a.asynq, Redis: rdb}
+	a.Queue = &jobs.Queue{Client: a.asynq, Redis: rdb, Log: cfg.Log}
 	a.Life = &app.Lifecycle{Store: a.Store, Bitrix: a.Bitrix, Jobs: a.Queue, Log: cfg.Log, Clock: cfg.Clock,
+		Grace: cfg.UninstallGrace, CleanGrace: cfg.UninstallCleanGrace,
 		Users: handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait}}
 	a.Engine = &engine.Classifier{Store: a.Store, Mirror: a.Mirror, Bitrix: a.Bitrix, Clock: cfg.Clock,
 		FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: cfg.Log}
@@ -119,7 +127,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 }
 
 // Close releases what New opened (not Redis: the caller's).
-func (a *App) Close() error { return a.asynq.Close() }
+func (a *App) Close() error {
+	a.Queue.Close()
+	return a.asynq.Close()
+}
 
 // Web is the web role's parts: Bitrix24's callbacks, the settings page and
 // its API, the probes, metrics and the queue view.
@@ -149,15 +160,20 @@ func (a *App) Web() (*Web, error) {
 	}, nil
 }
 
-// Router serves the web role.
+// Router serves the web role on the public address.
 func (a *App) Router(w *Web) http.Handler {
+	ops := a.Ops
+	if a.Config.OpsApart {
+		ops = nil // OpsRouter serves the operator routes
+	}
 	return handlers.Router(handlers.Deps{Page: w.Page, Sessions: w.Sessions, API: w.API, Bitrix24: w.Bitrix24,
-		Logger: a.Config.Log, Health: a.Health, Manifest: a.Manifest, Metrics: a.Metrics, Ops: a.Ops})
+		Logger: a.Config.Log, Health: a.Health, Manifest: a.Manifest, Metrics: a.Metrics, Ops: ops})
 }
 
-// OpsRouter serves a worker's probes, metrics and queue view.
+// OpsRouter serves the probes, metrics and queue view on the operator's
+// address (OPS_ADDR), whatever the role.
 func (a *App) OpsRouter() http.Handler {
-	return handlers.Router(handlers.Deps{Logger: a.Config.Log, Health: a.Health, Metrics: a.Metrics, Ops: a.Ops})
+	return handlers.OpsRouter(handlers.Deps{Logger: a.Config.Log, Health: a.Health, Metrics: a.Metrics, Ops: a.Ops})
 }
 
 // Worker builds the worker role: the asynq server with Segmentor's tasks,
@@ -177,6 +193,6 @@ func (a *App) Worker(logger asynq.Logger) (*asynq.Server, *asynq.ServeMux, *jobs
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.Observe(a.Metrics.ObserveJob), jobs.LogJobs(a.Config.Log))
 	w := &jobs.Worker{Store: a.Store, Bitrix: a.Bitrix, Manifest: a.Manifest, AppBaseURL: a.Config.AppBaseURL,
-		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Redis: a.Redis, Queue: a.Queue}
+		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Redis: a.Redis, Queue: a.Queue, Uninstall: a.Life}
 	return srv, mux, w, nil
 }
