@@ -144,11 +144,7 @@ func TestParseProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tt.in))
-			var got Problems
-			if !errors.As(err, &got) {
-				t.Fatalf("error %v is not Problems", err)
-			}
+			got := parseProblems(t, tt.in)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
@@ -216,4 +212,15 @@ func TestEveryCodeHasMessages(t *testing.T) {
 	if got, want := ps.Error(), "schemes[0]: Contacts: the scheme has no segments."; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
+}
+
+// parseProblems parses in and returns the Problems it must fail with.
+func parseProblems(t *testing.T, in string) Problems {
+	t.Helper()
+	_, err := ParseConfig([]byte(in))
+	var got Problems
+	if !errors.As(err, &got) {
+		t.Fatalf("error %v is not Problems", err)
+	}
+	return got
 }

@@ -138,11 +138,7 @@ func (p *Portal) registerRecordMethods(prefix string, api crmAPI) {
 		return api.written(api.render(p, e, r, selectAll, c), int(r.id)), nil
 	}
 	p.methods[prefix+"update"] = func(p *Portal, c *Call) (any, error) {
-		e, err := api.entity(p, c)
-		if err != nil {
-			return nil, err
-		}
-		id, err := api.id(c)
+		e, id, err := api.target(p, c)
 		if err != nil {
 			return nil, err
 		}
@@ -157,11 +153,7 @@ func (p *Portal) registerRecordMethods(prefix string, api crmAPI) {
 		return api.written(api.render(p, e, r, selectAll, c), 0), nil
 	}
 	p.methods[prefix+"delete"] = func(p *Portal, c *Call) (any, error) {
-		e, err := api.entity(p, c)
-		if err != nil {
-			return nil, err
-		}
-		id, err := api.id(c)
+		e, id, err := api.target(p, c)
 		if err != nil {
 			return nil, err
 		}
@@ -176,11 +168,7 @@ func (p *Portal) registerRecordMethods(prefix string, api crmAPI) {
 
 // onRecord runs fn on the record the call names, or answers not found.
 func (api crmAPI) onRecord(p *Portal, c *Call, fn func(e *entity, r *record) (any, error)) (any, error) {
-	e, err := api.entity(p, c)
-	if err != nil {
-		return nil, err
-	}
-	id, err := api.id(c)
+	e, id, err := api.target(p, c)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +179,16 @@ func (api crmAPI) onRecord(p *Portal, c *Call, fn func(e *entity, r *record) (an
 		return nil, api.notFound()
 	}
 	return fn(e, r)
+}
+
+// target is the entity and the record id a get, update or delete names.
+func (api crmAPI) target(p *Portal, c *Call) (*entity, int, error) {
+	e, err := api.entity(p, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := api.id(c)
+	return e, id, err
 }
 
 func (api crmAPI) writer(c *Call) writer {
