@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,30 +98,24 @@ func (l *Lifecycle) shortenGrace(ctx context.Context, p *Portal, clean bool) err
 		return nil
 	}
 	_, err := l.Store.UpdatePortal(ctx, p.MemberID, func(p *Portal, exists bool) error {
-		if !exists {
-			return Errorf(ENotFound, "no such portal") // never create one here
+		if !exists || p.State != StateUninstalled || p.PurgeAt.IsZero() {
+			return errUnchanged // never create a portal, nor rewrite one, here
 		}
-		if p.State == StateUninstalled && !p.PurgeAt.IsZero() {
-			p.PurgeAt = at
-		}
+		p.PurgeAt = at
 		return nil
 	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
 	return err
 }
 
 func (l *Lifecycle) grace(clean bool) time.Duration {
-	g := cmpOr(l.Grace, DefaultGrace)
+	g := cmp.Or(l.Grace, DefaultGrace)
 	if clean {
-		return min(cmpOr(l.CleanGrace, DefaultCleanGrace), g)
+		return min(cmp.Or(l.CleanGrace, DefaultCleanGrace), g)
 	}
 	return g
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Purge deletes the data of every portal whose grace period after an
@@ -133,8 +128,11 @@ func (l *Lifecycle) Purge(ctx context.Context) (int, error) {
 	}
 	now, n := l.now(), 0
 	for _, id := range ids {
-		due, err := l.claimPurge(ctx, id, now)
-		if err != nil || !due {
+		// A read first: most portals are not due, and stay unwritten.
+		if p, err := l.Store.Portal(ctx, id); err != nil || !purgeDue(p, now) {
+			continue
+		}
+		if due, err := l.claimPurge(ctx, id, now); err != nil || !due {
 			continue
 		}
 		if err := l.Store.DeleteEverything(ctx, id); err != nil {
@@ -146,20 +144,27 @@ func (l *Lifecycle) Purge(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// purgeDue reports whether an uninstalled portal's grace has ended.
+func purgeDue(p *Portal, now time.Time) bool {
+	return p.State == StateUninstalled && !p.PurgeAt.IsZero() && !now.Before(p.PurgeAt)
+}
+
+// errUnchanged ends a portal update that has nothing to write.
+var errUnchanged = errors.New("nothing to change")
+
 // claimPurge marks the portal purged if its grace period has ended, in one
 // transaction, so that a reinstall before it keeps the data and two
 // schedulers never purge the same portal twice.
 func (l *Lifecycle) claimPurge(ctx context.Context, memberID string, now time.Time) (bool, error) {
-	due := false
 	_, err := l.Store.UpdatePortal(ctx, memberID, func(p *Portal, exists bool) error {
-		if !exists {
-			return Errorf(ENotFound, "no such portal") // never create one here
+		if !exists || !purgeDue(p, now) {
+			return errUnchanged // never create a portal, nor rewrite one, here
 		}
-		due = p.State == StateUninstalled && !p.PurgeAt.IsZero() && !now.Before(p.PurgeAt)
-		if due {
-			p.PurgeAt, p.PurgedAt = time.Time{}, now.UTC()
-		}
+		p.PurgeAt, p.PurgedAt = time.Time{}, now.UTC()
 		return nil
 	})
-	return due, err
+	if errors.Is(err, errUnchanged) {
+		return false, nil
+	}
+	return err == nil, err
 }

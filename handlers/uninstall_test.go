@@ -104,6 +104,9 @@ func TestUninstallKeepsDataForTheGracePeriod(t *testing.T) {
 		if n := purge(at.Add(-time.Minute)); n != 0 {
 			t.Errorf("clean=%v: purged %d portals before the grace ended", clean, n)
 		}
+		if q, _ := s.store.Portal(ctx, m); !q.UpdatedAt.Equal(p.UpdatedAt) {
+			t.Errorf("clean=%v: a purge with nothing due rewrote the portal (updated %s, was %s)", clean, q.UpdatedAt, p.UpdatedAt)
+		}
 		if clean {
 			if n := purge(at); n != 1 {
 				t.Fatalf("purged %d portals when the grace ended, want 1", n)
