@@ -26,6 +26,9 @@ const maxBodyBytes = 64 << 10
 // Queue takes the CRM changes events report (jobs.Queue).
 type Queue interface {
 	Change(ctx context.Context, p jobs.CRMEventPayload) (bool, error)
+	// NoteFailure is told why an event could not be taken (its portal
+	// unreadable): an unreachable Redis is reconciled once it is back.
+	NoteFailure(ctx context.Context, err error)
 }
 
 // TokenChecker confirms that an access token sent by a portal is valid at
@@ -211,6 +214,7 @@ func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, 
 			refuseEvent(c) // as for a known portal: the answer lists no portals
 			return nil, false
 		}
+		h.Queue.NoteFailure(ctx, err) // Bitrix24 will not send it again
 		h.unavailable(c, err)
 		return nil, false
 	}

@@ -3,12 +3,16 @@ package jobs
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // Bitrix24 never sends an event again. When a change cannot be queued
@@ -31,11 +35,13 @@ type outage struct {
 	stopped  bool
 }
 
-// noteOutage records that a change could not be queued and starts waiting
-// for Redis to come back, once per outage. A caller that gave up (its
-// request cancelled) proves nothing about Redis and is not counted.
-func (q *Queue) noteOutage(ctx context.Context) {
-	if ctx.Err() != nil {
+// NoteFailure is told of every failure to take a change: queueing it, or
+// reading its portal before. A Redis that cannot be reached opens an
+// outage: the queue waits for Redis to come back, once per outage. Other
+// errors, and a caller that gave up (its request cancelled), prove nothing
+// about Redis and are not counted.
+func (q *Queue) NoteFailure(ctx context.Context, err error) {
+	if ctx.Err() != nil || !unreachable(err) {
 		return
 	}
 	o := &q.outage
@@ -55,6 +61,14 @@ func (q *Queue) noteOutage(ctx context.Context) {
 	}
 	o.watching = true
 	go q.awaitRecovery(o.stop)
+}
+
+// unreachable reports an error of a Redis that cannot be reached: no
+// connection, a connection lost, or none free in time.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, redis.ErrPoolTimeout)
 }
 
 // awaitRecovery queues the reconciliation once Redis takes it.

@@ -2,6 +2,11 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +70,8 @@ func TestOutageQueuesAReconciliationWhenRedisIsBack(t *testing.T) {
 	}
 }
 
-// Without an outage, nothing is reconciled out of turn.
+// Without an outage, nothing is reconciled out of turn: not for a caller
+// that gave up, nor for a failure that is not Redis out of reach.
 func TestNoOutageNoReconciliation(t *testing.T) {
 	m := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
@@ -75,8 +81,29 @@ func TestNoOutageNoReconciliation(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, _ = q.Change(cancelled, CRMEventPayload{MemberID: "m1", Entity: "deal", ID: 7, Seq: 1})
+	q.NoteFailure(context.Background(), errors.New("decode portal m1: invalid character"))
 	time.Sleep(3 * outagePoll)
 	if tasks, _ := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(QueueEvents); len(tasks) != 0 {
 		t.Errorf("a cancelled caller queued %d tasks", len(tasks))
+	}
+}
+
+// Only an error of a Redis out of reach counts as an outage.
+func TestUnreachable(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("mark pending: %w", refused), true},
+		{fmt.Errorf("read portal: %w", io.EOF), true},
+		{redis.ErrPoolTimeout, true},
+		{errors.New("decode portal m1: invalid character"), false},
+		{context.Canceled, false},
+		{redis.Nil, false},
+	} {
+		if got := unreachable(c.err); got != c.want {
+			t.Errorf("unreachable(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	key := pendingKey(p.MemberID, p.Entity, p.ID)
 	fresh, err := q.Redis.SetNX(ctx, key, p.Seq, pendingTTL).Result()
 	if err != nil {
-		q.noteOutage(ctx)
+		q.NoteFailure(ctx, err)
 		return false, fmt.Errorf("mark pending: %w", err)
 	}
 	if !fresh && !p.Deleted {
@@ -57,7 +57,7 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	}
 	if _, err := q.Client.EnqueueContext(ctx, t, opts...); err != nil {
 		q.Redis.Del(ctx, key) // let the next event try again
-		q.noteOutage(ctx)
+		q.NoteFailure(ctx, err)
 		return false, fmt.Errorf("enqueue change: %w", err)
 	}
 	return true, nil
