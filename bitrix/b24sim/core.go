@@ -53,6 +53,13 @@ type User struct {
 	Name     string
 	LastName string
 	Admin    bool
+	// OwnOnly is a CRM role that reads only the records the user is
+	// responsible for (ASSIGNED_BY_ID), as a sales rep's often is: a get
+	// of another's record is refused (crm.item.get: 400 ACCESS_DENIED,
+	// api-reference/crm/universal/crm-item-get.md; crm.deal.get: "Access
+	// denied", api-reference/crm/deals/crm-deal-get.md) and lists leave
+	// others' records out. Admins read everything.
+	OwnOnly bool
 }
 
 // Error is a REST or OAuth error as Bitrix24 sends it.

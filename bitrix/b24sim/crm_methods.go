@@ -25,6 +25,7 @@ type crmAPI struct {
 	entity   func(p *Portal, c *Call) (*entity, error)
 	id       func(c *Call) (int, error) // the record a get, update or delete names
 	notFound func() *Error
+	denied   func() *Error // a get of a record the user may not read
 	resolve  func(p *Portal, e *entity, c *Call) resolver
 	selected func(names []string, res resolver) selection
 	render   func(p *Portal, e *entity, r *record, sel selection, c *Call) map[string]any
@@ -47,6 +48,7 @@ func v2API(e *entity) crmAPI {
 			return 0, &Error{Status: 400, Description: "ID is not defined or invalid."}
 		},
 		notFound: errNotFound,
+		denied:   func() *Error { return &Error{Status: 400, Description: "Access denied"} },
 		resolve:  func(p *Portal, e *entity, _ *Call) resolver { return p.crm.v2Resolver(e) },
 		selected: func(names []string, res resolver) selection { return parseSelect(names, res, selectAll) },
 		render: func(p *Portal, e *entity, r *record, sel selection, _ *Call) map[string]any {
@@ -74,6 +76,9 @@ var itemAPI = crmAPI{
 		return id, nil
 	},
 	notFound: errItemNotFound,
+	denied: func() *Error {
+		return &Error{Status: 400, Code: "ACCESS_DENIED", Description: "You do not have permission to view this item"}
+	},
 	resolve:  func(p *Portal, e *entity, c *Call) resolver { return p.crm.itemResolver(e, origUF(c)) },
 	selected: func(names []string, res resolver) selection { return parseSelectFor(names, res, selectAll, true) },
 	render: func(p *Portal, e *entity, r *record, sel selection, c *Call) map[string]any {
@@ -100,6 +105,9 @@ func (p *Portal) registerRecordMethods(prefix string, api crmAPI) {
 	}
 	p.methods[prefix+"get"] = func(p *Portal, c *Call) (any, error) {
 		return api.onRecord(p, c, func(e *entity, r *record) (any, error) {
+			if !readable(c, e, r) {
+				return nil, api.denied()
+			}
 			return api.one(api.render(p, e, r, selectAll, c)), nil
 		})
 	}
@@ -114,6 +122,9 @@ func (p *Portal) registerRecordMethods(prefix string, api crmAPI) {
 		conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, api.dialect)
 		if err != nil {
 			return nil, err
+		}
+		if u := c.User; u != nil && u.OwnOnly && !u.Admin {
+			conds = append(conds, ownedBy(e, u.ID))
 		}
 		q := query{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params)}
 		sel := api.selected(c.Params.Strings("select"), res)
@@ -179,6 +190,21 @@ func (api crmAPI) onRecord(p *Portal, c *Call, fn func(e *entity, r *record) (an
 		return nil, api.notFound()
 	}
 	return fn(e, r)
+}
+
+// readable reports whether the call's user may read r (User.OwnOnly).
+func readable(c *Call, e *entity, r *record) bool {
+	u := c.User
+	if u == nil || u.Admin || !u.OwnOnly {
+		return true
+	}
+	f := e.f("ASSIGNED_BY_ID")
+	return f == nil || r.n[f.slot] == int64(u.ID)
+}
+
+// ownedBy is the list condition of a user who reads only their own records.
+func ownedBy(e *entity, userID int) cond {
+	return cond{col: column{f: e.f("ASSIGNED_BY_ID")}, op: "=", vals: []cell{{n: int64(userID)}}}
 }
 
 // target is the entity and the record id a get, update or delete names.

@@ -771,3 +771,53 @@ func TestCRMInBatch(t *testing.T) {
 		t.Errorf("item.update in batch: %v", d["TITLE"])
 	}
 }
+
+// A sales rep whose CRM role reads only their own records: crm.item.get of
+// another's record answers 400 ACCESS_DENIED "You do not have permission to
+// view this item" (api-reference/crm/universal/crm-item-get.md, "Possible
+// Error Codes"); crm.deal.get answers "Access denied" with an empty code
+// (api-reference/crm/deals/crm-deal-get.md); lists leave others' records
+// out. The admin's token still reads everything.
+func TestRepReadsOwnRecordsOnly(t *testing.T) {
+	p, admin, _ := crmPortal(t)
+	rep := p.AddUser(User{Name: "Rita", LastName: "Rep", OwnOnly: true})
+	repTok := p.IssueTokens(rep.ID).AccessToken
+	mine, err := p.UserAdd("deal", map[string]any{"TITLE": "mine"}, rep.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := p.UserAdd("deal", map[string]any{"TITLE": "theirs"}, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(tok, method string, id int) reply {
+		if method == "crm.item.get" {
+			return callJSON(t, p, method, tok, fmt.Sprintf(`{"entityTypeId": 2, "id": %d}`, id))
+		}
+		return callJSON(t, p, method, tok, fmt.Sprintf(`{"id": %d}`, id))
+	}
+	mustOK(t, get(repTok, "crm.item.get", mine), "rep's own deal")
+	mustOK(t, get(repTok, "crm.deal.get", mine), "rep's own deal (v2)")
+	r := get(repTok, "crm.item.get", theirs)
+	if r.Status != 400 || r.errCode() != "ACCESS_DENIED" || r.Body["error_description"] != "You do not have permission to view this item" {
+		t.Errorf("crm.item.get of another's deal = %d %s", r.Status, r.Raw)
+	}
+	r = get(repTok, "crm.deal.get", theirs)
+	if r.Status != 400 || r.errCode() != "" || r.Body["error_description"] != "Access denied" {
+		t.Errorf("crm.deal.get of another's deal = %d %s", r.Status, r.Raw)
+	}
+	if r := get(repTok, "crm.item.get", 999); r.Status != 400 || r.errCode() != "NOT_FOUND" {
+		t.Errorf("crm.item.get of no deal = %d %s", r.Status, r.Raw)
+	}
+	mustOK(t, get(admin, "crm.item.get", theirs), "admin reads another's deal")
+
+	b := mustOK(t, callJSON(t, p, "crm.item.list", repTok, `{"entityTypeId": 2, "select": ["id"]}`), "rep's list")
+	items := b["result"].(map[string]any)["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["id"] != float64(mine) || b["total"] != float64(1) {
+		t.Errorf("rep's crm.item.list = %s", b)
+	}
+	b = mustOK(t, callJSON(t, p, "crm.deal.list", admin, `{"select": ["ID"]}`), "admin's list")
+	if b["total"] != float64(2) {
+		t.Errorf("admin's crm.deal.list total = %v", b["total"])
+	}
+}

@@ -107,7 +107,8 @@ func (g *gen) users() {
 		for g.p.users[id] != nil {
 			id++
 		}
-		g.p.users[id] = &User{ID: id, Name: genFirst[(i*7)%len(genFirst)], LastName: genLast[(i*3)%len(genLast)]}
+		// Sales reps: their CRM role reads their own records only.
+		g.p.users[id] = &User{ID: id, Name: genFirst[(i*7)%len(genFirst)], LastName: genLast[(i*3)%len(genLast)], OwnOnly: true}
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
