@@ -13,6 +13,7 @@ const (
 	EUnauthorized = "unauthorized" // no valid session or token
 	EForbidden    = "forbidden"    // authenticated, but not allowed
 	EUnavailable  = "unavailable"  // a dependency is down; try again later
+	ETooMany      = "too_many"     // one client asked too often; try again later
 	EInternal     = "internal"     // a bug or an unexpected failure
 )
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"segmentor/bitrix"
@@ -18,9 +19,10 @@ import (
 // one portal can touch another's data; the member_id is also a hash tag, so
 // a portal's keys stay together.
 type Store struct {
-	rdb   redis.UniversalClient
-	seal  *Sealer
-	clock func() time.Time
+	rdb     redis.UniversalClient
+	seal    *Sealer
+	clock   func() time.Time
+	limiter *redis_rate.Limiter // the sign-in checks' budgets
 }
 
 // NewStore returns a Store; clock defaults to time.Now.
@@ -28,7 +30,7 @@ func NewStore(rdb redis.UniversalClient, seal *Sealer, clock func() time.Time) *
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Store{rdb: rdb, seal: seal, clock: clock}
+	return &Store{rdb: rdb, seal: seal, clock: clock, limiter: redis_rate.NewLimiter(rdb)}
 }
 
 const portalsKey = keyspace.Portals

@@ -103,6 +103,29 @@ type DryRun struct {
 	Schemes   []SchemeDiff `json:"schemes"`
 }
 
+// WithoutSamples drops the records named in p, keeping counts and shares:
+// what a user who is not an administrator sees.
+func (p *Preview) WithoutSamples() *Preview {
+	for i := range p.Schemes {
+		sc := &p.Schemes[i]
+		for j := range sc.Segments {
+			sc.Segments[j].Samples = []Sample{}
+		}
+		sc.Otherwise.Samples = []Sample{}
+	}
+	return p
+}
+
+// WithoutSamples drops the records named in d, keeping the counts.
+func (d *DryRun) WithoutSamples() *DryRun {
+	for i := range d.Schemes {
+		for j := range d.Schemes[i].Moves {
+			d.Schemes[i].Moves[j].Samples = []Sample{}
+		}
+	}
+	return d
+}
+
 // PreviewOptions tune a preview or standing.
 type PreviewOptions struct {
 	RevenueWindowDays int // 0 = all time

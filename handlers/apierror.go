@@ -19,6 +19,7 @@ var apiStatus = map[string]int{
 	app.EUnauthorized: http.StatusUnauthorized,
 	app.EForbidden:    http.StatusForbidden,
 	app.EUnavailable:  http.StatusServiceUnavailable,
+	app.ETooMany:      http.StatusTooManyRequests,
 	app.EInternal:     http.StatusInternalServerError,
 }
 
@@ -31,6 +32,7 @@ var apiTextsRU = map[string]string{
 	app.EUnauthorized: "Сеанс недействителен или истёк; откройте приложение заново из портала.",
 	app.EForbidden:    "Изменять настройки может только администратор Битрикс24.",
 	app.EUnavailable:  "Сервис временно недоступен; повторите попытку через минуту.",
+	app.ETooMany:      "Слишком много запросов; повторите попытку позже.",
 	app.EInternal:     "Внутренняя ошибка.",
 }
 

@@ -43,11 +43,7 @@ var errInUserLanguage = errors.New("message in the user's language")
 
 // userError is a domain error worded for the session's language.
 func userError(code, lang, en, ru string) error {
-	msg := en
-	if langOf(lang) == "ru" {
-		msg = ru
-	}
-	return &app.Error{Code: code, Message: msg, Err: errInUserLanguage}
+	return &app.Error{Code: code, Message: pick(lang, en, ru), Err: errInUserLanguage}
 }
 
 func (a *API) insight(c *gin.Context, sess Session) bool {
@@ -116,17 +112,30 @@ func (a *API) answerDraft(c *gin.Context, fn func(ctx context.Context, memberID 
 	c.JSON(http.StatusOK, out)
 }
 
-// Preview answers how a draft config splits the base (POST /preview).
+// Preview answers how a draft config splits the base (POST /preview). A
+// user who is not an administrator sees counts and shares, no records:
+// the CRM may not let them see those.
 func (a *API) Preview(c *gin.Context) {
+	admin := sessionOf(c).Admin
 	a.answerDraft(c, func(ctx context.Context, memberID string, cfg segment.Config, req draftRequest) (any, error) {
-		return a.Insight.Preview(ctx, memberID, cfg, engine.PreviewOptions{RevenueWindowDays: req.RevenueWindowDays})
+		p, err := a.Insight.Preview(ctx, memberID, cfg, engine.PreviewOptions{RevenueWindowDays: req.RevenueWindowDays})
+		if err != nil || admin {
+			return p, err
+		}
+		return p.WithoutSamples(), nil
 	})
 }
 
-// DryRun answers what saving a draft config would change (POST /dryrun).
+// DryRun answers what saving a draft config would change (POST /dryrun),
+// with no records for a user who is not an administrator.
 func (a *API) DryRun(c *gin.Context) {
+	admin := sessionOf(c).Admin
 	a.answerDraft(c, func(ctx context.Context, memberID string, cfg segment.Config, _ draftRequest) (any, error) {
-		return a.Insight.DryRun(ctx, memberID, cfg)
+		d, err := a.Insight.DryRun(ctx, memberID, cfg)
+		if err != nil || admin {
+			return d, err
+		}
+		return d.WithoutSamples(), nil
 	})
 }
 
@@ -216,6 +225,12 @@ func (a *API) Record(c *gin.Context) {
 		return
 	}
 	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
+	if !sess.Admin && sess.Record != string(e)+":"+strconv.FormatInt(id, 10) {
+		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang,
+			"Open this record's card in Bitrix24 to see its segment here: Bitrix24 checks there that you may see it.",
+			"Откройте карточку этой записи в Битрикс24, чтобы увидеть её сегмент: Битрикс24 проверит там, что вам можно её видеть."))
+		return
+	}
 	ctx := c.Request.Context()
 	rs, err := a.Insight.Explain(ctx, sess.MemberID, e, id)
 	if app.ErrorCode(err) == app.ENotFound {
@@ -323,9 +338,16 @@ type AuditView struct {
 }
 
 // Audit answers the portal's recent changes, newest first, filtered by
-// entity, segment (before or after) and record id (GET /audit).
+// entity, segment (before or after) and record id (GET /audit); to
+// administrators only, as the records it names may be any.
 func (a *API) Audit(c *gin.Context) {
 	sess := sessionOf(c)
+	if !sess.Admin {
+		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang,
+			"Only Bitrix24 administrators see the list of changes; each record's card shows its own.",
+			"Список изменений видят только администраторы Битрикс24; карточка каждой записи показывает свои."))
+		return
+	}
 	var f app.AuditFilter
 	if s := c.Query("entity"); s != "" {
 		e, ok := parseEntity(s)
@@ -508,6 +530,9 @@ func (a *API) Dashboard(c *gin.Context) {
 		if err != nil {
 			apiError(c, sess.Lang, err)
 			return
+		}
+		if !sess.Admin {
+			st = st.WithoutSamples()
 		}
 		out["schemes"], out["mirror"], out["config_version"] = st.Schemes, st.Mirror, sc.Version
 	}

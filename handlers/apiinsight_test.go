@@ -206,11 +206,11 @@ func TestPreviewMatchesIndependentCount(t *testing.T) {
 	s.sim.Seed(b24sim.GenOptions{Contacts: 150, Companies: 20, Deals: 500})
 	syncMirror(t, s)
 	sb := readSimBase(t, s)
-	rep := s.login(s.rep.ID) // any user may preview
+	admin := s.login(1)
 
 	for _, window := range []int{0, 365} {
 		s.sim.ResetLog()
-		r := s.do("POST", "/api/v1/preview", rep, map[string]any{"config": json.RawMessage(draftInsightConfig), "revenue_window_days": window})
+		r := s.do("POST", "/api/v1/preview", admin, map[string]any{"config": json.RawMessage(draftInsightConfig), "revenue_window_days": window})
 		if r.Status != 200 {
 			t.Fatalf("preview: %d %s", r.Status, r.Raw)
 		}
@@ -293,6 +293,28 @@ func TestPreviewMatchesIndependentCount(t *testing.T) {
 		t.Logf("window %d: contacts %v, %d premium deals, answered in %d ms", window, want, wantPremium, p.TookMS)
 	}
 
+	// A user who is not an administrator sees the same counts and shares,
+	// and no records: the CRM may not let them see those.
+	rep := s.login(s.rep.ID)
+	var pa, pr previewBody
+	decodeJSON(t, s.do("POST", "/api/v1/preview", admin, map[string]any{"config": json.RawMessage(draftInsightConfig)}).Raw, &pa)
+	decodeJSON(t, s.do("POST", "/api/v1/preview", rep, map[string]any{"config": json.RawMessage(draftInsightConfig)}).Raw, &pr)
+	adminSamples := 0
+	for i, sc := range pr.Schemes {
+		all := append(slices.Clone(sc.Segments), sc.Otherwise)
+		want := append(slices.Clone(pa.Schemes[i].Segments), pa.Schemes[i].Otherwise)
+		for j, sg := range all {
+			adminSamples += len(want[j].Samples)
+			if sg.Count != want[j].Count || sg.Share != want[j].Share || sg.Samples == nil || len(sg.Samples) != 0 {
+				t.Errorf("rep's preview, %s %s: count %d share %.3f samples %v; admin's %d %.3f", sc.Entity, sg.Key,
+					sg.Count, sg.Share, sg.Samples, want[j].Count, want[j].Share)
+			}
+		}
+	}
+	if adminSamples == 0 {
+		t.Error("the admin's preview has no samples to withhold")
+	}
+
 	// A draft with problems is refused with all of them, as a save is.
 	bad := `{"schemes": [{"entity": "contact", "segments": [{"key": "x", "name": "X", "when": {"fact": "nope", "op": "=", "value": 1}}]}]}`
 	for _, path := range []string{"/api/v1/preview", "/api/v1/dryrun"} {
@@ -330,16 +352,14 @@ func TestDryRunDiffsDraftAgainstToday(t *testing.T) {
 	mirror := app.NewMirror(s.rdb)
 	gen, _ := mirror.Generation(ctx, s.sim.MemberID())
 	s.sim.ResetLog()
-	r := s.do("POST", "/api/v1/dryrun", s.login(s.rep.ID), map[string]any{"config": json.RawMessage(draftInsightConfig)})
+	r := s.do("POST", "/api/v1/dryrun", admin, map[string]any{"config": json.RawMessage(draftInsightConfig)})
 	if r.Status != 200 {
 		t.Fatalf("dry-run: %d %s", r.Status, r.Raw)
 	}
 	var d dryRunBody
 	decodeJSON(t, r.Raw, &d)
 	for _, q := range s.sim.Requests() {
-		if q.Method != "profile" && q.Method != "app.info" { // the rep's login
-			t.Errorf("the dry-run sent %s", q.Method)
-		}
+		t.Errorf("the dry-run sent %s", q.Method)
 	}
 	if g, _ := mirror.Generation(ctx, s.sim.MemberID()); g != gen {
 		t.Errorf("the dry-run wrote to the mirror (generation %d → %d)", gen, g)
@@ -459,8 +479,7 @@ func TestRecordExplainsSegmentWithHistory(t *testing.T) {
 	if buyer == 0 || rest == 0 {
 		t.Fatalf("no buyer or no rest among %v", keys)
 	}
-	rep := s.login(s.rep.ID)
-	r := s.do("GET", fmt.Sprintf("/api/v1/records/contact/%d", buyer), rep, nil)
+	r := s.do("GET", fmt.Sprintf("/api/v1/records/contact/%d", buyer), admin, nil)
 	if r.Status != 200 {
 		t.Fatalf("record: %d %s", r.Status, r.Raw)
 	}
@@ -485,14 +504,14 @@ func TestRecordExplainsSegmentWithHistory(t *testing.T) {
 
 	// A rest contact: the segment failed, so the explanation says why, in
 	// Russian for this portal.
-	r = s.do("GET", fmt.Sprintf("/api/v1/records/contact/%d", rest), rep, nil)
+	r = s.do("GET", fmt.Sprintf("/api/v1/records/contact/%d", rest), admin, nil)
 	decodeJSON(t, r.Raw, &v)
 	if r.Status != 200 || v.Segment == nil || v.Segment.Key != "rest" || v.Explanation.Segments[0].Held {
 		t.Fatalf("rest contact: %d %s", r.Status, r.Raw)
 	}
 
 	// A deal: its pipeline by name.
-	r = s.do("GET", "/api/v1/records/deal/1", rep, nil)
+	r = s.do("GET", "/api/v1/records/deal/1", admin, nil)
 	decodeJSON(t, r.Raw, &v)
 	if r.Status != 200 || v.Segment != nil || v.Explanation != nil || !strings.Contains(v.Pipeline, ":") || v.PipelineName == "" || v.Title == "" {
 		t.Fatalf("deal: %d %s", r.Status, r.Raw)
@@ -502,7 +521,7 @@ func TestRecordExplainsSegmentWithHistory(t *testing.T) {
 		"/api/v1/records/contact/999999": 404, "/api/v1/records/lead/1": 400, "/api/v1/records/contact/abc": 400,
 		"/api/v1/records/contact/-1": 400, "/api/v1/records/contact/0": 400, "/api/v1/records/contact/99999999999999999999": 400,
 	} {
-		r := s.do("GET", path, rep, nil)
+		r := s.do("GET", path, admin, nil)
 		msg, _ := r.Body["message"].(string)
 		if r.Status != want || !strings.ContainsAny(msg, "абвгдеёжзийклмнопрстуфхцчшщыэюя") {
 			t.Errorf("%s: %d %s, want %d with a Russian message", path, r.Status, r.Raw, want)
@@ -534,10 +553,9 @@ func TestAuditListFilters(t *testing.T) {
 			buyers++
 		}
 	}
-	rep := s.login(s.rep.ID)
 	list := func(q string) []handlers.AuditView {
 		t.Helper()
-		r := s.do("GET", "/api/v1/audit"+q, rep, nil)
+		r := s.do("GET", "/api/v1/audit"+q, admin, nil)
 		if r.Status != 200 {
 			t.Fatalf("audit%s: %d %s", q, r.Status, r.Raw)
 		}
@@ -571,9 +589,13 @@ func TestAuditListFilters(t *testing.T) {
 		t.Errorf("no deal was written, yet: %+v", got)
 	}
 	for _, q := range []string{"?entity=lead", "?record=x", "?limit=0", "?limit=ten", "?segment=" + strings.Repeat("k", 65)} {
-		if r := s.do("GET", "/api/v1/audit"+q, rep, nil); r.Status != 400 || r.Body["message"] == "" {
+		if r := s.do("GET", "/api/v1/audit"+q, admin, nil); r.Status != 400 || r.Body["message"] == "" {
 			t.Errorf("audit%s: %d %s, want 400", q, r.Status, r.Raw)
 		}
+	}
+	// The list names any owner's records: administrators only.
+	if r := s.do("GET", "/api/v1/audit", s.login(s.rep.ID), nil); r.Status != 403 || !strings.Contains(r.Body["message"].(string), "administrators") {
+		t.Errorf("a rep's audit: %d %s, want 403", r.Status, r.Raw)
 	}
 }
 
@@ -599,7 +621,7 @@ func TestDashboard(t *testing.T) {
 	// jobs' with the portal's grant and the sessions' checks with the users'
 	// own tokens; the portal counts them all in one budget.
 	sent := len(s.sim.Requests())
-	r = s.do("GET", "/api/v1/dashboard", rep, nil)
+	r = s.do("GET", "/api/v1/dashboard", admin, nil)
 	if r.Status != 200 {
 		t.Fatalf("dashboard: %d %s", r.Status, r.Raw)
 	}
@@ -649,6 +671,10 @@ func TestDashboard(t *testing.T) {
 	if cs := schemeOf(t, d.Schemes, segment.EntityContact); cs.Segments[0].Count != want["buyer"]+1 || cs.Otherwise.Count != want["rest"]-1 {
 		t.Errorf("after a change: buyer %d rest %d, want %d and %d", cs.Segments[0].Count, cs.Otherwise.Count, want["buyer"]+1, want["rest"]-1)
 	}
+	// The rep's dashboard has the counts and no records.
+	if cs := schemeOf(t, d.Schemes, segment.EntityContact); len(cs.Segments[0].Samples) != 0 || len(cs.Otherwise.Samples) != 0 {
+		t.Errorf("the rep's dashboard names records: %+v", cs)
+	}
 }
 
 // Every new route needs a valid session of an installed portal, and a
@@ -683,8 +709,8 @@ func TestInsightRoutesAreBoundToTheSessionPortal(t *testing.T) {
 	if _, err := s.store.PutConfig(ctx, memberB, 0, json.RawMessage(bCfg), 1); err != nil {
 		t.Fatal(err)
 	}
-	tokB := s.sessions.Issue(handlers.Session{MemberID: memberB, UserID: 1, Expires: s.clock.Now().Add(time.Hour).Unix()})
-	tokA := s.login(s.rep.ID)
+	tokB := s.sessions.Issue(handlers.Session{MemberID: memberB, UserID: 1, Admin: true, Expires: s.clock.Now().Add(time.Hour).Unix()})
+	tokA := s.login(1)
 
 	draft := map[string]any{"config": json.RawMessage(savedInsightConfig)}
 	pa := s.do("POST", "/api/v1/preview", tokA, draft)

@@ -31,22 +31,17 @@ type Queue interface {
 	NoteFailure(ctx context.Context, err error)
 }
 
-// TokenChecker confirms that an access token sent by a portal is valid at
-// the portal's stored endpoint (never one taken from the request) and
-// returns the ID of the app it belongs to (app.info), since a token of
-// another app installed on the same portal is valid there too.
-type TokenChecker interface {
-	CheckAccessToken(ctx context.Context, memberID, clientEndpoint, accessToken string) (appID string, err error)
-}
-
 // Bitrix24 handles what Bitrix24 POSTs: the installer and events.
 type Bitrix24 struct {
-	Store    *app.Store
-	Client   *bitrix.Client
-	Queue    Queue
-	Life     *app.Lifecycle // installs, setups, uninstalls
-	Tokens   TokenChecker
-	Users    UserChecker // confirms the installing or updating user is an admin
+	Store  *app.Store
+	Client *bitrix.Client
+	Queue  Queue
+	Life   *app.Lifecycle // installs, setups, uninstalls
+	// Holders confirms, at the portal's stored endpoint (never one taken
+	// from the request), that an event's access token is a live one of this
+	// app (a token of another app on the portal is valid there too) and
+	// that its user is an admin.
+	Holders  HolderCheck
 	Manifest *segmentor.Manifest
 	Key      []byte // signs install-status links
 	Log      *slog.Logger
@@ -230,14 +225,18 @@ func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, 
 	// Bitrix24 waits a few seconds for an event's answer and never sends it
 	// again: the checks get PortalWait in all, not the install's longer wait.
 	ectx, cancel := context.WithTimeout(ctx, PortalWait)
-	admin, err := h.adminOfOurApp(ectx, p, ev.Auth.AccessToken)
+	admin, err := h.adminOfOurApp(ectx, c, p, ev.Auth.AccessToken)
 	cancel()
-	if d, busy := portalBusy(err); busy {
+	var lim *app.CheckLimitedError
+	if d, busy := portalBusy(err); busy || errors.As(err, &lim) {
+		if lim != nil {
+			d = lim.RetryIn
+		}
 		retryAfter(c, d)
 		h.unavailable(c, err)
 		return nil, false
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if err != nil {
 		h.unavailable(c, err)
 		return nil, false
 	}
@@ -283,16 +282,37 @@ func (h *Bitrix24) crmChange(c *gin.Context, ev *bitrix.Event, p *app.Portal) {
 // at the stored endpoint. Only such a token may set the application token:
 // anyone else could otherwise plant one and forge an uninstall. The error
 // is the checks' failure, for telling a busy portal from a refusal.
-func (h *Bitrix24) adminOfOurApp(ctx context.Context, p *app.Portal, accessToken string) (bool, error) {
+//
+// The check is one request, within the sign-in checks' budgets (the
+// sender's address and the portal's share): anyone can post an update with
+// a made-up token. A token the portal refused is refused again without
+// asking for a while.
+func (h *Bitrix24) adminOfOurApp(ctx context.Context, c *gin.Context, p *app.Portal, accessToken string) (bool, error) {
 	if accessToken == "" || p.AppID == "" || p.ClientEndpoint == "" {
 		return false, nil
 	}
-	appID, err := h.Tokens.CheckAccessToken(ctx, p.MemberID, p.ClientEndpoint, accessToken)
-	if err != nil || appID != p.AppID {
+	if refused, err := h.Store.RefusedSignIn(ctx, p.MemberID, accessToken); err != nil || refused {
 		return false, err
 	}
-	prof, err := h.Users.Profile(ctx, p.MemberID, p.ClientEndpoint, accessToken)
-	return err == nil && bool(prof.Admin), err
+	if err := h.Store.TakeTokenCheck(ctx, p.MemberID, c.ClientIP(), PortalWait); err != nil {
+		return false, err
+	}
+	who, err := h.Holders.WhoHolds(ctx, p.MemberID, p.ClientEndpoint, accessToken, nil)
+	if _, busy := portalBusy(err); busy || errors.Is(err, context.DeadlineExceeded) {
+		return false, err
+	}
+	if err == nil && who.AppID != p.AppID {
+		err = errNotOurApp
+	}
+	if err != nil {
+		if portalRefused(err) {
+			if rerr := h.Store.RefuseSignIn(ctx, p.MemberID, accessToken); rerr != nil {
+				h.Log.Warn("a refused token is not remembered", "member_id", p.MemberID, "error", rerr)
+			}
+		}
+		return false, nil
+	}
+	return bool(who.User.Admin), nil
 }
 
 // refuseEvent answers an event whose tokens do not hold, the same for an

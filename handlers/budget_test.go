@@ -47,11 +47,15 @@ func TestSessionWaitsForPortalBudget(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("session on a spent budget: %d %s", r.Status, r.Raw)
 	}
-	// Two calls, each waiting for the next of the 2/s units.
-	if took < 700*time.Millisecond {
+	// One request (profile and app.info in a batch), waiting for the next
+	// of the 2/s units.
+	if took < 400*time.Millisecond {
 		t.Errorf("session took %v on a spent budget: its calls did not wait their turn", took)
 	}
 	after := s.sim.Stats()
+	if n := after.HTTPRequests - before.HTTPRequests; n != 1 {
+		t.Errorf("the sign-in sent %d requests, want 1", n)
+	}
 	if n := after.Methods["profile"] - before.Methods["profile"]; n != 1 {
 		t.Errorf("profile called %d times, want 1", n)
 	}
@@ -64,8 +68,7 @@ func TestSessionWaitsForPortalBudget(t *testing.T) {
 
 	// A page that may wait less than the next unit is told to come back.
 	short := &handlers.Sessions{Store: s.store, Key: sessionKey,
-		Users: handlers.TokenCheck{Client: s.client, MaxWait: 100 * time.Millisecond},
-		Apps:  handlers.TokenCheck{Client: s.client, MaxWait: 100 * time.Millisecond}}
+		Check: handlers.TokenCheck{Client: s.client, MaxWait: 100 * time.Millisecond}}
 	web := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: s.manifest, Sessions: short, API: &handlers.API{Store: s.store}}))
 	defer web.Close()
 	drain()

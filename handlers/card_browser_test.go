@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +22,9 @@ const cardConfig = `{"schemes": [{"entity": "contact", "segments": [
    "set": {"label": true}}]}]}`
 
 // A CRM card tab shows the record's segment as a colored badge, why, and
-// its history, to any user who can open the card; a tab it cannot place
-// says so, in the portal's language.
+// its history, to a user whose CRM rights let them see the record; a tab
+// it cannot place, or a record the user may not see, it says so, in the
+// portal's language.
 func TestCardTabInBrowser(t *testing.T) {
 	exe := chromium(t)
 	s := newSettingsStack(t, "en")
@@ -44,9 +46,23 @@ func TestCardTabInBrowser(t *testing.T) {
 	vipID := int(vipSamples[0].(map[string]any)["id"].(float64))
 	noneID := int(noneSamples[0].(map[string]any)["id"].(float64))
 	var name, lastName string
+	var othersID int // a contact neither the rep nor one of the two above
 	for c := range s.sim.Records("contact") {
-		if fmt.Sprint(c["ID"]) == fmt.Sprint(vipID) {
+		switch id := atoiT(t, c["ID"]); id {
+		case vipID:
 			name, lastName = fmt.Sprint(c["NAME"]), fmt.Sprint(c["LAST_NAME"])
+		case noneID:
+		default:
+			if othersID == 0 && atoiT(t, c["ASSIGNED_BY_ID"]) != s.rep.ID {
+				othersID = id
+			}
+		}
+	}
+	// The rep is responsible for the two contacts, and sees only their
+	// own records in the CRM.
+	for _, id := range []int{vipID, noneID} {
+		if err := s.sim.UserUpdate("contact", id, map[string]any{"ASSIGNED_BY_ID": s.rep.ID}, 1, false); err != nil {
+			t.Fatal(err)
 		}
 	}
 
@@ -96,19 +112,38 @@ func TestCardTabInBrowser(t *testing.T) {
 	}
 	b.shot("card-ru-none", 800)
 
-	// Options Bitrix24 sends on bad days, and a record Segmentor has not read.
+	// Options Bitrix24 sends on bad days, a record the portal does not
+	// have, and a contact the rep's CRM role does not let them see: the tab
+	// shows nothing of it, and says why.
 	for _, c := range []struct{ options, ready, says string }{
 		{"undefined", "no-record", "does not know which record"},
 		{`{"ID":"0"}`, "no-record", "does not know which record"},
-		{`{"ID":"999999"}`, "not-found", "has not read this record yet"},
+		{`{"ID":"999999"}`, "error", "Bitrix24 has no such record"},
+		{fmt.Sprintf(`{"ID":"%d"}`, othersID), "error", "Your Bitrix24 access rights do not let you see this record"},
 	} {
+		sel := `body[data-ready="` + c.ready + `"] #message`
+		if c.ready == "error" {
+			sel = `body[data-ready="error"] #notice [data-kind="err"]`
+		}
 		b.step("opens a tab with options "+c.options,
 			chromedp.Navigate(f.openTab(t, s, "CRM_CONTACT_DETAIL_TAB", s.rep.ID, c.options, "")),
-			chromedp.WaitVisible(chromedp.CSS(`body[data-ready="`+c.ready+`"] #message`)),
+			chromedp.WaitVisible(chromedp.CSS(sel)),
 		)
-		if msg := b.eval(`document.getElementById("message").textContent`); !strings.Contains(msg, c.says) {
+		if msg := b.eval(`document.querySelector(` + strconv.Quote(sel) + `).textContent`); !strings.Contains(msg, c.says) {
 			t.Errorf("options %s: the tab says %q", c.options, msg)
+		}
+		if title := b.eval(`String(!!document.querySelector(".record__title"))`); title != "false" {
+			t.Errorf("options %s: the tab shows a record", c.options)
 		}
 	}
 	b.noJSErrors("end")
+}
+
+func atoiT(t *testing.T, v any) int {
+	t.Helper()
+	n, err := strconv.Atoi(fmt.Sprint(v))
+	if err != nil {
+		t.Fatalf("not a number: %v", v)
+	}
+	return n
 }

@@ -35,14 +35,20 @@ type fuzzEnv struct {
 	admin    string // an admin's session token
 }
 
+// goodUser is a portal whose only live token, "good", is an admin's of
+// this app (fuzzAppID).
 type goodUser struct{}
 
-func (goodUser) Profile(_ context.Context, _, _, token string) (bitrix.UserProfile, error) {
+const fuzzAppID = "7"
+
+func (goodUser) WhoHolds(_ context.Context, _, _, token string, _ *bitrix.ItemRef) (bitrix.Holder, error) {
 	if token != "good" {
-		return bitrix.UserProfile{}, fmt.Errorf("profile: not a token of this portal")
+		return bitrix.Holder{}, fmt.Errorf("profile: not a token of this portal")
 	}
-	return bitrix.UserProfile{ID: 1, Name: "Anna", Admin: true}, nil
+	return bitrix.Holder{User: bitrix.UserProfile{ID: 1, Name: "Anna", Admin: true}, AppID: fuzzAppID}, nil
 }
+
+func (goodUser) CanRead(context.Context, string, string, string, bitrix.ItemRef) error { return nil }
 
 var fuzzNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
@@ -54,7 +60,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	store := app.NewStore(rdb, seal, nil)
 	ctx := context.Background()
 	if _, err := store.UpdatePortal(ctx, fuzzMember, func(p *app.Portal, _ bool) error {
-		p.State, p.ClientEndpoint, p.Lang = app.StateActive, "https://fuzz.bitrix24.com/rest/", "en"
+		p.State, p.ClientEndpoint, p.Lang, p.AppID = app.StateActive, "https://fuzz.bitrix24.com/rest/", "en", fuzzAppID
 		return nil
 	}); err != nil {
 		f.Fatal(err)
@@ -70,7 +76,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if err != nil {
 		f.Fatal(err)
 	}
-	sessions := &handlers.Sessions{Store: store, Users: goodUser{}, Key: key, Clock: func() time.Time { return fuzzNow }}
+	sessions := &handlers.Sessions{Store: store, Check: goodUser{}, Key: key, Clock: func() time.Time { return fuzzNow }}
 	log := slog.New(slog.DiscardHandler)
 	router := handlers.Router(handlers.Deps{Logger: log, Manifest: manifest, Sessions: sessions,
 		API:      &handlers.API{Store: store, Mirror: app.NewMirror(rdb), Insight: &engine.Analyst{Store: store, Mirror: app.NewMirror(rdb)}},
@@ -338,7 +344,6 @@ func FuzzTokenCallAnswer(f *testing.F) {
 		f.Fatal(err)
 	}
 	users := handlers.TokenCheck{Client: client}
-	apps := users
 	f.Fuzz(func(t *testing.T, status int, body string) {
 		if status < 200 || status > 599 {
 			status = 200
@@ -353,9 +358,9 @@ func FuzzTokenCallAnswer(f *testing.F) {
 		if err != nil && err.Error() == "" {
 			t.Fatal("error without message")
 		}
-		id, err := apps.CheckAccessToken(ctx, "m", srv.URL+"/rest/", "tok")
-		if err == nil && (id == "" || id == "0") {
-			t.Fatalf("answer %d %q: an app check without an app id", status, body)
+		who, err := users.WhoHolds(ctx, "m", srv.URL+"/rest/", "tok", &bitrix.ItemRef{Entity: bitrix.EntityDeal, ID: 1})
+		if err == nil && (who.AppID == "" || who.AppID == "0" || who.User.ID <= 0) {
+			t.Fatalf("answer %d %q: a token check without a user or an app id: %+v", status, body, who)
 		}
 	})
 }

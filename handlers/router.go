@@ -1,8 +1,11 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,6 +33,10 @@ type Deps struct {
 	// without a password; leave it nil there when OpsRouter serves them on
 	// an address of their own.
 	Ops *OpsQueues
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (TRUSTED_PROXIES); none: the connection's peer is. The
+	// sign-in checks are budgeted per client address.
+	TrustedProxies []string
 }
 
 // Router builds the app's public HTTP handler: what Bitrix24 and the
@@ -89,8 +96,8 @@ func newEngine(d Deps) *gin.Engine {
 	if d.Metrics != nil {
 		r.Use(d.Metrics.middleware())
 	}
-	if err := r.SetTrustedProxies(nil); err != nil {
-		panic(err) // nil is always accepted
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		panic(err) // checked when the configuration is read (ParseTrustedProxies)
 	}
 	if d.Health != nil {
 		r.GET("/healthz", d.Health.Live)
@@ -128,4 +135,23 @@ func accessLog(l *slog.Logger) gin.HandlerFunc {
 			slog.Int("status", c.Writer.Status()),
 			slog.Duration("duration", time.Since(start)))
 	}
+}
+
+// ParseTrustedProxies reads TRUSTED_PROXIES: IPs or CIDRs, separated by
+// commas.
+func ParseTrustedProxies(v string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(f); err != nil {
+			if _, err := netip.ParseAddr(f); err != nil {
+				return nil, fmt.Errorf("%q is neither an IP address nor a CIDR", f)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

@@ -26,15 +26,15 @@ const InstallWait = 15 * time.Second
 
 // TokenCheck asks a portal, at its stored endpoint and with the one REST
 // client (bitrix.Client.AsUser: the user's token, the portal's shared
-// budget, no refresh, no redirect), who holds an access token it sent us
-// (profile) and which application it belongs to (app.info). It is both the
-// UserChecker and the TokenChecker.
+// budget, no refresh, no redirect), who holds an access token it sent us,
+// which application it belongs to and what its user may read: the
+// HolderCheck, and app.UserCheck.
 type TokenCheck struct {
 	Client  *bitrix.Client
 	MaxWait time.Duration // for the budget; 0: PortalWait
 }
 
-// Profile implements UserChecker.
+// Profile asks who holds token (profile): app.UserCheck.
 func (t TokenCheck) Profile(ctx context.Context, memberID, endpoint, token string) (bitrix.UserProfile, error) {
 	prof, err := t.Client.AsUser(memberID, endpoint, token, t.MaxWait).Profile(ctx)
 	if err != nil {
@@ -43,13 +43,18 @@ func (t TokenCheck) Profile(ctx context.Context, memberID, endpoint, token strin
 	return prof, nil
 }
 
-// CheckAccessToken implements TokenChecker.
-func (t TokenCheck) CheckAccessToken(ctx context.Context, memberID, endpoint, token string) (string, error) {
-	info, err := t.Client.AsUser(memberID, endpoint, token, t.MaxWait).Info(ctx)
+// WhoHolds implements HolderCheck: one batch request.
+func (t TokenCheck) WhoHolds(ctx context.Context, memberID, endpoint, token string, rec *bitrix.ItemRef) (bitrix.Holder, error) {
+	h, err := t.Client.AsUser(memberID, endpoint, token, t.MaxWait).WhoHolds(ctx, rec)
 	if err != nil {
-		return "", fmt.Errorf("app.info refused the token: %w", err)
+		return bitrix.Holder{}, fmt.Errorf("the portal refused the token: %w", err)
 	}
-	return info.ID.String(), nil
+	return h, nil
+}
+
+// CanRead implements HolderCheck.
+func (t TokenCheck) CanRead(ctx context.Context, memberID, endpoint, token string, rec bitrix.ItemRef) error {
+	return t.Client.AsUser(memberID, endpoint, token, t.MaxWait).CanRead(ctx, rec)
 }
 
 // portalBusy reports whether err says the portal's request budget is spent

@@ -354,7 +354,11 @@
     app.textContent = '';
     app.removeAttribute('aria-busy');
     if (ro()) app.appendChild(h('div', { 'class': 'notice notice--inline', id: 'readonly-note' }, h('div', null, t('readOnlyNote'))));
-    app.appendChild(tablist('tabs tabs--views', VIEWS.map(function (v) {
+    // The changes name records of any owner: administrators only (the API
+    // refuses them to others).
+    var views = admin() ? VIEWS : VIEWS.filter(function (v) { return v !== 'changes'; });
+    if (views.indexOf(state.view) < 0) state.view = views[0];
+    app.appendChild(tablist('tabs tabs--views', views.map(function (v) {
       return { id: 'view-' + v, value: v, label: t('view' + v[0].toUpperCase() + v.slice(1)) };
     }), state.view, showView));
     var panel = h('section', { role: 'tabpanel', id: 'panel-' + state.view, 'aria-labelledby': 'view-' + state.view, 'class': 'view view--' + state.view });

@@ -1,6 +1,6 @@
 // Segmentor card tab: in a contact, company or deal card, shows the
 // record's segment, why (each condition with the value seen) and its
-// history. Read-only; any user who can open the card may see it.
+// history. Read-only; a user sees it for the records Bitrix24 lets them see.
 (function () {
   'use strict';
 
@@ -127,9 +127,16 @@
     done('record', [head, why, hist]);
   }
 
-  S.start().then(function (ok) {
-    if (!ok) return;
+  // The session is bound to the tab's record: Bitrix24 confirms the user
+  // may read it. When only the BX24 library (loaded by the sign-in) knows
+  // the record, the session is started again for it.
+  var first = target();
+  S.start(first).then(function (ok) {
+    if (!ok) return false;
     var rec = target();
+    return first || !rec ? rec : S.start(rec).then(function (ok2) { return ok2 ? rec : false; });
+  }).then(function (rec) {
+    if (rec === false) return;
     if (!rec) { done('no-record', h('div', { 'class': 'empty', id: 'message' }, t('noRecord'))); return; }
     S.api('GET', '/records/' + rec.entity + '/' + rec.id).then(function (r) {
       if (r.status === 200) render(r.data);

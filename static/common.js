@@ -169,7 +169,7 @@
   }
 
   // ---------- API ----------
-  var session = { token: '', member: '', admin: false, user: null, lang: lang };
+  var session = { token: '', member: '', admin: false, user: null, lang: lang, record: null };
 
   // api answers {status, data}; status 0 when the server did not answer.
   function api(method, path, body, retried) {
@@ -203,16 +203,36 @@
 
   // startSession resolves true once signed in; a refusal is kept in
   // session.refusal for start to explain.
+  // A card tab's session also names its record (session.record), which
+  // Bitrix24 confirms the user may read.
   function startSession(member, auth) {
-    return api('POST', '/session', { member_id: member, auth_id: auth }).then(function (r) {
+    // The page's last session (this portal's, while it lasts) vouches for
+    // the user: their sign-in is checked from their own budget.
+    var kept = stored('segmentor.session.' + member);
+    var body = { member_id: member, auth_id: auth };
+    if (session.record) { body.entity = session.record.entity; body.id = session.record.id; }
+    if (kept) body.session = kept;
+    return api('POST', '/session', body).then(function (r) {
       session.refusal = r.status === 200 ? null : r;
       if (r.status !== 200) return false;
       session.token = r.data.token;
+      stored('segmentor.session.' + member, r.data.token);
       session.member = member;
       session.admin = !!r.data.admin;
       session.user = r.data.user;
       return true;
     });
+  }
+
+  // stored reads (or, given a value, writes) the page's local storage
+  // (the portal's, for a framed page); storage a browser refuses to a
+  // framed page is simply not used.
+  function stored(key, value) {
+    try {
+      if (value === undefined) return window.localStorage.getItem(key) || '';
+      window.localStorage.setItem(key, value);
+    } catch (e) { /* no storage */ }
+    return '';
   }
 
   // loadBX24 loads Bitrix24's JS library when we are inside its iframe and
@@ -258,8 +278,9 @@
   }
 
   // start signs the user in: true once a session is open, false after it
-  // told the user why not.
-  function start() {
+  // told the user why not. A card tab passes its record ({entity, id}).
+  function start(record) {
+    session.record = record || null;
     var loading = document.getElementById('loading');
     if (loading) loading.textContent = t('loading');
     var member = boot.memberId, auth = boot.authId;
@@ -268,9 +289,10 @@
     return ready.then(function (a) {
       if (!a || !a.access_token) { fatal(t('openFromPortal')); return false; }
       return startSession(a.member_id, a.access_token).then(function (ok) {
-        // 503: the portal is busy; the server says when to try again.
-        var busy = session.refusal && session.refusal.status === 503;
-        if (!ok) fatal(busy ? message(session.refusal) : t('sessionFailed'));
+        // Anything but a refused token (busy portal, too many sign-ins, a
+        // record the user may not see) is said in the server's words.
+        var said = session.refusal && session.refusal.status && session.refusal.status !== 401;
+        if (!ok) fatal(said ? message(session.refusal) : t('sessionFailed'));
         return ok;
       });
     });

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"segmentor/handlers"
 )
 
 // config is the process configuration, read from the environment; app.json
@@ -42,6 +44,9 @@ type config struct {
 	// (UNINSTALL_GRACE, UNINSTALL_CLEAN_GRACE; app.DefaultGrace and
 	// app.DefaultCleanGrace).
 	UninstallGrace, UninstallCleanGrace time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names a
+	// request's client (TRUSTED_PROXIES); none: the connection's peer.
+	TrustedProxies []string
 }
 
 // minOpsPassword is the shortest operator password accepted: without
@@ -130,6 +135,11 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 	default:
 		problems = append(problems, "APP_SECRET_KEY is required with REDIS_URL: 32 bytes as hex (64 chars) or base64 — tokens are encrypted with it at rest")
 	}
+	tp, err := handlers.ParseTrustedProxies(getenv("TRUSTED_PROXIES"))
+	if err != nil {
+		problems = append(problems, "TRUSTED_PROXIES: "+err.Error())
+	}
+	c.TrustedProxies = tp
 	problems = append(problems, c.readDurations(getenv)...)
 	if len(problems) > 0 {
 		return c, warns, errors.New("configuration: " + strings.Join(problems, "; "))

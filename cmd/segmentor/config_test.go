@@ -93,3 +93,20 @@ func TestLoadConfigProduction(t *testing.T) {
 		}
 	}
 }
+
+// TRUSTED_PROXIES names the reverse proxies whose X-Forwarded-For is the
+// client's address (the sign-in checks are budgeted per address); a value
+// that is neither an IP nor a CIDR is refused with its name.
+func TestLoadConfigTrustedProxies(t *testing.T) {
+	c, _, err := loadConfig(env(map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1 ,"}), "")
+	if err != nil || strings.Join(c.TrustedProxies, " ") != "10.0.0.0/8 127.0.0.1" {
+		t.Errorf("TRUSTED_PROXIES: %q, %v", c.TrustedProxies, err)
+	}
+	if c, _, err := loadConfig(env(nil), ""); err != nil || c.TrustedProxies != nil {
+		t.Errorf("no TRUSTED_PROXIES: %q, %v", c.TrustedProxies, err)
+	}
+	_, _, err = loadConfig(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}), "")
+	if err == nil || !strings.Contains(err.Error(), `TRUSTED_PROXIES: "proxy.local" is neither an IP address nor a CIDR`) {
+		t.Errorf("a host name in TRUSTED_PROXIES: %v", err)
+	}
+}

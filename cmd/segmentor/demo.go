@@ -458,6 +458,8 @@ func (d *demoRun) printWhereToLook() {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Settings page, signed in as the portal's admin:  %s/\n", d.front)
 	fmt.Fprintf(w, "  … as a sales rep (read-only):                  %s/?user=2\n", d.front)
+	fmt.Fprintln(w, "    (the portal's reps see only their own CRM records: Segmentor shows them counts and shares,")
+	fmt.Fprintln(w, "    and a record only in the card tab of a record Bitrix24 lets them open)")
 	fmt.Fprintf(w, "Operators: %s/metrics  %s/readyz  %s/healthz\n", d.front, d.front, d.front)
 	if d.logPath != "" {
 		fmt.Fprintf(w, "App logs (JSON): %s\n", d.logPath)

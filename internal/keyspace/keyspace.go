@@ -13,6 +13,7 @@
 //	seg:p:{member}:changes-lock       one changes job at a time (jobs)
 //	seg:p:{member}:reconciled         the last reconciliation scan (jobs)
 //	seg:p:{member}:b24:<name>         the REST client's budget, method pauses and refresh lock (bitrix)
+//	seg:p:{member}:signin…            remembered sign-ins and refusals (by token hash), the sign-in checks' budgets (app)
 package keyspace
 
 import "strconv"

@@ -239,6 +239,13 @@ func Request(t testing.TB, base, method, path, token string, body any) Reply {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return Send(t, req)
+}
+
+// Send sends req and reads the answer (its JSON body decoded when it is
+// JSON).
+func Send(t testing.TB, req *http.Request) Reply {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

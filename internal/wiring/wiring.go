@@ -51,6 +51,10 @@ type Config struct {
 	// UninstallGrace and UninstallCleanGrace: app.Lifecycle's Grace and
 	// CleanGrace (0: their defaults).
 	UninstallGrace, UninstallCleanGrace time.Duration
+	// TrustedProxies are the addresses (IPs or CIDRs) of the reverse
+	// proxies in front of the web role, whose X-Forwarded-For names the
+	// client; none: the client is the connection's peer.
+	TrustedProxies []string
 }
 
 // App is Segmentor over one Redis.
@@ -150,13 +154,12 @@ func (a *App) Web() (*Web, error) {
 	check := handlers.TokenCheck{Client: a.Bitrix}
 	return &Web{
 		Page:     page,
-		Sessions: &handlers.Sessions{Store: a.Store, Key: a.Config.SecretKey, Users: check, Apps: check},
+		Sessions: &handlers.Sessions{Store: a.Store, Key: a.Config.SecretKey, Check: check},
 		API: &handlers.API{Store: a.Store, Directories: app.Directories{Store: a.Store, Bitrix: a.Bitrix}, Life: a.Life,
 			Insight: a.Analyst, Mirror: a.Mirror, Queues: asynq.NewInspectorFromRedisClient(a.Redis), Usage: a.Usage},
 		Bitrix24: &handlers.Bitrix24{Metrics: a.Metrics, Store: a.Store, Client: a.Bitrix, Queue: a.Queue, Life: a.Life,
 			Manifest: a.Manifest, Key: a.Config.SecretKey, Log: a.Config.Log,
-			Tokens: handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait},
-			Users:  handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait}},
+			Holders: handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait}},
 	}, nil
 }
 
@@ -167,7 +170,8 @@ func (a *App) Router(w *Web) http.Handler {
 		ops = nil // OpsRouter serves the operator routes
 	}
 	return handlers.Router(handlers.Deps{Page: w.Page, Sessions: w.Sessions, API: w.API, Bitrix24: w.Bitrix24,
-		Logger: a.Config.Log, Health: a.Health, Manifest: a.Manifest, Metrics: a.Metrics, Ops: ops})
+		Logger: a.Config.Log, Health: a.Health, Manifest: a.Manifest, Metrics: a.Metrics, Ops: ops,
+		TrustedProxies: a.Config.TrustedProxies})
 }
 
 // OpsRouter serves the probes, metrics and queue view on the operator's
