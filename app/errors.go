@@ -14,6 +14,7 @@ const (
 	EForbidden    = "forbidden"    // authenticated, but not allowed
 	EUnavailable  = "unavailable"  // a dependency is down; try again later
 	ETooMany      = "too_many"     // one client asked too often; try again later
+	ETooLarge     = "too_large"    // the request is larger than the limit the message states
 	EInternal     = "internal"     // a bug or an unexpected failure
 )
 

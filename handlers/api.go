@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -188,6 +189,13 @@ func decodeBody(c *gin.Context, v any) error {
 // JSON, when that is why.
 func bodyError(lang string, err error, en, ru string) error {
 	var p segment.Problem
+	var big *http.MaxBytesError
+	if errors.As(err, &big) {
+		kb := big.Limit >> 10
+		return userError(app.ETooLarge, lang,
+			fmt.Sprintf("The request is too large: the limit is %d KB. A config that large has far more segments or values than any real one.", kb),
+			fmt.Sprintf("Запрос слишком велик: предел — %d КБ. В настройках такого размера сегментов или значений гораздо больше, чем бывает на деле.", kb))
+	}
 	if errors.As(err, &p) {
 		en, ru = problemText(p, segment.EN), problemText(p, segment.RU)
 	}

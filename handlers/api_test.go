@@ -390,3 +390,25 @@ func TestAPIRefusesUncleanJSON(t *testing.T) {
 		t.Fatalf("a refused config was saved: %s", r.Raw)
 	}
 }
+
+// A body over the limit is refused with 413, saying it is too large and
+// what the limit is, in the portal's language; nothing is saved.
+func TestOversizedConfigSaysItsLimit(t *testing.T) {
+	s := newSettingsStack(t, "en")
+	admin := s.login(1)
+	big := `{"schemes": [{"entity": "contact", "segments": [{"key": "x", "name": "` + strings.Repeat("x", 750<<10) + `"}]}]}`
+	for _, path := range []string{"/api/v1/config", "/api/v1/config/validate", "/api/v1/preview"} {
+		method := "POST"
+		if path == "/api/v1/config" {
+			method = "PUT"
+		}
+		r := s.do(method, path, admin, map[string]any{"base_version": 0, "config": json.RawMessage(big)})
+		msg, _ := r.Body["message"].(string)
+		if r.Status != 413 || r.Body["error"] != "too_large" || !strings.Contains(msg, "too large") || !strings.Contains(msg, "256 KB") {
+			t.Errorf("%s %s of 750 KB: %d %s", method, path, r.Status, r.Raw)
+		}
+	}
+	if sc, _ := s.store.Config(context.Background(), s.sim.MemberID()); sc.Version != 0 {
+		t.Errorf("the oversized config was saved: version %d", sc.Version)
+	}
+}

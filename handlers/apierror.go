@@ -20,6 +20,7 @@ var apiStatus = map[string]int{
 	app.EForbidden:    http.StatusForbidden,
 	app.EUnavailable:  http.StatusServiceUnavailable,
 	app.ETooMany:      http.StatusTooManyRequests,
+	app.ETooLarge:     http.StatusRequestEntityTooLarge,
 	app.EInternal:     http.StatusInternalServerError,
 }
 
