@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"segmentor/bitrix/b24sim"
 	"segmentor/handlers"
 	"segmentor/internal/fakeclock"
+	"segmentor/internal/keyspace"
 	"segmentor/internal/testkit"
 	"segmentor/internal/wiring"
 	"segmentor/jobs"
@@ -204,6 +206,24 @@ func TestSignInChecksHaveTheirOwnBudget(t *testing.T) {
 	r := s.doFrom("198.51.100.20", "POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(),
 		"auth_id": s.sim.IssueTokens(1).AccessToken})
 	if r.Status != 200 {
-		t.Errorf("a real sign-in beside the flood: %d %s", r.Status, r.Raw)
+		t.Fatalf("a real sign-in beside the flood: %d %s", r.Status, r.Raw)
+	}
+
+	// Sign-ins a page's session vouches for are charged to its user, not
+	// to the address: six of them leave the address its whole budget.
+	session := r.Body["token"].(string)
+	for i := 0; i < 6; i++ {
+		r := s.doFrom("198.51.100.30", "POST", "/api/v1/session", "", map[string]string{"member_id": s.sim.MemberID(),
+			"auth_id": s.sim.IssueTokens(1).AccessToken, "session": session})
+		if r.Status != 200 {
+			t.Fatalf("vouched sign-in %d: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
+	addrKey := "rate:" + keyspace.Portal(s.sim.MemberID(), "signin-addr:198.51.100.30") // redis_rate prefixes its keys
+	if n, err := s.rdb.Exists(context.Background(), addrKey).Result(); err != nil || n != 0 {
+		t.Errorf("the vouched sign-ins took turns of the address's budget (%s exists: %d, %v)", addrKey, n, err)
+	}
+	if r := forge("198.51.100.30", 100); r.Status != 401 {
+		t.Errorf("an unvouched sign-in from the address after six vouched ones: %d %s, want it checked (401)", r.Status, r.Raw)
 	}
 }

@@ -183,9 +183,6 @@ func (s *Sessions) Start(c *gin.Context) {
 	})
 }
 
-// confirm says whose token it is and, for a card, that they may read its
-// record: what the portal confirmed within app.SignInTTL, or the portal's
-// answer now, asked within the sign-in checks' budgets.
 // claimed is the user of the page's current session when it is valid and
 // of this portal; 0 otherwise.
 func (s *Sessions) claimed(p *app.Portal, session string) int64 {
@@ -199,6 +196,9 @@ func (s *Sessions) claimed(p *app.Portal, session string) int64 {
 	return cur.UserID
 }
 
+// confirm says whose token it is and, for a card, that they may read its
+// record: what the portal confirmed within app.SignInTTL, or the portal's
+// answer now, asked within the sign-in checks' budgets.
 func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string, rec *bitrix.ItemRef, claimed int64) (*app.SignIn, error) {
 	ctx := c.Request.Context()
 	si, err := s.Store.ConfirmedSignIn(ctx, p.MemberID, token)
@@ -216,9 +216,11 @@ func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string, re
 	// A user the page's session vouches for pays from their own budget; a
 	// sign-in nobody vouches for, from the client address's and the
 	// portal's pools.
-	turn := s.Store.TakeTokenCheck(ctx, p.MemberID, c.ClientIP(), s.maxWait())
+	var turn error
 	if claimed > 0 {
 		turn = s.Store.TakeUserCheck(ctx, p.MemberID, claimed, s.maxWait())
+	} else {
+		turn = s.Store.TakeTokenCheck(ctx, p.MemberID, c.ClientIP(), s.maxWait())
 	}
 	if turn != nil {
 		return nil, checkLimited(c, lang, turn)
