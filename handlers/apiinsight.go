@@ -225,7 +225,7 @@ func (a *API) Record(c *gin.Context) {
 		return
 	}
 	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
-	if !sess.Admin && sess.Record != string(e)+":"+strconv.FormatInt(id, 10) {
+	if !sess.Admin && sess.Record != recordKey(&bitrix.ItemRef{Entity: bitrix.Entity(e), ID: id}) {
 		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang,
 			"Open this record's card in Bitrix24 to see its segment here: Bitrix24 checks there that you may see it.",
 			"Откройте карточку этой записи в Битрикс24, чтобы увидеть её сегмент: Битрикс24 проверит там, что вам можно её видеть."))

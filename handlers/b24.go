@@ -301,15 +301,9 @@ func (h *Bitrix24) adminOfOurApp(ctx context.Context, c *gin.Context, p *app.Por
 	if _, busy := portalBusy(err); busy || errors.Is(err, context.DeadlineExceeded) {
 		return false, err
 	}
-	if err == nil && who.AppID != p.AppID {
-		err = errNotOurApp
-	}
-	if err != nil {
-		if portalRefused(err) {
-			if rerr := h.Store.RefuseSignIn(ctx, p.MemberID, accessToken); rerr != nil {
-				h.Log.Warn("a refused token is not remembered", "member_id", p.MemberID, "error", rerr)
-			}
-		}
+	if err := ourHolder(ctx, h.Store, p, accessToken, who, err, func(err error) {
+		h.Log.Warn("a refused token is not remembered", "member_id", p.MemberID, "error", err)
+	}); err != nil {
 		return false, nil
 	}
 	return bool(who.User.Admin), nil

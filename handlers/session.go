@@ -141,6 +141,8 @@ func (r sessionRequest) record() (*bitrix.ItemRef, bool) {
 	return &bitrix.ItemRef{Entity: bitrix.Entity(e), ID: id}, true
 }
 
+// recordKey names a record in a session and a sign-in ("deal:17"); "" for
+// none.
 func recordKey(r *bitrix.ItemRef) string {
 	if r == nil {
 		return ""
@@ -229,15 +231,7 @@ func (s *Sessions) confirm(c *gin.Context, p *app.Portal, lang, token string, re
 	if d, busy := portalBusy(err); busy {
 		return nil, busyError(c, lang, d, err)
 	}
-	if err == nil && (p.AppID == "" || h.AppID != p.AppID) {
-		err = fmt.Errorf("%w: the token is of app %q, not of this app's %q", errNotOurApp, h.AppID, p.AppID)
-	}
-	if err != nil {
-		if portalRefused(err) {
-			if rerr := s.Store.RefuseSignIn(ctx, p.MemberID, token); rerr != nil {
-				_ = c.Error(rerr)
-			}
-		}
+	if err := ourHolder(ctx, s.Store, p, token, h, err, func(err error) { _ = c.Error(err) }); err != nil {
 		return nil, signInRefused(err)
 	}
 	si = &app.SignIn{UserID: int64(h.User.ID), Name: h.User.Name, LastName: h.User.LastName, Admin: bool(h.User.Admin),
@@ -288,6 +282,23 @@ func (s *Sessions) remember(c *gin.Context, p *app.Portal, token string, si app.
 }
 
 var errNotOurApp = errors.New("not a token of this app")
+
+// ourHolder judges the portal's answer about a token nobody confirmed
+// (HolderCheck.WhoHolds: h, err), for sign-ins and app updates alike: a
+// token of another app is errNotOurApp, and it, like a token the portal
+// itself refused, is refused without asking for app.RefusalTTL. A failure
+// to remember that only goes to note. Nil: the token is of this app.
+func ourHolder(ctx context.Context, store *app.Store, p *app.Portal, token string, h bitrix.Holder, err error, note func(error)) error {
+	if err == nil && (p.AppID == "" || h.AppID != p.AppID) {
+		err = fmt.Errorf("%w: the token is of app %q, not of this app's %q", errNotOurApp, h.AppID, p.AppID)
+	}
+	if portalRefused(err) {
+		if rerr := store.RefuseSignIn(ctx, p.MemberID, token); rerr != nil {
+			note(rerr)
+		}
+	}
+	return err
+}
 
 // portalRefused reports whether the portal itself refused a token (as
 // opposed to not answering): the refusal is worth remembering.

@@ -21,6 +21,19 @@ func uninstallForm(s *stack, clean bool) string {
 	return f.Encode()
 }
 
+// installedWithConfig is a stack with Segmentor installed and a config
+// (version 1) saved, and the portal's member_id.
+func installedWithConfig(t *testing.T, seed uint64) (*stack, string) {
+	t.Helper()
+	s := newStack(t, b24sim.Options{Seed: seed})
+	s.install(b24sim.InstallOptions{})
+	m := s.sim.MemberID()
+	if _, err := s.store.PutConfig(context.Background(), m, 0, []byte(`{"schemes":[]}`), 1); err != nil {
+		t.Fatal(err)
+	}
+	return s, m
+}
+
 // appInfoCalls counts app.info calls the app made, batched or not.
 func appInfoCalls(s *stack) int { return s.commands()["app.info"] }
 
@@ -29,13 +42,8 @@ func appInfoCalls(s *stack) int { return s.commands()["app.info"] }
 // tokens, so the event is not confirmed. A flood of them costs the portal
 // one check per window.
 func TestForgedUninstallIsNotConfirmed(t *testing.T) {
-	s := newStack(t, b24sim.Options{Seed: 21})
-	s.install(b24sim.InstallOptions{})
+	s, m := installedWithConfig(t, 21)
 	ctx := context.Background()
-	m := s.sim.MemberID()
-	if _, err := s.store.PutConfig(ctx, m, 0, []byte(`{"schemes":[]}`), 1); err != nil {
-		t.Fatal(err)
-	}
 	s.WaitIdle(30 * time.Second)
 	before := appInfoCalls(s)
 	for range 20 {
@@ -66,13 +74,8 @@ func TestForgedUninstallIsNotConfirmed(t *testing.T) {
 // config again.
 func TestUninstallKeepsDataForTheGracePeriod(t *testing.T) {
 	for _, clean := range []bool{false, true} {
-		s := newStack(t, b24sim.Options{Seed: 4})
-		s.install(b24sim.InstallOptions{})
+		s, m := installedWithConfig(t, 4)
 		ctx := context.Background()
-		m := s.sim.MemberID()
-		if _, err := s.store.PutConfig(ctx, m, 0, []byte(`{"schemes":[]}`), 1); err != nil {
-			t.Fatal(err)
-		}
 		if err := s.sim.Uninstall(ctx, clean); err != nil {
 			t.Fatal(err)
 		}

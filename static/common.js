@@ -208,7 +208,7 @@
   function startSession(member, auth) {
     // The page's last session (this portal's, while it lasts) vouches for
     // the user: their sign-in is checked from their own budget.
-    var kept = stored('segmentor.session.' + member);
+    var key = 'segmentor.session.' + member, kept = stored(key);
     var body = { member_id: member, auth_id: auth };
     if (session.record) { body.entity = session.record.entity; body.id = session.record.id; }
     if (kept) body.session = kept;
@@ -216,7 +216,7 @@
       session.refusal = r.status === 200 ? null : r;
       if (r.status !== 200) return false;
       session.token = r.data.token;
-      stored('segmentor.session.' + member, r.data.token);
+      stored(key, r.data.token);
       session.member = member;
       session.admin = !!r.data.admin;
       session.user = r.data.user;
