@@ -115,11 +115,11 @@ func TestCardTabInBrowser(t *testing.T) {
 	// Options Bitrix24 sends on bad days, a record the portal does not
 	// have, and a contact the rep's CRM role does not let them see: the tab
 	// shows nothing of it, and says why.
-	for _, c := range []struct{ options, ready, says string }{
-		{"undefined", "no-record", "does not know which record"},
-		{`{"ID":"0"}`, "no-record", "does not know which record"},
-		{`{"ID":"999999"}`, "error", "Bitrix24 has no such record"},
-		{fmt.Sprintf(`{"ID":"%d"}`, othersID), "error", "Your Bitrix24 access rights do not let you see this record"},
+	for _, c := range []struct{ options, ready, says, shot string }{
+		{"undefined", "no-record", "does not know which record", ""},
+		{`{"ID":"0"}`, "no-record", "does not know which record", ""},
+		{`{"ID":"999999"}`, "error", "Bitrix24 has no such record", "card-no-such-record"},
+		{fmt.Sprintf(`{"ID":"%d"}`, othersID), "error", "Your Bitrix24 access rights do not let you see this record", "card-not-yours"},
 	} {
 		sel := `body[data-ready="` + c.ready + `"] #message`
 		if c.ready == "error" {
@@ -134,6 +134,9 @@ func TestCardTabInBrowser(t *testing.T) {
 		}
 		if title := b.eval(`String(!!document.querySelector(".record__title"))`); title != "false" {
 			t.Errorf("options %s: the tab shows a record", c.options)
+		}
+		if c.shot != "" {
+			b.shot(c.shot, 800)
 		}
 	}
 	b.noJSErrors("end")
