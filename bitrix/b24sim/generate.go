@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,8 +29,8 @@ type GenStats struct {
 }
 
 var (
-	genFirst    = []string{"Anna", "Boris", "Clara", "David", "Elena", "Felix", "Greta", "Hugo", "Irina", "Jonas", "Kira", "Lev", "Maria", "Nikolai", "Olga", "Pavel", "Quinn", "Rosa", "Sergey", "Tanja", "Ulrich", "Vera", "Walter", "Xenia", "Yuri", "Zoe"}
-	genLast     = []string{"Ivanova", "Schmidt", "Petrov", "Müller", "Smirnova", "Weber", "Kuznetsov", "Fischer", "Popova", "Wagner", "Sokolov", "Becker", "Lebedeva", "Hoffmann", "Kozlov", "Koch", "Novikova", "Richter", "Morozov", "Klein"}
+	genFirst    = []string{"Anna", "Boris", "Clara", "David", "Elena", "Felix", "Greta", "Hugo", "Irina", "Jonas", "Kira", "Lev", "Maria", "Nikolai", "Olga", "Pavel", "Quentin", "Rosa", "Sergey", "Tanja", "Ulrich", "Vera", "Walter", "Xenia", "Yuri", "Zoe"}
+	genLast     = []string{"Ivanov", "Schmidt", "Petrov", "Müller", "Smirnov", "Weber", "Kuznetsov", "Fischer", "Popov", "Wagner", "Sokolov", "Becker", "Lebedev", "Hoffmann", "Kozlov", "Koch", "Novikov", "Richter", "Morozov", "Klein"}
 	genCoWord   = []string{"Acme", "Nord", "Baltic", "Orion", "Vega", "Polar", "Granit", "Helix", "Ural", "Delta", "Summit", "Atlas", "Birch", "Cobalt", "Falcon", "Lumen", "Quartz", "Sever", "Titan", "Zenith"}
 	genCoKind   = []string{"Logistics", "Systems", "Foods", "Motors", "Pharma", "Textiles", "Energy", "Media", "Robotics", "Retail", "Bank", "Labs"}
 	genCoForm   = []string{"LLC", "GmbH", "Ltd", "JSC", "Inc"}
@@ -96,6 +97,21 @@ type gen struct {
 
 func (g *gen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
 
+// genWomen are genFirst's women's names. genLast has surnames in a man's
+// form; genFullName gives a Russian one a woman's form.
+var genWomen = map[string]bool{"Anna": true, "Clara": true, "Elena": true, "Greta": true, "Irina": true, "Kira": true,
+	"Maria": true, "Olga": true, "Rosa": true, "Tanja": true, "Vera": true, "Xenia": true, "Zoe": true}
+
+// genFullName gives a surname the form that agrees with the first name: a
+// woman's Russian surname ends in -ova or -eva (Olga Kuznetsova, Boris
+// Kuznetsov); the others have one form (Olga Müller, Hugo Klein).
+func genFullName(first, last string) (string, string) {
+	if genWomen[first] && (strings.HasSuffix(last, "ov") || strings.HasSuffix(last, "ev")) {
+		last += "a"
+	}
+	return first, last
+}
+
 func (g *gen) users() {
 	ids := make([]int, 0, len(g.p.users))
 	for id := range g.p.users {
@@ -108,7 +124,8 @@ func (g *gen) users() {
 			id++
 		}
 		// Sales reps: their CRM role reads their own records only.
-		g.p.users[id] = &User{ID: id, Name: genFirst[(i*7)%len(genFirst)], LastName: genLast[(i*3)%len(genLast)], OwnOnly: true}
+		first, last := genFullName(genFirst[(i*7)%len(genFirst)], genLast[(i*3)%len(genLast)])
+		g.p.users[id] = &User{ID: id, Name: first, LastName: last, OwnOnly: true}
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
@@ -200,8 +217,7 @@ func (g *gen) contacts(n int) {
 	companies := g.c.company.lastID
 	for i := 0; i < n; i++ {
 		r := newRecord(e, base+i+1)
-		r.s[f("NAME")] = g.pick(genFirst)
-		r.s[f("LAST_NAME")] = g.pick(genLast)
+		r.s[f("NAME")], r.s[f("LAST_NAME")] = genFullName(g.pick(genFirst), g.pick(genLast))
 		r.s[f("TYPE_ID")] = g.pick(g.types["CONTACT_TYPE"])
 		r.s[f("SOURCE_ID")] = g.pick(g.types["SOURCE"])
 		if companies > 0 && g.rng.IntN(10) < 7 {

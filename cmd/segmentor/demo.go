@@ -35,10 +35,15 @@ const (
 	demoBurst = 50
 )
 
+// demoReps is how many sales reps the portal is seeded with: its users
+// are the admin (1) and the reps (2 to 1+demoReps).
+const demoReps = 5
+
 // demoOptions size and pace the demo.
 type demoOptions struct {
 	Listen    string // the address of the settings page and every app route
-	listenSet bool   // Listen was chosen by the user: no fallback port
+	listenSet bool   // Listen was chosen by the user (-listen, LISTEN_ADDR): no fallback port
+	help      bool   // -h: the usage is printed, there is nothing to run
 	Contacts  int
 	Companies int
 	Deals     int
@@ -50,11 +55,21 @@ type demoOptions struct {
 	Log *slog.Logger
 }
 
+// demoFlags reads the demo's flags, and LISTEN_ADDR from the process's
+// environment.
 func demoFlags(args []string, errOut io.Writer) (demoOptions, error) {
-	o := demoOptions{}
+	return parseDemoFlags(args, os.Getenv, errOut)
+}
+
+// parseDemoFlags reads the demo's flags. The demo listens where -listen
+// says, else on LISTEN_ADDR as `segmentor serve` does (the container sets
+// it), else on the loopback's port 8080 or any free one.
+func parseDemoFlags(args []string, getenv func(string) string, errOut io.Writer) (demoOptions, error) {
+	o := demoOptions{listenSet: getenv("LISTEN_ADDR") != ""}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address of the settings page and the app's routes")
+	fs.StringVar(&o.Listen, "listen", cmp.Or(getenv("LISTEN_ADDR"), "127.0.0.1:8080"),
+		"address of the settings page and the app's routes: LISTEN_ADDR when set, else 127.0.0.1:8080 or a free port when that is taken")
 	fs.IntVar(&o.Contacts, "contacts", 3000, "contacts in the simulated portal")
 	fs.IntVar(&o.Companies, "companies", 1000, "companies in the simulated portal")
 	fs.IntVar(&o.Deals, "deals", 20000, "deals in the simulated portal")
@@ -65,7 +80,12 @@ func demoFlags(args []string, errOut io.Writer) (demoOptions, error) {
 		fmt.Fprint(errOut, "usage: segmentor demo [flags]\n\nA simulated Bitrix24 portal with Segmentor installed, all in this process.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		o.help = true // asked for, and printed: not a failure
+		return o, nil
+	}
+	if err != nil {
 		return o, err
 	}
 	fs.Visit(func(f *flag.Flag) { o.listenSet = o.listenSet || f.Name == "listen" })
@@ -98,7 +118,17 @@ type demoRun struct {
 
 // runDemo runs the demo until ctx ends. started, when not nil, is called
 // once the demo is live (the backfill done, users simulated), for tests.
+// Whenever ctx ends (Ctrl-C), in whichever step, the last line says so once
+// everything has stopped.
 func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(*demoRun)) (err error) {
+	if opts.help {
+		return nil
+	}
+	defer func() {
+		if ctx.Err() != nil {
+			fmt.Fprintln(out, "\nStopped.")
+		}
+	}()
 	d := &demoRun{opts: opts, out: out, tty: isTerminal(out)}
 	log := opts.Log
 	if log == nil {
@@ -135,9 +165,12 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 
 	stop, err := d.startApp(ctx, ln, log)
 	if err != nil || stop == nil {
-		return err
+		return d.quiet(ctx, err)
 	}
 	defer func() {
+		if ctx.Err() != nil {
+			fmt.Fprintln(out, "\nStopping: the app finishes or hands back its jobs, then the portal closes.")
+		}
 		if serr := stop(); err == nil {
 			err = serr
 		}
@@ -166,7 +199,6 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 	d.summaries(ctx)
 	stopUsers()
 	<-usersDone
-	fmt.Fprintln(out, "\nStopping: the app finishes or hands back its jobs, then the portal closes.")
 	return nil
 }
 
@@ -230,7 +262,7 @@ func (d *demoRun) seedPortal() {
 		ClientID: "app.segmentor.demo", ClientSecret: hex.EncodeToString(secret),
 		RatePerSecond: demoRate, Burst: demoBurst})
 	d.simStart = time.Now()
-	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2})
+	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2, Users: demoReps})
 	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
 	step(fmt.Sprintf("%s contacts, %s companies, %s deals (%s won) in %d pipelines, 4 currencies",
 		thousands(gen.Contacts), thousands(gen.Companies), thousands(gen.Deals), thousands(gen.Won), len(gen.Pipelines)+1))
@@ -250,10 +282,10 @@ func (d *demoRun) appEnv() map[string]string {
 	}
 }
 
-// quiet drops an error caused by Ctrl-C: stopping early is not a failure.
+// quiet drops an error caused by Ctrl-C: stopping early is not a failure
+// (runDemo says it stopped).
 func (d *demoRun) quiet(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		fmt.Fprintln(d.out, "\nStopped.")
 		return nil
 	}
 	return err
@@ -264,7 +296,7 @@ func (d *demoRun) step(what string) func(result string) {
 	start := time.Now()
 	fmt.Fprintf(d.out, "  %s … ", what)
 	return func(result string) {
-		fmt.Fprintf(d.out, "%s (%s)\n", result, time.Since(start).Round(10*time.Millisecond))
+		fmt.Fprintf(d.out, "%s (%s)\n", result, spoken(time.Since(start)))
 	}
 }
 
@@ -426,7 +458,7 @@ func (d *demoRun) backfill(ctx context.Context) error {
 			d.progress(&last, progressLine("done", "write", job.Total, job.Total, nil), true)
 			sim := d.sim.Stats()
 			fmt.Fprintf(d.out, "  backfill done in %s: %s records written; the portal has answered %s REST requests so far (%d refused)\n",
-				time.Since(start).Round(100*time.Millisecond), thousands(job.Total), thousands(sim.HTTPRequests), sim.QueryLimitRefusals)
+				spoken(time.Since(start)), thousands(job.Total), thousands(sim.HTTPRequests), sim.QueryLimitRefusals)
 			return nil
 		}
 		d.progress(&last, line, false)
@@ -460,6 +492,14 @@ func (d *demoRun) printWhereToLook() {
 	fmt.Fprintf(w, "  … as a sales rep (read-only):                  %s/?user=2\n", d.front)
 	fmt.Fprintln(w, "    (the portal's reps see only their own CRM records: Segmentor shows them counts and shares,")
 	fmt.Fprintln(w, "    and a record only in the card tab of a record Bitrix24 lets them open)")
+	_, tab := d.cardTab("deal")
+	fmt.Fprintf(w, "The %q tab of a contact's, company's or deal's card, opened as the CRM opens it:\n", tab)
+	for _, s := range []struct{ what, entity string }{{"a VIP contact", "contact"}, {"a key account", "company"},
+		{"a premium deal, moved to its pipeline", "deal"}} {
+		fmt.Fprintf(w, "  %-46s %s/card/%s\n", s.what+":", d.front, s.entity)
+	}
+	fmt.Fprintln(w, "    (sample records, picked once the backfill has classified them; /card/deal/17 opens")
+	fmt.Fprintln(w, "    deal 17's tab, and ?user=2 opens a tab as a sales rep)")
 	fmt.Fprintf(w, "Operators: %s/metrics  %s/readyz  %s/healthz\n", d.front, d.front, d.front)
 	if d.logPath != "" {
 		fmt.Fprintf(w, "App logs (JSON): %s\n", d.logPath)

@@ -44,7 +44,7 @@ func (d *demoRun) simulateUsers(ctx context.Context) {
 }
 
 func (d *demoRun) act(rng *rand.Rand) error {
-	rep := 2 + rng.IntN(5) // the seeded sales reps are users 2..6
+	rep := 2 + rng.IntN(demoReps) // the seeded sales reps are users 2..1+demoReps
 	deal := d.openDeal(rng)
 	roll := rng.IntN(100)
 	switch {

@@ -35,9 +35,59 @@ func progressLine(state, phase string, done, total int, eta *int) string {
 	line := fmt.Sprintf("backfill [%s%s] %3d%%  %s / %s records written", strings.Repeat("█", filled),
 		strings.Repeat("░", width-filled), pct, thousands(done), thousands(total))
 	if eta != nil && *eta > 0 {
-		line += fmt.Sprintf(" · about %s left", (time.Duration(*eta) * time.Second).String())
+		line += " · " + timeLeft(time.Duration(*eta)*time.Second)
 	}
 	return line
+}
+
+// timeLeft words an estimate as a person would say it, to the minute:
+// "less than a minute left", "about 3 minutes left".
+func timeLeft(eta time.Duration) string {
+	if eta < time.Minute {
+		return "less than a minute left"
+	}
+	m := int((eta + 30*time.Second) / time.Minute)
+	switch {
+	case m == 1:
+		return "about a minute left"
+	case m < 60:
+		return fmt.Sprintf("about %d minutes left", m)
+	case m%60 == 0:
+		return fmt.Sprintf("about %s left", plural(m/60, "hour"))
+	}
+	return fmt.Sprintf("about %s %s left", plural(m/60, "hour"), plural(m%60, "minute"))
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// spoken writes a measured time as the README does: "0.04 s", "2.5 s",
+// "42 s", "1 min 28 s", "2 h 5 min".
+func spoken(d time.Duration) string {
+	if r := d.Round(10 * time.Millisecond); r < time.Second {
+		return fmt.Sprintf("%.2f s", r.Seconds())
+	}
+	if r := d.Round(100 * time.Millisecond); r < 10*time.Second {
+		return fmt.Sprintf("%.1f s", r.Seconds())
+	}
+	s := int(d.Round(time.Second) / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%d s", s)
+	case s%60 == 0 && s < 3600:
+		return fmt.Sprintf("%d min", s/60)
+	case s < 3600:
+		return fmt.Sprintf("%d min %d s", s/60, s%60)
+	}
+	m := int(d.Round(time.Minute) / time.Minute)
+	if m%60 == 0 {
+		return fmt.Sprintf("%d h", m/60)
+	}
+	return fmt.Sprintf("%d h %d min", m/60, m%60)
 }
 
 // thousands writes n with comma separators: 20000 → "20,000".
@@ -90,8 +140,7 @@ func (d *demoRun) summaries(ctx context.Context) {
 // the portal answered against what its limit allows.
 func (d *demoRun) summary(ctx context.Context) string {
 	var b strings.Builder
-	elapsed := time.Since(d.started).Round(time.Second)
-	fmt.Fprintf(&b, "── %s · %s since the backfill · users: %s ──\n", time.Now().Format("15:04:05"), elapsed, d.users.String())
+	fmt.Fprintf(&b, "── %s · %s since the backfill · users: %s ──\n", time.Now().Format("15:04:05"), spoken(time.Since(d.started)), d.users.String())
 	field := "UF_CRM_" + d.manifest.SegmentField.FieldName
 	for _, e := range []string{"contact", "company", "deal"} {
 		counts := d.sim.CountBy(e, field)
@@ -116,7 +165,7 @@ func (d *demoRun) summary(ctx context.Context) string {
 	up := time.Since(d.simStart)
 	allowed := demoBurst + int(demoRate*up.Seconds())
 	fmt.Fprintf(&b, "%-10s %s requests in %s; the portal's limit (%d/s, burst %d) allows %s · %d refused with QUERY_LIMIT_EXCEEDED\n",
-		"REST", thousands(st.HTTPRequests), up.Round(time.Second), demoRate, demoBurst, thousands(allowed), st.QueryLimitRefusals)
+		"REST", thousands(st.HTTPRequests), spoken(up), demoRate, demoBurst, thousands(allowed), st.QueryLimitRefusals)
 	return b.String()
 }
 
