@@ -110,8 +110,11 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 			a.Metrics.ObserveREST(ctx, info)
 			a.Usage.Observe(ctx, info)
 		},
-		OnOperating: a.Metrics.ObserveOperating,
-		ClientID:    cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL, HTTPClient: cfg.HTTPClient,
+		OnOperating: func(ctx context.Context, memberID, method string, seconds float64) {
+			a.Metrics.ObserveOperating(ctx, memberID, method, seconds)
+			a.Usage.ObserveOperating(ctx, memberID, method, seconds)
+		},
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL, HTTPClient: cfg.HTTPClient,
 		Redis: rdb, Tokens: a.Store, AllowHTTP: cfg.AllowHTTP, Profile: limits, Key: keyspace.Bitrix,
 	})
 	if err != nil {
