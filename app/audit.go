@@ -30,12 +30,28 @@ type AuditEntry struct {
 	ConfigVersion int       `json:"config_version"`
 	From          Outcome   `json:"from"`
 	To            Outcome   `json:"to"`
-	Why           string    `json:"why"` // the explanation, as shown on the card tab
+	Trigger       string    `json:"trigger,omitempty"` // what started the change: Trigger…
+	// Reason is why the record got its segment, told in the reader's
+	// language when read; entries written before it have Why instead, in
+	// English.
+	Reason *segment.Reason `json:"reason,omitempty"`
+	Why    string          `json:"why,omitempty"`
 }
+
+// What starts a change of a record's segment: its own change in the CRM,
+// or a recompute of the whole base (the backfill task's reason).
+const (
+	TriggerChange    = "change"    // the record (or one it depends on) changed in the CRM
+	TriggerSetup     = "setup"     // the first classification after install
+	TriggerConfig    = "config"    // the rules were saved
+	TriggerRecompute = "recompute" // an administrator asked for a recompute
+	TriggerNightly   = "nightly"   // the scheduled recompute
+)
 
 // Outcome is what a record carried before or after a change.
 type Outcome struct {
 	Segment  string `json:"segment,omitempty"` // segment key
+	Name     string `json:"name,omitempty"`    // the segment's name then (the config may drop it later)
 	Type     string `json:"type,omitempty"`
 	Pipeline string `json:"pipeline,omitempty"` // "3:C3:NEW" (deals)
 }

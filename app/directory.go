@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -621,4 +622,65 @@ func portalRefusal(what string, err error) error {
 		return &Error{Code: EInvalid, Message: msg, Err: err}
 	}
 	return &Error{Code: EUnavailable, Message: "Bitrix24 did not answer; try again in a minute.", Err: err}
+}
+
+// Names are the directory's names for what conditions compare and records
+// carry, with the segments of cfg (nil: none), for explanations.
+func (d *Directory) Names(cfg *segment.Config) *segment.Names {
+	n := &segment.Names{Fields: map[segment.Entity]map[string]string{}, Values: map[segment.Entity]map[string]map[string]string{},
+		Segments: map[segment.Entity]map[string]string{}}
+	for _, c := range d.Currencies {
+		if c.Base {
+			n.Currency = c.Code
+		}
+	}
+	named := func(vs []segment.Status) map[string]string {
+		m := make(map[string]string, len(vs))
+		for _, v := range vs {
+			m[v.ID] = v.Name
+		}
+		return m
+	}
+	stages, pipes := map[string]string{}, map[string]string{}
+	for _, p := range d.Pipelines {
+		pipes[strconv.Itoa(p.ID)] = p.Name
+		for _, s := range p.Stages {
+			stages[s.ID] = s.Name
+			if len(d.Pipelines) > 1 {
+				stages[s.ID] = p.Name + ": " + s.Name
+			}
+		}
+	}
+	for ent := range typeLists {
+		n.Fields[ent] = map[string]string{}
+		vals := map[string]map[string]string{}
+		for _, f := range d.Fields[string(ent)] {
+			n.Fields[ent][f.ID] = f.Title
+			switch {
+			case len(f.Items) > 0:
+				vals[f.ID] = named(f.Items)
+			case f.StatusType != "":
+				vals[f.ID] = named(d.Values(f.StatusType))
+			}
+		}
+		vals["TYPE_ID"] = named(d.Types(ent))
+		if ent == segment.EntityCompany {
+			vals["COMPANY_TYPE"] = named(d.Types(ent))
+		}
+		vals["SOURCE_ID"] = named(d.Values("SOURCE"))
+		if ent == segment.EntityDeal {
+			vals["CATEGORY_ID"], vals["STAGE_ID"] = pipes, stages
+		}
+		n.Values[ent] = vals
+	}
+	if cfg != nil {
+		for _, s := range cfg.Schemes {
+			m := map[string]string{}
+			for _, sg := range s.All() {
+				m[sg.Key] = sg.Name
+			}
+			n.Segments[s.Entity] = m
+		}
+	}
+	return n
 }

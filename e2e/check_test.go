@@ -148,7 +148,7 @@ func (c *cluster) evaluate() evaluation {
 	}
 	cls := &engine.Classifier{Store: fresh, Mirror: app.NewMirror(scratch), Bitrix: client,
 		FieldName: "UF_CRM_" + c.manifest.SegmentField.FieldName}
-	st, err := cls.Backfill(ctx, member)
+	st, err := cls.Backfill(ctx, member, app.TriggerRecompute)
 	if err != nil && len(dry.refused) == 0 {
 		c.t.Fatalf("fresh evaluation: %v", err)
 	}

@@ -119,7 +119,10 @@ const defaultResumeWithin = time.Hour
 // only what still differs, which is exactly what the killed run had not
 // written; done and total continue from the checkpoint. A run killed during
 // the sync syncs again (reads only: nothing is written twice).
-func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillStats, error) {
+//
+// trigger says what started it (app.TriggerSetup, TriggerConfig, …); the
+// changes it writes say so in the record's history.
+func (c *Classifier) Backfill(ctx context.Context, memberID, trigger string) (BackfillStats, error) {
 	pr, err := c.rulesFor(ctx, memberID)
 	if err != nil {
 		return BackfillStats{}, err
@@ -127,7 +130,7 @@ func (c *Classifier) Backfill(ctx context.Context, memberID string) (BackfillSta
 	if pr == nil {
 		return BackfillStats{}, app.Errorf(app.EConflict, "Save a segmentation config first.")
 	}
-	b := &backfillRun{c: c, memberID: memberID, pr: pr}
+	b := &backfillRun{c: c, memberID: memberID, pr: pr, trigger: trigger}
 	if err := b.start(ctx); err != nil {
 		return b.st, err
 	}
@@ -150,6 +153,7 @@ type backfillRun struct {
 	c        *Classifier
 	memberID string
 	pr       *portalRules
+	trigger  string
 	st       BackfillStats
 	prog     app.Progress
 	prev     *app.Progress // the interrupted run resumed, if any
@@ -225,7 +229,7 @@ func (b *backfillRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.kind = byBackfill
+	r.kind, r.trigger = byBackfill, b.trigger
 	s, err := c.loadSnapshot(ctx, b.memberID)
 	if err != nil {
 		return err

@@ -331,7 +331,7 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 1000, Companies: 200, Deals: 3000})
 
 	e.sim.ResetLog()
-	st, err := e.cls.Backfill(ctx, e.memberID)
+	st, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,8 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 	}
 	e.check(t, ex)
 	audit, err := e.store.Audit(ctx, e.memberID, "contact", contactID)
-	if err != nil || len(audit) == 0 || audit[0].To.Segment != "vip" || audit[0].Why == "" {
+	if err != nil || len(audit) == 0 || audit[0].To.Segment != "vip" || audit[0].Reason == nil ||
+		audit[0].Reason.Segment != "vip" || len(audit[0].Reason.Held) == 0 || audit[0].Trigger != app.TriggerChange {
 		t.Errorf("audit of contact %d: %+v, %v", contactID, audit, err)
 	}
 }
@@ -508,7 +509,7 @@ func TestEngineRetriedChangeStillRelabelsTheClientsDeals(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			e := newEngineEnv(t, b24sim.GenOptions{Contacts: 1000, Companies: 200, Deals: 3000})
-			if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+			if _, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute); err != nil {
 				t.Fatal(err)
 			}
 			ex := e.expect(t)
@@ -606,7 +607,7 @@ func TestEngineChangeWithARefusedOrGoneDeal(t *testing.T) {
 	}
 	ctx := context.Background()
 	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 1000, Companies: 200, Deals: 3000})
-	if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+	if _, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute); err != nil {
 		t.Fatal(err)
 	}
 	old := e.expect(t)
@@ -705,7 +706,7 @@ func TestEngineJobOf120DealsRereadsInOneRequest(t *testing.T) {
 	}
 	ctx := context.Background()
 	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 300, Companies: 60, Deals: 1000})
-	if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+	if _, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute); err != nil {
 		t.Fatal(err)
 	}
 	ex := e.expect(t)

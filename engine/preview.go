@@ -16,11 +16,14 @@ import (
 // maxSamples is how many example records a segment or a move shows.
 const maxSamples = 5
 
-// Sample is a record shown as an example, with a link to its CRM card.
+// Sample is a record shown as an example, with a link to its CRM card
+// and, in a preview or dry run, why the rules put it there.
 type Sample struct {
-	ID    int64  `json:"id"`
-	Title string `json:"title"`
-	URL   string `json:"url"`
+	ID     int64           `json:"id"`
+	Title  string          `json:"title"`
+	URL    string          `json:"url"`
+	Reason *segment.Reason `json:"-"`             // told in the reader's language as Why
+	Why    *segment.Told   `json:"why,omitempty"` // set by the handler from Reason
 }
 
 // SegmentStanding is a segment's part of a scheme's base.
@@ -146,7 +149,7 @@ func (a *Analyst) Preview(ctx context.Context, memberID string, cfg segment.Conf
 	for _, s := range cfg.Schemes {
 		tallies[s.Entity] = newTally(a.chunks(b.size(s.Entity)))
 	}
-	err = a.evaluate(ctx, b, r, func(e segment.Entity) visitor {
+	lookup, err := a.evaluate(ctx, b, r, func(e segment.Entity) visitor {
 		t, col := tallies[e], b.cols[e]
 		return func(chunk, i int, res *segment.Result) error {
 			t.add(chunk, bucketKey(res.Key, res.Otherwise), col.ids[i], b.recordRevenue(col, i, opt.RevenueWindowDays, now))
@@ -156,7 +159,7 @@ func (a *Analyst) Preview(ctx context.Context, memberID string, cfg segment.Conf
 	if err != nil {
 		return nil, err
 	}
-	p, err := a.standing(ctx, b, cfg, tallies, opt, false)
+	p, err := a.standing(ctx, b, cfg, tallies, opt, false, b.reasons(r, lookup))
 	if p != nil {
 		p.TookMS = time.Since(start).Milliseconds()
 	}
@@ -201,12 +204,13 @@ func (a *Analyst) Standing(ctx context.Context, memberID string, cfg segment.Con
 			return nil, err
 		}
 	}
-	return a.standing(ctx, b, cfg, tallies, opt, true)
+	return a.standing(ctx, b, cfg, tallies, opt, true, nil)
 }
 
 // standing lays tallies out by cfg. With stale, buckets of keys cfg does
-// not have are listed as stale segments. Holds b.mu.RLock.
-func (a *Analyst) standing(ctx context.Context, b *base, cfg segment.Config, tallies map[segment.Entity]*tally, opt PreviewOptions, stale bool) (*Preview, error) {
+// not have are listed as stale segments; why, when set, says why each
+// sample is where it is. Holds b.mu.RLock.
+func (a *Analyst) standing(ctx context.Context, b *base, cfg segment.Config, tallies map[segment.Entity]*tally, opt PreviewOptions, stale bool, why reasoner) (*Preview, error) {
 	portal, err := a.Store.Portal(ctx, b.memberID)
 	if err != nil {
 		return nil, err
@@ -232,7 +236,7 @@ func (a *Analyst) standing(ctx context.Context, b *base, cfg segment.Config, tal
 				st.Count, st.Revenue = bk.count, bk.revenue
 				st.Share = ratio(float64(bk.count), float64(ss.Total))
 				st.RevenueShare = ratio(bk.revenue, ss.Revenue)
-				st.Samples = b.samples(portal, s.Entity, bk.samples)
+				st.Samples = b.samples(portal, s.Entity, bk.samples, why)
 			}
 			return st
 		}
@@ -298,7 +302,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 			diffs[s.Entity][k] = newDiffTally()
 		}
 	}
-	err = a.evaluate(ctx, b, r, func(e segment.Entity) visitor {
+	lookup, err := a.evaluate(ctx, b, r, func(e segment.Entity) visitor {
 		col, opts, d := b.cols[e], r.opts(e), diffs[e]
 		return func(chunk, i int, res *segment.Result) error {
 			var cur segment.Current
@@ -323,6 +327,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 		return nil, err
 	}
 	names := a.segmentNames(ctx, memberID, cfg)
+	why := b.reasons(r, lookup)
 	out := &DryRun{Schemes: []SchemeDiff{}}
 	for _, s := range cfg.Schemes {
 		d := mergeDiffs(diffs[s.Entity])
@@ -330,7 +335,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 			Moves: []Move{}, Types: changes(d.types), Pipelines: changes(d.pipelines)}
 		for mv, bk := range d.moves {
 			sd.Moves = append(sd.Moves, Move{From: mv[0], FromName: names[s.Entity][mv[0]], To: mv[1], ToName: names[s.Entity][mv[1]],
-				Count: bk.count, Samples: b.samples(portal, s.Entity, bk.samples)})
+				Count: bk.count, Samples: b.samples(portal, s.Entity, bk.samples, why)})
 		}
 		slices.SortFunc(sd.Moves, func(x, y Move) int {
 			return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.From, y.From), cmp.Compare(x.To, y.To))
@@ -401,8 +406,9 @@ type visitor func(chunk, i int, res *segment.Result) error
 // first, so deals see their clients' new segments through client_segment,
 // as a backfill does — and hands each result to the entity's visitor, from
 // several goroutines. A chunk is a run of consecutive ids, lower ids in
-// lower chunks. Holds b.mu.RLock.
-func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e segment.Entity) visitor) error {
+// lower chunks. It answers how deals see their clients' segments under r's
+// rules. Holds b.mu.RLock.
+func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e segment.Entity) visitor) (segment.SegmentLookup, error) {
 	rules := r.pr.rules
 	keys := map[segment.Entity][]string{}
 	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
@@ -425,11 +431,8 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 			return nil
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-	}
-	if !rules.Has(segment.EntityDeal) {
-		return nil
 	}
 	// client_segment: the draft's verdict where it has a scheme, else what
 	// the client carries.
@@ -454,8 +457,11 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 		}
 		return contact(id)
 	}
+	if !rules.Has(segment.EntityDeal) {
+		return lookup, nil
+	}
 	col, v := b.cols[segment.EntityDeal], visit(segment.EntityDeal)
-	return a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
+	return lookup, a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
 		f := segment.NewDealFacts(lookup)
 		var res segment.Result
 		for i := lo; i < hi; i++ {
@@ -533,11 +539,44 @@ func (b *base) recordRevenue(col *column, i int, window int, now time.Time) floa
 	return sum
 }
 
-// samples turns sample ids into titled links. Holds b.mu.RLock.
-func (b *base) samples(p *app.Portal, e segment.Entity, ids []int64) []Sample {
+// reasoner says why a record of the base is in its segment; nil for
+// none.
+type reasoner func(e segment.Entity, id int64) *segment.Reason
+
+// reasons classifies a record of the base again with r's rules, with the
+// trace, to say why: only for the few records a page shows. lookup is how
+// deals see their clients' segments under the same rules. Holds b.mu.RLock.
+func (b *base) reasons(r *run, lookup segment.SegmentLookup) reasoner {
+	return func(e segment.Entity, id int64) *segment.Reason {
+		col := b.cols[e]
+		p, ok := col.pos[id]
+		if !ok {
+			return nil
+		}
+		var res segment.Result
+		if e == segment.EntityDeal {
+			f := segment.NewDealFacts(lookup)
+			f.Reset(&col.rows[p].deal)
+			res = r.pr.rules.Evaluate(e, f)
+		} else {
+			f := segment.NewClientFacts(r.envFor(e))
+			f.Reset(col.clients[p].Client(e), col.deals[p])
+			res = r.pr.rules.Evaluate(e, f)
+		}
+		reason := res.Reason()
+		return &reason
+	}
+}
+
+// samples turns sample ids into titled links, with why each is where it is
+// when why is set. Holds b.mu.RLock.
+func (b *base) samples(p *app.Portal, e segment.Entity, ids []int64, why reasoner) []Sample {
 	out := make([]Sample, 0, len(ids))
 	for _, id := range ids {
 		s := Sample{ID: id, URL: p.RecordURL(string(e), id)}
+		if why != nil {
+			s.Reason = why(e, id)
+		}
 		if e == segment.EntityDeal {
 			if d := b.deals[id]; d != nil {
 				s.Title = d.row.Title

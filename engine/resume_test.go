@@ -79,8 +79,8 @@ type finished struct {
 	done chan error
 }
 
-func (f *finished) Backfill(ctx context.Context, memberID string) (engine.BackfillStats, error) {
-	st, err := f.Backfiller.Backfill(ctx, memberID)
+func (f *finished) Backfill(ctx context.Context, memberID, trigger string) (engine.BackfillStats, error) {
+	st, err := f.Backfiller.Backfill(ctx, memberID, trigger)
 	f.done <- err
 	return st, err
 }
@@ -237,7 +237,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 	ctx := context.Background()
 	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 300, Companies: 60, Deals: 900})
-	if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+	if _, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute); err != nil {
 		t.Fatal(err)
 	}
 	ex := e.expect(t)
@@ -328,7 +328,7 @@ func TestLiveChangeSettlesWritesInDoubt(t *testing.T) {
 func TestBackfillResumesOnlyFromAFreshCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 100, Companies: 20, Deals: 300})
-	if _, err := e.cls.Backfill(ctx, e.memberID); err != nil {
+	if _, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -350,7 +350,7 @@ func TestBackfillResumesOnlyFromAFreshCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.sim.ResetLog()
-		st, err := e.cls.Backfill(ctx, e.memberID)
+		st, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -381,7 +381,7 @@ func TestBackfillProgressKnowsThePortalLimit(t *testing.T) {
 	e := newLimitedEngineEnv(t, b24sim.GenOptions{Contacts: 200, Companies: 40, Deals: 600}, -1, profile)
 	var ticks atomic.Int64 // a clock that moves a second each time it is read
 	e.cls.Clock = func() time.Time { return e.now.Add(time.Duration(ticks.Add(1)) * time.Second) }
-	st, err := e.cls.Backfill(ctx, e.memberID)
+	st, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute)
 	if err != nil {
 		t.Fatal(err)
 	}

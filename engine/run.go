@@ -23,6 +23,7 @@ type run struct {
 	pipes    []segment.Pipeline
 	writes   []*pending
 	kind     string // byChanges (default) or byBackfill, for the write journal
+	trigger  string // what started the run, for the records' history (app.Trigger…)
 	// orphans are the clients of deals a write found deleted (their event
 	// lost or not yet handled): their facts changed as a delete event
 	// would have told.
@@ -50,7 +51,7 @@ func (c *Classifier) newRun(ctx context.Context, memberID string, pr *portalRule
 	if err != nil {
 		return nil, err
 	}
-	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}, kind: byChanges}
+	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}, kind: byChanges, trigger: app.TriggerChange}
 	r.items, r.fieldIDs = segmentItems(dir)
 	r.pipes = dir.Pipelines
 	return r, nil

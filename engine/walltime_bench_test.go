@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/app"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
 )
@@ -71,7 +72,7 @@ func backfillWallTime(b *testing.B, size b24sim.GenOptions, busy bool) {
 	}
 	e.sim.ResetLog()
 	start := time.Now()
-	st, err := e.cls.Backfill(ctx, e.memberID)
+	st, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute)
 	took := time.Since(start)
 	if err != nil {
 		b.Fatal(err)

@@ -229,8 +229,10 @@ func (r *run) auditEntry(w *pending) app.AuditEntry {
 	if mv := w.plan.Move; mv != nil {
 		to.Pipeline = pipelineOf(mv.CategoryID, mv.StageID)
 	}
+	to.Name = w.res.Name
+	reason := w.res.Reason()
 	return app.AuditEntry{At: r.env.Now.UTC(), Entity: string(w.entity), ID: w.id,
-		ConfigVersion: r.pr.version, From: w.from, To: to, Why: w.res.Explanation.Text(segment.EN)}
+		ConfigVersion: r.pr.version, From: w.from, To: to, Trigger: r.trigger, Reason: &reason}
 }
 
 // segmentItems reads the Segment field of each entity from the directory:

@@ -71,13 +71,13 @@ func (a *API) PutConfig(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	ps, err := a.problems(ctx, sess.MemberID, req.Config)
+	ps, names, err := a.problems(ctx, sess.MemberID, req.Config)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}
 	if len(ps) > 0 {
-		apiProblems(c, sess.Lang, ps)
+		apiProblems(c, sess.Lang, ps, names)
 		return
 	}
 	var compact bytes.Buffer
@@ -94,7 +94,7 @@ func (a *API) PutConfig(c *gin.Context) {
 	// New rules apply to the whole base: recompute it. The save stands
 	// even if queuing fails; the admin can start a recompute by hand.
 	if a.Life != nil {
-		if err := a.Life.Recompute(ctx, sess.MemberID, "config"); err == nil {
+		if err := a.Life.Recompute(ctx, sess.MemberID, app.TriggerConfig); err == nil {
 			out["job_id"] = backfillJob
 		}
 	}
@@ -111,29 +111,31 @@ func (a *API) ValidateConfig(c *gin.Context) {
 		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {config}.", "Отправьте {config}."))
 		return
 	}
-	ps, err := a.problems(c.Request.Context(), sess.MemberID, req.Config)
+	ps, names, err := a.problems(c.Request.Context(), sess.MemberID, req.Config)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"errors": ps.In(segmentLang(sess.Lang))})
+	c.JSON(http.StatusOK, gin.H{"errors": ps.In(segmentLang(sess.Lang), names)})
 }
 
-// problems parses and validates raw against the portal's reference data.
-func (a *API) problems(ctx context.Context, memberID string, raw json.RawMessage) (segment.Problems, error) {
+// problems parses and validates raw against the portal's reference data;
+// names are the portal's, for the messages.
+func (a *API) problems(ctx context.Context, memberID string, raw json.RawMessage) (segment.Problems, *segment.Names, error) {
+	dir, err := a.Store.Directory(ctx, memberID)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := dir.Names(nil)
 	cfg, err := segment.ParseConfig(raw)
 	if err != nil {
 		var ps segment.Problems
 		if errors.As(err, &ps) {
-			return ps, nil
+			return ps, names, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	dir, err := a.Store.Directory(ctx, memberID)
-	if err != nil {
-		return nil, err
-	}
-	return segment.Validate(cfg, dir.Vocabulary()), nil
+	return segment.Validate(cfg, dir.Vocabulary()), names, nil
 }
 
 // GetReference answers what the editor's pickers offer: the portal's types,
@@ -145,7 +147,9 @@ func (a *API) GetReference(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	c.JSON(http.StatusOK, pickersOf(dir))
+	v := pickersOf(dir)
+	v.Words = segment.WordsIn(segmentLang(sess.Lang))
+	c.JSON(http.StatusOK, v)
 }
 
 // AddType creates a type value on the portal so that a segment can set it,

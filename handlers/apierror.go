@@ -68,11 +68,11 @@ func logAPIErrors(l *slog.Logger) gin.HandlerFunc {
 }
 
 // apiProblems answers 422 with every problem of a config, each with its path.
-func apiProblems(c *gin.Context, lang string, ps segment.Problems) {
+func apiProblems(c *gin.Context, lang string, ps segment.Problems, names *segment.Names) {
 	c.JSON(http.StatusUnprocessableEntity, gin.H{
 		"error":   "invalid_config",
 		"message": problemsTitle(lang),
-		"errors":  ps.In(segmentLang(lang)),
+		"errors":  ps.In(segmentLang(lang), names),
 	})
 }
 

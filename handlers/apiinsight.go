@@ -76,13 +76,13 @@ func (a *API) draft(c *gin.Context, sess Session) (segment.Config, draftRequest,
 			"revenue_window_days must be 0 (all time) to 3650.", "revenue_window_days должно быть от 0 (за всё время) до 3650."))
 		return segment.Config{}, req, false
 	}
-	ps, err := a.problems(c.Request.Context(), sess.MemberID, req.Config)
+	ps, names, err := a.problems(c.Request.Context(), sess.MemberID, req.Config)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return segment.Config{}, req, false
 	}
 	if len(ps) > 0 {
-		apiProblems(c, sess.Lang, ps)
+		apiProblems(c, sess.Lang, ps, names)
 		return segment.Config{}, req, false
 	}
 	cfg, err := segment.ParseConfig(req.Config)
@@ -116,26 +116,42 @@ func (a *API) answerDraft(c *gin.Context, fn func(ctx context.Context, memberID 
 // user who is not an administrator sees counts and shares, no records:
 // the CRM may not let them see those.
 func (a *API) Preview(c *gin.Context) {
-	admin := sessionOf(c).Admin
+	sess := sessionOf(c)
 	a.answerDraft(c, func(ctx context.Context, memberID string, cfg segment.Config, req draftRequest) (any, error) {
 		p, err := a.Insight.Preview(ctx, memberID, cfg, engine.PreviewOptions{RevenueWindowDays: req.RevenueWindowDays})
-		if err != nil || admin {
-			return p, err
+		if err != nil {
+			return nil, err
 		}
-		return p.WithoutSamples(), nil
+		if !sess.Admin {
+			return p.WithoutSamples(), nil
+		}
+		t, _, _, err := a.teller(ctx, memberID, sess.Lang, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		tellPreview(t, p)
+		return p, nil
 	})
 }
 
 // DryRun answers what saving a draft config would change (POST /dryrun),
 // with no records for a user who is not an administrator.
 func (a *API) DryRun(c *gin.Context) {
-	admin := sessionOf(c).Admin
+	sess := sessionOf(c)
 	a.answerDraft(c, func(ctx context.Context, memberID string, cfg segment.Config, _ draftRequest) (any, error) {
 		d, err := a.Insight.DryRun(ctx, memberID, cfg)
-		if err != nil || admin {
-			return d, err
+		if err != nil {
+			return nil, err
 		}
-		return d.WithoutSamples(), nil
+		if !sess.Admin {
+			return d.WithoutSamples(), nil
+		}
+		t, _, _, err := a.teller(ctx, memberID, sess.Lang, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		tellDryRun(t, d)
+		return d, nil
 	})
 }
 
@@ -167,28 +183,6 @@ type SegmentBadge struct {
 	Color string `json:"color,omitempty"`
 }
 
-// ExplanationLine is one condition as evaluated, indented by depth.
-type ExplanationLine struct {
-	Depth   int    `json:"depth"`
-	Text    string `json:"text"`
-	Held    bool   `json:"held"`
-	Checked bool   `json:"checked"`
-}
-
-// ExplanationSegment is one segment tried, with its conditions.
-type ExplanationSegment struct {
-	Key   string            `json:"key"`
-	Name  string            `json:"name"`
-	Held  bool              `json:"held"`
-	Lines []ExplanationLine `json:"lines"`
-}
-
-// RecordExplanation is why a record is in its segment.
-type RecordExplanation struct {
-	Text     string               `json:"text"`
-	Segments []ExplanationSegment `json:"segments"`
-}
-
 // RecordView is what GET /records/:entity/:id answers (the card tab).
 type RecordView struct {
 	Entity        segment.Entity     `json:"entity"`
@@ -204,8 +198,8 @@ type RecordView struct {
 	Explanation   *RecordExplanation `json:"explanation"`
 	// Pending: the saved config puts the record elsewhere and the write
 	// has not happened yet.
-	Pending bool             `json:"pending"`
-	History []app.AuditEntry `json:"history"`
+	Pending bool         `json:"pending"`
+	History []ChangeView `json:"history"`
 }
 
 // Record answers a record's segment, type, pipeline, explanation and
@@ -234,9 +228,7 @@ func (a *API) Record(c *gin.Context) {
 	ctx := c.Request.Context()
 	rs, err := a.Insight.Explain(ctx, sess.MemberID, e, id)
 	if app.ErrorCode(err) == app.ENotFound {
-		apiError(c, sess.Lang, userError(app.ENotFound, sess.Lang,
-			"Segmentor does not know this record yet: it may be new (it is picked up within minutes) or deleted.",
-			"Segmentor ещё не знает эту запись: возможно, она только что создана (её учтут в течение нескольких минут) или удалена."))
+		apiError(c, sess.Lang, a.unseenRecord(ctx, sess, &bitrix.ItemRef{Entity: bitrix.Entity(e), ID: id}))
 		return
 	}
 	if err != nil {
@@ -248,7 +240,7 @@ func (a *API) Record(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	dir, err := a.Store.Directory(ctx, sess.MemberID)
+	t, _, dir, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
@@ -259,7 +251,10 @@ func (a *API) Record(c *gin.Context) {
 		return
 	}
 	v := RecordView{Entity: e, ID: id, Title: rs.Title, URL: portal.RecordURL(string(e), id), Type: rs.TypeID,
-		ConfigVersion: rs.ConfigVersion, Pending: rs.Pending, History: history}
+		ConfigVersion: rs.ConfigVersion, Pending: rs.Pending, History: make([]ChangeView, len(history))}
+	for i, h := range history {
+		v.History[i] = tellChange(t, dir, sess.Lang, h)
+	}
 	v.TypeName = dir.TypeName(e, rs.TypeID)
 	if e == segment.EntityDeal {
 		v.Pipeline, v.PipelineName = strconv.Itoa(rs.CategoryID)+":"+rs.StageID, dir.Stage(rs.CategoryID, rs.StageID)
@@ -271,19 +266,15 @@ func (a *API) Record(c *gin.Context) {
 		}
 	}
 	if rs.Result != nil {
-		v.Explanation = explanationView(rs.Result.Explanation, segmentLang(sess.Lang))
+		v.Explanation = explainRecord(t, e, rs.Result)
 	}
 	c.JSON(http.StatusOK, v)
 }
 
 // savedSegment finds a segment of the saved config by key.
 func (a *API) savedSegment(ctx context.Context, memberID string, e segment.Entity, key string) *segment.Segment {
-	sc, err := a.Store.Config(ctx, memberID)
-	if err != nil || len(sc.Config) == 0 {
-		return nil
-	}
-	cfg, err := segment.ParseSavedConfig(sc.Config)
-	if err != nil {
+	cfg := a.savedConfig(ctx, memberID)
+	if cfg == nil {
 		return nil
 	}
 	for _, s := range cfg.Schemes {
@@ -302,40 +293,8 @@ func (a *API) savedSegment(ctx context.Context, memberID string, e segment.Entit
 	return nil
 }
 
-// explanationView flattens the traces into lines, as Explanation.Text
-// indents them: the segment's condition at depth 1, its children below.
-func explanationView(x segment.Explanation, lang segment.Lang) *RecordExplanation {
-	out := &RecordExplanation{Text: x.Text(lang), Segments: []ExplanationSegment{}}
-	for _, s := range x.Segments {
-		es := ExplanationSegment{Key: s.Key, Name: s.Name, Held: s.Held, Lines: []ExplanationLine{}}
-		var walk func(t segment.Trace, depth int)
-		walk = func(t segment.Trace, depth int) {
-			text := t.Line(lang)
-			if t.Checked {
-				// The line's ✓/✗ is the held flag; the page draws its own.
-				text = strings.TrimSuffix(strings.TrimSuffix(text, " ✓"), " ✗")
-			}
-			es.Lines = append(es.Lines, ExplanationLine{Depth: depth, Text: text, Held: t.Held, Checked: t.Checked})
-			for _, ch := range t.Children {
-				walk(ch, depth+1)
-			}
-		}
-		walk(s.When, 1)
-		out.Segments = append(out.Segments, es)
-	}
-	return out
-}
-
 // maxAuditLimit bounds GET /audit?limit.
 const maxAuditLimit = 200
-
-// AuditView is one entry of GET /audit: the change, and the record's
-// title and card link.
-type AuditView struct {
-	app.AuditEntry
-	Title string `json:"title"`
-	URL   string `json:"url"`
-}
 
 // Audit answers the portal's recent changes, newest first, filtered by
 // entity, segment (before or after) and record id (GET /audit); to
@@ -395,10 +354,15 @@ func (a *API) Audit(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	out := make([]AuditView, len(entries))
+	t, _, dir, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	out := make([]ChangeView, len(entries))
 	for i, e := range entries {
-		out[i] = AuditView{AuditEntry: e, Title: titles[app.ClientRef{Entity: segment.Entity(e.Entity), ID: e.ID}],
-			URL: portal.RecordURL(e.Entity, e.ID)}
+		out[i] = tellChange(t, dir, sess.Lang, e)
+		out[i].Title, out[i].URL = titles[app.ClientRef{Entity: segment.Entity(e.Entity), ID: e.ID}], portal.RecordURL(e.Entity, e.ID)
 	}
 	c.JSON(http.StatusOK, gin.H{"entries": out})
 }
@@ -446,12 +410,63 @@ type QueueHealth struct {
 	LatencyS    float64 `json:"latency_s"`   // age of the oldest pending task
 }
 
-// RESTBudget is the portal's REST request budget use.
+// RESTBudget is the portal's REST limits as Bitrix24 counts them, and the
+// app's use of them. Requests fill a leaky bucket that drains
+// RatePerSecond and holds Burst: a burst of that many passes at once, then
+// requests pass at the rate. Each method may run OperatingLimitS seconds in
+// any 10 minutes; Operating lists the methods that ran longest.
 type RESTBudget struct {
-	RequestsLastHour int     `json:"requests_last_hour"`
-	BudgetPerSecond  float64 `json:"budget_per_second"`
-	UsedShare        float64 `json:"used_share"`
-	LimitedLastHour  int     `json:"limited_last_hour"`
+	RatePerSecond    float64      `json:"rate_per_second"`
+	Burst            int          `json:"burst"`
+	RequestsLastHour int          `json:"requests_last_hour"`
+	LimitedLastHour  int          `json:"limited_last_hour"` // refused with QUERY_LIMIT_EXCEEDED
+	OperatingLimitS  float64      `json:"operating_limit_s"`
+	Operating        []MethodTime `json:"operating"`
+}
+
+// MethodTime is a method's operating time in the last 10 minutes, as
+// Bitrix24 last reported it.
+type MethodTime struct {
+	Method  string  `json:"method"`
+	Seconds float64 `json:"seconds"`
+}
+
+// operatingLimit is a method's time budget per 10 minutes: the 480 s the
+// bitrix client slows down before (its default OperatingBudget).
+const operatingLimit = 480 * time.Second
+
+// maxOperatingShown is how many methods the dashboard lists.
+const maxOperatingShown = 5
+
+// bucketOf is the bucket Bitrix24 gives a portal (protocol §4): 250
+// requests on Enterprise, 50 on every other plan. The client's own limit
+// (bitrix.Profile.Burst) keeps a little under it.
+func bucketOf(p bitrix.Profile) int {
+	if p.Name == bitrix.EnterpriseProfile().Name {
+		return 250
+	}
+	return 50
+}
+
+// planOf names the portal's plan from app.info's LICENSE_FAMILY, as the
+// page shows it: free, basic, standard, professional or enterprise; "" for
+// a family it does not know (the page then names none rather than show a
+// code).
+func planOf(family string) string {
+	f := strings.ToLower(strings.TrimSpace(family))
+	switch {
+	case f == "project" || f == "free":
+		return "free"
+	case f == "basic":
+		return "basic"
+	case f == "std" || f == "standard":
+		return "standard"
+	case f == "pro" || f == "professional":
+		return "professional"
+	case strings.HasPrefix(f, "ent"): // as bitrix.ProfileForLicense reads it
+		return "enterprise"
+	}
+	return ""
 }
 
 // queueCache keeps queue health for a few seconds: asynq walks every
@@ -491,9 +506,29 @@ func (a *API) queueHealth() (*QueueHealth, error) {
 	return h, nil
 }
 
+// restBudget is the portal's limits under profile and what the app used
+// of them.
+func (a *API) restBudget(ctx context.Context, memberID string, profile bitrix.Profile) (*RESTBudget, error) {
+	h, err := a.Usage.LastHour(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := a.Usage.Operating(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	b := &RESTBudget{RatePerSecond: float64(profile.Rate) / profile.Period.Seconds(), Burst: bucketOf(profile),
+		RequestsLastHour: h.Requests, LimitedLastHour: h.Limited, OperatingLimitS: operatingLimit.Seconds(),
+		Operating: []MethodTime{}}
+	for _, m := range ops[:min(len(ops), maxOperatingShown)] {
+		b.Operating = append(b.Operating, MethodTime{Method: m.Method, Seconds: m.Seconds})
+	}
+	return b, nil
+}
+
 // Dashboard answers the saved config's segments with today's counts, the
-// last recompute, queue health and the portal's REST budget use
-// (GET /dashboard).
+// last recompute, queue health, the portal's REST limits and their use,
+// and its plan (GET /dashboard).
 func (a *API) Dashboard(c *gin.Context) {
 	start := time.Now()
 	sess := sessionOf(c)
@@ -551,18 +586,15 @@ func (a *API) Dashboard(c *gin.Context) {
 		}
 		out["queue"] = h
 	}
-	profile := bitrix.ProfileForLicense(portal.License)
 	if a.Usage != nil {
-		h, err := a.Usage.LastHour(ctx, sess.MemberID)
+		rest, err := a.restBudget(ctx, sess.MemberID, bitrix.ProfileForLicense(portal.License))
 		if err != nil {
 			apiError(c, sess.Lang, err)
 			return
 		}
-		perSecond := float64(profile.Rate) / profile.Period.Seconds()
-		out["rest"] = RESTBudget{RequestsLastHour: h.Requests, BudgetPerSecond: perSecond,
-			UsedShare: float64(h.Requests) / (perSecond * 3600), LimitedLastHour: h.Limited}
+		out["rest"] = rest
 	}
-	out["portal"] = gin.H{"state": portal.State, "plan": profile.Name, "license": portal.License}
+	out["portal"] = gin.H{"state": portal.State, "plan": planOf(portal.License), "license": portal.License}
 	out["took_ms"] = time.Since(start).Milliseconds()
 	c.JSON(http.StatusOK, out)
 }

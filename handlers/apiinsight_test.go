@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -395,6 +396,16 @@ func TestDryRunDiffsDraftAgainstToday(t *testing.T) {
 			if before[smp.ID] != m.From || after[smp.ID] != m.To {
 				t.Errorf("sample %d of %s→%s is %s→%s", smp.ID, m.From, m.To, before[smp.ID], after[smp.ID])
 			}
+			// Each sample says why it moves, as its card tab would: the
+			// draft's reason for its new segment, in the editor's labels.
+			want := map[string]*regexp.Regexp{
+				"buyer": regexp.MustCompile(`^Won deals: \d+ \(at least 3\)$`),
+				"open":  regexp.MustCompile(`^Open deals: \d+ \(more than 0\)$`),
+				"rest":  regexp.MustCompile(`^None of the segments above applies\.$`),
+			}[m.To]
+			if smp.Why == nil || want == nil || !want.MatchString(smp.Why.Summary) {
+				t.Errorf("sample %d of %s→%s: why %+v", smp.ID, m.From, m.To, smp.Why)
+			}
 		}
 	}
 	gotTypes := map[[2]string]int{}
@@ -490,23 +501,28 @@ func TestRecordExplainsSegmentWithHistory(t *testing.T) {
 		v.URL != fmt.Sprintf("%s/crm/contact/details/%d/", strings.TrimSuffix(s.sim.URL(), "/"), buyer) {
 		t.Fatalf("record view: %s", r.Raw)
 	}
-	if v.Explanation == nil || len(v.Explanation.Segments) != 1 || !v.Explanation.Segments[0].Held ||
-		len(v.Explanation.Segments[0].Lines) != 2 || !strings.Contains(v.Explanation.Text, "won_count") {
+	// Why, in the editor's words and the portal's language: the condition
+	// that held, with the value seen; nothing tried before it.
+	ex := v.Explanation
+	if ex == nil || ex.Otherwise || len(ex.Lines) != 1 || len(ex.Others) != 0 ||
+		!regexp.MustCompile(`^Выигранных сделок: \d+ \(не меньше 2\)$`).MatchString(ex.Lines[0]) || ex.Summary != ex.Lines[0] {
 		t.Fatalf("explanation: %s", r.Raw)
 	}
-	leaf := v.Explanation.Segments[0].Lines[1]
-	if leaf.Depth != 2 || !leaf.Held || !leaf.Checked || !strings.HasPrefix(leaf.Text, "won_count = ") || strings.HasSuffix(leaf.Text, "✓") {
-		t.Errorf("condition line %+v", leaf)
-	}
-	if len(v.History) != 1 || v.History[0].To.Segment != "buyer" || v.History[0].From.Segment != "" || v.History[0].ConfigVersion != 1 {
+	if len(v.History) != 1 || v.History[0].To.Segment != "buyer" || v.History[0].To.SegmentName != "Buyer" || v.History[0].From.Segment != "" ||
+		v.History[0].ConfigVersion != 1 || v.History[0].Trigger != app.TriggerConfig || v.History[0].TriggerText != "Пересчёт после сохранения правил" ||
+		v.History[0].Why.Summary != ex.Summary {
 		t.Errorf("history %+v", v.History)
 	}
 
-	// A rest contact: the segment failed, so the explanation says why, in
-	// Russian for this portal.
+	// A rest contact: no segment held, so the explanation says so and
+	// names the nearest miss, in Russian for this portal.
 	r = s.do("GET", fmt.Sprintf("/api/v1/records/contact/%d", rest), admin, nil)
 	decodeJSON(t, r.Raw, &v)
-	if r.Status != 200 || v.Segment == nil || v.Segment.Key != "rest" || v.Explanation.Segments[0].Held {
+	ex = v.Explanation
+	if r.Status != 200 || v.Segment == nil || v.Segment.Key != "rest" || ex == nil || !ex.Otherwise ||
+		ex.Summary != "Ни один из сегментов выше не подходит." || len(ex.Lines) != 1 ||
+		!regexp.MustCompile(`^Ближе всего: Buyer: Выигранных сделок: [01], нужно: не меньше 2$`).MatchString(ex.Lines[0]) ||
+		len(ex.Others) != 1 || ex.Others[0].Name != "Buyer" || !strings.HasPrefix(ex.Others[0].Missed, "Выигранных сделок: ") {
 		t.Fatalf("rest contact: %d %s", r.Status, r.Raw)
 	}
 
@@ -553,13 +569,13 @@ func TestAuditListFilters(t *testing.T) {
 			buyers++
 		}
 	}
-	list := func(q string) []handlers.AuditView {
+	list := func(q string) []handlers.ChangeView {
 		t.Helper()
 		r := s.do("GET", "/api/v1/audit"+q, admin, nil)
 		if r.Status != 200 {
 			t.Fatalf("audit%s: %d %s", q, r.Status, r.Raw)
 		}
-		var out struct{ Entries []handlers.AuditView }
+		var out struct{ Entries []handlers.ChangeView }
 		decodeJSON(t, r.Raw, &out)
 		return out.Entries
 	}
@@ -600,8 +616,9 @@ func TestAuditListFilters(t *testing.T) {
 }
 
 // The dashboard shows the saved config's segments with the counts the
-// records carry, the last recompute, the queues from asynq, and the REST
-// requests the app sent this portal in the last hour against its plan.
+// records carry, the last recompute, the queues from asynq, the portal's
+// REST limits by its plan with the requests the app sent in the last hour,
+// and the methods that ran longest in the last 10 minutes.
 func TestDashboard(t *testing.T) {
 	s := newSettingsStack(t, "en")
 	rep := s.login(s.rep.ID)
@@ -610,6 +627,7 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("before any config: %d %s", r.Status, r.Raw)
 	}
 	s.sim.Seed(b24sim.GenOptions{Contacts: 80, Companies: 10, Deals: 250})
+	s.sim.SetOperating(480*time.Second, map[string]time.Duration{"crm.item.list": 1500 * time.Millisecond})
 	admin := s.login(1)
 	applyConfig(t, s, admin, savedInsightConfig)
 	keys := readSimBase(t, s).contactKeys(2, false)
@@ -645,9 +663,13 @@ func TestDashboard(t *testing.T) {
 	if d.Queue == nil || d.Queue.Pending != 0 || d.Queue.Retry != 0 {
 		t.Errorf("queue %+v", d.Queue)
 	}
-	if d.REST == nil || d.REST.RequestsLastHour != sent || d.REST.BudgetPerSecond != 2 || d.REST.LimitedLastHour != 0 ||
-		!closeTo(d.REST.UsedShare, float64(sent)/7200) || d.Portal["plan"] != "standard" || d.Portal["state"] != "active" {
+	// The simulated portal is on the Free plan ("project").
+	if d.REST == nil || d.REST.RequestsLastHour != sent || d.REST.RatePerSecond != 2 || d.REST.Burst != 50 || d.REST.LimitedLastHour != 0 ||
+		d.REST.OperatingLimitS != 480 || d.Portal["plan"] != "free" || d.Portal["license"] != "project" || d.Portal["state"] != "active" {
 		t.Errorf("rest %+v (the simulator saw %d), portal %v", d.REST, sent, d.Portal)
+	}
+	if d.REST != nil {
+		wantOperating(t, s, d.REST.Operating)
 	}
 
 	// A record changes in the mirror: the dashboard follows (the base in

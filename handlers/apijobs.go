@@ -14,7 +14,7 @@ const backfillJob = app.BackfillJob
 // Recompute starts a backfill of the whole base with the saved config.
 func (a *API) Recompute(c *gin.Context) {
 	sess := sessionOf(c)
-	if err := a.Life.Recompute(c.Request.Context(), sess.MemberID, "recompute"); err != nil {
+	if err := a.Life.Recompute(c.Request.Context(), sess.MemberID, app.TriggerRecompute); err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}

@@ -19,6 +19,10 @@ type Pickers struct {
 	Statuses   map[string][]RefValue `json:"statuses"` // any other status list, by ENTITY_ID
 	Operators  []segment.Op          `json:"operators"`
 	Applies    []segment.Apply       `json:"applies"`
+	// Words are the labels of facts, operators and groups in the
+	// session's language: the editor shows them, and every explanation
+	// and message is written with them.
+	Words segment.Words `json:"words"`
 }
 
 // RefFact is a fact the condition builder offers: Kind is number, text or

@@ -121,6 +121,8 @@ type sessionRequest struct {
 	// once the portal confirms the user can.
 	Entity string `json:"entity"`
 	ID     string `json:"id"`
+	// Lang is the page's language; the portal's when empty.
+	Lang string `json:"lang"`
 	// Session is the page's current session, when it has one: the next
 	// card's sign-in claims its user, and its check (still the portal's
 	// answer about the token just sent) is charged to that user's budget
@@ -167,7 +169,12 @@ func (s *Sessions) Start(c *gin.Context) {
 		apiError(c, "", app.Errorf(app.EUnauthorized, "Segmentor is not installed on this portal."))
 		return
 	}
+	// The page's language (the user's, from the placement) wins over the
+	// portal's: what the server says must match what the page shows.
 	lang := langOf(p.Lang)
+	if req.Lang != "" {
+		lang = langOf(req.Lang)
+	}
 	si, err := s.confirm(c, p, lang, req.AuthID, rec, s.claimed(p, req.Session))
 	if err != nil {
 		apiError(c, lang, err)

@@ -39,7 +39,7 @@ func NewBackfillTask(p BackfillPayload) (*asynq.Task, []asynq.Option, error) {
 
 // Backfiller runs a portal's backfill (engine.Classifier).
 type Backfiller interface {
-	Backfill(ctx context.Context, memberID string) (engine.BackfillStats, error)
+	Backfill(ctx context.Context, memberID, trigger string) (engine.BackfillStats, error)
 }
 
 func (w *Worker) handleBackfill(ctx context.Context, t *asynq.Task) error {
@@ -53,7 +53,7 @@ func (w *Worker) handleBackfill(ctx context.Context, t *asynq.Task) error {
 	if w.Backfill == nil {
 		return fmt.Errorf("backfill is not configured in this worker: %w", asynq.SkipRetry)
 	}
-	st, err := w.Backfill.Backfill(ctx, p.MemberID)
+	st, err := w.Backfill.Backfill(ctx, p.MemberID, p.Reason)
 	if app.ErrorCode(err) == app.EConflict {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry) // nothing to do until a config is saved
 	}

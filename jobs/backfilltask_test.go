@@ -20,7 +20,7 @@ type fakeBackfiller struct {
 	err   error
 }
 
-func (f *fakeBackfiller) Backfill(context.Context, string) (engine.BackfillStats, error) {
+func (f *fakeBackfiller) Backfill(context.Context, string, string) (engine.BackfillStats, error) {
 	f.calls++
 	return engine.BackfillStats{}, f.err
 }

@@ -158,7 +158,7 @@ func (w *Worker) handleNightly(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	for _, p := range portals {
-		if err := w.startBackfill(ctx, p.MemberID, "nightly"); err != nil {
+		if err := w.startBackfill(ctx, p.MemberID, app.TriggerNightly); err != nil {
 			return err
 		}
 	}

@@ -41,7 +41,7 @@ func (w *Worker) handleSetup(ctx context.Context, t *asynq.Task) error {
 	}
 	err := w.setup(ctx, sp)
 	if err == nil {
-		err = w.startBackfill(ctx, sp.MemberID, "setup")
+		err = w.startBackfill(ctx, sp.MemberID, app.TriggerSetup)
 	}
 	if err != nil {
 		retries, _ := asynq.GetRetryCount(ctx)

@@ -17,7 +17,6 @@
       up: 'Move up', down: 'Move down', remove: 'Remove', reorderHint: 'Alt+↑ / Alt+↓ moves the segment',
       addSegment: 'Add segment', useOtherwise: 'Put everyone else into a segment',
       conditions: 'Conditions', outputs: 'When a record is in this segment',
-      all: 'All of these (AND)', any: 'Any of these (OR)', not: 'None of these (NOT)',
       groupKind: 'Group', addCondition: 'Add condition', addGroup: 'Add group', removeGroup: 'Remove group',
       fact: 'What', chooseFact: '— choose —', dealFacts: 'Deals of the client', dealOwn: 'The deal', fields: 'Fields', customFields: 'Custom fields',
       windowDays: 'Last N days', windowAll: 'all time', windowNeeded: 'required', op: 'Is', value: 'Value', from: 'From', to: 'To',
@@ -43,23 +42,19 @@
       dryLabels: 'The “Segment” field would be written on {n} record(s).', dryStale: 'The segments changed since this dry run; run it again.',
       dryConfirm: 'Review what saving changes, then save.', saveApply: 'Save and apply', saveAnyway: 'Save without a dry run', close: 'Close',
       jobTitle: 'Recompute', jobRunning: 'Recomputing segments', jobDone: 'Recompute finished: {n} records checked, {w} written.',
-      jobFailed: 'Recompute failed: {e}', eta: 'about {t} left', jobStart: 'Recompute started.',
+      jobFailed: 'Recompute failed: {e}', eta: 'about {t} left', etaSoon: 'less than a minute left', jobStart: 'Recompute started.',
       phases: { queued: 'waiting to start', sync: 'reading records from Bitrix24', rfm: 'computing RFM scores', evaluate: 'applying the rules', write: 'writing to Bitrix24', done: 'done' },
       ovSegments: 'Segments', ovRecords: 'Records', ovShare: 'Share of base', ovRevenue: 'Share of revenue', ovTotal: 'Total',
       ovEmpty: 'No segments are saved yet.', ovSetUp: 'Set up segments',
-      ovLast: 'Last recompute', ovNever: 'Not run yet', ovQueue: 'Work queue', ovRest: 'Bitrix24 request budget',
+      ovLast: 'Last recompute', ovNever: 'Not run yet', ovQueue: 'Work queue', ovRest: 'Bitrix24 request limits',
       ovPending: 'waiting', ovActive: 'running', ovRetry: 'to retry', ovLatency: 'oldest waits {t}', ovQueueIdle: 'Idle: every change is processed.',
-      ovReqHour: '{n} requests in the last hour', ovUsed: '{p} of the hourly budget used', ovLimited: '{n} refused by Bitrix24 for speed', ovPerSec: '{n} requests/s allowed',
-      ovPlan: 'Plan: {p}', ovNA: 'Not available on this server.', ovStale: '(no longer in the rules)', ovState: { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed' },
+      ovRate: '{n} requests per second, bursts up to {b}', ovReqHour: '{n} requests in the last hour', ovLimited: '{n} refused by Bitrix24 for speed',
+      ovOps: 'Time per method, last 10 minutes', ovOpsLimit: 'Bitrix24 allows each method {l} s in any 10 minutes.', ovOpsLine: '{s} of {l} s',
+      ovOpsNone: 'Bitrix24 reported no method time in the last 10 minutes.', ovMethod: 'Method', ovOpsTime: 'Time',
+      ovPlan: 'Plan: {p}', plans: { free: 'Free', basic: 'Basic', standard: 'Standard', professional: 'Professional', enterprise: 'Enterprise' }, ovNA: 'Not available on this server.', ovStale: '(no longer in the rules)', ovState: { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed' },
       auEntity: 'Records', auAllEntities: 'All', auSegment: 'Segment', auAllSegments: 'All segments', auRecord: 'Record ID',
       auWhen: 'When', auRecordCol: 'Record', auChange: 'Change', auVersion: 'Rules', auWhy: 'Why', auEmpty: 'No changes match.',
-      auMore: 'Show more', auType: 'Type',
-      ops: { '=': 'equals', '!=': 'does not equal', '<': 'less than', '<=': 'at most', '>': 'more than', '>=': 'at least',
-        'in': 'is one of', 'not_in': 'is none of', 'contains': 'contains', 'between': 'between', 'empty': 'is empty', 'not_empty': 'is not empty' },
-      facts: { won_amount: 'Won amount', won_count: 'Won deals', avg_won_amount: 'Average won deal', lost_count: 'Lost deals',
-        open_deals: 'Open deals', days_since_last_won: 'Days since last purchase', days_since_first_won: 'Days since first purchase',
-        product_groups: 'Product groups bought', growth: 'Revenue growth (× previous period)', rfm_r: 'RFM recency (1–5)',
-        rfm_f: 'RFM frequency (1–5)', rfm_m: 'RFM monetary (1–5)', rfm: 'RFM code', client_segment: 'Segment of the deal\'s client' }
+      auMore: 'Show more', auType: 'Type'
     },
     ru: {
       admin: 'Администратор', readOnly: 'Только просмотр',
@@ -72,7 +67,6 @@
       up: 'Выше', down: 'Ниже', remove: 'Удалить', reorderHint: 'Alt+↑ / Alt+↓ перемещают сегмент',
       addSegment: 'Добавить сегмент', useOtherwise: 'Относить всех остальных к отдельному сегменту',
       conditions: 'Условия', outputs: 'Когда запись попадает в этот сегмент',
-      all: 'Все условия (И)', any: 'Любое из условий (ИЛИ)', not: 'Ни одно из условий (НЕ)',
       groupKind: 'Группа', addCondition: 'Добавить условие', addGroup: 'Добавить группу', removeGroup: 'Удалить группу',
       fact: 'Что', chooseFact: '— выберите —', dealFacts: 'Сделки клиента', dealOwn: 'Сделка', fields: 'Поля', customFields: 'Пользовательские поля',
       windowDays: 'За N дней', windowAll: 'за всё время', windowNeeded: 'обязательно', op: 'Условие', value: 'Значение', from: 'От', to: 'До',
@@ -98,24 +92,19 @@
       dryLabels: 'Поле «Сегмент» будет записано у {n} записей.', dryStale: 'Сегменты изменились после прогона; запустите его снова.',
       dryConfirm: 'Проверьте, что изменит сохранение, и сохраните.', saveApply: 'Сохранить и применить', saveAnyway: 'Сохранить без прогона', close: 'Закрыть',
       jobTitle: 'Пересчёт', jobRunning: 'Пересчитываем сегменты', jobDone: 'Пересчёт завершён: проверено записей — {n}, записано — {w}.',
-      jobFailed: 'Пересчёт не удался: {e}', eta: 'осталось около {t}', jobStart: 'Пересчёт запущен.',
+      jobFailed: 'Пересчёт не удался: {e}', eta: 'осталось около {t}', etaSoon: 'осталось меньше минуты', jobStart: 'Пересчёт запущен.',
       phases: { queued: 'ожидает запуска', sync: 'читаем записи из Битрикс24', rfm: 'считаем RFM', evaluate: 'применяем правила', write: 'записываем в Битрикс24', done: 'готово' },
       ovSegments: 'Сегменты', ovRecords: 'Записей', ovShare: 'Доля базы', ovRevenue: 'Доля выручки', ovTotal: 'Всего',
       ovEmpty: 'Сегменты ещё не сохранены.', ovSetUp: 'Настроить сегменты',
-      ovLast: 'Последний пересчёт', ovNever: 'Ещё не запускался', ovQueue: 'Очередь задач', ovRest: 'Лимит запросов Битрикс24',
+      ovLast: 'Последний пересчёт', ovNever: 'Ещё не запускался', ovQueue: 'Очередь задач', ovRest: 'Лимиты запросов Битрикс24',
       ovPending: 'ждут', ovActive: 'выполняются', ovRetry: 'на повтор', ovLatency: 'старейшая ждёт {t}', ovQueueIdle: 'Очередь пуста: все изменения обработаны.',
-      ovReqHour: 'Запросов за час: {n}', ovUsed: 'Использовано {p} часового лимита', ovLimited: 'Отклонено Битрикс24 из-за скорости: {n}', ovPerSec: 'Разрешено запросов в секунду: {n}',
-      ovPlan: 'Тариф: {p}', ovNA: 'Недоступно на этом сервере.', ovStale: '(больше нет в правилах)', ovState: { queued: 'В очереди', running: 'Идёт', done: 'Завершён', failed: 'Ошибка' },
+      ovRate: 'До {n} запросов в секунду, всплеском до {b}', ovReqHour: 'Запросов за час: {n}', ovLimited: 'Отклонено Битрикс24 из-за скорости: {n}',
+      ovOps: 'Время методов за 10 минут', ovOpsLimit: 'Битрикс24 даёт каждому методу {l} с за любые 10 минут.', ovOpsLine: '{s} из {l} с',
+      ovOpsNone: 'За последние 10 минут Битрикс24 не сообщал о времени методов.', ovMethod: 'Метод', ovOpsTime: 'Время',
+      ovPlan: 'Тариф: {p}', plans: { free: 'Бесплатный', basic: 'Базовый', standard: 'Стандартный', professional: 'Профессиональный', enterprise: 'Энтерпрайз' }, ovNA: 'Недоступно на этом сервере.', ovStale: '(больше нет в правилах)', ovState: { queued: 'В очереди', running: 'Идёт', done: 'Завершён', failed: 'Ошибка' },
       auEntity: 'Записи', auAllEntities: 'Все', auSegment: 'Сегмент', auAllSegments: 'Все сегменты', auRecord: 'ID записи',
       auWhen: 'Когда', auRecordCol: 'Запись', auChange: 'Изменение', auVersion: 'Правила', auWhy: 'Почему', auEmpty: 'Подходящих изменений нет.',
-      auMore: 'Показать ещё', auType: 'Тип',
-      ops: { '=': 'равно', '!=': 'не равно', '<': 'меньше', '<=': 'не больше', '>': 'больше', '>=': 'не меньше',
-        'in': 'одно из', 'not_in': 'ни одно из', 'contains': 'содержит', 'between': 'между', 'empty': 'пусто', 'not_empty': 'не пусто' },
-      facts: { won_amount: 'Сумма выигранных сделок', won_count: 'Выигранных сделок', avg_won_amount: 'Средняя выигранная сделка',
-        lost_count: 'Проигранных сделок', open_deals: 'Открытых сделок', days_since_last_won: 'Дней с последней покупки',
-        days_since_first_won: 'Дней с первой покупки', product_groups: 'Купленные группы товаров',
-        growth: 'Рост выручки (× к прошлому периоду)', rfm_r: 'RFM давность (1–5)', rfm_f: 'RFM частота (1–5)',
-        rfm_m: 'RFM деньги (1–5)', rfm: 'RFM код', client_segment: 'Сегмент клиента сделки' }
+      auMore: 'Показать ещё', auType: 'Тип'
     }
   });
   var T = t.T;
@@ -195,12 +184,32 @@
     if (s.none) return h('span', { 'class': 'seg-badge seg-badge--none' }, t('noSegment'));
     return S.segBadge(name || s.name, s.color);
   }
-  function samplesLine(samples) {
+  // samplesLine names a few records of a segment; each says why it is
+  // there (the server's reason) on hover, or, detailed, below its name.
+  // words is the server's label of a fact, operator or group (the same
+  // words its explanations and messages use), else the code.
+  function words(kind, key) {
+    var w = (state.ref && state.ref.words && state.ref.words[kind]) || {};
+    return w[key] || key;
+  }
+
+  function samplesLine(samples, detailed) {
     if (!samples || !samples.length) return null;
+    var link = function (x) {
+      var why = x.why ? [x.why.summary].concat((x.why.lines || []).filter(function (l) { return l !== x.why.summary; })).join('\n') : null;
+      var a = S.crmLink(x.url, x.title || ('#' + x.id), 'sample');
+      if (why) { a.title = why; a.setAttribute('data-why', x.why.summary); }
+      return a;
+    };
+    if (detailed) {
+      return h('ul', { 'class': 'sample-list' }, samples.slice(0, 3).map(function (x) {
+        return h('li', null, link(x), S.why(x.why));
+      }));
+    }
     var out = [h('span', { 'class': 'muted' }, t('forExample') + ' ')];
     samples.slice(0, 3).forEach(function (x, i) {
       if (i) out.push(', ');
-      out.push(S.crmLink(x.url, x.title || ('#' + x.id), 'sample'));
+      out.push(link(x));
     });
     return out;
   }
@@ -476,7 +485,7 @@
   function renderGroup(e, g, parent) {
     var box = h('div', { 'class': 'group group--' + g.op, 'data-path': g.path, 'data-uid': g.uid });
     var head = h('div', { 'class': 'group__head' },
-      select([{ value: 'all', label: t('all') }, { value: 'any', label: t('any') }, { value: 'not', label: t('not') }], g.op,
+      select(['all', 'any', 'not'].map(function (k) { return { value: k, label: words('groups', k) }; }), g.op,
         { id: g.uid + '-op', 'class': 'group-op', 'aria-label': t('groupKind'), disabled: ro(), onchange: function (ev) { g.op = ev.target.value; changed(true); } }));
     if (admin() && parent) {
       head.appendChild(button(t('removeGroup'), 'remove-group', function () { parent.children.splice(parent.children.indexOf(g), 1); changed(true); }, 'btn--link'));
@@ -500,7 +509,7 @@
       (f.custom ? custom : std).push({ value: 'field:' + f.id, label: f.title + (f.title !== f.id ? ' (' + f.id + ')' : '') });
     });
     var opts = [{ value: '', label: t('chooseFact') }];
-    if (facts.length) opts.push({ group: e === 'deal' ? t('dealOwn') : t('dealFacts'), options: facts.map(function (f) { return { value: f.name, label: T.facts[f.name] || f.name }; }) });
+    if (facts.length) opts.push({ group: e === 'deal' ? t('dealOwn') : t('dealFacts'), options: facts.map(function (f) { return { value: f.name, label: words('facts', f.name) }; }) });
     if (std.length) opts.push({ group: t('fields'), options: std });
     if (custom.length) opts.push({ group: t('customFields'), options: custom });
     var known = current === '' || facts.some(function (f) { return f.name === current; }) || std.concat(custom).some(function (f) { return f.value === current; });
@@ -531,7 +540,7 @@
     }
     var ops = opsFor(e, n);
     if (n.op && ops.indexOf(n.op) < 0) ops = ops.concat([n.op]);
-    row.appendChild(field(t('op'), select([{ value: '', label: '—' }].concat(ops.map(function (o) { return { value: o, label: T.ops[o] || o }; })), n.op,
+    row.appendChild(field(t('op'), select([{ value: '', label: '—' }].concat(ops.map(function (o) { return { value: o, label: words('ops', o) }; })), n.op,
       { 'class': 'op', id: n.uid + '-op', disabled: ro(), onchange: function (ev) {
         var multi = function (o) { return o === 'in' || o === 'not_in' || o === 'between'; };
         if (multi(ev.target.value) !== multi(n.op) || ev.target.value === 'between' || n.op === 'between') n.value = undefined;
@@ -679,7 +688,9 @@
     return h('div', { 'class': 'footer' }, info,
       button(t('recompute'), 'recompute', recompute, '', { id: 'recompute', disabled: !state.version || jobActive() }),
       button(t('check'), 'check', function () { validate(true); }, '', { id: 'check' }),
-      button(t('dryrun'), 'dryrun', function () { dryrun(false); }, '', { id: 'dryrun' }),
+      // run-dryrun, not dryrun: that is the panel's id, where changed()
+      // puts its note that the dry run is stale.
+      button(t('dryrun'), 'dryrun', function () { dryrun(false); }, '', { id: 'run-dryrun' }),
       button(t('save'), 'save', save, 'btn--primary', { id: 'save' }));
   }
 
@@ -823,7 +834,10 @@
         target = app.querySelector('.footer');
         if (!target) return;
       }
-      var msg = h('p', { 'class': 'err', id: 'err-' + i, 'data-for': p.path, 'data-code': p.code || null }, p.message);
+      // Inside the segment's own card the record type and segment go
+      // without saying: its text; elsewhere the whole message.
+      var inCard = target.closest && target.closest('.segment');
+      var msg = h('p', { 'class': 'err', id: 'err-' + i, 'data-for': p.path, 'data-code': p.code || null }, inCard && p.text ? p.text : p.message);
       target.classList.add('has-err');
       var ctl = target.querySelector('input,select');
       if (ctl && (target.tagName === 'LABEL' || target.classList.contains('value'))) ctl.setAttribute('aria-describedby', 'err-' + i);
@@ -848,7 +862,7 @@
   // ---------- dry run ----------
   function dryrun(confirm) {
     clearTimeout(refreshTimer);
-    var btn = document.getElementById('dryrun');
+    var btn = document.getElementById('run-dryrun');
     if (btn) btn.disabled = true;
     return api('POST', '/dryrun', { config: toConfig() }).then(function (r) {
       if (btn) btn.disabled = false;
@@ -900,7 +914,7 @@
           body.appendChild(h('tr', { 'class': 'move', 'data-from': m.from, 'data-to': m.to },
             h('td', null, badgeOf(e, m.from, m.from_name)), h('td', { 'class': 'arrow', 'aria-hidden': 'true' }, '→'),
             h('td', null, badgeOf(e, m.to, m.to_name)), h('td', { 'class': 'num' }, S.num(m.count)),
-            h('td', { 'class': 'samples' }, samplesLine(m.samples))));
+            h('td', { 'class': 'samples' }, samplesLine(m.samples, true))));
         });
         block.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table moves' },
           h('thead', null, h('tr', null, h('th', null, t('dryFrom')), h('th'), h('th', null, t('dryTo')), h('th', { 'class': 'num' }, t('dryCount')), h('th', null, t('drySamples')))), body)));
@@ -1009,7 +1023,7 @@
     else {
       title = t('jobRunning') + ' — ' + (T.phases[j.phase || j.state] || j.phase || j.state);
       if (total) detail = S.num(done) + ' / ' + S.num(total);
-      if (typeof j.eta_s === 'number' && j.eta_s > 0) detail += (detail ? ' · ' : '') + t('eta', { t: S.duration(j.eta_s) });
+      if (typeof j.eta_s === 'number' && j.eta_s > 0) detail += (detail ? ' · ' : '') + (j.eta_s < 60 ? t('etaSoon') : t('eta', { t: S.duration(j.eta_s) }));
     }
     append(box, [
       h('div', { 'class': 'job__line' }, h('strong', { 'class': 'job__title', id: 'job-title' }, title),
@@ -1054,17 +1068,30 @@
       var color = row.rest ? '#d5dade' : S.safeColor(s.color || segmentInfo(e, s.key).color);
       var name = row.rest ? t('rest') : (s.name || s.key) + (s.stale ? ' ' + t('ovStale') : '');
       if (s.share > 0) bar.appendChild(h('span', { style: 'width:' + (s.share * 100).toFixed(2) + '%;background:' + color, title: name }));
+      // The dot and the name side by side: a long name wraps beside its
+      // dot, never under it.
       body.appendChild(h('tr', { 'data-key': s.key || '' },
-        h('td', null, S.swatch(color), ' ', name), h('td', { 'class': 'num seg-records' }, S.num(s.count)),
+        h('td', null, h('span', { 'class': 'ov-seg' }, S.swatch(color), h('span', { 'class': 'ov-seg__name' }, name))), h('td', { 'class': 'num seg-records' }, S.num(s.count)),
         h('td', { 'class': 'num' }, S.pct(s.share)), h('td', { 'class': 'num' }, sc.revenue > 0 ? S.pct(s.revenue_share) : '—')));
     });
     return h('section', { 'class': 'card ov-scheme', 'data-entity': e },
       h('div', { 'class': 'card__head' }, h('h3', { 'class': 'card__title' }, t(e)),
-        h('span', { 'class': 'muted' }, t('ovTotal') + ': ' + S.num(sc.total) + (sc.revenue > 0 ? ' · ' + sc.revenue.toLocaleString(S.lang, { maximumFractionDigits: 0 }) + ' ' + (sc.currency || '') : ''))),
+        h('span', { 'class': 'muted' }, t('ovTotal') + ': ' + S.num(sc.total) + (sc.revenue > 0 ? ' · ' + money(sc.revenue, sc.currency) : ''))),
       bar,
       h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
         h('thead', null, h('tr', null, h('th', null, t('ovSegments')), h('th', { 'class': 'num' }, t('ovRecords')), h('th', { 'class': 'num' }, t('ovShare')), h('th', { 'class': 'num' }, t('ovRevenue')))),
         body)));
+  }
+
+  // money is an amount in the portal's currency, by its sign where the
+  // language has one ($, ₽, €) rather than its ISO code.
+  function money(v, currency) {
+    if (currency) {
+      try {
+        return v.toLocaleString(S.lang, { style: 'currency', currency: currency, currencyDisplay: 'narrowSymbol', minimumFractionDigits: 0, maximumFractionDigits: 0 });
+      } catch (e) { /* not an ISO 4217 code: shown as it is */ }
+    }
+    return v.toLocaleString(S.lang, { maximumFractionDigits: 0 }) + (currency ? ' ' + currency : '');
   }
 
   function stat(id, title, children) {
@@ -1090,17 +1117,34 @@
       h('p', { 'class': 'muted' }, S.num(q.retry || 0) + ' ' + t('ovRetry') + (q.latency_s ? ' · ' + t('ovLatency', { t: S.duration(q.latency_s) }) : ''))]);
   }
 
+  // renderRest shows the limits the way Bitrix24 counts them: a rate with
+  // a burst (its leaky bucket), and each method's time in the last 10
+  // minutes against its budget.
   function renderRest(r, portal) {
-    if (!r) return stat('ov-rest', t('ovRest'), h('p', { 'class': 'muted' }, t('ovNA')));
-    var used = typeof r.used_share === 'number' ? r.used_share : 0;
+    var plan = portal && portal.plan && T.plans[portal.plan] ? h('p', { 'class': 'muted', id: 'ov-plan' }, t('ovPlan', { p: T.plans[portal.plan] })) : null;
+    if (!r) return stat('ov-rest', t('ovRest'), [h('p', { 'class': 'muted' }, t('ovNA')), plan]);
+    var limit = r.operating_limit_s || 0;
+    var secs = function (x) { return x.toLocaleString(S.lang, { maximumFractionDigits: x < 1 ? 2 : x < 10 ? 1 : 0 }); };
+    var ops = (r.operating || []).map(function (m) {
+      var share = limit ? Math.min(1, m.seconds / limit) : 0;
+      return h('tr', { 'data-method': m.method },
+        // A long method name breaks at its dots, not mid-word.
+        h('td', { 'class': 'ov-method' }, h('code', null, m.method.split('.').map(function (part, i) { return i ? [h('wbr'), '.' + part] : part; })),
+          h('div', { 'class': 'bar bar--small' + (share > 0.8 ? ' bar--warn' : ''), role: 'progressbar', 'aria-label': m.method,
+            'aria-valuemin': '0', 'aria-valuemax': String(limit), 'aria-valuenow': String(Math.round(m.seconds)) },
+          h('div', { 'class': 'bar__fill', style: 'width:' + (share * 100).toFixed(1) + '%' }))),
+        h('td', { 'class': 'num' }, t('ovOpsLine', { s: secs(m.seconds), l: secs(limit) })));
+    });
     return stat('ov-rest', t('ovRest'), [
-      h('p', { 'class': 'stat__big' }, t('ovUsed', { p: S.pct(used) })),
-      h('div', { 'class': 'bar bar--small' + (used > 0.8 ? ' bar--warn' : ''), role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(used * 100)) },
-        h('div', { 'class': 'bar__fill', style: 'width:' + Math.min(100, used * 100).toFixed(1) + '%' })),
-      h('p', { 'class': 'muted' }, t('ovReqHour', { n: S.num(r.requests_last_hour || 0) }) +
-        (r.budget_per_second ? ' · ' + t('ovPerSec', { n: S.num(r.budget_per_second) }) : '')),
+      h('p', { 'class': 'stat__big', id: 'ov-rate' }, t('ovRate', { n: S.num(r.rate_per_second), b: S.num(r.burst) })),
+      h('p', { 'class': 'muted' }, t('ovReqHour', { n: S.num(r.requests_last_hour || 0) })),
       r.limited_last_hour ? h('p', { 'class': 'warn' }, t('ovLimited', { n: S.num(r.limited_last_hour) })) : null,
-      portal && portal.plan ? h('p', { 'class': 'muted' }, t('ovPlan', { p: portal.plan })) : null]);
+      h('h4', { 'class': 'stat__sub' }, t('ovOps')),
+      ops.length ? h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table ov-ops' },
+        h('thead', null, h('tr', null, h('th', null, t('ovMethod')), h('th', { 'class': 'num' }, t('ovOpsTime')))), h('tbody', null, ops)))
+        : h('p', { 'class': 'muted' }, t('ovOpsNone')),
+      limit ? h('p', { 'class': 'muted' }, t('ovOpsLimit', { l: secs(limit) })) : null,
+      plan]);
   }
 
   // ---------- changes (audit) ----------
@@ -1160,9 +1204,10 @@
       body.appendChild(h('tr', { 'class': 'audit-row', 'data-entity': e.entity, 'data-id': String(e.id) },
         h('td', { 'class': 'nowrap' }, S.when(e.at)),
         h('td', null, S.crmLink(e.url, e.title || ('#' + e.id)), h('div', { 'class': 'muted' }, t(e.entity + '1') + ' #' + e.id)),
-        h('td', { 'class': 'change' }, badgeOf(e.entity, from.segment), h('span', { 'class': 'arrow', 'aria-hidden': 'true' }, ' → '), badgeOf(e.entity, to.segment),
-          to.type !== from.type ? h('div', { 'class': 'muted' }, t('auType') + ': ' + typeName(e.entity, from.type) + ' → ' + typeName(e.entity, to.type)) : null,
-          to.pipeline !== from.pipeline ? h('div', { 'class': 'muted' }, t('pipeline') + ': ' + pipelineName(from.pipeline) + ' → ' + pipelineName(to.pipeline)) : null),
+        h('td', { 'class': 'change' }, badgeOf(e.entity, from.segment, from.segment_name), h('span', { 'class': 'arrow', 'aria-hidden': 'true' }, ' → '), badgeOf(e.entity, to.segment, to.segment_name),
+          to.type !== from.type ? h('div', { 'class': 'muted' }, t('auType') + ': ' + (from.type_name || typeName(e.entity, from.type)) + ' → ' + (to.type_name || typeName(e.entity, to.type))) : null,
+          to.pipeline !== from.pipeline ? h('div', { 'class': 'muted' }, t('pipeline') + ': ' + (from.pipeline_name || pipelineName(from.pipeline)) + ' → ' + (to.pipeline_name || pipelineName(to.pipeline))) : null,
+          e.trigger_text ? h('div', { 'class': 'muted trigger' }, e.trigger_text) : null),
         h('td', { 'class': 'num' }, e.config_version ? 'v' + e.config_version : '—'),
         h('td', { 'class': 'why-cell' }, S.why(e.why))));
     });

@@ -8,20 +8,20 @@
   var t = S.texts({
     en: {
       noRecord: 'This tab does not know which record to show. Open it from a contact, company or deal card in Bitrix24.',
-      notFound: 'Segmentor has not read this record yet. It appears here after the next sync, usually within a minute of a change.',
       inSegment: 'Segment', type: 'Type', pipeline: 'Pipeline', rules: 'Rules version {v}', noRules: 'No rules saved yet',
       why: 'Why', whyNone: 'No segment\'s conditions hold for this record.', held: 'holds', notHeld: 'does not hold',
+      because: 'In “{s}” because:', others: 'Other segments checked first ({n})', rulesShort: 'v{v}',
       history: 'History', noHistory: 'Segmentor has not changed this record yet.',
-      at: 'When', change: 'Change', version: 'Rules', reason: 'Why', notChecked: 'not checked: an earlier condition decided',
+      at: 'When', change: 'Change', version: 'Rules', reason: 'Why',
       pending: 'The saved rules put this record in another segment; Segmentor is writing it to Bitrix24 now.'
     },
     ru: {
       noRecord: 'Вкладка не знает, какую запись показать. Откройте её из карточки контакта, компании или сделки в Битрикс24.',
-      notFound: 'Segmentor ещё не прочитал эту запись. Она появится здесь после следующей синхронизации — обычно в течение минуты после изменения.',
       inSegment: 'Сегмент', type: 'Тип', pipeline: 'Воронка', rules: 'Правила, версия {v}', noRules: 'Правила ещё не сохранены',
       why: 'Почему', whyNone: 'Условия ни одного сегмента для этой записи не выполняются.', held: 'выполняется', notHeld: 'не выполняется',
+      because: 'В сегменте «{s}», потому что:', others: 'Другие сегменты, проверенные раньше ({n})', rulesShort: 'в.{v}',
       history: 'История', noHistory: 'Segmentor ещё не менял эту запись.',
-      at: 'Когда', change: 'Изменение', version: 'Правила', reason: 'Почему', notChecked: 'не проверялось: решило предыдущее условие',
+      at: 'Когда', change: 'Изменение', version: 'Правила', reason: 'Почему',
       pending: 'По сохранённым правилам запись относится к другому сегменту; Segmentor сейчас записывает это в Битрикс24.'
     }
   });
@@ -51,23 +51,48 @@
     S.fit();
   }
 
-  function mark(held, checked) {
-    if (checked === false) return h('span', { 'class': 'mark mark--skip', title: t('notChecked') }, '–');
-    return h('span', { 'class': 'mark ' + (held ? 'mark--yes' : 'mark--no'), title: held ? t('held') : t('notHeld') }, held ? '✓' : '✗');
+  function mark(held) {
+    return h('span', { 'class': 'mark ' + (held ? 'mark--yes' : 'mark--no'), title: held ? t('held') : t('notHeld'), 'aria-hidden': 'true' }, held ? '✓' : '✗');
   }
 
-  function names(rec) {
-    var out = {};
-    ((rec.explanation && rec.explanation.segments) || []).forEach(function (s) { out[s.key] = s.name || s.key; });
-    if (rec.segment) out[rec.segment.key] = rec.segment.name || rec.segment.key;
-    return out;
-  }
-
-  // side is a history entry's change of one more field, when it changed.
+  // side is a history entry's change of one more field, by name.
   function side(e, field, label) {
     var from = (e.from || {})[field], to = (e.to || {})[field];
     if (!from && !to || from === to) return null;
-    return h('div', { 'class': 'muted' }, label + ': ' + (from || '—') + ' → ' + (to || '—'));
+    var name = function (o) { return o[field] ? (o[field + '_name'] || o[field]) : '—'; };
+    return h('div', { 'class': 'muted' }, label + ': ' + name(e.from || {}) + ' → ' + name(e.to || {}));
+  }
+
+  // whyCard says why the record is where it is: the conditions that held,
+  // or that no segment applies and which came nearest; then, folded, what
+  // each segment tried before it missed.
+  function whyCard(seg, ex) {
+    var why = h('section', { 'class': 'card', id: 'why' }, h('h3', { 'class': 'card__title' }, t('why')));
+    if (!ex) { why.appendChild(h('p', { 'class': 'muted', id: 'why-none' }, t('whyNone'))); return why; }
+    var matched = seg && !ex.otherwise && (ex.lines || []).length;
+    if (matched) {
+      why.appendChild(h('p', { id: 'why-lead' }, t('because', { s: seg.name || seg.key })));
+      why.appendChild(h('ul', { 'class': 'why-lines', id: 'why-held' }, ex.lines.map(function (l) {
+        return h('li', { 'class': 'why-line', 'data-held': 'true' }, mark(true), h('span', null, l));
+      })));
+    } else {
+      why.appendChild(h('p', { id: 'why-lead' }, ex.summary || t('whyNone')));
+      if ((ex.lines || []).length) {
+        why.appendChild(h('ul', { 'class': 'why-lines', id: 'why-nearest' }, ex.lines.map(function (l) {
+          return h('li', { 'class': 'why-line', 'data-held': 'false' }, mark(false), h('span', null, l));
+        })));
+      }
+    }
+    var others = ex.others || [];
+    if (others.length) {
+      why.appendChild(h('details', { 'class': 'why-others', id: 'why-others' },
+        h('summary', null, t('others', { n: others.length })),
+        h('ul', { 'class': 'why-lines' }, others.map(function (o) {
+          return h('li', { 'class': 'why-line', 'data-key': o.key, 'data-held': 'false' }, mark(false),
+            h('span', null, h('strong', null, o.name || o.key), o.missed ? ': ' + o.missed : ''));
+        }))));
+    }
+    return why;
   }
 
   function render(rec) {
@@ -83,42 +108,23 @@
           : h('span', { 'class': 'seg-badge seg-badge--big seg-badge--none', id: 'badge', 'data-key': '' }, t('noSegment'))),
       rec.pending ? h('p', { 'class': 'warn', id: 'pending' }, t('pending')) : null,
       h('dl', { 'class': 'facts' },
-        rec.type ? [h('dt', null, t('type')), h('dd', { id: 'type' }, (rec.type_name || rec.type) + (rec.type_name && rec.type_name !== rec.type ? ' (' + rec.type + ')' : ''))] : null,
+        rec.type ? [h('dt', null, t('type')), h('dd', { id: 'type' }, rec.type_name || rec.type)] : null,
         rec.pipeline ? [h('dt', null, t('pipeline')), h('dd', { id: 'pipeline' }, rec.pipeline_name || rec.pipeline)] : null));
 
-    var ex = rec.explanation || {};
-    var why = h('section', { 'class': 'card', id: 'why' }, h('h3', { 'class': 'card__title' }, t('why')));
-    var segs = ex.segments || [];
-    segs.forEach(function (s) {
-      var box = h('div', { 'class': 'why-seg' + (s.held ? ' why-seg--held' : ''), 'data-key': s.key, 'data-held': String(!!s.held) },
-        h('div', { 'class': 'why-seg__head' }, mark(s.held), h('strong', null, s.name || s.key)));
-      var list = h('ul', { 'class': 'why-lines' });
-      (s.lines || []).forEach(function (l) {
-        list.appendChild(h('li', { 'class': 'why-line', 'data-held': String(!!l.held), 'data-checked': String(l.checked !== false), style: 'padding-left:' + (Math.max(0, (l.depth || 1) - 1) * 18) + 'px' },
-          mark(l.held, l.checked), h('span', null, l.text)));
-      });
-      box.appendChild(list);
-      why.appendChild(box);
-    });
-    if (!segs.length && ex.text) why.appendChild(h('pre', { 'class': 'why-text' }, ex.text));
-    if (!seg && !segs.some(function (s) { return s.held; })) why.appendChild(h('p', { 'class': 'muted' }, t('whyNone')));
+    var why = whyCard(seg, rec.explanation);
 
     var hist = h('section', { 'class': 'card', id: 'history' }, h('h3', { 'class': 'card__title' }, t('history')));
     var entries = rec.history || [];
     if (!entries.length) hist.appendChild(h('p', { 'class': 'muted' }, t('noHistory')));
     else {
-      var nm = names(rec);
-      var segName = function (side) {
-        var k = side && side.segment;
-        return k ? (nm[k] || k) : t('noSegment');
-      };
+      var segName = function (o) { return o && o.segment ? (o.segment_name || o.segment) : t('noSegment'); };
       var body = h('tbody');
       entries.forEach(function (e) {
-        body.appendChild(h('tr', null,
-          h('td', { 'class': 'nowrap' }, S.when(e.at)),
+        body.appendChild(h('tr', { 'class': 'history-row' },
+          h('td', { 'class': 'nowrap' }, S.when(e.at), e.trigger_text ? h('div', { 'class': 'muted trigger' }, e.trigger_text) : null),
           h('td', null, segName(e.from) + ' → ', h('strong', null, segName(e.to)),
             side(e, 'type', t('type')), side(e, 'pipeline', t('pipeline'))),
-          h('td', { 'class': 'num' }, e.config_version ? 'v' + e.config_version : '—'),
+          h('td', { 'class': 'num' }, e.config_version ? t('rulesShort', { v: e.config_version }) : '—'),
           h('td', { 'class': 'why-cell' }, S.why(e.why))));
       });
       hist.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
@@ -140,7 +146,7 @@
     if (!rec) { done('no-record', h('div', { 'class': 'empty', id: 'message' }, t('noRecord'))); return; }
     S.api('GET', '/records/' + rec.entity + '/' + rec.id).then(function (r) {
       if (r.status === 200) render(r.data);
-      else if (r.status === 404) done('not-found', h('div', { 'class': 'empty', id: 'message' }, t('notFound')));
+      else if (r.status === 404) done('not-found', h('div', { 'class': 'empty', id: 'message' }, S.message(r)));
       else done('error', h('div', { 'class': 'empty', id: 'message' }, S.message(r)));
     });
   });

@@ -125,11 +125,16 @@
     } }, text);
   }
 
-  // why shows an explanation's text: its first line, and the rest folded.
-  function why(text) {
-    var lines = String(text || '').split('\n').filter(function (l) { return l.trim() !== ''; });
-    if (lines.length <= 1) return h('span', { 'class': 'why' }, lines[0] || '');
-    return h('details', { 'class': 'why' }, h('summary', null, lines[0].trim()), h('pre', { 'class': 'why-text' }, lines.slice(1).join('\n')));
+  // why shows a reason as the server tells it ({summary, lines}): the
+  // summary, and the conditions behind it folded when there are more.
+  // The card tab, the samples, the dry run and the changes list all show
+  // a record's reason through it.
+  function why(told) {
+    if (!told || !told.summary) return null;
+    var lines = (told.lines || []).filter(function (l) { return l && l !== told.summary; });
+    if (!lines.length) return h('span', { 'class': 'why' }, told.summary);
+    return h('details', { 'class': 'why' }, h('summary', null, told.summary),
+      h('ul', { 'class': 'why-lines' }, lines.map(function (l) { return h('li', null, l); })));
   }
 
   // ---------- formats ----------
@@ -209,7 +214,7 @@
     // The page's last session (this portal's, while it lasts) vouches for
     // the user: their sign-in is checked from their own budget.
     var key = 'segmentor.session.' + member, kept = stored(key);
-    var body = { member_id: member, auth_id: auth };
+    var body = { member_id: member, auth_id: auth, lang: lang };
     if (session.record) { body.entity = session.record.entity; body.id = session.record.id; }
     if (kept) body.session = kept;
     return api('POST', '/session', body).then(function (r) {

@@ -176,14 +176,14 @@ func TestProblemMessages(t *testing.T) {
 			"Companies: there is already a scheme for these records; each record type has only one.",
 			"Компании: для этих записей уже есть схема; у каждого типа записей может быть только одна."},
 		{Problem{Code: CodeStageNoPipe, Entity: EntityDeal, Segment: "Premium"},
-			`Deals, segment "Premium": stage needs a pipeline: add a condition on field:CATEGORY_ID to this segment.`,
-			"Сделки, сегмент «Premium»: для стадии нужна воронка: добавьте в сегмент условие на field:CATEGORY_ID."},
+			`Deals, segment "Premium": a stage condition needs a pipeline: add a condition on “Pipeline” to this segment.`,
+			"Сделки, сегмент «Premium»: для условия на стадию нужна воронка: добавьте в сегмент условие на «Воронка»."},
 		{Problem{Code: CodeUnknownFact, Entity: EntityContact, Segment: "VIP", Args: []string{"wonamount"}},
 			`Contacts, segment "VIP": unknown fact "wonamount".`,
 			"Контакты, сегмент «VIP»: неизвестный факт «wonamount»."},
 		{Problem{Code: CodeWantNumber, Segment: "VIP", Args: []string{"won_amount", ">=", `"lots"`}},
-			`Segment "VIP": won_amount >= needs a number, not "lots".`,
-			`Сегмент «VIP»: для «won_amount >=» нужно число, а не "lots".`},
+			`Segment "VIP": “Won amount at least …” needs a number, not "lots".`,
+			`Сегмент «VIP»: в условии «Сумма выигранных сделок не меньше …» нужно число, а не "lots".`},
 	}
 	for _, tt := range tests {
 		if got := tt.p.Message(EN); got != tt.en {
@@ -205,8 +205,9 @@ func TestEveryCodeHasMessages(t *testing.T) {
 		}
 	}
 	ps := Problems{{Path: "schemes[0]", Code: CodeNoSegments, Entity: EntityContact}}
-	want := []LocalizedProblem{{Path: "schemes[0]", Code: CodeNoSegments, Message: "Контакты: в схеме нет ни одного сегмента."}}
-	if diff := cmp.Diff(want, ps.In(RU)); diff != "" {
+	want := []LocalizedProblem{{Path: "schemes[0]", Code: CodeNoSegments, Message: "Контакты: в схеме нет ни одного сегмента.",
+		Text: "В схеме нет ни одного сегмента."}}
+	if diff := cmp.Diff(want, ps.In(RU, nil)); diff != "" {
 		t.Errorf("In(RU) (-want +got):\n%s", diff)
 	}
 	if got, want := ps.Error(), "schemes[0]: Contacts: the scheme has no segments."; got != want {

@@ -118,7 +118,7 @@ func operatorCases() []operatorCase {
 
 func TestOperators(t *testing.T) {
 	for _, tt := range operatorCases() {
-		name := fmt.Sprintf("%s %s %s on %v", tt.fact, tt.op, tt.value, tt.seen.Format(EN))
+		name := fmt.Sprintf("%s %s %s on %v", tt.fact, tt.op, tt.value, tt.seen)
 		cond := fmt.Sprintf(`{"fact": %q, "op": %q}`, tt.fact, tt.op)
 		if tt.value != "" {
 			cond = fmt.Sprintf(`{"fact": %q, "op": %q, "value": %s}`, tt.fact, tt.op, tt.value)
@@ -180,7 +180,7 @@ func TestEvaluateOrderAndOtherwise(t *testing.T) {
 		f.Reset(tt.client, tt.deals)
 		res := rules.Evaluate(EntityContact, f)
 		if res.Key != tt.want {
-			t.Errorf("%s: segment %q, want %q\n%s", tt.name, res.Key, tt.want, res.Explanation.Text(EN))
+			t.Errorf("%s: segment %q, want %q\n%+v", tt.name, res.Key, tt.want, res.Explanation)
 		}
 	}
 
@@ -237,20 +237,10 @@ func TestExplanation(t *testing.T) {
 	if diff := cmp.Diff(want, res.Explanation); diff != "" {
 		t.Errorf("explanation (-want +got):\n%s", diff)
 	}
-	wantText := `VIP ✓
-  all ✓
-    won_amount (365 days) = 125,000 ≥ 100,000 ✓
-    any ✓
-      field:SOURCE_ID = WEB in [WEB, PARTNER] ✓
-      won_count (365 days) ≥ 5 — not checked
-`
-	if got := res.Explanation.Text(EN); got != wantText {
-		t.Errorf("Text(EN):\n%s\nwant:\n%s", got, wantText)
-	}
-	wantRU := "VIP ✓\n  all ✓\n    won_amount (365 дн.) = 125\u00a0000 ≥ 100\u00a0000 ✓\n    any ✓\n" +
-		"      field:SOURCE_ID = WEB из [WEB, PARTNER] ✓\n      won_count (365 дн.) ≥ 5 — не проверялось\n"
-	if got := res.Explanation.Text(RU); got != wantRU {
-		t.Errorf("Text(RU):\n%s\nwant:\n%s", got, wantRU)
+	// Told in words: the conditions that held, the one not checked left out.
+	told := NewTeller(EN, &Names{Currency: "RUB"}).Reason(EntityContact, res.Reason())
+	if want := []string{"Won amount in the last 365 days: 125,000 RUB (at least 100,000 RUB)", "SOURCE_ID: WEB (is one of WEB, PARTNER)"}; !cmp.Equal(told.Lines, want) {
+		t.Errorf("told %q, want %q", told.Lines, want)
 	}
 
 	// A client who fails VIP and Sleeping shows both, then lands in otherwise.
@@ -259,46 +249,17 @@ func TestExplanation(t *testing.T) {
 	if !res.Otherwise || res.Key != "regular" {
 		t.Fatalf("result %+v, want otherwise regular", res)
 	}
-	wantText = `VIP ✗
-  all ✗
-    won_amount (365 days) = 0 ≥ 100,000 ✗
-    any — not checked
-      field:SOURCE_ID in [WEB, PARTNER] — not checked
-      won_count (365 days) ≥ 5 — not checked
-Sleeping ✗
-  all ✗
-    days_since_last_won = no value > 180 ✗
-`
-	if got := res.Explanation.Text(EN); got != wantText {
-		t.Errorf("Text(EN):\n%s\nwant:\n%s", got, wantText)
+	// Both tried, each with its first miss; VIP is nearer (nothing held
+	// in either, so the earlier one).
+	tl := NewTeller(EN, &Names{Currency: "RUB"})
+	others := tl.Others(EntityContact, res.Explanation)
+	want2 := []Other{{Key: "vip", Name: "VIP", Missed: "Won amount in the last 365 days: 0 RUB, needs at least 100,000 RUB"},
+		{Key: "sleeping", Name: "Sleeping", Missed: "Days since last purchase: no purchases, needs more than 180 days"}}
+	if diff := cmp.Diff(want2, others); diff != "" {
+		t.Errorf("others (-want +got):\n%s", diff)
 	}
-}
-
-func TestTraceLines(t *testing.T) {
-	tests := []struct {
-		tr   Trace
-		lang Lang
-		want string
-	}{
-		{Trace{Fact: "won_count", Op: OpBetween, Want: []any{json.Number("1"), json.Number("5")}, Seen: number(3), Checked: true, Held: true}, EN,
-			"won_count = 3 between 1 and 5 ✓"},
-		{Trace{Fact: "won_count", Op: OpBetween, Want: []int{1, 5}, Seen: number(3), Checked: true, Held: true}, RU,
-			"won_count = 3 от 1 до 5 ✓"},
-		{Trace{Fact: "field:NAME", Op: OpEmpty, Seen: text(""), Checked: true, Held: true}, EN, `field:NAME = "" is empty ✓`},
-		{Trace{Fact: "growth", WindowDays: 90, Op: OpGt, Want: 1.5, Seen: number(math.Inf(1)), Checked: true, Held: true}, EN,
-			"growth (90 days) = ∞ > 1.5 ✓"},
-		{Trace{Fact: "product_groups", Op: OpContains, Want: 7, Seen: Value{Kind: KindGroups, Groups: []int{3, 7}}, Checked: true, Held: true}, EN,
-			"product_groups = [3, 7] contains 7 ✓"},
-		{Trace{Fact: "avg_won_amount", Op: OpNe, Want: 0, Seen: number(1234567.891), Checked: true, Held: true}, EN,
-			"avg_won_amount = 1,234,567.89 ≠ 0 ✓"},
-		{Trace{Fact: "avg_won_amount", Op: OpLe, Want: -1000, Seen: number(-2500.5), Checked: true, Held: true}, RU,
-			"avg_won_amount = -2\u00a0500,5 ≤ -1\u00a0000 ✓"},
-		{Trace{Group: "not", Checked: true, Held: false}, EN, "not ✗"},
-	}
-	for _, tt := range tests {
-		if got := tt.tr.Line(tt.lang); got != tt.want {
-			t.Errorf("Line = %q, want %q", got, tt.want)
-		}
+	if r := res.Reason(); r.Nearest == nil || r.Nearest.Segment != "vip" {
+		t.Errorf("nearest %+v", r.Nearest)
 	}
 }
 

@@ -63,11 +63,13 @@ func FuzzValidate(f *testing.F) {
 		fc.Reset(Client{ID: 1, Entity: EntityContact, Fields: map[string]string{"SOURCE_ID": "WEB"}}, testDeals())
 		for _, e := range []Entity{EntityContact, EntityCompany} {
 			res := rules.Evaluate(e, fc)
-			_ = res.Explanation.Text(RU)
+			tl := NewTeller(RU, nil)
+			_, _ = tl.Reason(e, res.Reason()), tl.Others(e, res.Explanation)
 		}
 		df := NewDealFacts(func(Entity, int64) string { return "vip" })
 		df.Reset(&Deal{ID: 1, CompanyID: 2, StageID: "NEW"})
-		_ = rules.Evaluate(EntityDeal, df).Explanation.Text(EN)
+		res := rules.Evaluate(EntityDeal, df)
+		_ = NewTeller(EN, nil).Reason(EntityDeal, res.Reason())
 
 		out, err := json.Marshal(cfg)
 		if err != nil {

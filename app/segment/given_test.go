@@ -31,8 +31,8 @@ func TestFactsFunc(t *testing.T) {
 		})
 		want := rules.Evaluate(EntityContact, cf)
 		got := rules.Evaluate(EntityContact, given)
-		if got.Key != want.Key || got.Explanation.Text(EN) != want.Explanation.Text(EN) {
-			t.Errorf("case %d: FactsFunc gives %q (%s), ClientFacts %q (%s)", i, got.Key, got.Explanation.Text(EN), want.Key, want.Explanation.Text(EN))
+		if got.Key != want.Key || !cmp.Equal(got.Explanation, want.Explanation) {
+			t.Errorf("case %d: FactsFunc gives %q (%+v), ClientFacts %q (%+v)", i, got.Key, got.Explanation, want.Key, want.Explanation)
 		}
 		if i == 0 {
 			// The design example's VIP: won_amount over 365 days first.

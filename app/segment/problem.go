@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -116,8 +117,8 @@ var messages = map[Code][2]string{
 	CodePipeNotDeal:  {"only deals can be moved to a pipeline", "переносить в воронку можно только сделки"},
 	CodeUnknownPipe:  {"pipeline %[1]s does not exist in this portal", "воронки %[1]s нет на портале"},
 	CodeNoStage:      {"choose the stage the deals are moved to", "выберите стадию, в которую переносить сделки"},
-	CodeUnknownStage: {"the stage %[1]q does not exist in this portal", "стадии «%[1]s» нет на портале"},
-	CodeStageNotPipe: {"the stage %[1]q is not in pipeline %[2]s", "стадия «%[1]s» не относится к воронке %[2]s"},
+	CodeUnknownStage: {"the stage “%[1]s” does not exist in this portal", "стадии «%[1]s» нет на портале"},
+	CodeStageNotPipe: {"the stage “%[1]s” is not in pipeline %[2]s", "стадия «%[1]s» не относится к воронке %[2]s"},
 	CodeBadApply:     {"%[1]q is not a choice of which deals to move: use new_only, first_stage or always", "«%[1]s» — неверный выбор сделок для переноса: используйте new_only, first_stage или always"},
 	CodeEmptyGroup:   {"the %[1]q group has no conditions", "в группе «%[1]s» нет условий"},
 	CodeMixed:        {"a condition is either a group (all, any, not) or a fact comparison, not both", "условие — это либо группа (all, any, not), либо сравнение факта, но не то и другое сразу"},
@@ -125,27 +126,27 @@ var messages = map[Code][2]string{
 	CodeTooDeep:      {"conditions are nested more than %[1]s levels deep", "условия вложены глубже %[1]s уровней"},
 	CodeNoFact:       {"the condition has no fact", "в условии не выбран факт"},
 	CodeUnknownFact:  {"unknown fact %[1]q", "неизвестный факт «%[1]s»"},
-	CodeNoField:      {"%[1]q needs a field name, such as field:SOURCE_ID", "после «%[1]s» нужно имя поля, например field:SOURCE_ID"},
+	CodeNoField:      {"choose the field the condition reads", "выберите поле, которое читает условие"},
 	CodeBadField:     {"%[1]q is not a field name: field names are in capitals, such as %[2]s", "«%[1]s» — не имя поля: имена полей пишутся заглавными, например %[2]s"},
 	CodeUnknownField: {"the field %[1]q does not exist in this portal", "поля «%[1]s» нет на портале"},
-	CodeDealOnly:     {"%[1]q can only be used in deal rules", "«%[1]s» можно использовать только в правилах для сделок"},
-	CodeClientOnly:   {"%[1]q can only be used in contact and company rules", "«%[1]s» можно использовать только в правилах для контактов и компаний"},
-	CodeNoOp:         {"the condition on %[1]q has no operator", "в условии на «%[1]s» не выбран оператор"},
+	CodeDealOnly:     {"“%[1]s” can only be used in deal rules", "«%[1]s» можно использовать только в правилах для сделок"},
+	CodeClientOnly:   {"“%[1]s” can only be used in contact and company rules", "«%[1]s» можно использовать только в правилах для контактов и компаний"},
+	CodeNoOp:         {"the condition on “%[1]s” has no operator: choose one under “Is”", "в условии на «%[1]s» не выбрано условие сравнения"},
 	CodeUnknownOp:    {"unknown operator %[1]q", "неизвестный оператор «%[1]s»"},
-	CodeOpNotForFact: {"the operator %[1]q cannot be used with %[2]q", "оператор «%[1]s» нельзя применять к «%[2]s»"},
-	CodeNoValue:      {"%[1]s %[2]s needs a value", "для «%[1]s %[2]s» нужно значение"},
-	CodeExtraValue:   {"%[1]q takes no value", "«%[1]s» не принимает значения"},
-	CodeWantNumber:   {"%[1]s %[2]s needs a number, not %[3]s", "для «%[1]s %[2]s» нужно число, а не %[3]s"},
-	CodeWantText:     {"%[1]s %[2]s needs text, not %[3]s", "для «%[1]s %[2]s» нужен текст, а не %[3]s"},
-	CodeWantList:     {"%[1]s %[2]s needs a list of values, such as [\"WEB\", \"PARTNER\"]", "для «%[1]s %[2]s» нужен список значений, например [\"WEB\", \"PARTNER\"]"},
-	CodeEmptyList:    {"the list of values for %[1]s is empty", "список значений для «%[1]s» пуст"},
-	CodeWantRange:    {"between needs two numbers [from, to] with from ≤ to", "between требует двух чисел [от, до], где от ≤ до"},
-	CodeNoWindow:     {"%[1]q has no time window; remove window_days", "у «%[1]s» нет периода; уберите window_days"},
-	CodeWindowRange:  {"window_days must be a whole number of days from 1 to %[1]s", "window_days должно быть целым числом дней от 1 до %[1]s"},
-	CodeNeedWindow:   {"%[1]q compares two periods: set window_days", "«%[1]s» сравнивает два периода: задайте window_days"},
+	CodeOpNotForFact: {"“%[1]s” cannot be used with “%[2]s”", "«%[1]s» нельзя применять к «%[2]s»"},
+	CodeNoValue:      {"“%[1]s %[2]s …” needs a value", "в условии «%[1]s %[2]s …» нужно значение"},
+	CodeExtraValue:   {"“%[1]s” takes no value", "«%[1]s» не принимает значения"},
+	CodeWantNumber:   {"“%[1]s %[2]s …” needs a number, not %[3]s", "в условии «%[1]s %[2]s …» нужно число, а не %[3]s"},
+	CodeWantText:     {"“%[1]s %[2]s …” needs text, not %[3]s", "в условии «%[1]s %[2]s …» нужен текст, а не %[3]s"},
+	CodeWantList:     {"“%[1]s %[2]s …” needs one or more values", "в условии «%[1]s %[2]s …» нужно одно или несколько значений"},
+	CodeEmptyList:    {"choose at least one value for “%[1]s”", "выберите хотя бы одно значение для «%[1]s»"},
+	CodeWantRange:    {"“between” needs two numbers, from and to, with from ≤ to", "«между» требует двух чисел, от и до, где от ≤ до"},
+	CodeNoWindow:     {"“%[1]s” has no period: clear “Last N days”", "у «%[1]s» нет периода: очистите «За N дней»"},
+	CodeWindowRange:  {"“Last N days” must be a whole number from 1 to %[1]s", "«За N дней» должно быть целым числом от 1 до %[1]s"},
+	CodeNeedWindow:   {"“%[1]s” compares two periods: set “Last N days”", "«%[1]s» сравнивает два периода: задайте «За N дней»"},
 	CodeRFMScore:     {"RFM scores go from 0 (no purchases) to 5, not %[1]s", "оценки RFM — от 0 (нет покупок) до 5, а не %[1]s"},
 	CodeRFMCode:      {"%[1]q is not an RFM code: use three digits from 0 to 5, such as \"545\"", "«%[1]s» — не код RFM: используйте три цифры от 0 до 5, например «545»"},
-	CodeStageNoPipe:  {"stage needs a pipeline: add a condition on field:CATEGORY_ID to this segment", "для стадии нужна воронка: добавьте в сегмент условие на field:CATEGORY_ID"},
+	CodeStageNoPipe:  {"a stage condition needs a pipeline: add a condition on “%[1]s” to this segment", "для условия на стадию нужна воронка: добавьте в сегмент условие на «%[1]s»"},
 	CodeUnknownSeg:   {"%[1]q is not a key of a contact or company segment", "«%[1]s» — не ключ сегмента контактов или компаний"},
 	CodeUnknownSrc:   {"the source %[1]q does not exist in this portal", "источника «%[1]s» нет на портале"},
 }
@@ -159,27 +160,102 @@ type Problem struct {
 	Args    []string // the details the message quotes
 }
 
+// argKind says how a message shows one of its Args: a fact by its
+// label, an operator in words, a stage by its name.
+type argKind uint8
+
+const (
+	argAsIs argKind = iota
+	argFact
+	argOp
+	argStage
+)
+
+// argKinds lists, per code, the Args shown in the editor's words.
+var argKinds = map[Code][]argKind{
+	CodeDealOnly: {argFact}, CodeClientOnly: {argFact}, CodeNoOp: {argFact}, CodeOpNotForFact: {argOp, argFact},
+	CodeNoValue: {argFact, argOp}, CodeExtraValue: {argOp}, CodeWantNumber: {argFact, argOp}, CodeWantText: {argFact, argOp},
+	CodeWantList: {argFact, argOp}, CodeEmptyList: {argFact}, CodeNoWindow: {argFact}, CodeNeedWindow: {argFact},
+	CodeUnknownStage: {argStage}, CodeStageNotPipe: {argStage},
+}
+
 // Message is the problem as a sentence for a Bitrix24 admin, naming the
 // record type and segment it is in.
-func (p Problem) Message(lang Lang) string {
+func (p Problem) Message(lang Lang) string { return p.Say(lang, nil).Message }
+
+// Say renders the problem in lang with the editor's labels and the
+// portal's names (nil: field and stage codes as they are): the whole
+// message, and its text without the record type and segment, for a
+// place that shows them already (the segment's card in the editor).
+func (p Problem) Say(lang Lang, names *Names) LocalizedProblem {
+	out := LocalizedProblem{Path: p.Path, Code: p.Code}
 	m, ok := messages[p.Code]
 	if !ok {
-		return string(p.Code)
+		out.Message, out.Text = string(p.Code), string(p.Code)
+		return out
 	}
+	lang = lang.known()
 	tmpl := m[0]
 	if lang == RU {
 		tmpl = m[1]
 	}
+	kinds := argKinds[p.Code]
 	args := make([]any, len(p.Args))
 	for i, a := range p.Args {
 		args[i] = a
+		if i < len(kinds) {
+			args[i] = p.word(kinds[i], a, lang, names)
+		}
+	}
+	if p.Code == CodeStageNoPipe {
+		args = []any{p.word(argFact, FieldPrefix+"CATEGORY_ID", lang, names)}
+	}
+	for len(args) > 0 && !strings.Contains(tmpl, "%["+strconv.Itoa(len(args))+"]") {
+		args = args[:len(args)-1] // a detail this message does not quote
 	}
 	text := fmt.Sprintf(tmpl, args...)
-	prefix := p.prefix(lang)
-	if prefix == "" {
-		return capitalize(text) + "."
+	out.Text = capitalize(text) + "."
+	out.Message = out.Text
+	if prefix := p.prefix(lang); prefix != "" {
+		out.Message = prefix + ": " + text + "."
 	}
-	return prefix + ": " + text + "."
+	return out
+}
+
+// word shows one argument as the editor does.
+func (p Problem) word(k argKind, a string, lang Lang, names *Names) string {
+	w := WordsIn(lang)
+	switch k {
+	case argFact:
+		if f, ok := strings.CutPrefix(a, FieldPrefix); ok {
+			if names != nil && names.Fields[p.Entity][f] != "" {
+				return names.Fields[p.Entity][f]
+			}
+			if f == "CATEGORY_ID" {
+				return pickLang(lang, "Pipeline", "Воронка")
+			}
+			return f
+		}
+		if l := w.Facts[a]; l != "" {
+			return l
+		}
+	case argOp:
+		if l := w.Ops[Op(a)]; l != "" {
+			return l
+		}
+	case argStage:
+		if names != nil && names.Values[EntityDeal]["STAGE_ID"][a] != "" {
+			return names.Values[EntityDeal]["STAGE_ID"][a]
+		}
+	}
+	return a
+}
+
+func pickLang(lang Lang, en, ru string) string {
+	if lang == RU {
+		return ru
+	}
+	return en
 }
 
 func (p Problem) prefix(lang Lang) string {
@@ -216,19 +292,21 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// LocalizedProblem is a Problem as the API answers it:
-// {"path": "...", "code": "...", "message": "..."}.
+// LocalizedProblem is a Problem as the API answers it: where, what, the
+// message, and its text without the record type and segment (for the
+// field in the segment's card).
 type LocalizedProblem struct {
 	Path    string `json:"path"`
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	Text    string `json:"text"`
 }
 
-// In renders every problem in lang.
-func (ps Problems) In(lang Lang) []LocalizedProblem {
+// In renders every problem in lang with the portal's names (nil: none).
+func (ps Problems) In(lang Lang, names *Names) []LocalizedProblem {
 	out := make([]LocalizedProblem, len(ps))
 	for i, p := range ps {
-		out[i] = LocalizedProblem{Path: p.Path, Code: p.Code, Message: p.Message(lang)}
+		out[i] = p.Say(lang, names)
 	}
 	return out
 }

@@ -112,8 +112,13 @@ type compiler struct {
 // segmentScope gathers what the stage checks need across a segment's tree.
 type segmentScope struct {
 	hasCategory bool
-	categories  []int // pipelines chosen by = and in conditions on CATEGORY_ID
+	categories  []categoryUse // pipelines chosen by = and in conditions on CATEGORY_ID
 	stages      []stageUse
+}
+
+type categoryUse struct {
+	path string
+	id   int
 }
 
 type stageUse struct {
@@ -285,8 +290,11 @@ func (c *compiler) checkStages() {
 		}
 		var chosen []Pipeline
 		var labels []string
-		for _, id := range c.seg.categories {
-			if p, ok := c.ref.pipeline(id); ok {
+		for _, cu := range c.seg.categories {
+			if !together(cu.path, u.path) {
+				continue
+			}
+			if p, ok := c.ref.pipeline(cu.id); ok {
 				chosen = append(chosen, p)
 				labels = append(labels, pipelineLabel(p))
 			}
@@ -300,6 +308,20 @@ func (c *compiler) checkStages() {
 			}
 		}
 	}
+}
+
+// together reports whether two conditions must both hold for their
+// segment to: their paths part at an "all" group. Conditions that part at
+// an "any" are alternatives, so a pipeline condition does not bound a
+// stage condition beside it (any: [pipeline 0, stage C1:NEW] can hold).
+func together(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		if pa[i] != pb[i] {
+			return strings.HasPrefix(pa[i], "all[")
+		}
+	}
+	return true
 }
 
 func (c *compiler) condition(path string, cd *Condition, depth int, negated bool) node {
@@ -567,7 +589,7 @@ func (c *compiler) checkFieldValues(path string, l *leaf, negated bool) {
 				continue
 			}
 			if !negated && (l.op == OpEq || l.op == OpIn) {
-				c.seg.categories = append(c.seg.categories, id)
+				c.seg.categories = append(c.seg.categories, categoryUse{path: path, id: id})
 			}
 			if c.ref != nil {
 				if _, ok := c.ref.pipeline(id); !ok {

@@ -1,0 +1,211 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"segmentor/app"
+	"segmentor/app/segment"
+	"segmentor/bitrix"
+	"segmentor/engine"
+)
+
+// One explainer for every view: the card tab, the samples of a preview or
+// dry run, and the changes list tell a record's reason with the same
+// segment.Teller, in the reader's language, with the portal's names.
+
+// teller tells with the portal's names and the segments of cfg (the saved
+// config when nil).
+func (a *API) teller(ctx context.Context, memberID, lang string, cfg *segment.Config) (*segment.Teller, *segment.Names, *app.Directory, error) {
+	dir, err := a.Store.Directory(ctx, memberID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg == nil {
+		cfg = a.savedConfig(ctx, memberID)
+	}
+	names := dir.Names(cfg)
+	return segment.NewTeller(segmentLang(lang), names), names, dir, nil
+}
+
+// savedConfig is the portal's saved config; nil when none is saved or it
+// does not parse.
+func (a *API) savedConfig(ctx context.Context, memberID string) *segment.Config {
+	sc, err := a.Store.Config(ctx, memberID)
+	if err != nil || len(sc.Config) == 0 {
+		return nil
+	}
+	cfg, err := segment.ParseSavedConfig(sc.Config)
+	if err != nil {
+		return nil
+	}
+	return &cfg
+}
+
+// tellSamples sets each sample's Why from its Reason.
+func tellSamples(t *segment.Teller, e segment.Entity, samples []engine.Sample) {
+	for i := range samples {
+		if r := samples[i].Reason; r != nil {
+			told := t.Reason(e, *r)
+			samples[i].Why = &told
+		}
+	}
+}
+
+// tellPreview tells why each sample of a preview is in its segment.
+func tellPreview(t *segment.Teller, p *engine.Preview) {
+	for i := range p.Schemes {
+		sc := &p.Schemes[i]
+		for j := range sc.Segments {
+			tellSamples(t, sc.Entity, sc.Segments[j].Samples)
+		}
+		tellSamples(t, sc.Entity, sc.Otherwise.Samples)
+	}
+}
+
+// tellDryRun tells why each sample of a dry run would move.
+func tellDryRun(t *segment.Teller, d *engine.DryRun) {
+	for i := range d.Schemes {
+		for j := range d.Schemes[i].Moves {
+			tellSamples(t, d.Schemes[i].Entity, d.Schemes[i].Moves[j].Samples)
+		}
+	}
+}
+
+// ChangeView is a change of a record as a person reads it: names, not
+// codes, what started it, and why.
+type ChangeView struct {
+	At            time.Time    `json:"at"`
+	Entity        string       `json:"entity"`
+	ID            int64        `json:"id"`
+	ConfigVersion int          `json:"config_version"`
+	From          OutcomeView  `json:"from"`
+	To            OutcomeView  `json:"to"`
+	Trigger       string       `json:"trigger"`      // app.Trigger…; "" in entries older than it
+	TriggerText   string       `json:"trigger_text"` // in words
+	Why           segment.Told `json:"why"`
+	// The changes list adds the record's title and card link.
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url,omitempty"`
+}
+
+// OutcomeView is what a record carried, with names.
+type OutcomeView struct {
+	Segment      string `json:"segment,omitempty"` // key
+	SegmentName  string `json:"segment_name"`      // "" for no segment
+	Type         string `json:"type,omitempty"`
+	TypeName     string `json:"type_name,omitempty"`
+	Pipeline     string `json:"pipeline,omitempty"`      // "3:C3:NEW"
+	PipelineName string `json:"pipeline_name,omitempty"` // "Wholesale: New"
+}
+
+// triggerText says what started a change, in lang.
+func triggerText(trigger, lang string) string {
+	switch trigger {
+	case app.TriggerChange:
+		return pick(lang, "A change in the CRM", "Изменение в CRM")
+	case app.TriggerSetup:
+		return pick(lang, "First classification after install", "Первая классификация после установки")
+	case app.TriggerConfig:
+		return pick(lang, "Recompute after the rules were saved", "Пересчёт после сохранения правил")
+	case app.TriggerRecompute:
+		return pick(lang, "Recompute started by an administrator", "Пересчёт, запущенный администратором")
+	case app.TriggerNightly:
+		return pick(lang, "Scheduled recompute", "Плановый пересчёт")
+	}
+	return ""
+}
+
+// tellChange renders one journal entry for a reader.
+func tellChange(t *segment.Teller, dir *app.Directory, lang string, e app.AuditEntry) ChangeView {
+	ent := segment.Entity(e.Entity)
+	v := ChangeView{At: e.At, Entity: e.Entity, ID: e.ID, ConfigVersion: e.ConfigVersion,
+		From: outcomeView(t, dir, ent, e.From), To: outcomeView(t, dir, ent, e.To),
+		Trigger: e.Trigger, TriggerText: triggerText(e.Trigger, lang)}
+	switch {
+	case e.Reason != nil:
+		v.Why = t.Reason(ent, *e.Reason)
+	default: // written before reasons were kept: its English text
+		lines := strings.Split(strings.TrimSpace(e.Why), "\n")
+		v.Why = segment.Told{Summary: strings.TrimSpace(lines[0]), Lines: []string{}}
+		for _, l := range lines[1:] {
+			if l = strings.TrimSpace(l); l != "" {
+				v.Why.Lines = append(v.Why.Lines, l)
+			}
+		}
+	}
+	return v
+}
+
+func outcomeView(t *segment.Teller, dir *app.Directory, e segment.Entity, o app.Outcome) OutcomeView {
+	v := OutcomeView{Segment: o.Segment, Type: o.Type, Pipeline: o.Pipeline}
+	if o.Segment != "" {
+		v.SegmentName = t.SegmentName(e, o.Segment)
+		if v.SegmentName == o.Segment && o.Name != "" {
+			v.SegmentName = o.Name // no longer in the rules: its name then
+		}
+	}
+	if o.Type != "" {
+		v.TypeName = dir.TypeName(e, o.Type)
+		if v.TypeName == "" {
+			v.TypeName = o.Type
+		}
+	}
+	if o.Pipeline != "" {
+		v.PipelineName = o.Pipeline
+		if cat, stage, ok := strings.Cut(o.Pipeline, ":"); ok {
+			if n, err := strconv.Atoi(cat); err == nil {
+				if name := dir.Stage(n, stage); name != "" {
+					v.PipelineName = name
+				}
+			}
+		}
+	}
+	return v
+}
+
+// RecordExplanation is why a record is in its segment, as the card tab
+// shows it: the reason (the conditions that held, or for the otherwise
+// segment the nearest miss), then the segments tried before it.
+type RecordExplanation struct {
+	segment.Told
+	Otherwise bool            `json:"otherwise"`
+	Others    []segment.Other `json:"others"`
+}
+
+func explainRecord(t *segment.Teller, e segment.Entity, res *segment.Result) *RecordExplanation {
+	return &RecordExplanation{Told: t.Reason(e, res.Reason()), Otherwise: res.Otherwise, Others: t.Others(e, res.Explanation)}
+}
+
+// unseenRecord says that Segmentor has not read a record, and whether
+// Bitrix24 has it: a card's session was opened once Bitrix24 showed the
+// record to its user; for an administrator's lookup the portal is asked
+// (one request, administrators only).
+func (a *API) unseenRecord(ctx context.Context, sess Session, rec *bitrix.ItemRef) error {
+	what := map[bitrix.Entity][2]string{"contact": {"contact", "контакт"}, "company": {"company", "компания"}, "deal": {"deal", "сделка"}}[rec.Entity]
+	exists := sess.Record == recordKey(rec)
+	if !exists && sess.Admin && a.Directories.Bitrix != nil {
+		err := a.Directories.Bitrix.Portal(sess.MemberID).CanRead(ctx, *rec)
+		var ae *bitrix.APIError
+		switch {
+		case err == nil:
+			exists = true
+		case errors.As(err, &ae) && ae.HasCode("NOT_FOUND"):
+			return userError(app.ENotFound, sess.Lang,
+				fmt.Sprintf("Bitrix24 has no %s with ID %d: it was deleted or never existed.", what[0], rec.ID),
+				fmt.Sprintf("В Битрикс24 нет записи «%s» с ID %d: её удалили или её никогда не было.", what[1], rec.ID))
+		}
+	}
+	if exists {
+		return userError(app.ENotFound, sess.Lang,
+			fmt.Sprintf("Bitrix24 has this %s, but Segmentor has not read it yet: a new record is picked up within a few minutes. Reopen this tab then.", what[0]),
+			fmt.Sprintf("Запись «%s» есть в Битрикс24, но Segmentor её ещё не прочитал: новые записи учитываются в течение нескольких минут. Откройте вкладку позже.", what[1]))
+	}
+	return userError(app.ENotFound, sess.Lang,
+		fmt.Sprintf("Segmentor has not read a %s with ID %d, and could not ask Bitrix24 whether it has one. Open the record's card in Bitrix24 to check.", what[0], rec.ID),
+		fmt.Sprintf("Segmentor не читал запись «%s» с ID %d и не смог спросить Битрикс24, есть ли она. Откройте карточку записи в Битрикс24, чтобы проверить.", what[1], rec.ID))
+}
