@@ -303,6 +303,9 @@ type InFlight struct {
 	Sent   time.Time    `json:"t"`
 	Plan   segment.Plan `json:"p"` // what the command writes
 	Audit  AuditEntry   `json:"a"` // kept if the write turns out to have run
+	// Act is queued in the portal's outbox if the write turns out to have
+	// run: what the record's entry into its segment sets off.
+	Act *Action `json:"x,omitempty"`
 	// Answered: the portal answered the batch with an error of its own, so
 	// the batch is over and the record can be re-read at once.
 	Answered bool `json:"d,omitempty"`
@@ -395,42 +398,56 @@ func (s *Store) InFlightWrites(ctx context.Context, memberID string) ([]InFlight
 // and only once.
 var endWrites = redis.NewScript(`
 local n = tonumber(ARGV[1])
-local recLimit, allLimit = tonumber(ARGV[2]), tonumber(ARGV[3])
-local added = 0
+local recLimit, allLimit, outLimit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local added, acted = 0, 0
 for i = 1, n do
-  local field, entry = ARGV[3 + 2*i - 1], ARGV[3 + 2*i]
+  local field, entry, act = ARGV[4 + 3*i - 2], ARGV[4 + 3*i - 1], ARGV[4 + 3*i]
   if redis.call('HDEL', KEYS[1], field) == 1 and entry ~= '' then
-    local rec = KEYS[2 + i]
+    local rec = KEYS[3 + i]
     redis.call('LPUSH', rec, entry)
     redis.call('LTRIM', rec, 0, recLimit - 1)
     redis.call('LPUSH', KEYS[2], entry)
     added = added + 1
+    if act ~= '' then
+      redis.call('RPUSH', KEYS[3], act)
+      acted = acted + 1
+    end
   end
 end
 if added > 0 then redis.call('LTRIM', KEYS[2], 0, allLimit - 1) end
+if acted > 0 then redis.call('LTRIM', KEYS[3], -outLimit, -1) end
 return added
 `)
 
 // EndWrites settles journal notes: each write's note is removed and, when
-// ran is true for it, its audit entry added — atomically, and only by the
-// caller that removes the note. It returns how many audit entries it added.
+// ran is true for it, its audit entry added and its action queued —
+// atomically, and only by the caller that removes the note, so an action
+// is queued once for a write that ran and never for one that did not. It
+// returns how many audit entries it added.
 func (s *Store) EndWrites(ctx context.Context, memberID string, writes []InFlight, ran []bool) (int, error) {
 	added := 0
 	for len(writes) > 0 {
 		n := min(len(writes), 200)
-		keys := []string{journalKey(memberID), portalKey(memberID, "audit")}
-		args := []any{n, auditPerRecord, auditPerPortal}
+		keys := []string{journalKey(memberID), portalKey(memberID, "audit"), outboxKey(memberID)}
+		args := []any{n, auditPerRecord, auditPerPortal, maxOutbox}
 		for i, w := range writes[:n] {
 			keys = append(keys, auditKey(memberID, w.Entity, w.ID))
-			entry := ""
+			entry, act := "", ""
 			if ran[i] {
 				b, err := json.Marshal(w.Audit)
 				if err != nil {
 					return added, err
 				}
 				entry = string(b)
+				if w.Act != nil {
+					b, err := json.Marshal(w.Act)
+					if err != nil {
+						return added, err
+					}
+					act = string(b)
+				}
 			}
-			args = append(args, w.field(), entry)
+			args = append(args, w.field(), entry, act)
 		}
 		k, err := endWrites.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {

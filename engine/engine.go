@@ -184,3 +184,22 @@ type writer struct {
 func (c *Classifier) writer() *writer {
 	return &writer{parts: c.parts(), inDoubt: c.inDoubtWait(), sleep: c.sleep}
 }
+
+// segmentName is the name of a segment of e in these rules; "" when they
+// have none by that key.
+func (pr *portalRules) segmentName(e segment.Entity, key string) string {
+	if key == "" {
+		return ""
+	}
+	for _, s := range pr.cfg.Schemes {
+		if s.Entity != e {
+			continue
+		}
+		for _, sg := range s.All() {
+			if sg.Key == key {
+				return sg.Name
+			}
+		}
+	}
+	return ""
+}

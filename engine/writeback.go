@@ -64,7 +64,8 @@ func (wr *writer) write(ctx context.Context, r *run, progress func(done int, las
 		sent, batch := wr.now().UTC(), strconv.FormatUint(rand.Uint64(), 36)
 		for i, w := range chunk {
 			cmds[i] = wr.command("w"+strconv.Itoa(i), w)
-			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Batch: batch, By: r.kind, Sent: sent, Plan: w.plan, Audit: r.auditEntry(w)}
+			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Batch: batch, By: r.kind, Sent: sent, Plan: w.plan,
+				Audit: r.auditEntry(w), Act: r.action(w)}
 		}
 		if err := wr.store.BeginWrites(ctx, r.memberID, notes); err != nil {
 			return written, err
@@ -230,9 +231,37 @@ func (r *run) auditEntry(w *pending) app.AuditEntry {
 		to.Pipeline = pipelineOf(mv.CategoryID, mv.StageID)
 	}
 	to.Name = w.res.Name
+	from := w.from // its name too: the rules may drop the segment later
+	from.Name = r.pr.segmentName(w.entity, from.Segment)
 	reason := w.res.Reason()
 	return app.AuditEntry{At: r.env.Now.UTC(), Entity: string(w.entity), ID: w.id,
-		ConfigVersion: r.pr.version, From: w.from, To: to, Trigger: r.trigger, Reason: &reason}
+		ConfigVersion: r.pr.version, From: from, To: to, Trigger: r.trigger, Reason: &reason}
+}
+
+// action is what the record's entry into its new segment sets off, nil
+// when it enters none, stays where it was, or the segment sets nothing
+// off; a recompute of the whole base sets things off only where the
+// scheme asks for it.
+func (r *run) action(w *pending) *app.Action {
+	acts := w.res.Acts
+	if w.res.Key == "" || w.res.Key == w.from.Segment || !acts.Any() || r.kind == byBackfill && !acts.InBackfill {
+		return nil
+	}
+	reason := w.res.Reason()
+	a := &app.Action{Entity: string(w.entity), ID: w.id, Segment: w.res.Key, From: w.from.Segment,
+		Trigger: acts.Trigger, Timeline: acts.Timeline, Live: r.kind != byBackfill,
+		Version: r.pr.version, At: r.env.Now.UTC(), Reason: &reason}
+	if acts.Notify {
+		var fields map[string]string
+		switch {
+		case w.client != nil:
+			fields = w.client.Fields
+		case w.deal != nil:
+			fields = w.deal.Fields
+		}
+		a.Notify, _ = strconv.Atoi(fields[segment.AssignedField])
+	}
+	return a
 }
 
 // segmentItems reads the Segment field of each entity from the directory:

@@ -521,7 +521,7 @@ func TestRecordExplainsSegmentWithHistory(t *testing.T) {
 	ex = v.Explanation
 	if r.Status != 200 || v.Segment == nil || v.Segment.Key != "rest" || ex == nil || !ex.Otherwise ||
 		ex.Summary != "Ни один из сегментов выше не подходит." || len(ex.Lines) != 1 ||
-		!regexp.MustCompile(`^Ближе всего: Buyer: Выигранных сделок: [01], нужно: не меньше 2$`).MatchString(ex.Lines[0]) ||
+		!regexp.MustCompile(`^Ближе всего: Buyer: Выигранных сделок: [01], нужно не меньше 2$`).MatchString(ex.Lines[0]) ||
 		len(ex.Others) != 1 || ex.Others[0].Name != "Buyer" || !strings.HasPrefix(ex.Others[0].Missed, "Выигранных сделок: ") {
 		t.Fatalf("rest contact: %d %s", r.Status, r.Raw)
 	}

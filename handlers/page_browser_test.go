@@ -487,7 +487,7 @@ func TestSettingsPageInBrowser(t *testing.T) {
 	)
 	row := b.eval(`JSON.stringify([document.querySelectorAll(".audit-row").length, document.querySelector(".audit-row .change").textContent, document.querySelector(".audit-row td:nth-child(4)").textContent])`)
 	// The change by names, with what started it (the save's recompute).
-	if want := `[1,"Buyer → VIPRecompute after the rules were saved","v2"]`; row != want {
+	if want := `[1,"Buyer → VIPRecompute after the rules were saved","2"]`; row != want {
 		t.Errorf("the record's change reads %s, want %s", row, want)
 	}
 	b.shot("audit", 1200)

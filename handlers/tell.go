@@ -171,14 +171,19 @@ func outcomeView(t *segment.Teller, dir *app.Directory, e segment.Entity, o app.
 // RecordExplanation is why a record is in its segment, as the card tab
 // shows it: the reason (the conditions that held, or for the otherwise
 // segment the nearest miss), then the segments tried before it.
+// Segment is the saved rules' verdict, which may differ from the segment
+// the record carries while a write is pending.
 type RecordExplanation struct {
 	segment.Told
-	Otherwise bool            `json:"otherwise"`
-	Others    []segment.Other `json:"others"`
+	Segment     string          `json:"segment"` // "" when no segment holds
+	SegmentName string          `json:"segment_name"`
+	Otherwise   bool            `json:"otherwise"`
+	Others      []segment.Other `json:"others"`
 }
 
 func explainRecord(t *segment.Teller, e segment.Entity, res *segment.Result) *RecordExplanation {
-	return &RecordExplanation{Told: t.Reason(e, res.Reason()), Otherwise: res.Otherwise, Others: t.Others(e, res.Explanation)}
+	return &RecordExplanation{Told: t.Reason(e, res.Reason()), Segment: res.Key, SegmentName: res.Name,
+		Otherwise: res.Otherwise, Others: t.Others(e, res.Explanation)}
 }
 
 // unseenRecord says that Segmentor has not read a record, and whether
@@ -186,7 +191,10 @@ func explainRecord(t *segment.Teller, e segment.Entity, res *segment.Result) *Re
 // record to its user; for an administrator's lookup the portal is asked
 // (one request, administrators only).
 func (a *API) unseenRecord(ctx context.Context, sess Session, rec *bitrix.ItemRef) error {
-	what := map[bitrix.Entity][2]string{"contact": {"contact", "контакт"}, "company": {"company", "компания"}, "deal": {"deal", "сделка"}}[rec.Entity]
+	// English names the type; Russian needs it in the genitive ("нет
+	// контакта") and the nominative ("контакт есть").
+	what := map[bitrix.Entity][3]string{"contact": {"contact", "контакта", "Контакт"}, "company": {"company", "компании", "Компания"},
+		"deal": {"deal", "сделки", "Сделка"}}[rec.Entity]
 	exists := sess.Record == recordKey(rec)
 	if !exists && sess.Admin && a.Directories.Bitrix != nil {
 		err := a.Directories.Bitrix.Portal(sess.MemberID).CanRead(ctx, *rec)
@@ -197,15 +205,15 @@ func (a *API) unseenRecord(ctx context.Context, sess Session, rec *bitrix.ItemRe
 		case errors.As(err, &ae) && ae.HasCode("NOT_FOUND"):
 			return userError(app.ENotFound, sess.Lang,
 				fmt.Sprintf("Bitrix24 has no %s with ID %d: it was deleted or never existed.", what[0], rec.ID),
-				fmt.Sprintf("В Битрикс24 нет записи «%s» с ID %d: её удалили или её никогда не было.", what[1], rec.ID))
+				fmt.Sprintf("В Битрикс24 нет %s с ID %d: запись удалили или её никогда не было.", what[1], rec.ID))
 		}
 	}
 	if exists {
 		return userError(app.ENotFound, sess.Lang,
 			fmt.Sprintf("Bitrix24 has this %s, but Segmentor has not read it yet: a new record is picked up within a few minutes. Reopen this tab then.", what[0]),
-			fmt.Sprintf("Запись «%s» есть в Битрикс24, но Segmentor её ещё не прочитал: новые записи учитываются в течение нескольких минут. Откройте вкладку позже.", what[1]))
+			fmt.Sprintf("%s есть в Битрикс24, но Segmentor ещё не прочитал эту запись: новые записи учитываются в течение нескольких минут. Откройте вкладку позже.", what[2]))
 	}
 	return userError(app.ENotFound, sess.Lang,
 		fmt.Sprintf("Segmentor has not read a %s with ID %d, and could not ask Bitrix24 whether it has one. Open the record's card in Bitrix24 to check.", what[0], rec.ID),
-		fmt.Sprintf("Segmentor не читал запись «%s» с ID %d и не смог спросить Битрикс24, есть ли она. Откройте карточку записи в Битрикс24, чтобы проверить.", what[1], rec.ID))
+		fmt.Sprintf("Segmentor не читал %s с ID %d и не смог спросить Битрикс24, есть ли такая запись. Откройте её карточку в Битрикс24, чтобы проверить.", what[1], rec.ID))
 }

@@ -53,7 +53,7 @@
       ovOpsNone: 'Bitrix24 reported no method time in the last 10 minutes.', ovMethod: 'Method', ovOpsTime: 'Time',
       ovPlan: 'Plan: {p}', plans: { free: 'Free', basic: 'Basic', standard: 'Standard', professional: 'Professional', enterprise: 'Enterprise' }, ovNA: 'Not available on this server.', ovStale: '(no longer in the rules)', ovState: { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed' },
       auEntity: 'Records', auAllEntities: 'All', auSegment: 'Segment', auAllSegments: 'All segments', auRecord: 'Record ID',
-      auWhen: 'When', auRecordCol: 'Record', auChange: 'Change', auVersion: 'Rules', auWhy: 'Why', auEmpty: 'No changes match.',
+      auWhen: 'When', auRecordCol: 'Record', auChange: 'Change', auVersion: 'Rules version', auWhy: 'Why', auEmpty: 'No changes match.',
       auMore: 'Show more', auType: 'Type'
     },
     ru: {
@@ -103,7 +103,7 @@
       ovOpsNone: 'За последние 10 минут Битрикс24 не сообщал о времени методов.', ovMethod: 'Метод', ovOpsTime: 'Время',
       ovPlan: 'Тариф: {p}', plans: { free: 'Бесплатный', basic: 'Базовый', standard: 'Стандартный', professional: 'Профессиональный', enterprise: 'Энтерпрайз' }, ovNA: 'Недоступно на этом сервере.', ovStale: '(больше нет в правилах)', ovState: { queued: 'В очереди', running: 'Идёт', done: 'Завершён', failed: 'Ошибка' },
       auEntity: 'Записи', auAllEntities: 'Все', auSegment: 'Сегмент', auAllSegments: 'Все сегменты', auRecord: 'ID записи',
-      auWhen: 'Когда', auRecordCol: 'Запись', auChange: 'Изменение', auVersion: 'Правила', auWhy: 'Почему', auEmpty: 'Подходящих изменений нет.',
+      auWhen: 'Когда', auRecordCol: 'Запись', auChange: 'Изменение', auVersion: 'Версия правил', auWhy: 'Почему', auEmpty: 'Подходящих изменений нет.',
       auMore: 'Показать ещё', auType: 'Тип'
     }
   });
@@ -1208,7 +1208,7 @@
           to.type !== from.type ? h('div', { 'class': 'muted' }, t('auType') + ': ' + (from.type_name || typeName(e.entity, from.type)) + ' → ' + (to.type_name || typeName(e.entity, to.type))) : null,
           to.pipeline !== from.pipeline ? h('div', { 'class': 'muted' }, t('pipeline') + ': ' + (from.pipeline_name || pipelineName(from.pipeline)) + ' → ' + (to.pipeline_name || pipelineName(to.pipeline))) : null,
           e.trigger_text ? h('div', { 'class': 'muted trigger' }, e.trigger_text) : null),
-        h('td', { 'class': 'num' }, e.config_version ? 'v' + e.config_version : '—'),
+        h('td', { 'class': 'num' }, e.config_version ? String(e.config_version) : '—'),
         h('td', { 'class': 'why-cell' }, S.why(e.why))));
     });
     box.appendChild(h('div', { 'class': 'table-wrap card card--plain' }, h('table', { 'class': 'table audit' },

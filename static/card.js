@@ -10,18 +10,18 @@
       noRecord: 'This tab does not know which record to show. Open it from a contact, company or deal card in Bitrix24.',
       inSegment: 'Segment', type: 'Type', pipeline: 'Pipeline', rules: 'Rules version {v}', noRules: 'No rules saved yet',
       why: 'Why', whyNone: 'No segment\'s conditions hold for this record.', held: 'holds', notHeld: 'does not hold',
-      because: 'In “{s}” because:', others: 'Other segments checked first ({n})', rulesShort: 'v{v}',
+      because: 'In “{s}” because:', others: 'Other segments checked first ({n})',
       history: 'History', noHistory: 'Segmentor has not changed this record yet.',
-      at: 'When', change: 'Change', version: 'Rules', reason: 'Why',
+      at: 'When', change: 'Change', version: 'Rules version', reason: 'Why',
       pending: 'The saved rules put this record in another segment; Segmentor is writing it to Bitrix24 now.'
     },
     ru: {
       noRecord: 'Вкладка не знает, какую запись показать. Откройте её из карточки контакта, компании или сделки в Битрикс24.',
       inSegment: 'Сегмент', type: 'Тип', pipeline: 'Воронка', rules: 'Правила, версия {v}', noRules: 'Правила ещё не сохранены',
       why: 'Почему', whyNone: 'Условия ни одного сегмента для этой записи не выполняются.', held: 'выполняется', notHeld: 'не выполняется',
-      because: 'В сегменте «{s}», потому что:', others: 'Другие сегменты, проверенные раньше ({n})', rulesShort: 'в.{v}',
+      because: 'В сегменте «{s}», потому что:', others: 'Другие сегменты, проверенные раньше ({n})',
       history: 'История', noHistory: 'Segmentor ещё не менял эту запись.',
-      at: 'Когда', change: 'Изменение', version: 'Правила', reason: 'Почему',
+      at: 'Когда', change: 'Изменение', version: 'Версия правил', reason: 'Почему',
       pending: 'По сохранённым правилам запись относится к другому сегменту; Segmentor сейчас записывает это в Битрикс24.'
     }
   });
@@ -66,12 +66,14 @@
   // whyCard says why the record is where it is: the conditions that held,
   // or that no segment applies and which came nearest; then, folded, what
   // each segment tried before it missed.
-  function whyCard(seg, ex) {
+  function whyCard(ex) {
     var why = h('section', { 'class': 'card', id: 'why' }, h('h3', { 'class': 'card__title' }, t('why')));
     if (!ex) { why.appendChild(h('p', { 'class': 'muted', id: 'why-none' }, t('whyNone'))); return why; }
-    var matched = seg && !ex.otherwise && (ex.lines || []).length;
+    // The saved rules' verdict (ex.segment), which is the record's own
+    // segment unless a write is pending.
+    var matched = ex.segment && !ex.otherwise && (ex.lines || []).length;
     if (matched) {
-      why.appendChild(h('p', { id: 'why-lead' }, t('because', { s: seg.name || seg.key })));
+      why.appendChild(h('p', { id: 'why-lead' }, t('because', { s: ex.segment_name || ex.segment })));
       why.appendChild(h('ul', { 'class': 'why-lines', id: 'why-held' }, ex.lines.map(function (l) {
         return h('li', { 'class': 'why-line', 'data-held': 'true' }, mark(true), h('span', null, l));
       })));
@@ -111,7 +113,7 @@
         rec.type ? [h('dt', null, t('type')), h('dd', { id: 'type' }, rec.type_name || rec.type)] : null,
         rec.pipeline ? [h('dt', null, t('pipeline')), h('dd', { id: 'pipeline' }, rec.pipeline_name || rec.pipeline)] : null));
 
-    var why = whyCard(seg, rec.explanation);
+    var why = whyCard(rec.explanation);
 
     var hist = h('section', { 'class': 'card', id: 'history' }, h('h3', { 'class': 'card__title' }, t('history')));
     var entries = rec.history || [];
@@ -124,7 +126,7 @@
           h('td', { 'class': 'nowrap' }, S.when(e.at), e.trigger_text ? h('div', { 'class': 'muted trigger' }, e.trigger_text) : null),
           h('td', null, segName(e.from) + ' → ', h('strong', null, segName(e.to)),
             side(e, 'type', t('type')), side(e, 'pipeline', t('pipeline'))),
-          h('td', { 'class': 'num' }, e.config_version ? t('rulesShort', { v: e.config_version }) : '—'),
+          h('td', { 'class': 'num' }, e.config_version ? String(e.config_version) : '—'),
           h('td', { 'class': 'why-cell' }, S.why(e.why))));
       });
       hist.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },

@@ -58,6 +58,14 @@ type Scheme struct {
 	Entity    Entity    `json:"entity"`
 	Segments  []Segment `json:"segments"`
 	Otherwise *Segment  `json:"otherwise,omitempty"`
+	// Timeline: a record's change of segment is written on its timeline
+	// (nil: yes).
+	Timeline *bool `json:"timeline,omitempty"`
+	// BackfillActions: a recompute of the whole base (after a save, the
+	// nightly one, the first after install) also fires triggers, writes
+	// timeline entries and notifies; off, only live changes do, so that
+	// classifying a large base does not start thousands of automations.
+	BackfillActions bool `json:"backfill_actions,omitempty"`
 }
 
 // All returns the scheme's segments in order, Otherwise last when set.
@@ -72,12 +80,33 @@ func (s Scheme) All() []Segment {
 // Segment is one named segment with its conditions and outputs. The
 // Otherwise segment has no When.
 type Segment struct {
-	Key   string     `json:"key"`
-	Name  string     `json:"name"`
-	Color string     `json:"color,omitempty"`
-	When  *Condition `json:"when,omitempty"`
-	Set   Set        `json:"set"`
+	Key     string     `json:"key"`
+	Name    string     `json:"name"`
+	Color   string     `json:"color,omitempty"`
+	When    *Condition `json:"when,omitempty"`
+	Set     Set        `json:"set"`
+	OnEntry OnEntry    `json:"on_entry,omitzero"`
 }
+
+// OnEntry is what a record's entry into the segment sets off besides the
+// writes: the portal's automation trigger "Entered segment" (deals only:
+// Bitrix24 has automation rules for deals, not for contacts or companies;
+// on unless turned off), and a notification to the responsible user.
+type OnEntry struct {
+	Trigger *bool `json:"trigger,omitempty"`
+	Notify  bool  `json:"notify,omitempty"`
+}
+
+// Acts is what a record's entry into its segment sets off (Result.Acts).
+type Acts struct {
+	Trigger    bool // fire the segment's automation trigger
+	Notify     bool // notify the record's responsible user
+	Timeline   bool // write the change on the record's timeline
+	InBackfill bool // also when a recompute of the whole base makes the change
+}
+
+// Any reports whether a change sets anything off.
+func (a Acts) Any() bool { return a.Trigger || a.Notify || a.Timeline }
 
 // Set is what a segment writes to its records.
 type Set struct {
@@ -279,11 +308,16 @@ func (p *parser) scheme(path string, raw any) Scheme {
 			p.entity = Entity(e)
 		}
 	}
-	m, ok := p.object(path, "scheme", raw, "entity", "segments", "otherwise")
+	m, ok := p.object(path, "scheme", raw, "entity", "segments", "otherwise", "timeline", "backfill_actions")
 	if !ok {
 		return s
 	}
 	s.Entity = Entity(p.text(m, path, "entity"))
+	if v, ok := m["timeline"]; ok && v != nil {
+		b := p.boolean(m, path, "timeline")
+		s.Timeline = &b
+	}
+	s.BackfillActions = p.boolean(m, path, "backfill_actions")
 	if v, ok := m["segments"]; ok && v != nil {
 		sp := at(path, "segments")
 		for i, seg := range p.list(sp, "segments", v) {
@@ -300,7 +334,7 @@ func (p *parser) scheme(path string, raw any) Scheme {
 
 func (p *parser) segmentAt(path string, raw any, withWhen bool) Segment {
 	var s Segment
-	allowed := []string{"key", "name", "color", "set"}
+	allowed := []string{"key", "name", "color", "set", "on_entry"}
 	if withWhen {
 		allowed = append(allowed, "when")
 	}
@@ -325,6 +359,16 @@ func (p *parser) segmentAt(path string, raw any, withWhen bool) Segment {
 	}
 	if v, ok := m["set"]; ok && v != nil {
 		s.Set = p.set(at(path, "set"), v)
+	}
+	if v, ok := m["on_entry"]; ok && v != nil {
+		op := at(path, "on_entry")
+		if om, ok := p.object(op, "on_entry", v, "trigger", "notify"); ok {
+			if t, ok := om["trigger"]; ok && t != nil {
+				b := p.boolean(om, op, "trigger")
+				s.OnEntry.Trigger = &b
+			}
+			s.OnEntry.Notify = p.boolean(om, op, "notify")
+		}
 	}
 	return s
 }

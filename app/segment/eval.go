@@ -15,6 +15,7 @@ type Result struct {
 	Color       string      `json:"color,omitempty"`
 	Otherwise   bool        `json:"otherwise,omitempty"` // the otherwise segment caught it
 	Set         Set         `json:"set"`
+	Acts        Acts        `json:"-"` // what entering the segment sets off
 	Explanation Explanation `json:"explanation"`
 }
 
@@ -61,12 +62,12 @@ func (r *Rules) Evaluate(e Entity, f Facts) Result {
 		held, tr := eval(&seg.when, f, &buf)
 		res.Explanation.Segments = append(res.Explanation.Segments, SegmentTrace{Key: seg.key, Name: seg.name, Held: held, When: tr})
 		if held {
-			res.Key, res.Name, res.Color, res.Set = seg.key, seg.name, seg.color, seg.set
+			res.Key, res.Name, res.Color, res.Set, res.Acts = seg.key, seg.name, seg.color, seg.set, seg.acts
 			return res
 		}
 	}
 	if o := s.otherwise; o != nil {
-		res.Key, res.Name, res.Color, res.Set, res.Otherwise = o.key, o.name, o.color, o.set, true
+		res.Key, res.Name, res.Color, res.Set, res.Acts, res.Otherwise = o.key, o.name, o.color, o.set, o.acts, true
 	}
 	return res
 }

@@ -195,7 +195,8 @@ func TestEvaluateOrderAndOtherwise(t *testing.T) {
 	df.Reset(&deal)
 	res := rules.Evaluate(EntityDeal, df)
 	want := Result{Key: "premium", Name: "Premium",
-		Set: Set{Type: "COMPLEX", Label: true, Pipeline: &Target{CategoryID: 3, StageID: "C3:NEW", Apply: ApplyNewOnly}}}
+		Set:  Set{Type: "COMPLEX", Label: true, Pipeline: &Target{CategoryID: 3, StageID: "C3:NEW", Apply: ApplyNewOnly}},
+		Acts: Acts{Trigger: true, Timeline: true}} // a deal segment fires its trigger and writes the timeline by default
 	if diff := cmp.Diff(want, res, cmpIgnoreExplanation); diff != "" {
 		t.Errorf("deal result (-want +got):\n%s", diff)
 	}

@@ -13,11 +13,11 @@ func (r *Rules) Match(e Entity, f Facts) Result {
 	for i := range s.segments {
 		seg := &s.segments[i]
 		if holds(&seg.when, f) {
-			return Result{Key: seg.key, Name: seg.name, Color: seg.color, Set: seg.set}
+			return Result{Key: seg.key, Name: seg.name, Color: seg.color, Set: seg.set, Acts: seg.acts}
 		}
 	}
 	if o := s.otherwise; o != nil {
-		return Result{Key: o.key, Name: o.name, Color: o.color, Set: o.set, Otherwise: true}
+		return Result{Key: o.key, Name: o.name, Color: o.color, Set: o.set, Acts: o.acts, Otherwise: true}
 	}
 	return Result{}
 }

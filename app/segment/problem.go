@@ -23,66 +23,67 @@ type Code string
 
 // Problem codes.
 const (
-	CodeJSONSyntax   Code = "json_syntax"
-	CodeJSONObject   Code = "json_object"
-	CodeJSONList     Code = "json_list"
-	CodeJSONText     Code = "json_text"
-	CodeJSONInteger  Code = "json_integer"
-	CodeJSONBool     Code = "json_bool"
-	CodeJSONTrailing Code = "json_trailing"
-	CodeJSONUTF8     Code = "json_utf8"
-	CodeJSONControl  Code = "json_control"
-	CodeJSONDupKey   Code = "json_duplicate_key"
-	CodeJSONDepth    Code = "json_too_deep"
-	CodeUnknownKey   Code = "unknown_key"
-	CodeNoEntity     Code = "no_entity"
-	CodeBadEntity    Code = "bad_entity"
-	CodeDupScheme    Code = "duplicate_scheme"
-	CodeNoSegments   Code = "no_segments"
-	CodeNoKey        Code = "no_key"
-	CodeBadKey       Code = "bad_key"
-	CodeDupKey       Code = "duplicate_key"
-	CodeNoName       Code = "no_name"
-	CodeLongName     Code = "long_name"
-	CodeBadColor     Code = "bad_color"
-	CodeNoWhen       Code = "no_when"
-	CodeWhenOnOther  Code = "when_on_otherwise"
-	CodeUnknownType  Code = "unknown_type"
-	CodePipeNotDeal  Code = "pipeline_not_deal"
-	CodeUnknownPipe  Code = "unknown_pipeline"
-	CodeNoStage      Code = "no_stage"
-	CodeUnknownStage Code = "unknown_stage"
-	CodeStageNotPipe Code = "stage_not_in_pipeline"
-	CodeBadApply     Code = "bad_apply"
-	CodeEmptyGroup   Code = "empty_group"
-	CodeMixed        Code = "mixed_condition"
-	CodeEmptyCond    Code = "empty_condition"
-	CodeTooDeep      Code = "too_deep"
-	CodeNoFact       Code = "no_fact"
-	CodeUnknownFact  Code = "unknown_fact"
-	CodeNoField      Code = "no_field"
-	CodeBadField     Code = "bad_field"
-	CodeUnknownField Code = "unknown_field"
-	CodeDealOnly     Code = "deal_only_fact"
-	CodeClientOnly   Code = "client_only_fact"
-	CodeNoOp         Code = "no_op"
-	CodeUnknownOp    Code = "unknown_op"
-	CodeOpNotForFact Code = "op_not_for_fact"
-	CodeNoValue      Code = "no_value"
-	CodeExtraValue   Code = "extra_value"
-	CodeWantNumber   Code = "want_number"
-	CodeWantText     Code = "want_text"
-	CodeWantList     Code = "want_list"
-	CodeEmptyList    Code = "empty_list"
-	CodeWantRange    Code = "want_range"
-	CodeNoWindow     Code = "window_not_allowed"
-	CodeWindowRange  Code = "window_range"
-	CodeNeedWindow   Code = "window_required"
-	CodeRFMScore     Code = "rfm_score"
-	CodeRFMCode      Code = "rfm_code"
-	CodeStageNoPipe  Code = "stage_needs_pipeline"
-	CodeUnknownSeg   Code = "unknown_client_segment"
-	CodeUnknownSrc   Code = "unknown_source"
+	CodeJSONSyntax     Code = "json_syntax"
+	CodeJSONObject     Code = "json_object"
+	CodeJSONList       Code = "json_list"
+	CodeJSONText       Code = "json_text"
+	CodeJSONInteger    Code = "json_integer"
+	CodeJSONBool       Code = "json_bool"
+	CodeJSONTrailing   Code = "json_trailing"
+	CodeJSONUTF8       Code = "json_utf8"
+	CodeJSONControl    Code = "json_control"
+	CodeJSONDupKey     Code = "json_duplicate_key"
+	CodeJSONDepth      Code = "json_too_deep"
+	CodeUnknownKey     Code = "unknown_key"
+	CodeNoEntity       Code = "no_entity"
+	CodeBadEntity      Code = "bad_entity"
+	CodeDupScheme      Code = "duplicate_scheme"
+	CodeNoSegments     Code = "no_segments"
+	CodeNoKey          Code = "no_key"
+	CodeBadKey         Code = "bad_key"
+	CodeDupKey         Code = "duplicate_key"
+	CodeNoName         Code = "no_name"
+	CodeLongName       Code = "long_name"
+	CodeBadColor       Code = "bad_color"
+	CodeNoWhen         Code = "no_when"
+	CodeWhenOnOther    Code = "when_on_otherwise"
+	CodeUnknownType    Code = "unknown_type"
+	CodePipeNotDeal    Code = "pipeline_not_deal"
+	CodeUnknownPipe    Code = "unknown_pipeline"
+	CodeNoStage        Code = "no_stage"
+	CodeUnknownStage   Code = "unknown_stage"
+	CodeStageNotPipe   Code = "stage_not_in_pipeline"
+	CodeBadApply       Code = "bad_apply"
+	CodeEmptyGroup     Code = "empty_group"
+	CodeMixed          Code = "mixed_condition"
+	CodeEmptyCond      Code = "empty_condition"
+	CodeTooDeep        Code = "too_deep"
+	CodeNoFact         Code = "no_fact"
+	CodeUnknownFact    Code = "unknown_fact"
+	CodeNoField        Code = "no_field"
+	CodeBadField       Code = "bad_field"
+	CodeUnknownField   Code = "unknown_field"
+	CodeDealOnly       Code = "deal_only_fact"
+	CodeClientOnly     Code = "client_only_fact"
+	CodeNoOp           Code = "no_op"
+	CodeUnknownOp      Code = "unknown_op"
+	CodeOpNotForFact   Code = "op_not_for_fact"
+	CodeNoValue        Code = "no_value"
+	CodeExtraValue     Code = "extra_value"
+	CodeWantNumber     Code = "want_number"
+	CodeWantText       Code = "want_text"
+	CodeWantList       Code = "want_list"
+	CodeEmptyList      Code = "empty_list"
+	CodeWantRange      Code = "want_range"
+	CodeNoWindow       Code = "window_not_allowed"
+	CodeWindowRange    Code = "window_range"
+	CodeNeedWindow     Code = "window_required"
+	CodeRFMScore       Code = "rfm_score"
+	CodeRFMCode        Code = "rfm_code"
+	CodeStageNoPipe    Code = "stage_needs_pipeline"
+	CodeUnknownSeg     Code = "unknown_client_segment"
+	CodeUnknownSrc     Code = "unknown_source"
+	CodeTriggerNotDeal Code = "trigger_not_deal"
 )
 
 // messages holds the English and Russian text of each code; %[n]s are the
@@ -120,7 +121,7 @@ var messages = map[Code][2]string{
 	CodeUnknownStage: {"the stage “%[1]s” does not exist in this portal", "стадии «%[1]s» нет на портале"},
 	CodeStageNotPipe: {"the stage “%[1]s” is not in pipeline %[2]s", "стадия «%[1]s» не относится к воронке %[2]s"},
 	CodeBadApply:     {"%[1]q is not a choice of which deals to move: use new_only, first_stage or always", "«%[1]s» — неверный выбор сделок для переноса: используйте new_only, first_stage или always"},
-	CodeEmptyGroup:   {"the %[1]q group has no conditions", "в группе «%[1]s» нет условий"},
+	CodeEmptyGroup:   {"the group “%[1]s” has no conditions", "в группе «%[1]s» нет условий"},
 	CodeMixed:        {"a condition is either a group (all, any, not) or a fact comparison, not both", "условие — это либо группа (all, any, not), либо сравнение факта, но не то и другое сразу"},
 	CodeEmptyCond:    {"the condition is empty: choose a fact or make it a group", "условие пустое: выберите факт или сделайте его группой"},
 	CodeTooDeep:      {"conditions are nested more than %[1]s levels deep", "условия вложены глубже %[1]s уровней"},
@@ -149,6 +150,8 @@ var messages = map[Code][2]string{
 	CodeStageNoPipe:  {"a stage condition needs a pipeline: add a condition on “%[1]s” to this segment", "для условия на стадию нужна воронка: добавьте в сегмент условие на «%[1]s»"},
 	CodeUnknownSeg:   {"%[1]q is not a key of a contact or company segment", "«%[1]s» — не ключ сегмента контактов или компаний"},
 	CodeUnknownSrc:   {"the source %[1]q does not exist in this portal", "источника «%[1]s» нет на портале"},
+	CodeTriggerNotDeal: {"Bitrix24 runs automation rules for deals, not for contacts or companies: the trigger can only be fired for deal segments",
+		"Битрикс24 запускает роботов и триггеры для сделок, а не для контактов и компаний: триггер можно запускать только для сегментов сделок"},
 }
 
 // Problem is one thing wrong with a config.
@@ -169,6 +172,7 @@ const (
 	argFact
 	argOp
 	argStage
+	argGroup
 )
 
 // argKinds lists, per code, the Args shown in the editor's words.
@@ -176,7 +180,7 @@ var argKinds = map[Code][]argKind{
 	CodeDealOnly: {argFact}, CodeClientOnly: {argFact}, CodeNoOp: {argFact}, CodeOpNotForFact: {argOp, argFact},
 	CodeNoValue: {argFact, argOp}, CodeExtraValue: {argOp}, CodeWantNumber: {argFact, argOp}, CodeWantText: {argFact, argOp},
 	CodeWantList: {argFact, argOp}, CodeEmptyList: {argFact}, CodeNoWindow: {argFact}, CodeNeedWindow: {argFact},
-	CodeUnknownStage: {argStage}, CodeStageNotPipe: {argStage},
+	CodeUnknownStage: {argStage}, CodeStageNotPipe: {argStage}, CodeEmptyGroup: {argGroup},
 }
 
 // Message is the problem as a sentence for a Bitrix24 admin, naming the
@@ -241,6 +245,10 @@ func (p Problem) word(k argKind, a string, lang Lang, names *Names) string {
 		}
 	case argOp:
 		if l := w.Ops[Op(a)]; l != "" {
+			return l
+		}
+	case argGroup:
+		if l := w.Groups[a]; l != "" {
 			return l
 		}
 	case argStage:

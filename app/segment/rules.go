@@ -28,6 +28,7 @@ type scheme struct {
 type compiledSegment struct {
 	key, name, color string
 	set              Set
+	acts             Acts
 	when             node
 }
 
@@ -183,6 +184,22 @@ func (c *compiler) scheme(path string, s *Scheme) {
 		o := c.segmentAt(at(path, "otherwise"), s.Otherwise, len(s.Segments), true, keys)
 		cs.otherwise = &o
 	}
+	// What entering each segment sets off; a notification needs the
+	// record's responsible user, so the mirror keeps it.
+	timeline := s.Timeline == nil || *s.Timeline
+	notify := false
+	for _, seg := range append(slices.Clone(cs.segments), derefSegment(cs.otherwise)...) {
+		notify = notify || seg.acts.Notify
+	}
+	for i := range cs.segments {
+		cs.segments[i].acts.Timeline, cs.segments[i].acts.InBackfill = timeline, s.BackfillActions
+	}
+	if cs.otherwise != nil {
+		cs.otherwise.acts.Timeline, cs.otherwise.acts.InBackfill = timeline, s.BackfillActions
+	}
+	if notify && c.entity != "" && !slices.Contains(c.rules.fields[c.entity], AssignedField) {
+		c.rules.fields[c.entity] = append(c.rules.fields[c.entity], AssignedField)
+	}
 	if c.entity != "" && c.rules.schemes[c.entity] == nil {
 		c.rules.schemes[c.entity] = cs
 	}
@@ -210,7 +227,11 @@ func (c *compiler) segmentAt(path string, s *Segment, i int, otherwise bool, key
 	if s.Color != "" && !colorPattern.MatchString(s.Color) {
 		c.add(at(path, "color"), CodeBadColor, s.Color)
 	}
-	out := compiledSegment{key: s.Key, name: s.Name, color: s.Color, set: s.Set}
+	out := compiledSegment{key: s.Key, name: s.Name, color: s.Color, set: s.Set,
+		acts: Acts{Trigger: c.entity == EntityDeal && (s.OnEntry.Trigger == nil || *s.OnEntry.Trigger), Notify: s.OnEntry.Notify}}
+	if t := s.OnEntry.Trigger; t != nil && *t && c.entity != "" && c.entity != EntityDeal {
+		c.add(at(at(path, "on_entry"), "trigger"), CodeTriggerNotDeal)
+	}
 	if t := s.Set.Pipeline; t != nil {
 		target := *t // the rules must not change when the caller's config does
 		out.set.Pipeline = &target
@@ -274,7 +295,7 @@ func pipelineLabel(p Pipeline) string {
 	if p.Name == "" {
 		return strconv.Itoa(p.ID)
 	}
-	return strconv.Itoa(p.ID) + " \"" + p.Name + "\""
+	return "\"" + p.Name + "\""
 }
 
 // checkStages checks a segment's STAGE_ID conditions against its
@@ -314,12 +335,25 @@ func (c *compiler) checkStages() {
 // segment to: their paths part at an "all" group. Conditions that part at
 // an "any" are alternatives, so a pipeline condition does not bound a
 // stage condition beside it (any: [pipeline 0, stage C1:NEW] can hold).
-func together(a, b string) bool {
-	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+//
+// category is the pipeline condition's path: below the parting it must
+// pass through no "any" or "not", or it is one alternative among others
+// and bounds nothing (all: [any: [pipeline 0, source WEB], stage C3:NEW]).
+func together(category, stage string) bool {
+	pa, pb := strings.Split(category, "."), strings.Split(stage, ".")
 	for i := 0; i < len(pa) && i < len(pb); i++ {
-		if pa[i] != pb[i] {
-			return strings.HasPrefix(pa[i], "all[")
+		if pa[i] == pb[i] {
+			continue
 		}
+		if !strings.HasPrefix(pa[i], "all[") {
+			return false
+		}
+		for _, part := range pa[i+1:] {
+			if strings.HasPrefix(part, "any[") || part == "not" {
+				return false
+			}
+		}
+		return true
 	}
 	return true
 }
@@ -701,4 +735,15 @@ func describe(v any) string {
 		s = string([]rune(s)[:40]) + "…"
 	}
 	return s
+}
+
+// AssignedField is the record field naming its responsible user, which a
+// notification goes to.
+const AssignedField = "ASSIGNED_BY_ID"
+
+func derefSegment(s *compiledSegment) []compiledSegment {
+	if s == nil {
+		return nil
+	}
+	return []compiledSegment{*s}
 }

@@ -253,16 +253,16 @@ func (t *Teller) Others(e Entity, x Explanation) []Other {
 // 125,000 EUR (at least 100,000 EUR)"; missed, as "…: 80,000 EUR, needs at
 // least 100,000 EUR".
 func (t *Teller) Check(e Entity, c Check, held bool) string {
-	if c.Not {
-		if op, ok := opposite[c.Op]; ok {
-			c.Op, c.Not = op, false // "none of these: is empty" reads "is not empty"
-		}
+	// "None of these: is empty" reads "is not empty"; a missing value
+	// meets no comparison, so "not more than" stays as it is for it.
+	if op, ok := opposite[c.Op]; c.Not && ok && (c.Seen.Kind != 0 || c.Op == OpEmpty || c.Op == OpNotEmpty) {
+		c.Op, c.Not = op, false
 	}
 	subject := t.subject(e, c)
 	seen := t.value(e, c, c.Seen)
 	cond := t.condition(e, c)
 	if c.Not {
-		cond = t.lang.say(phNot) + " " + cond
+		cond = t.negated(e, c)
 	}
 	if held {
 		return subject + ": " + seen + " (" + cond + ")"
@@ -276,15 +276,52 @@ var opposite = map[Op]Op{
 	OpIn: OpNotIn, OpNotIn: OpIn, OpEmpty: OpNotEmpty, OpNotEmpty: OpEmpty,
 }
 
+// negated is a condition under "none of these" with no opposite operator:
+// "does not contain #3", "is not between 10 and 20", "not more than 5".
+func (t *Teller) negated(e Entity, c Check) string {
+	switch c.Op {
+	case OpContains:
+		return pickLang(t.lang, "does not contain ", "не содержит ") + t.want(e, c)
+	case OpBetween:
+		return pickLang(t.lang, "is not between ", "не между ") + t.want(e, c)
+	}
+	return t.lang.say(phNot) + " " + t.condition(e, c)
+}
+
+// needsRU is what a missed condition asks for in Russian, by operator.
+var needsRU = map[Op]string{
+	OpEq: "нужно %s", OpNe: "нужно не %s", OpLt: "нужно меньше %s", OpLe: "нужно не больше %s", OpGt: "нужно больше %s",
+	OpGe: "нужно не меньше %s", OpIn: "нужно одно из: %s", OpNotIn: "нужно ни одно из: %s", OpContains: "должно содержать %s",
+	OpBetween: "нужно от %s", OpEmpty: "должно быть пусто", OpNotEmpty: "нужно значение",
+}
+
 // needs is what a missed condition asks for, in words.
 func (t *Teller) needs(e Entity, c Check, cond string) string {
-	if t.lang != EN {
+	w := t.want(e, c)
+	if t.lang == RU {
+		switch f := needsRU[c.Op]; {
+		case c.Not:
+			return "нужно: " + cond
+		case c.Op == OpBetween:
+			return "нужно от " + strings.Replace(w, " и ", " до ", 1)
+		case f != "" && strings.Contains(f, "%s"):
+			return fmt.Sprintf(f, w)
+		case f != "":
+			return f
+		}
 		return t.lang.say(phNeeds) + ": " + cond
 	}
 	if c.Not {
-		return "needs " + cond
+		switch c.Op {
+		case OpContains:
+			return "must not contain " + w
+		case OpEq:
+			return "must not be " + w
+		case OpIn:
+			return "must not be one of " + w
+		}
+		return "must not be " + t.condition(e, c)
 	}
-	w := t.want(e, c)
 	switch c.Op {
 	case OpEq:
 		return "needs to be " + w
@@ -329,7 +366,9 @@ func (t *Teller) subject(e Entity, c Check) string {
 	if s == "" {
 		s = c.Fact
 	}
-	if c.WindowDays > 0 {
+	if c.WindowDays == 1 {
+		s += " " + pickLang(t.lang, "in the last day", "за последний день")
+	} else if c.WindowDays > 0 {
 		s += " " + fmt.Sprintf(t.lang.say(phLastDays), strconv.Itoa(c.WindowDays))
 	}
 	return s
@@ -357,7 +396,7 @@ func (t *Teller) wantOne(e Entity, c Check, v any) string {
 		case "won_amount", "avg_won_amount":
 			return t.money(n)
 		case "days_since_last_won", "days_since_first_won":
-			return fmt.Sprintf(t.lang.say(phDays), formatAmount(n, t.lang))
+			return t.days(n)
 		case "growth":
 			return fmt.Sprintf(t.lang.say(phTimes), formatAmount(n, t.lang))
 		case "product_groups":
@@ -386,7 +425,7 @@ func (t *Teller) value(e Entity, c Check, v Value) string {
 		if v.Kind != KindNumber {
 			return t.lang.say(phNoPurchases)
 		}
-		return fmt.Sprintf(t.lang.say(phDays), formatAmount(math.Round(v.Num), t.lang))
+		return t.days(math.Round(v.Num))
 	case "rfm_r", "rfm_f", "rfm_m":
 		if v.Kind != KindNumber {
 			return noValue
@@ -474,6 +513,14 @@ func (t *Teller) date(s string) (string, bool) {
 		return strconv.Itoa(d.Day()) + " " + monthsRU[d.Month()-1] + " " + strconv.Itoa(d.Year()), true
 	}
 	return d.Format("2 January 2006"), true
+}
+
+// days counts days: "1 day", "12 days"; "12 дн." in Russian.
+func (t *Teller) days(n float64) string {
+	if n == 1 && t.lang == EN {
+		return "1 day"
+	}
+	return fmt.Sprintf(t.lang.say(phDays), formatAmount(n, t.lang))
 }
 
 func (t *Teller) money(n float64) string {

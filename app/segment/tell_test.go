@@ -102,7 +102,7 @@ func TestTellOtherwiseWithNearestMiss(t *testing.T) {
 		t.Errorf("others (-want +got):\n%s", diff)
 	}
 	ru := NewTeller(RU, tellNames).Others(EntityContact, res.Explanation)
-	if ru[1].Missed != "Contact type: Client, нужно: одно из Partner, Supplier" {
+	if ru[1].Missed != "Contact type: Client, нужно одно из: Partner, Supplier" {
 		t.Errorf("ru: %q", ru[1].Missed)
 	}
 }
@@ -128,7 +128,10 @@ func TestTellValues(t *testing.T) {
 		{Check{Fact: "client_segment", Op: OpIn, Want: []any{"vip"}, Seen: text("rest")}, false, "Segment of the deal's client: Everyone else, needs one of VIP"},
 		{Check{Fact: "field:TYPE_ID", Op: OpEmpty, Seen: text("PARTNER"), Not: true}, true, "Contact type: Partner (is not empty)"},
 		{Check{Fact: "field:TYPE_ID", Op: OpEmpty, Seen: text(""), Not: true}, false, "Contact type: no value, needs a value"},
-		{Check{Fact: "won_count", Op: OpBetween, Want: []any{1, 3}, Seen: number(2), Not: true}, false, "Won deals: 2, needs not between 1 and 3"},
+		{Check{Fact: "won_count", Op: OpBetween, Want: []any{1, 3}, Seen: number(2), Not: true}, false, "Won deals: 2, must not be between 1 and 3"},
+		{Check{Fact: "won_amount", WindowDays: 1, Op: OpGt, Want: 1000, Seen: Value{}, Not: true}, true, "Won amount in the last day: no value (not more than 1,000 EUR)"},
+		{Check{Fact: "days_since_last_won", Op: OpGe, Want: 1, Seen: number(1)}, true, "Days since last purchase: 1 day (at least 1 day)"},
+		{Check{Fact: "product_groups", Op: OpContains, Want: 3, Seen: Value{Kind: KindGroups, Groups: []int{3}}, Not: true}, false, "Product groups bought: #3, must not contain #3"},
 	}
 	for _, c := range cases {
 		if got := tl.Check(EntityContact, c.c, c.held); got != c.want {

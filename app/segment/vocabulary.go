@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 )
@@ -76,9 +77,9 @@ func statusIDs(list []Status) string {
 	if len(list) == 0 {
 		return "—"
 	}
-	ids := make([]string, len(list))
+	names := make([]string, len(list))
 	for i, s := range list {
-		ids[i] = s.ID
+		names[i] = cmp.Or(s.Name, s.ID) // the editor names types by name
 	}
-	return strings.Join(ids, ", ")
+	return strings.Join(names, ", ")
 }
