@@ -108,12 +108,14 @@ type Portal struct {
 	methods map[string]methodFunc
 	users   map[int]*User
 
-	auth   authState    // oauth.go
-	limit  limitState   // limits.go
-	fault  faultState   // faults.go
-	events eventState   // events.go
-	insp   inspectState // inspect.go
-	crm    crmState     // crm.go
+	auth   authState       // oauth.go
+	limit  limitState      // limits.go
+	fault  faultState      // faults.go
+	events eventState      // events.go
+	insp   inspectState    // inspect.go
+	crm    crmState        // crm.go
+	auto   automationState // automation*.go
+	acts   activityState   // activity.go
 
 	srv     *httptest.Server
 	httpSrv *http.Server
@@ -157,6 +159,8 @@ func New(opts Options) *Portal {
 	p.initCRM()
 	p.registerSystemMethods()
 	p.registerCRMMethods()
+	p.registerAutomationMethods()
+	p.registerActivityMethods()
 	p.registerCatalogMethods()
 
 	mux := http.NewServeMux()

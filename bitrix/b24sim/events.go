@@ -80,6 +80,7 @@ type eventState struct {
 	installUser int
 	installURL  string
 	legacy      bool
+	scope       []string // the install's scope (InstallOptions.Scopes); nil: AppScope
 
 	delay    time.Duration
 	dropRate float64
@@ -220,7 +221,7 @@ func (p *Portal) eventTokenLocked(user int) Tokens {
 			return t
 		}
 	}
-	t = p.issueLocked(user, splitScope(AppScope))
+	t = p.issueLocked(user, p.events.appScope())
 	p.events.tokens[user] = t
 	return t
 }
@@ -235,7 +236,7 @@ func (p *Portal) authKVLocked(user int, withAccess, withRefresh bool) []kv {
 	out = append(out,
 		kv{"auth[expires]", strconv.FormatInt(t.Expires.Unix(), 10)},
 		kv{"auth[expires_in]", strconv.Itoa(t.ExpiresIn)},
-		kv{"auth[scope]", AppScope},
+		kv{"auth[scope]", strings.Join(p.events.appScope(), ",")},
 		kv{"auth[domain]", p.opts.Domain},
 		kv{"auth[server_endpoint]", p.baseURL + "/rest/"},
 		kv{"auth[status]", p.auth.status},

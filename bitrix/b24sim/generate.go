@@ -19,12 +19,19 @@ type GenOptions struct {
 	Users     int // sales reps added as portal users; default 5
 	MaxRows   int // product rows per deal, 1..MaxRows; default 3
 	Now       time.Time
+
+	// Activities is how many timeline activities (calls, e-mails,
+	// meetings, tasks) are bound to the contacts, companies and deals;
+	// default 0. They are drawn from a random source of their own, so the
+	// records are the same with or without them.
+	Activities int
 }
 
 // GenStats is what Seed made.
 type GenStats struct {
 	Contacts, Companies, Deals, ProductRows int
 	Won, Lost, Open                         int
+	Activities                              int
 	Pipelines                               []int
 }
 
@@ -78,6 +85,7 @@ func (p *Portal) Seed(o GenOptions) GenStats {
 	g.companies(o.Companies)
 	g.contacts(o.Contacts)
 	g.deals(o.Deals, &st)
+	st.Activities = g.activities(o.Activities)
 	st.Contacts, st.Companies = o.Contacts, o.Companies
 	for _, cat := range c.categories {
 		st.Pipelines = append(st.Pipelines, cat.id)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,6 +21,18 @@ type InstallOptions struct {
 	Legacy           bool
 	PlacementOptions string       // PLACEMENT_OPTIONS; default "{}"
 	Client           *http.Client // default: a client that does not follow redirects
+	// Scopes is the scope the install grants (e.g. without bizproc or im):
+	// the installer's, page opens', events' and robot runs' tokens carry
+	// it, and APPLICATION_SCOPE names it. Default: AppScope.
+	Scopes []string
+}
+
+// appScope is the scope of the current install. Caller holds p.mu.
+func (es *eventState) appScope() []string {
+	if es.scope != nil {
+		return es.scope
+	}
+	return splitScope(AppScope)
 }
 
 var noRedirectClient = &http.Client{
@@ -52,6 +65,7 @@ func (p *Portal) Install(ctx context.Context, installURL string, opt InstallOpti
 	es.installURL = installURL
 	es.legacy = opt.Legacy
 	es.lang = opt.Lang
+	es.scope, es.tokens = slices.Clone(opt.Scopes), map[int]Tokens{}
 	p.mu.Unlock()
 	po := opt.PlacementOptions
 	if po == "" {
@@ -64,7 +78,7 @@ func (p *Portal) Install(ctx context.Context, installURL string, opt InstallOpti
 // Bitrix24 does (protocol §9.2), with fresh tokens of the user.
 func (p *Portal) postFrame(ctx context.Context, client *http.Client, target string, userID int, lang, placement, placementOptions string) (*http.Response, error) {
 	p.mu.Lock()
-	tk := p.issueLocked(userID, splitScope(AppScope))
+	tk := p.issueLocked(userID, p.events.appScope())
 	appToken, legacy := p.events.appToken, p.events.legacy
 	base := p.baseURL
 	sid := p.randHex(32)

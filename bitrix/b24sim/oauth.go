@@ -9,7 +9,7 @@ import (
 
 // AppScope is the scope the app's card grants; tokens carry it unless a
 // reduced scope is asked for with IssueTokensScope.
-const AppScope = "crm,catalog,placement,user_brief"
+const AppScope = "crm,catalog,placement,user_brief,bizproc,im"
 
 // authServerName is what the token response reports as "domain": the
 // authorization server, never the portal (protocol §2.2).
@@ -259,7 +259,7 @@ func (p *Portal) tokenScope(token string) []string {
 	if t := p.auth.access[token]; t != nil {
 		return t.scope
 	}
-	return splitScope(AppScope)
+	return p.events.appScope()
 }
 
 // serveOAuth is the authorization server's /oauth/token/ as
@@ -323,7 +323,7 @@ func (p *Portal) grantLocked(get func(string) string) (int, map[string]any) {
 			return oauthError(400, "invalid_grant", "Invalid authorization code")
 		}
 		c.used = true
-		userID, scope = c.userID, splitScope(AppScope)
+		userID, scope = c.userID, p.events.appScope()
 		p.auth.exchanges++
 	}
 	tk := p.issueLocked(userID, scope)
