@@ -37,6 +37,7 @@ type Manifest struct {
 		Events    string `json:"events"`
 		App       string `json:"app"`
 		Placement string `json:"placement"`
+		Robot     string `json:"robot"` // the robot "Segmentor: classify" (bizproc.robot.add)
 	} `json:"handlers"`
 	Events       []string      `json:"events"`
 	Placements   []Placement   `json:"placements"`
@@ -73,7 +74,7 @@ func LoadManifest() (*Manifest, error) {
 	if err := json.Unmarshal(manifestJSON, &m); err != nil {
 		return nil, fmt.Errorf("app.json: %w", err)
 	}
-	if m.Handlers.Install == "" || m.Handlers.Events == "" || m.Handlers.App == "" || m.Handlers.Placement == "" {
+	if m.Handlers.Install == "" || m.Handlers.Events == "" || m.Handlers.App == "" || m.Handlers.Placement == "" || m.Handlers.Robot == "" {
 		return nil, fmt.Errorf("app.json: every handler path must be set")
 	}
 	return &m, nil

@@ -96,3 +96,34 @@ func (s *Store) NotifyOnce(ctx context.Context, memberID, entity string, id int6
 	key := portalKey(memberID, "notified:"+entity+":"+strconv.FormatInt(id, 10))
 	return s.rdb.SetNX(ctx, key, "1", 24*time.Hour).Result()
 }
+
+// MissingScopes lists the scopes the portal's admin did not grant that an
+// action needed (im for notifications): the settings page says so, and
+// such actions are skipped until the app is reinstalled with them.
+func (s *Store) MissingScopes(ctx context.Context, memberID string) ([]string, error) {
+	return s.rdb.SMembers(ctx, portalKey(memberID, "scopes:missing")).Result()
+}
+
+// NoteMissingScope remembers a scope the portal refused.
+func (s *Store) NoteMissingScope(ctx context.Context, memberID, scope string) error {
+	return s.rdb.SAdd(ctx, portalKey(memberID, "scopes:missing"), scope).Err()
+}
+
+// ClearMissingScopes forgets them: a reinstall grants the app's scopes anew.
+func (s *Store) ClearMissingScopes(ctx context.Context, memberID string) error {
+	return s.rdb.Del(ctx, portalKey(memberID, "scopes:missing")).Err()
+}
+
+// Triggers are the automation triggers the app registered on the portal,
+// code → name.
+func (s *Store) Triggers(ctx context.Context, memberID string) (map[string]string, error) {
+	return s.rdb.HGetAll(ctx, portalKey(memberID, "triggers")).Result()
+}
+
+// SetTriggers records triggers registered on the portal.
+func (s *Store) SetTriggers(ctx context.Context, memberID string, triggers map[string]string) error {
+	if len(triggers) == 0 {
+		return nil
+	}
+	return s.rdb.HSet(ctx, portalKey(memberID, "triggers"), triggers).Err()
+}

@@ -108,6 +108,10 @@ func (l *Lifecycle) Install(ctx context.Context, f *bitrix.FrameRequest, lang st
 	if err != nil {
 		return nil, err
 	}
+	// The install grants the app's scopes anew: forget those refused before.
+	if err := l.Store.ClearMissingScopes(ctx, m); err != nil {
+		return nil, err
+	}
 	if err := l.Jobs.Setup(ctx, m, "install", ""); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 //	m:rates                        JSON segment.Rates
 //	m:products                     hash product id → catalog section id
 //	m:meta                         hash: synced_at, fields_<entity>
+//	m:a:<entity>, m:a:ix:<n>       the records' activities and their index (activity.go)
 //	m:gen, m:changes, m:floor      the change log (see ChangesSince)
 //
 // One hash per entity keeps a row to one small field (Redis stores hash
@@ -57,6 +58,8 @@ type MirrorDeal struct {
 	Sections   []int             `json:"ps,omitempty"` // catalog sections of its product rows
 	Fields     map[string]string `json:"f,omitempty"`  // fields the rules reference
 	Title      string            `json:"n,omitempty"`  // shown in previews and samples
+	// Activities are on its timeline, kept apart from the row (activity.go).
+	Activities []segment.Activity `json:"-"`
 }
 
 // MirrorClient is a contact's or company's mirror row.
@@ -67,6 +70,8 @@ type MirrorClient struct {
 	Key     string            `json:"k,omitempty"` // segment key last computed; client_segment of its deals
 	Fields  map[string]string `json:"f,omitempty"`
 	Title   string            `json:"n,omitempty"` // contact's full name or company title
+	// Activities are on its own timeline, kept apart from the row (activity.go).
+	Activities []segment.Activity `json:"-"`
 }
 
 // Deal converts the row for the rule engine.
@@ -75,7 +80,7 @@ func (d *MirrorDeal) Deal() segment.Deal {
 	out := segment.Deal{
 		ID: d.ID, CompanyID: d.CompanyID, ContactIDs: d.ContactIDs, CategoryID: d.CategoryID,
 		StageID: d.StageID, Semantic: segment.InProgress, Amount: amt, Currency: d.Currency,
-		TypeID: d.TypeID, ProductSections: d.Sections, Fields: d.Fields,
+		TypeID: d.TypeID, ProductSections: d.Sections, Fields: d.Fields, Activities: d.Activities,
 	}
 	if d.Semantic != "" {
 		out.Semantic = segment.Semantic(d.Semantic[0])
@@ -122,7 +127,7 @@ type ClientRef struct {
 
 // Client converts the row for the rule engine.
 func (c *MirrorClient) Client(e segment.Entity) segment.Client {
-	return segment.Client{ID: c.ID, Entity: e, TypeID: c.TypeID, Fields: c.Fields}
+	return segment.Client{ID: c.ID, Entity: e, TypeID: c.TypeID, Fields: c.Fields, Activities: c.Activities}
 }
 
 // Current is the client's state as the planner diffs it.
@@ -213,6 +218,7 @@ func (m *Mirror) DeleteDeals(ctx context.Context, memberID string, ids []int64) 
 			}
 		}
 		p.HDel(ctx, m.rows(memberID, segment.EntityDeal), fields...)
+		p.HDel(ctx, m.activityRows(memberID, segment.EntityDeal), fields...)
 		m.logChanges(ctx, p, memberID, segment.EntityDeal, ids)
 		return nil
 	})
@@ -264,6 +270,7 @@ func (m *Mirror) DeleteClients(ctx context.Context, memberID string, e segment.E
 	}
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, m.rows(memberID, e), fields...)
+		p.HDel(ctx, m.activityRows(memberID, e), fields...)
 		p.Del(ctx, keys...)
 		m.logChanges(ctx, p, memberID, e, ids)
 		return nil
@@ -277,13 +284,13 @@ func (m *Mirror) DeleteClients(ctx context.Context, memberID string, e segment.E
 // Deals loads deal rows by id; missing ones are absent from the map.
 func (m *Mirror) Deals(ctx context.Context, memberID string, ids []int64) (map[int64]*MirrorDeal, error) {
 	out := make(map[int64]*MirrorDeal, len(ids))
-	err := m.load(ctx, memberID, segment.EntityDeal, ids, func(b []byte) error {
+	err := m.load(ctx, memberID, segment.EntityDeal, ids, func(b []byte, acts string) error {
 		d := new(MirrorDeal)
 		if err := json.Unmarshal(b, d); err != nil {
 			return err
 		}
 		out[d.ID] = d
-		return nil
+		return d.setActivities(acts)
 	})
 	return out, err
 }
@@ -291,34 +298,41 @@ func (m *Mirror) Deals(ctx context.Context, memberID string, ids []int64) (map[i
 // Clients loads contact or company rows by id.
 func (m *Mirror) Clients(ctx context.Context, memberID string, e segment.Entity, ids []int64) (map[int64]*MirrorClient, error) {
 	out := make(map[int64]*MirrorClient, len(ids))
-	err := m.load(ctx, memberID, e, ids, func(b []byte) error {
+	err := m.load(ctx, memberID, e, ids, func(b []byte, acts string) error {
 		c := new(MirrorClient)
 		if err := json.Unmarshal(b, c); err != nil {
 			return err
 		}
 		out[c.ID] = c
-		return nil
+		return c.setActivities(acts)
 	})
 	return out, err
 }
 
-func (m *Mirror) load(ctx context.Context, memberID string, e segment.Entity, ids []int64, fn func([]byte) error) error {
+// load reads rows by id with their activities (in the same round trip).
+func (m *Mirror) load(ctx context.Context, memberID string, e segment.Entity, ids []int64, fn func(row []byte, acts string) error) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 1000)
 		fields := make([]string, n)
 		for i, id := range ids[:n] {
 			fields[i] = id64(id)
 		}
-		vals, err := m.rdb.HMGet(ctx, m.rows(memberID, e), fields...).Result()
+		var rows, acts *redis.SliceCmd
+		_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			rows = p.HMGet(ctx, m.rows(memberID, e), fields...)
+			acts = p.HMGet(ctx, m.activityRows(memberID, e), fields...)
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("mirror %s: load %s: %w", memberID, e, err)
 		}
-		for _, v := range vals {
+		for i, v := range rows.Val() {
 			s, ok := v.(string)
 			if !ok {
 				continue
 			}
-			if err := fn([]byte(s)); err != nil {
+			a, _ := acts.Val()[i].(string)
+			if err := fn([]byte(s), a); err != nil {
 				return fmt.Errorf("mirror %s: decode %s: %w", memberID, e, err)
 			}
 		}
@@ -376,9 +390,12 @@ func (m *Mirror) ClientDeals(ctx context.Context, memberID string, clients []Cli
 // EachDeal streams every deal row (HSCAN, a thousand at a time). Order is
 // unspecified.
 func (m *Mirror) EachDeal(ctx context.Context, memberID string, fn func(*MirrorDeal) error) error {
-	return m.each(ctx, memberID, segment.EntityDeal, func(b []byte) error {
+	return m.each(ctx, memberID, segment.EntityDeal, func(b []byte, acts string) error {
 		d := new(MirrorDeal)
 		if err := json.Unmarshal(b, d); err != nil {
+			return err
+		}
+		if err := d.setActivities(acts); err != nil {
 			return err
 		}
 		return fn(d)
@@ -387,25 +404,45 @@ func (m *Mirror) EachDeal(ctx context.Context, memberID string, fn func(*MirrorD
 
 // EachClient streams every contact or company row.
 func (m *Mirror) EachClient(ctx context.Context, memberID string, e segment.Entity, fn func(*MirrorClient) error) error {
-	return m.each(ctx, memberID, e, func(b []byte) error {
+	return m.each(ctx, memberID, e, func(b []byte, acts string) error {
 		c := new(MirrorClient)
 		if err := json.Unmarshal(b, c); err != nil {
+			return err
+		}
+		if err := c.setActivities(acts); err != nil {
 			return err
 		}
 		return fn(c)
 	})
 }
 
-func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, fn func([]byte) error) error {
+// each scans every row with its activities (a second round trip per
+// thousand rows, when the portal has activities).
+func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, fn func(row []byte, acts string) error) error {
 	key := m.rows(memberID, e)
+	hasActs, err := m.rdb.Exists(ctx, m.activityRows(memberID, e)).Result()
+	if err != nil {
+		return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err)
+	}
 	var cursor uint64
 	for {
 		kv, next, err := m.rdb.HScan(ctx, key, cursor, "*", 1000).Result()
 		if err != nil {
 			return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err)
 		}
+		acts := make([]any, len(kv)/2)
+		if hasActs > 0 && len(kv) > 0 {
+			fields := make([]string, len(kv)/2)
+			for i := range fields {
+				fields[i] = kv[2*i]
+			}
+			if acts, err = m.rdb.HMGet(ctx, m.activityRows(memberID, e), fields...).Result(); err != nil {
+				return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err)
+			}
+		}
 		for i := 1; i < len(kv); i += 2 {
-			if err := fn([]byte(kv[i])); err != nil {
+			a, _ := acts[i/2].(string)
+			if err := fn([]byte(kv[i]), a); err != nil {
 				return err
 			}
 		}

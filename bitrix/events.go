@@ -24,6 +24,9 @@ const (
 	EventLeadAdd            = "ONCRMLEADADD"
 	EventLeadUpdate         = "ONCRMLEADUPDATE"
 	EventLeadDelete         = "ONCRMLEADDELETE"
+	EventActivityAdd        = "ONCRMACTIVITYADD"
+	EventActivityUpdate     = "ONCRMACTIVITYUPDATE"
+	EventActivityDelete     = "ONCRMACTIVITYDELETE"
 	EventAppInstall         = "ONAPPINSTALL"
 	EventAppUpdate          = "ONAPPUPDATE"
 	EventAppUninstall       = "ONAPPUNINSTALL"
@@ -38,6 +41,9 @@ var crmEvents = map[string][2]string{
 	EventDealAdd: {"deal", "add"}, EventDealUpdate: {"deal", "update"}, EventDealDelete: {"deal", "delete"},
 	EventDealMoveToCategory: {"deal", "movetocategory"},
 	EventLeadAdd:            {"lead", "add"}, EventLeadUpdate: {"lead", "update"}, EventLeadDelete: {"lead", "delete"},
+	// Activity events carry only the activity's ID
+	// (api-reference/crm/timeline/activities/events/).
+	EventActivityAdd: {"activity", "add"}, EventActivityUpdate: {"activity", "update"}, EventActivityDelete: {"activity", "delete"},
 }
 
 // EventAuth is the auth[...] block of an event. AccessToken is absent when
@@ -89,7 +95,7 @@ type Event struct {
 }
 
 // Entity returns the CRM entity of a record event ("deal", "contact",
-// "company", "lead") and its action ("add", "update", "delete",
+// "company", "lead", "activity") and its action ("add", "update", "delete",
 // "movetocategory"); empty for other events.
 func (e *Event) Entity() (entity, action string) {
 	ea := crmEvents[e.Name]

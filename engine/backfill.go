@@ -343,7 +343,7 @@ func (c *Classifier) evaluateAll(ctx context.Context, r *run, s *snapshot, st *B
 			}
 			return ""
 		}
-		f := segment.NewDealFacts(lookup)
+		f := segment.NewDealFacts(lookup).At(r.env.Now)
 		for _, d := range s.deals {
 			n := len(r.writes)
 			res, err := r.classifyDeal(f, d)

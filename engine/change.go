@@ -14,7 +14,7 @@ import (
 // records to re-read (newest first) and those the portal deleted.
 type Change struct {
 	MemberID string
-	Entity   string // contact, company, deal
+	Entity   string // contact, company, deal, or ActivityEntity
 	IDs      []int64
 	Deleted  []int64
 }
@@ -33,6 +33,9 @@ func (c *Classifier) Apply(ctx context.Context, ch Change) error {
 	pr, err := c.rulesFor(ctx, ch.MemberID)
 	if err != nil || pr == nil {
 		return err
+	}
+	if ch.Entity == ActivityEntity {
+		return c.applyActivities(ctx, ch, pr)
 	}
 	e := segment.Entity(ch.Entity)
 	if e != segment.EntityContact && e != segment.EntityCompany && e != segment.EntityDeal {
@@ -256,7 +259,7 @@ func (x *changeRun) classifyDeals(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	df := segment.NewDealFacts(lookup)
+	df := segment.NewDealFacts(lookup).At(r.env.Now)
 	for _, id := range x.dealIDs {
 		d := deals[id]
 		if d == nil {

@@ -26,19 +26,21 @@ type SyncOptions struct {
 // SyncStats is what a full sync read.
 type SyncStats struct {
 	Contacts, Companies, Deals, ProductRows, Products int
+	Activities                                        int // of the contacts, companies and deals
 	Requests                                          int // HTTP requests (batches)
 }
 
 // Rows is every row read.
 func (s SyncStats) Rows() int {
-	return s.Contacts + s.Companies + s.Deals + s.ProductRows + s.Products
+	return s.Contacts + s.Companies + s.Deals + s.ProductRows + s.Products + s.Activities
 }
 
 // Sync fills the portal's mirror from the portal: contacts, companies and
-// deals (with contact ids) by keyset scans, product rows and the catalog's
-// sections when asked, and the currency rates. Every scan is a chain of
-// 50-row pages, and chains share batches (see packScan), so a request
-// carries close to 50 full pages whatever the sizes of the lists.
+// deals (with contact ids) and their activities by keyset scans, product
+// rows and the catalog's sections when asked, and the currency rates.
+// Every scan is a chain of 50-row pages, and chains share batches (see
+// packScan), so a request carries close to 50 full pages whatever the
+// sizes of the lists.
 // Records gone from the portal are removed from the mirror; the segment
 // keys computed earlier are kept.
 func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions) (SyncStats, error) {
@@ -63,12 +65,13 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 		}
 		ps.chains = append(ps.chains, productSource{catalogs: dir.ProductCatalogs()}.chains(x.sections)...)
 	}
-	ps.chains = append(ps.chains, x.dealChain())
+	ps.chains = append(ps.chains, x.activityChain(), x.dealChain())
 	if err := ps.run(ctx); err != nil {
 		return x.st, fmt.Errorf("sync %s: %w", memberID, err)
 	}
 	x.st.Requests = ps.requests
 	x.st.Contacts, x.st.Companies, x.st.Deals, x.st.Products = len(x.contacts), len(x.companies), len(x.deals), len(x.sections)
+	x.st.Activities = len(x.activities)
 	if opts.Rows {
 		for id, d := range x.deals {
 			d.Sections = sectionsOf(x.dealRows[id], x.sections)
@@ -97,6 +100,7 @@ type syncRun struct {
 	deals               map[int64]*app.MirrorDeal
 	dealRows            map[int64][]int64 // deal → products
 	sections            map[int64]int     // product → section
+	activities          []app.Activity    // activities.go
 
 	// Product rows follow the deals as they arrive, a chain per run of
 	// rowChunk deal ids, each chain's size guessed from the rows a deal
@@ -193,6 +197,9 @@ func (x *syncRun) store(ctx context.Context, currencyRows []json.RawMessage) err
 	}
 	c, m := x.c, x.c.Mirror
 	if err := c.reader().storeSync(ctx, x.memberID, x.contacts, x.companies, x.deals); err != nil {
+		return err
+	}
+	if err := x.storeActivities(ctx); err != nil {
 		return err
 	}
 	if err := m.SetRates(ctx, x.memberID, rates); err != nil {

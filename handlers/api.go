@@ -149,6 +149,10 @@ func (a *API) GetReference(c *gin.Context) {
 	}
 	v := pickersOf(dir)
 	v.Words = segment.WordsIn(segmentLang(sess.Lang))
+	if v.MissingScopes, err = a.Store.MissingScopes(c.Request.Context(), sess.MemberID); err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
 	c.JSON(http.StatusOK, v)
 }
 

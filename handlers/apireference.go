@@ -23,6 +23,9 @@ type Pickers struct {
 	// session's language: the editor shows them, and every explanation
 	// and message is written with them.
 	Words segment.Words `json:"words"`
+	// MissingScopes are permissions the portal did not grant that an
+	// action needed (im: notifications); the editor says so.
+	MissingScopes []string `json:"missing_scopes"`
 }
 
 // RefFact is a fact the condition builder offers: Kind is number, text or

@@ -29,6 +29,8 @@ type Queue interface {
 	// NoteFailure is told why an event could not be taken (its portal
 	// unreadable): an unreachable Redis is reconciled once it is back.
 	NoteFailure(ctx context.Context, err error)
+	// Robot queues the answer to a robot's call.
+	Robot(ctx context.Context, p jobs.RobotPayload) error
 }
 
 // Bitrix24 handles what Bitrix24 POSTs: the installer and events.
@@ -252,10 +254,11 @@ func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, 
 	return p, true
 }
 
-// crmChange queues a CRM record's change; the job re-reads the record.
+// crmChange queues a CRM record's change (or a timeline activity's); the
+// job re-reads the record.
 func (h *Bitrix24) crmChange(c *gin.Context, ev *bitrix.Event, p *app.Portal) {
 	entity, action := ev.Entity()
-	if entity != "contact" && entity != "company" && entity != "deal" {
+	if entity != "contact" && entity != "company" && entity != "deal" && entity != "activity" {
 		c.JSON(http.StatusOK, gin.H{"status": "ignored"})
 		return
 	}
@@ -318,4 +321,36 @@ func refuseEvent(c *gin.Context) {
 func (h *Bitrix24) unavailable(c *gin.Context, err error) {
 	h.Log.Error("event not accepted", "error", err)
 	c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable", "message": "Try again later."})
+}
+
+// Robot takes a call of the robot "Segmentor: classify" from a workflow.
+// It is authenticated like an event, by the application token stored for
+// the portal (the call's access token may be of no use); a call that does
+// not carry it is refused and changes nothing. The answer is queued: a
+// worker classifies the deal now and replies with bizproc.event.send.
+func (h *Bitrix24) Robot(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+	call, err := bitrix.ParseRobotCall(c.Request)
+	if err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": "invalid", "message": err.Error()})
+		return
+	}
+	ctx, m := c.Request.Context(), call.Auth.MemberID
+	cp, err := h.portals.get(ctx, h.Store, m, h.now(), false)
+	if err == nil && !call.Verify(cp.appToken) {
+		cp, err = h.portals.get(ctx, h.Store, m, h.now(), true) // refusals are decided on fresh data
+	}
+	switch {
+	case app.ErrorCode(err) == app.ENotFound, err == nil && (cp.appToken == "" || !call.Verify(cp.appToken)):
+		c.JSON(http.StatusUnauthorized, gin.H{"error": "unauthorized", "message": "The call's application token is not valid for this portal."})
+		return
+	case err != nil:
+		h.unavailable(c, err)
+		return
+	}
+	if err := h.Queue.Robot(ctx, jobs.RobotPayload{MemberID: m, DealID: call.DealID(), EventToken: call.EventToken}); err != nil {
+		h.unavailable(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "accepted"})
 }

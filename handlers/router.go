@@ -59,6 +59,7 @@ func Router(d Deps) http.Handler {
 		b24.GET(h.Install+"/status", d.Bitrix24.InstallStatus)
 		b24.POST(h.Install+"/retry", d.Bitrix24.RetrySetup)
 		b24.POST(h.Events, d.Bitrix24.Event)
+		b24.POST(h.Robot, d.Bitrix24.Robot)
 	}
 	if d.Page != nil && d.Manifest != nil {
 		pages := r.Group("", private)

@@ -54,6 +54,7 @@ func (w *Worker) handleBackfill(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("backfill is not configured in this worker: %w", asynq.SkipRetry)
 	}
 	st, err := w.Backfill.Backfill(ctx, p.MemberID, p.Reason)
+	w.kickActions(ctx, p.MemberID)
 	if app.ErrorCode(err) == app.EConflict {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry) // nothing to do until a config is saved
 	}

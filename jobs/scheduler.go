@@ -234,17 +234,22 @@ func (w *Worker) Reconcile(ctx context.Context, memberID string) error {
 	}
 	b := w.Bitrix.Portal(memberID)
 	filter := map[string]any{">=DATE_MODIFY": since.Format(time.RFC3339)}
-	lists := make([]bitrix.Lister, len(entities))
-	cmds := make([]bitrix.Command, len(entities))
-	for i, e := range entities {
+	// The timeline's activities too: the engagement facts read them.
+	scanned := append(entities[:len(entities):len(entities)], "activity")
+	lists := make([]bitrix.Lister, len(scanned))
+	cmds := make([]bitrix.Command, len(scanned))
+	for i, e := range scanned {
 		lists[i] = bitrix.RecordsOf(bitrix.Entity(e)).Lister([]string{"ID"}, filter)
+		if e == "activity" {
+			lists[i] = bitrix.Activities.ModifiedSince(since)
+		}
 		cmds[i] = lists[i].Page(e, int64(0), false)
 	}
 	res, _, err := b.Batch(ctx, cmds, true)
 	if err != nil {
 		return fmt.Errorf("scan records modified since %s: %w", since.Format(time.RFC3339), wrapReauth(err))
 	}
-	for i, e := range entities {
+	for i, e := range scanned {
 		var after bitrix.ID
 		if res.Err(e) == nil { // a page refused for a limit is read by the scan below
 			rows, err := bitrix.PageRows(res.Results[e], lists[i].RowsKey)

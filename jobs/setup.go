@@ -77,7 +77,8 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 
 	// 1. Everything we need to know, in one request.
 	w.setSetup(ctx, memberID, app.SetupStatus{Phase: "running", Step: "reading"})
-	reads := []bitrix.Command{bitrix.App.Info("info"), bitrix.Events.Get("events"), bitrix.Placements.Get("placements")}
+	reads := []bitrix.Command{bitrix.App.Info("info"), bitrix.Events.Get("events"), bitrix.Placements.Get("placements"),
+		bitrix.Robots.List("robots")}
 	for _, e := range entities {
 		reads = append(reads, bitrix.RecordsOf(bitrix.Entity(e)).UserFields().Named("uf_"+e, fieldName))
 	}
@@ -86,6 +87,9 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 		return fmt.Errorf("read portal setup: %w", err)
 	}
 	for _, name := range res.Failed() {
+		if name == "robots" { // without bizproc, set up without the robot
+			continue
+		}
 		return fmt.Errorf("read portal setup: %s: %w", name, res.Err(name))
 	}
 	var info bitrix.AppInfo
@@ -99,7 +103,12 @@ func (w *Worker) setup(ctx context.Context, sp SetupPayload) error {
 	if err != nil {
 		return err
 	}
-	if err := w.bind(ctx, b, writes); err != nil {
+	if robot, err := w.robotMissing(ctx, memberID, res); err != nil {
+		return err
+	} else if robot != nil {
+		writes = append(writes, *robot)
+	}
+	if err := w.bind(ctx, memberID, b, writes); err != nil {
 		return err
 	}
 
@@ -179,7 +188,7 @@ func (w *Worker) segmentField() map[string]any {
 
 // bind runs setup's writes; an event bound meanwhile (by another setup
 // run) is done.
-func (w *Worker) bind(ctx context.Context, b *bitrix.PortalClient, writes []bitrix.Command) error {
+func (w *Worker) bind(ctx context.Context, memberID string, b *bitrix.PortalClient, writes []bitrix.Command) error {
 	if len(writes) == 0 {
 		return nil
 	}
@@ -190,6 +199,10 @@ func (w *Worker) bind(ctx context.Context, b *bitrix.PortalClient, writes []bitr
 	for _, name := range wres.Failed() {
 		err := wres.Err(name)
 		if strings.HasPrefix(name, "bind_") && hasCode(err, "ERROR_HANDLER_ALREADY_EXIST") {
+			continue
+		}
+		if name == "robot" { // the robot is extra: the rest of the setup stands
+			w.robotRefused(ctx, memberID, err)
 			continue
 		}
 		return fmt.Errorf("%s: %w", name, err)

@@ -31,6 +31,7 @@ type Worker struct {
 	Redis      redis.UniversalClient // pending markers of queued changes
 	Queue      *Queue                // where periodic work fans out to
 	Uninstall  Uninstaller           // checks uninstall events and purges; nil: such tasks are dropped
+	Actions    ActionSender          // sends triggers, timeline entries, notifications; nil: none
 	Clock      func() time.Time
 }
 
@@ -74,6 +75,8 @@ func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeSetup, w.handleSetup)
 	mux.HandleFunc(TypeCRMChanges, w.handleChanges)
 	mux.HandleFunc(TypeBackfill, w.handleBackfill)
+	mux.HandleFunc(TypeActions, w.handleActions)
+	mux.HandleFunc(TypeRobot, w.handleRobot)
 	mux.HandleFunc(TypeNightly, w.handleNightly)
 	mux.HandleFunc(TypeReconcile, w.handleReconcile)
 	mux.HandleFunc(TypeKeepAlive, w.handleKeepAlive)
@@ -160,7 +163,9 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 		}
 		defer unlock()
 	}
-	return w.Changes.Apply(ctx, engine.Change{MemberID: c.MemberID, Entity: c.Entity, IDs: c.IDs, Deleted: c.Deleted})
+	err := w.Changes.Apply(ctx, engine.Change{MemberID: c.MemberID, Entity: c.Entity, IDs: c.IDs, Deleted: c.Deleted})
+	w.kickActions(ctx, c.MemberID) // what landed set things off, even if a later part failed
+	return err
 }
 
 // wrapReauth turns a dead-token error into a revoked task (the portal is

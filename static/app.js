@@ -24,6 +24,12 @@
       type: 'Set type', keepType: '— don\'t change —', newType: 'New type…', typeCode: 'Code', typeName: 'Name',
       add: 'Add', cancel: 'Cancel', typeAdded: 'Type {t} added.',
       label: 'Write the segment name into the “Segment” field',
+      onTrigger: 'Fire the automation trigger “Segmentor: entered {s}”', onTriggerClient: 'Fire the trigger “Segmentor: entered {s}” for the client\'s deals',
+      triggerHint: 'Use it in a pipeline stage\'s automation rules: CRM › Deals › Automation rules › Triggers › Application triggers.',
+      onNotify: 'Notify the responsible person (at most once a day per record)',
+      onTimeline: 'Write each change of segment on the record\'s timeline',
+      onBackfill: 'Also when the whole base is recomputed (triggers, timeline, notifications)',
+      noImScope: 'Notifications are not sent: Segmentor was installed without the permission to send them (“im”). Reinstall the app and allow it; everything else works.',
       movePipeline: 'Move deals to a pipeline', pipeline: 'Pipeline', stage: 'Stage', apply: 'Which deals',
       apply_new_only: 'New deals only', apply_first_stage: 'Deals still in the first stage', apply_always: 'All open deals',
       save: 'Save', check: 'Check', saving: 'Saving…', dryrun: 'Dry run', recompute: 'Recompute',
@@ -74,6 +80,12 @@
       type: 'Установить тип', keepType: '— не менять —', newType: 'Новый тип…', typeCode: 'Код', typeName: 'Название',
       add: 'Добавить', cancel: 'Отмена', typeAdded: 'Тип {t} добавлен.',
       label: 'Записывать название сегмента в поле «Сегмент»',
+      onTrigger: 'Запускать триггер «Segmentor: попала в сегмент {s}»', onTriggerClient: 'Запускать триггер «Segmentor: попала в сегмент {s}» для сделок клиента',
+      triggerHint: 'Используйте его в роботах и триггерах стадии: CRM › Сделки › Роботы › Триггеры › Триггеры приложений.',
+      onNotify: 'Уведомлять ответственного (не чаще раза в день на запись)',
+      onTimeline: 'Записывать каждую смену сегмента в ленту записи',
+      onBackfill: 'Также при пересчёте всей базы (триггеры, лента, уведомления)',
+      noImScope: 'Уведомления не отправляются: Segmentor установлен без права их отправлять («im»). Переустановите приложение и разрешите его; остальное работает.',
       movePipeline: 'Переносить сделки в воронку', pipeline: 'Воронка', stage: 'Стадия', apply: 'Какие сделки',
       apply_new_only: 'Только новые сделки', apply_first_stage: 'Сделки на первой стадии', apply_always: 'Все открытые сделки',
       save: 'Сохранить', check: 'Проверить', saving: 'Сохраняем…', dryrun: 'Пробный прогон', recompute: 'Пересчитать',
@@ -235,7 +247,9 @@
       uid: uid(), key: s.key || '', name: s.name || '', color: s.color || '',
       when: withWhen ? (s.when ? asGroup(fromCond(s.when)) : newGroup('all')) : null,
       set: { type: set.type || '', label: !!set.label, pipeline: set.pipeline ? {
-        category_id: set.pipeline.category_id, stage_id: set.pipeline.stage_id || '', apply: set.pipeline.apply || 'new_only' } : null }
+        category_id: set.pipeline.category_id, stage_id: set.pipeline.stage_id || '', apply: set.pipeline.apply || 'new_only' } : null },
+      // null: the default (a deal segment fires its trigger, a client's does not)
+      onEntry: { trigger: s.on_entry && typeof s.on_entry.trigger === 'boolean' ? s.on_entry.trigger : null, notify: !!(s.on_entry && s.on_entry.notify) }
     };
   }
 
@@ -245,7 +259,8 @@
       if (ENTITIES.indexOf(sc.entity) < 0) return;
       state.schemes[sc.entity] = {
         segments: (sc.segments || []).map(function (s) { return fromSegment(s, true); }),
-        otherwise: sc.otherwise ? fromSegment(sc.otherwise, false) : null
+        otherwise: sc.otherwise ? fromSegment(sc.otherwise, false) : null,
+        timeline: sc.timeline !== false, backfillActions: !!sc.backfill_actions
       };
     });
   }
@@ -288,6 +303,10 @@
       set.pipeline = { category_id: Number(s.set.pipeline.category_id), stage_id: s.set.pipeline.stage_id, apply: s.set.pipeline.apply };
     }
     out.set = set;
+    var on = {};
+    if (s.onEntry && s.onEntry.trigger !== null && s.onEntry.trigger !== (entity === 'deal')) on.trigger = s.onEntry.trigger;
+    if (s.onEntry && s.onEntry.notify) on.notify = true;
+    if (Object.keys(on).length) out.on_entry = on;
     return out;
   }
 
@@ -302,6 +321,8 @@
       sc.path = path;
       var o = { entity: e, segments: sc.segments.map(function (s, i) { return toSegment(s, path + '.segments[' + i + ']', e); }) };
       if (sc.otherwise) o.otherwise = toSegment(sc.otherwise, path + '.otherwise', e);
+      if (sc.timeline === false) o.timeline = false;
+      if (sc.backfillActions) o.backfill_actions = true;
       schemes.push(o);
     });
     return { schemes: schemes };
@@ -429,7 +450,17 @@
     if (sc.otherwise) box.appendChild(renderSegment(e, sc, sc.otherwise, -1));
     else box.appendChild(h('div', { 'class': 'rest', id: 'rest-' + e, 'data-entity': e, 'data-index': 'rest' },
       S.swatch('#d5dade'), h('span', null, t('rest')), h('span', { 'class': 'seg-count' }), h('div', { 'class': 'seg-samples' })));
+    box.appendChild(h('div', { 'class': 'row scheme-acts' },
+      h('label', { 'class': 'check' }, h('input', { type: 'checkbox', id: 'timeline-' + e, checked: sc.timeline !== false, disabled: ro(),
+        onchange: function (ev) { sc.timeline = ev.target.checked; changed(false); } }), t('onTimeline')),
+      h('label', { 'class': 'check' }, h('input', { type: 'checkbox', id: 'backfill-acts-' + e, checked: !!sc.backfillActions, disabled: ro(),
+        onchange: function (ev) { sc.backfillActions = ev.target.checked; changed(false); } }), t('onBackfill'))));
+    if ((state.missingScopes || []).indexOf('im') >= 0 && schemeNotifies(sc)) box.appendChild(h('p', { 'class': 'warn', id: 'scope-im' }, t('noImScope')));
     return box;
+  }
+
+  function schemeNotifies(sc) {
+    return sc.segments.concat(sc.otherwise ? [sc.otherwise] : []).some(function (s) { return s.onEntry && s.onEntry.notify; });
   }
 
   function newSegment(i) {
@@ -620,6 +651,16 @@
     box.appendChild(row);
     if (state.typeForm === s.uid) box.appendChild(renderTypeForm(e, s));
     if (e === 'deal') box.appendChild(renderPipeline(s));
+    // What entering the segment sets off: the automation trigger (on by
+    // default for deals; for a client it fires for the client's deals)
+    // and a notification to the responsible user.
+    var on = s.onEntry || (s.onEntry = { trigger: null, notify: false });
+    var fires = on.trigger === null ? e === 'deal' : on.trigger;
+    box.appendChild(h('div', { 'class': 'row', 'data-path': s.path + '.on_entry' },
+      h('label', { 'class': 'check', title: t('triggerHint') }, h('input', { type: 'checkbox', 'class': 'on-trigger', id: s.uid + '-trigger', checked: fires, disabled: ro(),
+        onchange: function (ev) { on.trigger = ev.target.checked; changed(false); } }), t(e === 'deal' ? 'onTrigger' : 'onTriggerClient', { s: s.name || s.key })),
+      h('label', { 'class': 'check' }, h('input', { type: 'checkbox', 'class': 'on-notify', id: s.uid + '-notify', checked: on.notify, disabled: ro(),
+        onchange: function (ev) { on.notify = ev.target.checked; changed((state.missingScopes || []).indexOf('im') >= 0); } }), t('onNotify'))));
     return box;
   }
 
@@ -1229,6 +1270,7 @@
     if (rs[0].status !== 200 || rs[1].status !== 200) { S.fatal(S.message(rs[0].status !== 200 ? rs[0] : rs[1])); return; }
     state.version = rs[0].data.version;
     state.ref = rs[1].data;
+    state.missingScopes = rs[1].data.missing_scopes || [];
     load(rs[0].data.config || { schemes: [] });
     rememberSavedFields();
     for (var i = 0; i < ENTITIES.length; i++) { if (state.schemes[ENTITIES[i]]) { state.tab = ENTITIES[i]; break; } }

@@ -21,6 +21,18 @@ const (
 	factRFMM
 	factRFM
 	factClientSegment
+	// Engagement facts (engagement.go), of every record type; keep them
+	// together: isActivityFact reads the range.
+	factActivities
+	factCalls
+	factEmails
+	factMeetings
+	factTasks
+	factInboundActivities
+	factOutboundActivities
+	factDaysSinceLastActivity
+	factDaysSinceLastInbound
+	factOpenActivities
 )
 
 // Window says whether a fact takes window_days.
@@ -57,7 +69,7 @@ type factSpec struct {
 	name   string
 	typ    valueType
 	window Window
-	deal   bool // a deal fact; otherwise a contact/company fact (field: is both)
+	deal   bool // a deal fact; otherwise a contact/company fact (field: and engagement facts are both)
 }
 
 // FieldPrefix starts a fact that reads a record's field: "field:SOURCE_ID".
@@ -86,6 +98,16 @@ var factSpecs = []factSpec{
 	{factRFMM, "rfm_m", typeNumber, WindowOptional, false},
 	{factRFM, "rfm", typeText, WindowOptional, false},
 	{factClientSegment, "client_segment", typeText, WindowNone, true},
+	{factActivities, "activities", typeNumber, WindowOptional, false},
+	{factCalls, "calls", typeNumber, WindowOptional, false},
+	{factEmails, "emails", typeNumber, WindowOptional, false},
+	{factMeetings, "meetings", typeNumber, WindowOptional, false},
+	{factTasks, "tasks", typeNumber, WindowOptional, false},
+	{factInboundActivities, "inbound_activities", typeNumber, WindowOptional, false},
+	{factOutboundActivities, "outbound_activities", typeNumber, WindowOptional, false},
+	{factDaysSinceLastActivity, "days_since_last_activity", typeNumber, WindowNone, false},
+	{factDaysSinceLastInbound, "days_since_last_inbound", typeNumber, WindowNone, false},
+	{factOpenActivities, "open_activities", typeNumber, WindowNone, false},
 }
 
 var fieldSpec = factSpec{factField, FieldPrefix + "NAME", typeField, WindowNone, false}
@@ -105,7 +127,7 @@ func lookupFact(name string) (spec factSpec, field string, ok bool) {
 }
 
 func (s factSpec) forEntity(e Entity) bool {
-	return s.id == factField || s.deal == (e == EntityDeal)
+	return s.id == factField || s.id.isActivityFact() || s.deal == (e == EntityDeal)
 }
 
 func (s factSpec) ops() []Op {

@@ -89,12 +89,21 @@ type Segment struct {
 }
 
 // OnEntry is what a record's entry into the segment sets off besides the
-// writes: the portal's automation trigger "Entered segment" (deals only:
-// Bitrix24 has automation rules for deals, not for contacts or companies;
-// on unless turned off), and a notification to the responsible user.
+// writes: the portal's automation trigger "Entered segment" and a
+// notification to the responsible user. Automation rules live on deals, so
+// a deal segment fires its trigger unless told not to; a contact or
+// company segment only when asked (Bitrix24 then fires it for the deals
+// linked to the client, crm-automation-trigger-execute.md).
 type OnEntry struct {
 	Trigger *bool `json:"trigger,omitempty"`
 	Notify  bool  `json:"notify,omitempty"`
+}
+
+func (o OnEntry) firesTrigger(e Entity) bool {
+	if o.Trigger != nil {
+		return *o.Trigger
+	}
+	return e == EntityDeal
 }
 
 // Acts is what a record's entry into its segment sets off (Result.Acts).

@@ -30,6 +30,12 @@ func TestEveryFactIsTested(t *testing.T) {
 	for _, c := range dealFactCases() {
 		note(c.fact, c.want)
 	}
+	for _, c := range activityFactCases() {
+		note(c.fact, c.want)
+	}
+	for _, c := range dealActivityCases() {
+		note(c.fact, c.want)
+	}
 	for _, c := range rfmFactCases {
 		note(c.fact, text("x")) // TestRFMBuilderAndFacts checks scores 0 to 5
 	}

@@ -34,6 +34,7 @@ type Deal struct {
 	TypeID          string
 	ProductSections []int // catalog sections of its product rows
 	Fields          map[string]string
+	Activities      []Activity // on its timeline (engagement.go)
 }
 
 // Client is the mirror row of a contact or company.
@@ -42,6 +43,9 @@ type Client struct {
 	Entity Entity // EntityContact or EntityCompany
 	TypeID string // TYPE_ID of a contact, COMPANY_TYPE of a company
 	Fields map[string]string
+	// Activities are those on its own timeline; its deals' count too
+	// (engagement.go).
+	Activities []Activity
 }
 
 // Rates converts deal amounts to the portal's base currency, as
@@ -267,6 +271,9 @@ func (f *ClientFacts) value(l *leaf) Value {
 	case factRFMR, factRFMF, factRFMM, factRFM:
 		return f.rfm(l.fact, l.window)
 	}
+	if l.fact.isActivityFact() {
+		return clientEngagement(l, f.env.Now, f.client.Activities, f.deals)
+	}
 	return Value{}
 }
 
@@ -350,11 +357,19 @@ type SegmentLookup func(entity Entity, id int64) string
 type DealFacts struct {
 	deal   *Deal
 	lookup SegmentLookup
+	now    time.Time // engagement facts count back from it (At)
 }
 
 // NewDealFacts returns deal facts that read client segments through lookup.
 func NewDealFacts(lookup SegmentLookup) *DealFacts {
 	return &DealFacts{lookup: lookup}
+}
+
+// At sets the time the deal's engagement facts count back from (without
+// it they have no value), and returns f.
+func (f *DealFacts) At(now time.Time) *DealFacts {
+	f.now = now
+	return f
 }
 
 // Reset points f at another deal.
@@ -385,6 +400,9 @@ func (f *DealFacts) value(l *leaf) Value {
 			return text(strconv.FormatInt(d.CompanyID, 10))
 		}
 		return fieldValue(d.Fields, l.field)
+	}
+	if l.fact.isActivityFact() && !f.now.IsZero() {
+		return dealEngagement(l, f.now, d.Activities)
 	}
 	return Value{}
 }

@@ -228,10 +228,7 @@ func (c *compiler) segmentAt(path string, s *Segment, i int, otherwise bool, key
 		c.add(at(path, "color"), CodeBadColor, s.Color)
 	}
 	out := compiledSegment{key: s.Key, name: s.Name, color: s.Color, set: s.Set,
-		acts: Acts{Trigger: c.entity == EntityDeal && (s.OnEntry.Trigger == nil || *s.OnEntry.Trigger), Notify: s.OnEntry.Notify}}
-	if t := s.OnEntry.Trigger; t != nil && *t && c.entity != "" && c.entity != EntityDeal {
-		c.add(at(at(path, "on_entry"), "trigger"), CodeTriggerNotDeal)
-	}
+		acts: Acts{Trigger: s.OnEntry.firesTrigger(c.entity), Notify: s.OnEntry.Notify}}
 	if t := s.Set.Pipeline; t != nil {
 		target := *t // the rules must not change when the caller's config does
 		out.set.Pipeline = &target

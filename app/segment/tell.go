@@ -395,7 +395,7 @@ func (t *Teller) wantOne(e Entity, c Check, v any) string {
 		switch c.Fact {
 		case "won_amount", "avg_won_amount":
 			return t.money(n)
-		case "days_since_last_won", "days_since_first_won":
+		case "days_since_last_won", "days_since_first_won", "days_since_last_activity", "days_since_last_inbound":
 			return t.days(n)
 		case "growth":
 			return fmt.Sprintf(t.lang.say(phTimes), formatAmount(n, t.lang))
@@ -426,6 +426,14 @@ func (t *Teller) value(e Entity, c Check, v Value) string {
 			return t.lang.say(phNoPurchases)
 		}
 		return t.days(math.Round(v.Num))
+	case "days_since_last_activity", "days_since_last_inbound":
+		switch {
+		case v.Kind == KindNumber:
+			return t.days(math.Round(v.Num))
+		case c.Fact == "days_since_last_inbound":
+			return t.lang.say(phNoInbound)
+		}
+		return t.lang.say(phNoActivities)
 	case "rfm_r", "rfm_f", "rfm_m":
 		if v.Kind != KindNumber {
 			return noValue

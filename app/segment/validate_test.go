@@ -201,8 +201,7 @@ func TestValidateConditions(t *testing.T) {
 		// Outputs.
 		{"unknown type to set", EntityContact, `{"fact": "won_count", "op": ">", "value": 1}`, `{"type": "GOLD"}`,
 			[]Problem{{Path: "schemes[1].segments[0].set.type", Code: CodeUnknownType, Args: []string{"GOLD", "Client, VIP"}}}},
-		{"a trigger asked for on a contact segment", EntityContact, `{"fact": "won_count", "op": ">", "value": 1}`, `{}, "on_entry": {"trigger": true, "notify": true}`,
-			[]Problem{{Path: "schemes[1].segments[0].on_entry.trigger", Code: CodeTriggerNotDeal}}},
+		{"a trigger asked for on a contact segment fires for its deals", EntityContact, `{"fact": "won_count", "op": ">", "value": 1}`, `{}, "on_entry": {"trigger": true, "notify": true}`, nil},
 		{"pipeline on a contact", EntityContact, `{"fact": "won_count", "op": ">", "value": 1}`, `{"pipeline": {"category_id": 3, "stage_id": "C3:NEW", "apply": "always"}}`,
 			[]Problem{{Path: "schemes[1].segments[0].set.pipeline", Code: CodePipeNotDeal}}},
 		{"unknown pipeline to set", EntityDeal, `{"fact": "field:TITLE", "op": "not_empty"}`, `{"pipeline": {"category_id": 7, "stage_id": "C7:NEW", "apply": "always"}}`,
@@ -354,8 +353,8 @@ func TestCatalog(t *testing.T) {
 	for _, f := range cat {
 		byName[f.Name] = f
 	}
-	if len(byName) != 15 {
-		t.Errorf("catalog has %d facts, want 15", len(byName))
+	if len(byName) != 25 {
+		t.Errorf("catalog has %d facts, want 25", len(byName))
 	}
 	want := FactInfo{Name: "client_segment", Kind: KindText, Window: WindowNone, Entities: []Entity{EntityDeal},
 		Ops: []Op{OpEq, OpNe, OpIn, OpNotIn, OpContains, OpEmpty, OpNotEmpty}}

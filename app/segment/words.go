@@ -1,5 +1,7 @@
 package segment
 
+import "strings"
+
 // Words are the labels a person reads for the parts of a condition: the
 // settings page's editor shows them (GET /api/v1/reference hands them to
 // it) and every explanation and problem message is written with them, so
@@ -20,6 +22,11 @@ var words = map[Lang]Words{
 			"growth": "Revenue growth (× previous period)", "rfm_r": "RFM recency (1–5)",
 			"rfm_f": "RFM frequency (1–5)", "rfm_m": "RFM monetary (1–5)", "rfm": "RFM code",
 			"client_segment": "Segment of the deal's client",
+
+			"days_since_last_activity": "Days since last activity", "activities": "Activities (calls, e-mails, meetings, tasks)",
+			"calls": "Calls", "emails": "E-mails", "meetings": "Meetings", "tasks": "Tasks",
+			"inbound_activities": "Inbound calls and e-mails", "outbound_activities": "Outbound calls and e-mails",
+			"days_since_last_inbound": "Days since last inbound call or e-mail", "open_activities": "Open activities",
 		},
 		Ops: map[Op]string{
 			OpEq: "equals", OpNe: "does not equal", OpLt: "less than", OpLe: "at most", OpGt: "more than", OpGe: "at least",
@@ -36,6 +43,11 @@ var words = map[Lang]Words{
 			"growth": "Рост выручки (× к прошлому периоду)", "rfm_r": "RFM давность (1–5)",
 			"rfm_f": "RFM частота (1–5)", "rfm_m": "RFM деньги (1–5)", "rfm": "RFM код",
 			"client_segment": "Сегмент клиента сделки",
+
+			"days_since_last_activity": "Дней с последнего дела", "activities": "Дел (звонков, писем, встреч, задач)",
+			"calls": "Звонков", "emails": "Писем", "meetings": "Встреч", "tasks": "Задач",
+			"inbound_activities": "Входящих звонков и писем", "outbound_activities": "Исходящих звонков и писем",
+			"days_since_last_inbound": "Дней с последнего входящего звонка или письма", "open_activities": "Открытых дел",
 		},
 		Ops: map[Op]string{
 			OpEq: "равно", OpNe: "не равно", OpLt: "меньше", OpLe: "не больше", OpGt: "больше", OpGe: "не меньше",
@@ -76,6 +88,8 @@ const (
 	phNotChecked
 	phMore
 	phTimes
+	phNoActivities
+	phNoInbound
 )
 
 var phrases = map[Lang]map[phrase]string{
@@ -84,14 +98,14 @@ var phrases = map[Lang]map[phrase]string{
 		phOutOf5: "%s of 5", phNoPurchases: "no purchases", phFromNothing: "up from nothing", phAnd: "and",
 		phNoneApplies: "None of the segments above applies.", phNoSegment: "No segment's conditions hold.",
 		phNearest: "Nearest", phNotChecked: "not checked: an earlier condition decided", phMore: "and %s more",
-		phTimes: "×%s",
+		phTimes: "×%s", phNoActivities: "no activities", phNoInbound: "no inbound calls or e-mails",
 	},
 	RU: {
 		phNoValue: "нет значения", phNeeds: "нужно", phNot: "не", phLastDays: "за последние %s дн.", phDays: "%s дн.",
 		phOutOf5: "%s из 5", phNoPurchases: "покупок нет", phFromNothing: "рост с нуля", phAnd: "и",
 		phNoneApplies: "Ни один из сегментов выше не подходит.", phNoSegment: "Условия ни одного сегмента не выполняются.",
 		phNearest: "Ближе всего", phNotChecked: "не проверялось: решило предыдущее условие", phMore: "и ещё %s",
-		phTimes: "×%s",
+		phTimes: "×%s", phNoActivities: "дел нет", phNoInbound: "входящих звонков и писем нет",
 	},
 }
 
@@ -106,6 +120,17 @@ func (lang Lang) say(p phrase) string {
 func (lang Lang) known() Lang {
 	if _, ok := words[lang]; ok {
 		return lang
+	}
+	return EN
+}
+
+// ParseLang is the language Segmentor speaks for a Bitrix24 language code
+// (a portal's or a user's LANG): Russian for ru, ua, by and kz, else
+// English.
+func ParseLang(code string) Lang {
+	switch strings.ToLower(code) {
+	case "ru", "ua", "by", "kz":
+		return RU
 	}
 	return EN
 }

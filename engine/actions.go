@@ -1,0 +1,350 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"segmentor/app"
+	"segmentor/app/segment"
+	"segmentor/bitrix"
+)
+
+// TriggerCode is the automation trigger of a deal segment: admins pick
+// "Segmentor: entered VIP" in a stage's automation rules.
+func TriggerCode(key string) string { return "segmentor_" + key }
+
+// ActionStats is what one SendActions did.
+type ActionStats struct {
+	Triggers, Timeline, Notified int // commands that ran
+	Requests                     int // batch requests sent
+	Skipped                      int // actions or commands dropped (scope missing, once a day, refused)
+}
+
+// SendActions sends a portal's queued actions (app.Action, queued as the
+// writes that caused them land): each record's automation trigger, its
+// timeline entry and its responsible user's notification, up to 50
+// commands a batch through the portal's shared request budget. A batch
+// answered is taken off the outbox; one lost in transit is sent again (a
+// timeline entry may then appear twice; the notification's once-a-day mark
+// and the trigger's start conditions bound the rest). Commands Bitrix24
+// refuses are dropped, so one bad record cannot block the outbox; a scope
+// the portal did not grant is remembered (app.Store.NoteMissingScope) and
+// its commands skipped.
+func (c *Classifier) SendActions(ctx context.Context, memberID string) (ActionStats, error) {
+	var st ActionStats
+	pr, err := c.rulesFor(ctx, memberID)
+	if err != nil || pr == nil {
+		return st, err
+	}
+	portal, err := c.Store.Portal(ctx, memberID)
+	if err != nil {
+		return st, err
+	}
+	dir, err := c.Store.Directory(ctx, memberID)
+	if err != nil {
+		return st, err
+	}
+	lang := segment.ParseLang(portal.Lang)
+	s := &actionSender{c: c, memberID: memberID, portal: portal, pr: pr, lang: lang,
+		teller: segment.NewTeller(lang, dir.Names(&pr.cfg)), p: c.Bitrix.Portal(memberID)}
+	if s.missing, err = c.Store.MissingScopes(ctx, memberID); err != nil {
+		return st, err
+	}
+	for {
+		actions, err := c.Store.Actions(ctx, memberID, bitrix.MaxBatch)
+		if err != nil || len(actions) == 0 {
+			return st, err
+		}
+		if err := s.ensureTriggers(ctx, actions, &st); err != nil {
+			return st, err
+		}
+		n, err := s.send(ctx, actions, &st)
+		if err != nil {
+			return st, err
+		}
+		if err := c.Store.DropActions(ctx, memberID, n); err != nil {
+			return st, err
+		}
+	}
+}
+
+type actionSender struct {
+	c        *Classifier
+	memberID string
+	portal   *app.Portal
+	pr       *portalRules
+	lang     segment.Lang
+	teller   *segment.Teller
+	p        *bitrix.PortalClient
+	missing  []string // scopes the portal did not grant
+	titles   map[app.ClientRef]string
+}
+
+// send builds one batch from the oldest actions (as many as fit in 50
+// commands) and sends it; it answers how many actions it consumed.
+func (s *actionSender) send(ctx context.Context, actions []app.Action, st *ActionStats) (int, error) {
+	var cmds []bitrix.Command
+	kinds := map[string]string{} // command name → trigger, timeline, notify
+	used := 0
+	for i, a := range actions {
+		mine, err := s.commands(ctx, i, a, st)
+		if err != nil {
+			return 0, err
+		}
+		if len(cmds)+len(mine) > bitrix.MaxBatch {
+			break
+		}
+		for _, cmd := range mine {
+			kinds[cmd.Name] = strings.SplitN(cmd.Name, "_", 2)[0]
+		}
+		cmds = append(cmds, mine...)
+		used = i + 1
+	}
+	if len(cmds) == 0 {
+		return used, nil
+	}
+	res, _, err := s.p.Batch(ctx, cmds, false)
+	st.Requests++
+	if err != nil {
+		return 0, fmt.Errorf("actions of %s: %w", s.memberID, err)
+	}
+	for _, cmd := range cmds {
+		err := res.Err(cmd.Name)
+		var ae *bitrix.APIError
+		switch {
+		case err == nil:
+			switch kinds[cmd.Name] {
+			case "t":
+				st.Triggers++
+			case "l":
+				st.Timeline++
+			case "n":
+				st.Notified++
+			}
+		case errors.As(err, &ae) && ae.HasCode("insufficient_scope"):
+			scope := map[string]string{"t": "crm", "l": "crm", "n": "im"}[kinds[cmd.Name]]
+			if !slices.Contains(s.missing, scope) {
+				s.missing = append(s.missing, scope)
+				if err := s.c.Store.NoteMissingScope(ctx, s.memberID, scope); err != nil {
+					return 0, err
+				}
+			}
+			st.Skipped++
+		default:
+			st.Skipped++
+			s.c.log().Warn("action refused", "portal", s.memberID, "command", cmd.Method, "error", err)
+		}
+	}
+	return used, nil
+}
+
+// commands are one action's REST commands, named t_, l_, n_ by kind.
+func (s *actionSender) commands(ctx context.Context, i int, a app.Action, st *ActionStats) ([]bitrix.Command, error) {
+	var out []bitrix.Command
+	e := segment.Entity(a.Entity)
+	typeID := bitrix.Entity(a.Entity).TypeID()
+	n := strconv.Itoa(i)
+	if a.Trigger && e == segment.EntityDeal {
+		out = append(out, bitrix.Automation.Execute("t_"+n, TriggerCode(a.Segment), typeID, a.ID))
+	}
+	if a.Timeline {
+		title, text := s.timelineText(e, a)
+		out = append(out, bitrix.Timeline.LogMessage("l_"+n, typeID, a.ID, title, text, "info"))
+	}
+	if a.Notify > 0 {
+		switch ok, err := s.c.Store.NotifyOnce(ctx, s.memberID, a.Entity, a.ID); {
+		case err != nil:
+			return nil, err
+		case !ok || slices.Contains(s.missing, "im"):
+			st.Skipped++
+		default:
+			msg, err := s.notification(ctx, e, a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, bitrix.Notify.System("n_"+n, int64(a.Notify), msg, "segmentor|"+a.Entity+"|"+strconv.FormatInt(a.ID, 10)))
+		}
+	}
+	return out, nil
+}
+
+// timelineText is the entry a change leaves on the record's timeline, in
+// the portal's language: "Segment: Loyal → VIP", and why.
+func (s *actionSender) timelineText(e segment.Entity, a app.Action) (title, text string) {
+	from := s.teller.SegmentName(e, a.From)
+	if a.From == "" {
+		from = pick(s.lang, "no segment", "без сегмента")
+	}
+	title = pick(s.lang, "Segment: ", "Сегмент: ") + from + " → " + s.teller.SegmentName(e, a.Segment)
+	if a.Reason != nil {
+		told := s.teller.Reason(e, *a.Reason)
+		lines := told.Lines
+		if len(lines) == 0 || told.Summary != lines[0] {
+			lines = append([]string{told.Summary}, lines...)
+		}
+		text = strings.Join(lines, "\n")
+	}
+	if text == "" { // the page requires a text
+		text = title
+	}
+	return title, text
+}
+
+// notification tells the responsible user that their record entered the
+// segment, with a link to its card.
+func (s *actionSender) notification(ctx context.Context, e segment.Entity, a app.Action) (string, error) {
+	title, err := s.title(ctx, e, a.ID)
+	if err != nil {
+		return "", err
+	}
+	link := "[URL=" + s.portal.RecordURL(a.Entity, a.ID) + "]" + title + "[/URL]"
+	msg := fmt.Sprintf(pick(s.lang, "%s entered the segment “%s”.", "%s теперь в сегменте «%s»."), link, s.teller.SegmentName(e, a.Segment))
+	if a.Reason != nil {
+		msg += " " + s.teller.Reason(e, *a.Reason).Summary
+	}
+	return msg, nil
+}
+
+func (s *actionSender) title(ctx context.Context, e segment.Entity, id int64) (string, error) {
+	fallback := "#" + strconv.FormatInt(id, 10)
+	if e == segment.EntityDeal {
+		rows, err := s.c.Mirror.Deals(ctx, s.memberID, []int64{id})
+		if err != nil || rows[id] == nil || rows[id].Title == "" {
+			return fallback, err
+		}
+		return rows[id].Title, nil
+	}
+	rows, err := s.c.Mirror.Clients(ctx, s.memberID, e, []int64{id})
+	if err != nil || rows[id] == nil || rows[id].Title == "" {
+		return fallback, err
+	}
+	return rows[id].Title, nil
+}
+
+// ensureTriggers registers the triggers the actions fire that the portal
+// does not have yet (one request, only when the rules gained a segment),
+// named in the portal's language.
+func (s *actionSender) ensureTriggers(ctx context.Context, actions []app.Action, st *ActionStats) error {
+	want := map[string]string{}
+	for _, a := range actions {
+		if a.Trigger && a.Entity == string(segment.EntityDeal) {
+			name := s.teller.SegmentName(segment.EntityDeal, a.Segment)
+			want[TriggerCode(a.Segment)] = pick(s.lang, "Segmentor: entered ", "Segmentor: попала в сегмент ") + name
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	have, err := s.c.Store.Triggers(ctx, s.memberID)
+	if err != nil {
+		return err
+	}
+	var cmds []bitrix.Command
+	for code, name := range want {
+		if have[code] != name {
+			cmds = append(cmds, bitrix.Automation.AddTrigger(code, code, name))
+		}
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	slices.SortFunc(cmds, func(a, b bitrix.Command) int { return strings.Compare(a.Name, b.Name) })
+	res, _, err := s.p.Batch(ctx, cmds, false)
+	st.Requests++
+	if err != nil {
+		return fmt.Errorf("triggers of %s: %w", s.memberID, err)
+	}
+	added := map[string]string{}
+	for _, cmd := range cmds {
+		err := res.Err(cmd.Name)
+		var ae *bitrix.APIError
+		// A trigger the portal has already (added before a reinstall, or
+		// its name changed) is there: executing it works.
+		if err == nil || errors.As(err, &ae) && !ae.HasCode("insufficient_scope", "ACCESS_DENIED") {
+			added[cmd.Name] = want[cmd.Name]
+		}
+	}
+	return s.c.Store.SetTriggers(ctx, s.memberID, added)
+}
+
+func pick(lang segment.Lang, en, ru string) string {
+	if lang == segment.RU {
+		return ru
+	}
+	return en
+}
+
+// RobotCode is the robot "Segmentor: classify" that workflows and a
+// stage's automation rules call on a deal.
+const RobotCode = "segmentor_classify"
+
+// RobotReturns are the values the robot returns to the workflow.
+var RobotReturns = []string{"segment_key", "segment_name", "why"}
+
+// AnswerRobot answers a robot call: the deal is read again and classified
+// now (its writes made as for any live change), and the workflow gets its
+// segment's key and name and why, in the portal's language, through
+// bizproc.event.send with the call's event token. A deal the rules have
+// no scheme for, or a document that is not a deal, gets empty values.
+func (c *Classifier) AnswerRobot(ctx context.Context, memberID string, dealID int64, eventToken string) error {
+	values := map[string]any{"segment_key": "", "segment_name": "", "why": ""}
+	pr, err := c.rulesFor(ctx, memberID)
+	if err != nil {
+		return err
+	}
+	if pr != nil && dealID > 0 && pr.rules.Has(segment.EntityDeal) {
+		if err := c.Apply(ctx, Change{MemberID: memberID, Entity: string(segment.EntityDeal), IDs: []int64{dealID}}); err != nil {
+			return err
+		}
+		res, err := c.dealResult(ctx, memberID, pr, dealID)
+		if err != nil {
+			return err
+		}
+		if res != nil {
+			portal, err := c.Store.Portal(ctx, memberID)
+			if err != nil {
+				return err
+			}
+			dir, err := c.Store.Directory(ctx, memberID)
+			if err != nil {
+				return err
+			}
+			told := segment.NewTeller(segment.ParseLang(portal.Lang), dir.Names(&pr.cfg)).Reason(segment.EntityDeal, res.Reason())
+			values["segment_key"], values["segment_name"], values["why"] = res.Key, res.Name, told.Summary
+		}
+	}
+	_, err = c.Bitrix.Portal(memberID).Do(ctx, bitrix.Robots.Reply("reply", eventToken, values, ""), nil)
+	var ae *bitrix.APIError
+	if errors.As(err, &ae) && ae.HasCode("ACCESS_DENIED") {
+		// The token was used or the workflow is gone: nothing waits.
+		c.log().Warn("robot reply refused", "portal", memberID, "deal", dealID, "error", err)
+		return nil
+	}
+	return err
+}
+
+// dealResult classifies a mirrored deal with the saved rules, as a change
+// does; nil when the mirror lacks it (deleted).
+func (c *Classifier) dealResult(ctx context.Context, memberID string, pr *portalRules, id int64) (*segment.Result, error) {
+	rows, err := c.Mirror.Deals(ctx, memberID, []int64{id})
+	if err != nil || rows[id] == nil {
+		return nil, err
+	}
+	lookup, err := c.segmentLookup(ctx, memberID, nil, rows)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.newRun(ctx, memberID, pr)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.classifyDeal(segment.NewDealFacts(lookup), rows[id])
+	if err = planned(err); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
