@@ -262,7 +262,8 @@ func (d *demoRun) seedPortal() {
 		ClientID: "app.segmentor.demo", ClientSecret: hex.EncodeToString(secret),
 		RatePerSecond: demoRate, Burst: demoBurst})
 	d.simStart = time.Now()
-	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2, Users: demoReps})
+	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2, Users: demoReps,
+		Activities: 2 * opts.Deals})
 	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
 	step(fmt.Sprintf("%s contacts, %s companies, %s deals (%s won) in %d pipelines, 4 currencies",
 		thousands(gen.Contacts), thousands(gen.Companies), thousands(gen.Deals), thousands(gen.Won), len(gen.Pipelines)+1))
@@ -396,7 +397,11 @@ func (d *demoRun) configure(ctx context.Context) error {
 // by spend and by the product groups they buy from (catalog sections, read
 // from the trade catalog), and deals of VIP contacts or key accounts moved to the Premium
 // pipeline while they are still in their first stage. %d and %q are the
-// Premium pipeline and its first stage.
+// Premium pipeline and its first stage. Premium deals fire their automation
+// trigger; open deals are also Engaged, Cooling or Silent by their calls,
+// e-mails and meetings (quietly: no trigger, no timeline entry); clients'
+// changes go on their timelines, and a client falling asleep is reported
+// to their manager.
 const demoConfig = `{"schemes": [
  {"entity": "contact", "segments": [
    {"key": "vip", "name": "VIP", "color": "#d4a017",
@@ -410,7 +415,7 @@ const demoConfig = `{"schemes": [
     "set": {"type": "CLIENT", "label": true}},
    {"key": "sleeping", "name": "Sleeping", "color": "#e67e22",
     "when": {"all": [{"fact": "days_since_last_won", "op": "between", "value": [181, 540]}]},
-    "set": {"label": true}},
+    "set": {"label": true}, "on_entry": {"notify": true}},
    {"key": "lost", "name": "Lost", "color": "#7f8c8d",
     "when": {"all": [{"fact": "days_since_last_won", "op": ">", "value": 540}]},
     "set": {"label": true}},
@@ -432,7 +437,17 @@ const demoConfig = `{"schemes": [
  {"entity": "deal", "segments": [
    {"key": "premium", "name": "Premium", "color": "#d4a017",
     "when": {"all": [{"fact": "client_segment", "op": "in", "value": ["vip", "key"]}]},
-    "set": {"type": "COMPLEX", "label": true, "pipeline": {"category_id": %d, "stage_id": %q, "apply": "first_stage"}}}]}
+    "set": {"type": "COMPLEX", "label": true, "pipeline": {"category_id": %d, "stage_id": %q, "apply": "first_stage"}}},
+   {"key": "engaged", "name": "Engaged", "color": "#27ae60",
+    "when": {"all": [{"fact": "field:STAGE_SEMANTIC_ID", "op": "=", "value": "P"},
+      {"any": [{"fact": "inbound_activities", "window_days": 14, "op": ">=", "value": 1}, {"fact": "activities", "window_days": 14, "op": ">=", "value": 2}]}]},
+    "set": {"label": true}, "on_entry": {"trigger": false}},
+   {"key": "cooling", "name": "Cooling", "color": "#f39c12",
+    "when": {"all": [{"fact": "field:STAGE_SEMANTIC_ID", "op": "=", "value": "P"}, {"fact": "days_since_last_activity", "op": "<=", "value": 45}]},
+    "set": {"label": true}, "on_entry": {"trigger": false}},
+   {"key": "silent", "name": "Silent", "color": "#7f8c8d",
+    "when": {"all": [{"fact": "field:STAGE_SEMANTIC_ID", "op": "=", "value": "P"}]}, "set": {"label": true}, "on_entry": {"trigger": false}}],
+  "timeline": false}
 ]}`
 
 // backfill follows the backfill the saved config queued, with a progress bar.

@@ -119,8 +119,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	// users kept working; the app never ran into the portal's limit.
 	patterns := []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^contacts +VIP \d+ · Loyal \d+ · New \d+ · Sleeping \d+ · Lost \d+ · Prospect \d+ · Active \d+$`),
-		regexp.MustCompile(`(?m)^deals +Premium \d+ · \(none\) [\d,]+ · pipeline "Premium" holds \d+$`),
+		regexp.MustCompile(`(?m)^deals +Premium \d+ · Engaged \d+ · Cooling \d+ · Silent \d+ · \(none\) [\d,]+ · pipeline "Premium" holds \d+$`),
 		regexp.MustCompile(`(?m)^events +[\d,]+ received: [\d,]+ queued as jobs, [\d,]+ merged into a waiting job, 0 refused$`),
+		regexp.MustCompile(`(?m)^actions +[\d,]+ triggers fired · [\d,]+ timeline entries · [\d,]+ notifications · robot "Segmentor: classify" registered$`),
 		regexp.MustCompile(`(?m)^REST +[\d,]+ requests in ([\d.]+ s|\d+ min( \d+ s)?); the portal's limit \(2/s, burst 50\) allows [\d,]+ · 0 refused`),
 		regexp.MustCompile(`(?m)^── \d\d:\d\d:\d\d · ([\d.]+ s|\d+ min( \d+ s)?) since the backfill · users: `),
 	}

@@ -7,15 +7,17 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"segmentor/bitrix/b24sim"
 )
 
 // demoActivity counts what the simulated users did.
 type demoActivity struct {
-	edits, wins, losses, added, failed atomic.Int64
+	edits, calls, wins, losses, added, failed atomic.Int64
 }
 
 func (a *demoActivity) String() string {
-	s := fmt.Sprintf("%s edits, %s won, %s lost, %s new deals", thousands(int(a.edits.Load())),
+	s := fmt.Sprintf("%s edits, %s calls, %s won, %s lost, %s new deals", thousands(int(a.edits.Load())), thousands(int(a.calls.Load())),
 		thousands(int(a.wins.Load())), thousands(int(a.losses.Load())), thousands(int(a.added.Load())))
 	if n := a.failed.Load(); n > 0 {
 		s += fmt.Sprintf(" (%d refused by the portal)", n)
@@ -24,8 +26,8 @@ func (a *demoActivity) String() string {
 }
 
 // simulateUsers has the portal's sales reps work in the CRM, one action per
-// Pace, until ctx ends: they change amounts of open deals, win and lose
-// them, and open new deals for existing contacts. Each goes through the
+// Pace, until ctx ends: they change amounts of open deals, log calls on
+// them, win and lose them, and open new deals for existing contacts. Each goes through the
 // portal like a UI edit, so Bitrix24 sends its event to the app.
 func (d *demoRun) simulateUsers(ctx context.Context) {
 	rng := rand.New(rand.NewPCG(d.opts.Seed, 0xde30))
@@ -50,6 +52,17 @@ func (d *demoRun) act(rng *rand.Rand) error {
 	switch {
 	case deal == 0 || roll >= 75:
 		return d.addDeal(rng, rep)
+	case roll < 20:
+		// A call with the client, in or out: the deal's engagement moves.
+		dir := b24sim.DirectionOutgoing
+		if rng.IntN(2) == 0 {
+			dir = b24sim.DirectionIncoming
+		}
+		if _, err := d.sim.UserAddActivity(b24sim.Activity{Type: b24sim.ActivityCall, Direction: dir, Completed: true,
+			OwnerType: "deal", OwnerID: deal, Subject: "Call about the order"}, rep); err != nil {
+			return err
+		}
+		d.users.calls.Add(1)
 	case roll < 40:
 		rec, _ := d.sim.Record("deal", deal)
 		amount := strconv.Itoa((1 + rng.IntN(200)) * 500)

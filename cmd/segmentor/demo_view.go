@@ -112,7 +112,7 @@ func thousands(n int) string {
 var segmentOrder = map[string][]string{
 	"contact": {"VIP", "Loyal", "New", "Sleeping", "Lost", "Prospect", "Active"},
 	"company": {"Key account", "Broad buyer", "Buying", "Dormant"},
-	"deal":    {"Premium"},
+	"deal":    {"Premium", "Engaged", "Cooling", "Silent"},
 }
 
 // summaries prints the live summary every Refresh until ctx ends.
@@ -161,6 +161,13 @@ func (d *demoRun) summary(ctx context.Context) string {
 	} else {
 		fmt.Fprintf(&b, "%-10s metrics unavailable: %v\n", "events", err)
 	}
+	// What segment changes set off: Premium deals fire their automation
+	// trigger, every change goes on the record's timeline, a client who
+	// falls asleep is reported to their manager; the robot waits in the
+	// deals' automation rules.
+	fmt.Fprintf(&b, "%-10s %s triggers fired · %s timeline entries · %s notifications · robot %s\n", "actions",
+		thousands(len(d.sim.TriggerRuns())), thousands(d.sim.TimelineCount()), thousands(len(d.sim.Notifications())),
+		map[bool]string{true: "\"Segmentor: classify\" registered", false: "not registered"}[len(d.sim.Robots()) > 0])
 	st := d.sim.Stats()
 	up := time.Since(d.simStart)
 	allowed := demoBurst + int(demoRate*up.Seconds())
