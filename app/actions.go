@@ -39,7 +39,9 @@ const maxOutbox = 100000
 func outboxKey(memberID string) string { return portalKey(memberID, "actions") }
 
 // Actions returns up to n of the portal's queued actions, oldest first,
-// without taking them: DropActions takes them once they are sent.
+// without taking them: DropActions takes them once they are sent. An
+// entry that does not decode stays in its place as an empty Action (no
+// Entity), so that counts taken from the answer drop exactly what was read.
 func (s *Store) Actions(ctx context.Context, memberID string, n int) ([]Action, error) {
 	raw, err := s.rdb.LRange(ctx, outboxKey(memberID), 0, int64(n)-1).Result()
 	if err != nil {
@@ -49,7 +51,7 @@ func (s *Store) Actions(ctx context.Context, memberID string, n int) ([]Action, 
 	for _, r := range raw {
 		var a Action
 		if err := json.Unmarshal([]byte(r), &a); err != nil {
-			continue // unreadable: dropped with its batch
+			a = Action{} // unreadable: dropped with its batch
 		}
 		out = append(out, a)
 	}
@@ -90,11 +92,20 @@ func (s *Store) QueueActions(ctx context.Context, memberID string, actions []Act
 	return err
 }
 
-// NotifyOnce reports whether the record's responsible user may be told
-// about it now: at most once a day per record.
-func (s *Store) NotifyOnce(ctx context.Context, memberID, entity string, id int64) (bool, error) {
-	key := portalKey(memberID, "notified:"+entity+":"+strconv.FormatInt(id, 10))
-	return s.rdb.SetNX(ctx, key, "1", 24*time.Hour).Result()
+func notifiedKey(memberID, entity string, id int64) string {
+	return portalKey(memberID, "notified:"+entity+":"+strconv.FormatInt(id, 10))
+}
+
+// Notified reports whether the record's responsible user was told about
+// it within the last day: at most one notification a day per record.
+func (s *Store) Notified(ctx context.Context, memberID, entity string, id int64) (bool, error) {
+	n, err := s.rdb.Exists(ctx, notifiedKey(memberID, entity, id)).Result()
+	return n > 0, err
+}
+
+// MarkNotified records a notification sent about the record, for a day.
+func (s *Store) MarkNotified(ctx context.Context, memberID, entity string, id int64) error {
+	return s.rdb.Set(ctx, notifiedKey(memberID, entity, id), "1", 24*time.Hour).Err()
 }
 
 // MissingScopes lists the scopes the portal's admin did not grant that an
@@ -109,9 +120,16 @@ func (s *Store) NoteMissingScope(ctx context.Context, memberID, scope string) er
 	return s.rdb.SAdd(ctx, portalKey(memberID, "scopes:missing"), scope).Err()
 }
 
-// ClearMissingScopes forgets them: a reinstall grants the app's scopes anew.
+// ClearMissingScopes forgets them, and the triggers registered: a
+// reinstall grants the app's scopes anew, and the portal dropped the app's
+// triggers when it was uninstalled.
 func (s *Store) ClearMissingScopes(ctx context.Context, memberID string) error {
-	return s.rdb.Del(ctx, portalKey(memberID, "scopes:missing")).Err()
+	return s.rdb.Del(ctx, portalKey(memberID, "scopes:missing"), portalKey(memberID, "triggers")).Err()
+}
+
+// ForgetTrigger drops a trigger the portal no longer has.
+func (s *Store) ForgetTrigger(ctx context.Context, memberID, code string) error {
+	return s.rdb.HDel(ctx, portalKey(memberID, "triggers"), code).Err()
 }
 
 // Triggers are the automation triggers the app registered on the portal,

@@ -7,15 +7,23 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"segmentor/app"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 )
 
-// TriggerCode is the automation trigger of a deal segment: admins pick
-// "Segmentor: entered VIP" in a stage's automation rules.
-func TriggerCode(key string) string { return "segmentor_" + key }
+// TriggerCode is the automation trigger of a segment: admins pick
+// "Segmentor: entered VIP" in a stage's automation rules. A deal
+// segment's is segmentor_<key>; a client segment's names its record type,
+// as keys are unique only within a scheme.
+func TriggerCode(e segment.Entity, key string) string {
+	if e == segment.EntityDeal {
+		return "segmentor_" + key
+	}
+	return "segmentor_" + string(e) + "_" + key
+}
 
 // ActionStats is what one SendActions did.
 type ActionStats struct {
@@ -54,11 +62,24 @@ func (c *Classifier) SendActions(ctx context.Context, memberID string) (ActionSt
 	if s.missing, err = c.Store.MissingScopes(ctx, memberID); err != nil {
 		return st, err
 	}
+	settled := false
 	for {
 		actions, err := c.Store.Actions(ctx, memberID, bitrix.MaxBatch)
 		if err != nil || len(actions) == 0 {
 			return st, err
 		}
+		// A batch short of 50 commands waits once for the rest of a burst
+		// still landing: a burst of 1,000 entries costs ⌈commands/50⌉.
+		if !settled && commandCount(actions) < bitrix.MaxBatch && c.actionsSettle() > 0 {
+			settled = true
+			select {
+			case <-ctx.Done():
+				return st, ctx.Err()
+			case <-time.After(c.actionsSettle()):
+			}
+			continue
+		}
+		settled = false
 		if err := s.ensureTriggers(ctx, actions, &st); err != nil {
 			return st, err
 		}
@@ -72,6 +93,30 @@ func (c *Classifier) SendActions(ctx context.Context, memberID string) (ActionSt
 	}
 }
 
+// commandCount is how many commands actions make at most.
+func commandCount(actions []app.Action) int {
+	n := 0
+	for _, a := range actions {
+		if a.Trigger && a.Entity != "" {
+			n++
+		}
+		if a.Timeline {
+			n++
+		}
+		if a.Notify > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Classifier) actionsSettle() time.Duration {
+	if c.ActionsSettle != 0 {
+		return max(c.ActionsSettle, 0)
+	}
+	return time.Second
+}
+
 type actionSender struct {
 	c        *Classifier
 	memberID string
@@ -80,8 +125,9 @@ type actionSender struct {
 	lang     segment.Lang
 	teller   *segment.Teller
 	p        *bitrix.PortalClient
-	missing  []string // scopes the portal did not grant
-	titles   map[app.ClientRef]string
+	missing  []string              // scopes the portal did not grant
+	telling  map[string]bool       // records notified in the batch being built
+	told     map[string]app.Action // notification commands by name: marked once they ran
 }
 
 // send builds one batch from the oldest actions (as many as fit in 50
@@ -90,13 +136,14 @@ func (s *actionSender) send(ctx context.Context, actions []app.Action, st *Actio
 	var cmds []bitrix.Command
 	kinds := map[string]string{} // command name → trigger, timeline, notify
 	used := 0
+	s.telling, s.told = map[string]bool{}, map[string]app.Action{}
 	for i, a := range actions {
+		if len(cmds)+commandCount(actions[i:i+1]) > bitrix.MaxBatch {
+			break // it goes first in the next batch
+		}
 		mine, err := s.commands(ctx, i, a, st)
 		if err != nil {
 			return 0, err
-		}
-		if len(cmds)+len(mine) > bitrix.MaxBatch {
-			break
 		}
 		for _, cmd := range mine {
 			kinds[cmd.Name] = strings.SplitN(cmd.Name, "_", 2)[0]
@@ -124,7 +171,19 @@ func (s *actionSender) send(ctx context.Context, actions []app.Action, st *Actio
 				st.Timeline++
 			case "n":
 				st.Notified++
+				a := s.told[cmd.Name]
+				if err := s.c.Store.MarkNotified(ctx, s.memberID, a.Entity, a.ID); err != nil {
+					return 0, err
+				}
 			}
+		case kinds[cmd.Name] == "t" && errors.As(err, &ae) && strings.Contains(ae.Description, "is not registered"):
+			// The portal lost the trigger (an uninstall drops them): add it
+			// again before the next action fires it.
+			code, _ := cmd.Params.(map[string]any)["CODE"].(string)
+			if err := s.c.Store.ForgetTrigger(ctx, s.memberID, code); err != nil {
+				return 0, err
+			}
+			st.Skipped++
 		case errors.As(err, &ae) && ae.HasCode("insufficient_scope"):
 			scope := map[string]string{"t": "crm", "l": "crm", "n": "im"}[kinds[cmd.Name]]
 			if !slices.Contains(s.missing, scope) {
@@ -148,18 +207,23 @@ func (s *actionSender) commands(ctx context.Context, i int, a app.Action, st *Ac
 	e := segment.Entity(a.Entity)
 	typeID := bitrix.Entity(a.Entity).TypeID()
 	n := strconv.Itoa(i)
-	if a.Trigger && e == segment.EntityDeal {
-		out = append(out, bitrix.Automation.Execute("t_"+n, TriggerCode(a.Segment), typeID, a.ID))
+	if a.Entity == "" { // an entry that did not decode
+		st.Skipped++
+		return nil, nil
+	}
+	if a.Trigger {
+		out = append(out, bitrix.Automation.Execute("t_"+n, TriggerCode(e, a.Segment), typeID, a.ID))
 	}
 	if a.Timeline {
 		title, text := s.timelineText(e, a)
 		out = append(out, bitrix.Timeline.LogMessage("l_"+n, typeID, a.ID, title, text, "info"))
 	}
 	if a.Notify > 0 {
-		switch ok, err := s.c.Store.NotifyOnce(ctx, s.memberID, a.Entity, a.ID); {
+		rec := a.Entity + ":" + strconv.FormatInt(a.ID, 10)
+		switch told, err := s.c.Store.Notified(ctx, s.memberID, a.Entity, a.ID); {
 		case err != nil:
 			return nil, err
-		case !ok || slices.Contains(s.missing, "im"):
+		case told || s.telling[rec] || slices.Contains(s.missing, "im"):
 			st.Skipped++
 		default:
 			msg, err := s.notification(ctx, e, a)
@@ -167,6 +231,8 @@ func (s *actionSender) commands(ctx context.Context, i int, a app.Action, st *Ac
 				return nil, err
 			}
 			out = append(out, bitrix.Notify.System("n_"+n, int64(a.Notify), msg, "segmentor|"+a.Entity+"|"+strconv.FormatInt(a.ID, 10)))
+			s.telling[rec] = true // once in this batch too
+			s.told["n_"+n] = a
 		}
 	}
 	return out, nil
@@ -231,11 +297,29 @@ func (s *actionSender) title(ctx context.Context, e segment.Entity, id int64) (s
 func (s *actionSender) ensureTriggers(ctx context.Context, actions []app.Action, st *ActionStats) error {
 	want := map[string]string{}
 	for _, a := range actions {
-		if a.Trigger && a.Entity == string(segment.EntityDeal) {
-			name := s.teller.SegmentName(segment.EntityDeal, a.Segment)
-			want[TriggerCode(a.Segment)] = pick(s.lang, "Segmentor: entered ", "Segmentor: попала в сегмент ") + name
+		if a.Trigger && a.Entity != "" {
+			e := segment.Entity(a.Entity)
+			want[TriggerCode(e, a.Segment)] = triggerName(s.lang, e, s.teller.SegmentName(e, a.Segment))
 		}
 	}
+	return s.register(ctx, want, st)
+}
+
+// triggerName is how admins find a segment's trigger among the app
+// triggers of a stage's automation rules.
+func triggerName(lang segment.Lang, e segment.Entity, segmentName string) string {
+	switch e {
+	case segment.EntityContact:
+		return pick(lang, "Segmentor: contact entered ", "Segmentor: контакт попал в сегмент ") + segmentName
+	case segment.EntityCompany:
+		return pick(lang, "Segmentor: company entered ", "Segmentor: компания попала в сегмент ") + segmentName
+	}
+	return pick(lang, "Segmentor: entered ", "Segmentor: сделка попала в сегмент ") + segmentName
+}
+
+// register adds the triggers of want (code → name) the portal lacks, in
+// one request; one it refuses is tried again later.
+func (s *actionSender) register(ctx context.Context, want map[string]string, st *ActionStats) error {
 	if len(want) == 0 {
 		return nil
 	}
@@ -260,15 +344,42 @@ func (s *actionSender) ensureTriggers(ctx context.Context, actions []app.Action,
 	}
 	added := map[string]string{}
 	for _, cmd := range cmds {
-		err := res.Err(cmd.Name)
-		var ae *bitrix.APIError
-		// A trigger the portal has already (added before a reinstall, or
-		// its name changed) is there: executing it works.
-		if err == nil || errors.As(err, &ae) && !ae.HasCode("insufficient_scope", "ACCESS_DENIED") {
+		// Adding a code the portal has renames it (crm-automation-trigger-add.md).
+		if err := res.Err(cmd.Name); err == nil {
 			added[cmd.Name] = want[cmd.Name]
+		} else {
+			s.c.log().Warn("trigger not added", "portal", s.memberID, "code", cmd.Name, "error", err)
 		}
 	}
 	return s.c.Store.SetTriggers(ctx, s.memberID, added)
+}
+
+// RegisterTriggers adds the triggers of every segment of the saved rules
+// that fires one, so admins can pick "Segmentor: entered VIP" in their
+// automation rules before any record has entered VIP. The recompute after
+// a save calls it: one request when the rules gained a segment, none
+// otherwise.
+func (c *Classifier) RegisterTriggers(ctx context.Context, memberID string) error {
+	pr, err := c.rulesFor(ctx, memberID)
+	if err != nil || pr == nil {
+		return err
+	}
+	want := map[string]string{}
+	portal, err := c.Store.Portal(ctx, memberID)
+	if err != nil {
+		return err
+	}
+	lang := segment.ParseLang(portal.Lang)
+	for _, sc := range pr.cfg.Schemes {
+		for _, sg := range sc.All() {
+			if pr.rules.FiresTrigger(sc.Entity, sg.Key) {
+				want[TriggerCode(sc.Entity, sg.Key)] = triggerName(lang, sc.Entity, sg.Name)
+			}
+		}
+	}
+	s := &actionSender{c: c, memberID: memberID, p: c.Bitrix.Portal(memberID)}
+	var st ActionStats
+	return s.register(ctx, want, &st)
 }
 
 func pick(lang segment.Lang, en, ru string) string {
@@ -297,8 +408,10 @@ func (c *Classifier) AnswerRobot(ctx context.Context, memberID string, dealID in
 		return err
 	}
 	if pr != nil && dealID > 0 && pr.rules.Has(segment.EntityDeal) {
+		// The workflow waits for the answer: a deal that cannot be read or
+		// written now is answered from the mirror, never left waiting.
 		if err := c.Apply(ctx, Change{MemberID: memberID, Entity: string(segment.EntityDeal), IDs: []int64{dealID}}); err != nil {
-			return err
+			c.log().Warn("robot's deal not classified afresh", "portal", memberID, "deal", dealID, "error", err)
 		}
 		res, err := c.dealResult(ctx, memberID, pr, dealID)
 		if err != nil {
@@ -342,7 +455,7 @@ func (c *Classifier) dealResult(ctx context.Context, memberID string, pr *portal
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.classifyDeal(segment.NewDealFacts(lookup), rows[id])
+	res, err := r.classifyDeal(segment.NewDealFacts(lookup, r.env.Now), rows[id])
 	if err = planned(err); err != nil {
 		return nil, err
 	}

@@ -155,8 +155,9 @@ func (rd *reader) rereadActivityBatch(ctx context.Context, memberID string, ids 
 		}
 		for _, raw := range rows {
 			a, err := decodeActivity(raw)
-			if err != nil {
-				return nil, nil, err
+			if err != nil { // one odd row must not stop the rest: it counts as gone
+				rd.log.Warn("activity row skipped", "portal", memberID, "error", err)
+				continue
 			}
 			if ma, ok := mirrorActivity(a); ok {
 				seen[ma.ID] = true
@@ -181,8 +182,9 @@ func (x *syncRun) activityChain() *chain {
 		page: func(rows []json.RawMessage) error {
 			for _, raw := range rows {
 				a, err := decodeActivity(raw)
-				if err != nil {
-					return err
+				if err != nil { // one odd row must not stop the sync
+					x.c.log().Warn("activity row skipped", "portal", x.memberID, "error", err)
+					continue
 				}
 				if ma, ok := mirrorActivity(a); ok {
 					x.activities = append(x.activities, ma)

@@ -89,7 +89,7 @@ func (e *engineEnv) expectEngagement(t *testing.T) *expected {
 		f.Reset(segment.Client{ID: id, Entity: segment.EntityContact, Activities: acts[owner{"contact", id}]}, dealsOf[id])
 		ex.key["contact"][id] = rules.Evaluate(segment.EntityContact, f).Key
 	}
-	df := segment.NewDealFacts(nil).At(e.now)
+	df := segment.NewDealFacts(nil, e.now)
 	for i := range deals {
 		df.Reset(&deals[i])
 		ex.key["deal"][deals[i].ID] = rules.Evaluate(segment.EntityDeal, df).Key

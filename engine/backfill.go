@@ -140,6 +140,11 @@ func (c *Classifier) Backfill(ctx context.Context, memberID, trigger string) (Ba
 		return b.fail(ctx, err)
 	}
 	defer release()
+	// Triggers are there before any record enters a segment, for admins to
+	// pick; a refusal costs only that (SendActions tries again).
+	if err := c.RegisterTriggers(ctx, memberID); err != nil {
+		c.log().Warn("triggers not registered", "portal", memberID, "error", err)
+	}
 	if err := b.run(ctx); err != nil {
 		return b.fail(ctx, err)
 	}
@@ -343,7 +348,7 @@ func (c *Classifier) evaluateAll(ctx context.Context, r *run, s *snapshot, st *B
 			}
 			return ""
 		}
-		f := segment.NewDealFacts(lookup).At(r.env.Now)
+		f := segment.NewDealFacts(lookup, r.env.Now)
 		for _, d := range s.deals {
 			n := len(r.writes)
 			res, err := r.classifyDeal(f, d)

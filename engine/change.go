@@ -259,7 +259,7 @@ func (x *changeRun) classifyDeals(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	df := segment.NewDealFacts(lookup).At(r.env.Now)
+	df := segment.NewDealFacts(lookup, r.env.Now)
 	for _, id := range x.dealIDs {
 		d := deals[id]
 		if d == nil {

@@ -257,7 +257,7 @@ func (e *engineEnv) expect(t *testing.T) *expected {
 			ex.key[string(ent)][c.ID] = rules.Evaluate(ent, f).Key
 		}
 	}
-	df := segment.NewDealFacts(func(ent segment.Entity, id int64) string { return ex.key[string(ent)][id] })
+	df := segment.NewDealFacts(func(ent segment.Entity, id int64) string { return ex.key[string(ent)][id] }, e.now)
 	ex.key["deal"] = map[int64]string{}
 	for i := range deals {
 		df.Reset(&deals[i])
@@ -349,8 +349,9 @@ func TestEngineBackfillEchoAndLiveEdit(t *testing.T) {
 	if want := (st.Changed + 49) / 50; st.WriteRequests != want || st.Written != st.Changed {
 		t.Errorf("writes: %d records in %d requests, want %d in %d", st.Written, st.WriteRequests, st.Changed, want)
 	}
-	// Sync, one request to add the Segment items, the writes: nothing else.
-	if want := st.Sync.Requests + 1 + st.WriteRequests; sim.HTTPRequests != want {
+	// Sync, one request to add the Segment items, one to register the deal
+	// segments' automation triggers, the writes: nothing else.
+	if want := st.Sync.Requests + 1 + 1 + st.WriteRequests; sim.HTTPRequests != want {
 		t.Errorf("simulator saw %d HTTP requests, want %d", sim.HTTPRequests, want)
 	}
 	prog, err := e.store.Progress(ctx, e.memberID, "backfill")

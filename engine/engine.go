@@ -31,6 +31,9 @@ type Classifier struct {
 	// came the engine waits before re-reading its records (see journal.go);
 	// default 30 s, negative for none.
 	InDoubtWait time.Duration
+	// ActionsSettle is how long a batch of actions short of 50 commands
+	// waits, once, for the rest of a burst; default 1 s, negative for none.
+	ActionsSettle time.Duration
 	// ResumeWithin is how recent an interrupted backfill's sync must be for
 	// the next run to resume from its checkpoint instead of syncing again;
 	// default one hour.

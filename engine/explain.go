@@ -83,7 +83,7 @@ func (a *Analyst) Explain(ctx context.Context, memberID string, e segment.Entity
 		if err != nil {
 			return nil, err
 		}
-		res, err = r.classifyDeal(segment.NewDealFacts(lookup).At(r.env.Now), d)
+		res, err = r.classifyDeal(segment.NewDealFacts(lookup, r.env.Now), d)
 		if err = planned(err); err != nil {
 			return nil, err
 		}

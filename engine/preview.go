@@ -462,7 +462,7 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 	}
 	col, v := b.cols[segment.EntityDeal], visit(segment.EntityDeal)
 	return lookup, a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
-		f := segment.NewDealFacts(lookup).At(r.env.Now)
+		f := segment.NewDealFacts(lookup, r.env.Now)
 		var res segment.Result
 		for i := lo; i < hi; i++ {
 			f.Reset(&col.rows[i].deal)
@@ -555,7 +555,7 @@ func (b *base) reasons(r *run, lookup segment.SegmentLookup) reasoner {
 		}
 		var res segment.Result
 		if e == segment.EntityDeal {
-			f := segment.NewDealFacts(lookup).At(r.env.Now)
+			f := segment.NewDealFacts(lookup, r.env.Now)
 			f.Reset(&col.rows[p].deal)
 			res = r.pr.rules.Evaluate(e, f)
 		} else {

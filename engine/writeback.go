@@ -244,12 +244,16 @@ func (r *run) auditEntry(w *pending) app.AuditEntry {
 // scheme asks for it.
 func (r *run) action(w *pending) *app.Action {
 	acts := w.res.Acts
-	if w.res.Key == "" || w.res.Key == w.from.Segment || !acts.Any() || r.kind == byBackfill && !acts.InBackfill {
+	// The nightly recompute is time passing (a client falls asleep): its
+	// changes are live ones. A recompute after a save or an install
+	// reclassifies the base and sets off only where asked.
+	mass := r.kind == byBackfill && r.trigger != app.TriggerNightly
+	if w.res.Key == "" || w.res.Key == w.from.Segment || !acts.Any() || mass && !acts.InBackfill {
 		return nil
 	}
 	reason := w.res.Reason()
 	a := &app.Action{Entity: string(w.entity), ID: w.id, Segment: w.res.Key, From: w.from.Segment,
-		Trigger: acts.Trigger, Timeline: acts.Timeline, Live: r.kind != byBackfill,
+		Trigger: acts.Trigger, Timeline: acts.Timeline, Live: !mass,
 		Version: r.pr.version, At: r.env.Now.UTC(), Reason: &reason}
 	if acts.Notify {
 		var fields map[string]string

@@ -28,8 +28,10 @@ func TestSegmentActionsInEditor(t *testing.T) {
 	s.sim.Seed(b24sim.GenOptions{Contacts: 40, Companies: 8, Deals: 100})
 	admin := s.login(1)
 	s.recomputed(admin, actsPageConfig, 0)
-	if err := s.store.NoteMissingScope(context.Background(), s.sim.MemberID(), "im"); err != nil {
-		t.Fatal(err)
+	for _, scope := range []string{"im", "bizproc"} {
+		if err := s.store.NoteMissingScope(context.Background(), s.sim.MemberID(), scope); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f := newFrames(t)
 	b := newBrowser(t, exe, 90*time.Second)
@@ -66,6 +68,9 @@ func TestSegmentActionsInEditor(t *testing.T) {
 	)
 	if got := checks(deal); got != `[true,false,"Fire the automation trigger “Segmentor: entered Premium”"]` {
 		t.Errorf("a deal segment's actions: %s", got)
+	}
+	if got := b.eval(`(document.getElementById("scope-bizproc") || {}).textContent || ""`); !strings.Contains(got, "installed without the permission for robots") {
+		t.Errorf("the missing bizproc scope reads %q", got)
 	}
 	b.step("turns the deal's trigger off, asks for actions on recompute and saves",
 		chromedp.Click(chromedp.CSS(deal+` .on-trigger`)),

@@ -30,8 +30,10 @@ func NewActionsTask(p ActionsPayload) (*asynq.Task, []asynq.Option, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Unique for a while rather than by task ID: an archived task keeps its
+	// ID for months, and every later kick would be refused.
 	return asynq.NewTask(TypeActions, b), []asynq.Option{
-		asynq.Queue(QueueEvents), asynq.TaskID("actions:" + p.MemberID), asynq.ProcessIn(actionsDelay),
+		asynq.Queue(QueueEvents), asynq.Unique(time.Minute), asynq.ProcessIn(actionsDelay),
 		asynq.MaxRetry(20), asynq.Timeout(30 * time.Minute),
 	}, nil
 }
@@ -42,7 +44,7 @@ func (q *Queue) Actions(ctx context.Context, memberID string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := q.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	if _, err := q.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
 		return fmt.Errorf("enqueue actions: %w", err)
 	}
 	return nil
@@ -64,11 +66,19 @@ func (w *Worker) handleActions(ctx context.Context, t *asynq.Task) error {
 	if w.Actions == nil {
 		return fmt.Errorf("actions are not configured in this worker: %w", asynq.SkipRetry)
 	}
-	st, err := w.Actions.SendActions(ctx, p.MemberID)
-	if err != nil {
-		return wrapReauth(err)
+	// Until the outbox stays empty (a kick refused while this task ran, the
+	// task being unique, left its actions to it), a few rounds at most.
+	for range 5 {
+		st, err := w.Actions.SendActions(ctx, p.MemberID)
+		if err != nil {
+			return wrapReauth(err)
+		}
+		w.Log.Info("actions sent", "portal", p.MemberID, "stats", fmt.Sprintf("%+v", st))
+		if n, err := w.Store.ActionsWaiting(ctx, p.MemberID); err != nil || n == 0 {
+			return err
+		}
 	}
-	w.Log.Info("actions sent", "portal", p.MemberID, "stats", fmt.Sprintf("%+v", st))
+	w.kickActions(ctx, p.MemberID)
 	return nil
 }
 
@@ -129,5 +139,14 @@ func (w *Worker) handleRobot(ctx context.Context, t *asynq.Task) error {
 	if !ok {
 		return fmt.Errorf("robots are not configured in this worker: %w", asynq.SkipRetry)
 	}
-	return wrapReauth(r.AnswerRobot(ctx, p.MemberID, p.DealID, p.EventToken))
+	if w.Redis != nil { // one classification of a portal's records at a time, as for changes
+		unlock, err := lockChanges(ctx, w.Redis, p.MemberID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	err := r.AnswerRobot(ctx, p.MemberID, p.DealID, p.EventToken)
+	w.kickActions(ctx, p.MemberID) // the fresh classification may have set things off
+	return wrapReauth(err)
 }

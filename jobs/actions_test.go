@@ -70,6 +70,10 @@ func TestEnteringASegmentSetsOffTriggerTimelineAndNotice(t *testing.T) {
 	if runs, notes := s.sim.TriggerRuns(), s.sim.Notifications(); len(runs) != 0 || len(notes) != 0 {
 		t.Fatalf("the recompute set things off: %d triggers, %d notifications", len(runs), len(notes))
 	}
+	// The trigger is there for admins to pick before any deal entered.
+	if got := s.sim.Triggers(); len(got) != 1 || got[0].Code != "segmentor_premium" || got[0].Name != "Segmentor: entered Premium" {
+		t.Fatalf("triggers after the recompute: %+v", got)
+	}
 	contact, deal := newVIP(t, s)
 
 	await.That(t, 30*time.Second, "the trigger, the timeline entry and the notification", func() bool {

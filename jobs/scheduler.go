@@ -216,6 +216,7 @@ func (w *Worker) handleReconcile(ctx context.Context, _ *asynq.Task) error {
 		if err := w.Reconcile(ctx, p.MemberID); err != nil {
 			w.Log.Warn("reconcile", "portal", p.MemberID, "error", err)
 		}
+		w.kickActions(ctx, p.MemberID) // actions a lost kick left waiting
 	}
 	return nil
 }

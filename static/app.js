@@ -30,6 +30,7 @@
       onTimeline: 'Write each change of segment on the record\'s timeline',
       onBackfill: 'Also when the whole base is recomputed (triggers, timeline, notifications)',
       noImScope: 'Notifications are not sent: Segmentor was installed without the permission to send them (“im”). Reinstall the app and allow it; everything else works.',
+      noBizprocScope: 'The robot “Segmentor: classify and return the segment” is not available: Segmentor was installed without the permission for robots (“bizproc”). Reinstall the app and allow it; everything else works.',
       movePipeline: 'Move deals to a pipeline', pipeline: 'Pipeline', stage: 'Stage', apply: 'Which deals',
       apply_new_only: 'New deals only', apply_first_stage: 'Deals still in the first stage', apply_always: 'All open deals',
       save: 'Save', check: 'Check', saving: 'Saving…', dryrun: 'Dry run', recompute: 'Recompute',
@@ -86,6 +87,7 @@
       onTimeline: 'Записывать каждую смену сегмента в ленту записи',
       onBackfill: 'Также при пересчёте всей базы (триггеры, лента, уведомления)',
       noImScope: 'Уведомления не отправляются: Segmentor установлен без права их отправлять («im»). Переустановите приложение и разрешите его; остальное работает.',
+      noBizprocScope: 'Робот «Segmentor: определить сегмент» недоступен: Segmentor установлен без права на роботов («bizproc»). Переустановите приложение и разрешите его; остальное работает.',
       movePipeline: 'Переносить сделки в воронку', pipeline: 'Воронка', stage: 'Стадия', apply: 'Какие сделки',
       apply_new_only: 'Только новые сделки', apply_first_stage: 'Сделки на первой стадии', apply_always: 'Все открытые сделки',
       save: 'Сохранить', check: 'Проверить', saving: 'Сохраняем…', dryrun: 'Пробный прогон', recompute: 'Пересчитать',
@@ -456,6 +458,7 @@
       h('label', { 'class': 'check' }, h('input', { type: 'checkbox', id: 'backfill-acts-' + e, checked: !!sc.backfillActions, disabled: ro(),
         onchange: function (ev) { sc.backfillActions = ev.target.checked; changed(false); } }), t('onBackfill'))));
     if ((state.missingScopes || []).indexOf('im') >= 0 && schemeNotifies(sc)) box.appendChild(h('p', { 'class': 'warn', id: 'scope-im' }, t('noImScope')));
+    if ((state.missingScopes || []).indexOf('bizproc') >= 0 && e === 'deal') box.appendChild(h('p', { 'class': 'warn', id: 'scope-bizproc' }, t('noBizprocScope')));
     return box;
   }
 

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -112,7 +113,7 @@ func dealActivityCases() []dealFactCase {
 }
 
 func TestDealEngagementFacts(t *testing.T) {
-	f := NewDealFacts(nil).At(testNow)
+	f := NewDealFacts(nil, testNow)
 	for _, tt := range dealActivityCases() {
 		f.Reset(&tt.deal)
 		if diff := cmp.Diff(tt.want, factValue(f, tt.fact, 0)); diff != "" {
@@ -126,10 +127,10 @@ func TestDealEngagementFacts(t *testing.T) {
 	}
 	// Without the time the facts count back from, they have no value
 	// rather than a wrong one.
-	f = NewDealFacts(nil)
+	f = NewDealFacts(nil, time.Time{})
 	f.Reset(&deal)
 	if got := factValue(f, "activities", 0); got.Kind != KindNone {
-		t.Errorf("a deal's activities without At = %+v, want no value", got)
+		t.Errorf("a deal's activities with no time = %+v, want no value", got)
 	}
 }
 

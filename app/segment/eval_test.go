@@ -190,7 +190,7 @@ func TestEvaluateOrderAndOtherwise(t *testing.T) {
 			return "vip"
 		}
 		return "regular"
-	})
+	}, testNow)
 	deal := Deal{ContactIDs: []int64{1}}
 	df.Reset(&deal)
 	res := rules.Evaluate(EntityDeal, df)
@@ -364,7 +364,7 @@ func TestCompileCopiesOutputs(t *testing.T) {
 	}
 	cfg.Schemes[1].Segments[0].Set.Pipeline.StageID = "C3:WON"
 	cfg.Schemes[1].Segments[0].Key = "changed"
-	df := NewDealFacts(func(Entity, int64) string { return "vip" })
+	df := NewDealFacts(func(Entity, int64) string { return "vip" }, testNow)
 	df.Reset(&Deal{CompanyID: 1})
 	res := rules.Evaluate(EntityDeal, df)
 	if res.Key != "premium" || res.Set.Pipeline.StageID != "C3:NEW" {

@@ -357,19 +357,13 @@ type SegmentLookup func(entity Entity, id int64) string
 type DealFacts struct {
 	deal   *Deal
 	lookup SegmentLookup
-	now    time.Time // engagement facts count back from it (At)
+	now    time.Time // engagement facts count back from it
 }
 
-// NewDealFacts returns deal facts that read client segments through lookup.
-func NewDealFacts(lookup SegmentLookup) *DealFacts {
-	return &DealFacts{lookup: lookup}
-}
-
-// At sets the time the deal's engagement facts count back from (without
-// it they have no value), and returns f.
-func (f *DealFacts) At(now time.Time) *DealFacts {
-	f.now = now
-	return f
+// NewDealFacts returns deal facts that read client segments through lookup
+// and count engagement back from now.
+func NewDealFacts(lookup SegmentLookup, now time.Time) *DealFacts {
+	return &DealFacts{lookup: lookup, now: now}
 }
 
 // Reset points f at another deal.

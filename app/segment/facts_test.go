@@ -210,14 +210,14 @@ var testSegments = map[Entity]map[int64]string{
 
 func TestDealFacts(t *testing.T) {
 	lookup := func(e Entity, id int64) string { return testSegments[e][id] }
-	f := NewDealFacts(lookup)
+	f := NewDealFacts(lookup, testNow)
 	for _, tt := range dealFactCases() {
 		f.Reset(&tt.deal)
 		if diff := cmp.Diff(tt.want, factValue(f, tt.fact, 0)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
 		}
 	}
-	f = NewDealFacts(nil)
+	f = NewDealFacts(nil, time.Time{})
 	f.Reset(&dealFactCases()[0].deal)
 	if got := factValue(f, "client_segment", 0); got.Kind != KindNone {
 		t.Errorf("client_segment without a lookup = %+v, want no value", got)

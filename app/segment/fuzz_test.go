@@ -66,7 +66,7 @@ func FuzzValidate(f *testing.F) {
 			tl := NewTeller(RU, nil)
 			_, _ = tl.Reason(e, res.Reason()), tl.Others(e, res.Explanation)
 		}
-		df := NewDealFacts(func(Entity, int64) string { return "vip" })
+		df := NewDealFacts(func(Entity, int64) string { return "vip" }, testNow)
 		df.Reset(&Deal{ID: 1, CompanyID: 2, StageID: "NEW"})
 		res := rules.Evaluate(EntityDeal, df)
 		_ = NewTeller(EN, nil).Reason(EntityDeal, res.Reason())

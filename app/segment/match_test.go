@@ -54,7 +54,7 @@ func TestMatchAgreesWithEvaluate(t *testing.T) {
 		})
 	}
 	var none Rules
-	if r := none.Match(EntityDeal, NewDealFacts(nil)); r.Key != "" {
+	if r := none.Match(EntityDeal, NewDealFacts(nil, testNow)); r.Key != "" {
 		t.Fatalf("no scheme: %+v", r)
 	}
 }

@@ -96,6 +96,21 @@ func (r *Rules) Fields(e Entity) []string { return slices.Clone(r.fields[e]) }
 // client's new segment must reclassify its deals.
 func (r *Rules) UsesClientSegment() bool { return r.clientSegment }
 
+// FiresTrigger reports whether entering the segment of entity fires its
+// automation trigger.
+func (r *Rules) FiresTrigger(e Entity, key string) bool {
+	s := r.schemes[e]
+	if s == nil {
+		return false
+	}
+	for _, seg := range append(slices.Clone(s.segments), derefSegment(s.otherwise)...) {
+		if seg.key == key {
+			return seg.acts.Trigger
+		}
+	}
+	return false
+}
+
 // Has reports whether the config has a scheme for entity.
 func (r *Rules) Has(e Entity) bool { return r.schemes[e] != nil }
 
