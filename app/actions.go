@@ -145,3 +145,15 @@ func (s *Store) SetTriggers(ctx context.Context, memberID string, triggers map[s
 	}
 	return s.rdb.HSet(ctx, portalKey(memberID, "triggers"), triggers).Err()
 }
+
+// TimelineComments reports whether the portal lacks timeline log messages,
+// so that timeline entries go as comments.
+func (s *Store) TimelineComments(ctx context.Context, memberID string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, portalKey(memberID, "timeline:comments")).Result()
+	return n > 0, err
+}
+
+// UseTimelineComments remembers that the portal lacks log messages.
+func (s *Store) UseTimelineComments(ctx context.Context, memberID string) error {
+	return s.rdb.Set(ctx, portalKey(memberID, "timeline:comments"), "1", 0).Err()
+}

@@ -53,6 +53,13 @@ func (timeline) LogMessage(name string, ownerType int, ownerID int64, title, tex
 	return Cmd(name, "crm.timeline.logmessage.add", map[string]any{"fields": fields})
 }
 
+// Comment is crm.timeline.comment.add: a comment on a record's timeline,
+// for a portal without log messages.
+func (timeline) Comment(name string, e Entity, ownerID int64, text string) Command {
+	return Cmd(name, "crm.timeline.comment.add", map[string]any{"fields": map[string]any{
+		"ENTITY_ID": ownerID, "ENTITY_TYPE": string(e), "COMMENT": text}})
+}
+
 // Notify is Bitrix24's notifications (api-reference/chats/notifications/).
 var Notify notify
 

@@ -62,6 +62,9 @@ func (c *Classifier) SendActions(ctx context.Context, memberID string) (ActionSt
 	if s.missing, err = c.Store.MissingScopes(ctx, memberID); err != nil {
 		return st, err
 	}
+	if s.comments, err = c.Store.TimelineComments(ctx, memberID); err != nil {
+		return st, err
+	}
 	settled := false
 	for {
 		actions, err := c.Store.Actions(ctx, memberID, bitrix.MaxBatch)
@@ -126,6 +129,7 @@ type actionSender struct {
 	teller   *segment.Teller
 	p        *bitrix.PortalClient
 	missing  []string              // scopes the portal did not grant
+	comments bool                  // the portal has no log messages: timeline entries go as comments
 	telling  map[string]bool       // records notified in the batch being built
 	told     map[string]app.Action // notification commands by name: marked once they ran
 }
@@ -159,6 +163,7 @@ func (s *actionSender) send(ctx context.Context, actions []app.Action, st *Actio
 	if err != nil {
 		return 0, fmt.Errorf("actions of %s: %w", s.memberID, err)
 	}
+	var again []app.Action // timeline entries to send as comments
 	for _, cmd := range cmds {
 		err := res.Err(cmd.Name)
 		var ae *bitrix.APIError
@@ -176,6 +181,12 @@ func (s *actionSender) send(ctx context.Context, actions []app.Action, st *Actio
 					return 0, err
 				}
 			}
+		case kinds[cmd.Name] == "l" && !s.comments && errors.As(err, &ae) && ae.HasCode("ERROR_METHOD_NOT_FOUND"):
+			// A portal without log messages: this entry, and the
+			// following ones, go as timeline comments.
+			a := s.told[cmd.Name]
+			a.Trigger, a.Notify = false, 0
+			again = append(again, a)
 		case kinds[cmd.Name] == "t" && errors.As(err, &ae) && strings.Contains(ae.Description, "is not registered"):
 			// The portal lost the trigger (an uninstall drops them): add it
 			// again before the next action fires it.
@@ -198,6 +209,15 @@ func (s *actionSender) send(ctx context.Context, actions []app.Action, st *Actio
 			s.c.log().Warn("action refused", "portal", s.memberID, "command", cmd.Method, "error", err)
 		}
 	}
+	if len(again) > 0 {
+		s.comments = true
+		if err := s.c.Store.UseTimelineComments(ctx, s.memberID); err != nil {
+			return 0, err
+		}
+		if err := s.c.Store.QueueActions(ctx, s.memberID, again); err != nil {
+			return 0, err
+		}
+	}
 	return used, nil
 }
 
@@ -216,7 +236,12 @@ func (s *actionSender) commands(ctx context.Context, i int, a app.Action, st *Ac
 	}
 	if a.Timeline {
 		title, text := s.timelineText(e, a)
-		out = append(out, bitrix.Timeline.LogMessage("l_"+n, typeID, a.ID, title, text, "info"))
+		if s.comments {
+			out = append(out, bitrix.Timeline.Comment("l_"+n, bitrix.Entity(a.Entity), a.ID, title+"\n"+text))
+		} else {
+			out = append(out, bitrix.Timeline.LogMessage("l_"+n, typeID, a.ID, title, text, "info"))
+		}
+		s.told["l_"+n] = a
 	}
 	if a.Notify > 0 {
 		rec := a.Entity + ":" + strconv.FormatInt(a.ID, 10)

@@ -195,3 +195,27 @@ func TestRobotReturnsTheDealsSegment(t *testing.T) {
 		t.Errorf("a forged robot call: %d, %d replies (was %d)", resp.StatusCode, len(s.sim.RobotReplies()), replies)
 	}
 }
+
+// A portal without timeline log messages (an older or on-premise one)
+// gets its entries as timeline comments, the first one included.
+func TestTimelineFallsBackToComments(t *testing.T) {
+	s := actsStack(t, nil)
+	s.sim.WithoutMethod("crm.timeline.logmessage.add")
+	contact, _ := newVIP(t, s)
+	var entry b24sim.TimelineEntry
+	await.That(t, 30*time.Second, "the contact's entry as a comment", func() bool {
+		for _, e := range s.sim.TimelineEntries(3, contact) {
+			if e.Kind == "comment" && strings.HasPrefix(e.Text, "Segment: Others → VIP\n") {
+				entry = e
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.HasSuffix(entry.Text, "\nWon deals: 1 (at least 1)") {
+		t.Errorf("the comment reads %q", entry.Text)
+	}
+	if ok, err := s.store.TimelineComments(context.Background(), s.memberID); !ok || err != nil {
+		t.Errorf("the portal is not remembered to want comments: %v, %v", ok, err)
+	}
+}

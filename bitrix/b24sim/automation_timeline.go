@@ -370,3 +370,12 @@ func (p *Portal) Notifications() []Notification {
 	defer p.mu.Unlock()
 	return slices.Clone(p.auto.notices)
 }
+
+// WithoutMethod makes the portal answer a method as one that does not
+// have it (404 ERROR_METHOD_NOT_FOUND): an older or on-premise portal,
+// such as one without crm.timeline.logmessage.add.
+func (p *Portal) WithoutMethod(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.methods, name)
+}
