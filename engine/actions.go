@@ -36,9 +36,9 @@ type ActionStats struct {
 // writes that caused them land): each record's automation trigger, its
 // timeline entry and its responsible user's notification, up to 50
 // commands a batch through the portal's shared request budget. A batch
-// answered is taken off the outbox; one lost in transit is sent again (a
-// timeline entry may then appear twice; the notification's once-a-day mark
-// and the trigger's start conditions bound the rest). Commands Bitrix24
+// answered is taken off the outbox; one lost in transit is sent again
+// whole (at least once: its timeline entries, triggers and notifications
+// may then repeat; a notification is marked only once it ran). Commands Bitrix24
 // refuses are dropped, so one bad record cannot block the outbox; a scope
 // the portal did not grant is remembered (app.Store.NoteMissingScope) and
 // its commands skipped.
