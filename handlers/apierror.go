@@ -83,9 +83,4 @@ func problemsTitle(lang string) string {
 	return "The settings have problems; fix the marked fields."
 }
 
-func segmentLang(lang string) segment.Lang {
-	if langOf(lang) == "ru" {
-		return segment.RU
-	}
-	return segment.EN
-}
+func segmentLang(lang string) segment.Lang { return segment.ParseLang(lang) }

@@ -5,20 +5,16 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
+
+	"segmentor/app/segment"
 
 	"github.com/gin-gonic/gin"
 )
 
-// langOf maps Bitrix24's LANG to the page languages we have.
-func langOf(lang string) string {
-	switch strings.ToLower(lang) {
-	case "ru", "ua", "by", "kz":
-		return "ru"
-	}
-	return "en"
-}
+// langOf maps Bitrix24's LANG to the page languages we have: the ones
+// segment.ParseLang knows.
+func langOf(lang string) string { return string(segment.ParseLang(lang)) }
 
 var installTexts = map[string]map[string]string{
 	"en": {
