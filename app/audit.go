@@ -56,7 +56,8 @@ type Outcome struct {
 	Pipeline string `json:"pipeline,omitempty"` // "3:C3:NEW" (deals)
 }
 
-// AddAudit appends entries to each record's trail and the portal's.
+// AddAudit appends entries to each record's trail and the portal's, and
+// logs their moves.
 func (s *Store) AddAudit(ctx context.Context, memberID string, entries []AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -72,8 +73,12 @@ func (s *Store) AddAudit(ctx context.Context, memberID string, entries []AuditEn
 			p.LPush(ctx, rec, b)
 			p.LTrim(ctx, rec, 0, auditPerRecord-1)
 			p.LPush(ctx, all, b)
+			if m := e.move(e.At); m != "" {
+				p.LPush(ctx, movesKey(memberID), m)
+			}
 		}
 		p.LTrim(ctx, all, 0, auditPerPortal-1)
+		p.LTrim(ctx, movesKey(memberID), 0, maxMoves-1)
 		return nil
 	})
 	if err != nil {
@@ -398,12 +403,12 @@ func (s *Store) InFlightWrites(ctx context.Context, memberID string) ([]InFlight
 // and only once.
 var endWrites = redis.NewScript(`
 local n = tonumber(ARGV[1])
-local recLimit, allLimit, outLimit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local added, acted = 0, 0
+local recLimit, allLimit, outLimit, moveLimit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local added, acted, moved = 0, 0, 0
 for i = 1, n do
-  local field, entry, act = ARGV[4 + 3*i - 2], ARGV[4 + 3*i - 1], ARGV[4 + 3*i]
+  local field, entry, act, move = ARGV[5 + 4*i - 3], ARGV[5 + 4*i - 2], ARGV[5 + 4*i - 1], ARGV[5 + 4*i]
   if redis.call('HDEL', KEYS[1], field) == 1 and entry ~= '' then
-    local rec = KEYS[3 + i]
+    local rec = KEYS[4 + i]
     redis.call('LPUSH', rec, entry)
     redis.call('LTRIM', rec, 0, recLimit - 1)
     redis.call('LPUSH', KEYS[2], entry)
@@ -412,28 +417,35 @@ for i = 1, n do
       redis.call('RPUSH', KEYS[3], act)
       acted = acted + 1
     end
+    if move ~= '' then
+      redis.call('LPUSH', KEYS[4], move)
+      moved = moved + 1
+    end
   end
 end
 if added > 0 then redis.call('LTRIM', KEYS[2], 0, allLimit - 1) end
 if acted > 0 then redis.call('LTRIM', KEYS[3], -outLimit, -1) end
+if moved > 0 then redis.call('LTRIM', KEYS[4], 0, moveLimit - 1) end
 return added
 `)
 
 // EndWrites settles journal notes: each write's note is removed and, when
-// ran is true for it, its audit entry added and its action queued —
+// ran is true for it, its audit entry added, its move logged (moves.go) and
+// its action queued —
 // atomically, and only by the caller that removes the note, so an action
 // is queued once for a write that ran and never for one that did not. It
 // returns how many audit entries it added.
 func (s *Store) EndWrites(ctx context.Context, memberID string, writes []InFlight, ran []bool) (int, error) {
-	added := 0
+	added, now := 0, s.clock()
 	for len(writes) > 0 {
 		n := min(len(writes), 200)
-		keys := []string{journalKey(memberID), portalKey(memberID, "audit"), outboxKey(memberID)}
-		args := []any{n, auditPerRecord, auditPerPortal, maxOutbox}
+		keys := []string{journalKey(memberID), portalKey(memberID, "audit"), outboxKey(memberID), movesKey(memberID)}
+		args := []any{n, auditPerRecord, auditPerPortal, maxOutbox, maxMoves}
 		for i, w := range writes[:n] {
 			keys = append(keys, auditKey(memberID, w.Entity, w.ID))
-			entry, act := "", ""
+			entry, act, move := "", "", ""
 			if ran[i] {
+				move = w.Audit.move(now)
 				b, err := json.Marshal(w.Audit)
 				if err != nil {
 					return added, err
@@ -447,7 +459,7 @@ func (s *Store) EndWrites(ctx context.Context, memberID string, writes []InFligh
 					act = string(b)
 				}
 			}
-			args = append(args, w.field(), entry, act)
+			args = append(args, w.field(), entry, act, move)
 		}
 		k, err := endWrites.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {

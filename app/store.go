@@ -33,6 +33,9 @@ func NewStore(rdb redis.UniversalClient, seal *Sealer, clock func() time.Time) *
 	return &Store{rdb: rdb, seal: seal, clock: clock, limiter: redis_rate.NewLimiter(rdb)}
 }
 
+// Now is the store's clock: what the app takes as the time now.
+func (s *Store) Now() time.Time { return s.clock() }
+
 const portalsKey = keyspace.Portals
 
 func portalKey(memberID, part string) string { return keyspace.Portal(memberID, part) }

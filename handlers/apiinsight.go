@@ -27,6 +27,7 @@ type Insight interface {
 	DryRun(ctx context.Context, memberID string, cfg segment.Config) (*engine.DryRun, error)
 	Standing(ctx context.Context, memberID string, cfg segment.Config, opt engine.PreviewOptions) (*engine.Preview, error)
 	Explain(ctx context.Context, memberID string, e segment.Entity, id int64) (*engine.RecordStanding, error)
+	Segment(ctx context.Context, memberID string, e segment.Entity, key string) (*engine.SegmentFigures, error)
 }
 
 // QueueInspector reads the job queues' state (asynq.Inspector).

@@ -62,5 +62,6 @@ func (w *Worker) handleBackfill(ctx context.Context, t *asynq.Task) error {
 		return wrapReauth(err)
 	}
 	w.Log.Info("backfill done", "portal", p.MemberID, "reason", p.Reason, "stats", fmt.Sprintf("%+v", st))
+	w.recordHistory(ctx, p.MemberID)
 	return nil
 }

@@ -23,6 +23,7 @@ const (
 	TypeNightly   = "schedule:nightly"   // recompute every portal, so time-based segments stay true
 	TypeReconcile = "schedule:reconcile" // re-queue records modified since the last scan (lost events)
 	TypeKeepAlive = "schedule:keepalive" // renews the refresh token of a portal idle for weeks, before it can expire
+	TypeSnapshot  = "schedule:snapshot"  // keeps the day's segment figures of every portal (history.go)
 )
 
 // DefaultReconcileEvery is how often every portal is scanned for records
@@ -42,6 +43,7 @@ func Schedule(reconcileEvery time.Duration) map[string]string {
 		TypeNightly:   "0 3 * * *",
 		TypeReconcile: "@every " + reconcileEvery.String(),
 		TypeKeepAlive: "30 4 * * *",
+		TypeSnapshot:  "50 23 * * *",
 		TypePurge:     "45 * * * *",
 	}
 }

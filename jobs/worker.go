@@ -32,6 +32,7 @@ type Worker struct {
 	Queue      *Queue                // where periodic work fans out to
 	Uninstall  Uninstaller           // checks uninstall events and purges; nil: such tasks are dropped
 	Actions    ActionSender          // sends triggers, timeline entries, notifications; nil: none
+	History    HistoryKeeper         // keeps each day's segment figures; nil: none
 	Clock      func() time.Time
 }
 
@@ -78,6 +79,7 @@ func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeActions, w.handleActions)
 	mux.HandleFunc(TypeRobot, w.handleRobot)
 	mux.HandleFunc(TypeNightly, w.handleNightly)
+	mux.HandleFunc(TypeSnapshot, w.handleSnapshot)
 	mux.HandleFunc(TypeReconcile, w.handleReconcile)
 	mux.HandleFunc(TypeKeepAlive, w.handleKeepAlive)
 	mux.HandleFunc(TypeUninstall, w.handleUninstall)

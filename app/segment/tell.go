@@ -556,3 +556,51 @@ func (t *Teller) segmentName(e Entity, key string) string {
 // SegmentName is a segment's name as the portal's config has it, else its
 // key; "" stays "".
 func (t *Teller) SegmentName(e Entity, key string) string { return t.segmentName(e, key) }
+
+// Line is one line of a rule told as an outline: Depth 0 is the segment's
+// top level.
+type Line struct {
+	Depth int    `json:"depth"`
+	Text  string `json:"text"`
+}
+
+// Conditions tells a segment's rule as an outline, as the editor builds
+// it: a group's words ("Any of these (OR)") and under it its conditions
+// ("Won amount in the last 365 days at least 100,000 EUR"). A segment
+// without a rule takes every record: no lines.
+func (t *Teller) Conditions(e Entity, c *Condition) []Line {
+	out := []Line{}
+	var walk func(c *Condition, depth int)
+	walk = func(c *Condition, depth int) {
+		switch {
+		case c == nil:
+		case len(c.All) > 0 || len(c.Any) > 0:
+			op, list := "all", c.All
+			if len(c.Any) > 0 {
+				op, list = "any", c.Any
+			}
+			if len(list) == 1 {
+				walk(&list[0], depth)
+				return
+			}
+			out = append(out, Line{Depth: depth, Text: t.words.Groups[op]})
+			for i := range list {
+				walk(&list[i], depth+1)
+			}
+		case c.Not != nil:
+			out = append(out, Line{Depth: depth, Text: t.words.Groups["not"]})
+			if len(c.Not.Any) > 0 {
+				for i := range c.Not.Any {
+					walk(&c.Not.Any[i], depth+1)
+				}
+				return
+			}
+			walk(c.Not, depth+1)
+		default:
+			ch := Check{Fact: c.Fact, WindowDays: c.WindowDays, Op: c.Op, Want: c.Value}
+			out = append(out, Line{Depth: depth, Text: t.subject(e, ch) + ": " + t.condition(e, ch)})
+		}
+	}
+	walk(c, 0)
+	return out
+}

@@ -29,6 +29,9 @@ func (v Value) MarshalJSON() ([]byte, error) {
 
 // formatAmount groups thousands and keeps at most two decimals:
 // 125,000.5 in English, 125 000,5 in Russian.
+// FormatAmount writes a number as lang writes it: "1,234.5", "1 234,5".
+func FormatAmount(f float64, lang Lang) string { return formatAmount(f, lang) }
+
 func formatAmount(f float64, lang Lang) string {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return formatNumber(f)

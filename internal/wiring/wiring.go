@@ -200,6 +200,6 @@ func (a *App) Worker(logger asynq.Logger) (*asynq.Server, *asynq.ServeMux, *jobs
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.Observe(a.Metrics.ObserveJob), jobs.LogJobs(a.Config.Log))
 	w := &jobs.Worker{Store: a.Store, Bitrix: a.Bitrix, Manifest: a.Manifest, AppBaseURL: a.Config.AppBaseURL,
-		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Actions: a.Engine, Redis: a.Redis, Queue: a.Queue, Uninstall: a.Life}
+		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Actions: a.Engine, History: a.Analyst, Redis: a.Redis, Queue: a.Queue, Uninstall: a.Life}
 	return srv, mux, w, nil
 }

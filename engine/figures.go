@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"segmentor/app"
+	"segmentor/app/segment"
+)
+
+// ValueWindowDays is the window a segment's value is won in: what its
+// records brought in the last year.
+const ValueWindowDays = 365
+
+// Snapshots are how each scheme of cfg splits the base now, by the
+// segment each record carries (no evaluation, no REST): what the
+// scheduler keeps for each day. The records of segments cfg no longer has
+// are counted under their key until the recompute reaches them.
+func (a *Analyst) Snapshots(ctx context.Context, memberID string, cfg segment.Config) ([]app.Snapshot, error) {
+	b, err := a.base(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	defer b.mu.RUnlock()
+	now := a.now()
+	out := make([]app.Snapshot, 0, len(cfg.Schemes))
+	for _, s := range cfg.Schemes {
+		col := b.cols[s.Entity]
+		parts := make([]map[string]*app.Figures, a.chunks(b.size(s.Entity)))
+		err := a.parallel(ctx, b.size(s.Entity), func(chunk, lo, hi int) error {
+			m := map[string]*app.Figures{}
+			for i := lo; i < hi; i++ {
+				key := col.key(i)
+				f := m[key]
+				if f == nil {
+					f = &app.Figures{Segment: key}
+					m[key] = f
+				}
+				b.addFigures(f, col, i, now)
+			}
+			parts[chunk] = m
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sum := map[string]*app.Figures{}
+		for _, m := range parts {
+			for k, f := range m {
+				if sum[k] == nil {
+					sum[k] = &app.Figures{Segment: k}
+				}
+				sum[k].Count += f.Count
+				sum[k].Value += f.Value
+				sum[k].Won += f.Won
+				sum[k].Open += f.Open
+			}
+		}
+		snap := app.Snapshot{Day: app.DayOf(now), Entity: s.Entity, Currency: b.rates.Base}
+		for _, f := range sum {
+			snap.Segments = append(snap.Segments, *f)
+		}
+		slices.SortFunc(snap.Segments, func(x, y app.Figures) int { return cmp.Compare(x.Segment, y.Segment) })
+		out = append(out, snap)
+	}
+	return out, nil
+}
+
+// addFigures adds the i-th record of col to f: one record, its (or its
+// deals') value and won deals in the last ValueWindowDays, its open deals.
+// Value is summed in whole units, rounded per record. Holds b.mu.RLock.
+func (b *base) addFigures(f *app.Figures, col *column, i int, now time.Time) {
+	f.Count++
+	if col.rows != nil {
+		dr := col.rows[i]
+		f.Value += int64(math.Round(dr.revenue(ValueWindowDays, now)))
+		if dr.revenue(ValueWindowDays, now) > 0 {
+			f.Won++
+		}
+		if dr.deal.Semantic == segment.InProgress {
+			f.Open++
+		}
+		return
+	}
+	value := 0.0
+	for _, d := range col.deals[i] {
+		switch d.Semantic {
+		case segment.InProgress:
+			f.Open++
+		case segment.Won:
+			if dr := b.deals[d.ID]; dr != nil {
+				if v := dr.revenue(ValueWindowDays, now); v > 0 {
+					value += v
+					f.Won++
+				}
+			}
+		}
+	}
+	f.Value += int64(math.Round(value))
+}
+
+// SegmentFigures is one segment as its page shows it.
+type SegmentFigures struct {
+	Entity   segment.Entity `json:"entity"`
+	Key      string         `json:"key"`
+	Figures  app.Figures    `json:"figures"`
+	Total    int            `json:"total"` // records of the scheme
+	Share    float64        `json:"share"` // of the scheme's records
+	Currency string         `json:"currency"`
+	AvgDeal  float64        `json:"avg_deal"` // value / won deals
+	Sections []SectionShare `json:"sections"` // the top product sections of its won deals
+}
+
+// SectionShare is a product section among a segment's won deals (last
+// ValueWindowDays): how many of them have a row of it, and what they brought.
+type SectionShare struct {
+	ID    int     `json:"id"`
+	Name  string  `json:"name,omitempty"`
+	Deals int     `json:"deals"`
+	Value float64 `json:"value"`
+}
+
+// topSections is how many sections a segment's page lists.
+const topSections = 5
+
+// Segment sums up the records carrying key in e's scheme (no REST).
+func (a *Analyst) Segment(ctx context.Context, memberID string, e segment.Entity, key string) (*SegmentFigures, error) {
+	b, err := a.base(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	defer b.mu.RUnlock()
+	now := a.now()
+	col := b.cols[e]
+	out := &SegmentFigures{Entity: e, Key: key, Figures: app.Figures{Segment: key}, Total: b.size(e), Currency: b.rates.Base, Sections: []SectionShare{}}
+	sections := map[int]*SectionShare{}
+	addDeal := func(dr *dealRow) {
+		v := dr.revenue(ValueWindowDays, now)
+		if v <= 0 {
+			return
+		}
+		for _, s := range dr.deal.ProductSections {
+			if sections[s] == nil {
+				sections[s] = &SectionShare{ID: s}
+			}
+			sections[s].Deals++
+			sections[s].Value += v
+		}
+	}
+	for i := range col.ids {
+		if col.key(i) != key {
+			continue
+		}
+		b.addFigures(&out.Figures, col, i, now)
+		if col.rows != nil {
+			addDeal(col.rows[i])
+			continue
+		}
+		for _, d := range col.deals[i] {
+			if dr := b.deals[d.ID]; dr != nil && d.Semantic == segment.Won {
+				addDeal(dr)
+			}
+		}
+	}
+	if out.Total > 0 {
+		out.Share = float64(out.Figures.Count) / float64(out.Total)
+	}
+	if out.Figures.Won > 0 {
+		out.AvgDeal = float64(out.Figures.Value) / float64(out.Figures.Won)
+	}
+	for _, s := range sections {
+		out.Sections = append(out.Sections, *s)
+	}
+	slices.SortFunc(out.Sections, func(x, y SectionShare) int {
+		return cmp.Or(cmp.Compare(y.Deals, x.Deals), cmp.Compare(y.Value, x.Value), cmp.Compare(x.ID, y.ID))
+	})
+	out.Sections = out.Sections[:min(len(out.Sections), topSections)]
+	return out, nil
+}
+
+// RecordHistory keeps today's snapshot of each scheme of the saved config
+// (replacing one taken earlier today) and drops moves older than the
+// history: the scheduler's daily call, and the end of every recompute. A
+// portal without a saved config has nothing to keep.
+func (a *Analyst) RecordHistory(ctx context.Context, memberID string) error {
+	sc, err := a.Store.Config(ctx, memberID)
+	if err != nil || sc.Version == 0 {
+		return err
+	}
+	cfg, err := segment.ParseSavedConfig(sc.Config)
+	if err != nil {
+		return err
+	}
+	snaps, err := a.Snapshots(ctx, memberID, cfg)
+	if err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		if err := a.Store.PutSnapshot(ctx, memberID, s); err != nil {
+			return err
+		}
+	}
+	return a.Store.TrimMoves(ctx, memberID)
+}

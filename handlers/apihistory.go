@@ -1,0 +1,526 @@
+package handlers
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"segmentor/app"
+	"segmentor/app/segment"
+	"segmentor/chart"
+)
+
+// Insight over time: each scheme's daily figures (trends), where records
+// went (the movement matrix) and one segment's page. All of it is read
+// from Redis (the history, the moves log, the mirror): no REST request.
+
+// trendPeriods are the periods the overview offers, in days.
+var trendPeriods = []int{30, 90, 365}
+
+// TrendSeries is one segment's figures, a value per day of the period
+// (null on a day without a snapshot).
+type TrendSeries struct {
+	Key    string     `json:"key"`
+	Name   string     `json:"name"`
+	Color  string     `json:"color,omitempty"`
+	Counts []*float64 `json:"counts"`
+	Values []*float64 `json:"values"` // won in the last 365 days, base currency
+}
+
+// SegmentNow is a segment's figures in the latest snapshot.
+type SegmentNow struct {
+	Key   string  `json:"key"`
+	Name  string  `json:"name"`
+	Color string  `json:"color,omitempty"`
+	Count int64   `json:"count"`
+	Value int64   `json:"value"`
+	Won   int64   `json:"won"`
+	Open  int64   `json:"open"`
+	Avg   float64 `json:"avg_deal"`
+}
+
+// Trends answers a scheme's segment sizes and values day by day over the
+// last 30, 90 or 365 days, with the chart drawn (svg) and said (text); as
+// CSV with format=csv.
+func (a *API) Trends(c *gin.Context) {
+	sess := sessionOf(c)
+	ctx := c.Request.Context()
+	e, ok := parseEntity(c.Query("entity"))
+	if !ok {
+		apiError(c, sess.Lang, badEntity(sess.Lang))
+		return
+	}
+	days := 90
+	if s := c.Query("days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || !slices.Contains(trendPeriods, n) {
+			apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "days must be 30, 90 or 365.", "days должно быть 30, 90 или 365."))
+			return
+		}
+		days = n
+	}
+	to := app.DayOf(a.Store.Now())
+	from := to - app.Day(days) + 1
+	hist, err := a.Store.History(ctx, sess.MemberID, e, from, to)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	t, _, _, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	segs := a.segmentList(ctx, sess.MemberID, e, t, sess.Lang, func(yield func(string)) {
+		for _, h := range hist {
+			for _, f := range h.Segments {
+				yield(f.Segment)
+			}
+		}
+	})
+	if c.Query("format") == "csv" {
+		rows := [][]string{{pick(sess.Lang, "day", "день"), pick(sess.Lang, "segment key", "ключ сегмента"), pick(sess.Lang, "segment", "сегмент"),
+			pick(sess.Lang, "records", "записей"), pick(sess.Lang, "won in 365 days", "выиграно за 365 дней"),
+			pick(sess.Lang, "won deals", "выигранных сделок"), pick(sess.Lang, "open deals", "открытых сделок"), pick(sess.Lang, "currency", "валюта")}}
+		for _, h := range hist {
+			for _, s := range segs {
+				f := figuresOf(h, s.Key)
+				rows = append(rows, []string{h.Day.String(), s.Key, s.Name, itoa(f.Count), itoa(f.Value), itoa(f.Won), itoa(f.Open), h.Currency})
+			}
+		}
+		writeCSV(c, fmt.Sprintf("segments-%s-%dd.csv", e, days), rows)
+		return
+	}
+	byDay := map[app.Day]app.Snapshot{}
+	for _, h := range hist {
+		byDay[h.Day] = h
+	}
+	dates, labels := make([]string, 0, days), make([]string, 0, days)
+	series := make([]TrendSeries, len(segs))
+	chartSeries := make([]chart.Series, len(segs))
+	for i, s := range segs {
+		series[i] = TrendSeries{Key: s.Key, Name: s.Name, Color: s.Color, Counts: []*float64{}, Values: []*float64{}}
+		chartSeries[i] = chart.Series{Key: s.Key, Name: s.Name, Color: s.Color}
+	}
+	for d := from; d <= to; d++ {
+		dates, labels = append(dates, d.String()), append(labels, dayLabel(d, sess.Lang))
+		h, ok := byDay[d]
+		for i, s := range segs {
+			if !ok {
+				series[i].Counts, series[i].Values = append(series[i].Counts, nil), append(series[i].Values, nil)
+				chartSeries[i].Values = append(chartSeries[i].Values, math.NaN())
+				continue
+			}
+			f := figuresOf(h, s.Key)
+			cnt, val := float64(f.Count), float64(f.Value)
+			series[i].Counts, series[i].Values = append(series[i].Counts, &cnt), append(series[i].Values, &val)
+			chartSeries[i].Values = append(chartSeries[i].Values, cnt)
+		}
+	}
+	currency := ""
+	latest := []SegmentNow{}
+	if n := len(hist); n > 0 {
+		last := hist[n-1]
+		currency = last.Currency
+		for _, s := range segs {
+			f := figuresOf(last, s.Key)
+			v := SegmentNow{Key: s.Key, Name: s.Name, Color: s.Color, Count: f.Count, Value: f.Value, Won: f.Won, Open: f.Open}
+			if f.Won > 0 {
+				v.Avg = float64(f.Value) / float64(f.Won)
+			}
+			latest = append(latest, v)
+		}
+	}
+	title := fmt.Sprintf(pick(sess.Lang, "%s by segment, last %d days", "%s по сегментам, последние %d дней"), entityPlural(e, sess.Lang), days)
+	text := trendText(sess.Lang, hist, segs, days)
+	svg := chart.Stacked{ID: "trend-" + string(e), Title: title, Desc: text, Labels: labels, Series: chartSeries,
+		Format: func(v float64) string { return segment.FormatAmount(v, segmentLang(sess.Lang)) }}.SVG()
+	c.JSON(http.StatusOK, gin.H{"entity": e, "days": days, "from": from, "to": to, "currency": currency, "dates": dates,
+		"series": series, "latest": latest, "snapshots": len(hist), "title": title, "text": text, "svg": svg})
+}
+
+func figuresOf(h app.Snapshot, key string) app.Figures {
+	for _, f := range h.Segments {
+		if f.Segment == key {
+			return f
+		}
+	}
+	return app.Figures{Segment: key}
+}
+
+// trendText says the chart in words: each segment's size at the first and
+// the last snapshot of the period, or that there is none yet.
+func trendText(lang string, hist []app.Snapshot, segs []segmentLabel, days int) string {
+	if len(hist) == 0 {
+		return pick(lang, "No daily figures yet: Segmentor keeps them from the first recompute on, once a day.",
+			"Ежедневных данных пока нет: Segmentor сохраняет их раз в день, начиная с первого пересчёта.")
+	}
+	first, last := hist[0], hist[len(hist)-1]
+	s := fmt.Sprintf(pick(lang, "%d days with figures of the last %d (%s to %s).", "Данные за %d дн. из последних %d (%s — %s)."),
+		len(hist), days, first.Day, last.Day)
+	for _, seg := range segs {
+		a, b := figuresOf(first, seg.Key).Count, figuresOf(last, seg.Key).Count
+		if a == 0 && b == 0 {
+			continue
+		}
+		s += " " + fmt.Sprintf(pick(lang, "%s: %d → %d.", "%s: %d → %d."), seg.Name, a, b)
+	}
+	return s
+}
+
+// segmentLabel is a segment as a view names it.
+type segmentLabel struct {
+	Key   string `json:"key"`
+	Name  string `json:"name"`
+	Color string `json:"color,omitempty"`
+}
+
+// segmentList lists e's segments in the saved config's order (the
+// otherwise segment last), then the keys seen that it no longer has, then
+// the records in no segment ("") if any were seen.
+func (a *API) segmentList(ctx context.Context, memberID string, e segment.Entity, t *segment.Teller, lang string, seen func(yield func(string))) []segmentLabel {
+	out := []segmentLabel{}
+	have := map[string]bool{}
+	if cfg := a.savedConfig(ctx, memberID); cfg != nil {
+		for _, sc := range cfg.Schemes {
+			if sc.Entity != e {
+				continue
+			}
+			list := slices.Clone(sc.Segments)
+			if sc.Otherwise != nil {
+				list = append(list, *sc.Otherwise)
+			}
+			for _, s := range list {
+				out = append(out, segmentLabel{Key: s.Key, Name: s.Name, Color: s.Color})
+				have[s.Key] = true
+			}
+		}
+	}
+	none := false
+	seen(func(k string) {
+		switch {
+		case k == "":
+			none = true
+		case !have[k]:
+			have[k] = true
+			out = append(out, segmentLabel{Key: k, Name: t.SegmentName(e, k) + pick(lang, " (removed)", " (удалён)")})
+		}
+	})
+	if none {
+		out = append(out, segmentLabel{Key: "", Name: pick(lang, "No segment", "Без сегмента"), Color: "#c6cdd3"})
+	}
+	return out
+}
+
+// MovementCell is how many records went from one segment to another over
+// the period.
+type MovementCell struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Count int    `json:"count"`
+}
+
+// maxMovePeriod bounds a movement period: the moves log keeps HistoryDays.
+const maxMovePeriod = app.HistoryDays
+
+// movePeriod reads from and to (days, both included; the last 30 days by
+// default).
+func (a *API) movePeriod(c *gin.Context, lang string) (app.Day, app.Day, bool) {
+	to := app.DayOf(a.Store.Now())
+	from := to - 29
+	for _, p := range []struct {
+		name string
+		day  *app.Day
+	}{{"from", &from}, {"to", &to}} {
+		if s := c.Query(p.name); s != "" {
+			d, err := app.ParseDay(s)
+			if err != nil {
+				apiError(c, lang, userError(app.EInvalid, lang, p.name+" must be a date like 2026-12-31.", p.name+" должно быть датой вида 2026-12-31."))
+				return 0, 0, false
+			}
+			*p.day = d
+		}
+	}
+	if from > to || to-from >= maxMovePeriod {
+		apiError(c, lang, userError(app.EInvalid, lang, fmt.Sprintf("The period must run forward and span at most %d days.", maxMovePeriod),
+			fmt.Sprintf("Период должен идти вперёд и быть не длиннее %d дней.", maxMovePeriod)))
+		return 0, 0, false
+	}
+	return from, to, true
+}
+
+// netMoves reads the period's moves of e and keeps each record's net
+// move: from the segment it had when the period began to the one it has
+// at its end (a record that came back is not counted).
+func (a *API) netMoves(ctx context.Context, memberID string, e segment.Entity, from, to app.Day) (map[int64]*app.Move, int, error) {
+	net := map[int64]*app.Move{}
+	changes := 0
+	err := a.Store.Moves(ctx, memberID, from.Time(), (to + 1).Time(), func(m app.Move) bool {
+		if m.Entity != e {
+			return true
+		}
+		changes++
+		if n := net[m.ID]; n != nil {
+			n.From = m.From // older: the segment it came from
+			return true
+		}
+		mm := m
+		net[m.ID] = &mm
+		return true
+	})
+	for id, m := range net {
+		if m.From == m.To {
+			delete(net, id)
+		}
+	}
+	return net, changes, err
+}
+
+// Movement answers the migration matrix of e over a period: how many
+// records went from each segment to each other (net, per record), from the
+// moves log; as CSV with format=csv.
+func (a *API) Movement(c *gin.Context) {
+	sess := sessionOf(c)
+	ctx := c.Request.Context()
+	e, ok := parseEntity(c.Query("entity"))
+	if !ok {
+		apiError(c, sess.Lang, badEntity(sess.Lang))
+		return
+	}
+	from, to, ok := a.movePeriod(c, sess.Lang)
+	if !ok {
+		return
+	}
+	start := time.Now()
+	net, changes, err := a.netMoves(ctx, sess.MemberID, e, from, to)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	counts := map[[2]string]int{}
+	for _, m := range net {
+		counts[[2]string{m.From, m.To}]++
+	}
+	t, _, _, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	segs := a.segmentList(ctx, sess.MemberID, e, t, sess.Lang, func(yield func(string)) {
+		for k := range counts {
+			yield(k[0])
+			yield(k[1])
+		}
+	})
+	cells := []MovementCell{}
+	for _, f := range segs {
+		for _, to := range segs {
+			if n := counts[[2]string{f.Key, to.Key}]; n > 0 {
+				cells = append(cells, MovementCell{From: f.Key, To: to.Key, Count: n})
+			}
+		}
+	}
+	if c.Query("format") == "csv" {
+		name := map[string]string{}
+		for _, s := range segs {
+			name[s.Key] = s.Name
+		}
+		rows := [][]string{{pick(sess.Lang, "from", "из"), pick(sess.Lang, "to", "в"), pick(sess.Lang, "records", "записей")}}
+		for _, cl := range cells {
+			rows = append(rows, []string{name[cl.From], name[cl.To], strconv.Itoa(cl.Count)})
+		}
+		writeCSV(c, fmt.Sprintf("movement-%s-%s-%s.csv", e, from, to), rows)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"entity": e, "from": from, "to": to, "segments": segs, "cells": cells,
+		"moved": len(net), "changes": changes, "took_ms": time.Since(start).Milliseconds()})
+}
+
+// MovedRecord is one record of a movement cell.
+type MovedRecord struct {
+	ID    int64     `json:"id"`
+	Title string    `json:"title"`
+	URL   string    `json:"url"`
+	At    time.Time `json:"at"` // its last change in the period
+}
+
+// maxMovedRecords bounds the records a cell lists.
+const maxMovedRecords = 200
+
+// MovedRecords lists the records behind one cell of the matrix (from and
+// to segment, "" for none) with links to their cards: administrators only,
+// as the list of changes.
+func (a *API) MovedRecords(c *gin.Context) {
+	sess := sessionOf(c)
+	ctx := c.Request.Context()
+	if !sess.Admin {
+		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang,
+			"Only Bitrix24 administrators see which records moved; the matrix shows how many.",
+			"Какие записи перешли, видят только администраторы Битрикс24; матрица показывает, сколько."))
+		return
+	}
+	e, ok := parseEntity(c.Query("entity"))
+	if !ok {
+		apiError(c, sess.Lang, badEntity(sess.Lang))
+		return
+	}
+	from, to, ok := a.movePeriod(c, sess.Lang)
+	if !ok {
+		return
+	}
+	fromSeg, toSeg := c.Query("from_segment"), c.Query("to_segment")
+	net, _, err := a.netMoves(ctx, sess.MemberID, e, from, to)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	var picked []app.AuditEntry
+	at := map[int64]time.Time{}
+	for id, m := range net {
+		if m.From == fromSeg && m.To == toSeg {
+			picked = append(picked, app.AuditEntry{Entity: string(e), ID: id})
+			at[id] = m.At
+		}
+	}
+	slices.SortFunc(picked, func(x, y app.AuditEntry) int { return at[y.ID].Compare(at[x.ID]) })
+	total := len(picked)
+	picked = picked[:min(total, maxMovedRecords)]
+	titles, err := a.titles(ctx, sess.MemberID, picked)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	portal, err := a.Store.Portal(ctx, sess.MemberID)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	out := make([]MovedRecord, len(picked))
+	for i, p := range picked {
+		out[i] = MovedRecord{ID: p.ID, Title: titles[app.ClientRef{Entity: e, ID: p.ID}], URL: portal.RecordURL(string(e), p.ID), At: at[p.ID]}
+	}
+	c.JSON(http.StatusOK, gin.H{"records": out, "total": total})
+}
+
+// segmentMoves is how many entries and exits a segment's page lists.
+const segmentMoves = 20
+
+// SegmentPage answers one segment: its size and worth now, the top
+// product sections of its won deals, its conditions in words, its daily
+// figures, and (administrators) its 20 latest entries and exits with why.
+func (a *API) SegmentPage(c *gin.Context) {
+	sess := sessionOf(c)
+	ctx := c.Request.Context()
+	e, ok := parseEntity(c.Param("entity"))
+	if !ok {
+		apiError(c, sess.Lang, badEntity(sess.Lang))
+		return
+	}
+	if !a.insight(c, sess) {
+		return
+	}
+	key := c.Param("key")
+	seg := a.savedSegment(ctx, sess.MemberID, e, key)
+	t, names, dir, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	fig, err := a.Insight.Segment(ctx, sess.MemberID, e, key)
+	if err != nil {
+		apiError(c, sess.Lang, err)
+		return
+	}
+	if seg == nil && fig.Figures.Count == 0 {
+		apiError(c, sess.Lang, userError(app.ENotFound, sess.Lang, "There is no such segment.", "Такого сегмента нет."))
+		return
+	}
+	for i := range fig.Sections {
+		fig.Sections[i].Name = names.Sections[fig.Sections[i].ID]
+		if fig.Sections[i].Name == "" {
+			fig.Sections[i].Name = fmt.Sprintf(pick(sess.Lang, "Section %d", "Раздел %d"), fig.Sections[i].ID)
+		}
+	}
+	out := gin.H{"entity": e, "key": key, "name": t.SegmentName(e, key), "figures": fig, "removed": seg == nil}
+	conditions := []segment.Line{}
+	if seg != nil {
+		out["name"], out["color"] = seg.Name, seg.Color
+		conditions = t.Conditions(e, seg.When)
+		if seg.When == nil {
+			conditions = append(conditions, segment.Line{Text: pick(sess.Lang, "Every record the segments above do not take.", "Все записи, которые не взяли сегменты выше.")})
+		}
+	}
+	out["conditions"] = conditions
+	if sess.Admin {
+		entries, err := a.Store.FindAudit(ctx, sess.MemberID, app.AuditFilter{Entity: string(e), Segment: key}, 10*segmentMoves)
+		if err != nil {
+			apiError(c, sess.Lang, err)
+			return
+		}
+		titles, err := a.titles(ctx, sess.MemberID, entries)
+		if err != nil {
+			apiError(c, sess.Lang, err)
+			return
+		}
+		portal, err := a.Store.Portal(ctx, sess.MemberID)
+		if err != nil {
+			apiError(c, sess.Lang, err)
+			return
+		}
+		in, outs := []ChangeView{}, []ChangeView{}
+		for _, en := range entries {
+			if en.From.Segment == en.To.Segment {
+				continue
+			}
+			v := tellChange(t, dir, sess.Lang, en)
+			v.Title, v.URL = titles[app.ClientRef{Entity: e, ID: en.ID}], portal.RecordURL(en.Entity, en.ID)
+			if en.To.Segment == key && len(in) < segmentMoves {
+				in = append(in, v)
+			} else if en.From.Segment == key && len(outs) < segmentMoves {
+				outs = append(outs, v)
+			}
+		}
+		out["entries"], out["exits"] = in, outs
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func writeCSV(c *gin.Context, name string, rows [][]string) {
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.Status(http.StatusOK)
+	// A byte-order mark, so that spreadsheet programs read UTF-8 names.
+	_, _ = c.Writer.WriteString("\ufeff")
+	w := csv.NewWriter(c.Writer)
+	_ = w.WriteAll(rows)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+var monthsRU = [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"}
+
+// dayLabel is a day as the axis shows it: "5 Dec", "5 дек".
+func dayLabel(d app.Day, lang string) string {
+	t := d.Time()
+	if langOf(lang) == "ru" {
+		return strconv.Itoa(t.Day()) + " " + monthsRU[t.Month()-1]
+	}
+	return t.Format("2 Jan")
+}
+
+func entityPlural(e segment.Entity, lang string) string {
+	switch e {
+	case segment.EntityContact:
+		return pick(lang, "Contacts", "Контакты")
+	case segment.EntityCompany:
+		return pick(lang, "Companies", "Компании")
+	}
+	return pick(lang, "Deals", "Сделки")
+}
