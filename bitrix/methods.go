@@ -18,6 +18,8 @@ var readOnlyMethods = map[string]bool{
 	"app.info":    true,
 	"user.admin":  true,
 	"user.access": true,
+	// finds duplicates by phone or e-mail, changes nothing
+	"crm.duplicate.findbycomm": true,
 }
 
 // writeMethods end in a read verb but change state: event.offline.get

@@ -116,6 +116,7 @@ type Portal struct {
 	crm    crmState        // crm.go
 	auto   automationState // automation*.go
 	acts   activityState   // activity.go
+	reqs   requisiteState  // requisite.go, address.go, duplicate.go
 
 	srv     *httptest.Server
 	httpSrv *http.Server
@@ -161,6 +162,7 @@ func New(opts Options) *Portal {
 	p.registerCRMMethods()
 	p.registerAutomationMethods()
 	p.registerActivityMethods()
+	p.registerRequisiteMethods()
 	p.registerCatalogMethods()
 
 	mux := http.NewServeMux()

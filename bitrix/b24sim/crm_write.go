@@ -359,6 +359,7 @@ func (p *Portal) crmDelete(e *entity, id int, w writer) error {
 		c.rows[i].owner = 0
 	}
 	e.remove(id)
+	p.dropRequisitesOf(e.typeID, id)
 	if e.ufEntityID != "" {
 		p.emit(w.event("ONCRM"+e.name+"DELETE", idFields(r.id)))
 	}

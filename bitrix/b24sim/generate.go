@@ -25,6 +25,15 @@ type GenOptions struct {
 	// default 0. They are drawn from a random source of their own, so the
 	// records are the same with or without them.
 	Activities int
+
+	// Requisites gives the companies and about half the contacts
+	// requisites with addresses (requisite_gen.go): most companies Polish,
+	// with NIPs and voivodeships, others German, Czech, Russian and more.
+	// Communications gives them phones and e-mails for
+	// crm.duplicate.findbycomm, some shared. Both draw from random sources
+	// of their own, so the records are the same with or without them.
+	Requisites     bool
+	Communications bool
 }
 
 // GenStats is what Seed made.
@@ -32,6 +41,7 @@ type GenStats struct {
 	Contacts, Companies, Deals, ProductRows int
 	Won, Lost, Open                         int
 	Activities                              int
+	Requisites, Addresses, Communications   int
 	Pipelines                               []int
 }
 
@@ -86,6 +96,12 @@ func (p *Portal) Seed(o GenOptions) GenStats {
 	g.contacts(o.Contacts)
 	g.deals(o.Deals, &st)
 	st.Activities = g.activities(o.Activities)
+	if o.Requisites {
+		st.Requisites, st.Addresses = g.requisites()
+	}
+	if o.Communications {
+		st.Communications = g.communications()
+	}
 	st.Contacts, st.Companies = o.Contacts, o.Companies
 	for _, cat := range c.categories {
 		st.Pipelines = append(st.Pipelines, cat.id)

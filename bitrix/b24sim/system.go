@@ -138,7 +138,7 @@ var knownEvents = func() map[string]bool {
 		"ONAPPMETHODCONFIRM", "ONOFFLINEEVENT", "ONCRMDEALMOVETOCATEGORY", "ONUSERADD"} {
 		m[n] = true
 	}
-	for _, e := range []string{"LEAD", "DEAL", "CONTACT", "COMPANY", "QUOTE", "INVOICE", "PRODUCT", "ACTIVITY", "DYNAMICITEM", "CURRENCY"} {
+	for _, e := range []string{"LEAD", "DEAL", "CONTACT", "COMPANY", "QUOTE", "INVOICE", "PRODUCT", "ACTIVITY", "DYNAMICITEM", "CURRENCY", "REQUISITE"} {
 		for _, a := range []string{"ADD", "UPDATE", "DELETE"} {
 			m["ONCRM"+e+a] = true
 		}
