@@ -65,35 +65,8 @@ const benchContacts, benchCompanies, benchDeals = 20000, 5000, 75000
 // 50 deals changed (the base catching up through the change log). Run
 // with REDIS_URL for the real figure; miniredis is far slower to load.
 func benchInsight(b *testing.B, path string) {
-	rdb, _ := redistest.New(b)
-	ctx := context.Background()
-	seal, _ := app.NewSealer(bytes.Repeat([]byte{1}, 32))
-	store := app.NewStore(rdb, seal, nil)
-	const member = "bench000000000000000000000000000"
-	if err := store.Save(ctx, &bitrix.Token{MemberID: member, AccessToken: "a", ClientEndpoint: "https://bench.bitrix24.com/rest/"}); err != nil {
-		b.Fatal(err)
-	}
-	if err := store.SetState(ctx, member, app.StateActive, ""); err != nil {
-		b.Fatal(err)
-	}
-	dir, err := app.ParseDirectory(benchDirectory)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := store.SaveDirectory(ctx, member, dir); err != nil {
-		b.Fatal(err)
-	}
-	mirror := app.NewMirror(rdb)
-	fill := time.Now()
-	mirrortest.Fill(b, mirror, member, mirrortest.Portal{Contacts: benchContacts, Companies: benchCompanies, Deals: benchDeals})
-	b.Logf("mirror of %d contacts, %d companies, %d deals written in %v", benchContacts, benchCompanies, benchDeals, time.Since(fill).Round(time.Millisecond))
-
-	manifest, _ := segmentor.LoadManifest()
-	sessions := &handlers.Sessions{Store: store, Key: sessionKey}
-	api := &handlers.API{Store: store, Insight: &engine.Analyst{Store: store, Mirror: mirror}, Mirror: mirror}
-	srv := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: manifest, Sessions: sessions, API: api}))
-	defer srv.Close()
-	token := sessions.Issue(handlers.Session{MemberID: member, UserID: 1, Expires: time.Now().Add(time.Hour).Unix()})
+	env := newBenchPortal(b)
+	ctx, mirror, member, srv, token := context.Background(), env.mirror, env.member, env.srv, env.token
 	body, _ := json.Marshal(map[string]any{"config": json.RawMessage(benchInsightConfig)})
 	post := func() time.Duration {
 		req, _ := http.NewRequest("POST", srv.URL+path, bytes.NewReader(body))
@@ -160,6 +133,50 @@ func benchInsight(b *testing.B, path string) {
 	b.ReportMetric(0, "ns/op") // ms/op is the figure
 	b.Logf("%s over %d records: %.1f ms warm (%.1f ms of CPU, on %d cores; the process's, client included), %.0f ms first (whole mirror decoded into %.0f MB), %.1f ms after 50 deals changed (median of 5)",
 		path, benchContacts+benchCompanies+benchDeals, warm, cpu, runtime.GOMAXPROCS(0), ms(cold), baseMB, ms(catchUp))
+}
+
+// benchPortal is the API over a 100,000-record mirror of one portal.
+type benchPortal struct {
+	store  *app.Store
+	mirror *app.Mirror
+	member string
+	srv    *httptest.Server
+	token  string // a user's session
+	admin  string // an administrator's session
+}
+
+func newBenchPortal(b *testing.B) *benchPortal {
+	rdb, _ := redistest.New(b)
+	ctx := context.Background()
+	seal, _ := app.NewSealer(bytes.Repeat([]byte{1}, 32))
+	store := app.NewStore(rdb, seal, nil)
+	const member = "bench000000000000000000000000000"
+	if err := store.Save(ctx, &bitrix.Token{MemberID: member, AccessToken: "a", ClientEndpoint: "https://bench.bitrix24.com/rest/"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.SetState(ctx, member, app.StateActive, ""); err != nil {
+		b.Fatal(err)
+	}
+	dir, err := app.ParseDirectory(benchDirectory)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.SaveDirectory(ctx, member, dir); err != nil {
+		b.Fatal(err)
+	}
+	mirror := app.NewMirror(rdb)
+	fill := time.Now()
+	mirrortest.Fill(b, mirror, member, mirrortest.Portal{Contacts: benchContacts, Companies: benchCompanies, Deals: benchDeals})
+	b.Logf("mirror of %d contacts, %d companies, %d deals written in %v", benchContacts, benchCompanies, benchDeals, time.Since(fill).Round(time.Millisecond))
+
+	manifest, _ := segmentor.LoadManifest()
+	sessions := &handlers.Sessions{Store: store, Key: sessionKey}
+	api := &handlers.API{Store: store, Insight: &engine.Analyst{Store: store, Mirror: mirror}, Mirror: mirror}
+	srv := httptest.NewServer(handlers.Router(handlers.Deps{Manifest: manifest, Sessions: sessions, API: api}))
+	b.Cleanup(srv.Close)
+	token := sessions.Issue(handlers.Session{MemberID: member, UserID: 1, Expires: time.Now().Add(time.Hour).Unix()})
+	admin := sessions.Issue(handlers.Session{MemberID: member, UserID: 1, Admin: true, Expires: time.Now().Add(time.Hour).Unix()})
+	return &benchPortal{store: store, mirror: mirror, member: member, srv: srv, token: token, admin: admin}
 }
 
 // cpuTime is the CPU time this process has used (user and system): it
