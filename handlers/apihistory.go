@@ -259,11 +259,13 @@ func (a *API) movePeriod(c *gin.Context, lang string) (app.Day, app.Day, bool) {
 // netMoves reads the period's moves of e and keeps each record's net
 // move: from the segment it had when the period began to the one it has
 // at its end (a record that came back is not counted).
-func (a *API) netMoves(ctx context.Context, memberID string, e segment.Entity, from, to app.Day) (map[int64]*app.Move, int, error) {
+// With trigger set, only the moves it started count (change: those of
+// edits in the CRM, not of recomputes).
+func (a *API) netMoves(ctx context.Context, memberID string, e segment.Entity, from, to app.Day, trigger string) (map[int64]*app.Move, int, error) {
 	net := map[int64]*app.Move{}
 	changes := 0
 	err := a.Store.Moves(ctx, memberID, from.Time(), (to + 1).Time(), func(m app.Move) bool {
-		if m.Entity != e {
+		if m.Entity != e || (trigger != "" && m.Trigger != trigger) {
 			return true
 		}
 		changes++
@@ -285,7 +287,8 @@ func (a *API) netMoves(ctx context.Context, memberID string, e segment.Entity, f
 
 // Movement answers the migration matrix of e over a period: how many
 // records went from each segment to each other (net, per record), from the
-// moves log; as CSV with format=csv.
+// moves log (trigger=change: edits in the CRM only); as CSV with
+// format=csv.
 func (a *API) Movement(c *gin.Context) {
 	sess := sessionOf(c)
 	ctx := c.Request.Context()
@@ -299,7 +302,7 @@ func (a *API) Movement(c *gin.Context) {
 		return
 	}
 	start := time.Now()
-	net, changes, err := a.netMoves(ctx, sess.MemberID, e, from, to)
+	net, changes, err := a.netMoves(ctx, sess.MemberID, e, from, to, c.Query("trigger"))
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
@@ -376,7 +379,7 @@ func (a *API) MovedRecords(c *gin.Context) {
 		return
 	}
 	fromSeg, toSeg := c.Query("from_segment"), c.Query("to_segment")
-	net, _, err := a.netMoves(ctx, sess.MemberID, e, from, to)
+	net, _, err := a.netMoves(ctx, sess.MemberID, e, from, to, c.Query("trigger"))
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return

@@ -104,6 +104,11 @@ func TestSegmentTrendsMovementAndPage(t *testing.T) {
 	if got[">buyer"] != int(want["buyer"]) || got[">rest"] != int(want["rest"]) || mv.Moved != 80 {
 		t.Errorf("movement %v (moved %d), want %v", got, mv.Moved, want)
 	}
+	// The recompute's moves are not edits in the CRM.
+	r = s.do("GET", "/api/v1/insight/movement?entity=contact&trigger=change", rep, nil)
+	if r.Status != 200 || len(r.Body["cells"].([]any)) != 0 {
+		t.Errorf("moves of edits: %d %s", r.Status, r.Raw)
+	}
 	// A cell's records: for administrators, with links to their cards.
 	if r := s.do("GET", "/api/v1/insight/movement/records?entity=contact&from_segment=&to_segment=buyer", rep, nil); r.Status != 403 {
 		t.Errorf("a rep reads the moved records: %d", r.Status)

@@ -168,6 +168,7 @@ func (d *demoRun) summary(ctx context.Context) string {
 	fmt.Fprintf(&b, "%-10s %s triggers fired · %s timeline entries · %s notifications · robot %s\n", "actions",
 		thousands(len(d.sim.TriggerRuns())), thousands(d.sim.TimelineCount()), thousands(len(d.sim.Notifications())),
 		map[bool]string{true: "\"Segmentor: classify\" registered", false: "not registered"}[len(d.sim.Robots()) > 0])
+	fmt.Fprintf(&b, "%-10s %s\n", "movement", d.movement(ctx))
 	st := d.sim.Stats()
 	up := time.Since(d.simStart)
 	allowed := demoBurst + int(demoRate*up.Seconds())
@@ -240,4 +241,48 @@ func scrapeCounter(ctx context.Context, url, name, label string) (map[string]flo
 		}
 	}
 	return out, sc.Err()
+}
+
+// movement is the day's moves between segments as the overview's matrix
+// counts them (GET /insight/movement), of edits in the CRM only (the
+// backfill's first classification left out): "contacts Regular → VIP 2 ·
+// deals Engaged → No segment 5".
+func (d *demoRun) movement(ctx context.Context) string {
+	var parts []string
+	today := time.Now().UTC().Format(time.DateOnly)
+	for _, e := range []string{"contact", "company", "deal"} {
+		var m struct {
+			Segments []struct{ Key, Name string }
+			Cells    []struct {
+				From, To string
+				Count    int
+			}
+		}
+		if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/insight/movement?entity="+e+"&trigger=change&from="+today, nil, &m); err != nil {
+			return "unavailable: " + err.Error()
+		}
+		name := map[string]string{}
+		for _, s := range m.Segments {
+			name[s.Key] = s.Name
+		}
+		slices.SortStableFunc(m.Cells, func(x, y struct {
+			From, To string
+			Count    int
+		}) int {
+			return y.Count - x.Count
+		})
+		shown := 0
+		for _, c := range m.Cells {
+			if shown == 2 {
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%s %s → %s %s", map[string]string{"contact": "contacts", "company": "companies", "deal": "deals"}[e],
+				name[c.From], name[c.To], thousands(c.Count)))
+			shown++
+		}
+	}
+	if len(parts) == 0 {
+		return "no edit has moved a record between segments yet (the Overview tab draws the matrix)"
+	}
+	return strings.Join(parts, " · ") + " (today; the Overview tab draws the matrix)"
 }
