@@ -36,6 +36,10 @@ type Stacked struct {
 // accents.
 var palette = []string{"#2fc6f6", "#9dcf00", "#ffa900", "#ff5752", "#55d0e0", "#a861ab", "#468ee5", "#c3cf00", "#ff8c55", "#8a94a0"}
 
+// PaletteColor is the colour the chart gives the i-th series when it has
+// none of its own.
+func PaletteColor(i int) string { return palette[i%len(palette)] }
+
 const (
 	width, height                  = 640, 240
 	padL, padR, padT, padB         = 56, 12, 12, 28
@@ -107,7 +111,7 @@ func (c Stacked) SVG() string {
 	for s, ser := range c.Series {
 		color := ser.Color
 		if color == "" {
-			color = palette[s%len(palette)]
+			color = PaletteColor(s)
 		}
 		vals := make([]string, n)
 		for i := range n {

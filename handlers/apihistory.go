@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -85,6 +86,12 @@ func (a *API) Trends(c *gin.Context) {
 			}
 		}
 	})
+	// The colour each band is drawn in, so the legend and the table match.
+	for i := range segs {
+		if segs[i].Color == "" {
+			segs[i].Color = chart.PaletteColor(i)
+		}
+	}
 	if c.Query("format") == "csv" {
 		rows := [][]string{{pick(sess.Lang, "day", "день"), pick(sess.Lang, "segment key", "ключ сегмента"), pick(sess.Lang, "segment", "сегмент"),
 			pick(sess.Lang, "records", "записей"), pick(sess.Lang, "won in 365 days", "выиграно за 365 дней"),
@@ -392,7 +399,7 @@ func (a *API) MovedRecords(c *gin.Context) {
 			at[id] = m.At
 		}
 	}
-	slices.SortFunc(picked, func(x, y app.AuditEntry) int { return at[y.ID].Compare(at[x.ID]) })
+	slices.SortFunc(picked, func(x, y app.AuditEntry) int { return cmp.Or(at[y.ID].Compare(at[x.ID]), cmp.Compare(x.ID, y.ID)) })
 	total := len(picked)
 	picked = picked[:min(total, maxMovedRecords)]
 	titles, err := a.titles(ctx, sess.MemberID, picked)

@@ -61,7 +61,17 @@
       ovPlan: 'Plan: {p}', plans: { free: 'Free', basic: 'Basic', standard: 'Standard', professional: 'Professional', enterprise: 'Enterprise' }, ovNA: 'Not available on this server.', ovStale: '(no longer in the rules)', ovState: { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed' },
       auEntity: 'Records', auAllEntities: 'All', auSegment: 'Segment', auAllSegments: 'All segments', auRecord: 'Record ID',
       auWhen: 'When', auRecordCol: 'Record', auChange: 'Change', auVersion: 'Rules version', auWhy: 'Why', auEmpty: 'No changes match.',
-      auMore: 'Show more', auType: 'Type'
+      auMore: 'Show more', auType: 'Type',
+      insTitle: 'Over time', insEntity: 'Records', period: 'Period', days: '{n} days', csv: 'Download CSV', csvTitle: 'The figures as a CSV file, for a spreadsheet',
+      trTitle: 'Segment sizes by day', trLegend: 'Segments in the chart', trLatest: 'Latest figures, {d}', trNoLatest: 'No daily figures yet.',
+      trWon: 'Won in 12 months', trAvg: 'Average deal', trOpen: 'Open deals',
+      mvTitle: 'Moves between segments', mvCaption: '{e}, {from} – {to}: rows are the segment a record left, columns the one it entered.',
+      mvCorner: 'From ↓ to →', mvMoved: '{n} records changed segment ({c} changes in all).', mvNone: 'No record changed segment in this period.',
+      mvHint: 'Choose a number to list its records.', mvCell: '{a} → {b}: {n}', mvRecords: '{a} → {b}: {n} records', mvShown: 'The latest {k} are listed.',
+      sgOpen: 'Open the segment’s page', sgBack: '← Overview', sgRemoved: 'This segment is no longer in the rules.',
+      sgOfTotal: '{s} of {n}', sgValue: 'Won in the last 12 months', sgWonDeals: '{n} won deals', sgSections: 'Top product sections',
+      sgSection: 'Section', sgDeals: 'Won deals', sgSectionValue: 'Won', sgNoSections: 'No won deals with products in the last 12 months.',
+      sgEntries: 'Latest entries', sgExits: 'Latest exits', sgNoMoves: 'None yet.'
     },
     ru: {
       admin: 'Администратор', readOnly: 'Только просмотр',
@@ -118,7 +128,17 @@
       ovPlan: 'Тариф: {p}', plans: { free: 'Бесплатный', basic: 'Базовый', standard: 'Стандартный', professional: 'Профессиональный', enterprise: 'Энтерпрайз' }, ovNA: 'Недоступно на этом сервере.', ovStale: '(больше нет в правилах)', ovState: { queued: 'В очереди', running: 'Идёт', done: 'Завершён', failed: 'Ошибка' },
       auEntity: 'Записи', auAllEntities: 'Все', auSegment: 'Сегмент', auAllSegments: 'Все сегменты', auRecord: 'ID записи',
       auWhen: 'Когда', auRecordCol: 'Запись', auChange: 'Изменение', auVersion: 'Версия правил', auWhy: 'Почему', auEmpty: 'Подходящих изменений нет.',
-      auMore: 'Показать ещё', auType: 'Тип'
+      auMore: 'Показать ещё', auType: 'Тип',
+      insTitle: 'Динамика', insEntity: 'Записи', period: 'Период', days: '{n} дней', csv: 'Скачать таблицу', csvTitle: 'Данные в файле для таблиц (CSV)',
+      trTitle: 'Размер сегментов по дням', trLegend: 'Сегменты на графике', trLatest: 'Последние данные, {d}', trNoLatest: 'Ежедневных данных пока нет.',
+      trWon: 'Выиграно за 12 мес.', trAvg: 'Средняя сделка', trOpen: 'Открытых сделок',
+      mvTitle: 'Переходы между сегментами', mvCaption: '{e}, {from} — {to}: строки — сегмент, из которого запись ушла, столбцы — в который пришла.',
+      mvCorner: 'Из ↓ в →', mvMoved: 'Сменили сегмент: {n} (всего изменений: {c}).', mvNone: 'За этот период ни одна запись не сменила сегмент.',
+      mvHint: 'Выберите число, чтобы увидеть записи.', mvCell: '{a} → {b}: {n}', mvRecords: '{a} → {b}: записей — {n}', mvShown: 'Показаны последние {k}.',
+      sgOpen: 'Открыть страницу сегмента', sgBack: '← Обзор', sgRemoved: 'Этого сегмента больше нет в правилах.',
+      sgOfTotal: '{s} из {n}', sgValue: 'Выиграно за 12 месяцев', sgWonDeals: 'выигранных сделок: {n}', sgSections: 'Основные разделы товаров',
+      sgSection: 'Раздел', sgDeals: 'Выигранных сделок', sgSectionValue: 'Выиграно', sgNoSections: 'За 12 месяцев нет выигранных сделок с товарами.',
+      sgEntries: 'Последние входы', sgExits: 'Последние выходы', sgNoMoves: 'Пока нет.'
     }
   });
   var T = t.T;
@@ -143,7 +163,12 @@
     version: 0, ref: null, schemes: {}, problems: [], dirty: false, typeForm: null,
     preview: null, previewStale: false, dryrun: null, confirmSave: false,
     dashboard: null, audit: null, auditFilter: { entity: '', segment: '', record: '' }, auditLimit: 50,
-    job: null
+    job: null,
+    // The overview's figures over time: the scheme shown, the periods
+    // chosen, the answers by entity/days (null while loading), the
+    // movement cell whose records are listed; and the open segment page.
+    ins: { entity: '', days: 90, moveDays: 30, trends: {}, moves: {}, cell: null },
+    segPage: null
   };
   var admin = function () { return S.session.admin; };
   var ro = function () { return !S.session.admin; };
@@ -408,6 +433,7 @@
 
   function showView(v) {
     state.view = v;
+    state.segPage = null;
     document.body.setAttribute('data-view', v);
     render();
     if (v === 'overview') loadDashboard();
@@ -1046,6 +1072,7 @@
       var rb = document.getElementById('recompute');
       if (rb) rb.disabled = !state.version;
       state.dashboard = null;
+      resetInsight();
       if (state.view === 'overview') loadDashboard();
       if (state.view === 'changes') loadAudit();
       refresh();
@@ -1088,6 +1115,7 @@
   }
 
   function renderOverview(panel) {
+    if (state.segPage) { renderSegmentPage(panel); return; }
     var d = state.dashboard;
     if (!d) { panel.appendChild(h('p', { 'class': 'muted' }, t('loading'))); return; }
     var schemes = (d.schemes || []).filter(function (sc) { return ENTITIES.indexOf(sc.entity) >= 0; });
@@ -1098,6 +1126,11 @@
     var grid = h('div', { 'class': 'ov-schemes' });
     schemes.forEach(function (sc) { grid.appendChild(renderSchemeStats(sc)); });
     panel.appendChild(grid);
+    if (schemes.length) {
+      var insight = h('section', { 'class': 'insight', id: 'insight', 'aria-labelledby': 'ins-title' });
+      panel.appendChild(insight);
+      paintInsight(insight, schemes.map(function (sc) { return sc.entity; }));
+    }
     panel.appendChild(h('div', { 'class': 'ov-status' }, renderLastJob(d.last_recompute), renderQueue(d.queue), renderRest(d.rest, d.portal)));
   }
 
@@ -1115,7 +1148,8 @@
       // The dot and the name side by side: a long name wraps beside its
       // dot, never under it.
       body.appendChild(h('tr', { 'data-key': s.key || '' },
-        h('td', null, h('span', { 'class': 'ov-seg' }, S.swatch(color), h('span', { 'class': 'ov-seg__name' }, name))), h('td', { 'class': 'num seg-records' }, S.num(s.count)),
+        h('td', null, h('span', { 'class': 'ov-seg' }, S.swatch(color),
+          row.rest || !s.key ? h('span', { 'class': 'ov-seg__name' }, name) : segLink(e, s.key, name, 'ov-seg__name'))), h('td', { 'class': 'num seg-records' }, S.num(s.count)),
         h('td', { 'class': 'num' }, S.pct(s.share)), h('td', { 'class': 'num' }, sc.revenue > 0 ? S.pct(s.revenue_share) : '—')));
     });
     return h('section', { 'class': 'card ov-scheme', 'data-entity': e },
@@ -1189,6 +1223,351 @@
         : h('p', { 'class': 'muted' }, t('ovOpsNone')),
       limit ? h('p', { 'class': 'muted' }, t('ovOpsLimit', { l: secs(limit) })) : null,
       plan]);
+  }
+
+  // ---------- insight: trends, movement, a segment's page ----------
+  // All three read the history the server keeps (snapshots, the moves log,
+  // the mirror); each card is painted in place as its answer arrives, and
+  // the answers are kept by scheme and period until a recompute ends.
+  var TREND_DAYS = [30, 90, 365], MOVE_DAYS = [7, 30, 90];
+
+  function resetInsight() {
+    state.ins.trends = {};
+    state.ins.moves = {};
+    state.ins.cell = null;
+    if (state.segPage) state.segPage.data = undefined;
+  }
+
+  // repaint replaces box's content, keeping the focus on the element of
+  // the same id when it was inside (a period tab, a matrix cell).
+  function repaint(box, content) {
+    var a = document.activeElement, id = a && a.id && box.contains(a) ? a.id : '';
+    box.textContent = '';
+    append(box, content);
+    if (id) {
+      var el = document.getElementById(id);
+      if (el && el !== document.activeElement) el.focus();
+    }
+    S.fit();
+  }
+
+  function periodTabs(prefix, list, selected, onSelect) {
+    var tabs = tablist('tabs tabs--mini', list.map(function (n) { return { id: prefix + n, value: n, label: t('days', { n: n }) }; }), selected, onSelect);
+    tabs.setAttribute('aria-label', t('period'));
+    return tabs;
+  }
+
+  // csvButton downloads path as CSV: through fetch, as the API wants the
+  // session's token in a header a plain link cannot send.
+  function csvButton(id, path, name) {
+    return button(t('csv'), 'download-csv', function () { S.download(path + '&format=csv', name); }, 'btn--link', { id: id, title: t('csvTitle'), disabled: !path });
+  }
+
+  // dayText is a day ("2025-12-05") in the page's language.
+  function dayText(iso) {
+    var d = new Date(iso + 'T00:00:00Z');
+    return isNaN(d.getTime()) ? String(iso) : d.toLocaleDateString(S.lang, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  }
+
+  // periodOf is the last days days, today included, in UTC days as the
+  // server counts them.
+  function periodOf(days) {
+    var now = Date.now();
+    return { from: new Date(now - (days - 1) * 864e5).toISOString().slice(0, 10), to: new Date(now).toISOString().slice(0, 10) };
+  }
+
+  // segLink is a segment's name that opens the segment's page.
+  function segLink(e, key, name, cls) {
+    return h('button', { type: 'button', 'class': 'seg-link ' + (cls || ''), 'data-entity': e, 'data-key': key, title: t('sgOpen'),
+      onclick: function () { openSegment(e, key, name); } }, name);
+  }
+
+  function paintInsight(box, entities) {
+    var ins = state.ins;
+    if (entities.indexOf(ins.entity) < 0) { ins.entity = entities[0]; ins.cell = null; }
+    var trends = h('div', { id: 'ins-trends' }), moves = h('div', { id: 'ins-move' });
+    var which = entities.length > 1
+      ? tablist('tabs tabs--mini', entities.map(function (e) { return { id: 'ins-e-' + e, value: e, label: t(e) }; }), ins.entity,
+        function (e) { ins.entity = e; ins.cell = null; paintInsight(box, entities); })
+      : h('span', { 'class': 'muted' }, t(ins.entity));
+    if (entities.length > 1) which.setAttribute('aria-label', t('insEntity'));
+    repaint(box, [h('div', { 'class': 'insight__head' }, h('h2', { 'class': 'insight__title', id: 'ins-title' }, t('insTitle')), which), trends, moves]);
+    paintTrends(trends);
+    paintMoves(moves);
+  }
+
+  // ----- trends -----
+  function loadTrends(e, days) {
+    var cache = state.ins.trends, k = e + '/' + days;
+    if (cache[k] !== undefined) return;
+    cache[k] = null;
+    api('GET', '/insight/trends?entity=' + e + '&days=' + days).then(function (r) {
+      if (cache !== state.ins.trends) return; // a recompute ended meanwhile
+      cache[k] = r.status === 200 ? r.data : { error: S.message(r) };
+      paintTrends();
+    });
+  }
+
+  // paintTrends draws the scheme of the overview, or on a segment's page
+  // its scheme with that segment's band picked out.
+  function paintTrends(box) {
+    box = box || document.getElementById('ins-trends');
+    if (!box) return;
+    var page = state.segPage, e = page ? page.entity : state.ins.entity, days = state.ins.days;
+    var data = state.ins.trends[e + '/' + days];
+    if (data === undefined) { loadTrends(e, days); data = null; }
+    repaint(box, trendsCard(e, days, data, page ? page.key : null));
+  }
+
+  function trendsCard(e, days, data, only) {
+    var ok = data && !data.error;
+    var card = h('section', { 'class': 'card ins-card', id: 'tr-card', 'data-entity': e, 'data-days': String(days), 'aria-labelledby': 'tr-title' },
+      h('div', { 'class': 'card__head' }, h('h3', { 'class': 'card__title', id: 'tr-title' }, t('trTitle')),
+        periodTabs('tr-days-', TREND_DAYS, days, function (n) { state.ins.days = n; paintTrends(); }),
+        csvButton('tr-csv', ok ? '/insight/trends?entity=' + e + '&days=' + days : '', 'segments-' + e + '-' + days + 'd.csv')));
+    if (!data) { card.appendChild(h('p', { 'class': 'muted' }, t('loading'))); return card; }
+    if (data.error) { card.appendChild(h('p', { 'class': 'warn' }, data.error)); return card; }
+    var chart = h('div', { 'class': 'chart-box', id: 'tr-chart' });
+    chart.innerHTML = data.svg; // drawn and escaped by the server (package chart)
+    // The legend takes each band's colour from the chart, which gives a
+    // segment without a colour one of its palette.
+    var fill = {};
+    Array.prototype.forEach.call(chart.querySelectorAll('g.chart__series'), function (g) {
+      fill[g.getAttribute('data-key')] = g.getAttribute('fill');
+      if (only !== null && g.getAttribute('data-key') !== only) g.classList.add('is-dim');
+    });
+    var legend = h('ul', { 'class': 'legend', id: 'tr-legend', 'aria-label': t('trLegend') }, (data.series || []).map(function (s) {
+      return h('li', { 'class': 'legend__item' + (only !== null && s.key !== only ? ' is-dim' : ''), 'data-key': s.key }, S.swatch(fill[s.key] || s.color),
+        s.key && s.key !== only ? segLink(e, s.key, s.name, 'legend__name') : h('span', { 'class': 'legend__name' }, s.name));
+    }));
+    var main = h('div', { 'class': 'trend__chart' }, chart, legend, h('p', { 'class': 'chart-text muted', id: 'tr-text' }, data.text));
+    card.appendChild(h('div', { 'class': 'trend' + (only === null ? ' trend--table' : '') }, main, only === null ? latestTable(data, fill) : null));
+    return card;
+  }
+
+  // latestTable is what each segment is worth by the latest snapshot.
+  function latestTable(data, fill) {
+    var latest = data.latest || [];
+    if (!latest.length) return h('p', { 'class': 'muted trend__latest' }, t('trNoLatest'));
+    var last = '';
+    (data.dates || []).forEach(function (d, i) {
+      if ((data.series || []).some(function (s) { return s.counts[i] !== null; })) last = d;
+    });
+    var cur = function (v) { return money(v, data.currency); };
+    return h('div', { 'class': 'trend__latest' }, h('h4', { 'class': 'stat__sub' }, t('trLatest', { d: dayText(last) })),
+      h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table ins-latest', id: 'tr-latest' },
+        h('thead', null, h('tr', null, h('th', null, t('segment')), h('th', { 'class': 'num' }, t('ovRecords')), h('th', { 'class': 'num' }, t('trWon')),
+          h('th', { 'class': 'num' }, t('trAvg')), h('th', { 'class': 'num' }, t('trOpen')))),
+        h('tbody', null, latest.map(function (s) {
+          return h('tr', { 'data-key': s.key },
+            h('td', null, h('span', { 'class': 'ov-seg' }, S.swatch(fill[s.key] || s.color), h('span', { 'class': 'ov-seg__name' }, s.name))),
+            h('td', { 'class': 'num', 'data-count': String(s.count) }, S.num(s.count)), h('td', { 'class': 'num' }, cur(s.value)),
+            h('td', { 'class': 'num' }, s.won > 0 ? cur(s.avg_deal) : '—'), h('td', { 'class': 'num' }, S.num(s.open)));
+        })))));
+  }
+
+  // ----- movement -----
+  function loadMoves(e, days) {
+    var cache = state.ins.moves, k = e + '/' + days, p = periodOf(days);
+    if (cache[k] !== undefined) return;
+    cache[k] = null;
+    api('GET', '/insight/movement?entity=' + e + '&from=' + p.from + '&to=' + p.to).then(function (r) {
+      if (cache !== state.ins.moves) return;
+      cache[k] = r.status === 200 ? r.data : { error: S.message(r) };
+      paintMoves();
+    });
+  }
+
+  function paintMoves(box) {
+    box = box || document.getElementById('ins-move');
+    if (!box) return;
+    var e = state.ins.entity, days = state.ins.moveDays, data = state.ins.moves[e + '/' + days];
+    if (data === undefined) { loadMoves(e, days); data = null; }
+    repaint(box, movesCard(e, days, data));
+  }
+
+  function movesCard(e, days, data) {
+    var ok = data && !data.error;
+    var card = h('section', { 'class': 'card ins-card', id: 'mv-card', 'data-entity': e, 'data-days': String(days), 'aria-labelledby': 'mv-title' },
+      h('div', { 'class': 'card__head' }, h('h3', { 'class': 'card__title', id: 'mv-title' }, t('mvTitle')),
+        periodTabs('mv-days-', MOVE_DAYS, days, function (n) { state.ins.moveDays = n; state.ins.cell = null; paintMoves(); }),
+        csvButton('mv-csv', ok ? '/insight/movement?entity=' + e + '&from=' + data.from + '&to=' + data.to : '', 'movement-' + e + '.csv')));
+    if (!data) { card.appendChild(h('p', { 'class': 'muted' }, t('loading'))); return card; }
+    if (data.error) { card.appendChild(h('p', { 'class': 'warn' }, data.error)); return card; }
+    card.appendChild(h('p', { 'class': 'muted', id: 'mv-summary' }, data.moved
+      ? t('mvMoved', { n: S.num(data.moved), c: S.num(data.changes) }) + (admin() ? ' ' + t('mvHint') : '') : t('mvNone')));
+    if (data.moved) card.appendChild(matrix(e, data));
+    var cell = state.ins.cell;
+    if (cell && cell.entity === e && cell.from === data.from && cell.to === data.to) card.appendChild(cellRecords(cell));
+    return card;
+  }
+
+  // heat is a cell's background: Bitrix24's light blue to its deep one.
+  function heat(r) {
+    var lo = [229, 249, 254], hi = [11, 102, 195];
+    return 'rgb(' + lo.map(function (x, i) { return Math.round(x + (hi[i] - x) * r); }).join(',') + ')';
+  }
+
+  // matrix is the period's net moves: a row per segment records left, a
+  // column per segment they entered; administrators open a cell's records.
+  function matrix(e, data) {
+    var segs = data.segments || [], counts = {}, top = 0, picked = state.ins.cell;
+    (data.cells || []).forEach(function (c) { counts[c.from + '\n' + c.to] = c.count; top = Math.max(top, c.count); });
+    var label = function (s) {
+      return h('span', { 'class': 'mx-seg' }, S.swatch(s.color || (s.key ? '' : '#d5dade')), h('span', { 'class': 'mx-seg__name' }, s.name));
+    };
+    var rows = segs.map(function (from, i) {
+      return h('tr', { 'data-key': from.key }, h('th', { scope: 'row' }, label(from)), segs.map(function (to, j) {
+        var n = counts[from.key + '\n' + to.key] || 0;
+        var attrs = { 'class': 'mx-cell' + (i === j ? ' mx-cell--same' : ''), 'data-from': from.key, 'data-to': to.key };
+        if (!n) return h('td', attrs);
+        var r = Math.sqrt(n / top), text = S.num(n), said = t('mvCell', { a: from.name, b: to.name, n: text });
+        attrs['data-count'] = String(n);
+        attrs.style = 'background:' + heat(r) + ';color:' + (r > 0.55 ? '#fff' : '#1c3f5e');
+        if (!admin()) return h('td', attrs, h('span', { title: said }, text));
+        var on = !!picked && picked.fromKey === from.key && picked.toKey === to.key;
+        return h('td', attrs, h('button', { type: 'button', 'class': 'mx-btn', id: 'mx-' + i + '-' + j, 'aria-label': said, 'aria-pressed': String(on),
+          onclick: function () { openCell(e, data, from, to); } }, text));
+      }));
+    });
+    return h('div', { 'class': 'mx-wrap', id: 'mv-matrix-wrap' }, h('table', { 'class': 'mx', id: 'mv-matrix', 'data-from': data.from, 'data-to': data.to },
+      h('caption', null, t('mvCaption', { e: t(e), from: dayText(data.from), to: dayText(data.to) })),
+      h('thead', null, h('tr', null, h('td', { 'class': 'mx-corner' }, t('mvCorner')),
+        segs.map(function (s) { return h('th', { scope: 'col', 'data-key': s.key }, label(s)); }))),
+      h('tbody', null, rows)));
+  }
+
+  function openCell(e, data, from, to) {
+    var cell = { entity: e, from: data.from, to: data.to, fromKey: from.key, toKey: to.key, fromName: from.name, toName: to.name, data: null };
+    state.ins.cell = cell;
+    paintMoves();
+    api('GET', '/insight/movement/records?entity=' + e + '&from=' + data.from + '&to=' + data.to +
+      '&from_segment=' + encodeURIComponent(from.key) + '&to_segment=' + encodeURIComponent(to.key)).then(function (r) {
+      if (state.ins.cell !== cell) return;
+      cell.data = r.status === 200 ? r.data : { error: S.message(r) };
+      paintMoves();
+    });
+  }
+
+  function cellRecords(cell) {
+    var box = h('div', { 'class': 'mv-records', id: 'mv-records', 'aria-live': 'polite', 'data-from': cell.fromKey, 'data-to': cell.toKey });
+    var d = cell.data;
+    if (!d) { box.appendChild(h('p', { 'class': 'muted' }, t('loading'))); return box; }
+    if (d.error) { box.appendChild(h('p', { 'class': 'warn' }, d.error)); return box; }
+    var list = d.records || [];
+    append(box, [
+      h('div', { 'class': 'mv-records__head' }, h('h4', { 'class': 'stat__sub', id: 'mv-records-title' }, t('mvRecords', { a: cell.fromName, b: cell.toName, n: S.num(d.total) })),
+        button('✕', 'close-records', function () { state.ins.cell = null; paintMoves(); }, 'btn--icon', { id: 'mv-records-close', 'aria-label': t('close') })),
+      h('ul', { 'class': 'mv-list' }, list.map(function (x) {
+        return h('li', { 'data-id': String(x.id) }, S.crmLink(x.url, x.title || ('#' + x.id)), ' ', h('span', { 'class': 'muted nowrap' }, S.when(x.at)));
+      })),
+      d.total > list.length ? h('p', { 'class': 'muted' }, t('mvShown', { k: S.num(list.length) })) : null]);
+    return box;
+  }
+
+  // ----- a segment's page -----
+  function openSegment(e, key, name) {
+    state.segPage = { entity: e, key: key, name: name, data: undefined };
+    render();
+    window.scrollTo(0, 0);
+    var back = document.getElementById('seg-back');
+    if (back) back.focus();
+  }
+
+  // closeSegment goes back to the overview, to the name that opened it.
+  function closeSegment() {
+    var p = state.segPage;
+    state.segPage = null;
+    render();
+    var links = document.querySelectorAll('.ov-scheme .seg-link');
+    for (var i = 0; i < links.length; i++) {
+      if (links[i].getAttribute('data-entity') === p.entity && links[i].getAttribute('data-key') === p.key) { links[i].focus(); break; }
+    }
+  }
+
+  function loadSegment() {
+    var p = state.segPage;
+    p.data = null;
+    api('GET', '/segments/' + p.entity + '/' + encodeURIComponent(p.key)).then(function (r) {
+      if (state.segPage !== p) return;
+      p.data = r.status === 200 ? r.data : { error: S.message(r) };
+      paintSegmentPage();
+    });
+  }
+
+  function renderSegmentPage(panel) {
+    var box = h('div', { 'class': 'seg-page', id: 'seg-page' });
+    panel.appendChild(box);
+    paintSegmentPage(box);
+  }
+
+  function paintSegmentPage(box) {
+    box = box || document.getElementById('seg-page');
+    var p = state.segPage;
+    if (!box || !p) return;
+    if (p.data === undefined) loadSegment();
+    var d = p.data, ok = d && !d.error;
+    box.setAttribute('data-entity', p.entity);
+    box.setAttribute('data-key', p.key);
+    var out = [button(t('sgBack'), 'back', closeSegment, 'btn--link seg-back', { id: 'seg-back' }),
+      h('div', { 'class': 'seg-page__head' }, ok && d.color ? S.swatch(d.color) : null,
+        h('h2', { 'class': 'seg-page__title', id: 'seg-title' }, ok ? d.name : p.name), h('span', { 'class': 'muted' }, t(p.entity)))];
+    if (!d) out.push(h('p', { 'class': 'muted' }, t('loading')));
+    else if (d.error) out.push(h('p', { 'class': 'warn' }, d.error));
+    else {
+      if (d.removed) out.push(h('p', { 'class': 'warn', id: 'seg-removed' }, t('sgRemoved')));
+      out.push(segFigures(d.figures || {}), h('div', { 'class': 'seg-grid' }, conditionsCard(d.conditions || []), sectionsCard(d.figures || {})));
+    }
+    var trends = h('div', { id: 'ins-trends' });
+    out.push(trends);
+    if (ok && d.entries) out.push(changesCard('seg-entries', t('sgEntries'), p.entity, d.entries), changesCard('seg-exits', t('sgExits'), p.entity, d.exits || []));
+    repaint(box, out);
+    paintTrends(trends);
+  }
+
+  function segFigures(f) {
+    var fig = f.figures || {};
+    return h('div', { 'class': 'seg-stats' },
+      stat('seg-count', t('ovRecords'), [h('p', { 'class': 'stat__big', 'data-count': String(fig.count || 0) }, S.num(fig.count || 0)),
+        h('p', { 'class': 'muted' }, t('sgOfTotal', { s: S.pct(f.share), n: S.num(f.total || 0) }))]),
+      stat('seg-value', t('sgValue'), [h('p', { 'class': 'stat__big' }, money(fig.value || 0, f.currency)),
+        h('p', { 'class': 'muted' }, t('sgWonDeals', { n: S.num(fig.won || 0) }))]),
+      stat('seg-avg', t('trAvg'), h('p', { 'class': 'stat__big' }, fig.won ? money(f.avg_deal || 0, f.currency) : '—')),
+      stat('seg-open', t('trOpen'), h('p', { 'class': 'stat__big' }, S.num(fig.open || 0))));
+  }
+
+  // conditionsCard shows the rule as the server words it: an outline,
+  // each line at its depth.
+  function conditionsCard(lines) {
+    return h('section', { 'class': 'card stat', id: 'seg-conditions' }, h('h3', { 'class': 'stat__title' }, t('conditions')),
+      lines.length ? h('ul', { 'class': 'outline' }, lines.map(function (l) {
+        return h('li', { 'class': 'outline__line', 'data-depth': String(l.depth || 0), style: 'margin-left:' + Math.min(l.depth || 0, 6) * 18 + 'px' }, l.text);
+      })) : h('p', { 'class': 'muted' }, '—'));
+  }
+
+  function sectionsCard(f) {
+    var list = f.sections || [];
+    return h('section', { 'class': 'card stat', id: 'seg-sections' }, h('h3', { 'class': 'stat__title' }, t('sgSections')),
+      list.length ? h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
+        h('thead', null, h('tr', null, h('th', null, t('sgSection')), h('th', { 'class': 'num' }, t('sgDeals')), h('th', { 'class': 'num' }, t('sgSectionValue')))),
+        h('tbody', null, list.map(function (s) {
+          return h('tr', { 'data-id': String(s.id) }, h('td', null, s.name), h('td', { 'class': 'num' }, S.num(s.deals)), h('td', { 'class': 'num' }, money(s.value, f.currency)));
+        })))) : h('p', { 'class': 'muted' }, t('sgNoSections')));
+  }
+
+  // changesCard lists a segment's latest entries or exits, each with why.
+  function changesCard(id, title, e, list) {
+    return h('section', { 'class': 'card stat seg-changes', id: id }, h('h3', { 'class': 'stat__title' }, title),
+      !list.length ? h('p', { 'class': 'muted' }, t('sgNoMoves')) : h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
+        h('thead', null, h('tr', null, h('th', null, t('auWhen')), h('th', null, t('auRecordCol')), h('th', null, t('auChange')), h('th', null, t('auWhy')))),
+        h('tbody', null, list.map(function (c) {
+          var from = c.from || {}, to = c.to || {};
+          return h('tr', { 'class': 'seg-change', 'data-id': String(c.id) }, h('td', { 'class': 'nowrap' }, S.when(c.at)),
+            h('td', null, S.crmLink(c.url, c.title || ('#' + c.id))),
+            h('td', { 'class': 'change' }, badgeOf(e, from.segment, from.segment_name), h('span', { 'class': 'arrow', 'aria-hidden': 'true' }, ' → '),
+              badgeOf(e, to.segment, to.segment_name), c.trigger_text ? h('div', { 'class': 'muted' }, c.trigger_text) : null),
+            h('td', { 'class': 'why-cell' }, S.why(c.why)));
+        })))));
   }
 
   // ---------- changes (audit) ----------

@@ -206,6 +206,43 @@
     return r.status ? t('failed', { s: r.status }) : t('network');
   }
 
+  // download fetches an answer of the API (a CSV) and hands it to the
+  // browser as a file: the API wants the session's token in a header,
+  // which a plain link cannot send. It resolves true once handed over.
+  function download(path, name, retried) {
+    var opts = { headers: {} };
+    if (session.token) opts.headers.Authorization = 'Bearer ' + session.token;
+    return fetch('/api/v1' + path, opts).then(function (resp) {
+      if (resp.status === 401 && !retried) {
+        return refreshSession().then(function (ok) {
+          if (ok) return download(path, name, true);
+          notice('err', t('expired'));
+          return false;
+        });
+      }
+      if (!resp.ok) {
+        return resp.json().catch(function () { return {}; }).then(function (data) {
+          notice('err', message({ status: resp.status, data: data || {} }));
+          return false;
+        });
+      }
+      var named = /filename="([^"]+)"/.exec(resp.headers.get('Content-Disposition') || '');
+      return resp.blob().then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var a = h('a', { href: url, download: named ? named[1] : name, hidden: true });
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        // Revoked once the browser has taken it, not before.
+        setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+        return true;
+      });
+    }, function () {
+      notice('err', t('network'));
+      return false;
+    });
+  }
+
   // startSession resolves true once signed in; a refusal is kept in
   // session.refusal for start to explain.
   // A card tab's session also names its record (session.record), which
@@ -316,6 +353,6 @@
     boot: boot, lang: lang, texts: texts, untranslated: untranslated, session: session,
     h: h, append: append, button: button, swatch: swatch, segBadge: segBadge, safeColor: safeColor, crmLink: crmLink, why: why,
     num: num, pct: pct, when: when, duration: duration,
-    notice: notice, fit: fit, api: api, message: message, fatal: fatal, start: start, showUser: showUser, loadBX24: loadBX24
+    notice: notice, fit: fit, api: api, download: download, message: message, fatal: fatal, start: start, showUser: showUser, loadBX24: loadBX24
   };
 })();

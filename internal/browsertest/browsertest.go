@@ -23,3 +23,18 @@ func Chromium(t testing.TB) string {
 	}
 	return ""
 }
+
+// Artifacts is the directory a test writes what a person looks at after
+// the run (screenshots): TEST_ARTIFACTS when set, else the test's own
+// temporary directory. It logs the path.
+func Artifacts(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TEST_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("artifacts in %s", dir)
+	return dir
+}
