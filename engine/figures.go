@@ -76,8 +76,8 @@ func (b *base) addFigures(f *app.Figures, col *column, i int, now time.Time) {
 	f.Count++
 	if col.rows != nil {
 		dr := col.rows[i]
-		f.Value += int64(math.Round(dr.revenue(ValueWindowDays, now)))
-		if dr.revenue(ValueWindowDays, now) > 0 {
+		if v := dr.revenue(ValueWindowDays, now); v > 0 {
+			f.Value += int64(math.Round(v))
 			f.Won++
 		}
 		if dr.deal.Semantic == segment.InProgress {

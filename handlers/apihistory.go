@@ -74,12 +74,13 @@ func (a *API) Trends(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	t, _, _, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	cfg := a.savedConfig(ctx, sess.MemberID)
+	t, _, _, err := a.teller(ctx, sess.MemberID, sess.Lang, cfg)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	segs := a.segmentList(ctx, sess.MemberID, e, t, sess.Lang, func(yield func(string)) {
+	segs := segmentList(cfg, e, t, sess.Lang, func(yield func(string)) {
 		for _, h := range hist {
 			for _, f := range h.Segments {
 				yield(f.Segment)
@@ -117,7 +118,7 @@ func (a *API) Trends(c *gin.Context) {
 		chartSeries[i] = chart.Series{Key: s.Key, Name: s.Name, Color: s.Color}
 	}
 	for d := from; d <= to; d++ {
-		dates, labels = append(dates, d.String()), append(labels, dayLabel(d, sess.Lang))
+		dates, labels = append(dates, d.String()), append(labels, segment.DayLabel(segmentLang(sess.Lang), d.Time()))
 		h, ok := byDay[d]
 		for i, s := range segs {
 			if !ok {
@@ -190,21 +191,17 @@ type segmentLabel struct {
 }
 
 // segmentList lists e's segments in the saved config's order (the
-// otherwise segment last), then the keys seen that it no longer has, then
-// the records in no segment ("") if any were seen.
-func (a *API) segmentList(ctx context.Context, memberID string, e segment.Entity, t *segment.Teller, lang string, seen func(yield func(string))) []segmentLabel {
+// otherwise segment last; cfg may be nil), then the keys seen that it no
+// longer has, then the records in no segment ("") if any were seen.
+func segmentList(cfg *segment.Config, e segment.Entity, t *segment.Teller, lang string, seen func(yield func(string))) []segmentLabel {
 	out := []segmentLabel{}
 	have := map[string]bool{}
-	if cfg := a.savedConfig(ctx, memberID); cfg != nil {
+	if cfg != nil {
 		for _, sc := range cfg.Schemes {
 			if sc.Entity != e {
 				continue
 			}
-			list := slices.Clone(sc.Segments)
-			if sc.Otherwise != nil {
-				list = append(list, *sc.Otherwise)
-			}
-			for _, s := range list {
+			for _, s := range sc.All() {
 				out = append(out, segmentLabel{Key: s.Key, Name: s.Name, Color: s.Color})
 				have[s.Key] = true
 			}
@@ -318,12 +315,13 @@ func (a *API) Movement(c *gin.Context) {
 	for _, m := range net {
 		counts[[2]string{m.From, m.To}]++
 	}
-	t, _, _, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	cfg := a.savedConfig(ctx, sess.MemberID)
+	t, _, _, err := a.teller(ctx, sess.MemberID, sess.Lang, cfg)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	segs := a.segmentList(ctx, sess.MemberID, e, t, sess.Lang, func(yield func(string)) {
+	segs := segmentList(cfg, e, t, sess.Lang, func(yield func(string)) {
 		for k := range counts {
 			yield(k[0])
 			yield(k[1])
@@ -391,30 +389,28 @@ func (a *API) MovedRecords(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	var picked []app.AuditEntry
-	at := map[int64]time.Time{}
-	for id, m := range net {
+	var picked []*app.Move
+	for _, m := range net {
 		if m.From == fromSeg && m.To == toSeg {
-			picked = append(picked, app.AuditEntry{Entity: string(e), ID: id})
-			at[id] = m.At
+			picked = append(picked, m)
 		}
 	}
-	slices.SortFunc(picked, func(x, y app.AuditEntry) int { return cmp.Or(at[y.ID].Compare(at[x.ID]), cmp.Compare(x.ID, y.ID)) })
+	slices.SortFunc(picked, func(x, y *app.Move) int { return cmp.Or(y.At.Compare(x.At), cmp.Compare(x.ID, y.ID)) })
 	total := len(picked)
 	picked = picked[:min(total, maxMovedRecords)]
-	titles, err := a.titles(ctx, sess.MemberID, picked)
-	if err != nil {
-		apiError(c, sess.Lang, err)
-		return
+	refs := make([]app.ClientRef, len(picked))
+	for i, m := range picked {
+		refs[i] = app.ClientRef{Entity: e, ID: m.ID}
 	}
-	portal, err := a.Store.Portal(ctx, sess.MemberID)
+	links, err := a.recordLinks(ctx, sess.MemberID, refs)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
 	}
 	out := make([]MovedRecord, len(picked))
-	for i, p := range picked {
-		out[i] = MovedRecord{ID: p.ID, Title: titles[app.ClientRef{Entity: e, ID: p.ID}], URL: portal.RecordURL(string(e), p.ID), At: at[p.ID]}
+	for i, m := range picked {
+		l := links[refs[i]]
+		out[i] = MovedRecord{ID: m.ID, Title: l.Title, URL: l.URL, At: m.At}
 	}
 	c.JSON(http.StatusOK, gin.H{"records": out, "total": total})
 }
@@ -437,8 +433,9 @@ func (a *API) SegmentPage(c *gin.Context) {
 		return
 	}
 	key := c.Param("key")
-	seg := a.savedSegment(ctx, sess.MemberID, e, key)
-	t, names, dir, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	cfg := a.savedConfig(ctx, sess.MemberID)
+	seg := savedSegment(cfg, e, key)
+	t, names, dir, err := a.teller(ctx, sess.MemberID, sess.Lang, cfg)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
@@ -474,12 +471,7 @@ func (a *API) SegmentPage(c *gin.Context) {
 			apiError(c, sess.Lang, err)
 			return
 		}
-		titles, err := a.titles(ctx, sess.MemberID, entries)
-		if err != nil {
-			apiError(c, sess.Lang, err)
-			return
-		}
-		portal, err := a.Store.Portal(ctx, sess.MemberID)
+		links, err := a.recordLinks(ctx, sess.MemberID, auditRefs(entries))
 		if err != nil {
 			apiError(c, sess.Lang, err)
 			return
@@ -490,7 +482,8 @@ func (a *API) SegmentPage(c *gin.Context) {
 				continue
 			}
 			v := tellChange(t, dir, sess.Lang, en)
-			v.Title, v.URL = titles[app.ClientRef{Entity: e, ID: en.ID}], portal.RecordURL(en.Entity, en.ID)
+			l := links[app.ClientRef{Entity: e, ID: en.ID}]
+			v.Title, v.URL = l.Title, l.URL
 			if en.To.Segment == key && len(in) < segmentMoves {
 				in = append(in, v)
 			} else if en.From.Segment == key && len(outs) < segmentMoves {
@@ -513,17 +506,6 @@ func writeCSV(c *gin.Context, name string, rows [][]string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-var monthsRU = [12]string{"янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"}
-
-// dayLabel is a day as the axis shows it: "5 Dec", "5 дек".
-func dayLabel(d app.Day, lang string) string {
-	t := d.Time()
-	if langOf(lang) == "ru" {
-		return strconv.Itoa(t.Day()) + " " + monthsRU[t.Month()-1]
-	}
-	return t.Format("2 Jan")
-}
 
 func entityPlural(e segment.Entity, lang string) string {
 	switch e {

@@ -241,7 +241,8 @@ func (a *API) Record(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	t, _, dir, err := a.teller(ctx, sess.MemberID, sess.Lang, nil)
+	cfg := a.savedConfig(ctx, sess.MemberID)
+	t, _, dir, err := a.teller(ctx, sess.MemberID, sess.Lang, cfg)
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
@@ -262,7 +263,7 @@ func (a *API) Record(c *gin.Context) {
 	}
 	if rs.Key != "" {
 		v.Segment = &SegmentBadge{Key: rs.Key, Name: rs.Key}
-		if sg := a.savedSegment(ctx, sess.MemberID, e, rs.Key); sg != nil {
+		if sg := savedSegment(cfg, e, rs.Key); sg != nil {
 			v.Segment.Name, v.Segment.Color = sg.Name, sg.Color
 		}
 	}
@@ -270,28 +271,6 @@ func (a *API) Record(c *gin.Context) {
 		v.Explanation = explainRecord(t, e, rs.Result)
 	}
 	c.JSON(http.StatusOK, v)
-}
-
-// savedSegment finds a segment of the saved config by key.
-func (a *API) savedSegment(ctx context.Context, memberID string, e segment.Entity, key string) *segment.Segment {
-	cfg := a.savedConfig(ctx, memberID)
-	if cfg == nil {
-		return nil
-	}
-	for _, s := range cfg.Schemes {
-		if s.Entity != e {
-			continue
-		}
-		for i := range s.Segments {
-			if s.Segments[i].Key == key {
-				return &s.Segments[i]
-			}
-		}
-		if s.Otherwise != nil && s.Otherwise.Key == key {
-			return s.Otherwise
-		}
-	}
-	return nil
 }
 
 // maxAuditLimit bounds GET /audit?limit.
@@ -345,12 +324,7 @@ func (a *API) Audit(c *gin.Context) {
 		apiError(c, sess.Lang, err)
 		return
 	}
-	portal, err := a.Store.Portal(ctx, sess.MemberID)
-	if err != nil {
-		apiError(c, sess.Lang, err)
-		return
-	}
-	titles, err := a.titles(ctx, sess.MemberID, entries)
+	links, err := a.recordLinks(ctx, sess.MemberID, auditRefs(entries))
 	if err != nil {
 		apiError(c, sess.Lang, err)
 		return
@@ -363,20 +337,39 @@ func (a *API) Audit(c *gin.Context) {
 	out := make([]ChangeView, len(entries))
 	for i, e := range entries {
 		out[i] = tellChange(t, dir, sess.Lang, e)
-		out[i].Title, out[i].URL = titles[app.ClientRef{Entity: segment.Entity(e.Entity), ID: e.ID}], portal.RecordURL(e.Entity, e.ID)
+		l := links[app.ClientRef{Entity: segment.Entity(e.Entity), ID: e.ID}]
+		out[i].Title, out[i].URL = l.Title, l.URL
 	}
 	c.JSON(http.StatusOK, gin.H{"entries": out})
 }
 
-// titles reads the mirrored titles of the entries' records.
-func (a *API) titles(ctx context.Context, memberID string, entries []app.AuditEntry) (map[app.ClientRef]string, error) {
-	out := map[app.ClientRef]string{}
+// recordLink is a record as a list shows it: its mirrored title and a link
+// to its card in the portal.
+type recordLink struct {
+	Title, URL string
+}
+
+// recordLinks reads the titles of refs from the mirror and makes their
+// card links.
+func (a *API) recordLinks(ctx context.Context, memberID string, refs []app.ClientRef) (map[app.ClientRef]recordLink, error) {
+	portal, err := a.Store.Portal(ctx, memberID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[app.ClientRef]recordLink, len(refs))
+	ids := map[segment.Entity][]int64{}
+	for _, r := range refs {
+		out[r] = recordLink{URL: portal.RecordURL(string(r.Entity), r.ID)}
+		ids[r.Entity] = append(ids[r.Entity], r.ID)
+	}
 	if a.Mirror == nil {
 		return out, nil
 	}
-	ids := map[segment.Entity][]int64{}
-	for _, e := range entries {
-		ids[segment.Entity(e.Entity)] = append(ids[segment.Entity(e.Entity)], e.ID)
+	title := func(e segment.Entity, id int64, t string) {
+		r := app.ClientRef{Entity: e, ID: id}
+		l := out[r]
+		l.Title = t
+		out[r] = l
 	}
 	for e, list := range ids {
 		switch e {
@@ -386,7 +379,7 @@ func (a *API) titles(ctx context.Context, memberID string, entries []app.AuditEn
 				return nil, err
 			}
 			for id, d := range rows {
-				out[app.ClientRef{Entity: e, ID: id}] = d.Title
+				title(e, id, d.Title)
 			}
 		case segment.EntityContact, segment.EntityCompany:
 			rows, err := a.Mirror.Clients(ctx, memberID, e, list)
@@ -394,11 +387,20 @@ func (a *API) titles(ctx context.Context, memberID string, entries []app.AuditEn
 				return nil, err
 			}
 			for id, cl := range rows {
-				out[app.ClientRef{Entity: e, ID: id}] = cl.Title
+				title(e, id, cl.Title)
 			}
 		}
 	}
 	return out, nil
+}
+
+// auditRefs are the records of entries.
+func auditRefs(entries []app.AuditEntry) []app.ClientRef {
+	out := make([]app.ClientRef, len(entries))
+	for i, e := range entries {
+		out[i] = app.ClientRef{Entity: segment.Entity(e.Entity), ID: e.ID}
+	}
+	return out
 }
 
 // QueueHealth is the job queues at a glance.

@@ -46,6 +46,15 @@ func (a *API) savedConfig(ctx context.Context, memberID string) *segment.Config 
 	return &cfg
 }
 
+// savedSegment is e's segment key in cfg; nil when cfg is nil or has no
+// such segment.
+func savedSegment(cfg *segment.Config, e segment.Entity, key string) *segment.Segment {
+	if cfg == nil {
+		return nil
+	}
+	return cfg.Segment(e, key)
+}
+
 // tellSamples sets each sample's Why from its Reason.
 func tellSamples(t *segment.Teller, e segment.Entity, samples []engine.Sample) {
 	for i := range samples {

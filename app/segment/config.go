@@ -77,6 +77,26 @@ func (s Scheme) All() []Segment {
 	return out
 }
 
+// Segment returns e's segment with key (the otherwise one included), or
+// nil when the config has none.
+func (c *Config) Segment(e Entity, key string) *Segment {
+	for i := range c.Schemes {
+		sc := &c.Schemes[i]
+		if sc.Entity != e {
+			continue
+		}
+		for j := range sc.Segments {
+			if sc.Segments[j].Key == key {
+				return &sc.Segments[j]
+			}
+		}
+		if sc.Otherwise != nil && sc.Otherwise.Key == key {
+			return sc.Otherwise
+		}
+	}
+	return nil
+}
+
 // Segment is one named segment with its conditions and outputs. The
 // Otherwise segment has no When.
 type Segment struct {

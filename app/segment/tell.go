@@ -523,6 +523,14 @@ func (t *Teller) date(s string) (string, bool) {
 	return d.Format("2 January 2006"), true
 }
 
+// DayLabel is a day as a chart's axis shows it: "5 Dec", "5 дек".
+func DayLabel(lang Lang, d time.Time) string {
+	if lang.known() == RU {
+		return strconv.Itoa(d.Day()) + " " + string([]rune(monthsRU[d.Month()-1])[:3])
+	}
+	return d.Format("2 Jan")
+}
+
 // days counts days: "1 day", "12 days"; "12 дн." in Russian.
 func (t *Teller) days(n float64) string {
 	if n == 1 && t.lang == EN {

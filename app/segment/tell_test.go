@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -192,6 +193,24 @@ func TestWordsInEveryLanguage(t *testing.T) {
 			if phrases[lang][p] == "" {
 				t.Errorf("%s: phrase %d missing", lang, p)
 			}
+		}
+	}
+}
+
+func TestDayLabel(t *testing.T) {
+	for _, c := range []struct {
+		lang Lang
+		day  time.Time
+		want string
+	}{
+		{EN, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), "5 Dec"},
+		{RU, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), "5 дек"},
+		{RU, time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), "1 мая"},
+		{RU, time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), "30 сен"},
+		{"de", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), "2 Jan"},
+	} {
+		if got := DayLabel(c.lang, c.day); got != c.want {
+			t.Errorf("DayLabel(%s, %s) = %q, want %q", c.lang, c.day.Format(time.DateOnly), got, c.want)
 		}
 	}
 }
