@@ -93,23 +93,7 @@ func methodAddressTypes(p *Portal, c *Call) (any, error) {
 func methodAddressList(p *Portal, c *Call) (any, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t := p.reqs.addr
-	res := t.resolver()
-	conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectRequisite)
-	if err != nil {
-		return nil, err
-	}
-	q := tableQuery{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params),
-		keep: func(r *tableRow) bool {
-			return p.ownerReadable(c, t.num(r, "ANCHOR_TYPE_ID"), t.num(r, "ANCHOR_ID"))
-		}}
-	sel := t.parseSelect(c.Params.Strings("select"))
-	page, total, next := t.run(q)
-	rows := make([]any, len(page))
-	for i, r := range page {
-		rows[i] = t.render(&p.crm, r, sel)
-	}
-	return ListResult{Items: rows, Total: total, Next: next}, nil
+	return p.listTable(c, p.reqs.addr, "ANCHOR_TYPE_ID", "ANCHOR_ID")
 }
 
 // addressKey is the three fields that name an address.

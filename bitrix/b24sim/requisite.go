@@ -173,7 +173,14 @@ func methodRequisiteFields(p *Portal, c *Call) (any, error) {
 func methodRequisiteList(p *Portal, c *Call) (any, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t := p.reqs.rq
+	return p.listTable(c, p.reqs.rq, "ENTITY_TYPE_ID", "ENTITY_ID")
+}
+
+// listTable answers a list call over t as crm.requisite.list and
+// crm.address.list do: the filter in the requisite dialect, order, start,
+// 50 a page with total and next, only the rows whose owner (the row's
+// ownerType and ownerID fields) the caller may read. Holds p.mu.
+func (p *Portal) listTable(c *Call, t *table, ownerType, ownerID string) (any, error) {
 	res := t.resolver()
 	conds, err := p.crm.parseFilter(c.Params.Map("filter"), res, dialectRequisite)
 	if err != nil {
@@ -181,7 +188,7 @@ func methodRequisiteList(p *Portal, c *Call) (any, error) {
 	}
 	q := tableQuery{conds: conds, order: parseOrder(c.Params.Map("order"), res), start: parseStart(c.Params),
 		keep: func(r *tableRow) bool {
-			return p.ownerReadable(c, t.num(r, "ENTITY_TYPE_ID"), t.num(r, "ENTITY_ID"))
+			return p.ownerReadable(c, t.num(r, ownerType), t.num(r, ownerID))
 		}}
 	sel := t.parseSelect(c.Params.Strings("select"))
 	page, total, next := t.run(q)
