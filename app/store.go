@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -97,9 +98,18 @@ func (s *Store) UpdatePortal(ctx context.Context, memberID string, fn func(p *Po
 		if err != nil {
 			return err
 		}
+		// The portal is listed before its record is written, outside the
+		// transaction: seg:portals has no hash tag, so on a Redis Cluster it
+		// lives in another slot than the portal's keys and one MULTI cannot
+		// hold both (CROSSSLOT). Listing first never loses a portal (a crash
+		// in between leaves a listed id without a record, which every reader
+		// of Portals skips); SADD is idempotent, so a retried transaction
+		// lists it once.
+		if err := s.rdb.SAdd(ctx, portalsKey, memberID).Err(); err != nil {
+			return fmt.Errorf("list portal %s: %w", memberID, err)
+		}
 		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 			pipe.Set(ctx, key, nb, 0)
-			pipe.SAdd(ctx, portalsKey, memberID)
 			return nil
 		})
 		out = p
@@ -252,30 +262,15 @@ func (s *Store) DeleteTokens(ctx context.Context, memberID string) error {
 // installed remains; used on uninstall with CLEAN.
 func (s *Store) DeleteEverything(ctx context.Context, memberID string) error {
 	keep := portalKey(memberID, "portal")
-	iter := s.rdb.Scan(ctx, 0, keyPrefix(memberID)+"*", 500).Iterator()
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
+	// Every key found shares the portal's hash tag, so one DEL may hold a
+	// whole batch even on a Redis Cluster.
+	return keyspace.Scan(ctx, s.rdb, keyPrefix(memberID)+"*", func(keys []string) error {
+		keys = slices.DeleteFunc(keys, func(k string) bool { return k == keep })
+		if len(keys) == 0 {
 			return nil
 		}
-		err := s.rdb.Del(ctx, batch...).Err()
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		if k := iter.Val(); k != keep {
-			batch = append(batch, k)
-		}
-		if len(batch) >= 500 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return err
-	}
-	return flush()
+		return s.rdb.Del(ctx, keys...).Err()
+	})
 }
 
 func (s *Store) sealJSON(ctx context.Context, memberID, part string, v any) error {

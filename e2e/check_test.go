@@ -14,8 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"segmentor"
 	"segmentor/app"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
@@ -112,45 +116,51 @@ func (ev evaluation) wrong(record string) bool {
 // but writing nothing. A record it would write is not in its correct state.
 func (c *cluster) evaluate() evaluation {
 	c.t.Helper()
-	ctx, member := c.ctx, c.sim.MemberID()
-	sc, err := c.store.Config(ctx, member)
+	return evaluatePortal(c.t, c.ctx, c.sim, c.store, c.rdb, c.scratch(), c.manifest)
+}
+
+// evaluatePortal is evaluate for any app's store on any Redis (rdb, whose
+// tokens and shared budget it uses), with scratch an empty database.
+func evaluatePortal(t testing.TB, ctx context.Context, sim *b24sim.Portal, store *app.Store, rdb, scratch redis.UniversalClient, manifest *segmentor.Manifest) evaluation {
+	t.Helper()
+	member := sim.MemberID()
+	sc, err := store.Config(ctx, member)
 	if err != nil || sc.Version == 0 {
-		c.t.Fatalf("no saved config to evaluate: %v", err)
+		t.Fatalf("no saved config to evaluate: %v", err)
 	}
-	dir, err := c.store.Directory(ctx, member)
+	dir, err := store.Directory(ctx, member)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	scratch := c.scratch()
 	seal, _ := app.NewSealer(secretKey)
 	// The copy keeps the save time: "new deals" are those created after it.
 	fresh := app.NewStore(scratch, seal, func() time.Time { return sc.SavedAt })
 	if _, err := fresh.PutConfig(ctx, member, 0, sc.Config, sc.SavedBy); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := fresh.SaveDirectory(ctx, member, dir); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	dry := &dryRun{next: http.DefaultTransport}
 	client, err := bitrix.NewClient(bitrix.Config{
-		ClientID: c.sim.ClientID(), ClientSecret: c.sim.ClientSecret(), OAuthURL: c.sim.OAuthURL(),
+		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
 		HTTPClient: &http.Client{Transport: dry, Timeout: 70 * time.Second},
-		Redis:      c.rdb, Tokens: c.store, AllowHTTP: true,
+		Redis:      rdb, Tokens: store, AllowHTTP: true,
 		Profile: func(ctx context.Context, memberID string) (bitrix.Profile, error) {
-			if p, err := c.store.Portal(ctx, memberID); err == nil {
+			if p, err := store.Portal(ctx, memberID); err == nil {
 				return bitrix.ProfileForLicense(p.License), nil
 			}
 			return bitrix.StandardProfile(), nil
 		},
 	})
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	cls := &engine.Classifier{Store: fresh, Mirror: app.NewMirror(scratch), Bitrix: client,
-		FieldName: "UF_CRM_" + c.manifest.SegmentField.FieldName}
+		FieldName: "UF_CRM_" + manifest.SegmentField.FieldName}
 	st, err := cls.Backfill(ctx, member, app.TriggerRecompute)
 	if err != nil && len(dry.refused) == 0 {
-		c.t.Fatalf("fresh evaluation: %v", err)
+		t.Fatalf("fresh evaluation: %v", err)
 	}
 	sort.Strings(dry.refused)
 	return evaluation{Stats: st, Wrong: dry.refused}
@@ -160,19 +170,25 @@ func (c *cluster) evaluate() evaluation {
 // returns how many records it evaluated.
 func (c *cluster) requireCorrect(when string) int {
 	c.t.Helper()
-	ev := c.evaluate()
+	return requireRight(c.t, when, c.evaluate())
+}
+
+// requireRight fails unless the fresh evaluation ev would write nothing,
+// and returns how many records it evaluated.
+func requireRight(t testing.TB, when string, ev evaluation) int {
+	t.Helper()
 	if len(ev.Wrong) > 0 || ev.Stats.Changed > 0 {
 		for i, w := range ev.Wrong {
 			if i == 10 {
-				c.t.Errorf("… and %d more", len(ev.Wrong)-10)
+				t.Errorf("… and %d more", len(ev.Wrong)-10)
 				break
 			}
-			c.t.Errorf("%s: not in its correct state, would write %s", when, w)
+			t.Errorf("%s: not in its correct state, would write %s", when, w)
 		}
-		c.t.Fatalf("%s: %d of %d records are not in their correct state", when, ev.Stats.Changed, ev.Stats.Evaluated)
+		t.Fatalf("%s: %d of %d records are not in their correct state", when, ev.Stats.Changed, ev.Stats.Evaluated)
 	}
 	if ev.Stats.Evaluated == 0 {
-		c.t.Fatalf("%s: the fresh evaluation saw no records", when)
+		t.Fatalf("%s: the fresh evaluation saw no records", when)
 	}
 	return ev.Stats.Evaluated
 }

@@ -375,8 +375,11 @@ func (c *cluster) settle(d time.Duration) time.Duration {
 // move) and knock-on effects from deals to clients to deals. It uses no
 // RFM fact: live work reuses quintiles for up to ten minutes by design, so
 // a fresh evaluation could legitimately differ at a quintile's edge.
-func (c *cluster) premiumConfig() string {
-	p := c.gen.Pipelines[len(c.gen.Pipelines)-1]
+func (c *cluster) premiumConfig() string { return premiumConfigOf(c.gen) }
+
+// premiumConfigOf is the proofs' config for a portal seeded as gen says.
+func premiumConfigOf(gen b24sim.GenStats) string {
+	p := gen.Pipelines[len(gen.Pipelines)-1]
 	return fmt.Sprintf(`{"schemes": [
  {"entity": "contact", "segments": [
    {"key": "vip", "name": "VIP", "when": {"all": [{"fact": "won_amount", "window_days": 365, "op": ">=", "value": 50000}]},

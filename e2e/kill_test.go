@@ -45,7 +45,11 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 			return false
 		}
 		low, _ := c.insp.ListActiveTasks(jobs.QueueLow)
-		events, _ := c.insp.ListActiveTasks(jobs.QueueEvents)
+		var events []*asynq.TaskInfo
+		for _, q := range jobs.EventQueues() {
+			active, _ := c.insp.ListActiveTasks(q)
+			events = append(events, active...)
+		}
 		if len(low) == 0 || len(events) == 0 {
 			return false
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"segmentor/bitrix"
+	"segmentor/jobs"
 )
 
 // Metrics is the app's Prometheus registry and its instruments. It has a
@@ -145,7 +146,9 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		q.last, q.at = infos, time.Now()
+		// The events queue's shards (jobs.EventsQueue) are one queue here:
+		// the series stay the same however many shards there are.
+		q.last, q.at = jobs.MergeQueueInfo(infos), time.Now()
 	}
 	infos := q.last
 	q.mu.Unlock()

@@ -51,11 +51,15 @@ func TestMetricsCountEventsJobsAndREST(t *testing.T) {
 		`segmentor_http_requests_total{route="/b24/events",status="403"} 1`,
 		`segmentor_jobs_total{outcome="ok",type="portal:setup"} 1`,
 		`segmentor_rest_requests_total{method="batch",outcome="ok"}`,
-		`segmentor_queue_tasks{queue=`,
+		// The event went to the portal's shard of the events queue; the
+		// series show the shards as the one events queue.
+		`segmentor_queue_tasks{queue="events",state="pending"}`,
+		`segmentor_queue_latency_seconds{queue="events"}`,
 	}
 	var missing []string
+	var body string
 	if !await.Poll(10*time.Second, func() bool {
-		body := scrape(t, s)
+		body = scrape(t, s)
 		missing = missing[:0]
 		for _, w := range want {
 			if !strings.Contains(body, w) {
@@ -65,6 +69,9 @@ func TestMetricsCountEventsJobsAndREST(t *testing.T) {
 		return len(missing) == 0
 	}) {
 		t.Fatalf("/metrics lacks %q", missing)
+	}
+	if strings.Contains(body, `queue="events-`) {
+		t.Errorf("/metrics shows the events queue's shards apart")
 	}
 	// The app's public address, with no operator credential configured,
 	// has no /metrics at all.

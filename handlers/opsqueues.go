@@ -14,6 +14,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
+
+	"segmentor/jobs"
 )
 
 // QueueReader is what the operator view reads of the job queues. It has no
@@ -44,9 +46,12 @@ type OpsQueues struct {
 	Log    *slog.Logger
 }
 
-// OpsQueueView is one queue as the view shows it.
+// OpsQueueView is one queue as the view shows it. The events queue and its
+// shards (jobs.EventsQueue) are one view: its figures are their sums, its
+// lists the largest, soonest or newest over all of them.
 type OpsQueueView struct {
 	Name           string         `json:"name"`
+	Queues         []string       `json:"queues"` // the asynq queues it shows: itself, or the events queue and its shards
 	Paused         bool           `json:"paused"`
 	Size           int            `json:"size"` // every task but the completed ones
 	Pending        int            `json:"pending"`
@@ -139,15 +144,60 @@ func (o *OpsQueues) read() ([]OpsQueueView, error) {
 		return nil, err
 	}
 	slices.Sort(names)
-	out := make([]OpsQueueView, 0, len(names))
+	var classes []string
+	views := map[string][]OpsQueueView{}
 	for _, name := range names {
 		v, err := o.readQueue(name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, v)
+		class := jobs.QueueClass(name)
+		if _, ok := views[class]; !ok {
+			classes = append(classes, class)
+		}
+		views[class] = append(views[class], v)
+	}
+	slices.Sort(classes)
+	out := make([]OpsQueueView, 0, len(classes))
+	for _, class := range classes {
+		out = append(out, o.merge(class, views[class]))
 	}
 	return out, nil
+}
+
+// merge shows the queues of one class as one.
+func (o *OpsQueues) merge(class string, views []OpsQueueView) OpsQueueView {
+	if len(views) == 1 {
+		views[0].Name = class
+		return views[0]
+	}
+	m := OpsQueueView{Name: class, Groups: []OpsGroupView{}, Retrying: []OpsTaskView{}, ArchivedTasks: []OpsTaskView{}}
+	for _, v := range views {
+		m.Queues = append(m.Queues, v.Queues...)
+		m.Paused = m.Paused || v.Paused
+		m.Size += v.Size
+		m.Pending += v.Pending
+		m.Active += v.Active
+		m.Scheduled += v.Scheduled
+		m.Retry += v.Retry
+		m.Archived += v.Archived
+		m.Completed += v.Completed
+		m.Aggregating += v.Aggregating
+		m.ProcessedToday += v.ProcessedToday
+		m.FailedToday += v.FailedToday
+		m.LatencySeconds = max(m.LatencySeconds, v.LatencySeconds)
+		m.MemoryBytes += v.MemoryBytes
+		m.GroupCount += v.GroupCount
+		m.Groups = append(m.Groups, v.Groups...)
+		m.Retrying = append(m.Retrying, v.Retrying...)
+		m.ArchivedTasks = append(m.ArchivedTasks, v.ArchivedTasks...)
+	}
+	n := o.recent()
+	slices.SortFunc(m.Groups, func(a, b OpsGroupView) int { return cmp.Or(b.Size-a.Size, cmp.Compare(a.Group, b.Group)) })
+	slices.SortStableFunc(m.Retrying, func(a, b OpsTaskView) int { return a.NextProcessAt.Compare(b.NextProcessAt) })
+	slices.SortStableFunc(m.ArchivedTasks, func(a, b OpsTaskView) int { return b.LastFailedAt.Compare(a.LastFailedAt) })
+	m.Groups, m.Retrying, m.ArchivedTasks = m.Groups[:min(n, len(m.Groups))], m.Retrying[:min(n, len(m.Retrying))], m.ArchivedTasks[:min(n, len(m.ArchivedTasks))]
+	return m
 }
 
 func (o *OpsQueues) readQueue(name string) (OpsQueueView, error) {
@@ -155,7 +205,7 @@ func (o *OpsQueues) readQueue(name string) (OpsQueueView, error) {
 	if err != nil {
 		return OpsQueueView{}, err
 	}
-	v := OpsQueueView{Name: name, Paused: qi.Paused, Size: qi.Size, Pending: qi.Pending, Active: qi.Active,
+	v := OpsQueueView{Name: name, Queues: []string{name}, Paused: qi.Paused, Size: qi.Size, Pending: qi.Pending, Active: qi.Active,
 		Scheduled: qi.Scheduled, Retry: qi.Retry, Archived: qi.Archived, Completed: qi.Completed,
 		Aggregating: qi.Aggregating, ProcessedToday: qi.Processed, FailedToday: qi.Failed,
 		LatencySeconds: qi.Latency.Seconds(), MemoryBytes: qi.MemoryUsage, GroupCount: qi.Groups,
@@ -264,6 +314,7 @@ th{background:#f5f5f5}td.n{text-align:right;font-variant-numeric:tabular-nums}.m
 {{range .Queues}}<tr><td><a href="#q-{{.Name}}">{{.Name}}</a></td><td class="n">{{.Size}}</td><td class="n">{{.Pending}}</td><td class="n">{{.Active}}</td><td class="n">{{.Scheduled}}</td><td class="n">{{.Retry}}</td><td class="n">{{.Archived}}</td><td class="n">{{.Completed}}</td><td class="n">{{.Aggregating}}</td><td class="n">{{.GroupCount}}</td><td class="n">{{.ProcessedToday}}</td><td class="n">{{.FailedToday}}</td><td class="n">{{secs .LatencySeconds}}</td><td>{{if .Paused}}paused{{else}}no{{end}}</td></tr>
 {{end}}</table>
 {{range .Queues}}<h2 id="q-{{.Name}}">{{.Name}}</h2>
+{{if gt (len .Queues) 1}}<p class="muted">The sum of {{len .Queues}} queues: {{range $i, $q := .Queues}}{{if $i}}, {{end}}{{$q}}{{end}}.</p>{{end}}
 <h3>Aggregating groups{{if gt .GroupCount (len .Groups)}} (largest {{len .Groups}} of {{.GroupCount}}){{end}}</h3>
 {{if .Groups}}<table><tr><th>group</th><th>tasks</th></tr>{{range .Groups}}<tr><td>{{.Group}}</td><td class="n">{{.Size}}</td></tr>{{end}}</table>{{else}}<p class="muted">none</p>{{end}}
 <h3>Retrying (soonest first)</h3>

@@ -53,13 +53,20 @@ func seedQueues(t *testing.T, client *asynq.Client, insp *asynq.Inspector, srv *
 	payload := func(member string) []byte {
 		return fmt.Appendf(nil, `{"member_id":%q,"entity":"deal","ids":[1],"note":%q}`, member, secretInPayload)
 	}
-	for i := range 3 {
-		if _, err := client.Enqueue(asynq.NewTask("crm:changes", payload(fmt.Sprintf("pending%d", i))), asynq.Queue("events")); err != nil {
+	// Live work is spread over the events queue and its shards
+	// (jobs.EventsQueue); the view shows them as one queue.
+	for i, q := range []string{"events", "events-2", "events-5"} {
+		if _, err := client.Enqueue(asynq.NewTask("crm:changes", payload(fmt.Sprintf("pending%d", i))), asynq.Queue(q)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 4 {
-		if _, err := client.Enqueue(asynq.NewTask("crm:event", payload("grouped")), asynq.Queue("events"), asynq.Group("grouped:deal")); err != nil {
+		if _, err := client.Enqueue(asynq.NewTask("crm:event", payload("grouped")), asynq.Queue("events-5"), asynq.Group("grouped:deal")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if _, err := client.Enqueue(asynq.NewTask("crm:event", payload("other")), asynq.Queue("events-2"), asynq.Group("other:deal")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -157,9 +164,13 @@ func TestOpsQueuesView(t *testing.T) {
 			q[v.Name] = v
 		}
 		ev := q["events"]
-		if ev.Pending != 3 || ev.Aggregating != 4 || ev.GroupCount != 1 || len(ev.Groups) != 1 ||
-			ev.Groups[0] != (handlers.OpsGroupView{Group: "grouped:deal", Size: 4}) {
-			t.Errorf("events queue = %+v, want 3 pending and the group grouped:deal of 4", ev)
+		if ev.Pending != 3 || ev.Aggregating != 6 || ev.GroupCount != 2 || len(ev.Groups) != 2 ||
+			ev.Groups[0] != (handlers.OpsGroupView{Group: "grouped:deal", Size: 4}) ||
+			ev.Groups[1] != (handlers.OpsGroupView{Group: "other:deal", Size: 2}) {
+			t.Errorf("events queue = %+v, want 3 pending and the groups grouped:deal of 4 and other:deal of 2", ev)
+		}
+		if strings.Join(ev.Queues, " ") != "events events-2 events-5" || len(got.Queues) != 3 {
+			t.Errorf("the events view sums %q, and the view shows %d queues; want events and its two shards in one of 3", ev.Queues, len(got.Queues))
 		}
 		if ev.LatencySeconds <= 0 {
 			t.Errorf("events latency %v, want the age of its oldest pending task", ev.LatencySeconds)

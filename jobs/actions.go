@@ -33,7 +33,7 @@ func NewActionsTask(p ActionsPayload) (*asynq.Task, []asynq.Option, error) {
 	// Unique for a while rather than by task ID: an archived task keeps its
 	// ID for months, and every later kick would be refused.
 	return asynq.NewTask(TypeActions, b), []asynq.Option{
-		asynq.Queue(QueueEvents), asynq.Unique(time.Minute), asynq.ProcessIn(actionsDelay),
+		asynq.Queue(EventsQueue(p.MemberID)), asynq.Unique(time.Minute), asynq.ProcessIn(actionsDelay),
 		asynq.MaxRetry(20), asynq.Timeout(30 * time.Minute),
 	}, nil
 }
@@ -115,7 +115,7 @@ func (q *Queue) Robot(ctx context.Context, p RobotPayload) error {
 	if err != nil {
 		return err
 	}
-	if _, err := q.Client.EnqueueContext(ctx, asynq.NewTask(TypeRobot, b), asynq.Queue(QueueEvents), asynq.MaxRetry(10),
+	if _, err := q.Client.EnqueueContext(ctx, asynq.NewTask(TypeRobot, b), asynq.Queue(EventsQueue(p.MemberID)), asynq.MaxRetry(10),
 		asynq.Timeout(2*time.Minute)); err != nil {
 		return fmt.Errorf("enqueue robot: %w", err)
 	}

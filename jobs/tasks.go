@@ -72,7 +72,9 @@ type CRMChangesPayload struct {
 	Deleted  []int64 `json:"deleted,omitempty"` // records that are gone
 }
 
-// GroupKey is the aggregation group of a portal's entity.
+// GroupKey is the aggregation group of a portal's entity. It holds no '{'
+// or '}' (a member_id is letters, digits, '_' and '-'; bitrix checks it), so
+// the group's keys keep their queue's hash tag.
 func GroupKey(memberID, entity string) string { return memberID + ":" + entity }
 
 // NewCRMEventTask builds the grouped task for one event.
@@ -81,7 +83,7 @@ func NewCRMEventTask(p CRMEventPayload) (*asynq.Task, []asynq.Option, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return asynq.NewTask(TypeCRMEvent, b), []asynq.Option{asynq.Queue(QueueEvents), asynq.Group(GroupKey(p.MemberID, p.Entity))}, nil
+	return asynq.NewTask(TypeCRMEvent, b), []asynq.Option{asynq.Queue(EventsQueue(p.MemberID)), asynq.Group(GroupKey(p.MemberID, p.Entity))}, nil
 }
 
 // NewSetupTask builds a setup task.
@@ -138,5 +140,5 @@ func aggregate(group string, tasks []*asynq.Task) *asynq.Task {
 		}
 	}
 	b, _ := json.Marshal(out) // plain struct: cannot fail
-	return asynq.NewTask(TypeCRMChanges, b, asynq.Queue(QueueEvents), asynq.MaxRetry(10), asynq.Timeout(changesTimeout))
+	return asynq.NewTask(TypeCRMChanges, b, asynq.Queue(EventsQueue(out.MemberID)), asynq.MaxRetry(10), asynq.Timeout(changesTimeout))
 }

@@ -81,8 +81,8 @@ func TestChangesTaskHasItsTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Type != TypeCRMChanges || info.Queue != QueueEvents || info.Timeout != changesTimeout || info.MaxRetry != 10 {
+	if info.Type != TypeCRMChanges || info.Queue != EventsQueue("m1") || info.Timeout != changesTimeout || info.MaxRetry != 10 {
 		t.Errorf("changes task: type %s, queue %s, timeout %s, max retry %d; want %s, %s, %s, 10",
-			info.Type, info.Queue, info.Timeout, info.MaxRetry, TypeCRMChanges, QueueEvents, changesTimeout)
+			info.Type, info.Queue, info.Timeout, info.MaxRetry, TypeCRMChanges, EventsQueue("m1"), changesTimeout)
 	}
 }

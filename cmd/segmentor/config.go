@@ -26,7 +26,13 @@ type config struct {
 	OAuthURL     string
 	AllowHTTP    bool
 	RedisURL     string
-	SecretKey    []byte
+	// RedisClusterAddrs are the seed nodes of a Redis Cluster
+	// (REDIS_CLUSTER_ADDRS, host:port each), used instead of RedisURL;
+	// RedisUsername and RedisPassword (REDIS_USERNAME, REDIS_PASSWORD) are
+	// its credentials, which REDIS_URL carries in the URL instead.
+	RedisClusterAddrs            []string
+	RedisUsername, RedisPassword string
+	SecretKey                    []byte
 	// OpsAddr is where every role serves the probes, /metrics and the
 	// queue view to operators only; "" for none: then /metrics and the
 	// queue view are on LISTEN_ADDR behind the operator's password, or
@@ -74,7 +80,8 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 	}
 	var warns []string
 	var problems []string
-	embedded := c.RedisURL == ""
+	problems = append(problems, c.readRedisCluster(getenv)...)
+	embedded := c.RedisURL == "" && len(c.RedisClusterAddrs) == 0
 	if !roles[c.Role] {
 		problems = append(problems, fmt.Sprintf("ROLE %q: use all, web or worker", c.Role))
 	}
@@ -133,7 +140,7 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 		}
 		warns = append(warns, "APP_SECRET_KEY is not set: using a random key, so sessions end when the process stops")
 	default:
-		problems = append(problems, "APP_SECRET_KEY is required with REDIS_URL: 32 bytes as hex (64 chars) or base64 — tokens are encrypted with it at rest")
+		problems = append(problems, "APP_SECRET_KEY is required with REDIS_URL or REDIS_CLUSTER_ADDRS: 32 bytes as hex (64 chars) or base64 — tokens are encrypted with it at rest")
 	}
 	tp, err := handlers.ParseTrustedProxies(getenv("TRUSTED_PROXIES"))
 	if err != nil {
@@ -145,6 +152,36 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 		return c, warns, errors.New("configuration: " + strings.Join(problems, "; "))
 	}
 	return c, warns, nil
+}
+
+// readRedisCluster reads the Redis Cluster's seed nodes and credentials;
+// it returns what is wrong with them.
+func (c *config) readRedisCluster(getenv func(string) string) []string {
+	var problems []string
+	raw := getenv("REDIS_CLUSTER_ADDRS")
+	c.RedisUsername, c.RedisPassword = getenv("REDIS_USERNAME"), getenv("REDIS_PASSWORD")
+	for _, a := range strings.Split(raw, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			problems = append(problems, fmt.Sprintf("REDIS_CLUSTER_ADDRS: %q is not host:port (e.g. redis-1:6379)", a))
+			continue
+		}
+		c.RedisClusterAddrs = append(c.RedisClusterAddrs, a)
+	}
+	switch {
+	case strings.TrimSpace(raw) != "" && len(c.RedisClusterAddrs) == 0 && len(problems) == 0:
+		problems = append(problems, "REDIS_CLUSTER_ADDRS: list the cluster's nodes as host:port, comma-separated")
+	case raw != "" && c.RedisURL != "":
+		problems = append(problems, "REDIS_URL and REDIS_CLUSTER_ADDRS are both set: use REDIS_URL for one Redis server, or REDIS_CLUSTER_ADDRS for a Redis Cluster, not both")
+	case (c.RedisPassword != "" || c.RedisUsername != "") && c.RedisURL != "":
+		problems = append(problems, "REDIS_USERNAME and REDIS_PASSWORD are for REDIS_CLUSTER_ADDRS: with REDIS_URL put them in the URL (redis://user:password@host:6379/0)")
+	case (c.RedisPassword != "" || c.RedisUsername != "") && raw == "":
+		problems = append(problems, "REDIS_USERNAME and REDIS_PASSWORD need REDIS_CLUSTER_ADDRS")
+	}
+	return problems
 }
 
 // readDurations reads the periods an operator may change, each a Go
@@ -177,7 +214,7 @@ func (c *config) readDurations(getenv func(string) string) []string {
 // defaultCommand is what runs without a subcommand: the demo when nothing
 // at all is configured (a newcomer's first run), serve otherwise.
 func defaultCommand(getenv func(string) string) string {
-	for _, k := range []string{"REDIS_URL", "APP_BASE_URL", "B24_CLIENT_ID", "B24_CLIENT_SECRET", "APP_SECRET_KEY", "ROLE"} {
+	for _, k := range []string{"REDIS_URL", "REDIS_CLUSTER_ADDRS", "APP_BASE_URL", "B24_CLIENT_ID", "B24_CLIENT_SECRET", "APP_SECRET_KEY", "ROLE"} {
 		if getenv(k) != "" {
 			return "serve"
 		}

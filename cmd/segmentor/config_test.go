@@ -110,3 +110,65 @@ func TestLoadConfigTrustedProxies(t *testing.T) {
 		t.Errorf("a host name in TRUSTED_PROXIES: %v", err)
 	}
 }
+
+// REDIS_CLUSTER_ADDRS runs Segmentor on a Redis Cluster: seed nodes as
+// host:port, credentials in REDIS_USERNAME/REDIS_PASSWORD. It stands for
+// REDIS_URL (production values are required, nothing is embedded) and is
+// refused beside it, as are credentials that would be ignored.
+func TestLoadConfigRedisCluster(t *testing.T) {
+	prod := map[string]string{
+		"REDIS_CLUSTER_ADDRS": " redis-1:6379,redis-2:6379 ,10.0.0.3:7001,", "REDIS_PASSWORD": "pw", "REDIS_USERNAME": "seg",
+		"APP_BASE_URL": "https://seg.example.com", "B24_CLIENT_ID": "app.1", "B24_CLIENT_SECRET": "s",
+		"APP_SECRET_KEY": strings.Repeat("ab", 32),
+	}
+	c, warns, err := loadConfig(env(prod), "worker")
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("cluster config: err=%v warns=%q", err, warns)
+	}
+	if strings.Join(c.RedisClusterAddrs, " ") != "redis-1:6379 redis-2:6379 10.0.0.3:7001" || c.RedisPassword != "pw" ||
+		c.RedisUsername != "seg" || c.RedisURL != "" {
+		t.Errorf("parsed %q user %q password %q url %q", c.RedisClusterAddrs, c.RedisUsername, c.RedisPassword, c.RedisURL)
+	}
+	if got := defaultCommand(env(map[string]string{"REDIS_CLUSTER_ADDRS": "r:6379"})); got != "serve" {
+		t.Errorf("with REDIS_CLUSTER_ADDRS set the default command is %q, want serve", got)
+	}
+	// Not embedded: what production requires is required with a cluster too.
+	if _, _, err := loadConfig(env(map[string]string{"REDIS_CLUSTER_ADDRS": "r:6379"}), ""); err == nil ||
+		!strings.Contains(err.Error(), "APP_SECRET_KEY is required with REDIS_URL or REDIS_CLUSTER_ADDRS") ||
+		!strings.Contains(err.Error(), "APP_BASE_URL is required") {
+		t.Errorf("a cluster with nothing else configured: %v, want APP_SECRET_KEY and APP_BASE_URL required", err)
+	}
+	for _, tt := range []struct {
+		name   string
+		change map[string]string
+		want   string
+	}{
+		{"both", map[string]string{"REDIS_URL": "redis://r:6379/0", "REDIS_PASSWORD": ""}, "REDIS_URL and REDIS_CLUSTER_ADDRS are both set"},
+		{"no port", map[string]string{"REDIS_CLUSTER_ADDRS": "redis-1:6379,redis-2"}, `REDIS_CLUSTER_ADDRS: "redis-2" is not host:port`},
+		{"bad port", map[string]string{"REDIS_CLUSTER_ADDRS": "redis-1:http"}, `"redis-1:http" is not host:port`},
+		{"no host", map[string]string{"REDIS_CLUSTER_ADDRS": ":6379"}, `":6379" is not host:port`},
+		{"only commas", map[string]string{"REDIS_CLUSTER_ADDRS": " , "}, "list the cluster's nodes"},
+		{"a URL", map[string]string{"REDIS_CLUSTER_ADDRS": "redis://r:6379"}, "is not host:port"},
+		{"password without a cluster", map[string]string{"REDIS_CLUSTER_ADDRS": "", "REDIS_URL": "redis://r:6379/0"}, "with REDIS_URL put them in the URL"},
+		{"no password", map[string]string{"REDIS_PASSWORD": "", "REDIS_USERNAME": ""}, ""},
+		{"IPv6", map[string]string{"REDIS_CLUSTER_ADDRS": "[::1]:7001,[fd00::2]:7002"}, ""},
+	} {
+		m := map[string]string{}
+		for k, v := range prod {
+			m[k] = v
+		}
+		for k, v := range tt.change {
+			m[k] = v
+		}
+		_, _, err := loadConfig(env(m), "")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want it to contain %q", tt.name, err, tt.want)
+		}
+	}
+	if _, _, err := loadConfig(env(map[string]string{"REDIS_PASSWORD": "pw"}), ""); err == nil || !strings.Contains(err.Error(), "need REDIS_CLUSTER_ADDRS") {
+		t.Errorf("REDIS_PASSWORD alone: %v, want it refused", err)
+	}
+}

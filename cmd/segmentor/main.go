@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -100,13 +101,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		return err
 	}
 
-	rdb, embedded, closeRedis, err := openRedis(ctx, cfg.RedisURL, log)
+	rdb, embedded, closeRedis, err := openRedis(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis() // last: everything below uses Redis
 	if embedded && cfg.Role != "all" {
-		return errors.New("the embedded Redis lives inside one process: run `serve`, or set REDIS_URL to run web and worker apart")
+		return errors.New("the embedded Redis lives inside one process: run `serve`, or set REDIS_URL (or REDIS_CLUSTER_ADDRS) to run web and worker apart")
 	}
 
 	a, err := wiring.New(rdb, wiring.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
@@ -232,8 +233,17 @@ func shutdownHTTP(srv *http.Server, log *slog.Logger) func() {
 	}
 }
 
-// openRedis connects to REDIS_URL, or starts the embedded in-memory Redis.
-func openRedis(ctx context.Context, url string, log *slog.Logger) (redis.UniversalClient, bool, func(), error) {
+// openRedis connects to REDIS_URL or to the Redis Cluster at
+// REDIS_CLUSTER_ADDRS, or starts the embedded in-memory Redis.
+func openRedis(ctx context.Context, cfg config, log *slog.Logger) (redis.UniversalClient, bool, func(), error) {
+	url := cfg.RedisURL
+	if len(cfg.RedisClusterAddrs) > 0 {
+		// What asynq.RedisClusterClientOpt builds, shared by the app and
+		// asynq alike (their New*FromRedisClient).
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.RedisClusterAddrs,
+			Username: cfg.RedisUsername, Password: cfg.RedisPassword})
+		return rdb, false, func() { _ = rdb.Close() }, checkRedis(ctx, rdb, "the Redis Cluster at REDIS_CLUSTER_ADDRS", log)
+	}
 	if url == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
@@ -250,11 +260,17 @@ func openRedis(ctx context.Context, url string, log *slog.Logger) (redis.Univers
 		return nil, false, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	rdb := redis.NewClient(opt)
+	return rdb, false, func() { _ = rdb.Close() }, checkRedis(ctx, rdb, "redis at REDIS_URL", log)
+}
+
+// checkRedis fails when Redis does not answer (closing rdb) and warns when
+// it would lose data; on a cluster every master is checked.
+func checkRedis(ctx context.Context, rdb redis.UniversalClient, what string, log *slog.Logger) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
+	if err := ping(pctx, rdb); err != nil {
 		_ = rdb.Close()
-		return nil, false, nil, fmt.Errorf("redis at REDIS_URL does not answer: %w", err)
+		return fmt.Errorf("%s does not answer: %w", what, err)
 	}
 	if warns, err := app.RedisWarnings(pctx, rdb); err != nil {
 		log.Warn("could not check redis persistence settings", "error", err)
@@ -263,7 +279,24 @@ func openRedis(ctx context.Context, url string, log *slog.Logger) (redis.Univers
 			log.Warn(w)
 		}
 	}
-	return rdb, false, func() { _ = rdb.Close() }, nil
+	return nil
+}
+
+// ping checks that Redis answers: on a cluster every master, and that the
+// cluster serves every slot.
+func ping(ctx context.Context, rdb redis.UniversalClient) error {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Ping(ctx).Err()
+	}
+	info, err := cc.ClusterInfo(ctx).Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return errors.New("the cluster's state is not ok (CLUSTER INFO): are all its slots served?")
+	}
+	return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
 }
 
 // ttlTick is how often the embedded Redis expires keys: locks, leases and

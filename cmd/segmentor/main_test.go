@@ -115,7 +115,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 // heartbeats depend on it), within a tick of their TTL.
 func TestEmbeddedRedisExpiresKeys(t *testing.T) {
 	ctx := context.Background()
-	rdb, embedded, closeRedis, err := openRedis(ctx, "", slog.New(slog.DiscardHandler))
+	rdb, embedded, closeRedis, err := openRedis(ctx, config{}, slog.New(slog.DiscardHandler))
 	if err != nil || !embedded {
 		t.Fatalf("openRedis(\"\") = embedded %v, %v", embedded, err)
 	}

@@ -3,12 +3,16 @@
 // Every key of one portal carries the portal's hash tag, {member_id}: on a
 // Redis Cluster all of a portal's keys live on one node, so a script,
 // transaction or pipeline over them never crosses nodes, and deleting a
-// portal is a scan of one prefix. asynq keeps its own keys (asynq:{queue}:…).
+// portal is a scan of one prefix (Scan: on every master of a cluster). asynq
+// keeps its own keys (asynq:{queue}:…); the global keys below are each
+// touched alone, never in a script or transaction with a portal's.
 //
 //	seg:portals                       the installed portals' member_ids
 //	seg:scheduler:leader              the scheduler's leader lock
 //	seg:p:{member}:portal             the portal record (app.Store)
 //	seg:p:{member}:<part>             its other data: token, config, directory, mirror (m:…), audit, …
+//	seg:p:{member}:lists, list:<key>     the static lists and each one's members, packed (app.Store)
+//	seg:p:{member}:listdraft:<id>        a list upload being matched or awaiting confirmation, expiring (app.Store)
 //	seg:p:{member}:pending:<entity>:<id>  a record waiting in a changes job (jobs.Queue)
 //	seg:p:{member}:changes-lock       one changes job at a time (jobs)
 //	seg:p:{member}:reconciled         the last reconciliation scan (jobs)
