@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"segmentor/app/i18n"
 )
 
 func TestManifest(t *testing.T) {
@@ -24,9 +26,17 @@ func TestManifest(t *testing.T) {
 	if len(m.Placements) != 3 {
 		t.Errorf("placements = %d, want the 3 CRM card tabs", len(m.Placements))
 	}
-	for _, p := range m.Placements {
-		if p.Title["en"] == "" || p.Title["ru"] == "" {
-			t.Errorf("placement %s needs EN and RU titles", p.Code)
+	for _, lang := range i18n.All() {
+		for _, p := range m.Placements {
+			if p.Title[string(lang)] == "" {
+				t.Errorf("placement %s has no title in %s", p.Code, lang)
+			}
+		}
+		if m.SegmentField.Label[string(lang)] == "" {
+			t.Errorf("the segment field has no label in %s", lang)
+		}
+		if m.Description[string(lang)] == "" {
+			t.Errorf("the app has no description in %s", lang)
 		}
 	}
 	if n := len("UF_CRM_" + m.SegmentField.FieldName); n > 20 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -36,6 +37,10 @@ type Snapshot struct {
 	Entity   segment.Entity `json:"entity"`
 	Currency string         `json:"currency"`
 	Segments []Figures      `json:"segments"`
+	// Estimated marks a day from before Segmentor kept figures, worked out
+	// afterwards from the deals' dates (engine.Analyst.EstimateHistory):
+	// never a day it missed.
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // Day is a calendar day in UTC, counted from 1970-01-01.
@@ -73,25 +78,62 @@ func historyKey(memberID string, e segment.Entity) string {
 }
 
 // PutSnapshot keeps s as its day's snapshot (replacing one taken earlier
-// that day) and drops the days older than HistoryDays before the newest.
-// A scheme's whole history is one compressed value: a year of 20 segments
-// takes a few KB (encodeHistory).
+// that day, or an estimate) and drops the days older than HistoryDays
+// before the newest. A scheme's whole history is one compressed value: a
+// year of 20 segments takes a few KB (encodeHistory).
 func (s *Store) PutSnapshot(ctx context.Context, memberID string, snap Snapshot) error {
-	key := historyKey(memberID, snap.Entity)
+	return s.updateHistory(ctx, memberID, snap.Entity, func(days []Snapshot) []Snapshot {
+		i, found := slices.BinarySearchFunc(days, snap.Day, func(x Snapshot, d Day) int { return int(x.Day - d) })
+		if found {
+			days[i] = snap
+			return days
+		}
+		return slices.Insert(days, i, snap)
+	})
+}
+
+// PutEstimates adds estimated days (all of entity e) to a scheme's
+// history, each only where the history has no day yet and only before its
+// first kept day: an estimate fills the time before Segmentor kept
+// figures, never a day it missed, and never replaces a kept day.
+func (s *Store) PutEstimates(ctx context.Context, memberID string, e segment.Entity, est []Snapshot) error {
+	return s.updateHistory(ctx, memberID, e, func(days []Snapshot) []Snapshot {
+		first := Day(math.MaxInt32)
+		for _, d := range days {
+			if !d.Estimated {
+				first = d.Day
+				break
+			}
+		}
+		for _, x := range est {
+			if x.Entity != e || x.Day >= first {
+				continue
+			}
+			x.Estimated = true
+			if i, found := slices.BinarySearchFunc(days, x.Day, func(y Snapshot, d Day) int { return int(y.Day - d) }); !found {
+				days = slices.Insert(days, i, x)
+			}
+		}
+		return days
+	})
+}
+
+// updateHistory rewrites a scheme's history with change, in a
+// transaction, dropping the days older than HistoryDays before the newest.
+func (s *Store) updateHistory(ctx context.Context, memberID string, e segment.Entity, change func([]Snapshot) []Snapshot) error {
+	key := historyKey(memberID, e)
 	update := func(tx *redis.Tx) error {
 		raw, err := tx.Get(ctx, key).Bytes()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		days, err := decodeHistory(raw, snap.Entity)
+		days, err := decodeHistory(raw, e)
 		if err != nil {
-			return fmt.Errorf("history %s %s: %w", memberID, snap.Entity, err)
+			return fmt.Errorf("history %s %s: %w", memberID, e, err)
 		}
-		i, found := slices.BinarySearchFunc(days, snap.Day, func(x Snapshot, d Day) int { return int(x.Day - d) })
-		if found {
-			days[i] = snap
-		} else {
-			days = slices.Insert(days, i, snap)
+		days = change(days)
+		if len(days) == 0 {
+			return nil
 		}
 		newest := days[len(days)-1].Day
 		days = slices.DeleteFunc(days, func(x Snapshot) bool { return x.Day <= newest-HistoryDays })
@@ -137,8 +179,13 @@ func (s *Store) HistorySize(ctx context.Context, memberID string, e segment.Enti
 	return s.rdb.StrLen(ctx, historyKey(memberID, e)).Result()
 }
 
-// historyVersion starts every encoded history.
-const historyVersion = 1
+// historyVersion starts every encoded history. Version 1 had no
+// estimated days: its day header is the segment count and the currency
+// bit; version 2 adds the estimated bit.
+const (
+	historyVersion1 = 1
+	historyVersion  = 2
+)
 
 // encodeHistory writes days (sorted, one per day) column-wise: the
 // segment keys once, then per day the gap since the day before and, per
@@ -173,12 +220,16 @@ func encodeHistory(days []Snapshot) ([]byte, error) {
 		prevDay = d.Day
 		// The currency is written only when it changes (rarely: the base
 		// currency is a portal setting).
+		head := uint64(len(d.Segments)) << 2
+		if d.Estimated {
+			head |= 2
+		}
 		if d.Currency != prevCurrency {
-			raw = binary.AppendUvarint(raw, uint64(len(d.Segments))<<1|1)
+			raw = binary.AppendUvarint(raw, head|1)
 			appendString(d.Currency)
 			prevCurrency = d.Currency
 		} else {
-			raw = binary.AppendUvarint(raw, uint64(len(d.Segments))<<1)
+			raw = binary.AppendUvarint(raw, head)
 		}
 		for _, f := range d.Segments {
 			i := index[f.Segment]
@@ -217,8 +268,9 @@ func decodeHistory(b []byte, e segment.Entity) ([]Snapshot, error) {
 		return nil, fmt.Errorf("%w: %v", errHistoryFormat, err)
 	}
 	r := &varintReader{b: raw}
-	if v := r.uvarint(); v != historyVersion {
-		return nil, fmt.Errorf("%w: version %d", errHistoryFormat, v)
+	version := r.uvarint()
+	if version != historyVersion && version != historyVersion1 {
+		return nil, fmt.Errorf("%w: version %d", errHistoryFormat, version)
 	}
 	nkeys := r.count(len(raw))
 	keys := make([]string, 0, nkeys)
@@ -235,8 +287,12 @@ func decodeHistory(b []byte, e segment.Entity) ([]Snapshot, error) {
 		if head&1 == 1 {
 			currency = r.string()
 		}
-		n := int(min(head>>1, uint64(len(raw))))
-		snap := Snapshot{Day: day, Entity: e, Currency: currency, Segments: make([]Figures, 0, n)}
+		n, estimated := head>>1, false
+		if version >= 2 {
+			n, estimated = head>>2, head&2 != 0
+		}
+		n = min(n, uint64(len(raw)))
+		snap := Snapshot{Day: day, Entity: e, Currency: currency, Segments: make([]Figures, 0, n), Estimated: estimated}
 		for range n {
 			i := r.uvarint()
 			if i >= uint64(len(keys)) {

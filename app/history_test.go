@@ -117,3 +117,61 @@ func mustDeflate(t *testing.T, raw []byte) []byte {
 	}
 	return out.Bytes()
 }
+
+// Estimates fill the days before the first kept snapshot only: never a
+// missed day between kept ones, never a kept day; a kept snapshot replaces
+// an estimate of its day.
+func TestHistoryEstimatesOnlyPrecedeKeptDays(t *testing.T) {
+	rdb, _ := redistest.New(t)
+	s := NewStore(rdb, nil, nil)
+	ctx := context.Background()
+	day := DayOf(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	snap := func(d Day, n int64) Snapshot {
+		return Snapshot{Day: d, Entity: segment.EntityCompany, Currency: "PLN", Segments: []Figures{{Segment: "big", Count: n}}}
+	}
+	for _, d := range []Day{day, day + 2} {
+		if err := s.PutSnapshot(ctx, "m1", snap(d, 7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	est := []Snapshot{snap(day-2, 1), snap(day-1, 2), snap(day, 3), snap(day+1, 4), snap(day+3, 5)}
+	if err := s.PutEstimates(ctx, "m1", segment.EntityCompany, est); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.History(ctx, "m1", segment.EntityCompany, 0, day+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Snapshot{snap(day-2, 1), snap(day-1, 2), snap(day, 7), snap(day+2, 7)}
+	want[0].Estimated, want[1].Estimated = true, true
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("history (-want +got):\n%s", diff)
+	}
+	if err := s.PutSnapshot(ctx, "m1", snap(day-1, 9)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.History(ctx, "m1", segment.EntityCompany, day-1, day-1)
+	if len(got) != 1 || got[0].Estimated || got[0].Segments[0].Count != 9 {
+		t.Fatalf("a kept snapshot did not replace the estimate: %v", got)
+	}
+}
+
+// A history written before estimates existed (version 1) still reads.
+func TestHistoryReadsVersionOne(t *testing.T) {
+	// version 1; one key "vip"; two days: day 100 with currency "EUR" and
+	// vip 5 records, day 101 (+1) with vip 6.
+	raw := []byte{1, 1, 3, 'v', 'i', 'p', 2,
+		200, 1, 1<<1 | 1, 3, 'E', 'U', 'R', 0, 10, 0, 0, 0,
+		2, 1 << 1, 0, 2, 0, 0, 0}
+	got, err := decodeHistory(mustDeflate(t, raw), segment.EntityContact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Snapshot{
+		{Day: 100, Entity: segment.EntityContact, Currency: "EUR", Segments: []Figures{{Segment: "vip", Count: 5}}},
+		{Day: 101, Entity: segment.EntityContact, Currency: "EUR", Segments: []Figures{{Segment: "vip", Count: 6}}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("version 1 (-want +got):\n%s", diff)
+	}
+}

@@ -27,6 +27,7 @@ import (
 //	m:products                     hash product id → catalog section id
 //	m:meta                         hash: synced_at, fields_<entity>
 //	m:a:<entity>, m:a:ix:<n>       the records' activities and their index (activity.go)
+//	m:l:<entity>, m:l:ix:<n>       the clients' requisites' addresses and their index (location.go)
 //	m:gen, m:changes, m:floor      the change log (see ChangesSince)
 //
 // One hash per entity keeps a row to one small field (Redis stores hash
@@ -70,8 +71,14 @@ type MirrorClient struct {
 	Key     string            `json:"k,omitempty"` // segment key last computed; client_segment of its deals
 	Fields  map[string]string `json:"f,omitempty"`
 	Title   string            `json:"n,omitempty"` // contact's full name or company title
+	// Own is the location its own address fields give, which older
+	// portals fill instead of requisites; its requisites' addresses come
+	// first (location.go).
+	Own *segment.Location `json:"lo,omitempty"`
 	// Activities are on its own timeline, kept apart from the row (activity.go).
 	Activities []segment.Activity `json:"-"`
+	// Addresses are its requisites', kept apart from the row (location.go).
+	Addresses []Address `json:"-"`
 }
 
 // Deal converts the row for the rule engine.
@@ -127,7 +134,7 @@ type ClientRef struct {
 
 // Client converts the row for the rule engine.
 func (c *MirrorClient) Client(e segment.Entity) segment.Client {
-	return segment.Client{ID: c.ID, Entity: e, TypeID: c.TypeID, Fields: c.Fields, Activities: c.Activities}
+	return segment.Client{ID: c.ID, Entity: e, TypeID: c.TypeID, Fields: c.Fields, Activities: c.Activities, Location: c.Location()}
 }
 
 // Current is the client's state as the planner diffs it.
@@ -271,6 +278,7 @@ func (m *Mirror) DeleteClients(ctx context.Context, memberID string, e segment.E
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, m.rows(memberID, e), fields...)
 		p.HDel(ctx, m.activityRows(memberID, e), fields...)
+		p.HDel(ctx, m.addressRows(memberID, e), fields...)
 		p.Del(ctx, keys...)
 		m.logChanges(ctx, p, memberID, e, ids)
 		return nil
@@ -284,7 +292,7 @@ func (m *Mirror) DeleteClients(ctx context.Context, memberID string, e segment.E
 // Deals loads deal rows by id; missing ones are absent from the map.
 func (m *Mirror) Deals(ctx context.Context, memberID string, ids []int64) (map[int64]*MirrorDeal, error) {
 	out := make(map[int64]*MirrorDeal, len(ids))
-	err := m.load(ctx, memberID, segment.EntityDeal, ids, func(b []byte, acts string) error {
+	err := m.load(ctx, memberID, segment.EntityDeal, ids, func(b []byte, acts, _ string) error {
 		d := new(MirrorDeal)
 		if err := json.Unmarshal(b, d); err != nil {
 			return err
@@ -298,29 +306,34 @@ func (m *Mirror) Deals(ctx context.Context, memberID string, ids []int64) (map[i
 // Clients loads contact or company rows by id.
 func (m *Mirror) Clients(ctx context.Context, memberID string, e segment.Entity, ids []int64) (map[int64]*MirrorClient, error) {
 	out := make(map[int64]*MirrorClient, len(ids))
-	err := m.load(ctx, memberID, e, ids, func(b []byte, acts string) error {
+	err := m.load(ctx, memberID, e, ids, func(b []byte, acts, addrs string) error {
 		c := new(MirrorClient)
 		if err := json.Unmarshal(b, c); err != nil {
 			return err
 		}
 		out[c.ID] = c
+		c.setAddresses(e, addrs)
 		return c.setActivities(acts)
 	})
 	return out, err
 }
 
-// load reads rows by id with their activities (in the same round trip).
-func (m *Mirror) load(ctx context.Context, memberID string, e segment.Entity, ids []int64, fn func(row []byte, acts string) error) error {
+// load reads rows by id with their activities and, for clients, their
+// addresses (in the same round trip).
+func (m *Mirror) load(ctx context.Context, memberID string, e segment.Entity, ids []int64, fn func(row []byte, acts, addrs string) error) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 1000)
 		fields := make([]string, n)
 		for i, id := range ids[:n] {
 			fields[i] = id64(id)
 		}
-		var rows, acts *redis.SliceCmd
+		var rows, acts, addrs *redis.SliceCmd
 		_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			rows = p.HMGet(ctx, m.rows(memberID, e), fields...)
 			acts = p.HMGet(ctx, m.activityRows(memberID, e), fields...)
+			if e != segment.EntityDeal {
+				addrs = p.HMGet(ctx, m.addressRows(memberID, e), fields...)
+			}
 			return nil
 		})
 		if err != nil {
@@ -332,7 +345,11 @@ func (m *Mirror) load(ctx context.Context, memberID string, e segment.Entity, id
 				continue
 			}
 			a, _ := acts.Val()[i].(string)
-			if err := fn([]byte(s), a); err != nil {
+			var ad string
+			if addrs != nil {
+				ad, _ = addrs.Val()[i].(string)
+			}
+			if err := fn([]byte(s), a, ad); err != nil {
 				return fmt.Errorf("mirror %s: decode %s: %w", memberID, e, err)
 			}
 		}
@@ -390,7 +407,7 @@ func (m *Mirror) ClientDeals(ctx context.Context, memberID string, clients []Cli
 // EachDeal streams every deal row (HSCAN, a thousand at a time). Order is
 // unspecified.
 func (m *Mirror) EachDeal(ctx context.Context, memberID string, fn func(*MirrorDeal) error) error {
-	return m.each(ctx, memberID, segment.EntityDeal, func(b []byte, acts string) error {
+	return m.each(ctx, memberID, segment.EntityDeal, func(b []byte, acts, _ string) error {
 		d := new(MirrorDeal)
 		if err := json.Unmarshal(b, d); err != nil {
 			return err
@@ -404,11 +421,12 @@ func (m *Mirror) EachDeal(ctx context.Context, memberID string, fn func(*MirrorD
 
 // EachClient streams every contact or company row.
 func (m *Mirror) EachClient(ctx context.Context, memberID string, e segment.Entity, fn func(*MirrorClient) error) error {
-	return m.each(ctx, memberID, e, func(b []byte, acts string) error {
+	return m.each(ctx, memberID, e, func(b []byte, acts, addrs string) error {
 		c := new(MirrorClient)
 		if err := json.Unmarshal(b, c); err != nil {
 			return err
 		}
+		c.setAddresses(e, addrs)
 		if err := c.setActivities(acts); err != nil {
 			return err
 		}
@@ -416,13 +434,19 @@ func (m *Mirror) EachClient(ctx context.Context, memberID string, e segment.Enti
 	})
 }
 
-// each scans every row with its activities (a second round trip per
-// thousand rows, when the portal has activities).
-func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, fn func(row []byte, acts string) error) error {
+// each scans every row with its activities and addresses (a second round
+// trip per thousand rows, when the portal has either).
+func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, fn func(row []byte, acts, addrs string) error) error {
 	key := m.rows(memberID, e)
 	hasActs, err := m.rdb.Exists(ctx, m.activityRows(memberID, e)).Result()
 	if err != nil {
 		return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err)
+	}
+	var hasAddrs int64
+	if e != segment.EntityDeal {
+		if hasAddrs, err = m.rdb.Exists(ctx, m.addressRows(memberID, e)).Result(); err != nil {
+			return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err)
+		}
 	}
 	var cursor uint64
 	for {
@@ -430,19 +454,36 @@ func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, fn
 		if err != nil {
 			return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err)
 		}
-		acts := make([]any, len(kv)/2)
-		if hasActs > 0 && len(kv) > 0 {
+		acts, addrs := make([]any, len(kv)/2), make([]any, len(kv)/2)
+		if (hasActs > 0 || hasAddrs > 0) && len(kv) > 0 {
 			fields := make([]string, len(kv)/2)
 			for i := range fields {
 				fields[i] = kv[2*i]
 			}
-			if acts, err = m.rdb.HMGet(ctx, m.activityRows(memberID, e), fields...).Result(); err != nil {
+			var ac, ad *redis.SliceCmd
+			_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				if hasActs > 0 {
+					ac = p.HMGet(ctx, m.activityRows(memberID, e), fields...)
+				}
+				if hasAddrs > 0 {
+					ad = p.HMGet(ctx, m.addressRows(memberID, e), fields...)
+				}
+				return nil
+			})
+			if err != nil {
 				return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err)
+			}
+			if ac != nil {
+				acts = ac.Val()
+			}
+			if ad != nil {
+				addrs = ad.Val()
 			}
 		}
 		for i := 1; i < len(kv); i += 2 {
 			a, _ := acts[i/2].(string)
-			if err := fn([]byte(kv[i]), a); err != nil {
+			ad, _ := addrs[i/2].(string)
+			if err := fn([]byte(kv[i]), a, ad); err != nil {
 				return err
 			}
 		}

@@ -27,6 +27,11 @@ const (
 	EventActivityAdd        = "ONCRMACTIVITYADD"
 	EventActivityUpdate     = "ONCRMACTIVITYUPDATE"
 	EventActivityDelete     = "ONCRMACTIVITYDELETE"
+	EventRequisiteAdd       = "ONCRMREQUISITEADD"
+	EventRequisiteUpdate    = "ONCRMREQUISITEUPDATE"
+	EventRequisiteDelete    = "ONCRMREQUISITEDELETE"
+	EventAddressRegister    = "ONCRMADDRESSREGISTER"
+	EventAddressUnregister  = "ONCRMADDRESSUNREGISTER"
 	EventAppInstall         = "ONAPPINSTALL"
 	EventAppUpdate          = "ONAPPUPDATE"
 	EventAppUninstall       = "ONAPPUNINSTALL"
@@ -44,7 +49,17 @@ var crmEvents = map[string][2]string{
 	// Activity events carry only the activity's ID
 	// (api-reference/crm/timeline/activities/events/).
 	EventActivityAdd: {"activity", "add"}, EventActivityUpdate: {"activity", "update"}, EventActivityDelete: {"activity", "delete"},
+	// Requisite events carry only the requisite's ID
+	// (api-reference/crm/requisites/events/).
+	EventRequisiteAdd: {"requisite", "add"}, EventRequisiteUpdate: {"requisite", "update"}, EventRequisiteDelete: {"requisite", "delete"},
 }
+
+// addressEvents are the events of requisites' and leads' addresses. An
+// address has no ID: data[FIELDS] carries its key (TYPE_ID,
+// ENTITY_TYPE_ID, ENTITY_ID) and its anchor, the contact or company (or
+// lead) it is of (api-reference/crm/requisites/events/index.md). Either
+// changes its requisite's addresses: Entity names the requisite.
+var addressEvents = map[string]bool{EventAddressRegister: true, EventAddressUnregister: true}
 
 // EventAuth is the auth[...] block of an event. AccessToken is absent when
 // an automation rule, workflow or agent caused the event; RefreshToken
@@ -72,8 +87,15 @@ type Event struct {
 	Time      time.Time
 	Auth      EventAuth
 
-	// RecordID is data[FIELDS][ID] of CRM record events.
+	// RecordID is data[FIELDS][ID] of CRM record events; of an address
+	// event, the ID of what holds the address, data[FIELDS][ENTITY_ID].
 	RecordID ID
+	// AddressOf is, for an address event, the type of what holds the
+	// address (data[FIELDS][ENTITY_TYPE_ID]: AddressOfRequisite, or a
+	// lead's 1); Anchor is the contact or company (or lead) it is of.
+	AddressOf  ID
+	AnchorType ID
+	AnchorID   ID
 	// CategoryID and StageID come with ONCRMDEALMOVETOCATEGORY.
 	CategoryID  ID
 	HasCategory bool
@@ -95,9 +117,20 @@ type Event struct {
 }
 
 // Entity returns the CRM entity of a record event ("deal", "contact",
-// "company", "lead", "activity") and its action ("add", "update", "delete",
-// "movetocategory"); empty for other events.
+// "company", "lead", "activity", "requisite") and its action ("add",
+// "update", "delete", "movetocategory"); empty for other events. An event
+// of a requisite's address is an update of its requisite (RecordID); of a
+// lead's, an update of the lead.
 func (e *Event) Entity() (entity, action string) {
+	if addressEvents[e.Name] {
+		switch e.AddressOf {
+		case AddressOfRequisite:
+			return "requisite", "update"
+		case 1:
+			return "lead", "update"
+		}
+		return "", ""
+	}
 	ea := crmEvents[e.Name]
 	return ea[0], ea[1]
 }
@@ -278,6 +311,21 @@ func (f eventForm) record(e *Event) {
 			}
 			e.RecordID = id
 		}
+	}
+	if addressEvents[e.Name] {
+		for _, x := range []struct {
+			key string
+			dst *ID
+		}{{"data[FIELDS][ENTITY_TYPE_ID]", &e.AddressOf}, {"data[FIELDS][ENTITY_ID]", &e.RecordID}} {
+			switch v := f.get(x.key); {
+			case v == "":
+				f.p.add(x.key, "required for %s", e.Name)
+			case f.id(x.key, x.dst) && *x.dst == 0:
+				f.p.add(x.key, "expected a positive id, got %q", v)
+			}
+		}
+		f.id("data[FIELDS][ANCHOR_TYPE_ID]", &e.AnchorType)
+		f.id("data[FIELDS][ANCHOR_ID]", &e.AnchorID)
 	}
 	if e.Name == EventDealMoveToCategory {
 		e.HasCategory = f.id("data[FIELDS][CATEGORY_ID]", &e.CategoryID)

@@ -39,6 +39,10 @@ const (
 	eventDealUpdateRobot = "event=ONCRMDEALUPDATE&event_handler_id=201&data[FIELDS][ID]=760&ts=1736405807" +
 		"&auth[domain]=some-domain.bitrix24.com&auth[client_endpoint]=https://some-domain.bitrix24.com/rest/" +
 		"&auth[member_id]=a223c6b3710f85df22e9377d6c4f7553&auth[application_token]=51856fefc120afa4b628cc82d3935cce"
+	// api-reference/crm/requisites/events/on-crm-address-register.md
+	eventAddressRegister = "event=onCrmAddressRegister&data[FIELDS][TYPE_ID]=1&data[FIELDS][ENTITY_TYPE_ID]=8" +
+		"&data[FIELDS][ENTITY_ID]=1&data[FIELDS][ANCHOR_ID]=17192&data[FIELDS][ANCHOR_TYPE_ID]=3&ts=1466439714" +
+		"&auth[member_id]=a223c6b3710f85df22e9377d6c4f7553&auth[application_token]=51856fefc120afa4b628cc82d3935cce"
 	eventMoveToCategory = "event=ONCRMDEALMOVETOCATEGORY&data[FIELDS][ID]=6675&data[FIELDS][CATEGORY_ID]=1" +
 		"&data[FIELDS][STAGE_ID]=C1:NEW&ts=1736405807&auth[member_id]=a223c6b3710f85df22e9377d6c4f7553" +
 		"&auth[application_token]=51856fefc120afa4b628cc82d3935cce"
@@ -252,6 +256,28 @@ func TestParseEvent(t *testing.T) {
 				t.Errorf("event = %+v", e)
 			}
 		}, "", ""},
+		{"requisite delete (only its id)", strings.Replace(eventDealUpdateDocs, "ONCRMDEALUPDATE", "ONCRMREQUISITEDELETE", 1), func(t *testing.T, e *Event) {
+			if e.RecordID != 759 {
+				t.Errorf("event = %+v", e)
+			}
+		}, "requisite", "delete"},
+		// An address names its requisite and anchor, and has no ID: the
+		// requisite's addresses changed.
+		{"address register (docs)", eventAddressRegister, func(t *testing.T, e *Event) {
+			if e.Name != EventAddressRegister || e.RecordID != 1 || e.AddressOf != AddressOfRequisite || e.AnchorType != 3 || e.AnchorID != 17192 {
+				t.Errorf("event = %+v", e)
+			}
+		}, "requisite", "update"},
+		{"address unregister", strings.Replace(eventAddressRegister, "onCrmAddressRegister", "ONCRMADDRESSUNREGISTER", 1), func(t *testing.T, e *Event) {
+			if e.RecordID != 1 {
+				t.Errorf("event = %+v", e)
+			}
+		}, "requisite", "update"},
+		{"a lead's address", strings.Replace(eventAddressRegister, "data[FIELDS][ENTITY_TYPE_ID]=8", "data[FIELDS][ENTITY_TYPE_ID]=1", 1), func(t *testing.T, e *Event) {
+			if e.AddressOf != 1 {
+				t.Errorf("event = %+v", e)
+			}
+		}, "lead", "update"},
 		{"lower-case name", strings.Replace(eventDealUpdateDocs, "ONCRMDEALUPDATE", "OnCrmDealUpdate", 1), func(t *testing.T, e *Event) {
 			if e.Name != EventDealUpdate {
 				t.Errorf("name = %q", e.Name)
@@ -286,6 +312,9 @@ func TestParseEventErrors(t *testing.T) {
 		{"bad ts", strings.Replace(eventDealUpdateDocs, "ts=1736405807", "ts=yesterday", 1), []string{"ts"}},
 		{"bad event name", strings.Replace(eventDealUpdateDocs, "event=ONCRMDEALUPDATE", "event=ON CRM", 1), []string{"event"}},
 		{"no category", strings.Replace(eventMoveToCategory, "&data[FIELDS][CATEGORY_ID]=1", "", 1), []string{"data[FIELDS][CATEGORY_ID]"}},
+		{"address without its holder", strings.Replace(eventAddressRegister, "data[FIELDS][ENTITY_ID]=1&", "", 1), []string{"data[FIELDS][ENTITY_ID]"}},
+		{"address of a bad holder", strings.NewReplacer("data[FIELDS][ENTITY_ID]=1&", "data[FIELDS][ENTITY_ID]=0&",
+			"data[FIELDS][ENTITY_TYPE_ID]=8", "data[FIELDS][ENTITY_TYPE_ID]=x").Replace(eventAddressRegister), []string{"data[FIELDS][ENTITY_TYPE_ID]", "data[FIELDS][ENTITY_ID]"}},
 		{"bad clean", strings.Replace(eventAppUninstall, "data[CLEAN]=1", "data[CLEAN]=maybe", 1), []string{"data[CLEAN]"}},
 		{"bad version", strings.Replace(eventAppUpdate, "data[VERSION]=4", "data[VERSION]=4%3Cscript%3E", 1), []string{"data[VERSION]"}},
 		{"overlong version", strings.Replace(eventAppUpdate, "data[PREVIOUS_VERSION]=3", "data[PREVIOUS_VERSION]="+strings.Repeat("9", 33), 1), []string{"data[PREVIOUS_VERSION]"}},

@@ -54,12 +54,53 @@ type addresses struct{}
 // (crm.enum.ownertype: 8, "requisite").
 const AddressOfRequisite = 8
 
-// All reads every requisite's address, every page of it (PortalClient.ListAll).
+// AddressFields are what the app reads of an address: where it is, whose
+// it is, not the street.
+var AddressFields = []string{"TYPE_ID", "ENTITY_TYPE_ID", "ENTITY_ID", "CITY", "POSTAL_CODE", "REGION", "PROVINCE",
+	"COUNTRY", "COUNTRY_CODE", "ANCHOR_TYPE_ID", "ANCHOR_ID"}
+
+// All reads every requisite's address with the AddressFields, every page
+// of it (PortalClient.ListAll).
 func (addresses) All(name string) ListCommand {
+	return addressList(name, map[string]any{"ENTITY_TYPE_ID": AddressOfRequisite})
+}
+
+// OfRequisites reads the addresses of the requisites given with the
+// AddressFields, every page of them (PortalClient.ListAll). A requisite
+// has at most one address of each of the six types.
+func (addresses) OfRequisites(name string, ids []int64) ListCommand {
+	return addressList(name, map[string]any{"ENTITY_TYPE_ID": AddressOfRequisite, "@ENTITY_ID": ids})
+}
+
+func addressList(name string, filter map[string]any) ListCommand {
 	return ListCommand{Name: name, Method: "crm.address.list", Params: map[string]any{
-		"filter": map[string]any{"ENTITY_TYPE_ID": AddressOfRequisite},
-		"order":  map[string]string{"ENTITY_ID": "ASC", "TYPE_ID": "ASC"},
+		"filter": filter, "select": AddressFields,
+		"order": map[string]string{"ENTITY_ID": "ASC", "TYPE_ID": "ASC"},
 	}}
+}
+
+// LegacyAddressFields are the deprecated address fields of a contact or
+// company the app reads (crm-contact-fields.md, crm-company-fields.md:
+// "only used for compatibility mode"): older portals keep addresses there
+// rather than in requisites. A company's legal address (REG_ADDRESS_*)
+// comes first.
+func LegacyAddressFields(e Entity) []string {
+	parts := []string{"COUNTRY", "COUNTRY_CODE", "PROVINCE", "REGION", "CITY", "POSTAL_CODE"}
+	prefixes := []string{"ADDRESS_"}
+	switch e {
+	case EntityCompany:
+		prefixes = []string{"REG_ADDRESS_", "ADDRESS_"}
+	case EntityContact:
+	default:
+		return nil
+	}
+	var out []string
+	for _, p := range prefixes {
+		for _, f := range parts {
+			out = append(out, p+f)
+		}
+	}
+	return out
 }
 
 // Address is a crm.address.list row. Unfilled parts are empty; Province is

@@ -30,6 +30,10 @@ type Stacked struct {
 	Series []Series
 	// Format writes an axis value (e.g. thousands separators); nil: %g.
 	Format func(float64) string
+	// Estimated is how many of the first points are estimates, not
+	// measures: they are drawn hatched, under EstimatedLabel.
+	Estimated      int
+	EstimatedLabel string
 }
 
 // palette colours series without a colour of their own: Bitrix24's light
@@ -87,7 +91,8 @@ func (c Stacked) SVG() string {
 
 	var b strings.Builder
 	id := html.EscapeString(c.ID)
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-title %s-desc" data-points="%d">`, width, height, id, id, n)
+	estimated := min(max(c.Estimated, 0), n)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-title %s-desc" data-points="%d" data-estimated="%d">`, width, height, id, id, n, estimated)
 	fmt.Fprintf(&b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, html.EscapeString(c.Title), id, html.EscapeString(c.Desc))
 	// Grid and the value axis.
 	for g := 0; g <= yGridLines; g++ {
@@ -151,6 +156,25 @@ func (c Stacked) SVG() string {
 				fmt.Fprintf(&b, `<path d="%s Z" fill-opacity="0.85"/>`, p.String())
 			}
 			lo = hi + 1
+		}
+		b.WriteString(`</g>`)
+	}
+	if estimated > 0 {
+		// A hatch over the estimated days, up to halfway to the first
+		// measured one.
+		right := float64(width - padR)
+		if estimated < n {
+			right = (x(estimated-1) + x(estimated)) / 2
+		}
+		left := float64(padL)
+		fmt.Fprintf(&b, `<defs><pattern id="%s-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">`+
+			`<rect width="6" height="6" fill="#fff" fill-opacity="0.3"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2.5" stroke-opacity="0.7"/></pattern></defs>`, id)
+		fmt.Fprintf(&b, `<g class="chart__estimate"><rect x="%.1f" y="%d" width="%.1f" height="%d" fill="url(#%s-hatch)"/>`, left, padT, right-left, plotH, id)
+		if estimated < n {
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#828b95" stroke-dasharray="3 3"/>`, right, right, padT, padT+plotH)
+		}
+		if c.EstimatedLabel != "" && right-left > 120 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" fill="#525c69">%s</text>`, left+6, padT+14, html.EscapeString(c.EstimatedLabel))
 		}
 		b.WriteString(`</g>`)
 	}

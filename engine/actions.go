@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"segmentor/app"
+	"segmentor/app/i18n"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
 )
@@ -58,7 +59,7 @@ func (c *Classifier) SendActions(ctx context.Context, memberID string) (ActionSt
 	}
 	lang := segment.ParseLang(portal.Lang)
 	s := &actionSender{c: c, memberID: memberID, portal: portal, pr: pr, lang: lang,
-		teller: segment.NewTeller(lang, dir.Names(&pr.cfg)), p: c.Bitrix.Portal(memberID)}
+		teller: segment.NewTeller(lang, c.withListNames(ctx, memberID, dir.Names(&pr.cfg))), p: c.Bitrix.Portal(memberID)}
 	if s.missing, err = c.Store.MissingScopes(ctx, memberID); err != nil {
 		return st, err
 	}
@@ -268,9 +269,9 @@ func (s *actionSender) commands(ctx context.Context, i int, a app.Action, st *Ac
 func (s *actionSender) timelineText(e segment.Entity, a app.Action) (title, text string) {
 	from := s.teller.SegmentName(e, a.From)
 	if a.From == "" {
-		from = pick(s.lang, "no segment", "без сегмента")
+		from = actionTexts.Text(s.lang, "no_segment")
 	}
-	title = pick(s.lang, "Segment: ", "Сегмент: ") + from + " → " + s.teller.SegmentName(e, a.Segment)
+	title = actionTexts.Format(s.lang, "timeline_title", from, s.teller.SegmentName(e, a.Segment))
 	if a.Reason != nil {
 		told := s.teller.Reason(e, *a.Reason)
 		lines := told.Lines
@@ -293,7 +294,7 @@ func (s *actionSender) notification(ctx context.Context, e segment.Entity, a app
 		return "", err
 	}
 	link := "[URL=" + s.portal.RecordURL(a.Entity, a.ID) + "]" + title + "[/URL]"
-	msg := fmt.Sprintf(pick(s.lang, "%s entered the segment “%s”.", "%s теперь в сегменте «%s»."), link, s.teller.SegmentName(e, a.Segment))
+	msg := actionTexts.Format(s.lang, "notification", link, s.teller.SegmentName(e, a.Segment))
 	if a.Reason != nil {
 		msg += " " + s.teller.Reason(e, *a.Reason).Summary
 	}
@@ -334,12 +335,32 @@ func (s *actionSender) ensureTriggers(ctx context.Context, actions []app.Action,
 // triggers of a stage's automation rules.
 func triggerName(lang segment.Lang, e segment.Entity, segmentName string) string {
 	switch e {
-	case segment.EntityContact:
-		return pick(lang, "Segmentor: contact entered ", "Segmentor: контакт попал в сегмент ") + segmentName
-	case segment.EntityCompany:
-		return pick(lang, "Segmentor: company entered ", "Segmentor: компания попала в сегмент ") + segmentName
+	case segment.EntityContact, segment.EntityCompany:
+		return actionTexts.Format(lang, "trigger_"+string(e), segmentName)
 	}
-	return pick(lang, "Segmentor: entered ", "Segmentor: сделка попала в сегмент ") + segmentName
+	return actionTexts.Format(lang, "trigger_deal", segmentName)
+}
+
+// actionTexts are what a change of segment writes into the CRM, in the
+// portal's language: the timeline entry's title, the notification and the
+// triggers' names.
+var actionTexts = i18n.Catalog[string]{
+	i18n.EN: {
+		"no_segment": "no segment", "timeline_title": "Segment: %s → %s", "notification": "%s entered the segment “%s”.",
+		"trigger_contact": "Segmentor: contact entered %s", "trigger_company": "Segmentor: company entered %s", "trigger_deal": "Segmentor: entered %s",
+	},
+	i18n.RU: {
+		"no_segment": "без сегмента", "timeline_title": "Сегмент: %s → %s", "notification": "%s теперь в сегменте «%s».",
+		"trigger_contact": "Segmentor: контакт попал в сегмент %s", "trigger_company": "Segmentor: компания попала в сегмент %s", "trigger_deal": "Segmentor: сделка попала в сегмент %s",
+	},
+	i18n.PL: {
+		"no_segment": "bez segmentu", "timeline_title": "Segment: %s → %s", "notification": "%s jest teraz w segmencie „%s”.",
+		"trigger_contact": "Segmentor: kontakt trafił do segmentu %s", "trigger_company": "Segmentor: firma trafiła do segmentu %s", "trigger_deal": "Segmentor: deal trafił do segmentu %s",
+	},
+	i18n.IT: {
+		"no_segment": "nessun segmento", "timeline_title": "Segmento: %s → %s", "notification": "%s è ora nel segmento “%s”.",
+		"trigger_contact": "Segmentor: contatto entrato in %s", "trigger_company": "Segmentor: azienda entrata in %s", "trigger_deal": "Segmentor: deal entrato in %s",
+	},
 }
 
 // register adds the triggers of want (code → name) the portal lacks, in
@@ -405,13 +426,6 @@ func (c *Classifier) RegisterTriggers(ctx context.Context, memberID string) erro
 	s := &actionSender{c: c, memberID: memberID, p: c.Bitrix.Portal(memberID)}
 	var st ActionStats
 	return s.register(ctx, want, &st)
-}
-
-func pick(lang segment.Lang, en, ru string) string {
-	if lang == segment.RU {
-		return ru
-	}
-	return en
 }
 
 // RobotCode is the robot "Segmentor: classify" that workflows and a

@@ -46,7 +46,7 @@ type analystPortal struct {
 
 const analystMember = "analyst0000000000000000000000000"
 
-func newAnalystPortal(t *testing.T) *analystPortal {
+func newAnalystPortal(t testing.TB) *analystPortal {
 	t.Helper()
 	ctx := context.Background()
 	rdb, _ := redistest.New(t)

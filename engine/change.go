@@ -14,7 +14,7 @@ import (
 // records to re-read (newest first) and those the portal deleted.
 type Change struct {
 	MemberID string
-	Entity   string // contact, company, deal, or ActivityEntity
+	Entity   string // contact, company, deal, ActivityEntity or RequisiteEntity
 	IDs      []int64
 	Deleted  []int64
 }
@@ -34,8 +34,11 @@ func (c *Classifier) Apply(ctx context.Context, ch Change) error {
 	if err != nil || pr == nil {
 		return err
 	}
-	if ch.Entity == ActivityEntity {
+	switch ch.Entity {
+	case ActivityEntity:
 		return c.applyActivities(ctx, ch, pr)
+	case RequisiteEntity:
+		return c.applyRequisites(ctx, ch, pr)
 	}
 	e := segment.Entity(ch.Entity)
 	if e != segment.EntityContact && e != segment.EntityCompany && e != segment.EntityDeal {

@@ -81,7 +81,9 @@ func decodeDeal(raw json.RawMessage, uf string, fields []string) (*app.MirrorDea
 		d.Semantic = "P"
 	}
 	for _, id := range r.ContactIDs {
-		if id != 0 {
+		// A contact is linked once; a repeated id (as a hand-made row may
+		// have) would count the deal twice for it.
+		if id != 0 && !slices.Contains(d.ContactIDs, int64(id)) {
 			d.ContactIDs = append(d.ContactIDs, int64(id))
 		}
 	}
@@ -108,6 +110,7 @@ func decodeClient(raw json.RawMessage, typeField, uf string, fields []string) (*
 	}
 	c := &app.MirrorClient{ID: int64(id), Segment: enumID(all[uf]), Title: clientTitle(all)}
 	c.TypeID, _ = rawText(all[typeField])
+	c.Own = ownLocation(all, entityOfTypeField(typeField))
 	for _, f := range fields {
 		if v, ok := rawText(all[f]); ok {
 			if c.Fields == nil {
@@ -120,7 +123,9 @@ func decodeClient(raw json.RawMessage, typeField, uf string, fields []string) (*
 }
 
 // clientSelect is what a contact or company list reads: its id, type,
-// Segment value, the name shown in samples, and the fields the rules read.
+// Segment value, the name shown in samples, its own address fields (the
+// location facts' fallback on older portals; no more requests, a few more
+// columns), and the fields the rules read.
 func clientSelect(typeField, uf string, fields []string) []string {
 	sel := []string{"ID", typeField, uf}
 	if typeField == "COMPANY_TYPE" {
@@ -128,12 +133,41 @@ func clientSelect(typeField, uf string, fields []string) []string {
 	} else {
 		sel = append(sel, "NAME", "LAST_NAME")
 	}
+	sel = append(sel, bitrix.LegacyAddressFields(bitrix.Entity(entityOfTypeField(typeField)))...)
 	for _, f := range fields {
 		if !slices.Contains(sel, f) {
 			sel = append(sel, f)
 		}
 	}
 	return sel
+}
+
+func entityOfTypeField(typeField string) segment.Entity {
+	if typeField == "COMPANY_TYPE" {
+		return segment.EntityCompany
+	}
+	return segment.EntityContact
+}
+
+// ownLocation is the location of a contact's or company's own address
+// fields (bitrix.LegacyAddressFields, a company's legal address first),
+// nil when they hold none.
+func ownLocation(row map[string]json.RawMessage, e segment.Entity) *segment.Location {
+	prefixes := []string{"ADDRESS_"}
+	if e == segment.EntityCompany {
+		prefixes = []string{"REG_ADDRESS_", "ADDRESS_"}
+	}
+	for _, p := range prefixes {
+		get := func(f string) string {
+			s, _ := rawText(row[p+f])
+			return s
+		}
+		l := segment.NewLocation(get("COUNTRY"), get("COUNTRY_CODE"), get("PROVINCE"), get("REGION"), get("CITY"), get("POSTAL_CODE"))
+		if !l.IsZero() {
+			return &l
+		}
+	}
+	return nil
 }
 
 // clientTitle is a company's TITLE or a contact's full name.

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"segmentor/app"
 	"segmentor/app/segment"
@@ -24,6 +25,9 @@ type run struct {
 	writes   []*pending
 	kind     string // byChanges (default) or byBackfill, for the write journal
 	trigger  string // what started the run, for the records' history (app.Trigger…)
+	// asOf, when set, evaluates the base as it stood then, as far as the
+	// deals' dates tell (estimate.go); env.Now is then too.
+	asOf time.Time
 	// orphans are the clients of deals a write found deleted (their event
 	// lost or not yet handled): their facts changed as a delete event
 	// would have told.
@@ -54,6 +58,9 @@ func (c *Classifier) newRun(ctx context.Context, memberID string, pr *portalRule
 	r := &run{c: c, memberID: memberID, pr: pr, env: segment.Env{Now: c.now(), Rates: rates}, kind: byChanges, trigger: app.TriggerChange}
 	r.items, r.fieldIDs = segmentItems(dir)
 	r.pipes = dir.Pipelines
+	if r.env.Lists, err = c.listMembers(ctx, memberID, pr.rules); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -27,17 +27,21 @@ type SyncOptions struct {
 type SyncStats struct {
 	Contacts, Companies, Deals, ProductRows, Products int
 	Activities                                        int // of the contacts, companies and deals
+	Addresses                                         int // of the contacts' and companies' requisites
 	Requests                                          int // HTTP requests (batches)
 }
 
 // Rows is every row read.
 func (s SyncStats) Rows() int {
-	return s.Contacts + s.Companies + s.Deals + s.ProductRows + s.Products + s.Activities
+	return s.Contacts + s.Companies + s.Deals + s.ProductRows + s.Products + s.Activities + s.Addresses
 }
 
 // Sync fills the portal's mirror from the portal: contacts, companies and
 // deals (with contact ids) and their activities by keyset scans, product
-// rows and the catalog's sections when asked, and the currency rates.
+// rows and the catalog's sections when asked, the currency rates, and the
+// addresses of the contacts' and companies' requisites (crm.address.list
+// names each address's contact or company, so the requisites themselves
+// are not read).
 // Every scan is a chain of 50-row pages, and chains share batches (see
 // packScan), so a request carries close to 50 full pages whatever the
 // sizes of the lists.
@@ -48,12 +52,13 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 		contacts: map[int64]*app.MirrorClient{}, companies: map[int64]*app.MirrorClient{}, deals: map[int64]*app.MirrorDeal{},
 		dealRows: map[int64][]int64{}, sections: map[int64]int{}, rowsPerDeal: 2}
 	p := c.Bitrix.Portal(memberID)
-	// The currencies ride with the first request; their further pages, if
-	// a portal has more than 50, follow the scans.
-	currencyList := bitrix.Currencies.All("currencies")
+	// The currencies and the addresses ride with the first request; their
+	// further pages, if a portal has more than 50, follow the scans, by
+	// offset (an address has no id to scan by), 2,500 a request.
+	currencyList, addressList := bitrix.Currencies.All("currencies"), bitrix.Addresses.All("addresses")
 	var first *bitrix.BatchResult
 	ps := &packScan{p: p, progress: opts.Progress, now: c.now}
-	ps.extra = []bitrix.Command{currencyList.FirstPage()}
+	ps.extra = []bitrix.Command{currencyList.FirstPage(), addressList.FirstPage()}
 	ps.extraOut = func(res *bitrix.BatchResult) { first = res }
 	x.ps = ps
 	ps.chains = append(ps.chains,
@@ -80,9 +85,20 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	if first == nil {
 		return x.st, fmt.Errorf("sync %s: no answer for the currencies", memberID)
 	}
-	pages, err := p.MorePages(ctx, first, []bitrix.ListCommand{currencyList})
+	lists := []bitrix.ListCommand{currencyList, addressList}
+	pages, err := p.MorePages(ctx, first, lists)
 	if err != nil {
 		return x.st, fmt.Errorf("sync %s: %w", memberID, err)
+	}
+	more := 0 // pages past the first, 50 to a request
+	for _, l := range lists {
+		if t := first.Totals[l.Name]; t > bitrix.PageSize {
+			more += (t - 1) / bitrix.PageSize
+		}
+	}
+	x.st.Requests += (more + bitrix.MaxBatch - 1) / bitrix.MaxBatch
+	if err := x.storeAddresses(ctx, pages[addressList.Name]); err != nil {
+		return x.st, err
 	}
 	return x.st, x.store(ctx, pages[currencyList.Name])
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -30,6 +29,7 @@ type API struct {
 	Mirror  *app.Mirror    // record titles in the audit list
 	Queues  QueueInspector // nil: the dashboard shows no queue health
 	Usage   *app.RESTUsage // nil: the dashboard shows no REST budget use
+	Lists   ListKeeper     // static lists' uploads and freezes; nil: unavailable
 
 	queues queueCache
 }
@@ -67,7 +67,7 @@ func (a *API) PutConfig(c *gin.Context) {
 	sess := sessionOf(c)
 	var req putConfigRequest
 	if err := decodeBody(c, &req); err != nil || req.BaseVersion == nil || len(req.Config) == 0 {
-		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {base_version, config}.", "Отправьте {base_version, config}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "send_base_config"))
 		return
 	}
 	ctx := c.Request.Context()
@@ -108,7 +108,7 @@ func (a *API) ValidateConfig(c *gin.Context) {
 		Config json.RawMessage `json:"config"`
 	}
 	if err := decodeBody(c, &req); err != nil || len(req.Config) == 0 {
-		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {config}.", "Отправьте {config}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "send_config"))
 		return
 	}
 	ps, names, err := a.problems(c.Request.Context(), sess.MemberID, req.Config)
@@ -135,7 +135,11 @@ func (a *API) problems(ctx context.Context, memberID string, raw json.RawMessage
 		}
 		return nil, nil, err
 	}
-	return segment.Validate(cfg, dir.Vocabulary()), names, nil
+	voc := dir.Vocabulary()
+	if voc.Lists, err = a.listNames(ctx, memberID, names); err != nil {
+		return nil, nil, err
+	}
+	return segment.Validate(cfg, voc), names, nil
 }
 
 // GetReference answers what the editor's pickers offer: the portal's types,
@@ -166,7 +170,7 @@ func (a *API) AddType(c *gin.Context) {
 		Name   string `json:"name"`
 	}
 	if err := decodeBody(c, &req); err != nil {
-		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {entity, id, name}.", "Отправьте {entity, id, name}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "send_type"))
 		return
 	}
 	types, err := a.Directories.AddType(c.Request.Context(), sess.MemberID, segment.Entity(req.Entity), req.ID, req.Name)
@@ -193,21 +197,19 @@ func decodeBody(c *gin.Context, v any) error {
 }
 
 // bodyError answers a body decodeBody refused, or one without what the
-// endpoint needs (en, ru say what to send): where the body is not clean
-// JSON, when that is why.
-func bodyError(lang string, err error, en, ru string) error {
+// endpoint needs (texts' key says what to send): where the body is not
+// clean JSON, when that is why.
+func bodyError(lang string, err error, key string) error {
 	var p segment.Problem
 	var big *http.MaxBytesError
 	if errors.As(err, &big) {
 		kb := big.Limit >> 10
-		return userError(app.ETooLarge, lang,
-			fmt.Sprintf("The request is too large: the limit is %d KB. A config that large has far more segments or values than any real one.", kb),
-			fmt.Sprintf("Запрос слишком велик: предел — %d КБ. В настройках такого размера сегментов или значений гораздо больше, чем бывает на деле.", kb))
+		return userError(app.ETooLarge, lang, "too_large", kb)
 	}
 	if errors.As(err, &p) {
-		en, ru = problemText(p, segment.EN), problemText(p, segment.RU)
+		return &app.Error{Code: app.EInvalid, Message: problemText(p, segmentLang(lang)), Err: errInUserLanguage}
 	}
-	return userError(app.EInvalid, lang, en, ru)
+	return userError(app.EInvalid, lang, key)
 }
 
 func problemText(p segment.Problem, lang segment.Lang) string {
@@ -225,6 +227,7 @@ func apiRoutes(g *gin.RouterGroup, s *Sessions, a *API) {
 	auth.GET("/config", a.GetConfig)
 	auth.POST("/config/validate", a.ValidateConfig)
 	auth.GET("/reference", a.GetReference)
+	auth.GET("/reference/locations", a.GetLocations)
 	auth.GET("/jobs/:id", a.Job)
 	auth.POST("/preview", a.Preview)
 	auth.POST("/dryrun", a.DryRun)
@@ -236,8 +239,10 @@ func apiRoutes(g *gin.RouterGroup, s *Sessions, a *API) {
 	auth.GET("/insight/movement", a.Movement)
 	auth.GET("/insight/movement/records", a.MovedRecords)
 	auth.GET("/segments/:entity/:key", a.SegmentPage)
+	auth.GET("/segments/:entity/:key/members.csv", a.ExportMembers) // administrators: it checks
 	admin := auth.Group("", RequireAdmin)
 	admin.PUT("/config", a.PutConfig)
 	admin.POST("/reference/types", a.AddType)
 	admin.POST("/recompute", a.Recompute)
+	listRoutes(auth, admin, a)
 }

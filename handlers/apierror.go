@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"segmentor/app"
+	"segmentor/app/i18n"
 	"segmentor/app/segment"
 )
 
@@ -24,19 +25,6 @@ var apiStatus = map[string]int{
 	app.EInternal:     http.StatusInternalServerError,
 }
 
-// apiTextsRU are the Russian texts of the API's errors, by code; English
-// ones are the domain errors' own messages.
-var apiTextsRU = map[string]string{
-	app.EInvalid:      "Запрос составлен неверно.",
-	app.ENotFound:     "Не найдено.",
-	app.EConflict:     "Кто-то сохранил настройки, пока вы их редактировали. Перезагрузите страницу, чтобы увидеть изменения.",
-	app.EUnauthorized: "Сеанс недействителен или истёк; откройте приложение заново из портала.",
-	app.EForbidden:    "Изменять настройки может только администратор Битрикс24.",
-	app.EUnavailable:  "Сервис временно недоступен; повторите попытку через минуту.",
-	app.ETooMany:      "Слишком много запросов; повторите попытку позже.",
-	app.EInternal:     "Внутренняя ошибка.",
-}
-
 // apiError answers {error, message} with the status of err's code, in the
 // user's language. Every /api/v1 error goes through here.
 func apiError(c *gin.Context, lang string, err error) {
@@ -48,11 +36,11 @@ func apiError(c *gin.Context, lang string, err error) {
 	if code == app.EInternal || code == app.EUnavailable {
 		_ = c.Error(err) // logged by logAPIErrors with its cause
 	}
+	// The domain's messages are English: another reader gets the code's
+	// text, except for an invalid request, whose message says what to fix.
 	msg := app.ErrorMessage(err)
-	if langOf(lang) == "ru" {
-		if ru, ok := apiTextsRU[code]; ok && code != app.EInvalid && !errors.Is(err, errInUserLanguage) {
-			msg = ru
-		}
+	if l := i18n.Parse(lang); l != i18n.EN && code != app.EInvalid && !errors.Is(err, errInUserLanguage) {
+		msg = apiTexts.Text(l, code)
 	}
 	c.JSON(status, gin.H{"error": code, "message": msg})
 }
@@ -76,11 +64,6 @@ func apiProblems(c *gin.Context, lang string, ps segment.Problems, names *segmen
 	})
 }
 
-func problemsTitle(lang string) string {
-	if langOf(lang) == "ru" {
-		return "В настройках есть ошибки; исправьте отмеченные поля."
-	}
-	return "The settings have problems; fix the marked fields."
-}
+func problemsTitle(lang string) string { return say(lang, "problems") }
 
 func segmentLang(lang string) segment.Lang { return segment.ParseLang(lang) }

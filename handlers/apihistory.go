@@ -62,7 +62,7 @@ func (a *API) Trends(c *gin.Context) {
 	if s := c.Query("days"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || !slices.Contains(trendPeriods, n) {
-			apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "days must be 30, 90 or 365.", "days должно быть 30, 90 или 365."))
+			apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "bad_days"))
 			return
 		}
 		days = n
@@ -94,13 +94,18 @@ func (a *API) Trends(c *gin.Context) {
 		}
 	}
 	if c.Query("format") == "csv" {
-		rows := [][]string{{pick(sess.Lang, "day", "день"), pick(sess.Lang, "segment key", "ключ сегмента"), pick(sess.Lang, "segment", "сегмент"),
-			pick(sess.Lang, "records", "записей"), pick(sess.Lang, "won in 365 days", "выиграно за 365 дней"),
-			pick(sess.Lang, "won deals", "выигранных сделок"), pick(sess.Lang, "open deals", "открытых сделок"), pick(sess.Lang, "currency", "валюта")}}
+		rows := [][]string{{say(sess.Lang, "csv_day"), say(sess.Lang, "csv_segment_key"), say(sess.Lang, "csv_segment"),
+			say(sess.Lang, "csv_records"), say(sess.Lang, "csv_won"),
+			say(sess.Lang, "csv_won_deals"), say(sess.Lang, "csv_open_deals"), say(sess.Lang, "csv_currency"),
+			say(sess.Lang, "csv_estimated")}}
 		for _, h := range hist {
+			est := say(sess.Lang, "no")
+			if h.Estimated {
+				est = say(sess.Lang, "yes")
+			}
 			for _, s := range segs {
 				f := figuresOf(h, s.Key)
-				rows = append(rows, []string{h.Day.String(), s.Key, s.Name, itoa(f.Count), itoa(f.Value), itoa(f.Won), itoa(f.Open), h.Currency})
+				rows = append(rows, []string{h.Day.String(), s.Key, s.Name, itoa(f.Count), itoa(f.Value), itoa(f.Won), itoa(f.Open), h.Currency, est})
 			}
 		}
 		writeCSV(c, fmt.Sprintf("segments-%s-%dd.csv", e, days), rows)
@@ -117,9 +122,14 @@ func (a *API) Trends(c *gin.Context) {
 		series[i] = TrendSeries{Key: s.Key, Name: s.Name, Color: s.Color, Counts: []*float64{}, Values: []*float64{}}
 		chartSeries[i] = chart.Series{Key: s.Key, Name: s.Name, Color: s.Color}
 	}
+	estimated, leading := make([]bool, 0, days), 0
 	for d := from; d <= to; d++ {
 		dates, labels = append(dates, d.String()), append(labels, segment.DayLabel(segmentLang(sess.Lang), d.Time()))
 		h, ok := byDay[d]
+		estimated = append(estimated, ok && h.Estimated)
+		if ok && h.Estimated && leading == len(estimated)-1 {
+			leading++
+		}
 		for i, s := range segs {
 			if !ok {
 				series[i].Counts, series[i].Values = append(series[i].Counts, nil), append(series[i].Values, nil)
@@ -146,12 +156,13 @@ func (a *API) Trends(c *gin.Context) {
 			latest = append(latest, v)
 		}
 	}
-	title := fmt.Sprintf(pick(sess.Lang, "%s by segment, last %d days", "%s по сегментам, последние %d дней"), entityPlural(e, sess.Lang), days)
+	title := sayN(sess.Lang, "trend_title", days, entityPlural(e, sess.Lang), days)
 	text := trendText(sess.Lang, hist, segs, days)
 	svg := chart.Stacked{ID: "trend-" + string(e), Title: title, Desc: text, Labels: labels, Series: chartSeries,
-		Format: func(v float64) string { return segment.FormatAmount(v, segmentLang(sess.Lang)) }}.SVG()
+		Format:    func(v float64) string { return segment.FormatAmount(v, segmentLang(sess.Lang)) },
+		Estimated: leading, EstimatedLabel: say(sess.Lang, "estimated_label")}.SVG()
 	c.JSON(http.StatusOK, gin.H{"entity": e, "days": days, "from": from, "to": to, "currency": currency, "dates": dates,
-		"series": series, "latest": latest, "snapshots": len(hist), "title": title, "text": text, "svg": svg})
+		"estimated": estimated, "series": series, "latest": latest, "snapshots": len(hist), "title": title, "text": text, "svg": svg})
 }
 
 func figuresOf(h app.Snapshot, key string) app.Figures {
@@ -167,18 +178,24 @@ func figuresOf(h app.Snapshot, key string) app.Figures {
 // the last snapshot of the period, or that there is none yet.
 func trendText(lang string, hist []app.Snapshot, segs []segmentLabel, days int) string {
 	if len(hist) == 0 {
-		return pick(lang, "No daily figures yet: Segmentor keeps them from the first recompute on, once a day.",
-			"Ежедневных данных пока нет: Segmentor сохраняет их раз в день, начиная с первого пересчёта.")
+		return say(lang, "trend_none")
 	}
 	first, last := hist[0], hist[len(hist)-1]
-	s := fmt.Sprintf(pick(lang, "%d days with figures of the last %d (%s to %s).", "Данные за %d дн. из последних %d (%s — %s)."),
-		len(hist), days, first.Day, last.Day)
+	s := sayN(lang, "trend_days", len(hist), len(hist), days, first.Day, last.Day)
+	if kept := slices.IndexFunc(hist, func(h app.Snapshot) bool { return !h.Estimated }); kept != 0 {
+		// Estimates precede the kept days (Store.PutEstimates).
+		if kept < 0 {
+			s += " " + say(lang, "trend_all_estimated")
+		} else {
+			s += " " + say(lang, "trend_estimated_before", hist[kept].Day)
+		}
+	}
 	for _, seg := range segs {
 		a, b := figuresOf(first, seg.Key).Count, figuresOf(last, seg.Key).Count
 		if a == 0 && b == 0 {
 			continue
 		}
-		s += " " + fmt.Sprintf(pick(lang, "%s: %d → %d.", "%s: %d → %d."), seg.Name, a, b)
+		s += " " + say(lang, "trend_change", seg.Name, a, b)
 	}
 	return s
 }
@@ -214,11 +231,11 @@ func segmentList(cfg *segment.Config, e segment.Entity, t *segment.Teller, lang 
 			none = true
 		case !have[k]:
 			have[k] = true
-			out = append(out, segmentLabel{Key: k, Name: t.SegmentName(e, k) + pick(lang, " (removed)", " (удалён)")})
+			out = append(out, segmentLabel{Key: k, Name: say(lang, "removed", t.SegmentName(e, k))})
 		}
 	})
 	if none {
-		out = append(out, segmentLabel{Key: "", Name: pick(lang, "No segment", "Без сегмента"), Color: "#c6cdd3"})
+		out = append(out, segmentLabel{Key: "", Name: say(lang, "no_segment"), Color: "#c6cdd3"})
 	}
 	return out
 }
@@ -246,15 +263,14 @@ func (a *API) movePeriod(c *gin.Context, lang string) (app.Day, app.Day, bool) {
 		if s := c.Query(p.name); s != "" {
 			d, err := app.ParseDay(s)
 			if err != nil {
-				apiError(c, lang, userError(app.EInvalid, lang, p.name+" must be a date like 2026-12-31.", p.name+" должно быть датой вида 2026-12-31."))
+				apiError(c, lang, userError(app.EInvalid, lang, "bad_date", p.name))
 				return 0, 0, false
 			}
 			*p.day = d
 		}
 	}
 	if from > to || to-from >= maxMovePeriod {
-		apiError(c, lang, userError(app.EInvalid, lang, fmt.Sprintf("The period must run forward and span at most %d days.", maxMovePeriod),
-			fmt.Sprintf("Период должен идти вперёд и быть не длиннее %d дней.", maxMovePeriod)))
+		apiError(c, lang, userError(app.EInvalid, lang, "bad_period", maxMovePeriod))
 		return 0, 0, false
 	}
 	return from, to, true
@@ -340,7 +356,7 @@ func (a *API) Movement(c *gin.Context) {
 		for _, s := range segs {
 			name[s.Key] = s.Name
 		}
-		rows := [][]string{{pick(sess.Lang, "from", "из"), pick(sess.Lang, "to", "в"), pick(sess.Lang, "records", "записей")}}
+		rows := [][]string{{say(sess.Lang, "csv_from"), say(sess.Lang, "csv_to"), say(sess.Lang, "csv_records")}}
 		for _, cl := range cells {
 			rows = append(rows, []string{name[cl.From], name[cl.To], strconv.Itoa(cl.Count)})
 		}
@@ -369,9 +385,7 @@ func (a *API) MovedRecords(c *gin.Context) {
 	sess := sessionOf(c)
 	ctx := c.Request.Context()
 	if !sess.Admin {
-		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang,
-			"Only Bitrix24 administrators see which records moved; the matrix shows how many.",
-			"Какие записи перешли, видят только администраторы Битрикс24; матрица показывает, сколько."))
+		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang, "moves_forbidden"))
 		return
 	}
 	e, ok := parseEntity(c.Query("entity"))
@@ -446,13 +460,13 @@ func (a *API) SegmentPage(c *gin.Context) {
 		return
 	}
 	if seg == nil && fig.Figures.Count == 0 {
-		apiError(c, sess.Lang, userError(app.ENotFound, sess.Lang, "There is no such segment.", "Такого сегмента нет."))
+		apiError(c, sess.Lang, userError(app.ENotFound, sess.Lang, "no_such_segment"))
 		return
 	}
 	for i := range fig.Sections {
 		fig.Sections[i].Name = names.Sections[fig.Sections[i].ID]
 		if fig.Sections[i].Name == "" {
-			fig.Sections[i].Name = fmt.Sprintf(pick(sess.Lang, "Section %d", "Раздел %d"), fig.Sections[i].ID)
+			fig.Sections[i].Name = say(sess.Lang, "section", fig.Sections[i].ID)
 		}
 	}
 	out := gin.H{"entity": e, "key": key, "name": t.SegmentName(e, key), "figures": fig, "removed": seg == nil}
@@ -461,7 +475,7 @@ func (a *API) SegmentPage(c *gin.Context) {
 		out["name"], out["color"] = seg.Name, seg.Color
 		conditions = t.Conditions(e, seg.When)
 		if seg.When == nil {
-			conditions = append(conditions, segment.Line{Text: pick(sess.Lang, "Every record the segments above do not take.", "Все записи, которые не взяли сегменты выше.")})
+			conditions = append(conditions, segment.Line{Text: say(sess.Lang, "otherwise_rule")})
 		}
 	}
 	out["conditions"] = conditions
@@ -510,9 +524,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func entityPlural(e segment.Entity, lang string) string {
 	switch e {
 	case segment.EntityContact:
-		return pick(lang, "Contacts", "Контакты")
+		return say(lang, "contacts")
 	case segment.EntityCompany:
-		return pick(lang, "Companies", "Компании")
+		return say(lang, "companies")
 	}
-	return pick(lang, "Deals", "Сделки")
+	return say(lang, "deals")
 }

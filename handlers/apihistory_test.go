@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"segmentor/app"
 	"segmentor/app/segment"
 	"segmentor/bitrix/b24sim"
+	"segmentor/engine"
 	"segmentor/handlers"
 	"segmentor/internal/await"
 )
@@ -31,11 +33,12 @@ func TestSegmentTrendsMovementAndPage(t *testing.T) {
 	ctx := context.Background()
 	member := s.sim.MemberID()
 	today := app.DayOf(s.store.Now())
-	await.That(t, 10*time.Second, "today's snapshot", func() bool {
-		h, _ := s.store.History(ctx, member, segment.EntityContact, today, today)
-		return len(h) == 1
+	// Today's snapshot, then the estimate of the year before it.
+	await.That(t, 20*time.Second, "today's snapshot and the year estimated before it", func() bool {
+		h, _ := s.store.History(ctx, member, segment.EntityContact, today-app.Day(engine.EstimateDays), today)
+		return len(h) == engine.EstimateDays+1 && !h[len(h)-1].Estimated && h[0].Estimated
 	})
-	// Two earlier days: three days ago and yesterday's gap.
+	// Two days kept before today replace their estimates.
 	for d, buyers := range map[app.Day]int64{today - 3: 2, today - 2: 5} {
 		err := s.store.PutSnapshot(ctx, member, app.Snapshot{Day: d, Entity: segment.EntityContact, Currency: "USD",
 			Segments: []app.Figures{{Segment: "buyer", Count: buyers, Value: buyers * 100, Won: buyers}, {Segment: "rest", Count: 80 - buyers}}})
@@ -50,6 +53,7 @@ func TestSegmentTrendsMovementAndPage(t *testing.T) {
 	}
 	var tr struct {
 		Dates     []string               `json:"dates"`
+		Estimated []bool                 `json:"estimated"`
 		Series    []handlers.TrendSeries `json:"series"`
 		Latest    []handlers.SegmentNow  `json:"latest"`
 		Snapshots int                    `json:"snapshots"`
@@ -57,21 +61,52 @@ func TestSegmentTrendsMovementAndPage(t *testing.T) {
 		Text      string                 `json:"text"`
 	}
 	decodeJSON(t, r.Raw, &tr)
-	if len(tr.Dates) != 30 || tr.Dates[29] != today.String() || tr.Snapshots != 3 || len(tr.Series) != 2 {
+	if len(tr.Dates) != 30 || tr.Dates[29] != today.String() || tr.Snapshots != 30 || len(tr.Series) != 2 || len(tr.Estimated) != 30 {
 		t.Fatalf("trends: %d dates ending %v, %d snapshots, %d series", len(tr.Dates), tr.Dates[len(tr.Dates)-1:], tr.Snapshots, len(tr.Series))
+	}
+	for i, est := range tr.Estimated {
+		if est != (i < 26 || i == 28) {
+			t.Errorf("day %d (%s) estimated=%v", i, tr.Dates[i], est)
+		}
 	}
 	buyer := tr.Series[0]
 	if buyer.Key != "buyer" || buyer.Name != "Buyer" || buyer.Color != "#d4380d" || buyer.Counts[26] == nil || *buyer.Counts[26] != 2 ||
-		*buyer.Counts[27] != 5 || buyer.Counts[28] != nil || *buyer.Counts[29] != float64(want["buyer"]) || buyer.Counts[0] != nil {
+		*buyer.Counts[27] != 5 || buyer.Counts[28] == nil || *buyer.Counts[29] != float64(want["buyer"]) || buyer.Counts[0] == nil {
 		t.Errorf("buyer series %+v", buyer)
+	}
+	if total := *buyer.Counts[0] + *tr.Series[1].Counts[0]; total != 80 {
+		t.Errorf("an estimated day counts %v contacts, want 80", total)
 	}
 	if tr.Latest[0].Key != "buyer" || tr.Latest[0].Count != want["buyer"] || tr.Latest[1].Count != want["rest"] {
 		t.Errorf("latest %+v, want %v", tr.Latest, want)
 	}
-	// The chart carries the data it drew and says it in words.
+	// The chart carries the data it drew, hatches the leading estimated
+	// days and says it all in words.
 	if !strings.Contains(tr.SVG, `data-key="buyer"`) || !strings.Contains(tr.SVG, `role="img"`) || !strings.Contains(tr.SVG, "<desc") ||
-		!strings.Contains(tr.Text, "Buyer: 2 → ") {
+		!strings.Contains(tr.SVG, `data-estimated="26"`) || !strings.Contains(tr.Text, "Buyer: ") ||
+		!strings.Contains(tr.Text, "estimated from deal dates") {
 		t.Errorf("chart: %s\ntext: %s", tr.SVG[:min(300, len(tr.SVG))], tr.Text)
+	}
+
+	// A missed day stays a gap: the deals have no scheme, so no estimate,
+	// only the days kept when they had one.
+	for _, d := range []app.Day{today - 3, today - 1} {
+		if err := s.store.PutSnapshot(ctx, member, app.Snapshot{Day: d, Entity: segment.EntityDeal, Currency: "USD",
+			Segments: []app.Figures{{Segment: "big", Count: 4}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = s.do("GET", "/api/v1/insight/trends?entity=deal&days=30", rep, nil)
+	var dt struct {
+		Estimated []bool                 `json:"estimated"`
+		Series    []handlers.TrendSeries `json:"series"`
+		Snapshots int                    `json:"snapshots"`
+		SVG       string                 `json:"svg"`
+	}
+	decodeJSON(t, r.Raw, &dt)
+	if r.Status != 200 || dt.Snapshots != 2 || len(dt.Series) != 1 || dt.Series[0].Counts[26] == nil || dt.Series[0].Counts[27] != nil ||
+		dt.Series[0].Counts[28] == nil || dt.Series[0].Counts[29] != nil || slices.Contains(dt.Estimated, true) || !strings.Contains(dt.SVG, `data-estimated="0"`) {
+		t.Errorf("deal trends: %d %s", r.Status, r.Raw)
 	}
 	if r := s.do("GET", "/api/v1/insight/trends?entity=contact&days=7", rep, nil); r.Status != 400 {
 		t.Errorf("days=7: %d", r.Status)
@@ -83,7 +118,8 @@ func TestSegmentTrendsMovementAndPage(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
 		t.Errorf("csv content type %q", ct)
 	}
-	if err != nil || len(rows) != 1+3*2 || rows[0][0] != "day" || rows[1][0] != (today-3).String() || rows[1][2] != "Buyer" || rows[1][3] != "2" {
+	if err != nil || len(rows) != 1+30*2 || rows[0][0] != "day" || rows[0][8] != "estimated" || rows[1][0] != (today-29).String() || rows[1][8] != "yes" ||
+		rows[53][0] != (today-3).String() || rows[53][2] != "Buyer" || rows[53][3] != "2" || rows[53][8] != "no" {
 		t.Fatalf("csv %v (%v)", rows, err)
 	}
 

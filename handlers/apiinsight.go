@@ -43,14 +43,9 @@ var _ QueueInspector = (*asynq.Inspector)(nil)
 var errInUserLanguage = errors.New("message in the user's language")
 
 // userError is a domain error worded for the session's language.
-func userError(code, lang, en, ru string) error {
-	return &app.Error{Code: code, Message: pick(lang, en, ru), Err: errInUserLanguage}
-}
-
 func (a *API) insight(c *gin.Context, sess Session) bool {
 	if a.Insight == nil {
-		apiError(c, sess.Lang, userError(app.EUnavailable, sess.Lang,
-			"Previews are not available on this server.", "Предпросмотр на этом сервере недоступен."))
+		apiError(c, sess.Lang, userError(app.EUnavailable, sess.Lang, "no_preview"))
 		return false
 	}
 	return true
@@ -69,12 +64,11 @@ type draftRequest struct {
 func (a *API) draft(c *gin.Context, sess Session) (segment.Config, draftRequest, bool) {
 	var req draftRequest
 	if err := decodeBody(c, &req); err != nil || len(req.Config) == 0 {
-		apiError(c, sess.Lang, bodyError(sess.Lang, err, "Send {config}.", "Отправьте {config}."))
+		apiError(c, sess.Lang, bodyError(sess.Lang, err, "send_config"))
 		return segment.Config{}, req, false
 	}
 	if req.RevenueWindowDays < 0 || req.RevenueWindowDays > maxRevenueWindow {
-		apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang,
-			"revenue_window_days must be 0 (all time) to 3650.", "revenue_window_days должно быть от 0 (за всё время) до 3650."))
+		apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "bad_window"))
 		return segment.Config{}, req, false
 	}
 	ps, names, err := a.problems(c.Request.Context(), sess.MemberID, req.Config)
@@ -168,13 +162,11 @@ func parseEntity(s string) (segment.Entity, bool) {
 }
 
 func badEntity(lang string) error {
-	return userError(app.EInvalid, lang, "The record type must be contact, company or deal.",
-		"Тип записи должен быть contact, company или deal.")
+	return userError(app.EInvalid, lang, "bad_entity")
 }
 
 func badID(lang string) error {
-	return userError(app.EInvalid, lang, "The record id must be a positive whole number.",
-		"Номер записи должен быть целым положительным числом.")
+	return userError(app.EInvalid, lang, "bad_id")
 }
 
 // SegmentBadge is how a record's segment is shown.
@@ -221,9 +213,7 @@ func (a *API) Record(c *gin.Context) {
 	}
 	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
 	if !sess.Admin && sess.Record != recordKey(&bitrix.ItemRef{Entity: bitrix.Entity(e), ID: id}) {
-		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang,
-			"Open this record's card in Bitrix24 to see its segment here: Bitrix24 checks there that you may see it.",
-			"Откройте карточку этой записи в Битрикс24, чтобы увидеть её сегмент: Битрикс24 проверит там, что вам можно её видеть."))
+		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang, "open_card"))
 		return
 	}
 	ctx := c.Request.Context()
@@ -282,9 +272,7 @@ const maxAuditLimit = 200
 func (a *API) Audit(c *gin.Context) {
 	sess := sessionOf(c)
 	if !sess.Admin {
-		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang,
-			"Only Bitrix24 administrators see the list of changes; each record's card shows its own.",
-			"Список изменений видят только администраторы Битрикс24; карточка каждой записи показывает свои."))
+		apiError(c, sess.Lang, userError(app.EForbidden, sess.Lang, "changes_forbidden"))
 		return
 	}
 	var f app.AuditFilter
@@ -305,15 +293,14 @@ func (a *API) Audit(c *gin.Context) {
 	}
 	f.Segment = c.Query("segment")
 	if len(f.Segment) > 64 {
-		apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "The segment key is too long.", "Слишком длинный ключ сегмента."))
+		apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "long_key"))
 		return
 	}
 	limit := 50
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "limit must be a whole number from 1 to 200.",
-				"limit должен быть целым числом от 1 до 200."))
+			apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "bad_limit"))
 			return
 		}
 		limit = min(n, maxAuditLimit)
@@ -540,8 +527,7 @@ func (a *API) Dashboard(c *gin.Context) {
 	if s := c.Query("revenue_window_days"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > maxRevenueWindow {
-			apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang,
-				"revenue_window_days must be 0 (all time) to 3650.", "revenue_window_days должно быть от 0 (за всё время) до 3650."))
+			apiError(c, sess.Lang, userError(app.EInvalid, sess.Lang, "bad_window"))
 			return
 		}
 		window = n

@@ -1,6 +1,10 @@
 package handlers
 
 import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
 	"segmentor/app"
 	"segmentor/app/segment"
 	"segmentor/bitrix"
@@ -152,4 +156,60 @@ func pickersOf(dir *app.Directory) Pickers {
 		v.Fields[e] = list
 	}
 	return v
+}
+
+// RefLocations is what GET /api/v1/reference/locations answers: per record
+// type (contact, company) and location fact (country, region, city,
+// postal_prefix), the values the portal's clients have, the most common
+// first, for the editor to offer. A value's ID is what a condition holds;
+// its Name says it for people: a country by its name in the session's
+// language, the rest with their country's code.
+type RefLocations map[string]map[string][]RefLocation
+
+// RefLocation is one value of a location fact and how many clients have it.
+type RefLocation struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// maxLocationValues bounds each fact's list: a portal's cities can be
+// thousands, and a condition may name any of them by hand.
+const maxLocationValues = 300
+
+// GetLocations answers the location facts' values, read from the mirror
+// (no request to the portal).
+func (a *API) GetLocations(c *gin.Context) {
+	sess := sessionOf(c)
+	lang := segmentLang(sess.Lang)
+	out := RefLocations{}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		facts := map[string][]RefLocation{}
+		out[string(e)] = facts
+		if a.Mirror == nil {
+			continue
+		}
+		values, err := a.Mirror.LocationValues(c.Request.Context(), sess.MemberID, e, maxLocationValues)
+		if err != nil {
+			apiError(c, sess.Lang, err)
+			return
+		}
+		for fact, list := range values {
+			refs := make([]RefLocation, len(list))
+			for i, v := range list {
+				name := v.Value
+				switch {
+				case fact == segment.FactCountry:
+					if n := segment.CountryName(lang, v.Value); n != v.Value {
+						name = n + " (" + v.Value + ")"
+					}
+				case v.Country != "":
+					name += " (" + v.Country + ")"
+				}
+				refs[i] = RefLocation{ID: v.Value, Name: name, Count: v.Count}
+			}
+			facts[fact] = refs
+		}
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -254,11 +254,11 @@ func (h *Bitrix24) authenticate(c *gin.Context, ev *bitrix.Event) (*app.Portal, 
 	return p, true
 }
 
-// crmChange queues a CRM record's change (or a timeline activity's); the
-// job re-reads the record.
+// crmChange queues a CRM record's change (or a timeline activity's, or a
+// requisite's or its address's); the job re-reads the record.
 func (h *Bitrix24) crmChange(c *gin.Context, ev *bitrix.Event, p *app.Portal) {
 	entity, action := ev.Entity()
-	if entity != "contact" && entity != "company" && entity != "deal" && entity != "activity" {
+	if entity != "contact" && entity != "company" && entity != "deal" && entity != "activity" && entity != "requisite" {
 		c.JSON(http.StatusOK, gin.H{"status": "ignored"})
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"segmentor/app"
 	"segmentor/app/segment"
 	"segmentor/bitrix/b24sim"
+	"segmentor/engine"
 	"segmentor/handlers"
 	"segmentor/internal/await"
 	"segmentor/internal/browsertest"
@@ -27,6 +28,8 @@ import (
 const trendsShown = `JSON.stringify({
 	days: document.getElementById("tr-card").dataset.days,
 	points: Number(document.querySelector("#tr-chart svg").dataset.points),
+	estimated: Number(document.querySelector("#tr-chart svg").dataset.estimated),
+	hatched: !!document.querySelector("#tr-chart g.chart__estimate rect"),
 	series: Array.from(document.querySelectorAll("#tr-chart g.chart__series"), g => [g.dataset.key, g.dataset.values]),
 	legend: Array.from(document.querySelectorAll("#tr-legend .legend__item"), li => [li.dataset.key, li.querySelector(".legend__name").textContent]),
 	latest: Array.from(document.querySelectorAll("#tr-latest tbody tr"), tr => [tr.dataset.key, tr.children[0].textContent, tr.children[1].textContent.replace(/\D/g, "")]),
@@ -89,18 +92,35 @@ func TestInsightViewsInBrowser(t *testing.T) {
 	ctx := context.Background()
 	member := s.sim.MemberID()
 	today := app.DayOf(s.store.Now())
-	await.That(t, 10*time.Second, "today's snapshot", func() bool {
-		h, _ := s.store.History(ctx, member, segment.EntityContact, today, today)
-		return len(h) == 1
+	// Today's snapshot, then the estimate of the year before it; the test
+	// then lays out the history it checks: estimated days 100 to 61 days
+	// ago, kept days 40, 3 and 2 days ago and today, gaps between.
+	await.That(t, 20*time.Second, "today's snapshot and the year estimated before it", func() bool {
+		h, _ := s.store.History(ctx, member, segment.EntityContact, 0, today)
+		return len(h) == engine.EstimateDays+1 && h[0].Estimated
 	})
-	// Earlier days: one in the 90 days only, then three and two days ago;
-	// yesterday stays a gap.
-	for d, buyers := range map[app.Day]int64{today - 40: 1, today - 3: 2, today - 2: 5} {
-		err := s.store.PutSnapshot(ctx, member, app.Snapshot{Day: d, Entity: segment.EntityContact, Currency: "USD",
-			Segments: []app.Figures{{Segment: "buyer", Count: buyers, Value: buyers * 1250, Won: buyers * 2}, {Segment: "rest", Count: 80 - buyers, Open: 3}}})
-		if err != nil {
+	kept, err := s.store.History(ctx, member, segment.EntityContact, today, today)
+	if err != nil || len(kept) != 1 {
+		t.Fatalf("today's snapshot: %v %v", kept, err)
+	}
+	if err := s.rdb.Del(ctx, keyspace.Portal(member, "history:contact")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	figures := func(d app.Day, buyers int64) app.Snapshot {
+		return app.Snapshot{Day: d, Entity: segment.EntityContact, Currency: "USD",
+			Segments: []app.Figures{{Segment: "buyer", Count: buyers, Value: buyers * 1250, Won: buyers * 2}, {Segment: "rest", Count: 80 - buyers, Open: 3}}}
+	}
+	for _, snap := range []app.Snapshot{kept[0], figures(today-40, 1), figures(today-3, 2), figures(today-2, 5)} {
+		if err := s.store.PutSnapshot(ctx, member, snap); err != nil {
 			t.Fatal(err)
 		}
+	}
+	var est []app.Snapshot
+	for d := today - 100; d <= today-61; d++ {
+		est = append(est, figures(d, 1))
+	}
+	if err := s.store.PutEstimates(ctx, member, segment.EntityContact, est); err != nil {
+		t.Fatal(err)
 	}
 	// Ten days ago three of today's buyers left Rest for Buyer (the moves
 	// log's oldest end): over 30 days they moved Rest → Buyer, over 7 from
@@ -291,20 +311,34 @@ func checkTrends(t *testing.T, b *browser, s *settingsStack, token, lang string,
 	t.Helper()
 	r := s.do("GET", fmt.Sprintf("/api/v1/insight/trends?entity=contact&days=%d", days), token, nil)
 	var api struct {
-		Series []handlers.TrendSeries `json:"series"`
-		Latest []handlers.SegmentNow  `json:"latest"`
-		Text   string                 `json:"text"`
+		Estimated []bool                 `json:"estimated"`
+		Series    []handlers.TrendSeries `json:"series"`
+		Latest    []handlers.SegmentNow  `json:"latest"`
+		Text      string                 `json:"text"`
 	}
 	decodeJSON(t, r.Raw, &api)
 	type shown struct {
-		Days   string      `json:"days"`
-		Points int         `json:"points"`
-		Series [][2]string `json:"series"`
-		Legend [][2]string `json:"legend"`
-		Latest [][3]string `json:"latest"`
-		Text   string      `json:"text"`
+		Days      string      `json:"days"`
+		Points    int         `json:"points"`
+		Estimated int         `json:"estimated"`
+		Hatched   bool        `json:"hatched"`
+		Series    [][2]string `json:"series"`
+		Legend    [][2]string `json:"legend"`
+		Latest    [][3]string `json:"latest"`
+		Text      string      `json:"text"`
 	}
 	want := shown{Days: strconv.Itoa(days), Points: days, Series: [][2]string{}, Legend: [][2]string{}, Latest: [][3]string{}, Text: api.Text}
+	for _, e := range api.Estimated {
+		if !e {
+			break
+		}
+		want.Estimated++
+	}
+	want.Hatched = want.Estimated > 0
+	// 90 days: the 30 days from 89 to 61 days ago were estimated.
+	if wantEst := map[int]int{90: 29, 30: 0}[days]; want.Estimated != wantEst {
+		t.Errorf("%s, %d days: the API has %d leading estimated days, want %d", lang, days, want.Estimated, wantEst)
+	}
 	for _, ser := range api.Series {
 		vals := make([]string, len(ser.Counts))
 		for i, v := range ser.Counts {

@@ -7,17 +7,14 @@ import (
 	"strconv"
 	"time"
 
-	"segmentor/app/segment"
-
 	"github.com/gin-gonic/gin"
+
+	"segmentor/app/i18n"
 )
 
-// langOf maps Bitrix24's LANG to the page languages we have: the ones
-// segment.ParseLang knows.
-func langOf(lang string) string { return string(segment.ParseLang(lang)) }
-
-var installTexts = map[string]map[string]string{
-	"en": {
+// installTexts are the installer page's texts.
+var installTexts = i18n.Catalog[string]{
+	i18n.EN: {
 		"title":         "Installing Segmentor",
 		"pending":       "Preparing your portal…",
 		"running":       "Setting up: binding CRM events, adding card tabs and the Segment field…",
@@ -30,7 +27,7 @@ var installTexts = map[string]map[string]string{
 		"not_admin":     "Only a Bitrix24 administrator can install Segmentor. Nothing was changed.",
 		"busy":          "Your Bitrix24 portal is busy with Segmentor's requests, so this installation could not be confirmed and nothing was changed. Please start the installation again from your portal in a minute.",
 	},
-	"ru": {
+	i18n.RU: {
 		"title":         "Установка Segmentor",
 		"pending":       "Готовим ваш портал…",
 		"running":       "Настройка: подписка на события CRM, вкладки в карточках и поле «Сегмент»…",
@@ -43,9 +40,35 @@ var installTexts = map[string]map[string]string{
 		"not_admin":     "Установить Segmentor может только администратор Битрикс24. Ничего не изменено.",
 		"busy":          "Ваш портал Битрикс24 занят запросами Segmentor, поэтому установку не удалось подтвердить, и ничего не изменено. Начните установку заново с вашего портала через минуту.",
 	},
+	i18n.PL: {
+		"title":         "Instalacja Segmentor",
+		"pending":       "Przygotowujemy Twój portal…",
+		"running":       "Konfiguracja: subskrypcja zdarzeń CRM, zakładki w kartach i pole „Segment”…",
+		"done":          "Segmentor jest zainstalowany. Otwieramy aplikację…",
+		"failed":        "Konfiguracja nie została ukończona:",
+		"retry":         "Spróbuj ponownie",
+		"bad_request":   "Tę stronę otwiera Bitrix24 podczas instalacji aplikacji.",
+		"not_confirmed": "Bitrix24 nie potwierdził tej instalacji, więc nic nie zostało zmienione. Rozpocznij instalację ponownie ze swojego portalu.",
+		"internal":      "Segmentor nie mógł zapisać instalacji. Nic nie zostało utracone; spróbuj ponownie za minutę.",
+		"not_admin":     "Segmentor może zainstalować tylko administrator Bitrix24. Nic nie zostało zmienione.",
+		"busy":          "Twój portal Bitrix24 jest zajęty żądaniami Segmentor, więc nie udało się potwierdzić instalacji i nic nie zostało zmienione. Rozpocznij instalację ponownie ze swojego portalu za minutę.",
+	},
+	i18n.IT: {
+		"title":         "Installazione di Segmentor",
+		"pending":       "Stiamo preparando il tuo portale…",
+		"running":       "Configurazione: collegamento agli eventi CRM, schede nei record e campo “Segmento”…",
+		"done":          "Segmentor è installato. Apertura dell'app…",
+		"failed":        "La configurazione non è stata completata:",
+		"retry":         "Riprova",
+		"bad_request":   "Questa pagina viene aperta da Bitrix24 durante l'installazione dell'app.",
+		"not_confirmed": "Bitrix24 non ha confermato questa installazione, quindi non è stato modificato nulla. Avvia di nuovo l'installazione dal tuo portale.",
+		"internal":      "Segmentor non è riuscito a salvare l'installazione. Non si è perso nulla; riprova tra un minuto.",
+		"not_admin":     "Solo un amministratore di Bitrix24 può installare Segmentor. Non è stato modificato nulla.",
+		"busy":          "Il tuo portale Bitrix24 è occupato dalle richieste di Segmentor, quindi non è stato possibile confermare l'installazione e non è stato modificato nulla. Avvia di nuovo l'installazione dal tuo portale tra un minuto.",
+	},
 }
 
-func installText(lang, key string) string { return installTexts[langOf(lang)][key] }
+func installText(lang, key string) string { return installTexts.Text(i18n.Parse(lang), key) }
 
 var installTmpl = template.Must(template.New("install").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -85,7 +108,7 @@ h1{font-size:22px;font-weight:400;margin:0 0 16px}
 // BX24.installFinish(); or the error, with nothing changed.
 func (h *Bitrix24) installPage(c *gin.Context, status int, lang, memberID, errText string) {
 	nonce := newNonce()
-	data := map[string]any{"Lang": langOf(lang), "T": installTexts[langOf(lang)], "Error": errText, "Nonce": nonce}
+	data := map[string]any{"Lang": langOf(lang), "T": installTexts[i18n.Parse(lang)], "Error": errText, "Nonce": nonce}
 	if memberID != "" {
 		exp := h.now().Add(time.Hour).Unix()
 		q := "?member_id=" + url.QueryEscape(memberID) + "&exp=" + strconv.FormatInt(exp, 10) + "&sig=" + h.sign(memberID, exp)

@@ -105,8 +105,10 @@ func TestOverviewLayoutInBrowser(t *testing.T) {
 	limits := map[string]string{
 		"en": `["2 requests per second, bursts up to 50","Plan: Free","crm.item.list",true]`,
 		"ru": `["До 2 запросов в секунду, всплеском до 50","Тариф: Бесплатный","crm.item.list",true]`,
+		"pl": `["Do 2 żądań na sekundę, chwilowo do 50","Plan: Free","crm.item.list",true]`,
+		"it": `["2 richieste al secondo, picchi fino a 50","Piano: Free","crm.item.list",true]`,
 	}
-	for _, lang := range []string{"en", "ru"} {
+	for _, lang := range []string{"en", "ru", "pl", "it"} {
 		b.step("opens the overview in "+lang,
 			chromedp.EmulateViewport(1280, 900),
 			chromedp.Navigate(f.openIn(t, s, 1, lang)),
@@ -123,7 +125,7 @@ func TestOverviewLayoutInBrowser(t *testing.T) {
 			t.Errorf("%s: the request limits read %s, want %s", lang, got, limits[lang])
 		}
 		if u := b.eval(`JSON.stringify(Segmentor.untranslated)`); u != "[]" {
-			t.Errorf("texts with no Russian translation: %s", u)
+			t.Errorf("texts with no translation: %s", u)
 		}
 		if lang == "ru" {
 			if w := b.eval(latinWords); w != "[]" {

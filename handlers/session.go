@@ -334,11 +334,9 @@ func recordRefusal(lang string, rec *bitrix.ItemRef, err error) error {
 	var ae *bitrix.APIError
 	switch {
 	case errors.As(err, &ae) && ae.HasCode("NOT_FOUND"):
-		return userError(app.ENotFound, lang, "Bitrix24 has no such record: it may have been deleted.",
-			"В Битрикс24 нет такой записи: возможно, её удалили.")
+		return userError(app.ENotFound, lang, "no_record")
 	case errors.As(err, &ae) && ae.HasCode("ACCESS_DENIED"):
-		return userError(app.EForbidden, lang, "Your Bitrix24 access rights do not let you see this record, so Segmentor does not show it either.",
-			"Ваши права в Битрикс24 не позволяют видеть эту запись, поэтому Segmentor её тоже не показывает.")
+		return userError(app.EForbidden, lang, "record_denied")
 	}
 	return signInRefused(fmt.Errorf("%s: %w", recordKey(rec), err))
 }
@@ -355,17 +353,7 @@ func checkLimited(c *gin.Context, lang string, err error) error {
 		return busyError(c, lang, lim.RetryIn, err)
 	}
 	s := retryAfter(c, lim.RetryIn)
-	return &app.Error{Code: app.ETooMany, Err: errors.Join(errInUserLanguage, err), Message: pick(lang,
-		fmt.Sprintf("Too many sign-ins from your network; try again in %d s.", s),
-		fmt.Sprintf("Слишком много входов из вашей сети; повторите через %d с.", s))}
-}
-
-// pick is the text in the session's language.
-func pick(lang, en, ru string) string {
-	if langOf(lang) == "ru" {
-		return ru
-	}
-	return en
+	return &app.Error{Code: app.ETooMany, Err: errors.Join(errInUserLanguage, err), Message: say(lang, "too_many_signins", s)}
 }
 
 const sessionKey = "segmentor.session"

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +28,9 @@ func (a *API) teller(ctx context.Context, memberID, lang string, cfg *segment.Co
 		cfg = a.savedConfig(ctx, memberID)
 	}
 	names := dir.Names(cfg)
+	if _, err := a.listNames(ctx, memberID, names); err != nil {
+		return nil, nil, nil, err
+	}
 	return segment.NewTeller(segmentLang(lang), names), names, dir, nil
 }
 
@@ -116,15 +118,15 @@ type OutcomeView struct {
 func triggerText(trigger, lang string) string {
 	switch trigger {
 	case app.TriggerChange:
-		return pick(lang, "A change in the CRM", "Изменение в CRM")
+		return say(lang, "trigger_change")
 	case app.TriggerSetup:
-		return pick(lang, "First classification after install", "Первая классификация после установки")
+		return say(lang, "trigger_setup")
 	case app.TriggerConfig:
-		return pick(lang, "Recompute after the rules were saved", "Пересчёт после сохранения правил")
+		return say(lang, "trigger_config")
 	case app.TriggerRecompute:
-		return pick(lang, "Recompute started by an administrator", "Пересчёт, запущенный администратором")
+		return say(lang, "trigger_recompute")
 	case app.TriggerNightly:
-		return pick(lang, "Scheduled recompute", "Плановый пересчёт")
+		return say(lang, "trigger_nightly")
 	}
 	return ""
 }
@@ -200,10 +202,9 @@ func explainRecord(t *segment.Teller, e segment.Entity, res *segment.Result) *Re
 // record to its user; for an administrator's lookup the portal is asked
 // (one request, administrators only).
 func (a *API) unseenRecord(ctx context.Context, sess Session, rec *bitrix.ItemRef) error {
-	// English names the type; Russian needs it in the genitive ("нет
-	// контакта") and the nominative ("контакт есть").
-	what := map[bitrix.Entity][3]string{"contact": {"contact", "контакта", "Контакт"}, "company": {"company", "компании", "Компания"},
-		"deal": {"deal", "сделки", "Сделка"}}[rec.Entity]
+	// Each sentence per record type: its case and gender differ by
+	// language ("нет контакта", "ta firma").
+	what := string(rec.Entity)
 	exists := sess.Record == recordKey(rec)
 	if !exists && sess.Admin && a.Directories.Bitrix != nil {
 		err := a.Directories.Bitrix.Portal(sess.MemberID).CanRead(ctx, *rec)
@@ -212,17 +213,11 @@ func (a *API) unseenRecord(ctx context.Context, sess Session, rec *bitrix.ItemRe
 		case err == nil:
 			exists = true
 		case errors.As(err, &ae) && ae.HasCode("NOT_FOUND"):
-			return userError(app.ENotFound, sess.Lang,
-				fmt.Sprintf("Bitrix24 has no %s with ID %d: it was deleted or never existed.", what[0], rec.ID),
-				fmt.Sprintf("В Битрикс24 нет %s с ID %d: запись удалили или её никогда не было.", what[1], rec.ID))
+			return userError(app.ENotFound, sess.Lang, "unseen_gone_"+what, rec.ID)
 		}
 	}
 	if exists {
-		return userError(app.ENotFound, sess.Lang,
-			fmt.Sprintf("Bitrix24 has this %s, but Segmentor has not read it yet: a new record is picked up within a few minutes. Reopen this tab then.", what[0]),
-			fmt.Sprintf("%s есть в Битрикс24, но Segmentor ещё не прочитал эту запись: новые записи учитываются в течение нескольких минут. Откройте вкладку позже.", what[2]))
+		return userError(app.ENotFound, sess.Lang, "unseen_new_"+what)
 	}
-	return userError(app.ENotFound, sess.Lang,
-		fmt.Sprintf("Segmentor has not read a %s with ID %d, and could not ask Bitrix24 whether it has one. Open the record's card in Bitrix24 to check.", what[0], rec.ID),
-		fmt.Sprintf("Segmentor не читал %s с ID %d и не смог спросить Битрикс24, есть ли такая запись. Откройте её карточку в Битрикс24, чтобы проверить.", what[1], rec.ID))
+	return userError(app.ENotFound, sess.Lang, "unseen_unknown_"+what, rec.ID)
 }

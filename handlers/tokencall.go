@@ -82,7 +82,5 @@ func retryAfter(c *gin.Context, d time.Duration) int {
 // turn in the portal's request budget: retryable, in the user's language.
 func busyError(c *gin.Context, lang string, d time.Duration, cause error) error {
 	s := retryAfter(c, d)
-	return &app.Error{Code: app.EUnavailable, Err: errors.Join(errInUserLanguage, cause), Message: pick(lang,
-		fmt.Sprintf("Your Bitrix24 portal is busy with Segmentor's requests right now; try again in %d s.", s),
-		fmt.Sprintf("Ваш портал Битрикс24 сейчас занят запросами Segmentor; повторите через %d с.", s))}
+	return &app.Error{Code: app.EUnavailable, Err: errors.Join(errInUserLanguage, cause), Message: say(lang, "portal_busy", s)}
 }

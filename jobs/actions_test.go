@@ -28,11 +28,14 @@ const actsConfig = `{"schemes": [
 
 // actsStack is a small portal with actsConfig applied, installed with the
 // scopes given (nil: the app's).
-func actsStack(t *testing.T, scopes []string) *appStack {
+func actsStack(t *testing.T, scopes []string) *appStack { return actsStackIn(t, scopes, "") }
+
+// actsStackIn is actsStack on a portal in lang ("": English).
+func actsStackIn(t *testing.T, scopes []string, lang string) *appStack {
 	now := time.Now().UTC().Truncate(time.Second)
 	s := newAppStack(t, b24sim.Options{Seed: 41, RatePerSecond: 50, Burst: 50}, bitrix.StandardProfile(), now)
 	s.sim.Seed(b24sim.GenOptions{Contacts: 20, Companies: 4, Deals: 40, Now: now})
-	s.Install(b24sim.InstallOptions{Scopes: scopes})
+	s.Install(b24sim.InstallOptions{Scopes: scopes, Lang: lang})
 	s.WaitSetup()
 	s.backfill(t, actsConfig, 2*time.Minute)
 	s.waitIdle(t, time.Minute)
@@ -59,6 +62,37 @@ func newVIP(t *testing.T, s *appStack) (contact, deal int) {
 		t.Fatal(err)
 	}
 	return contact, deal
+}
+
+// What a change of segment writes into a Polish or Italian portal is in
+// its language: the trigger's name, the timeline entry and why, and the
+// notification.
+func TestActionsInThePortalsLanguage(t *testing.T) {
+	for _, c := range []struct{ lang, trigger, title, text, note string }{
+		{"pl", "Segmentor: deal trafił do segmentu Premium", "Segment: Others → VIP", "Wygrane deale: 1 (co najmniej 1)",
+			"Vera Voronina[/URL] jest teraz w segmencie „VIP”. Wygrane deale: 1 (co najmniej 1)"},
+		{"it", "Segmentor: deal entrato in Premium", "Segmento: Others → VIP", "Deal vinti: 1 (almeno 1)",
+			"Vera Voronina[/URL] è ora nel segmento “VIP”. Deal vinti: 1 (almeno 1)"},
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			s := actsStackIn(t, nil, c.lang)
+			if got := s.sim.Triggers(); len(got) != 1 || got[0].Name != c.trigger {
+				t.Errorf("triggers: %+v, want %q", got, c.trigger)
+			}
+			contact, _ := newVIP(t, s)
+			await.That(t, 30*time.Second, "the timeline entry and the notification", func() bool {
+				return len(s.sim.TimelineEntries(3, contact)) > 1 && len(s.sim.Notifications()) > 0
+			})
+			s.waitIdle(t, time.Minute)
+			entries := s.sim.TimelineEntries(3, contact)
+			if !slices.ContainsFunc(entries, func(e b24sim.TimelineEntry) bool { return e.Title == c.title && e.Text == c.text }) {
+				t.Errorf("the contact's timeline: %+v, want %q: %q", entries, c.title, c.text)
+			}
+			if notes := s.sim.Notifications(); len(notes) != 1 || !strings.Contains(notes[0].Message, c.note) {
+				t.Errorf("notifications %+v, want %q", notes, c.note)
+			}
+		})
+	}
 }
 
 // A deal that enters Premium fires the segment's automation trigger once,

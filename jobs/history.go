@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
@@ -10,7 +12,15 @@ import (
 // log (engine.Analyst). It reads the mirror only: no REST request.
 type HistoryKeeper interface {
 	RecordHistory(ctx context.Context, memberID string) error
+	// EstimatePast fills the days before a scheme's first snapshot with
+	// figures estimated from the deals' dates, once; cheap when done.
+	// It answers how many days it estimated.
+	EstimatePast(ctx context.Context, memberID string) (int, error)
 }
+
+// TypeEstimate estimates a portal's segment figures before its first
+// snapshot: a new portal's charts start with a year, marked as estimated.
+const TypeEstimate = "history:estimate"
 
 // handleSnapshot keeps the day's figures of every active portal, late in
 // the day (UTC); the nightly recompute keeps them too, so a day the late
@@ -41,5 +51,29 @@ func (w *Worker) recordHistory(ctx context.Context, memberID string) {
 	}
 	if err := w.History.RecordHistory(ctx, memberID); err != nil {
 		w.Log.Warn("segment history", "portal", memberID, "error", err)
+		return
 	}
+	if w.Queue == nil {
+		return
+	}
+	// Apart from the work that called it, at low priority: a year of a
+	// large portal takes a while, and does nothing once done.
+	_, err := w.Queue.Client.EnqueueContext(ctx, asynq.NewTask(TypeEstimate, []byte(memberID)), asynq.Queue(QueueLow),
+		asynq.TaskID("estimate:"+memberID), asynq.MaxRetry(2), asynq.Timeout(30*time.Minute))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		w.Log.Warn("segment history estimate", "portal", memberID, "error", err)
+	}
+}
+
+// handleEstimate runs a portal's estimate (HistoryKeeper.EstimatePast).
+func (w *Worker) handleEstimate(ctx context.Context, t *asynq.Task) error {
+	if w.History == nil {
+		return nil
+	}
+	start := time.Now()
+	days, err := w.History.EstimatePast(ctx, string(t.Payload()))
+	if days > 0 {
+		w.Log.Info("segment history estimated", "portal", string(t.Payload()), "days", days, "took", time.Since(start).Round(time.Millisecond).String())
+	}
+	return err
 }

@@ -30,16 +30,17 @@ func (w *Worker) robotMissing(ctx context.Context, memberID string, res *bitrix.
 	}
 	returns := map[string]any{}
 	names := map[string]map[string]string{
-		"segment_key":  {"en": "Segment key", "ru": "Ключ сегмента"},
-		"segment_name": {"en": "Segment", "ru": "Сегмент"},
-		"why":          {"en": "Why", "ru": "Почему"},
+		"segment_key":  {"en": "Segment key", "ru": "Ключ сегмента", "pl": "Klucz segmentu", "it": "Chiave del segmento"},
+		"segment_name": {"en": "Segment", "ru": "Сегмент", "pl": "Segment", "it": "Segmento"},
+		"why":          {"en": "Why", "ru": "Почему", "pl": "Dlaczego", "it": "Perché"},
 	}
 	for _, k := range engine.RobotReturns {
 		returns[k] = map[string]any{"Name": names[k], "Type": "string"}
 	}
 	cmd := bitrix.Robots.Add("robot", map[string]any{
 		"CODE": engine.RobotCode, "HANDLER": w.AppBaseURL + w.Manifest.Handlers.Robot, "AUTH_USER_ID": p.InstalledBy,
-		"NAME":             map[string]string{"en": "Segmentor: classify and return the segment", "ru": "Segmentor: определить сегмент"},
+		"NAME": map[string]string{"en": "Segmentor: classify and return the segment", "ru": "Segmentor: определить сегмент",
+			"pl": "Segmentor: określ segment", "it": "Segmentor: determina il segmento"},
 		"USE_SUBSCRIPTION": "Y", "USE_PLACEMENT": "N", "RETURN_PROPERTIES": returns,
 		"DOCUMENT_TYPE": []string{"crm", "CCrmDocumentDeal", "DEAL"},
 	})

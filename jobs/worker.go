@@ -33,6 +33,7 @@ type Worker struct {
 	Uninstall  Uninstaller           // checks uninstall events and purges; nil: such tasks are dropped
 	Actions    ActionSender          // sends triggers, timeline entries, notifications; nil: none
 	History    HistoryKeeper         // keeps each day's segment figures; nil: none
+	Lists      ListWork              // matches list uploads, reclassifies list members; nil: such tasks are dropped
 	Clock      func() time.Time
 }
 
@@ -80,10 +81,13 @@ func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeRobot, w.handleRobot)
 	mux.HandleFunc(TypeNightly, w.handleNightly)
 	mux.HandleFunc(TypeSnapshot, w.handleSnapshot)
+	mux.HandleFunc(TypeEstimate, w.handleEstimate)
 	mux.HandleFunc(TypeReconcile, w.handleReconcile)
 	mux.HandleFunc(TypeKeepAlive, w.handleKeepAlive)
 	mux.HandleFunc(TypeUninstall, w.handleUninstall)
 	mux.HandleFunc(TypePurge, w.handlePurge)
+	mux.HandleFunc(TypeListMatch, w.handleListMatch)
+	mux.HandleFunc(TypeListReclassify, w.handleListReclassify)
 	// A single crm:event only runs if aggregation is not configured; treat
 	// it as a group of one so that nothing is ever lost.
 	mux.HandleFunc(TypeCRMEvent, func(ctx context.Context, t *asynq.Task) error {

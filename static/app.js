@@ -10,6 +10,17 @@
       admin: 'Administrator', readOnly: 'Read only',
       readOnlyNote: 'Only a Bitrix24 administrator can change these settings; you can look at them and at their effect.',
       viewOverview: 'Overview', viewSegments: 'Segments', viewChanges: 'Changes',
+      viewLists: 'Lists', liIntro: 'A list is a fixed set of contacts or companies: uploaded from a CSV file or frozen from a segment. Rules use it with the fact “In list”.',
+      liNone: 'No lists yet.', liName: 'Name', liKey: 'key: {k}', liContacts: 'Contacts', liCompanies: 'Companies', liFromSegment: 'Frozen from segment {f}', liFromFile: 'Uploaded {f}',
+      liRename: 'Rename', liRenamed: 'Renamed.', liDelete: 'Delete', liDeleteAsk: 'Delete the list “{n}”? Rules that use it will hold for none of its records.',
+      liHolds: 'Holds', liCount: 'Records', liSource: 'Source', liUpdated: 'Updated', liUseHint: 'To use a list, add the condition “In list” to a segment’s rule and choose the list.',
+      liUpload: 'Upload a list', liUploadHint: 'A CSV file of up to 100,000 rows: one column, or a header naming the column of IDs, e-mails or phones. Nothing is saved until you confirm.',
+      liBy: 'Match by', liByAuto: 'Detect from the file', liByEmail: 'E-mail', liByPhone: 'Phone', liByID: 'CRM ID', liFile: 'File', liUploadGo: 'Upload and match', liNoFile: 'Choose a CSV file first.',
+      liReport: 'Upload “{n}”', liFailed: 'Matching failed: {e}', liMatching: 'Matching with your CRM: {d} of {n} values…', liEta: 'About {s} left.',
+      liMatched: 'Matched records: {n}', liNotFound: 'Not found: {n}', liAmbiguous: 'Several records for one value (not added): {n}', liInvalid: 'Unreadable rows: {n}',
+      liRowNotFound: 'not found', liRowAmbiguous: 'several records: {ids}', liRowInvalid: 'not a value of this kind', liLine: 'Line', liValue: 'Value', liProblem: 'Problem',
+      liDownload: 'Download the rows not added (CSV)', liConfirm: 'Save the list ({n} records)', liSaved: 'List “{n}” saved.', liCancel: 'Discard',
+      liFreeze: 'Freeze a segment', liFreezeHint: 'Saves the records in the segment now as a list that no longer changes.', liSegment: 'Segment', liFreezeGo: 'Freeze now', liOpen: 'Open the lists',
       noScheme: 'There are no segments for {e} yet.', addScheme: 'Set up segments for {e}',
       removeScheme: 'Remove all segments of {e}',
       segment: 'Segment', otherwise: 'Everyone else', order: '#{n}',
@@ -18,7 +29,7 @@
       addSegment: 'Add segment', useOtherwise: 'Put everyone else into a segment',
       conditions: 'Conditions', outputs: 'When a record is in this segment',
       groupKind: 'Group', addCondition: 'Add condition', addGroup: 'Add group', removeGroup: 'Remove group',
-      fact: 'What', chooseFact: '— choose —', dealFacts: 'Deals of the client', dealOwn: 'The deal', fields: 'Fields', customFields: 'Custom fields',
+      fact: 'What', chooseFact: '— choose —', dealFacts: 'Deals of the client', whereFacts: 'Where the client is', dealOwn: 'The deal', fields: 'Fields', customFields: 'Custom fields',
       windowDays: 'Last N days', windowAll: 'all time', windowNeeded: 'required', op: 'Is', value: 'Value', from: 'From', to: 'To',
       listHint: 'comma-separated', chooseSome: 'Choose one or more',
       type: 'Set type', keepType: '— don\'t change —', newType: 'New type…', typeCode: 'Code', typeName: 'Name',
@@ -35,18 +46,18 @@
       apply_new_only: 'New deals only', apply_first_stage: 'Deals still in the first stage', apply_always: 'All open deals',
       save: 'Save', check: 'Check', saving: 'Saving…', dryrun: 'Dry run', recompute: 'Recompute',
       saved: 'Saved: version {v}.', savedRecompute: 'Saved: version {v}. Segmentor now recomputes every record with it.',
-      valid: 'No problems found.', problems: 'Fix the marked fields: {n} problem(s).',
+      valid: 'No problems found.', problems: 'Fix the marked fields: {n} problem.|Fix the marked fields: {n} problems.',
       conflict: 'Someone else saved the settings (version {v}) while you were editing. Your changes are NOT saved. Reload to see their version, then make your changes again.',
       conflictShort: 'Not saved: someone else saved first.',
       reload: 'Reload', version: 'Version {v}', notSaved: 'Not saved yet', unsaved: 'Unsaved changes',
-      records: { contact: '{n} contacts', company: '{n} companies', deal: '{n} deals' },
+      records: { contact: '{n} contact|{n} contacts', company: '{n} company|{n} companies', deal: '{n} deal|{n} deals' },
       countLine: '{n} · {s} of base', revenueLine: '{r} of revenue', counting: 'counting…', stale: 'fix the problems to update the count',
       forExample: 'e.g.', rest: 'In no segment',
       unsyncedFields: 'Segmentor keeps a copy of only the fields the saved rules read: until you save, conditions on {f} are counted as if the field were empty. The recompute after saving reads them from Bitrix24.', previewInfo: 'Live count on Segmentor’s copy of your CRM ({ms} ms)', syncedAt: 'synced {t}',
       dryTitle: 'Dry run: what saving would change', dryNone: 'Nothing would change: every record already carries what these rules give it.',
       drySummary: '{c} of {e} records would change.', dryScheme: '{e}: {c} of {n} would change',
       dryFrom: 'From', dryTo: 'To', dryCount: 'Records', drySamples: 'For example', dryTypes: 'Type changes', dryPipes: 'Pipeline changes',
-      dryLabels: 'The “Segment” field would be written on {n} record(s).', dryStale: 'The segments changed since this dry run; run it again.',
+      dryLabels: 'The “Segment” field would be written on {n} record.|The “Segment” field would be written on {n} records.', dryStale: 'The segments changed since this dry run; run it again.',
       dryConfirm: 'Review what saving changes, then save.', saveApply: 'Save and apply', saveAnyway: 'Save without a dry run', close: 'Close',
       jobTitle: 'Recompute', jobRunning: 'Recomputing segments', jobDone: 'Recompute finished: {n} records checked, {w} written.',
       jobFailed: 'Recompute failed: {e}', eta: 'about {t} left', etaSoon: 'less than a minute left', jobStart: 'Recompute started.',
@@ -62,21 +73,33 @@
       auEntity: 'Records', auAllEntities: 'All', auSegment: 'Segment', auAllSegments: 'All segments', auRecord: 'Record ID',
       auWhen: 'When', auRecordCol: 'Record', auChange: 'Change', auVersion: 'Rules version', auWhy: 'Why', auEmpty: 'No changes match.',
       auMore: 'Show more', auType: 'Type',
-      insTitle: 'Over time', insEntity: 'Records', period: 'Period', days: '{n} days', csv: 'Download CSV', csvTitle: 'The figures as a CSV file, for a spreadsheet',
+      insTitle: 'Over time', insEntity: 'Records', period: 'Period', days: '{n} day|{n} days', csv: 'Download CSV', csvTitle: 'The figures as a CSV file, for a spreadsheet',
       trTitle: 'Segment sizes by day', trLegend: 'Segments in the chart', trLatest: 'Latest figures, {d}', trNoLatest: 'No daily figures yet.',
       trWon: 'Won in 12 months', trAvg: 'Average deal', trOpen: 'Open deals',
       mvTitle: 'Moves between segments', mvCaption: '{e}, {from} – {to}: rows are the segment a record left, columns the one it entered.',
       mvCorner: 'From ↓ to →', mvMoved: '{n} records changed segment ({c} changes in all).', mvNone: 'No record changed segment in this period.',
-      mvHint: 'Choose a number to list its records.', mvCell: '{a} → {b}: {n}', mvRecords: '{a} → {b}: {n} records', mvShown: 'The latest {k} are listed.',
+      mvHint: 'Choose a number to list its records.', mvCell: '{a} → {b}: {n}', mvRecords: '{a} → {b}: {n} record|{a} → {b}: {n} records', mvShown: 'The latest {k} are listed.',
       sgOpen: 'Open the segment’s page', sgBack: '← Overview', sgRemoved: 'This segment is no longer in the rules.',
-      sgOfTotal: '{s} of {n}', sgValue: 'Won in the last 12 months', sgWonDeals: '{n} won deals', sgSections: 'Top product sections',
+      sgOfTotal: '{s} of {n}', sgValue: 'Won in the last 12 months', sgWonDeals: '{n} won deal|{n} won deals', sgSections: 'Top product sections',
       sgSection: 'Section', sgDeals: 'Won deals', sgSectionValue: 'Won', sgNoSections: 'No won deals with products in the last 12 months.',
-      sgEntries: 'Latest entries', sgExits: 'Latest exits', sgNoMoves: 'None yet.'
+      sgEntries: 'Latest entries', sgExits: 'Latest exits', sgNoMoves: 'None yet.',
+      sgMembersCsv: 'Download members (CSV)', sgMembersCsvTitle: 'Every record in this segment, with a link to its card and why it is here, as a CSV file'
     },
     ru: {
       admin: 'Администратор', readOnly: 'Только просмотр',
       readOnlyNote: 'Изменять эти настройки может только администратор Битрикс24; вы можете просматривать их и их результат.',
       viewOverview: 'Обзор', viewSegments: 'Сегменты', viewChanges: 'Изменения',
+      viewLists: 'Списки', liIntro: 'Список — это неизменный набор контактов или компаний: загруженный из файла CSV или зафиксированный из сегмента. Правила используют его через условие «В списке».',
+      liNone: 'Списков пока нет.', liName: 'Название', liKey: 'ключ: {k}', liContacts: 'Контакты', liCompanies: 'Компании', liFromSegment: 'Зафиксирован из сегмента {f}', liFromFile: 'Загружен {f}',
+      liRename: 'Переименовать', liRenamed: 'Переименовано.', liDelete: 'Удалить', liDeleteAsk: 'Удалить список «{n}»? Правила с ним больше не выполнятся ни для одной его записи.',
+      liHolds: 'Содержит', liCount: 'Записей', liSource: 'Источник', liUpdated: 'Обновлён', liUseHint: 'Чтобы использовать список, добавьте в правило сегмента условие «В списке» и выберите список.',
+      liUpload: 'Загрузить список', liUploadHint: 'Файл CSV до 100 000 строк: один столбец или заголовок, называющий столбец с ID, e-mail или телефонами. Ничего не сохраняется, пока вы не подтвердите.',
+      liBy: 'Сопоставлять по', liByAuto: 'Определить по файлу', liByEmail: 'E-mail', liByPhone: 'Телефону', liByID: 'ID в CRM', liFile: 'Файл', liUploadGo: 'Загрузить и сопоставить', liNoFile: 'Сначала выберите файл CSV.',
+      liReport: 'Загрузка «{n}»', liFailed: 'Сопоставление не удалось: {e}', liMatching: 'Сопоставляем с CRM: {d} из {n} значений…', liEta: 'Осталось около {s}.',
+      liMatched: 'Найдено записей: {n}', liNotFound: 'Не найдено: {n}', liAmbiguous: 'Несколько записей на одно значение (не добавлены): {n}', liInvalid: 'Нечитаемых строк: {n}',
+      liRowNotFound: 'не найдено', liRowAmbiguous: 'несколько записей: {ids}', liRowInvalid: 'не значение этого типа', liLine: 'Строка', liValue: 'Значение', liProblem: 'Проблема',
+      liDownload: 'Скачать строки, которые не попали в список (CSV)', liConfirm: 'Сохранить список ({n} записей)', liSaved: 'Список «{n}» сохранён.', liCancel: 'Отменить',
+      liFreeze: 'Зафиксировать сегмент', liFreezeHint: 'Сохраняет записи, которые сейчас в сегменте, как список, который больше не меняется.', liSegment: 'Сегмент', liFreezeGo: 'Зафиксировать', liOpen: 'Открыть списки',
       noScheme: 'Для раздела «{e}» сегментов пока нет.', addScheme: 'Настроить сегменты: {e}',
       removeScheme: 'Удалить все сегменты раздела «{e}»',
       segment: 'Сегмент', otherwise: 'Все остальные', order: '№{n}',
@@ -85,7 +108,7 @@
       addSegment: 'Добавить сегмент', useOtherwise: 'Относить всех остальных к отдельному сегменту',
       conditions: 'Условия', outputs: 'Когда запись попадает в этот сегмент',
       groupKind: 'Группа', addCondition: 'Добавить условие', addGroup: 'Добавить группу', removeGroup: 'Удалить группу',
-      fact: 'Что', chooseFact: '— выберите —', dealFacts: 'Сделки клиента', dealOwn: 'Сделка', fields: 'Поля', customFields: 'Пользовательские поля',
+      fact: 'Что', chooseFact: '— выберите —', dealFacts: 'Сделки клиента', whereFacts: 'Где клиент', dealOwn: 'Сделка', fields: 'Поля', customFields: 'Пользовательские поля',
       windowDays: 'За N дней', windowAll: 'за всё время', windowNeeded: 'обязательно', op: 'Условие', value: 'Значение', from: 'От', to: 'До',
       listHint: 'через запятую', chooseSome: 'Выберите одно или несколько',
       type: 'Установить тип', keepType: '— не менять —', newType: 'Новый тип…', typeCode: 'Код', typeName: 'Название',
@@ -138,17 +161,179 @@
       sgOpen: 'Открыть страницу сегмента', sgBack: '← Обзор', sgRemoved: 'Этого сегмента больше нет в правилах.',
       sgOfTotal: '{s} из {n}', sgValue: 'Выиграно за 12 месяцев', sgWonDeals: 'выигранных сделок: {n}', sgSections: 'Основные разделы товаров',
       sgSection: 'Раздел', sgDeals: 'Выигранных сделок', sgSectionValue: 'Выиграно', sgNoSections: 'За 12 месяцев нет выигранных сделок с товарами.',
-      sgEntries: 'Последние входы', sgExits: 'Последние выходы', sgNoMoves: 'Пока нет.'
+      sgEntries: 'Последние входы', sgExits: 'Последние выходы', sgNoMoves: 'Пока нет.',
+      sgMembersCsv: 'Скачать записи сегмента (CSV)', sgMembersCsvTitle: 'Все записи сегмента со ссылкой на карточку и причиной, почему они здесь, в файле CSV'
+    },
+    pl: {
+      admin: 'Administrator', readOnly: 'Tylko podgląd',
+      readOnlyNote: 'Te ustawienia może zmieniać tylko administrator Bitrix24; możesz je przeglądać i sprawdzać ich efekty.',
+      viewOverview: 'Przegląd', viewSegments: 'Segmenty', viewChanges: 'Zmiany',
+      viewLists: 'Listy', liIntro: 'Lista to stały zbiór kontaktów lub firm: wczytany z pliku CSV albo zamrożony z segmentu. Reguły korzystają z niej przez warunek „Na liście”.',
+      liNone: 'Nie ma jeszcze list.', liName: 'Nazwa', liKey: 'klucz: {k}', liContacts: 'Kontakty', liCompanies: 'Firmy', liFromSegment: 'Zamrożona z segmentu {f}', liFromFile: 'Wczytana {f}',
+      liRename: 'Zmień nazwę', liRenamed: 'Zmieniono nazwę.', liDelete: 'Usuń', liDeleteAsk: 'Usunąć listę „{n}”? Reguły, które jej używają, nie będą spełnione dla żadnego z jej rekordów.',
+      liHolds: 'Zawiera', liCount: 'Rekordy', liSource: 'Źródło', liUpdated: 'Zaktualizowano', liUseHint: 'Aby użyć listy, dodaj do reguły segmentu warunek „Na liście” i wybierz listę.',
+      liUpload: 'Wczytaj listę', liUploadHint: 'Plik CSV do 100 000 wierszy: jedna kolumna albo nagłówek nazywający kolumnę z ID, e-mailami lub telefonami. Nic nie zostanie zapisane, dopóki nie potwierdzisz.',
+      liBy: 'Dopasuj według', liByAuto: 'Rozpoznaj z pliku', liByEmail: 'E-mail', liByPhone: 'Telefon', liByID: 'ID w CRM', liFile: 'Plik', liUploadGo: 'Wczytaj i dopasuj', liNoFile: 'Najpierw wybierz plik CSV.',
+      liReport: 'Wczytanie „{n}”', liFailed: 'Dopasowanie nie powiodło się: {e}', liMatching: 'Dopasowywanie do CRM: {d} z {n} wartości…', liEta: 'Zostało około {s}.',
+      liMatched: 'Dopasowane rekordy: {n}', liNotFound: 'Nie znaleziono: {n}', liAmbiguous: 'Kilka rekordów dla jednej wartości (nie dodano): {n}', liInvalid: 'Nieczytelne wiersze: {n}',
+      liRowNotFound: 'nie znaleziono', liRowAmbiguous: 'kilka rekordów: {ids}', liRowInvalid: 'to nie wartość tego rodzaju', liLine: 'Wiersz', liValue: 'Wartość', liProblem: 'Problem',
+      liDownload: 'Pobierz wiersze, które nie trafiły na listę (CSV)', liConfirm: 'Zapisz listę (rekordy: {n})', liSaved: 'Zapisano listę „{n}”.', liCancel: 'Odrzuć',
+      liFreeze: 'Zamroź segment', liFreezeHint: 'Zapisuje rekordy, które są teraz w segmencie, jako listę, która już się nie zmienia.', liSegment: 'Segment', liFreezeGo: 'Zamroź teraz', liOpen: 'Otwórz listy',
+      noScheme: 'W sekcji „{e}” nie ma jeszcze segmentów.', addScheme: 'Skonfiguruj segmenty: {e}',
+      removeScheme: 'Usuń wszystkie segmenty z sekcji „{e}”',
+      segment: 'Segment', otherwise: 'Wszyscy pozostali', order: 'nr {n}',
+      name: 'Nazwa', key: 'Klucz', color: 'Kolor', keyHint: 'np. vip',
+      up: 'Przenieś wyżej', down: 'Przenieś niżej', remove: 'Usuń', reorderHint: 'Alt+↑ / Alt+↓ przenosi segment',
+      addSegment: 'Dodaj segment', useOtherwise: 'Przypisz wszystkich pozostałych do osobnego segmentu',
+      conditions: 'Warunki', outputs: 'Gdy rekord trafi do tego segmentu',
+      groupKind: 'Grupa', addCondition: 'Dodaj warunek', addGroup: 'Dodaj grupę', removeGroup: 'Usuń grupę',
+      fact: 'Co', chooseFact: '— wybierz —', dealFacts: 'Deale klienta', whereFacts: 'Gdzie jest klient', dealOwn: 'Deal', fields: 'Pola', customFields: 'Pola niestandardowe',
+      windowDays: 'Ostatnie N dni', windowAll: 'zawsze', windowNeeded: 'wymagane', op: 'Warunek', value: 'Wartość', from: 'Od', to: 'Do',
+      listHint: 'rozdzielone przecinkami', chooseSome: 'Wybierz jedną lub więcej',
+      type: 'Ustaw typ', keepType: '— nie zmieniaj —', newType: 'Nowy typ…', typeCode: 'Kod', typeName: 'Nazwa',
+      add: 'Dodaj', cancel: 'Anuluj', typeAdded: 'Dodano typ {t}.',
+      label: 'Zapisuj nazwę segmentu w polu „Segment”',
+      onTrigger: 'Uruchamiaj wyzwalacz automatyzacji „Segmentor: deal trafił do segmentu {s}”', onTriggerClient: 'Uruchamiaj dla deali klienta wyzwalacz „Segmentor: … trafił do segmentu {s}”',
+      triggerHint: 'Użyj go w regułach automatyzacji etapu lejka: CRM › Deale › Reguły automatyzacji › Wyzwalacze › Wyzwalacze aplikacji.',
+      onNotify: 'Powiadamiaj osobę odpowiedzialną (najwyżej raz dziennie na rekord)',
+      onTimeline: 'Zapisuj każdą zmianę segmentu na osi czasu rekordu',
+      onBackfill: 'Także przy przeliczaniu całej bazy (wyzwalacze, oś czasu, powiadomienia)',
+      noImScope: 'Powiadomienia nie są wysyłane: Segmentor został zainstalowany bez uprawnienia do ich wysyłania („im”). Zainstaluj aplikację ponownie i zezwól na nie; reszta działa.',
+      noBizprocScope: 'Reguła automatyzacji „Segmentor: określ segment” jest niedostępna: Segmentor został zainstalowany bez uprawnienia do reguł automatyzacji („bizproc”). Zainstaluj aplikację ponownie i zezwól na nie; reszta działa.',
+      movePipeline: 'Przenoś deale do lejka', pipeline: 'Lejek', stage: 'Etap', apply: 'Które deale',
+      apply_new_only: 'Tylko nowe deale', apply_first_stage: 'Deale wciąż na pierwszym etapie', apply_always: 'Wszystkie otwarte deale',
+      save: 'Zapisz', check: 'Sprawdź', saving: 'Zapisywanie…', dryrun: 'Symulacja', recompute: 'Przelicz',
+      saved: 'Zapisano: wersja {v}.', savedRecompute: 'Zapisano: wersja {v}. Segmentor przelicza teraz według niej wszystkie rekordy.',
+      valid: 'Nie znaleziono błędów.', problems: 'Popraw zaznaczone pola: {n} błąd.|Popraw zaznaczone pola: {n} błędy.|Popraw zaznaczone pola: {n} błędów.',
+      conflict: 'Ktoś inny zapisał ustawienia (wersja {v}) w trakcie Twojej edycji. Twoje zmiany NIE zostały zapisane. Odśwież stronę, aby zobaczyć tamtą wersję, i wprowadź zmiany ponownie.',
+      conflictShort: 'Nie zapisano: ktoś inny zapisał wcześniej.',
+      reload: 'Odśwież', version: 'Wersja {v}', notSaved: 'Jeszcze nie zapisano', unsaved: 'Niezapisane zmiany',
+      records: { contact: '{n} kontakt|{n} kontakty|{n} kontaktów', company: '{n} firma|{n} firmy|{n} firm', deal: '{n} deal|{n} deale|{n} deali' },
+      countLine: '{n} · {s} bazy', revenueLine: '{r} przychodu', counting: 'liczenie…', stale: 'popraw błędy, aby zaktualizować liczbę',
+      forExample: 'np.', rest: 'Bez segmentu',
+      unsyncedFields: 'Segmentor przechowuje kopię tylko tych pól, które czytają zapisane reguły: do czasu zapisania warunki na {f} są liczone tak, jakby pole było puste. Przeliczenie po zapisaniu odczyta je z Bitrix24.', previewInfo: 'Liczba na żywo z kopii Twojego CRM w Segmentor ({ms} ms)', syncedAt: 'zsynchronizowano {t}',
+      dryTitle: 'Symulacja: co zmieni zapisanie', dryNone: 'Nic się nie zmieni: każdy rekord ma już to, co dają mu te reguły.',
+      drySummary: 'Zmienią się rekordy: {c} z {e}.', dryScheme: '{e}: zmieni się {c} z {n}',
+      dryFrom: 'Było', dryTo: 'Będzie', dryCount: 'Rekordy', drySamples: 'Na przykład', dryTypes: 'Zmiany typu', dryPipes: 'Zmiany lejka',
+      dryLabels: 'Pole „Segment” zostanie zapisane w {n} rekordzie.|Pole „Segment” zostanie zapisane w {n} rekordach.|Pole „Segment” zostanie zapisane w {n} rekordach.', dryStale: 'Segmenty zmieniły się od tej symulacji; uruchom ją ponownie.',
+      dryConfirm: 'Sprawdź, co zmieni zapisanie, a potem zapisz.', saveApply: 'Zapisz i zastosuj', saveAnyway: 'Zapisz bez symulacji', close: 'Zamknij',
+      jobTitle: 'Przeliczenie', jobRunning: 'Przeliczanie segmentów', jobDone: 'Przeliczenie zakończone: sprawdzone rekordy: {n}, zapisane: {w}.',
+      jobFailed: 'Przeliczenie nie powiodło się: {e}', eta: 'zostało około {t}', etaSoon: 'została mniej niż minuta', jobStart: 'Przeliczenie uruchomione.',
+      phases: { queued: 'czeka na start', sync: 'odczyt rekordów z Bitrix24', rfm: 'obliczanie ocen RFM', evaluate: 'stosowanie reguł', write: 'zapis w Bitrix24', done: 'gotowe' },
+      ovSegments: 'Segmenty', ovRecords: 'Rekordy', ovShare: 'Udział w bazie', ovRevenue: 'Udział w przychodzie', ovTotal: 'Razem',
+      ovEmpty: 'Nie zapisano jeszcze żadnych segmentów.', ovSetUp: 'Skonfiguruj segmenty',
+      ovLast: 'Ostatnie przeliczenie', ovNever: 'Jeszcze nie uruchomiono', ovQueue: 'Kolejka zadań', ovRest: 'Limity żądań Bitrix24',
+      ovPending: 'oczekujące', ovActive: 'w toku', ovRetry: 'do ponowienia', ovLatency: 'najstarsze czeka {t}', ovQueueIdle: 'Bezczynna: każda zmiana została przetworzona.',
+      ovRate: 'Do {n} żądań na sekundę, chwilowo do {b}', ovReqHour: 'Żądania w ostatniej godzinie: {n}', ovLimited: 'Odrzucone przez Bitrix24 z powodu tempa: {n}',
+      ovOps: 'Czas metod w ostatnich 10 minutach', ovOpsLimit: 'Bitrix24 daje każdej metodzie {l} s w dowolnych 10 minutach.', ovOpsLine: '{s} z {l} s',
+      ovOpsNone: 'Bitrix24 nie zgłosił czasu metod w ostatnich 10 minutach.', ovMethod: 'Metoda', ovOpsTime: 'Czas',
+      ovPlan: 'Plan: {p}', plans: { free: 'Free', basic: 'Basic', standard: 'Standard', professional: 'Professional', enterprise: 'Enterprise' }, ovNA: 'Niedostępne na tym serwerze.', ovStale: '(już nie w regułach)', ovState: { queued: 'W kolejce', running: 'W toku', done: 'Zakończone', failed: 'Nieudane' },
+      auEntity: 'Rekordy', auAllEntities: 'Wszystkie', auSegment: 'Segment', auAllSegments: 'Wszystkie segmenty', auRecord: 'ID rekordu',
+      auWhen: 'Kiedy', auRecordCol: 'Rekord', auChange: 'Zmiana', auVersion: 'Wersja reguł', auWhy: 'Dlaczego', auEmpty: 'Brak pasujących zmian.',
+      auMore: 'Pokaż więcej', auType: 'Typ',
+      insTitle: 'W czasie', insEntity: 'Rekordy', period: 'Okres', days: '{n} dzień|{n} dni|{n} dni', csv: 'Pobierz CSV', csvTitle: 'Dane w pliku CSV, do arkusza kalkulacyjnego',
+      trTitle: 'Wielkość segmentów dzień po dniu', trLegend: 'Segmenty na wykresie', trLatest: 'Najnowsze dane, {d}', trNoLatest: 'Nie ma jeszcze danych dziennych.',
+      trWon: 'Wygrane w ciągu 12 mies.', trAvg: 'Średni deal', trOpen: 'Otwarte deale',
+      mvTitle: 'Przejścia między segmentami', mvCaption: '{e}, {from} – {to}: wiersze to segment, który rekord opuścił, kolumny – ten, do którego trafił.',
+      mvCorner: 'Z ↓ do →', mvMoved: 'Rekordy, które zmieniły segment: {n} (zmian łącznie: {c}).', mvNone: 'W tym okresie żaden rekord nie zmienił segmentu.',
+      mvHint: 'Wybierz liczbę, aby zobaczyć jej rekordy.', mvCell: '{a} → {b}: {n}', mvRecords: '{a} → {b}: {n} rekord|{a} → {b}: {n} rekordy|{a} → {b}: {n} rekordów', mvShown: 'Pokazano ostatnie: {k}.',
+      sgOpen: 'Otwórz stronę segmentu', sgBack: '← Przegląd', sgRemoved: 'Tego segmentu nie ma już w regułach.',
+      sgOfTotal: '{s} z {n}', sgValue: 'Wygrane w ostatnich 12 miesiącach', sgWonDeals: '{n} wygrany deal|{n} wygrane deale|{n} wygranych deali', sgSections: 'Najważniejsze sekcje produktów',
+      sgSection: 'Sekcja', sgDeals: 'Wygrane deale', sgSectionValue: 'Wygrane', sgNoSections: 'Brak wygranych deali z produktami w ostatnich 12 miesiącach.',
+      sgEntries: 'Ostatnie wejścia', sgExits: 'Ostatnie wyjścia', sgNoMoves: 'Jeszcze brak.',
+      sgMembersCsv: 'Pobierz rekordy segmentu (CSV)', sgMembersCsvTitle: 'Wszystkie rekordy tego segmentu z linkiem do karty i powodem, dla którego tu są, jako plik CSV'
+    },
+    it: {
+      admin: 'Amministratore', readOnly: 'Sola lettura',
+      readOnlyNote: 'Solo un amministratore di Bitrix24 può modificare queste impostazioni; puoi consultarle e vederne l\'effetto.',
+      viewOverview: 'Panoramica', viewSegments: 'Segmenti', viewChanges: 'Modifiche',
+      viewLists: 'Liste', liIntro: 'Una lista è un insieme fisso di contatti o aziende: caricato da un file CSV o congelato da un segmento. Le regole la usano con la condizione “Nella lista”.',
+      liNone: 'Ancora nessuna lista.', liName: 'Nome', liKey: 'chiave: {k}', liContacts: 'Contatti', liCompanies: 'Aziende', liFromSegment: 'Congelata dal segmento {f}', liFromFile: 'Caricata {f}',
+      liRename: 'Rinomina', liRenamed: 'Rinominata.', liDelete: 'Elimina', liDeleteAsk: 'Eliminare la lista “{n}”? Le regole che la usano non varranno per nessuno dei suoi record.',
+      liHolds: 'Contiene', liCount: 'Record', liSource: 'Origine', liUpdated: 'Aggiornata', liUseHint: 'Per usare una lista, aggiungi alla regola di un segmento la condizione “Nella lista” e scegli la lista.',
+      liUpload: 'Carica una lista', liUploadHint: 'Un file CSV fino a 100.000 righe: una colonna, o un’intestazione che nomina la colonna di ID, e-mail o telefoni. Nulla viene salvato finché non confermi.',
+      liBy: 'Abbina per', liByAuto: 'Rileva dal file', liByEmail: 'E-mail', liByPhone: 'Telefono', liByID: 'ID nel CRM', liFile: 'File', liUploadGo: 'Carica e abbina', liNoFile: 'Scegli prima un file CSV.',
+      liReport: 'Caricamento “{n}”', liFailed: 'Abbinamento non riuscito: {e}', liMatching: 'Abbinamento con il CRM: {d} di {n} valori…', liEta: 'Mancano circa {s}.',
+      liMatched: 'Record abbinati: {n}', liNotFound: 'Non trovati: {n}', liAmbiguous: 'Più record per un valore (non aggiunti): {n}', liInvalid: 'Righe illeggibili: {n}',
+      liRowNotFound: 'non trovato', liRowAmbiguous: 'più record: {ids}', liRowInvalid: 'non è un valore di questo tipo', liLine: 'Riga', liValue: 'Valore', liProblem: 'Problema',
+      liDownload: 'Scarica le righe non aggiunte (CSV)', liConfirm: 'Salva la lista ({n} record)', liSaved: 'Lista “{n}” salvata.', liCancel: 'Annulla',
+      liFreeze: 'Congela un segmento', liFreezeHint: 'Salva i record ora nel segmento come una lista che non cambia più.', liSegment: 'Segmento', liFreezeGo: 'Congela ora', liOpen: 'Apri le liste',
+      noScheme: 'Non ci sono ancora segmenti in “{e}”.', addScheme: 'Configura i segmenti: {e}',
+      removeScheme: 'Rimuovi tutti i segmenti di “{e}”',
+      segment: 'Segmento', otherwise: 'Tutti gli altri', order: 'n. {n}',
+      name: 'Nome', key: 'Chiave', color: 'Colore', keyHint: 'es. vip',
+      up: 'Sposta su', down: 'Sposta giù', remove: 'Rimuovi', reorderHint: 'Alt+↑ / Alt+↓ sposta il segmento',
+      addSegment: 'Aggiungi segmento', useOtherwise: 'Metti tutti gli altri in un segmento',
+      conditions: 'Condizioni', outputs: 'Quando un record entra in questo segmento',
+      groupKind: 'Gruppo', addCondition: 'Aggiungi condizione', addGroup: 'Aggiungi gruppo', removeGroup: 'Rimuovi gruppo',
+      fact: 'Cosa', chooseFact: '— scegli —', dealFacts: 'Deal del cliente', whereFacts: 'Dove si trova il cliente', dealOwn: 'Il deal', fields: 'Campi', customFields: 'Campi personalizzati',
+      windowDays: 'Ultimi N giorni', windowAll: 'sempre', windowNeeded: 'obbligatorio', op: 'Condizione', value: 'Valore', from: 'Da', to: 'A',
+      listHint: 'separati da virgole', chooseSome: 'Scegline uno o più',
+      type: 'Imposta tipo', keepType: '— non modificare —', newType: 'Nuovo tipo…', typeCode: 'Codice', typeName: 'Nome',
+      add: 'Aggiungi', cancel: 'Annulla', typeAdded: 'Tipo {t} aggiunto.',
+      label: 'Scrivi il nome del segmento nel campo “Segmento”',
+      onTrigger: 'Attiva il trigger di automazione “Segmentor: deal entrato in {s}”', onTriggerClient: 'Attiva il trigger “Segmentor: … entrato in {s}” per i deal del cliente',
+      triggerHint: 'Usalo nelle regole di automazione di una fase della pipeline: CRM › Deal › Regole di automazione › Trigger › Trigger delle applicazioni.',
+      onNotify: 'Notifica il responsabile (al massimo una volta al giorno per record)',
+      onTimeline: 'Scrivi ogni cambio di segmento nella timeline del record',
+      onBackfill: 'Anche quando si ricalcola l\'intera base (trigger, timeline, notifiche)',
+      noImScope: 'Le notifiche non vengono inviate: Segmentor è stato installato senza il permesso di inviarle (“im”). Reinstalla l\'app e concedilo; tutto il resto funziona.',
+      noBizprocScope: 'La regola di automazione “Segmentor: determina il segmento” non è disponibile: Segmentor è stato installato senza il permesso per le regole di automazione (“bizproc”). Reinstalla l\'app e concedilo; tutto il resto funziona.',
+      movePipeline: 'Sposta i deal in una pipeline', pipeline: 'Pipeline', stage: 'Fase', apply: 'Quali deal',
+      apply_new_only: 'Solo i nuovi deal', apply_first_stage: 'Deal ancora nella prima fase', apply_always: 'Tutti i deal aperti',
+      save: 'Salva', check: 'Verifica', saving: 'Salvataggio…', dryrun: 'Simulazione', recompute: 'Ricalcola',
+      saved: 'Salvato: versione {v}.', savedRecompute: 'Salvato: versione {v}. Segmentor ora ricalcola tutti i record con questa versione.',
+      valid: 'Nessun problema trovato.', problems: 'Correggi i campi evidenziati: {n} problema.|Correggi i campi evidenziati: {n} problemi.',
+      conflict: 'Qualcun altro ha salvato le impostazioni (versione {v}) mentre le stavi modificando. Le tue modifiche NON sono state salvate. Ricarica la pagina per vedere la sua versione, poi ripeti le modifiche.',
+      conflictShort: 'Non salvato: qualcun altro ha salvato prima.',
+      reload: 'Ricarica', version: 'Versione {v}', notSaved: 'Non ancora salvato', unsaved: 'Modifiche non salvate',
+      records: { contact: '{n} contatto|{n} contatti', company: '{n} azienda|{n} aziende', deal: '{n} deal|{n} deal' },
+      countLine: '{n} · {s} della base', revenueLine: '{r} del fatturato', counting: 'conteggio…', stale: 'correggi i problemi per aggiornare il conteggio',
+      forExample: 'es.', rest: 'In nessun segmento',
+      unsyncedFields: 'Segmentor tiene una copia solo dei campi letti dalle regole salvate: finché non salvi, le condizioni su {f} sono contate come se il campo fosse vuoto. Il ricalcolo dopo il salvataggio li legge da Bitrix24.', previewInfo: 'Conteggio in tempo reale sulla copia del tuo CRM in Segmentor ({ms} ms)', syncedAt: 'sincronizzato {t}',
+      dryTitle: 'Simulazione: cosa cambierebbe il salvataggio', dryNone: 'Non cambierebbe nulla: ogni record ha già ciò che queste regole gli assegnano.',
+      drySummary: 'Record che cambierebbero: {c} su {e}.', dryScheme: '{e}: cambierebbero {c} su {n}',
+      dryFrom: 'Prima', dryTo: 'Dopo', dryCount: 'Record', drySamples: 'Ad esempio', dryTypes: 'Cambi di tipo', dryPipes: 'Cambi di pipeline',
+      dryLabels: 'Il campo “Segmento” verrebbe scritto su {n} record.', dryStale: 'I segmenti sono cambiati dopo questa simulazione; eseguila di nuovo.',
+      dryConfirm: 'Controlla cosa cambia il salvataggio, poi salva.', saveApply: 'Salva e applica', saveAnyway: 'Salva senza simulazione', close: 'Chiudi',
+      jobTitle: 'Ricalcolo', jobRunning: 'Ricalcolo dei segmenti in corso', jobDone: 'Ricalcolo completato: record controllati: {n}, scritti: {w}.',
+      jobFailed: 'Ricalcolo non riuscito: {e}', eta: 'mancano circa {t}', etaSoon: 'manca meno di un minuto', jobStart: 'Ricalcolo avviato.',
+      phases: { queued: 'in attesa di avvio', sync: 'lettura dei record da Bitrix24', rfm: 'calcolo dei punteggi RFM', evaluate: 'applicazione delle regole', write: 'scrittura in Bitrix24', done: 'fatto' },
+      ovSegments: 'Segmenti', ovRecords: 'Record', ovShare: 'Quota della base', ovRevenue: 'Quota del fatturato', ovTotal: 'Totale',
+      ovEmpty: 'Non ci sono ancora segmenti salvati.', ovSetUp: 'Configura i segmenti',
+      ovLast: 'Ultimo ricalcolo', ovNever: 'Non ancora eseguito', ovQueue: 'Coda di lavoro', ovRest: 'Limiti di richieste di Bitrix24',
+      ovPending: 'in attesa', ovActive: 'in corso', ovRetry: 'da riprovare', ovLatency: 'il più vecchio attende da {t}', ovQueueIdle: 'Inattiva: ogni modifica è stata elaborata.',
+      ovRate: '{n} richieste al secondo, picchi fino a {b}', ovReqHour: 'Richieste nell\'ultima ora: {n}', ovLimited: 'Rifiutate da Bitrix24 per la velocità: {n}',
+      ovOps: 'Tempo per metodo, ultimi 10 minuti', ovOpsLimit: 'Bitrix24 concede a ogni metodo {l} s in 10 minuti qualsiasi.', ovOpsLine: '{s} su {l} s',
+      ovOpsNone: 'Bitrix24 non ha segnalato tempi dei metodi negli ultimi 10 minuti.', ovMethod: 'Metodo', ovOpsTime: 'Tempo',
+      ovPlan: 'Piano: {p}', plans: { free: 'Free', basic: 'Basic', standard: 'Standard', professional: 'Professional', enterprise: 'Enterprise' }, ovNA: 'Non disponibile su questo server.', ovStale: '(non più nelle regole)', ovState: { queued: 'In coda', running: 'In corso', done: 'Completato', failed: 'Non riuscito' },
+      auEntity: 'Record', auAllEntities: 'Tutti', auSegment: 'Segmento', auAllSegments: 'Tutti i segmenti', auRecord: 'ID record',
+      auWhen: 'Quando', auRecordCol: 'Record', auChange: 'Modifica', auVersion: 'Versione delle regole', auWhy: 'Perché', auEmpty: 'Nessuna modifica corrispondente.',
+      auMore: 'Mostra altro', auType: 'Tipo',
+      insTitle: 'Nel tempo', insEntity: 'Record', period: 'Periodo', days: '{n} giorno|{n} giorni', csv: 'Scarica CSV', csvTitle: 'I dati in un file CSV, per un foglio di calcolo',
+      trTitle: 'Dimensione dei segmenti per giorno', trLegend: 'Segmenti nel grafico', trLatest: 'Dati più recenti, {d}', trNoLatest: 'Non ci sono ancora dati giornalieri.',
+      trWon: 'Vinto in 12 mesi', trAvg: 'Deal medio', trOpen: 'Deal aperti',
+      mvTitle: 'Spostamenti tra segmenti', mvCaption: '{e}, {from} – {to}: le righe sono il segmento che un record ha lasciato, le colonne quello in cui è entrato.',
+      mvCorner: 'Da ↓ a →', mvMoved: 'Record che hanno cambiato segmento: {n} (modifiche in tutto: {c}).', mvNone: 'Nessun record ha cambiato segmento in questo periodo.',
+      mvHint: 'Scegli un numero per elencarne i record.', mvCell: '{a} → {b}: {n}', mvRecords: '{a} → {b}: {n} record', mvShown: 'Sono elencati gli ultimi {k}.',
+      sgOpen: 'Apri la pagina del segmento', sgBack: '← Panoramica', sgRemoved: 'Questo segmento non è più nelle regole.',
+      sgOfTotal: '{s} su {n}', sgValue: 'Vinto negli ultimi 12 mesi', sgWonDeals: '{n} deal vinto|{n} deal vinti', sgSections: 'Sezioni di prodotti principali',
+      sgSection: 'Sezione', sgDeals: 'Deal vinti', sgSectionValue: 'Vinto', sgNoSections: 'Nessun deal vinto con prodotti negli ultimi 12 mesi.',
+      sgEntries: 'Ultime entrate', sgExits: 'Ultime uscite', sgNoMoves: 'Ancora nessuno.',
+      sgMembersCsv: 'Scarica i record del segmento (CSV)', sgMembersCsvTitle: 'Tutti i record di questo segmento, con il link alla scheda e il motivo per cui sono qui, in un file CSV'
     }
   });
   var T = t.T;
 
   var ENTITIES = ['contact', 'company', 'deal'];
-  var VIEWS = ['overview', 'segments', 'changes'];
+  var VIEWS = ['overview', 'segments', 'lists', 'changes'];
   var PALETTE = ['#2fc6f6', '#9dcf00', '#ff5752', '#d4a017', '#8e52ec', '#00b4ac', '#f7a700', '#55d0e0'];
   var NUMBER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in', 'not_in', 'between', 'empty', 'not_empty'];
   var TEXT_OPS = ['=', '!=', 'in', 'not_in', 'contains', 'empty', 'not_empty'];
   var CHOICE_OPS = ['=', '!=', 'in', 'not_in', 'empty', 'not_empty'];
+  // Facts of a client's location: the editor offers the values the
+  // portal's clients have (GET /reference/locations).
+  var LOCATION_FACTS = ['country', 'region', 'city', 'postal_prefix'];
   // Which part of a condition a problem code concerns, so that its message
   // stands at that field.
   var PROBLEM_FIELD = {
@@ -389,6 +574,14 @@
       });
       return { kind: 'text', choices: choices };
     }
+    if (n.fact === 'static_list') {
+      return { kind: 'text', choices: (state.lists || []).filter(function (l) { return l.entity === entity; })
+        .map(function (l) { return { id: l.key, name: l.name + ' · ' + S.num(l.count) }; }) };
+    }
+    if (LOCATION_FACTS.indexOf(n.fact) >= 0 && n.op !== 'contains') {
+      var have = ((state.locations || {})[entity] || {})[n.fact] || [];
+      if (have.length) return { kind: 'text', choices: have.map(function (v) { return { id: v.id, name: v.name + ' · ' + v.count }; }) };
+    }
     var info = factInfo(n.fact);
     return { kind: info && info.kind === 'number' ? 'number' : 'text' };
   }
@@ -421,6 +614,7 @@
     var panel = h('section', { role: 'tabpanel', id: 'panel-' + state.view, 'aria-labelledby': 'view-' + state.view, 'class': 'view view--' + state.view });
     if (state.view === 'overview') renderOverview(panel);
     else if (state.view === 'changes') renderAudit(panel);
+    else if (state.view === 'lists') renderLists(panel);
     else renderEditor(panel);
     app.appendChild(panel);
     if (state.view === 'segments') { applyProblems(); paintCounts(); }
@@ -438,6 +632,184 @@
     render();
     if (v === 'overview') loadDashboard();
     if (v === 'changes') loadAudit();
+    if (v === 'lists') loadLists().then(function () { paintLists(); });
+  }
+
+  // ---------- lists ----------
+  // Static lists: a CSV upload matched by the CRM's duplicate search into a
+  // report the admin confirms, or a segment frozen as it is now; rules read
+  // them with the static_list fact.
+  function loadLists() {
+    return api('GET', '/lists').then(function (r) {
+      if (r.status === 200) state.lists = r.data.lists || [];
+      return r;
+    });
+  }
+  function listName(key) {
+    for (var i = 0; i < (state.lists || []).length; i++) if (state.lists[i].key === key) return state.lists[i].name;
+    return key;
+  }
+  function renderLists(panel) {
+    var box = h('div', { 'class': 'lists', id: 'lists' });
+    panel.appendChild(box);
+    paintLists(box);
+  }
+  function paintLists(box) {
+    box = box || document.getElementById('lists');
+    if (!box) return;
+    box.textContent = '';
+    box.appendChild(h('p', { 'class': 'muted' }, t('liIntro')));
+    if (admin()) box.appendChild(uploadCard());
+    if (state.listDraft) box.appendChild(draftCard(state.listDraft));
+    if (admin()) box.appendChild(freezeCard());
+    var lists = state.lists || [];
+    if (!lists.length) { box.appendChild(h('p', { 'class': 'muted', id: 'li-none' }, t('liNone'))); S.fit(); return; }
+    var body = h('tbody');
+    lists.forEach(function (l) {
+      var name = h('input', { type: 'text', value: l.name, 'aria-label': t('liName'), id: 'li-name-' + l.key, disabled: !admin() });
+      body.appendChild(h('tr', { 'data-list': l.key },
+        h('td', null, admin() ? name : l.name, h('div', { 'class': 'muted' }, t('liKey', { k: l.key }))),
+        h('td', null, t(l.entity === 'company' ? 'liCompanies' : 'liContacts')),
+        h('td', { 'class': 'num' }, S.num(l.count)),
+        h('td', null, t(l.source === 'freeze' ? 'liFromSegment' : 'liFromFile', { f: l.from || '' })),
+        h('td', null, dayText((l.updated_at || '').slice(0, 10))),
+        h('td', null, admin() ? [
+          button(t('liRename'), 'li-rename', function () {
+            api('PATCH', '/lists/' + encodeURIComponent(l.key), { name: name.value }).then(function (r) {
+              if (r.status !== 200) { S.notice('err', S.message(r)); return; }
+              S.notice('ok', t('liRenamed')); loadLists().then(function () { paintLists(); });
+            });
+          }, 'btn--link'),
+          button(t('liDelete'), 'li-delete', function () {
+            if (!window.confirm(t('liDeleteAsk', { n: l.name }))) return;
+            api('DELETE', '/lists/' + encodeURIComponent(l.key)).then(function (r) {
+              if (r.status !== 204) { S.notice('err', S.message(r)); return; }
+              loadLists().then(function () { paintLists(); });
+            });
+          }, 'btn--link')] : null)));
+    });
+    box.appendChild(h('table', { 'class': 'table', id: 'li-table' },
+      h('thead', null, h('tr', null, h('th', null, t('liName')), h('th', null, t('liHolds')), h('th', { 'class': 'num' }, t('liCount')),
+        h('th', null, t('liSource')), h('th', null, t('liUpdated')), h('th', null, ''))), body));
+    box.appendChild(h('p', { 'class': 'muted' }, t('liUseHint')));
+    S.fit();
+  }
+  function uploadCard() {
+    var name = h('input', { type: 'text', id: 'li-up-name', 'aria-label': t('liName') });
+    var entity = select([{ value: 'contact', label: t('liContacts') }, { value: 'company', label: t('liCompanies') }], 'contact', { id: 'li-up-entity' });
+    var by = select([{ value: '', label: t('liByAuto') }, { value: 'email', label: t('liByEmail') }, { value: 'phone', label: t('liByPhone') }, { value: 'id', label: t('liByID') }], '', { id: 'li-up-by' });
+    var file = h('input', { type: 'file', id: 'li-up-file', accept: '.csv,text/csv,text/plain' });
+    return h('section', { 'class': 'card', id: 'li-upload' }, h('h3', null, t('liUpload')),
+      h('p', { 'class': 'muted' }, t('liUploadHint')),
+      field(t('liName'), name), field(t('liHolds'), entity), field(t('liBy'), by), field(t('liFile'), file),
+      button(t('liUploadGo'), 'li-upload-go', function (ev) {
+        var f = file.files && file.files[0];
+        if (!f) { S.notice('err', t('liNoFile')); return; }
+        var btn = ev.currentTarget;
+        btn.disabled = true;
+        var q = '?name=' + encodeURIComponent(name.value) + '&entity=' + encodeURIComponent(entity.value) +
+          '&by=' + encodeURIComponent(by.value) + '&file=' + encodeURIComponent(f.name);
+        fetch('/api/v1/list-uploads' + q, { method: 'POST', headers: { 'Content-Type': 'text/csv', Authorization: 'Bearer ' + S.session.token }, body: f })
+          .then(function (resp) { return resp.json().catch(function () { return {}; }).then(function (d) { return { status: resp.status, data: d }; }); })
+          .then(function (r) {
+            btn.disabled = false;
+            if (r.status !== 202) { S.notice('err', S.message(r)); return; }
+            state.listDraft = r.data;
+            paintLists();
+            watchDraft();
+          }, function () { btn.disabled = false; S.notice('err', t('network')); });
+      }, 'btn--primary'));
+  }
+  function watchDraft() {
+    var d = state.listDraft;
+    if (!d || (d.state !== 'queued' && d.state !== 'running')) return;
+    setTimeout(function () {
+      if (!state.listDraft || state.listDraft.id !== d.id) return;
+      api('GET', '/list-uploads/' + d.id).then(function (r) {
+        if (r.status !== 200) { S.notice('err', S.message(r)); state.listDraft = null; paintLists(); return; }
+        state.listDraft = r.data;
+        paintLists();
+        watchDraft();
+      });
+    }, 1000);
+  }
+  function draftCard(d) {
+    var card = h('section', { 'class': 'card', id: 'li-draft', 'aria-live': 'polite' }, h('h3', null, t('liReport', { n: d.name })));
+    if (d.state === 'failed') { card.appendChild(h('p', { 'class': 'err' }, t('liFailed', { e: d.error || '' }))); return card; }
+    if (d.state !== 'done') {
+      card.appendChild(h('p', { id: 'li-progress' }, t('liMatching', { d: S.num(d.done), n: S.num(d.total) }) +
+        (d.eta_s ? ' ' + t('liEta', { s: S.duration(d.eta_s) }) : '')));
+      return card;
+    }
+    card.appendChild(h('ul', { 'class': 'li-counts' },
+      h('li', { id: 'li-matched' }, t('liMatched', { n: S.num(matchedOf(d)) })),
+      h('li', { id: 'li-notfound' }, t('liNotFound', { n: S.num(d.not_found) })),
+      h('li', { id: 'li-ambiguous' }, t('liAmbiguous', { n: S.num(d.ambiguous) })),
+      h('li', { id: 'li-invalid' }, t('liInvalid', { n: S.num(d.invalid) }))));
+    var s = d.samples || {};
+    var rows = [];
+    (s.not_found || []).forEach(function (x) { rows.push([x.line, x.raw, t('liRowNotFound')]); });
+    (s.ambiguous || []).forEach(function (x) { rows.push([x.line, x.raw, t('liRowAmbiguous', { ids: (x.ids || []).join(', ') })]); });
+    (s.invalid || []).forEach(function (x) { rows.push([x.line, x.raw, t('liRowInvalid')]); });
+    if (rows.length) {
+      card.appendChild(h('table', { 'class': 'table', id: 'li-samples' },
+        h('thead', null, h('tr', null, h('th', { 'class': 'num' }, t('liLine')), h('th', null, t('liValue')), h('th', null, t('liProblem')))),
+        h('tbody', null, rows.map(function (r) { return h('tr', null, h('td', { 'class': 'num' }, String(r[0])), h('td', null, r[1]), h('td', null, r[2])); }))));
+      card.appendChild(button(t('liDownload'), 'li-download', function () {
+        S.download('/list-uploads/' + d.id + '/not-found.csv', 'not-found-' + d.id + '.csv');
+      }, 'btn--link', { id: 'li-download' }));
+    }
+    card.appendChild(h('div', { 'class': 'actions' },
+      button(t('liConfirm', { n: S.num(matchedOf(d)) }), 'li-confirm', function () {
+        api('POST', '/list-uploads/' + d.id + '/confirm').then(function (r) {
+          if (r.status !== 201) { S.notice('err', S.message(r)); return; }
+          state.listDraft = null;
+          S.notice('ok', t('liSaved', { n: r.data.name }));
+          loadLists().then(function () { paintLists(); });
+        });
+      }, 'btn--primary', { id: 'li-confirm' }),
+      button(t('liCancel'), 'li-cancel', function () {
+        api('DELETE', '/list-uploads/' + d.id);
+        state.listDraft = null;
+        paintLists();
+      }, '', { id: 'li-cancel' })));
+    return card;
+  }
+  function matchedOf(d) { return d.matched || 0; }
+  function freezeCard() {
+    var opts = [];
+    ['contact', 'company'].forEach(function (e) {
+      var sc = state.schemes[e];
+      if (!sc) return;
+      sc.segments.concat(sc.otherwise ? [sc.otherwise] : []).forEach(function (s) {
+        if (s.key) opts.push({ value: e + ':' + s.key, label: (s.name || s.key) + ' (' + t(e) + ')' });
+      });
+    });
+    if (!opts.length) return null;
+    var seg = select(opts, opts[0].value, { id: 'li-fr-seg' });
+    var name = h('input', { type: 'text', id: 'li-fr-name', 'aria-label': t('liName') });
+    return h('section', { 'class': 'card', id: 'li-freeze' }, h('h3', null, t('liFreeze')),
+      h('p', { 'class': 'muted' }, t('liFreezeHint')),
+      field(t('liSegment'), seg), field(t('liName'), name),
+      button(t('liFreezeGo'), 'li-freeze-go', function () {
+        var parts = seg.value.split(':');
+        api('POST', '/lists/freeze', { entity: parts[0], segment: parts[1], name: name.value }).then(function (r) {
+          if (r.status !== 201) { S.notice('err', S.message(r)); return; }
+          S.notice('ok', t('liSaved', { n: r.data.name }));
+          loadLists().then(function () { paintLists(); });
+        });
+      }));
+  }
+  // listsCard is the overview's card of the lists: each a scheme of its
+  // own, with its size and the way to its page.
+  function listsCard() {
+    var lists = state.lists || [];
+    if (!lists.length) return null;
+    return h('section', { 'class': 'card ov-lists', id: 'ov-lists' }, h('h3', null, t('viewLists')),
+      h('ul', null, lists.map(function (l) {
+        return h('li', null, l.name + ' · ' + t(l.entity === 'company' ? 'liCompanies' : 'liContacts') + ': ' + S.num(l.count));
+      })),
+      button(t('liOpen'), 'ov-lists-open', function () { showView('lists'); }, 'btn--link'));
   }
 
   // ---------- editor ----------
@@ -569,10 +941,13 @@
       (f.custom ? custom : std).push({ value: 'field:' + f.id, label: f.title + (f.title !== f.id ? ' (' + f.id + ')' : '') });
     });
     var opts = [{ value: '', label: t('chooseFact') }];
+    var where = facts.filter(function (f) { return LOCATION_FACTS.indexOf(f.name) >= 0; });
+    facts = facts.filter(function (f) { return LOCATION_FACTS.indexOf(f.name) < 0; });
     if (facts.length) opts.push({ group: e === 'deal' ? t('dealOwn') : t('dealFacts'), options: facts.map(function (f) { return { value: f.name, label: words('facts', f.name) }; }) });
+    if (where.length) opts.push({ group: t('whereFacts'), options: where.map(function (f) { return { value: f.name, label: words('facts', f.name) }; }) });
     if (std.length) opts.push({ group: t('fields'), options: std });
     if (custom.length) opts.push({ group: t('customFields'), options: custom });
-    var known = current === '' || facts.some(function (f) { return f.name === current; }) || std.concat(custom).some(function (f) { return f.value === current; });
+    var known = current === '' || facts.concat(where).some(function (f) { return f.name === current; }) || std.concat(custom).some(function (f) { return f.value === current; });
     if (!known) opts.push({ value: current, label: current });
     return opts;
   }
@@ -826,7 +1201,7 @@
       append(count, [h('strong', { 'class': 'seg-count__n' }, S.num(seg.count)), ' · ' + S.pct(seg.share),
         sc.revenue > 0 ? h('span', { 'class': 'seg-count__rev' }, ' · ' + t('revenueLine', { r: S.pct(seg.revenue_share) })) : null]);
       count.setAttribute('data-count', String(seg.count));
-      count.title = state.previewStale ? t('stale') : T.records[e].replace('{n}', S.num(sc.total));
+      count.title = state.previewStale ? t('stale') : S.plural(T.records[e], sc.total).replace('{n}', S.num(sc.total));
       append(samples, samplesLine(seg.samples));
     });
   }
@@ -1131,6 +1506,8 @@
       panel.appendChild(insight);
       paintInsight(insight, schemes.map(function (sc) { return sc.entity; }));
     }
+    var lc = listsCard();
+    if (lc) panel.appendChild(lc);
     panel.appendChild(h('div', { 'class': 'ov-status' }, renderLastJob(d.last_recompute), renderQueue(d.queue), renderRest(d.rest, d.portal)));
   }
 
@@ -1511,7 +1888,8 @@
     box.setAttribute('data-key', p.key);
     var out = [button(t('sgBack'), 'back', closeSegment, 'btn--link seg-back', { id: 'seg-back' }),
       h('div', { 'class': 'seg-page__head' }, ok && d.color ? S.swatch(d.color) : null,
-        h('h2', { 'class': 'seg-page__title', id: 'seg-title' }, ok ? d.name : p.name), h('span', { 'class': 'muted' }, t(p.entity)))];
+        h('h2', { 'class': 'seg-page__title', id: 'seg-title' }, ok ? d.name : p.name), h('span', { 'class': 'muted' }, t(p.entity)),
+        ok && admin() ? membersButton(p) : null)];
     if (!d) out.push(h('p', { 'class': 'muted' }, t('loading')));
     else if (d.error) out.push(h('p', { 'class': 'warn' }, d.error));
     else {
@@ -1523,6 +1901,17 @@
     if (ok && d.entries) out.push(changesCard('seg-entries', t('sgEntries'), p.entity, d.entries), changesCard('seg-exits', t('sgExits'), p.entity, d.exits || []));
     repaint(box, out);
     paintTrends(trends);
+  }
+
+  // membersButton downloads every record of the segment as CSV, with a
+  // link to its card and why it is there (administrators only).
+  function membersButton(p) {
+    return button(t('sgMembersCsv'), 'download-members', function (ev) {
+      var btn = ev.currentTarget;
+      btn.disabled = true;
+      S.download('/segments/' + p.entity + '/' + encodeURIComponent(p.key) + '/members.csv', 'members-' + p.entity + '-' + p.key + '.csv')
+        .then(function () { btn.disabled = false; });
+    }, 'btn--link seg-export', { id: 'seg-export', title: t('sgMembersCsvTitle') });
   }
 
   function segFigures(f) {
@@ -1662,5 +2051,13 @@
     showView(state.view);
     if (state.version) refresh();
     watchJob(true);
+    // The location facts' values come from the whole mirror: they follow
+    // the page rather than hold it up.
+    loadLists().then(function () { if (state.view === 'segments' || state.view === 'overview') render(); });
+    api('GET', '/reference/locations').then(function (r) {
+      if (r.status !== 200) return;
+      state.locations = r.data;
+      if (state.view === 'segments') render();
+    });
   });
 })();

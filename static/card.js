@@ -23,6 +23,24 @@
       history: 'История', noHistory: 'Segmentor ещё не менял эту запись.',
       at: 'Когда', change: 'Изменение', version: 'Версия правил', reason: 'Почему',
       pending: 'По сохранённым правилам запись относится к другому сегменту; Segmentor сейчас записывает это в Битрикс24.'
+    },
+    pl: {
+      noRecord: 'Ta zakładka nie wie, który rekord pokazać. Otwórz ją z karty kontaktu, firmy lub deala w Bitrix24.',
+      inSegment: 'Segment', type: 'Typ', pipeline: 'Lejek', rules: 'Reguły, wersja {v}', noRules: 'Nie zapisano jeszcze reguł',
+      why: 'Dlaczego', whyNone: 'Warunki żadnego segmentu nie są spełnione dla tego rekordu.', held: 'spełniony', notHeld: 'niespełniony',
+      because: 'W segmencie „{s}”, ponieważ:', others: 'Inne segmenty sprawdzone wcześniej ({n})',
+      history: 'Historia', noHistory: 'Segmentor nie zmieniał jeszcze tego rekordu.',
+      at: 'Kiedy', change: 'Zmiana', version: 'Wersja reguł', reason: 'Dlaczego',
+      pending: 'Według zapisanych reguł ten rekord należy do innego segmentu; Segmentor właśnie zapisuje to w Bitrix24.'
+    },
+    it: {
+      noRecord: 'Questa scheda non sa quale record mostrare. Aprila dalla scheda di un contatto, di un\'azienda o di un deal in Bitrix24.',
+      inSegment: 'Segmento', type: 'Tipo', pipeline: 'Pipeline', rules: 'Regole, versione {v}', noRules: 'Nessuna regola ancora salvata',
+      why: 'Perché', whyNone: 'Le condizioni di nessun segmento sono soddisfatte per questo record.', held: 'soddisfatta', notHeld: 'non soddisfatta',
+      because: 'In “{s}” perché:', others: 'Altri segmenti verificati prima ({n})',
+      history: 'Cronologia', noHistory: 'Segmentor non ha ancora modificato questo record.',
+      at: 'Quando', change: 'Modifica', version: 'Versione delle regole', reason: 'Perché',
+      pending: 'Secondo le regole salvate questo record appartiene a un altro segmento; Segmentor lo sta scrivendo ora in Bitrix24.'
     }
   });
   var ENTITY_OF = { CRM_CONTACT_DETAIL_TAB: 'contact', CRM_COMPANY_DETAIL_TAB: 'company', CRM_DEAL_DETAIL_TAB: 'deal' };

@@ -6,7 +6,10 @@
   'use strict';
 
   var boot = document.body.dataset;
-  var lang = boot.lang === 'ru' ? 'ru' : 'en';
+  // The languages the pages speak, English first: the server picks one
+  // from the portal's LANG (data-lang); any other reads in English.
+  var LANGS = ['en', 'ru', 'pl', 'it'];
+  var lang = LANGS.indexOf(boot.lang) >= 0 ? boot.lang : 'en';
 
   var COMMON = {
     en: {
@@ -30,31 +33,72 @@
       noSegment: 'Без сегмента', contact: 'Контакты', company: 'Компании', deal: 'Сделки',
       contact1: 'Контакт', company1: 'Компания', deal1: 'Сделка',
       justNow: 'только что', minutes: '{n} мин', lessMinute: 'меньше минуты', hours: '{n} ч {m} мин'
+    },
+    pl: {
+      loading: 'Wczytywanie…',
+      openFromPortal: 'Otwórz Segmentor ze swojego portalu Bitrix24: ta strona potrzebuje logowania, które przekazuje jej Bitrix24.',
+      sessionFailed: 'Bitrix24 nie potwierdził logowania. Otwórz aplikację ponownie ze swojego portalu.',
+      expired: 'Sesja wygasła. Otwórz aplikację ponownie ze swojego portalu.',
+      network: 'Segmentor nie odpowiedział. Sprawdź połączenie i spróbuj ponownie.',
+      failed: 'Coś poszło nie tak ({s}). Spróbuj ponownie.',
+      noSegment: 'Bez segmentu', contact: 'Kontakty', company: 'Firmy', deal: 'Deale',
+      contact1: 'Kontakt', company1: 'Firma', deal1: 'Deal',
+      justNow: 'przed chwilą', minutes: '{n} min', lessMinute: 'mniej niż minuta', hours: '{n} godz. {m} min'
+    },
+    it: {
+      loading: 'Caricamento…',
+      openFromPortal: 'Apri Segmentor dal tuo portale Bitrix24: questa pagina ha bisogno dell\'accesso che le fornisce Bitrix24.',
+      sessionFailed: 'Bitrix24 non ha confermato l\'accesso. Riapri l\'app dal tuo portale.',
+      expired: 'La sessione è scaduta. Riapri l\'app dal tuo portale.',
+      network: 'Segmentor non ha risposto. Controlla la connessione e riprova.',
+      failed: 'Qualcosa è andato storto ({s}). Riprova.',
+      noSegment: 'Nessun segmento', contact: 'Contatti', company: 'Aziende', deal: 'Deal',
+      contact1: 'Contatto', company1: 'Azienda', deal1: 'Deal',
+      justNow: 'proprio ora', minutes: '{n} min', lessMinute: 'meno di un minuto', hours: '{n} h {m} min'
     }
   };
 
-  // untranslated lists the English texts that have no Russian one (the
-  // browser tests require it to be empty).
-  var untranslated = [];
-  function compare(en, ru, prefix) {
+  // untranslated lists, as "pl:key", the English texts a language lacks
+  // (the browser tests require it to be empty); tables keeps every
+  // language's texts of each texts() call, for the tests to compare.
+  var untranslated = [], tables = [];
+  function compare(en, other, prefix) {
     Object.keys(en).forEach(function (k) {
-      if (!ru || ru[k] === undefined || ru[k] === '') untranslated.push(prefix + k);
-      else if (typeof en[k] === 'object') compare(en[k], ru[k], prefix + k + '.');
+      if (!other || other[k] === undefined || other[k] === '') untranslated.push(prefix + k);
+      else if (typeof en[k] === 'object') compare(en[k], other[k], prefix + k + '.');
     });
   }
 
+  // plural picks a counted text's form for n (a number, or one as num()
+  // writes it): the forms are separated by "|", as many as the language
+  // has, in the server's order: one|other in English and Italian,
+  // one|few|many in Russian and Polish ("{n} dzień|{n} dni|{n} dni").
+  var FORMS = { en: ['one', 'other'], it: ['one', 'other'], ru: ['one', 'few', 'many'], pl: ['one', 'few', 'many'] };
+  var rules = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
+  function plural(s, n) {
+    var forms = String(s).split('|');
+    if (forms.length < 2) return s;
+    var x = typeof n === 'number' ? n : Number(String(n).replace(/\D/g, ''));
+    var i = FORMS[lang].indexOf(rules ? rules.select(x) : x === 1 ? 'one' : 'other');
+    if (i < 0) i = 1; // a fraction in Russian or Polish reads as "few"
+    return forms[Math.min(i, forms.length - 1)];
+  }
+
   // texts merges a page's texts over the common ones and returns its t():
-  // the portal's language, else English, else the key itself.
+  // the portal's language, else English, else the key itself. A counted
+  // text takes its form from args.n.
   function texts(page) {
     var own = {};
-    ['en', 'ru'].forEach(function (l) {
+    LANGS.forEach(function (l) {
       own[l] = {};
-      [COMMON[l], page[l] || {}].forEach(function (src) { Object.keys(src).forEach(function (k) { own[l][k] = src[k]; }); });
+      [COMMON[l] || {}, page[l] || {}].forEach(function (src) { Object.keys(src).forEach(function (k) { own[l][k] = src[k]; }); });
     });
-    compare(own.en, own.ru, '');
+    LANGS.slice(1).forEach(function (l) { compare(own.en, own[l], l + ':'); });
+    tables.push(own);
     var T = own[lang];
     function t(key, args) {
       var s = T[key] !== undefined ? T[key] : own.en[key] !== undefined ? own.en[key] : key;
+      if (args && args.n !== undefined && typeof s === 'string') s = plural(s, args.n);
       if (args && typeof s === 'string') { Object.keys(args).forEach(function (k) { s = s.split('{' + k + '}').join(args[k]); }); }
       return s;
     }
@@ -350,7 +394,7 @@
   }
 
   window.Segmentor = {
-    boot: boot, lang: lang, texts: texts, untranslated: untranslated, session: session,
+    boot: boot, lang: lang, langs: LANGS, texts: texts, plural: plural, untranslated: untranslated, tables: tables, session: session,
     h: h, append: append, button: button, swatch: swatch, segBadge: segBadge, safeColor: safeColor, crmLink: crmLink, why: why,
     num: num, pct: pct, when: when, duration: duration,
     notice: notice, fit: fit, api: api, download: download, message: message, fatal: fatal, start: start, showUser: showUser, loadBX24: loadBX24

@@ -33,6 +33,14 @@ const (
 	factDaysSinceLastActivity
 	factDaysSinceLastInbound
 	factOpenActivities
+	// Location facts (location.go), of contacts and companies; keep them
+	// together: isLocationFact reads the range.
+	factCountry
+	factRegion
+	factCity
+	factPostalPrefix
+	// factList is membership of a static list (lists.go).
+	factList
 )
 
 // Window says whether a fact takes window_days.
@@ -49,10 +57,12 @@ const (
 type valueType uint8
 
 const (
-	typeNumber valueType = iota // numbers: all operators but contains
-	typeText                    // text: =, !=, in, not_in, contains, empty, not_empty
-	typeGroups                  // a set of section ids: contains/in/not_in on members, numbers on its size
-	typeField                   // a record field: text, or a number when it parses as one
+	typeNumber   valueType = iota // numbers: all operators but contains
+	typeText                      // text: =, !=, in, not_in, contains, empty, not_empty
+	typeGroups                    // a set of section ids: contains/in/not_in on members, numbers on its size
+	typeField                     // a record field: text, or a number when it parses as one
+	typeLocation                  // a part of the client's location: text matched normalised (location.go)
+	typeList                      // static list keys: in, not_in (lists.go)
 )
 
 // FactInfo describes a fact for the settings page's form builder.
@@ -108,6 +118,11 @@ var factSpecs = []factSpec{
 	{factDaysSinceLastActivity, "days_since_last_activity", typeNumber, WindowNone, false},
 	{factDaysSinceLastInbound, "days_since_last_inbound", typeNumber, WindowNone, false},
 	{factOpenActivities, "open_activities", typeNumber, WindowNone, false},
+	{factCountry, FactCountry, typeLocation, WindowNone, false},
+	{factRegion, FactRegion, typeLocation, WindowNone, false},
+	{factCity, FactCity, typeLocation, WindowNone, false},
+	{factPostalPrefix, FactPostalPrefix, typeLocation, WindowNone, false},
+	{factList, FactList, typeList, WindowNone, false},
 }
 
 var fieldSpec = factSpec{factField, FieldPrefix + "NAME", typeField, WindowNone, false}
@@ -134,8 +149,10 @@ func (s factSpec) ops() []Op {
 	switch s.typ {
 	case typeNumber:
 		return []Op{OpEq, OpNe, OpLt, OpLe, OpGt, OpGe, OpIn, OpNotIn, OpBetween, OpEmpty, OpNotEmpty}
-	case typeText:
+	case typeText, typeLocation:
 		return []Op{OpEq, OpNe, OpIn, OpNotIn, OpContains, OpEmpty, OpNotEmpty}
+	case typeList:
+		return []Op{OpIn, OpNotIn}
 	}
 	return allOps()
 }

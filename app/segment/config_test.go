@@ -199,9 +199,11 @@ func TestProblemMessages(t *testing.T) {
 }
 
 func TestEveryCodeHasMessages(t *testing.T) {
-	for code, m := range messages {
-		if m[0] == "" || m[1] == "" {
-			t.Errorf("code %s lacks a message: %q", code, m)
+	for code := range messages[EN] {
+		for _, lang := range Languages() {
+			if messages[lang][code] == "" {
+				t.Errorf("code %s lacks a message in %s", code, lang)
+			}
 		}
 	}
 	ps := Problems{{Path: "schemes[0]", Code: CodeNoSegments, Entity: EntityContact}}
@@ -209,6 +211,15 @@ func TestEveryCodeHasMessages(t *testing.T) {
 		Text: "В схеме нет ни одного сегмента."}}
 	if diff := cmp.Diff(want, ps.In(RU, nil)); diff != "" {
 		t.Errorf("In(RU) (-want +got):\n%s", diff)
+	}
+	seg := Problems{{Path: "schemes[0].segments[0].when", Code: CodeNoWhen, Entity: EntityDeal, Segment: "VIP"}}
+	for lang, want := range map[Lang]string{
+		PL: "Deale, segment „VIP”: segment nie ma warunków; dodaj co najmniej jeden albo uczyń go segmentem „Wszyscy pozostali”.",
+		IT: "Deal, segmento “VIP”: il segmento non ha condizioni; aggiungine almeno una oppure rendilo il segmento “Tutti gli altri”.",
+	} {
+		if got := seg.In(lang, nil)[0].Message; got != want {
+			t.Errorf("In(%s) = %q, want %q", lang, got, want)
+		}
 	}
 	if got, want := ps.Error(), "schemes[0]: Contacts: the scheme has no segments."; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)

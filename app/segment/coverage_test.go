@@ -36,6 +36,12 @@ func TestEveryFactIsTested(t *testing.T) {
 	for _, c := range dealActivityCases() {
 		note(c.fact, c.want)
 	}
+	for _, c := range locationFactCases() {
+		note(c.fact, c.want)
+	}
+	for _, c := range listFactCases() {
+		note(c.fact, c.want)
+	}
 	for _, c := range rfmFactCases {
 		note(c.fact, text("x")) // TestRFMBuilderAndFacts checks scores 0 to 5
 	}
@@ -106,7 +112,7 @@ func TestEveryProblemCodeIsTested(t *testing.T) {
 			}
 		}
 	}
-	if codes != len(messages) {
-		t.Errorf("problem.go declares %d codes, messages has %d", codes, len(messages))
+	if codes != len(messages[EN]) {
+		t.Errorf("problem.go declares %d codes, messages has %d", codes, len(messages[EN]))
 	}
 }

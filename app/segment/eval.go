@@ -133,6 +133,9 @@ func unchecked(n *node, buf *traceBuf) Trace {
 // empty, != and not_in. Text fields compare as numbers when the condition
 // has a number and the field parses as one.
 func (l *leaf) match(v Value) bool {
+	if l.fact.isLocationFact() {
+		return l.matchLocation(v)
+	}
 	switch l.op {
 	case OpEmpty:
 		return isEmpty(v)

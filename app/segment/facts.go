@@ -46,6 +46,7 @@ type Client struct {
 	// Activities are those on its own timeline; its deals' count too
 	// (engagement.go).
 	Activities []Activity
+	Location   Location // where it is (location.go)
 }
 
 // Rates converts deal amounts to the portal's base currency, as
@@ -97,6 +98,8 @@ type Env struct {
 	Now   time.Time
 	Rates Rates
 	RFM   *RFM // from an RFMBuilder; nil when the rules use no rfm fact
+	// Lists holds the members of the static lists the rules name (lists.go).
+	Lists ListMembers
 }
 
 // Facts is a record's facts, computed on demand while rules are evaluated:
@@ -273,6 +276,14 @@ func (f *ClientFacts) value(l *leaf) Value {
 	}
 	if l.fact.isActivityFact() {
 		return clientEngagement(l, f.env.Now, f.client.Activities, f.deals)
+	}
+	if l.fact == factList {
+		return f.env.Lists.value(l, f.client.Entity, f.client.ID)
+	}
+	if l.fact.isLocationFact() {
+		if s := f.client.Location.part(l.fact); s != "" {
+			return text(s)
+		}
 	}
 	return Value{}
 }

@@ -88,10 +88,10 @@ func FuzzValidate(f *testing.F) {
 func checkMessages(t *testing.T, ps Problems) {
 	t.Helper()
 	for _, p := range ps {
-		if _, ok := messages[p.Code]; !ok {
+		if _, ok := messages[EN][p.Code]; !ok {
 			t.Fatalf("problem code %q has no message", p.Code)
 		}
-		for _, lang := range []Lang{EN, RU} {
+		for _, lang := range Languages() {
 			msg := p.Message(lang)
 			if msg == "" || strings.Contains(msg, "%!") || !strings.HasSuffix(msg, ".") {
 				t.Fatalf("bad %s message for %+v: %q", lang, p, msg)

@@ -33,10 +33,10 @@ func TestProblemsSayNoInternalIDs(t *testing.T) {
 		CodeUnknownStage: {"C9:NEW"}, CodeStageNotPipe: {"C3:NEW", `0 "General"`}, CodeUnknownPipe: {"9"},
 		CodeJSONSyntax: {"2", "15"}, CodeJSONTrailing: {"2", "15"}, CodeUnknownType: {"GOLD", "CLIENT, PARTNER"},
 	}
-	for code := range messages {
+	for code := range messages[EN] {
 		a, ok := args[code]
 		if !ok { // as many plain values as the message quotes
-			for i := 1; strings.Contains(messages[code][0], fmt.Sprintf("%%[%d]", i)); i++ {
+			for i := 1; strings.Contains(messages[EN][code], fmt.Sprintf("%%[%d]", i)); i++ {
 				a = append(a, "x")
 			}
 		}

@@ -550,10 +550,16 @@ func (c *compiler) scalar(path string, spec factSpec, l *leaf, v any) (item, boo
 		return item{isNum: true, num: n}, true
 	case numeric:
 		c.add(path, CodeWantNumber, l.name, string(l.op), describe(v))
+	case spec.typ == typeLocation && isText && l.op == OpContains:
+		return item{text: fold(s)}, true
+	case spec.typ == typeLocation && isText:
+		return item{text: locationKey(spec.id, s)}, true
 	case spec.typ == typeText && isText, spec.typ == typeField && isText:
 		if l.op == OpContains {
 			s = strings.ToLower(s)
 		}
+		return item{text: s}, true
+	case spec.typ == typeList && isText:
 		return item{text: s}, true
 	case spec.typ == typeField && isNum && l.op != OpContains:
 		return item{isNum: true, num: n, text: formatNumber(n)}, true
@@ -613,6 +619,8 @@ func (c *compiler) checkValues(path string, spec factSpec, l *leaf, negated bool
 				}
 			}
 		}
+	case factList:
+		c.checkLists(path, l)
 	case factField:
 		if hasValue && l.op != OpContains && l.op != OpBetween {
 			c.checkFieldValues(path, l, negated)

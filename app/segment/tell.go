@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"segmentor/app/i18n"
 )
 
 // Reason is why a record is in its segment, in no language: the
@@ -158,6 +160,7 @@ type Names struct {
 	Values   map[Entity]map[string]map[string]string // field id → value → name
 	Sections map[int]string                          // product section id → name
 	Segments map[Entity]map[string]string            // segment key → name
+	Lists    map[string]string                       // static list key → name
 }
 
 // Told is an explanation as a person reads it: a one-line summary and the
@@ -180,9 +183,12 @@ func NewTeller(lang Lang, names *Names) *Teller {
 	if names == nil {
 		names = &Names{}
 	}
-	lang = lang.known()
+	lang = lang.Known()
 	return &Teller{lang: lang, words: WordsIn(lang), names: names}
 }
+
+// say is a phrase in the teller's language.
+func (t *Teller) say(p phrase) string { return phrases.Text(t.lang, p) }
 
 // Reason tells why a record of e is in its segment.
 func (t *Teller) Reason(e Entity, r Reason) Told {
@@ -195,16 +201,16 @@ func (t *Teller) Reason(e Entity, r Reason) Told {
 		if len(out.Lines) > 0 {
 			out.Summary = out.Lines[0]
 			if n := len(out.Lines) - 1; n > 0 {
-				out.Summary += " (" + fmt.Sprintf(t.lang.say(phMore), strconv.Itoa(n)) + ")"
+				out.Summary += " (" + phrases.Count(t.lang, phMore, float64(n), strconv.Itoa(n)) + ")"
 			}
 		}
 	default:
-		out.Summary = t.lang.say(phNoSegment)
+		out.Summary = t.say(phNoSegment)
 		if r.Otherwise {
-			out.Summary = t.lang.say(phNoneApplies)
+			out.Summary = t.say(phNoneApplies)
 		}
 		if m := r.Nearest; m != nil {
-			out.Lines = append(out.Lines, t.lang.say(phNearest)+": "+t.Miss(e, *m))
+			out.Lines = append(out.Lines, t.say(phNearest)+": "+t.Miss(e, *m))
 		}
 	}
 	return out
@@ -258,6 +264,9 @@ func (t *Teller) Check(e Entity, c Check, held bool) string {
 	if op, ok := opposite[c.Op]; c.Not && ok && (c.Seen.Kind != 0 || c.Op == OpEmpty || c.Op == OpNotEmpty) {
 		c.Op, c.Not = op, false
 	}
+	if c.Fact == FactList {
+		return t.listCheck(c, held)
+	}
 	subject := t.subject(e, c)
 	seen := t.value(e, c, c.Seen)
 	cond := t.condition(e, c)
@@ -267,7 +276,7 @@ func (t *Teller) Check(e Entity, c Check, held bool) string {
 	if held {
 		return subject + ": " + seen + " (" + cond + ")"
 	}
-	return subject + ": " + seen + ", " + t.needs(e, c, cond)
+	return subject + ": " + seen + ", " + t.needs(e, c)
 }
 
 // opposite is each operator's negation, where one exists.
@@ -280,65 +289,68 @@ var opposite = map[Op]Op{
 // "does not contain #3", "is not between 10 and 20", "not more than 5".
 func (t *Teller) negated(e Entity, c Check) string {
 	switch c.Op {
-	case OpContains:
-		return pickLang(t.lang, "does not contain ", "не содержит ") + t.want(e, c)
-	case OpBetween:
-		return pickLang(t.lang, "is not between ", "не между ") + t.want(e, c)
+	case OpContains, OpBetween:
+		return needs.Format(t.lang, "negated "+string(c.Op), t.want(e, c))
 	}
-	return t.lang.say(phNot) + " " + t.condition(e, c)
+	return needs.Format(t.lang, "negated", t.condition(e, c))
 }
 
-// needsRU is what a missed condition asks for in Russian, by operator.
-var needsRU = map[Op]string{
-	OpEq: "нужно %s", OpNe: "нужно не %s", OpLt: "нужно меньше %s", OpLe: "нужно не больше %s", OpGt: "нужно больше %s",
-	OpGe: "нужно не меньше %s", OpIn: "нужно одно из: %s", OpNotIn: "нужно ни одно из: %s", OpContains: "должно содержать %s",
-	OpBetween: "нужно от %s", OpEmpty: "должно быть пусто", OpNotEmpty: "нужно значение",
+// needs is what a missed condition asks for, by operator ("not …": under
+// "none of these"); %s is the condition's value, for "not" and "negated"
+// the whole condition, and "between" has two.
+var needs = i18n.Catalog[string]{
+	EN: {
+		"=": "needs to be %s", "!=": "needs anything but %s", "<": "needs less than %s", "<=": "needs at most %s",
+		">": "needs more than %s", ">=": "needs at least %s", "in": "needs one of %s", "not_in": "needs none of %s",
+		"contains": "needs to contain %s", "between": "needs between %s and %s", "empty": "needs to be empty", "not_empty": "needs a value",
+		"not =": "must not be %s", "not in": "must not be one of %s", "not contains": "must not contain %s", "not": "must not be %s",
+		"negated contains": "does not contain %s", "negated between": "is not between %s", "negated": "not %s",
+	},
+	RU: {
+		"=": "нужно %s", "!=": "нужно не %s", "<": "нужно меньше %s", "<=": "нужно не больше %s",
+		">": "нужно больше %s", ">=": "нужно не меньше %s", "in": "нужно одно из: %s", "not_in": "нужно ни одно из: %s",
+		"contains": "должно содержать %s", "between": "нужно от %s до %s", "empty": "должно быть пусто", "not_empty": "нужно значение",
+		"not =": "нужно: не равно %s", "not in": "нужно: не одно из %s", "not contains": "нужно: не содержит %s", "not": "нужно: не %s",
+		"negated contains": "не содержит %s", "negated between": "не между %s", "negated": "не %s",
+	},
+	PL: {
+		"=": "wymagane: %s", "!=": "wymagane cokolwiek poza %s", "<": "wymagane mniej niż %s", "<=": "wymagane co najwyżej %s",
+		">": "wymagane więcej niż %s", ">=": "wymagane co najmniej %s", "in": "wymagane jedno z: %s", "not_in": "wymagane żadne z: %s",
+		"contains": "musi zawierać %s", "between": "wymagane od %s do %s", "empty": "musi być puste", "not_empty": "wymagana wartość",
+		"not =": "nie może być %s", "not in": "nie może być żadnym z: %s", "not contains": "nie może zawierać %s", "not": "nie może być: %s",
+		"negated contains": "nie zawiera %s", "negated between": "nie jest pomiędzy %s", "negated": "nie %s",
+	},
+	IT: {
+		"=": "deve essere %s", "!=": "deve essere diverso da %s", "<": "deve essere meno di %s", "<=": "deve essere al massimo %s",
+		">": "deve essere più di %s", ">=": "deve essere almeno %s", "in": "deve essere uno tra %s", "not_in": "non deve essere nessuno tra %s",
+		"contains": "deve contenere %s", "between": "deve essere tra %s e %s", "empty": "deve essere vuoto", "not_empty": "serve un valore",
+		"not =": "non deve essere %s", "not in": "non deve essere uno tra %s", "not contains": "non deve contenere %s", "not": "non deve essere %s",
+		"negated contains": "non contiene %s", "negated between": "non è tra %s", "negated": "non %s",
+	},
 }
 
 // needs is what a missed condition asks for, in words.
-func (t *Teller) needs(e Entity, c Check, cond string) string {
-	w := t.want(e, c)
-	if t.lang == RU {
-		switch f := needsRU[c.Op]; {
-		case c.Not:
-			return "нужно: " + cond
-		case c.Op == OpBetween:
-			return "нужно от " + strings.Replace(w, " и ", " до ", 1)
-		case f != "" && strings.Contains(f, "%s"):
-			return fmt.Sprintf(f, w)
-		case f != "":
-			return f
-		}
-		return t.lang.say(phNeeds) + ": " + cond
-	}
+func (t *Teller) needs(e Entity, c Check) string {
 	if c.Not {
 		switch c.Op {
-		case OpContains:
-			return "must not contain " + w
-		case OpEq:
-			return "must not be " + w
-		case OpIn:
-			return "must not be one of " + w
+		case OpEq, OpIn, OpContains:
+			return needs.Format(t.lang, "not "+string(c.Op), t.want(e, c))
 		}
-		return "must not be " + t.condition(e, c)
+		return needs.Format(t.lang, "not", t.condition(e, c))
 	}
 	switch c.Op {
-	case OpEq:
-		return "needs to be " + w
-	case OpNe:
-		return "needs anything but " + w
-	case OpIn:
-		return "needs one of " + w
-	case OpNotIn:
-		return "needs none of " + w
-	case OpContains:
-		return "needs to contain " + w
-	case OpEmpty:
-		return "needs to be empty"
-	case OpNotEmpty:
-		return "needs a value"
+	case OpEmpty, OpNotEmpty:
+		return needs.Text(t.lang, string(c.Op))
+	case OpBetween:
+		if list, ok := asList(c.Want); ok && len(list) == 2 {
+			return needs.Format(t.lang, "between", t.wantOne(e, c, list[0]), t.wantOne(e, c, list[1]))
+		}
+		return t.condition(e, c)
 	}
-	return "needs " + cond
+	if f := needs.Text(t.lang, string(c.Op)); f != "" {
+		return fmt.Sprintf(f, t.want(e, c))
+	}
+	return t.condition(e, c) // an operator the editor has no words for
 }
 
 // condition is the operator in words with its value: "at least 100,000 EUR".
@@ -367,9 +379,9 @@ func (t *Teller) subject(e Entity, c Check) string {
 		s = c.Fact
 	}
 	if c.WindowDays == 1 {
-		s += " " + pickLang(t.lang, "in the last day", "за последний день")
+		s += " " + t.say(phLastDay)
 	} else if c.WindowDays > 0 {
-		s += " " + fmt.Sprintf(t.lang.say(phLastDays), strconv.Itoa(c.WindowDays))
+		s += " " + phrases.Count(t.lang, phLastDays, float64(c.WindowDays), formatAmount(float64(c.WindowDays), t.lang))
 	}
 	return s
 }
@@ -385,7 +397,7 @@ func (t *Teller) want(e Entity, c Check) string {
 		parts[i] = t.wantOne(e, c, x)
 	}
 	if c.Op == OpBetween && len(parts) == 2 {
-		return parts[0] + " " + t.lang.say(phAnd) + " " + parts[1]
+		return parts[0] + " " + t.say(phAnd) + " " + parts[1]
 	}
 	return strings.Join(parts, ", ")
 }
@@ -396,9 +408,13 @@ func (t *Teller) wantOne(e Entity, c Check, v any) string {
 		case "won_amount", "avg_won_amount":
 			return t.money(n)
 		case "days_since_last_won", "days_since_first_won", "days_since_last_activity", "days_since_last_inbound":
+			switch c.Op {
+			case OpLt, OpLe, OpGt, OpGe, OpBetween:
+				return phrases.Count(t.lang, phDaysCompared, n, formatAmount(n, t.lang))
+			}
 			return t.days(n)
 		case "growth":
-			return fmt.Sprintf(t.lang.say(phTimes), formatAmount(n, t.lang))
+			return fmt.Sprintf(t.say(phTimes), formatAmount(n, t.lang))
 		case "product_groups":
 			if c.Op == OpContains || c.Op == OpIn || c.Op == OpNotIn {
 				return t.section(int(n))
@@ -419,11 +435,11 @@ func (t *Teller) wantOne(e Entity, c Check, v any) string {
 
 // value is what the record had, as the reader knows it.
 func (t *Teller) value(e Entity, c Check, v Value) string {
-	noValue := t.lang.say(phNoValue)
+	noValue := t.say(phNoValue)
 	switch c.Fact {
 	case "days_since_last_won", "days_since_first_won":
 		if v.Kind != KindNumber {
-			return t.lang.say(phNoPurchases)
+			return t.say(phNoPurchases)
 		}
 		return t.days(math.Round(v.Num))
 	case "days_since_last_activity", "days_since_last_inbound":
@@ -431,26 +447,26 @@ func (t *Teller) value(e Entity, c Check, v Value) string {
 		case v.Kind == KindNumber:
 			return t.days(math.Round(v.Num))
 		case c.Fact == "days_since_last_inbound":
-			return t.lang.say(phNoInbound)
+			return t.say(phNoInbound)
 		}
-		return t.lang.say(phNoActivities)
+		return t.say(phNoActivities)
 	case "rfm_r", "rfm_f", "rfm_m":
 		if v.Kind != KindNumber {
 			return noValue
 		}
-		s := fmt.Sprintf(t.lang.say(phOutOf5), formatAmount(v.Num, t.lang))
+		s := fmt.Sprintf(t.say(phOutOf5), formatAmount(v.Num, t.lang))
 		if v.Num == 0 {
-			s += " (" + t.lang.say(phNoPurchases) + ")"
+			s += " (" + t.say(phNoPurchases) + ")"
 		}
 		return s
 	case "growth":
 		if v.Kind == KindText && v.Text == "∞" || v.Kind == KindNumber && math.IsInf(v.Num, 1) {
-			return t.lang.say(phFromNothing)
+			return t.say(phFromNothing)
 		}
 		if v.Kind != KindNumber {
 			return noValue
 		}
-		return fmt.Sprintf(t.lang.say(phTimes), formatAmount(v.Num, t.lang))
+		return fmt.Sprintf(t.say(phTimes), formatAmount(v.Num, t.lang))
 	case "won_amount", "avg_won_amount":
 		if v.Kind != KindNumber {
 			return noValue
@@ -493,6 +509,12 @@ func (t *Teller) text(e Entity, fact, s string) string {
 		}
 		return s
 	}
+	if fact == FactList {
+		return t.listName(s)
+	}
+	if fact == FactCountry { // "PL", "Polska" → Poland, in the reader's language
+		return CountryName(t.lang, NormalizeCountry(s))
+	}
 	if f, ok := strings.CutPrefix(fact, FieldPrefix); ok {
 		if name := t.names.Values[e][f][s]; name != "" {
 			return name
@@ -506,8 +528,6 @@ func (t *Teller) text(e Entity, fact, s string) string {
 
 var datePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?)?$`)
 
-var monthsRU = [...]string{"января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря"}
-
 // date shows a CRM date or time as a date: "3 March 2026", "3 марта 2026".
 func (t *Teller) date(s string) (string, bool) {
 	if !datePattern.MatchString(s) {
@@ -517,26 +537,16 @@ func (t *Teller) date(s string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	if t.lang == RU {
-		return strconv.Itoa(d.Day()) + " " + monthsRU[d.Month()-1] + " " + strconv.Itoa(d.Year()), true
-	}
-	return d.Format("2 January 2006"), true
+	return i18n.Date(t.lang, d), true
 }
 
-// DayLabel is a day as a chart's axis shows it: "5 Dec", "5 дек".
-func DayLabel(lang Lang, d time.Time) string {
-	if lang.known() == RU {
-		return strconv.Itoa(d.Day()) + " " + string([]rune(monthsRU[d.Month()-1])[:3])
-	}
-	return d.Format("2 Jan")
-}
+// DayLabel is a day as a chart's axis shows it: "5 Dec", "5 дек",
+// "5 gru", "5 dic".
+func DayLabel(lang Lang, d time.Time) string { return i18n.DayMonth(lang, d) }
 
-// days counts days: "1 day", "12 days"; "12 дн." in Russian.
+// days counts days: "1 day", "12 days", "12 дней", "12 dni".
 func (t *Teller) days(n float64) string {
-	if n == 1 && t.lang == EN {
-		return "1 day"
-	}
-	return fmt.Sprintf(t.lang.say(phDays), formatAmount(n, t.lang))
+	return phrases.Count(t.lang, phDays, n, formatAmount(n, t.lang))
 }
 
 func (t *Teller) money(n float64) string {

@@ -63,9 +63,15 @@ func TestTellMatchedSegment(t *testing.T) {
 		{EN, Told{Summary: "Won amount in the last 365 days: 125,000 EUR (at least 100,000 EUR) (and 1 more)", Lines: []string{
 			"Won amount in the last 365 days: 125,000 EUR (at least 100,000 EUR)",
 			"RFM frequency (1–5): 5 of 5 (at least 4)"}}},
-		{RU, Told{Summary: "Сумма выигранных сделок за последние 365 дн.: 125\u00a0000 EUR (не меньше 100\u00a0000 EUR) (и ещё 1)", Lines: []string{
-			"Сумма выигранных сделок за последние 365 дн.: 125\u00a0000 EUR (не меньше 100\u00a0000 EUR)",
+		{RU, Told{Summary: "Сумма выигранных сделок за последние 365 дней: 125\u00a0000 EUR (не меньше 100\u00a0000 EUR) (и ещё 1)", Lines: []string{
+			"Сумма выигранных сделок за последние 365 дней: 125\u00a0000 EUR (не меньше 100\u00a0000 EUR)",
 			"RFM частота (1–5): 5 из 5 (не меньше 4)"}}},
+		{PL, Told{Summary: "Kwota wygranych deali w ostatnich 365 dniach: 125\u00a0000 EUR (co najmniej 100\u00a0000 EUR) (i jeszcze 1)", Lines: []string{
+			"Kwota wygranych deali w ostatnich 365 dniach: 125\u00a0000 EUR (co najmniej 100\u00a0000 EUR)",
+			"RFM – częstotliwość (1–5): 5 z 5 (co najmniej 4)"}}},
+		{IT, Told{Summary: "Importo dei deal vinti negli ultimi 365 giorni: 125.000 EUR (almeno 100.000 EUR) (e un'altra)", Lines: []string{
+			"Importo dei deal vinti negli ultimi 365 giorni: 125.000 EUR (almeno 100.000 EUR)",
+			"RFM frequenza (1–5): 5 su 5 (almeno 4)"}}},
 	}
 	for _, c := range cases {
 		if diff := cmp.Diff(c.want, NewTeller(c.lang, tellNames).Reason(EntityContact, res.Reason())); diff != "" {
@@ -189,9 +195,46 @@ func TestWordsInEveryLanguage(t *testing.T) {
 				t.Errorf("%s: no words for group %s", lang, g)
 			}
 		}
-		for p := range phrases[EN] {
-			if phrases[lang][p] == "" {
-				t.Errorf("%s: phrase %d missing", lang, p)
+	}
+}
+
+// Every catalogue of the rule engine has every text in every language,
+// with the English text's format verbs and its language's plural forms.
+func TestCataloguesInEveryLanguage(t *testing.T) {
+	for name, faults := range map[string][]string{
+		"problems": messages.Check(), "phrases": phrases.Check(), "needs": needs.Check(), "said": said.Check(), "lists": listWords.Check(),
+	} {
+		for _, f := range faults {
+			t.Errorf("%s: %s", name, f)
+		}
+	}
+	// The editor's labels: every language labels what English does, and
+	// nothing English does not.
+	en := WordsIn(EN)
+	for _, lang := range Languages()[1:] {
+		w, ok := words[lang]
+		if !ok {
+			t.Errorf("%s: no words", lang)
+			continue
+		}
+		for k := range en.Facts {
+			if w.Facts[k] == "" {
+				t.Errorf("%s: no label for fact %s", lang, k)
+			}
+		}
+		for k := range w.Facts {
+			if en.Facts[k] == "" {
+				t.Errorf("%s: a label for fact %s English has not", lang, k)
+			}
+		}
+		for k := range en.Ops {
+			if w.Ops[k] == "" {
+				t.Errorf("%s: no words for operator %s", lang, k)
+			}
+		}
+		for k := range en.Groups {
+			if w.Groups[k] == "" {
+				t.Errorf("%s: no words for group %s", lang, k)
 			}
 		}
 	}

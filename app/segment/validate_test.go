@@ -353,8 +353,18 @@ func TestCatalog(t *testing.T) {
 	for _, f := range cat {
 		byName[f.Name] = f
 	}
-	if len(byName) != 25 {
-		t.Errorf("catalog has %d facts, want 25", len(byName))
+	if len(byName) != 30 {
+		t.Errorf("catalog has %d facts, want 30", len(byName))
+	}
+	wantList := FactInfo{Name: FactList, Kind: KindText, Window: WindowNone, Entities: []Entity{EntityContact, EntityCompany},
+		Ops: []Op{OpIn, OpNotIn}}
+	if diff := cmp.Diff(wantList, byName[FactList]); diff != "" {
+		t.Errorf("static_list (-want +got):\n%s", diff)
+	}
+	wantCountry := FactInfo{Name: "country", Kind: KindText, Window: WindowNone, Entities: []Entity{EntityContact, EntityCompany},
+		Ops: []Op{OpEq, OpNe, OpIn, OpNotIn, OpContains, OpEmpty, OpNotEmpty}}
+	if diff := cmp.Diff(wantCountry, byName["country"]); diff != "" {
+		t.Errorf("country (-want +got):\n%s", diff)
 	}
 	want := FactInfo{Name: "client_segment", Kind: KindText, Window: WindowNone, Entities: []Entity{EntityDeal},
 		Ops: []Op{OpEq, OpNe, OpIn, OpNotIn, OpContains, OpEmpty, OpNotEmpty}}

@@ -14,6 +14,7 @@ type Vocabulary struct {
 	Pipelines []Pipeline          // deal pipelines
 	Sources   []Status            // SOURCE; nil skips the check
 	Fields    map[Entity][]string // field names, standard and UF_CRM_*; none → the standard ones
+	Lists     map[string]Entity   // static lists: key → the kind of records they hold; nil skips the check
 }
 
 // Status is one reference value: a type, source or stage.

@@ -1,6 +1,6 @@
 package segment
 
-import "strings"
+import "segmentor/app/i18n"
 
 // Words are the labels a person reads for the parts of a condition: the
 // settings page's editor shows them (GET /api/v1/reference hands them to
@@ -27,6 +27,8 @@ var words = map[Lang]Words{
 			"calls": "Calls", "emails": "E-mails", "meetings": "Meetings", "tasks": "Tasks",
 			"inbound_activities": "Inbound calls and e-mails", "outbound_activities": "Outbound calls and e-mails",
 			"days_since_last_inbound": "Days since last inbound call or e-mail", "open_activities": "Open activities",
+			"country": "Country", "region": "Region (voivodeship, state)", "city": "City", "postal_prefix": "Postal code area (first two characters)",
+			"static_list": "In list",
 		},
 		Ops: map[Op]string{
 			OpEq: "equals", OpNe: "does not equal", OpLt: "less than", OpLe: "at most", OpGt: "more than", OpGe: "at least",
@@ -48,6 +50,8 @@ var words = map[Lang]Words{
 			"calls": "Звонков", "emails": "Писем", "meetings": "Встреч", "tasks": "Задач",
 			"inbound_activities": "Входящих звонков и писем", "outbound_activities": "Исходящих звонков и писем",
 			"days_since_last_inbound": "Дней с последнего входящего звонка или письма", "open_activities": "Открытых дел",
+			"country": "Страна", "region": "Регион (воеводство, область)", "city": "Город", "postal_prefix": "Почтовый район (первые два символа индекса)",
+			"static_list": "В списке",
 		},
 		Ops: map[Op]string{
 			OpEq: "равно", OpNe: "не равно", OpLt: "меньше", OpLe: "не больше", OpGt: "больше", OpGe: "не меньше",
@@ -56,10 +60,56 @@ var words = map[Lang]Words{
 		},
 		Groups: map[string]string{"all": "Все условия (И)", "any": "Любое из условий (ИЛИ)", "not": "Ни одно из условий (НЕ)"},
 	},
+	PL: {
+		Facts: map[string]string{
+			"won_amount": "Kwota wygranych deali", "won_count": "Wygrane deale", "avg_won_amount": "Średnia wartość wygranego deala",
+			"lost_count": "Przegrane deale", "open_deals": "Otwarte deale", "days_since_last_won": "Dni od ostatniego zakupu",
+			"days_since_first_won": "Dni od pierwszego zakupu", "product_groups": "Kupione grupy produktów",
+			"growth": "Wzrost przychodu (× poprzedni okres)", "rfm_r": "RFM – aktualność (1–5)",
+			"rfm_f": "RFM – częstotliwość (1–5)", "rfm_m": "RFM – wartość (1–5)", "rfm": "Kod RFM",
+			"client_segment": "Segment klienta deala",
+
+			"days_since_last_activity": "Dni od ostatniej aktywności", "activities": "Aktywności (połączenia, e-maile, spotkania, zadania)",
+			"calls": "Połączenia", "emails": "E-maile", "meetings": "Spotkania", "tasks": "Zadania",
+			"inbound_activities": "Połączenia i e-maile przychodzące", "outbound_activities": "Połączenia i e-maile wychodzące",
+			"days_since_last_inbound": "Dni od ostatniego przychodzącego połączenia lub e-maila", "open_activities": "Otwarte aktywności",
+			"country": "Kraj", "region": "Region (województwo)", "city": "Miejscowość", "postal_prefix": "Obszar pocztowy (pierwsze dwa znaki kodu)",
+			"static_list": "Na liście",
+		},
+		Ops: map[Op]string{
+			OpEq: "równa się", OpNe: "nie równa się", OpLt: "mniej niż", OpLe: "co najwyżej", OpGt: "więcej niż", OpGe: "co najmniej",
+			OpIn: "jedno z", OpNotIn: "żadne z", OpContains: "zawiera", OpBetween: "pomiędzy",
+			OpEmpty: "jest puste", OpNotEmpty: "nie jest puste",
+		},
+		Groups: map[string]string{"all": "Wszystkie warunki (I)", "any": "Dowolny z warunków (LUB)", "not": "Żaden z warunków (NIE)"},
+	},
+	IT: {
+		Facts: map[string]string{
+			"won_amount": "Importo dei deal vinti", "won_count": "Deal vinti", "avg_won_amount": "Valore medio dei deal vinti",
+			"lost_count": "Deal persi", "open_deals": "Deal aperti", "days_since_last_won": "Giorni dall'ultimo acquisto",
+			"days_since_first_won": "Giorni dal primo acquisto", "product_groups": "Gruppi di prodotti acquistati",
+			"growth": "Crescita del fatturato (× periodo precedente)", "rfm_r": "RFM recenza (1–5)",
+			"rfm_f": "RFM frequenza (1–5)", "rfm_m": "RFM valore (1–5)", "rfm": "Codice RFM",
+			"client_segment": "Segmento del cliente del deal",
+
+			"days_since_last_activity": "Giorni dall'ultima attività", "activities": "Attività (chiamate, e-mail, riunioni, incarichi)",
+			"calls": "Chiamate", "emails": "E-mail", "meetings": "Riunioni", "tasks": "Incarichi",
+			"inbound_activities": "Chiamate ed e-mail in entrata", "outbound_activities": "Chiamate ed e-mail in uscita",
+			"days_since_last_inbound": "Giorni dall'ultima chiamata o e-mail in entrata", "open_activities": "Attività aperte",
+			"country": "Paese", "region": "Regione (voivodato, provincia)", "city": "Città", "postal_prefix": "Zona postale (prime due cifre del CAP)",
+			"static_list": "Nella lista",
+		},
+		Ops: map[Op]string{
+			OpEq: "uguale a", OpNe: "diverso da", OpLt: "meno di", OpLe: "al massimo", OpGt: "più di", OpGe: "almeno",
+			OpIn: "uno tra", OpNotIn: "nessuno tra", OpContains: "contiene", OpBetween: "tra",
+			OpEmpty: "è vuoto", OpNotEmpty: "non è vuoto",
+		},
+		Groups: map[string]string{"all": "Tutte le condizioni (E)", "any": "Almeno una condizione (O)", "not": "Nessuna condizione (NON)"},
+	},
 }
 
 // Languages lists the languages Segmentor speaks, English first.
-func Languages() []Lang { return []Lang{EN, RU} }
+func Languages() []Lang { return i18n.All() }
 
 // WordsIn returns the labels in lang (English for any other).
 func WordsIn(lang Lang) Words {
@@ -74,10 +124,10 @@ type phrase uint8
 
 const (
 	phNoValue phrase = iota
-	phNeeds
-	phNot
+	phLastDay
 	phLastDays
 	phDays
+	phDaysCompared
 	phOutOf5
 	phNoPurchases
 	phFromNothing
@@ -92,45 +142,43 @@ const (
 	phNoInbound
 )
 
-var phrases = map[Lang]map[phrase]string{
+// phrases are counted where a number precedes a noun: "%s day|%s days"
+// (i18n.Plural). phDaysCompared is the count a comparison asks for: in
+// Russian "не меньше 21 дня", in the genitive.
+var phrases = i18n.Catalog[phrase]{
 	EN: {
-		phNoValue: "no value", phNeeds: "needs", phNot: "not", phLastDays: "in the last %s days", phDays: "%s days",
+		phNoValue: "no value", phLastDay: "in the last day", phLastDays: "in the last %s day|in the last %s days", phDays: "%s day|%s days", phDaysCompared: "%s day|%s days",
 		phOutOf5: "%s of 5", phNoPurchases: "no purchases", phFromNothing: "up from nothing", phAnd: "and",
 		phNoneApplies: "None of the segments above applies.", phNoSegment: "No segment's conditions hold.",
 		phNearest: "Nearest", phNotChecked: "not checked: an earlier condition decided", phMore: "and %s more",
 		phTimes: "×%s", phNoActivities: "no activities", phNoInbound: "no inbound calls or e-mails",
 	},
 	RU: {
-		phNoValue: "нет значения", phNeeds: "нужно", phNot: "не", phLastDays: "за последние %s дн.", phDays: "%s дн.",
+		phNoValue: "нет значения", phLastDay: "за последний день", phLastDays: "за последний %s день|за последние %s дня|за последние %s дней",
+		phDays: "%s день|%s дня|%s дней", phDaysCompared: "%s дня|%s дней|%s дней",
 		phOutOf5: "%s из 5", phNoPurchases: "покупок нет", phFromNothing: "рост с нуля", phAnd: "и",
 		phNoneApplies: "Ни один из сегментов выше не подходит.", phNoSegment: "Условия ни одного сегмента не выполняются.",
 		phNearest: "Ближе всего", phNotChecked: "не проверялось: решило предыдущее условие", phMore: "и ещё %s",
 		phTimes: "×%s", phNoActivities: "дел нет", phNoInbound: "входящих звонков и писем нет",
 	},
-}
-
-func (lang Lang) say(p phrase) string {
-	if m, ok := phrases[lang]; ok {
-		return m[p]
-	}
-	return phrases[EN][p]
-}
-
-// known returns lang if Segmentor speaks it, else English.
-func (lang Lang) known() Lang {
-	if _, ok := words[lang]; ok {
-		return lang
-	}
-	return EN
+	PL: {
+		phNoValue: "brak wartości", phLastDay: "w ostatnim dniu", phLastDays: "w ostatnim %s dniu|w ostatnich %s dniach|w ostatnich %s dniach",
+		phDays: "%s dzień|%s dni|%s dni", phDaysCompared: "%s dzień|%s dni|%s dni",
+		phOutOf5: "%s z 5", phNoPurchases: "brak zakupów", phFromNothing: "wzrost od zera", phAnd: "a",
+		phNoneApplies: "Żaden z powyższych segmentów nie pasuje.", phNoSegment: "Warunki żadnego segmentu nie są spełnione.",
+		phNearest: "Najbliżej", phNotChecked: "nie sprawdzono: rozstrzygnął wcześniejszy warunek", phMore: "i jeszcze %s",
+		phTimes: "×%s", phNoActivities: "brak aktywności", phNoInbound: "brak przychodzących połączeń i e-maili",
+	},
+	IT: {
+		phNoValue: "nessun valore", phLastDay: "nell'ultimo giorno", phLastDays: "nell'ultimo %s giorno|negli ultimi %s giorni",
+		phDays: "%s giorno|%s giorni", phDaysCompared: "%s giorno|%s giorni",
+		phOutOf5: "%s su 5", phNoPurchases: "nessun acquisto", phFromNothing: "crescita da zero", phAnd: "e",
+		phNoneApplies: "Nessuno dei segmenti qui sopra si applica.", phNoSegment: "Le condizioni di nessun segmento sono soddisfatte.",
+		phNearest: "Il più vicino", phNotChecked: "non verificata: ha deciso una condizione precedente", phMore: "e un'altra|e altre %s",
+		phTimes: "×%s", phNoActivities: "nessuna attività", phNoInbound: "nessuna chiamata o e-mail in entrata",
+	},
 }
 
 // ParseLang is the language Segmentor speaks for a Bitrix24 language code
-// (a portal's or a user's LANG): Russian for ru, ua, by and kz, else
-// English.
-func ParseLang(code string) Lang {
-	switch strings.ToLower(code) {
-	case "ru", "ua", "by", "kz":
-		return RU
-	}
-	return EN
-}
+// (a portal's or a user's LANG): see i18n.Parse.
+func ParseLang(code string) Lang { return i18n.Parse(code) }

@@ -30,6 +30,16 @@ import (
 //   - unordered lists come in the order addresses were added;
 //   - a sales rep (User.OwnOnly) sees and changes only the addresses of
 //     the contacts and companies they are responsible for (ANCHOR_*).
+//
+// Events (api-reference/crm/requisites/events/): adding an address fires
+// ONCRMADDRESSREGISTER, deleting it ONCRMADDRESSUNREGISTER, each with the
+// address's key and anchor in data[FIELDS] (TYPE_ID, ENTITY_TYPE_ID,
+// ENTITY_ID, ANCHOR_ID, ANCHOR_TYPE_ID; on-crm-address-register.md). The
+// index page names only crm.address.add for "registered"; the simulator
+// assumes an update registers the address too (the event carries the same
+// key, which names no add or update, and a changed address is registered
+// anew), and that deleting a requisite, which takes its addresses with it,
+// fires only ONCRMREQUISITEDELETE.
 
 // Address types (crm.enum.addresstype,
 // api-reference/crm/auxiliary/enum/crm-enum-address-type.md), in the
@@ -154,7 +164,17 @@ func (p *Portal) addAddress(c *Call, fields Params) error {
 	t.setNum(r, "ANCHOR_TYPE_ID", anchorType)
 	t.setNum(r, "ANCHOR_ID", anchorID)
 	t.put(r)
+	p.addressEvent("ONCRMADDRESSREGISTER", k, anchorType, anchorID, callUser(c))
 	return nil
+}
+
+// addressEvent fires an address event with the address's key and anchor,
+// as on-crm-address-register.md shows them. Caller holds p.mu.
+func (p *Portal) addressEvent(name string, k addressKey, anchorType, anchorID int64, userID int) {
+	p.emit(Event{Name: name, UserID: userID, Fields: map[string]string{
+		"TYPE_ID": strconv.FormatInt(k.typeID, 10), "ENTITY_TYPE_ID": strconv.FormatInt(k.entityType, 10),
+		"ENTITY_ID": strconv.FormatInt(k.entityID, 10), "ANCHOR_ID": strconv.FormatInt(anchorID, 10),
+		"ANCHOR_TYPE_ID": strconv.FormatInt(anchorType, 10)}})
 }
 
 func methodAddressAdd(p *Portal, c *Call) (any, error) {
@@ -171,38 +191,57 @@ func methodAddressAdd(p *Portal, c *Call) (any, error) {
 func methodAddressUpdate(p *Portal, c *Call) (any, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fields := c.Params.Map("fields")
+	if err := p.updateAddress(c, c.Params.Map("fields")); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+// updateAddress changes an address and fires ONCRMADDRESSREGISTER. Caller
+// holds p.mu.
+func (p *Portal) updateAddress(c *Call, fields Params) error {
 	k, anchorType, anchorID, err := p.checkAddressKey(fields)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r := p.findAddress(k)
 	if r == nil {
-		return nil, restError("TypeAddress not found.")
+		return restError("TypeAddress not found.")
 	}
 	if !p.ownerReadable(c, anchorType, anchorID) {
-		return nil, errRqAccess()
+		return errRqAccess()
 	}
 	p.reqs.addr.assign(r, fields, false)
-	return true, nil
+	p.addressEvent("ONCRMADDRESSREGISTER", k, anchorType, anchorID, callUser(c))
+	return nil
 }
 
 func methodAddressDelete(p *Portal, c *Call) (any, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k, anchorType, anchorID, err := p.checkAddressKey(c.Params.Map("fields"))
-	if err != nil {
+	if err := p.deleteAddress(c, c.Params.Map("fields")); err != nil {
 		return nil, err
+	}
+	return true, nil
+}
+
+// deleteAddress deletes an address and fires ONCRMADDRESSUNREGISTER.
+// Caller holds p.mu.
+func (p *Portal) deleteAddress(c *Call, fields Params) error {
+	k, anchorType, anchorID, err := p.checkAddressKey(fields)
+	if err != nil {
+		return err
 	}
 	r := p.findAddress(k)
 	if r == nil {
-		return nil, restError("TypeAddress not found.")
+		return restError("TypeAddress not found.")
 	}
 	if !p.ownerReadable(c, anchorType, anchorID) {
-		return nil, errRqAccess()
+		return errRqAccess()
 	}
 	p.reqs.addr.remove(r.id)
-	return true, nil
+	p.addressEvent("ONCRMADDRESSUNREGISTER", k, anchorType, anchorID, callUser(c))
+	return nil
 }
 
 // Address is a requisite's address as people enter it.
@@ -226,12 +265,36 @@ func (a Address) params() Params {
 		"COUNTRY_CODE": a.CountryCode}
 }
 
-// AddAddress adds an address to a requisite, as people do in a card.
-// Addresses have no id: the requisite and the type name it.
+// AddAddress adds an address to a requisite, as people do in a card, and
+// fires ONCRMADDRESSREGISTER. Addresses have no id: the requisite and the
+// type name it.
 func (p *Portal) AddAddress(a Address) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.addAddress(nil, a.params())
+}
+
+// UpdateAddress changes the parts of an address that a sets (the key,
+// TypeID and RequisiteID, names it; empty parts are left as they are), as
+// people do in a card, and fires ONCRMADDRESSREGISTER.
+func (p *Portal) UpdateAddress(a Address) error {
+	ps := Params{}
+	for k, v := range a.params() {
+		if s, _ := v.(string); s != "" {
+			ps[k] = v
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.updateAddress(nil, ps)
+}
+
+// DeleteAddress deletes a requisite's address of a type, as people do in a
+// card, and fires ONCRMADDRESSUNREGISTER.
+func (p *Portal) DeleteAddress(typeID, requisiteID int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.deleteAddress(nil, Address{TypeID: typeID, RequisiteID: requisiteID}.params())
 }
 
 // AddressesOf are a requisite's addresses, in the order they were added.

@@ -81,6 +81,10 @@ func (c *crmState) cells(e *entity, r *record, col column, buf []cell) []cell {
 			buf = append(buf, cell{n: int64(id)})
 		}
 		return buf
+	case slotSparse:
+		v, _ := r.ufGet(f.sparse)
+		s, _ := v.(string)
+		return append(buf, cell{s: s, null: s == ""})
 	}
 	if f.kind == kStr {
 		s := r.s[f.slot]

@@ -122,6 +122,11 @@ func (c *crmState) fieldValue(e *entity, r *record, f *fieldDef, item bool) any 
 			return nil
 		}
 		return str(int64(r.contacts[0]))
+	case slotSparse:
+		if v, _ := r.ufGet(f.sparse); v != nil {
+			return v
+		}
+		return nil
 	}
 	if f.kind == kStr {
 		if s := r.s[f.slot]; s != "" {

@@ -21,6 +21,7 @@ const (
 	slotID       = -1 // the record's id
 	slotSemantic = -2 // STAGE_SEMANTIC_ID, derived from the stage
 	slotContact  = -3 // CONTACT_ID: the first bound contact
+	slotSparse   = -4 // text kept only when set, beside the user fields (fieldDef.sparse)
 )
 
 // fieldDef describes one standard field of an entity.
@@ -35,6 +36,9 @@ type fieldDef struct {
 	immutable  bool // settable on add only
 	required   bool
 	title      string
+	// sparse, for slotSparse fields, is the negative id the value is kept
+	// under in record.uf: rarely set fields cost a record nothing.
+	sparse int32
 }
 
 // entity is one CRM entity type: its fields and its records.
@@ -46,6 +50,7 @@ type entity struct {
 	byName       map[string]*fieldDef
 	byCamel      map[string]*fieldDef
 	nStr, nNum   int
+	nSparse      int
 	noSelect     map[string]bool // v2 list cannot select these
 	records      []*record       // index id-1; nil when deleted or never used
 	count        int
@@ -82,7 +87,7 @@ type fieldSpec struct {
 	kind        fieldKind
 	typ         string
 	statusType  string
-	flags       string // r = read-only, i = immutable, q = required
+	flags       string // r = read-only, i = immutable, q = required, s = sparse (kStr only)
 	title       string
 }
 
@@ -100,6 +105,9 @@ func newEntity(name string, typeID int, ufEntityID string, specs []fieldSpec) *e
 			f.slot = slotSemantic
 		case sp.name == "CONTACT_ID":
 			f.slot = slotContact
+		case strings.Contains(sp.flags, "s"):
+			e.nSparse++
+			f.slot, f.sparse = slotSparse, -int32(e.nSparse)
 		case sp.kind == kStr:
 			f.slot = e.nStr
 			e.nStr++
@@ -184,7 +192,7 @@ func dealSchema() *entity {
 }
 
 func contactSchema() *entity {
-	return newEntity("CONTACT", 3, "CRM_CONTACT", []fieldSpec{
+	return newEntity("CONTACT", 3, "CRM_CONTACT", append([]fieldSpec{
 		{"ID", "id", kInt, "integer", "", "r", "ID"},
 		{"NAME", "name", kStr, "string", "", "", "Name"},
 		{"LAST_NAME", "lastName", kStr, "string", "", "", "Last name"},
@@ -197,11 +205,28 @@ func contactSchema() *entity {
 		{"MODIFY_BY_ID", "updatedBy", kRef, "user", "", "r", "Modified by"},
 		{"DATE_CREATE", "createdTime", kDateTime, "datetime", "", "r", "Created on"},
 		{"DATE_MODIFY", "updatedTime", kDateTime, "datetime", "", "r", "Modified on"},
-	})
+	}, legacyAddress("ADDRESS_", "")...))
+}
+
+// legacyAddress are the deprecated address fields of contacts and companies
+// (crm-contact-fields.md and crm-company-fields.md, "Deprecated Fields":
+// "only used for compatibility mode. For working with addresses, use
+// requisites"), with prefix ADDRESS_ (the company's physical address, a
+// contact's address) or REG_ADDRESS_ (the company's legal one). Older
+// portals still fill them; crm.item.* does not serve them, so they have no
+// camelCase name. ADDRESS itself is the street line.
+func legacyAddress(prefix, title string) []fieldSpec {
+	street := strings.TrimSuffix(prefix, "_")
+	out := []fieldSpec{{street, "", kStr, "string", "", "s", title + "Address"}, {prefix + "2", "", kStr, "string", "", "s", title + "Address (Line 2)"}}
+	for _, f := range [][2]string{{"CITY", "City"}, {"POSTAL_CODE", "Postal Code"}, {"REGION", "Region"}, {"PROVINCE", "Province"},
+		{"COUNTRY", "Country"}, {"COUNTRY_CODE", "Country Code"}} {
+		out = append(out, fieldSpec{prefix + f[0], "", kStr, "string", "", "s", title + f[1]})
+	}
+	return out
 }
 
 func companySchema() *entity {
-	e := newEntity("COMPANY", 4, "CRM_COMPANY", []fieldSpec{
+	e := newEntity("COMPANY", 4, "CRM_COMPANY", append([]fieldSpec{
 		{"ID", "id", kInt, "integer", "", "r", "ID"},
 		{"TITLE", "title", kStr, "string", "", "q", "Company name"},
 		{"COMPANY_TYPE", "typeId", kStr, "crm_status", "COMPANY_TYPE", "", "Company type"},
@@ -215,7 +240,7 @@ func companySchema() *entity {
 		{"MODIFY_BY_ID", "updatedBy", kRef, "user", "", "r", "Modified by"},
 		{"DATE_CREATE", "createdTime", kDateTime, "datetime", "", "r", "Created on"},
 		{"DATE_MODIFY", "updatedTime", kDateTime, "datetime", "", "r", "Modified on"},
-	})
+	}, append(legacyAddress("ADDRESS_", ""), legacyAddress("REG_ADDRESS_", "Legal ")...)...))
 	e.defaultTitle = "Company #%d"
 	return e
 }

@@ -140,6 +140,13 @@ func (c *crmState) apply(e *entity, r *record, fields Params, w writer, adding b
 				r.contacts = append([]int32{int32(n)}, rest...)
 			}
 			continue
+		case f.slot == slotSparse:
+			if v := strings.TrimSpace(scalarString(val)); v != "" {
+				r.ufSet(f.sparse, v)
+			} else {
+				r.ufSet(f.sparse, nil)
+			}
+			continue
 		case f.kind == kStr:
 			r.s[f.slot] = strings.TrimSpace(scalarString(val))
 			continue

@@ -273,7 +273,7 @@ func methodRequisiteAdd(p *Portal, c *Call) (any, error) {
 }
 
 func callUser(c *Call) int {
-	if c.User != nil {
+	if c != nil && c.User != nil {
 		return c.User.ID
 	}
 	return 0

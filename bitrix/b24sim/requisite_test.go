@@ -314,6 +314,126 @@ func TestRequisiteEvents(t *testing.T) {
 	}
 }
 
+// api-reference/crm/requisites/events/on-crm-address-register.md and
+// on-crm-address-unregister.md (listed in api-reference/events/events.md):
+// an address added, over REST or in a card, or changed, POSTs
+// ONCRMADDRESSREGISTER, one deleted ONCRMADDRESSUNREGISTER, each with the
+// address's key (TYPE_ID, ENTITY_TYPE_ID, ENTITY_ID) and its anchor
+// (ANCHOR_TYPE_ID, ANCHOR_ID: the requisite's contact or company) in
+// data[FIELDS], and no ID.
+func TestAddressEvents(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	p, tok := newRequisitePortal(t)
+	for _, ev := range []string{"onCrmAddressRegister", "onCrmAddressUnregister"} {
+		bindEvent(t, p, tok, ev, srv.URL+"/events")
+	}
+	if _, err := p.Install(context.Background(), srv.URL+"/install", InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p.FinishInstall()
+	waitEvents(t, p)
+	rc.mu.Lock()
+	rc.forms = nil
+	rc.mu.Unlock()
+
+	rq, err := p.AddRequisite(Requisite{OwnerType: OwnerCompany, OwnerID: 7, PresetID: 1}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf(`"TYPE_ID": 6, "ENTITY_TYPE_ID": 8, "ENTITY_ID": %d`, rq)
+	for _, c := range []struct{ method, fields string }{
+		{"crm.address.add", `{` + key + `, "CITY": "Radom"}`},
+		{"crm.address.update", `{` + key + `, "PROVINCE": "Mazowieckie"}`},
+		{"crm.address.delete", `{` + key + `}`},
+	} {
+		if r := callJSON(t, p, c.method, tok, `{"fields": `+c.fields+`}`); r.Status != 200 || r.Body["result"] != true {
+			t.Fatalf("%s = %d %s", c.method, r.Status, r.Raw)
+		}
+	}
+	if err := p.AddAddress(Address{TypeID: AddressPhysical, RequisiteID: rq, City: "Kraków"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.UpdateAddress(Address{TypeID: AddressPhysical, RequisiteID: rq, Province: "Małopolskie"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.AddressesOf(rq); len(got) != 1 || got[0].City != "Kraków" || got[0].Province != "Małopolskie" {
+		t.Errorf("after the card's update: %+v", got)
+	}
+	if err := p.DeleteAddress(AddressPhysical, rq); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.DeleteAddress(AddressPhysical, rq); err == nil {
+		t.Error("a second delete of the same address succeeded")
+	}
+	waitEvents(t, p)
+	var got []string
+	for i, f := range rc.got() {
+		var data []string
+		for k := range f {
+			if strings.HasPrefix(k, "data[") {
+				data = append(data, k)
+			}
+		}
+		slices.Sort(data)
+		wantType := "6"
+		if i >= 3 {
+			wantType = "1"
+		}
+		wantKeys := []string{"data[FIELDS][ANCHOR_ID]", "data[FIELDS][ANCHOR_TYPE_ID]", "data[FIELDS][ENTITY_ID]",
+			"data[FIELDS][ENTITY_TYPE_ID]", "data[FIELDS][TYPE_ID]"}
+		if !slices.Equal(data, wantKeys) || f.Get("data[FIELDS][TYPE_ID]") != wantType || f.Get("data[FIELDS][ENTITY_TYPE_ID]") != "8" ||
+			f.Get("data[FIELDS][ENTITY_ID]") != fmt.Sprint(rq) || f.Get("data[FIELDS][ANCHOR_TYPE_ID]") != "4" || f.Get("data[FIELDS][ANCHOR_ID]") != "7" {
+			t.Errorf("%s carries %v: %v", f.Get("event"), data, f)
+		}
+		got = append(got, f.Get("event"))
+	}
+	want := []string{"ONCRMADDRESSREGISTER", "ONCRMADDRESSREGISTER", "ONCRMADDRESSUNREGISTER",
+		"ONCRMADDRESSREGISTER", "ONCRMADDRESSREGISTER", "ONCRMADDRESSUNREGISTER"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
+
+// api-reference/crm/contacts/crm-contact-fields.md and
+// api-reference/crm/companies/crm-company-fields.md, "Deprecated Fields":
+// a contact's ADDRESS_* and a company's ADDRESS_* and REG_ADDRESS_* are
+// strings crm.*.fields lists, crm.*.add and crm.*.update write, and
+// crm.*.list selects and filters by; an older portal fills them.
+func TestStrictLegacyAddressFields(t *testing.T) {
+	p, tok := newRequisitePortal(t)
+	fields := callJSON(t, p, "crm.company.fields", tok, `{}`).Body["result"].(map[string]any)
+	for _, f := range []string{"ADDRESS", "ADDRESS_2", "ADDRESS_CITY", "ADDRESS_POSTAL_CODE", "ADDRESS_REGION", "ADDRESS_PROVINCE",
+		"ADDRESS_COUNTRY", "ADDRESS_COUNTRY_CODE", "REG_ADDRESS", "REG_ADDRESS_CITY", "REG_ADDRESS_PROVINCE", "REG_ADDRESS_COUNTRY"} {
+		info, ok := fields[f].(map[string]any)
+		if !ok || info["type"] != "string" || info["isReadOnly"] != false {
+			t.Errorf("crm.company.fields %s = %v", f, fields[f])
+		}
+	}
+	if _, ok := callJSON(t, p, "crm.contact.fields", tok, `{}`).Body["result"].(map[string]any)["REG_ADDRESS_CITY"]; ok {
+		t.Error("a contact has no legal address fields")
+	}
+	r := callJSON(t, p, "crm.contact.add", tok, `{"fields": {"NAME": "Ewa", "ADDRESS_CITY": " Kraków ", "ADDRESS_PROVINCE": "małopolskie", "ADDRESS_COUNTRY": "Polska"}}`)
+	if r.Status != 200 {
+		t.Fatalf("add = %d %s", r.Status, r.Raw)
+	}
+	id := r.Body["result"]
+	if r := callJSON(t, p, "crm.contact.update", tok, fmt.Sprintf(`{"id": %v, "fields": {"ADDRESS_POSTAL_CODE": "30-001", "ADDRESS_COUNTRY": ""}}`, id)); r.Status != 200 {
+		t.Fatalf("update = %d %s", r.Status, r.Raw)
+	}
+	rows := listRows(t, callJSON(t, p, "crm.contact.list", tok, `{"filter": {"ADDRESS_CITY": "Kraków"},
+		"select": ["ID", "ADDRESS_CITY", "ADDRESS_PROVINCE", "ADDRESS_POSTAL_CODE", "ADDRESS_COUNTRY"]}`))
+	want := map[string]any{"ID": fmt.Sprint(id), "ADDRESS_CITY": "Kraków", "ADDRESS_PROVINCE": "małopolskie",
+		"ADDRESS_POSTAL_CODE": "30-001", "ADDRESS_COUNTRY": nil}
+	if len(rows) != 1 || !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("list = %v, want %v", rows, want)
+	}
+	if rows := listRows(t, callJSON(t, p, "crm.contact.list", tok, `{"select": ["ID", "NAME"]}`)); len(rows) == 0 || len(rows[0]) != 2 {
+		t.Errorf("a select without them: %v", rows)
+	}
+}
+
 // Deleting a company deletes its requisites and their addresses.
 func TestCompanyDeleteDropsRequisites(t *testing.T) {
 	p, tok := newRequisitePortal(t)

@@ -135,7 +135,8 @@ func methodAppOptionSet(p *Portal, c *Call) (any, error) {
 var knownEvents = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range []string{"ONAPPINSTALL", "ONAPPUNINSTALL", "ONAPPUPDATE", "ONAPPPAYMENT", "ONAPPTEST",
-		"ONAPPMETHODCONFIRM", "ONOFFLINEEVENT", "ONCRMDEALMOVETOCATEGORY", "ONUSERADD"} {
+		"ONAPPMETHODCONFIRM", "ONOFFLINEEVENT", "ONCRMDEALMOVETOCATEGORY", "ONUSERADD",
+		"ONCRMADDRESSREGISTER", "ONCRMADDRESSUNREGISTER"} {
 		m[n] = true
 	}
 	for _, e := range []string{"LEAD", "DEAL", "CONTACT", "COMPANY", "QUOTE", "INVOICE", "PRODUCT", "ACTIVITY", "DYNAMICITEM", "CURRENCY", "REQUISITE"} {

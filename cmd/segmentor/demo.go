@@ -18,11 +18,13 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"segmentor"
+	"segmentor/app/i18n"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
 )
@@ -50,6 +52,7 @@ type demoOptions struct {
 	Pace      time.Duration // one simulated user action per Pace
 	Refresh   time.Duration // the live summary is printed every Refresh
 	Seed      uint64
+	Lang      i18n.Lang // the portal's language, and the output's
 	// Log receives the app's JSON logs; nil writes them to a temporary file
 	// (the terminal shows the demo's own output).
 	Log *slog.Logger
@@ -76,6 +79,7 @@ func parseDemoFlags(args []string, getenv func(string) string, errOut io.Writer)
 	fs.DurationVar(&o.Pace, "pace", time.Second, "one simulated user action (edit, win, lose, new deal) per this interval")
 	fs.DurationVar(&o.Refresh, "refresh", 5*time.Second, "how often the live summary is printed")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the generated data and of the simulated users")
+	lang := fs.String("lang", "en", "language of the simulated portal (its pages, card tabs and timeline) and of this output: en, ru, pl or it")
 	fs.Usage = func() {
 		fmt.Fprint(errOut, "usage: segmentor demo [flags]\n\nA simulated Bitrix24 portal with Segmentor installed, all in this process.\n\n")
 		fs.PrintDefaults()
@@ -89,7 +93,10 @@ func parseDemoFlags(args []string, getenv func(string) string, errOut io.Writer)
 		return o, err
 	}
 	fs.Visit(func(f *flag.Flag) { o.listenSet = o.listenSet || f.Name == "listen" })
+	o.Lang = i18n.Lang(*lang)
 	switch {
+	case !slices.Contains(i18n.All(), o.Lang):
+		return o, fmt.Errorf("-lang %q: the demo speaks en, ru, pl and it", *lang)
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("demo takes no arguments, got %q", fs.Args())
 	case o.Contacts < 1 || o.Companies < 0 || o.Deals < 1:
@@ -124,9 +131,10 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 	if opts.help {
 		return nil
 	}
+	opts.Lang = opts.Lang.Known()
 	defer func() {
 		if ctx.Err() != nil {
-			fmt.Fprintln(out, "\nStopped.")
+			fmt.Fprintln(out, "\n"+say(opts.Lang, "stopped"))
 		}
 	}()
 	d := &demoRun{opts: opts, out: out, tty: isTerminal(out)}
@@ -154,8 +162,7 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 	defer ln.Close()
 	d.front = "http://" + loopbackIfUnspecified(ln.Addr().(*net.TCPAddr))
 
-	fmt.Fprintln(out, "Segmentor demo: a simulated Bitrix24 portal with Segmentor installed, all in this process.")
-	fmt.Fprintln(out, "Nothing is kept (Redis runs in memory). Stop with Ctrl-C.")
+	fmt.Fprintln(out, d.say("intro"))
 	fmt.Fprintln(out)
 
 	// The portal, as an admin would find it: a CRM with history, and a
@@ -169,7 +176,7 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 	}
 	defer func() {
 		if ctx.Err() != nil {
-			fmt.Fprintln(out, "\nStopping: the app finishes or hands back its jobs, then the portal closes.")
+			fmt.Fprintln(out, "\n"+d.say("stopping"))
 		}
 		if serr := stop(); err == nil {
 			err = serr
@@ -188,8 +195,7 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 		return d.quiet(ctx, err)
 	}
 	d.started = time.Now()
-	fmt.Fprintf(out, "\nSimulated users now edit, win and lose deals and add new ones (one action every %s);\n", opts.Pace)
-	fmt.Fprintf(out, "Segmentor classifies each change from the portal's events. Summary every %s:\n\n", opts.Refresh)
+	fmt.Fprintf(out, "\n%s\n\n", d.say("users", opts.Pace, opts.Refresh))
 	usersDone := make(chan struct{})
 	uctx, stopUsers := context.WithCancel(ctx)
 	go func() { defer close(usersDone); d.simulateUsers(uctx) }()
@@ -255,7 +261,7 @@ func withMetrics(front http.Handler, opsURL string) http.Handler {
 // seedPortal starts the simulated portal and fills it.
 func (d *demoRun) seedPortal() {
 	opts := d.opts
-	step := d.step("seeding the simulated portal")
+	step := d.step(d.say("seeding"))
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
 	d.sim = b24sim.New(b24sim.Options{Addr: "127.0.0.1:0", Seed: opts.Seed, Domain: "segmentor-demo.bitrix24.com",
@@ -265,8 +271,7 @@ func (d *demoRun) seedPortal() {
 	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2, Users: demoReps,
 		Activities: 2 * opts.Deals})
 	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
-	step(fmt.Sprintf("%s contacts, %s companies, %s deals (%s won) in %d pipelines, 4 currencies",
-		thousands(gen.Contacts), thousands(gen.Companies), thousands(gen.Deals), thousands(gen.Won), len(gen.Pipelines)+1))
+	step(d.say("seeded", d.num(gen.Contacts), d.num(gen.Companies), d.num(gen.Deals), d.num(gen.Won), len(gen.Pipelines)+1))
 }
 
 // appEnv is the app's environment: wired exactly as `segmentor serve`,
@@ -297,7 +302,7 @@ func (d *demoRun) step(what string) func(result string) {
 	start := time.Now()
 	fmt.Fprintf(d.out, "  %s … ", what)
 	return func(result string) {
-		fmt.Fprintf(d.out, "%s (%s)\n", result, spoken(time.Since(start)))
+		fmt.Fprintf(d.out, "%s (%s)\n", result, spoken(d.opts.Lang, time.Since(start)))
 	}
 }
 
@@ -307,8 +312,8 @@ var statusURLPattern = regexp.MustCompile(`url="([^"]+)"`)
 // with the admin's fresh tokens, follow the setup through the page's status
 // link, then finish the installation (BX24.installFinish).
 func (d *demoRun) install(ctx context.Context) error {
-	step := d.step("installing Segmentor as the portal's admin")
-	resp, err := d.sim.Install(ctx, d.front+d.manifest.Handlers.Install, b24sim.InstallOptions{})
+	step := d.step(d.say("installing"))
+	resp, err := d.sim.Install(ctx, d.front+d.manifest.Handlers.Install, b24sim.InstallOptions{Lang: string(d.opts.Lang)})
 	if err != nil {
 		return fmt.Errorf("demo: install: %w", err)
 	}
@@ -327,7 +332,7 @@ func (d *demoRun) install(ctx context.Context) error {
 		switch st.Phase {
 		case "done":
 			d.sim.FinishInstall()
-			step("events bound, card tabs placed, Segment field added")
+			step(d.say("installed"))
 			return nil
 		case "failed":
 			return fmt.Errorf("demo: setup failed: %s", st.Error)
@@ -342,7 +347,7 @@ func (d *demoRun) install(ctx context.Context) error {
 // page does with the token Bitrix24 gives it), adds a VIP contact type and
 // saves the sample segments, which queues the backfill.
 func (d *demoRun) configure(ctx context.Context) error {
-	step := d.step("saving the sample segments as the admin")
+	step := d.step(d.say("saving"))
 	if err := d.api.signIn(ctx, d.sim, 1); err != nil {
 		return err
 	}
@@ -389,7 +394,7 @@ func (d *demoRun) configure(ctx context.Context) error {
 	if _, err := d.api.do(ctx, http.MethodPut, "/api/v1/config", map[string]any{"base_version": cur.Version, "config": cfg}, &saved); err != nil {
 		return fmt.Errorf("demo: save the sample config: %w", err)
 	}
-	step(fmt.Sprintf("version %d: VIP / Loyal / New / Sleeping / Lost / Prospect / Active contacts, key accounts and broad buyers, premium deals → pipeline %q", saved.Version, "Premium"))
+	step(d.say("saved", saved.Version, "Premium"))
 	return nil
 }
 
@@ -464,16 +469,15 @@ func (d *demoRun) backfill(ctx context.Context) error {
 		if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/jobs/backfill", nil, &job); err != nil {
 			return fmt.Errorf("demo: backfill progress: %w", err)
 		}
-		line := progressLine(job.State, job.Phase, job.Done, job.Total, job.ETA)
+		line := progressLine(d.opts.Lang, job.State, job.Phase, job.Done, job.Total, job.ETA)
 		switch {
 		case job.State == "failed":
 			d.progress(&last, line, true)
 			return fmt.Errorf("demo: backfill failed: %v", job.Errors)
 		case job.State == "done":
-			d.progress(&last, progressLine("done", "write", job.Total, job.Total, nil), true)
+			d.progress(&last, progressLine(d.opts.Lang, "done", "write", job.Total, job.Total, nil), true)
 			sim := d.sim.Stats()
-			fmt.Fprintf(d.out, "  backfill done in %s: %s records written; the portal has answered %s REST requests so far (%d refused)\n",
-				spoken(time.Since(start)), thousands(job.Total), thousands(sim.HTTPRequests), sim.QueryLimitRefusals)
+			fmt.Fprintf(d.out, "  %s\n", d.say("backfill_done", spoken(d.opts.Lang, time.Since(start)), d.num(job.Total), d.num(sim.HTTPRequests), sim.QueryLimitRefusals))
 			return nil
 		}
 		d.progress(&last, line, false)
@@ -503,24 +507,22 @@ func (d *demoRun) progress(last *string, line string, final bool) {
 func (d *demoRun) printWhereToLook() {
 	w := d.out
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Settings page, signed in as the portal's admin:  %s/\n", d.front)
-	fmt.Fprintf(w, "  … as a sales rep (read-only):                  %s/?user=2\n", d.front)
-	fmt.Fprintln(w, "    (the portal's reps see only their own CRM records: Segmentor shows them counts and shares,")
-	fmt.Fprintln(w, "    and a record only in the card tab of a record Bitrix24 lets them open)")
+	settings := padded(d.say("settings_admin"), d.say("settings_rep"))
+	fmt.Fprintf(w, "%s  %s/\n", settings[0], d.front)
+	fmt.Fprintf(w, "%s  %s/?user=2\n", settings[1], d.front)
+	fmt.Fprintln(w, d.say("reps_note"))
 	_, tab := d.cardTab("deal")
-	fmt.Fprintf(w, "The %q tab of a contact's, company's or deal's card, opened as the CRM opens it:\n", tab)
-	for _, s := range []struct{ what, entity string }{{"a VIP contact", "contact"}, {"a key account", "company"},
-		{"a premium deal, moved to its pipeline", "deal"}} {
-		fmt.Fprintf(w, "  %-46s %s/card/%s\n", s.what+":", d.front, s.entity)
+	fmt.Fprintln(w, d.say("card_tabs", tab))
+	samples := padded(d.say("sample_contact")+":", d.say("sample_company")+":", d.say("sample_deal")+":", strings.Repeat(" ", 46))
+	for i, entity := range []string{"contact", "company", "deal"} {
+		fmt.Fprintf(w, "  %s %s/card/%s\n", samples[i], d.front, entity)
 	}
-	fmt.Fprintln(w, "    (sample records, picked once the backfill has classified them; /card/deal/17 opens")
-	fmt.Fprintln(w, "    deal 17's tab, and ?user=2 opens a tab as a sales rep)")
-	fmt.Fprintf(w, "Operators: %s/metrics  %s/readyz  %s/healthz\n", d.front, d.front, d.front)
+	fmt.Fprintln(w, d.say("cards_note"))
+	fmt.Fprintf(w, "%s %s/metrics  %s/readyz  %s/healthz\n", d.say("operators"), d.front, d.front, d.front)
 	if d.logPath != "" {
-		fmt.Fprintf(w, "App logs (JSON): %s\n", d.logPath)
+		fmt.Fprintln(w, d.say("logs", d.logPath))
 	}
-	fmt.Fprintln(w, "\nThe page works already; the backfill now classifies the whole base at the portal's real")
-	fmt.Fprintf(w, "limit (%d requests/s, burst %d), so it takes as long as it would on a real portal of this size.\n\n", demoRate, demoBurst)
+	fmt.Fprintf(w, "\n%s\n\n", d.say("backfill_note", demoRate, demoBurst))
 }
 
 // demoAPI calls the app's settings API as the page's script does.

@@ -100,25 +100,25 @@ var openerPage = template.Must(template.New("open").Parse(`<!doctype html>
 type formField struct{ Name, Value string }
 
 // openApp has the simulated portal open the app for a user (?user=N, the
-// admin by default; ?lang=ru) and hands the browser a page that submits
-// the same POST to the settings page.
+// admin by default; ?lang=ru, the demo's -lang by default) and hands the
+// browser a page that submits the same POST to the settings page.
 func (d *demoRun) openApp(w http.ResponseWriter, r *http.Request, f *frameCapture) {
 	user, ok := demoUser(w, r)
 	if !ok {
 		return
 	}
 	d.openFrame(w, r, f, "Segmentor", user, d.manifest.Handlers.App, func(ctx context.Context, target string) (*http.Response, error) {
-		return d.sim.OpenApp(ctx, target, user, r.URL.Query().Get("lang"))
+		return d.sim.OpenApp(ctx, target, user, cmp.Or(r.URL.Query().Get("lang"), string(d.opts.Lang)))
 	})
 }
 
 // cardTab is the placement of Segmentor's tab in a record type's card
-// (app.json binds CRM_DEAL_DETAIL_TAB for deals) and its title; "" for a
-// type whose card has none.
+// (app.json binds CRM_DEAL_DETAIL_TAB for deals) and its title in the
+// demo's language; "" for a type whose card has none.
 func (d *demoRun) cardTab(entity string) (placement, title string) {
 	for _, p := range d.manifest.Placements {
 		if p.Code == "CRM_"+strings.ToUpper(entity)+"_DETAIL_TAB" && entity != "" {
-			return p.Code, p.Title["en"]
+			return p.Code, cmp.Or(p.Title[string(d.opts.Lang)], p.Title["en"])
 		}
 	}
 	return "", ""

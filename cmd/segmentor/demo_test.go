@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"segmentor"
+	"segmentor/app/i18n"
 	"segmentor/internal/await"
 
 	"github.com/chromedp/chromedp"
@@ -125,6 +126,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		// Simulated users win and lose deals: a deal leaves its segment,
 		// and the matrix counts it.
 		regexp.MustCompile(`(?m)^movement +(contacts|companies|deals) [^·\n]+ → [^·\n]+ [\d,]+( · [^\n]+)? \(today; the Overview tab draws the matrix\)$`),
+		// The overview's trend chart has a year: the days before the
+		// install estimated from the deals' dates.
+		regexp.MustCompile(`(?m)^trend +contacts over 365 days: [^·\n]+ [\d,]+ → [\d,]+( · [^\n]+)? \(before \d{4}-\d\d-\d\d estimated from deal dates\)$`),
 		regexp.MustCompile(`(?m)^REST +[\d,]+ requests in ([\d.]+ s|\d+ min( \d+ s)?); the portal's limit \(2/s, burst 50\) allows [\d,]+ · 0 refused`),
 		regexp.MustCompile(`(?m)^── \d\d:\d\d:\d\d · ([\d.]+ s|\d+ min( \d+ s)?) since the backfill · users: `),
 	}
@@ -454,7 +458,13 @@ func TestDemoFlags(t *testing.T) {
 	if err != nil || !o.listenSet || o.Deals != 500 {
 		t.Errorf("flags = %+v, %v", o, err)
 	}
-	for _, args := range [][]string{{"-deals", "0"}, {"-pace", "0s"}, {"extra"}, {"-nosuch"}} {
+	if o.Lang != i18n.EN {
+		t.Errorf("the demo's language is %q by default, want en", o.Lang)
+	}
+	if o, err := parseDemoFlags([]string{"-lang", "pl"}, env(nil), io.Discard); err != nil || o.Lang != i18n.PL {
+		t.Errorf("-lang pl = %+v, %v", o, err)
+	}
+	for _, args := range [][]string{{"-deals", "0"}, {"-pace", "0s"}, {"extra"}, {"-nosuch"}, {"-lang", "de"}, {"-lang", ""}} {
 		if _, err := parseDemoFlags(args, env(nil), io.Discard); err == nil {
 			t.Errorf("demoFlags(%q) accepted", args)
 		}
@@ -510,7 +520,7 @@ func TestProgressLineAndThousands(t *testing.T) {
 		{"done", "write", 1000, 1000, nil, "backfill [██████████████████████████████] 100%  1,000 / 1,000 records written"},
 	}
 	for _, tt := range tests {
-		if got := progressLine(tt.state, tt.phase, tt.done, tt.total, tt.eta); got != tt.want {
+		if got := progressLine(i18n.EN, tt.state, tt.phase, tt.done, tt.total, tt.eta); got != tt.want {
 			t.Errorf("progressLine(%s, %s, %d, %d) = %q, want %q", tt.state, tt.phase, tt.done, tt.total, got, tt.want)
 		}
 	}
@@ -535,7 +545,7 @@ func TestDemoWordsDurations(t *testing.T) {
 		61 * time.Minute:             "about 1 hour 1 minute left",
 		2*time.Hour + 30*time.Minute: "about 2 hours 30 minutes left",
 	} {
-		if got := timeLeft(d); got != want {
+		if got := timeLeft(i18n.EN, d); got != want {
 			t.Errorf("timeLeft(%s) = %q, want %q", d, got, want)
 		}
 	}
@@ -549,9 +559,61 @@ func TestDemoWordsDurations(t *testing.T) {
 		time.Hour + 5*time.Minute: "1 h 5 min",
 		2 * time.Hour:             "2 h",
 	} {
-		if got := spoken(d); got != want {
+		if got := spoken(i18n.EN, d); got != want {
 			t.Errorf("spoken(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// The demo's words in Russian, Polish and Italian: an estimate in each
+// language's plural forms, times and numbers as it writes them.
+func TestDemoWordsInEveryLanguage(t *testing.T) {
+	for _, c := range []struct {
+		lang i18n.Lang
+		d    time.Duration
+		want string
+	}{
+		{i18n.PL, 30 * time.Second, "jeszcze niecała minuta"},
+		{i18n.PL, time.Minute, "jeszcze około minuty"},
+		{i18n.PL, 3 * time.Minute, "jeszcze około 3 minut"},
+		{i18n.PL, 22 * time.Minute, "jeszcze około 22 minut"},
+		{i18n.PL, time.Hour + time.Minute, "jeszcze około 1 godziny 1 minuty"},
+		{i18n.PL, 2*time.Hour + 5*time.Minute, "jeszcze około 2 godzin 5 minut"},
+		{i18n.RU, 21 * time.Minute, "осталось около 21 минуты"},
+		{i18n.RU, 3 * time.Minute, "осталось около 3 минут"},
+		{i18n.IT, time.Hour, "tempo rimanente: circa 1 ora"},
+		{i18n.IT, 2*time.Hour + time.Minute, "tempo rimanente: circa 2 ore 1 minuto"},
+	} {
+		if got := timeLeft(c.lang, c.d); got != c.want {
+			t.Errorf("timeLeft(%s, %s) = %q, want %q", c.lang, c.d, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		lang i18n.Lang
+		d    time.Duration
+		want string
+	}{
+		{i18n.PL, 2500 * time.Millisecond, "2,5 s"}, {i18n.PL, time.Hour + 5*time.Minute, "1 godz. 5 min"},
+		{i18n.RU, 88 * time.Second, "1 мин 28 с"}, {i18n.IT, 37 * time.Millisecond, "0,04 s"},
+	} {
+		if got := spoken(c.lang, c.d); got != c.want {
+			t.Errorf("spoken(%s, %s) = %q, want %q", c.lang, c.d, got, c.want)
+		}
+	}
+	eta := 75
+	for lang, want := range map[i18n.Lang]string{
+		i18n.PL: "przeliczenie [███████░░░░░░░░░░░░░░░░░░░░░░░]  25%  zapisano 2500 z 10\u00a0000 rekordów · jeszcze około minuty",
+		i18n.IT: "calcolo [███████░░░░░░░░░░░░░░░░░░░░░░░]  25%  2.500 / 10.000 record scritti · tempo rimanente: circa un minuto",
+	} {
+		if got := progressLine(lang, "running", "write", 2500, 10000, &eta); got != want {
+			t.Errorf("progressLine in %s = %q, want %q", lang, got, want)
+		}
+	}
+	if got := progressLine(i18n.PL, "running", "rfm", 0, 0, nil); got != "przeliczenie: obliczanie ocen RFM" {
+		t.Errorf("the RFM phase in Polish: %q", got)
+	}
+	for _, f := range demoTexts.Check() {
+		t.Error(f)
 	}
 }
 

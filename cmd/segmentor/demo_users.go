@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"segmentor/app/i18n"
 	"segmentor/bitrix/b24sim"
 )
 
@@ -16,11 +17,14 @@ type demoActivity struct {
 	edits, calls, wins, losses, added, failed atomic.Int64
 }
 
-func (a *demoActivity) String() string {
-	s := fmt.Sprintf("%s edits, %s calls, %s won, %s lost, %s new deals", thousands(int(a.edits.Load())), thousands(int(a.calls.Load())),
-		thousands(int(a.wins.Load())), thousands(int(a.losses.Load())), thousands(int(a.added.Load())))
+func (a *demoActivity) String() string { return a.In(i18n.EN) }
+
+// In says what the users did in lang.
+func (a *demoActivity) In(lang i18n.Lang) string {
+	s := say(lang, "activity", num(lang, int(a.edits.Load())), num(lang, int(a.calls.Load())),
+		num(lang, int(a.wins.Load())), num(lang, int(a.losses.Load())), num(lang, int(a.added.Load())))
 	if n := a.failed.Load(); n > 0 {
-		s += fmt.Sprintf(" (%d refused by the portal)", n)
+		s += say(lang, "refused", n)
 	}
 	return s
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -10,19 +9,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"segmentor/app/i18n"
 )
 
-// progressLine is the backfill's line: a bar while it writes, the phase
-// before that.
-func progressLine(state, phase string, done, total int, eta *int) string {
+// progressLine is the backfill's line in lang: a bar while it writes, the
+// phase before that.
+func progressLine(lang i18n.Lang, state, phase string, done, total int, eta *int) string {
 	const width = 30
 	if state == "queued" || state == "" {
-		return "backfill: queued, waiting for a worker"
+		return say(lang, "queued")
 	}
 	if phase != "write" {
-		what := map[string]string{"sync": "reading the portal's records in bulk", "rfm": "computing RFM scores",
-			"evaluate": "evaluating the rules"}[phase]
-		return "backfill: " + cmp.Or(what, phase)
+		what := phase
+		switch phase {
+		case "sync", "rfm", "evaluate":
+			what = say(lang, "phase_"+phase)
+		}
+		return say(lang, "phase", what)
 	}
 	filled := width
 	if total > 0 {
@@ -32,62 +36,55 @@ func progressLine(state, phase string, done, total int, eta *int) string {
 	if total > 0 {
 		pct = 100 * done / total
 	}
-	line := fmt.Sprintf("backfill [%s%s] %3d%%  %s / %s records written", strings.Repeat("█", filled),
-		strings.Repeat("░", width-filled), pct, thousands(done), thousands(total))
+	line := say(lang, "written", strings.Repeat("█", filled)+strings.Repeat("░", width-filled), pct, num(lang, done), num(lang, total))
 	if eta != nil && *eta > 0 {
-		line += " · " + timeLeft(time.Duration(*eta)*time.Second)
+		line += " · " + timeLeft(lang, time.Duration(*eta)*time.Second)
 	}
 	return line
 }
 
-// timeLeft words an estimate as a person would say it, to the minute:
-// "less than a minute left", "about 3 minutes left".
-func timeLeft(eta time.Duration) string {
+// timeLeft words an estimate as a person would say it in lang, to the
+// minute: "less than a minute left", "about 3 minutes left", "jeszcze
+// około 3 minut".
+func timeLeft(lang i18n.Lang, eta time.Duration) string {
 	if eta < time.Minute {
-		return "less than a minute left"
+		return say(lang, "left_soon")
 	}
 	m := int((eta + 30*time.Second) / time.Minute)
 	switch {
 	case m == 1:
-		return "about a minute left"
+		return say(lang, "left_minute")
 	case m < 60:
-		return fmt.Sprintf("about %d minutes left", m)
+		return say(lang, "left", sayN(lang, "minutes", m, m))
 	case m%60 == 0:
-		return fmt.Sprintf("about %s left", plural(m/60, "hour"))
+		return say(lang, "left", sayN(lang, "hours", m/60, m/60))
 	}
-	return fmt.Sprintf("about %s %s left", plural(m/60, "hour"), plural(m%60, "minute"))
+	return say(lang, "left", sayN(lang, "hours", m/60, m/60)+" "+sayN(lang, "minutes", m%60, m%60))
 }
 
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
-}
-
-// spoken writes a measured time as the README does: "0.04 s", "2.5 s",
-// "42 s", "1 min 28 s", "2 h 5 min".
-func spoken(d time.Duration) string {
+// spoken writes a measured time as the README does, in lang's numbers:
+// "0.04 s", "2.5 s", "42 s", "1 min 28 s", "2 h 5 min"; "2,5 s".
+func spoken(lang i18n.Lang, d time.Duration) string {
 	if r := d.Round(10 * time.Millisecond); r < time.Second {
-		return fmt.Sprintf("%.2f s", r.Seconds())
+		return say(lang, "s", i18n.Number(lang, r.Seconds()))
 	}
 	if r := d.Round(100 * time.Millisecond); r < 10*time.Second {
-		return fmt.Sprintf("%.1f s", r.Seconds())
+		return say(lang, "s", i18n.Number(lang, r.Seconds()))
 	}
 	s := int(d.Round(time.Second) / time.Second)
 	switch {
 	case s < 60:
-		return fmt.Sprintf("%d s", s)
+		return say(lang, "s", strconv.Itoa(s))
 	case s%60 == 0 && s < 3600:
-		return fmt.Sprintf("%d min", s/60)
+		return say(lang, "min", s/60)
 	case s < 3600:
-		return fmt.Sprintf("%d min %d s", s/60, s%60)
+		return say(lang, "min_s", s/60, s%60)
 	}
 	m := int(d.Round(time.Minute) / time.Minute)
 	if m%60 == 0 {
-		return fmt.Sprintf("%d h", m/60)
+		return say(lang, "h", m/60)
 	}
-	return fmt.Sprintf("%d h %d min", m/60, m%60)
+	return say(lang, "h_min", m/60, m%60)
 }
 
 // thousands writes n with comma separators: 20000 → "20,000".
@@ -140,14 +137,25 @@ func (d *demoRun) summaries(ctx context.Context) {
 // the portal answered against what its limit allows.
 func (d *demoRun) summary(ctx context.Context) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "── %s · %s since the backfill · users: %s ──\n", time.Now().Format("15:04:05"), spoken(time.Since(d.started)), d.users.String())
+	lang := d.opts.Lang
+	// The rows' labels line up, ten characters wide at least.
+	keys := []string{"row_contact", "row_company", "row_deal", "row_events", "row_actions", "row_movement", "row_trend", "row_rest"}
+	labels := make([]string, len(keys), len(keys)+1)
+	for i, k := range keys {
+		labels[i] = d.say(k)
+	}
+	labels = padded(append(labels, strings.Repeat(" ", 10))...)
+	label := map[string]string{}
+	for i, k := range keys {
+		label[strings.TrimPrefix(k, "row_")] = labels[i]
+	}
+	fmt.Fprintln(&b, d.say("summary", time.Now().Format("15:04:05"), spoken(lang, time.Since(d.started)), d.users.In(lang)))
 	field := "UF_CRM_" + d.manifest.SegmentField.FieldName
 	for _, e := range []string{"contact", "company", "deal"} {
 		counts := d.sim.CountBy(e, field)
-		fmt.Fprintf(&b, "%-10s %s", map[string]string{"contact": "contacts", "company": "companies", "deal": "deals"}[e],
-			segmentCounts(counts, segmentOrder[e]))
+		fmt.Fprintf(&b, "%s %s", label[e], segmentCounts(lang, counts, segmentOrder[e]))
 		if e == "deal" {
-			fmt.Fprintf(&b, " · pipeline \"Premium\" holds %s", thousands(d.sim.CountBy("deal", "CATEGORY_ID")[strconv.Itoa(d.premium)]))
+			b.WriteString(d.say("premium", d.num(d.sim.CountBy("deal", "CATEGORY_ID")[strconv.Itoa(d.premium)])))
 		}
 		b.WriteByte('\n')
 	}
@@ -156,35 +164,39 @@ func (d *demoRun) summary(ctx context.Context) string {
 		for _, v := range ev {
 			total += int(v)
 		}
-		fmt.Fprintf(&b, "%-10s %s received: %s queued as jobs, %s merged into a waiting job, %s refused\n", "events",
-			thousands(total), thousands(int(ev["queued"])), thousands(int(ev["coalesced"])), thousands(int(ev["refused"])))
+		fmt.Fprintf(&b, "%s %s\n", label["events"],
+			d.say("events", d.num(total), d.num(int(ev["queued"])), d.num(int(ev["coalesced"])), d.num(int(ev["refused"]))))
 	} else {
-		fmt.Fprintf(&b, "%-10s metrics unavailable: %v\n", "events", err)
+		fmt.Fprintf(&b, "%s %s\n", label["events"], d.say("unavailable", err))
 	}
 	// What segment changes set off: Premium deals fire their automation
 	// trigger, every change goes on the record's timeline, a client who
 	// falls asleep is reported to their manager; the robot waits in the
 	// deals' automation rules.
-	fmt.Fprintf(&b, "%-10s %s triggers fired · %s timeline entries · %s notifications · robot %s\n", "actions",
-		thousands(len(d.sim.TriggerRuns())), thousands(d.sim.TimelineCount()), thousands(len(d.sim.Notifications())),
-		map[bool]string{true: "\"Segmentor: classify\" registered", false: "not registered"}[len(d.sim.Robots()) > 0])
-	fmt.Fprintf(&b, "%-10s %s\n", "movement", d.movement(ctx))
+	robot := d.say("no_robot")
+	if len(d.sim.Robots()) > 0 {
+		robot = d.say("robot")
+	}
+	fmt.Fprintf(&b, "%s %s\n", label["actions"],
+		d.say("actions", d.num(len(d.sim.TriggerRuns())), d.num(d.sim.TimelineCount()), d.num(len(d.sim.Notifications())), robot))
+	fmt.Fprintf(&b, "%s %s\n", label["movement"], d.movement(ctx))
+	fmt.Fprintf(&b, "%s %s\n", label["trend"], d.trend(ctx))
 	st := d.sim.Stats()
 	up := time.Since(d.simStart)
 	allowed := demoBurst + int(demoRate*up.Seconds())
-	fmt.Fprintf(&b, "%-10s %s requests in %s; the portal's limit (%d/s, burst %d) allows %s · %d refused with QUERY_LIMIT_EXCEEDED\n",
-		"REST", thousands(st.HTTPRequests), spoken(up), demoRate, demoBurst, thousands(allowed), st.QueryLimitRefusals)
+	fmt.Fprintf(&b, "%s %s\n", label["rest"],
+		d.say("rest", d.num(st.HTTPRequests), spoken(lang, up), demoRate, demoBurst, d.num(allowed), st.QueryLimitRefusals))
 	return b.String()
 }
 
 // segmentCounts lists counts in the config's order, then any other
 // segment, then the records without one.
-func segmentCounts(counts map[string]int, order []string) string {
+func segmentCounts(lang i18n.Lang, counts map[string]int, order []string) string {
 	var parts []string
 	seen := map[string]bool{"": true}
 	for _, name := range order {
 		seen[name] = true
-		parts = append(parts, fmt.Sprintf("%s %s", name, thousands(counts[name])))
+		parts = append(parts, fmt.Sprintf("%s %s", name, num(lang, counts[name])))
 	}
 	var rest []string
 	for name := range counts {
@@ -194,10 +206,10 @@ func segmentCounts(counts map[string]int, order []string) string {
 	}
 	slices.Sort(rest)
 	for _, name := range rest {
-		parts = append(parts, fmt.Sprintf("%s %s", name, thousands(counts[name])))
+		parts = append(parts, fmt.Sprintf("%s %s", name, num(lang, counts[name])))
 	}
 	if n := counts[""]; n > 0 {
-		parts = append(parts, fmt.Sprintf("(none) %s", thousands(n)))
+		parts = append(parts, say(lang, "none", num(lang, n)))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -259,7 +271,7 @@ func (d *demoRun) movement(ctx context.Context) string {
 			}
 		}
 		if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/insight/movement?entity="+e+"&trigger=change&from="+today, nil, &m); err != nil {
-			return "unavailable: " + err.Error()
+			return d.say("unavailable", err)
 		}
 		name := map[string]string{}
 		for _, s := range m.Segments {
@@ -276,13 +288,53 @@ func (d *demoRun) movement(ctx context.Context) string {
 			if shown == 2 {
 				break
 			}
-			parts = append(parts, fmt.Sprintf("%s %s → %s %s", map[string]string{"contact": "contacts", "company": "companies", "deal": "deals"}[e],
-				name[c.From], name[c.To], thousands(c.Count)))
+			parts = append(parts, fmt.Sprintf("%s %s → %s %s", d.say("row_"+e), name[c.From], name[c.To], d.num(c.Count)))
 			shown++
 		}
 	}
 	if len(parts) == 0 {
-		return "no edit has moved a record between segments yet (the Overview tab draws the matrix)"
+		return d.say("not_moved")
 	}
-	return strings.Join(parts, " · ") + " (today; the Overview tab draws the matrix)"
+	return d.say("moved", strings.Join(parts, " · "))
+}
+
+// trend is how the contacts' segments grew over the year, as the
+// overview's chart draws them (GET /insight/trends): "contacts over 365
+// days: VIP 4 → 9 · Loyal 30 → 41 (before 2026-12-05 estimated from deal
+// dates)". A new portal's year before its first snapshot is estimated by
+// a background job after the backfill.
+func (d *demoRun) trend(ctx context.Context) string {
+	var t struct {
+		Dates     []string `json:"dates"`
+		Estimated []bool   `json:"estimated"`
+		Series    []struct {
+			Name   string     `json:"name"`
+			Counts []*float64 `json:"counts"`
+		} `json:"series"`
+	}
+	if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/insight/trends?entity=contact&days=365", nil, &t); err != nil {
+		return d.say("unavailable", err)
+	}
+	first := slices.IndexFunc(t.Series, func(s struct {
+		Name   string     `json:"name"`
+		Counts []*float64 `json:"counts"`
+	}) bool {
+		return len(s.Counts) > 0 && s.Counts[0] != nil
+	})
+	if first < 0 || len(t.Dates) == 0 {
+		return d.say("no_trend")
+	}
+	var parts []string
+	for _, s := range t.Series {
+		a, b := s.Counts[0], s.Counts[len(s.Counts)-1]
+		if a == nil || b == nil || (*a == 0 && *b == 0) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s → %s", s.Name, d.num(int(*a)), d.num(int(*b))))
+	}
+	out := sayN(d.opts.Lang, "trend", len(t.Dates), len(t.Dates), strings.Join(parts, " · "))
+	if kept := slices.Index(t.Estimated, false); kept > 0 {
+		out += d.say("trend_before", t.Dates[kept])
+	}
+	return out
 }

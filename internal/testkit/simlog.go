@@ -12,7 +12,7 @@ import (
 // request was for.
 var (
 	writeName  = regexp.MustCompile(`^w[0-9]+$`)
-	syncName   = regexp.MustCompile(`^((ct|cp|pr|pc[0-9]+|de|r[0-9]+)_[0-9]+|currencies)$`)
+	syncName   = regexp.MustCompile(`^((ct|cp|pr|pc[0-9]+|de|r[0-9]+)_[0-9]+|(currencies|addresses)(\.from[0-9]+)?)$`)
 	settleName = regexp.MustCompile(`^(contact|company|deal)_[0-9]+$`)
 	rereadName = regexp.MustCompile(`^rows[0-9]+$`) // a re-read's list commands, one per 50 ids
 )

@@ -293,7 +293,9 @@ func (s *Stack) WaitIdle(within time.Duration) {
 	})
 }
 
-// OpenTasks counts the tasks not done yet, in every queue.
+// OpenTasks counts the tasks not done yet, in every queue, but for the
+// history estimate (jobs.TypeEstimate): background work on the mirror
+// alone, which a large portal's takes minutes and nothing waits for.
 func (s *Stack) OpenTasks() int {
 	open := 0
 	for q := range jobs.Queues() {
@@ -302,6 +304,20 @@ func (s *Stack) OpenTasks() int {
 			continue // a queue that never had a task does not exist yet
 		}
 		open += info.Pending + info.Active + info.Scheduled + info.Retry + info.Aggregating
+		if q != jobs.QueueLow || info.Pending+info.Active == 0 {
+			continue
+		}
+		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){s.Inspector.ListPendingTasks, s.Inspector.ListActiveTasks} {
+			tasks, err := list(q, asynq.PageSize(100))
+			if err != nil {
+				continue
+			}
+			for _, t := range tasks {
+				if t.Type == jobs.TypeEstimate {
+					open--
+				}
+			}
+		}
 	}
 	return open
 }

@@ -159,7 +159,8 @@ func (a *App) Web() (*Web, error) {
 		Page:     page,
 		Sessions: &handlers.Sessions{Store: a.Store, Key: a.Config.SecretKey, Check: check},
 		API: &handlers.API{Store: a.Store, Directories: app.Directories{Store: a.Store, Bitrix: a.Bitrix}, Life: a.Life,
-			Insight: a.Analyst, Mirror: a.Mirror, Queues: asynq.NewInspectorFromRedisClient(a.Redis), Usage: a.Usage},
+			Insight: a.Analyst, Mirror: a.Mirror, Queues: asynq.NewInspectorFromRedisClient(a.Redis), Usage: a.Usage,
+			Lists: &engine.ListBook{Store: a.Store, Analyst: a.Analyst, Jobs: a.Queue}},
 		Bitrix24: &handlers.Bitrix24{Metrics: a.Metrics, Store: a.Store, Client: a.Bitrix, Queue: a.Queue, Life: a.Life,
 			Manifest: a.Manifest, Key: a.Config.SecretKey, Log: a.Config.Log,
 			Holders: handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait}},
@@ -200,6 +201,7 @@ func (a *App) Worker(logger asynq.Logger) (*asynq.Server, *asynq.ServeMux, *jobs
 	mux := asynq.NewServeMux()
 	mux.Use(jobs.Observe(a.Metrics.ObserveJob), jobs.LogJobs(a.Config.Log))
 	w := &jobs.Worker{Store: a.Store, Bitrix: a.Bitrix, Manifest: a.Manifest, AppBaseURL: a.Config.AppBaseURL,
-		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Actions: a.Engine, History: a.Analyst, Redis: a.Redis, Queue: a.Queue, Uninstall: a.Life}
+		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Actions: a.Engine, History: a.Analyst, Redis: a.Redis, Queue: a.Queue, Uninstall: a.Life,
+		Lists: a.Engine}
 	return srv, mux, w, nil
 }
