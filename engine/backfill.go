@@ -235,6 +235,13 @@ func (b *backfillRun) run(ctx context.Context) error {
 		return err
 	}
 	r.kind, r.trigger = byBackfill, b.trigger
+	// The generation first: any row written after it is in the log, so a
+	// live change that lands after the snapshot is seen (fresher).
+	gen, err := c.Mirror.Generation(ctx, b.memberID)
+	if err != nil {
+		return err
+	}
+	r.fresher = &fresher{c: c, memberID: b.memberID, since: gen, touched: map[app.ClientRef]bool{}}
 	s, err := c.loadSnapshot(ctx, b.memberID)
 	if err != nil {
 		return err
@@ -364,12 +371,64 @@ func (c *Classifier) evaluateAll(ctx context.Context, r *run, s *snapshot, st *B
 			}
 		}
 	}
-	for e, rows := range keyOnly {
-		if err := c.Mirror.PutClients(ctx, r.memberID, e, rows); err != nil {
+	return r.fresher.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
+		for e, rows := range keyOnly {
+			rows = slices.DeleteFunc(rows, func(cl *app.MirrorClient) bool { return stale(e, cl.ID) })
+			if err := c.Mirror.PutClients(ctx, r.memberID, e, rows); err != nil {
+				return err
+			}
+		}
+		dealKeys = slices.DeleteFunc(dealKeys, func(d *app.MirrorDeal) bool { return stale(segment.EntityDeal, d.ID) })
+		return c.Mirror.PutDeals(ctx, r.memberID, dealKeys)
+	})
+}
+
+// fresher follows what the mirror saw change after a backfill's snapshot.
+// A backfill plans every record from the snapshot and writes for minutes;
+// meanwhile live changes re-read records and classify them (and their
+// knock-ons) from fresher rows. Writing the snapshot's plan for such a
+// record, or storing its key, would undo a newer result. So each write
+// batch, under the changes lock when the Classifier has one, first reads
+// the mirror's log since the last look and leaves out the records named
+// there: the live change that named them has classified them, or will.
+// The run's own writes enter the log too, for records it has written.
+type fresher struct {
+	c        *Classifier
+	memberID string
+	since    int64
+	touched  map[app.ClientRef]bool
+}
+
+// hold runs fn under the changes lock (when there is one), with stale
+// telling the records changed since the snapshot. When the log no longer
+// reaches back to the snapshot, nothing is left out: the run writes its
+// plan as before. A nil fresher leaves nothing out.
+func (f *fresher) hold(ctx context.Context, fn func(stale func(segment.Entity, int64) bool) error) error {
+	if f == nil {
+		return fn(func(segment.Entity, int64) bool { return false })
+	}
+	if f.c.Exclusive != nil {
+		release, err := f.c.Exclusive(ctx, f.memberID)
+		if err != nil {
 			return err
 		}
+		defer release()
 	}
-	return c.Mirror.PutDeals(ctx, r.memberID, dealKeys)
+	ch, err := f.c.Mirror.ChangesSince(ctx, f.memberID, f.since)
+	if err != nil {
+		return err
+	}
+	if !ch.Complete {
+		f.touched = map[app.ClientRef]bool{}
+		return fn(func(segment.Entity, int64) bool { return false })
+	}
+	f.since = ch.Gen
+	for e, ids := range ch.IDs {
+		for _, id := range ids {
+			f.touched[app.ClientRef{Entity: e, ID: id}] = true
+		}
+	}
+	return fn(func(e segment.Entity, id int64) bool { return f.touched[app.ClientRef{Entity: e, ID: id}] })
 }
 
 func sortedIDs[T any](m map[int64]*T) []int64 {

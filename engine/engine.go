@@ -40,6 +40,11 @@ type Classifier struct {
 	ResumeWithin time.Duration
 	// Sleep waits (default: a timer); tests inject it with Clock.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Exclusive, when set, holds off the portal's live changes until
+	// release (the jobs' changes lock): a backfill takes it around each
+	// write batch, so that no live change lands between its check of what
+	// changed since its snapshot and its write (backfill.go, fresher).
+	Exclusive func(ctx context.Context, memberID string) (release func(), err error)
 
 	mu    sync.Mutex
 	cache map[string]*portalRules

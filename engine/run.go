@@ -25,6 +25,10 @@ type run struct {
 	writes   []*pending
 	kind     string // byChanges (default) or byBackfill, for the write journal
 	trigger  string // what started the run, for the records' history (app.Trigger…)
+	// fresher, in a backfill, tells the records the mirror saw change
+	// after the run's snapshot (backfill.go): live changes classified them
+	// from fresher rows, so the run neither writes them nor stores its keys.
+	fresher *fresher
 	// asOf, when set, evaluates the base as it stood then, as far as the
 	// deals' dates tell (estimate.go); env.Now is then too.
 	asOf time.Time

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,35 +60,49 @@ func (wr *writer) write(ctx context.Context, r *run, progress func(done int, las
 	var failed *commandsFailed
 	for start := 0; start < len(r.writes); start += bitrix.MaxBatch {
 		chunk := r.writes[start:min(start+bitrix.MaxBatch, len(r.writes))]
-		cmds := make([]bitrix.Command, len(chunk))
-		notes := make([]app.InFlight, len(chunk))
-		sent, batch := wr.now().UTC(), strconv.FormatUint(rand.Uint64(), 36)
-		for i, w := range chunk {
-			cmds[i] = wr.command("w"+strconv.Itoa(i), w)
-			notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Batch: batch, By: r.kind, Sent: sent, Plan: w.plan,
-				Audit: r.auditEntry(w), Act: r.action(w)}
-		}
-		if err := wr.store.BeginWrites(ctx, r.memberID, notes); err != nil {
-			return written, err
-		}
-		res, _, err := p.Batch(ctx, cmds, false)
-		if err != nil {
-			err = fmt.Errorf("write %s: %w", r.memberID, err)
-			if nerr := wr.unanswered(ctx, r.memberID, notes, err); nerr != nil {
-				return written, errors.Join(err, nerr)
+		err := r.fresher.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
+			// A backfill leaves out what live changes classified since
+			// its snapshot (fresher).
+			if r.fresher != nil {
+				chunk = slices.DeleteFunc(slices.Clone(chunk), func(w *pending) bool { return stale(w.entity, w.id) })
+				if len(chunk) == 0 {
+					return nil
+				}
 			}
+			cmds := make([]bitrix.Command, len(chunk))
+			notes := make([]app.InFlight, len(chunk))
+			sent, batch := wr.now().UTC(), strconv.FormatUint(rand.Uint64(), 36)
+			for i, w := range chunk {
+				cmds[i] = wr.command("w"+strconv.Itoa(i), w)
+				notes[i] = app.InFlight{Entity: string(w.entity), ID: w.id, Batch: batch, By: r.kind, Sent: sent, Plan: w.plan,
+					Audit: r.auditEntry(w), Act: r.action(w)}
+			}
+			if err := wr.store.BeginWrites(ctx, r.memberID, notes); err != nil {
+				return err
+			}
+			res, _, err := p.Batch(ctx, cmds, false)
+			if err != nil {
+				err = fmt.Errorf("write %s: %w", r.memberID, err)
+				if nerr := wr.unanswered(ctx, r.memberID, notes, err); nerr != nil {
+					return errors.Join(err, nerr)
+				}
+				return err
+			}
+			out := wr.answered(r, chunk, cmds, res, &failed)
+			written += out.written
+			if err := wr.recordWrites(ctx, r.memberID, out); err != nil {
+				return err
+			}
+			if _, err := wr.store.EndWrites(ctx, r.memberID, notes, out.ran); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(written, chunk[len(chunk)-1])
+			}
+			return nil
+		})
+		if err != nil {
 			return written, err
-		}
-		out := wr.answered(r, chunk, cmds, res, &failed)
-		written += out.written
-		if err := wr.recordWrites(ctx, r.memberID, out); err != nil {
-			return written, err
-		}
-		if _, err := wr.store.EndWrites(ctx, r.memberID, notes, out.ran); err != nil {
-			return written, err
-		}
-		if progress != nil {
-			progress(written, chunk[len(chunk)-1])
 		}
 	}
 	if failed != nil {

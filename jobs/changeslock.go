@@ -39,3 +39,10 @@ func lockChanges(ctx context.Context, rdb redis.UniversalClient, memberID string
 		_ = lock.Release(context.WithoutCancel(ctx))
 	}, nil
 }
+
+// ChangesLock is lockChanges for the engine (engine.Classifier.Exclusive):
+// a backfill holds it around each write batch, so no live change of its
+// portal lands between its check and its write.
+func ChangesLock(rdb redis.UniversalClient) func(ctx context.Context, memberID string) (func(), error) {
+	return func(ctx context.Context, memberID string) (func(), error) { return lockChanges(ctx, rdb, memberID) }
+}

@@ -126,7 +126,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 		Grace: cfg.UninstallGrace, CleanGrace: cfg.UninstallCleanGrace,
 		Users: handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait}}
 	a.Engine = &engine.Classifier{Store: a.Store, Mirror: a.Mirror, Bitrix: a.Bitrix, Clock: cfg.Clock,
-		FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: cfg.Log}
+		FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: cfg.Log, Exclusive: jobs.ChangesLock(rdb)}
 	a.Analyst = &engine.Analyst{Store: a.Store, Mirror: a.Mirror, Clock: cfg.Clock}
 	a.Health = &handlers.Health{Redis: rdb, Embedded: cfg.Embedded, NeedsReauth: a.Store.CountNeedsReauth}
 	a.Ops = &handlers.OpsQueues{Queues: asynq.NewInspectorFromRedisClient(rdb), User: cfg.OpsUser, Password: cfg.OpsPassword, Log: cfg.Log}
