@@ -269,7 +269,7 @@ func (d *demoRun) seedPortal() {
 		RatePerSecond: demoRate, Burst: demoBurst})
 	d.simStart = time.Now()
 	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2, Users: demoReps,
-		Activities: 2 * opts.Deals})
+		Activities: 2 * opts.Deals, Requisites: true})
 	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
 	step(d.say("seeded", d.num(gen.Contacts), d.num(gen.Companies), d.num(gen.Deals), d.num(gen.Won), len(gen.Pipelines)+1))
 }
@@ -434,6 +434,10 @@ const demoConfig = `{"schemes": [
     "set": {"type": "PARTNER", "label": true}},
    {"key": "broad", "name": "Broad buyer", "color": "#1abc9c",
     "when": {"all": [{"fact": "product_groups", "window_days": 730, "op": ">=", "value": 4}]},
+    "set": {"type": "CUSTOMER", "label": true}},
+   {"key": "abroad", "name": "Buying abroad", "color": "#c0392b",
+    "when": {"all": [{"fact": "days_since_last_won", "op": "<=", "value": 365},
+      {"fact": "country", "op": "not_empty"}, {"fact": "country", "op": "!=", "value": "PL"}]},
     "set": {"type": "CUSTOMER", "label": true}},
    {"key": "buying", "name": "Buying", "color": "#2980b9",
     "when": {"all": [{"fact": "days_since_last_won", "op": "<=", "value": 365}]},

@@ -75,6 +75,11 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("%s: %d of %d records without a segment: %v", e, counts[""], total, counts)
 		}
 	}
+	// Companies have requisites with addresses: foreign buyers have a
+	// segment of their own (a location rule).
+	if n := d.sim.CountBy("company", field)["Buying abroad"]; n == 0 {
+		t.Errorf("no company in Buying abroad: %v", d.sim.CountBy("company", field))
+	}
 	contacts := d.sim.CountBy("contact", field)
 	if contacts["VIP"] == 0 || contacts["Sleeping"] == 0 || contacts["Prospect"] == 0 {
 		t.Errorf("the sample config should fill VIP, Sleeping and Prospect: %v", contacts)

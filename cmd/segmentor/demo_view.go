@@ -108,7 +108,7 @@ func thousands(n int) string {
 // segmentOrder is the sample config's order of segments, for the summary.
 var segmentOrder = map[string][]string{
 	"contact": {"VIP", "Loyal", "New", "Sleeping", "Lost", "Prospect", "Active"},
-	"company": {"Key account", "Broad buyer", "Buying", "Dormant"},
+	"company": {"Key account", "Broad buyer", "Buying abroad", "Buying", "Dormant"},
 	"deal":    {"Premium", "Engaged", "Cooling", "Silent"},
 }
 
