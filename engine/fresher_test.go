@@ -46,3 +46,45 @@ func TestBackfillLeavesWhatLiveChangesWroteSinceItsSnapshot(t *testing.T) {
 	}
 	e.check(t, ex)
 }
+
+// A deal added while a backfill's sync scans — the live change that adds
+// it to the mirror lands before the sync stores what it read — is neither
+// removed as gone nor left unclassified: the sync leaves the rows live
+// changes wrote after its scans began, and the backfill classifies it with
+// the rest.
+func TestSyncKeepsWhatLiveChangesAddedDuringItsScans(t *testing.T) {
+	ctx := context.Background()
+	e := newEngineEnv(t, b24sim.GenOptions{Contacts: 200, Companies: 40, Deals: 600})
+	var added int64
+	e.cls.Exclusive = func(ctx context.Context, memberID string) (func(), error) {
+		if added == 0 {
+			id, err := e.sim.UserAdd("deal", map[string]any{"TITLE": "Added while syncing", "CONTACT_ID": 1, "OPPORTUNITY": "70000",
+				"CURRENCY_ID": "USD", "SOURCE_ID": "WEB"}, 1, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			added = int64(id)
+			if err := e.cls.Apply(ctx, engine.Change{MemberID: e.memberID, Entity: "deal", IDs: []int64{added}}); err != nil {
+				t.Error(err)
+			}
+		}
+		return func() {}, nil
+	}
+	if _, err := e.cls.Backfill(ctx, e.memberID, app.TriggerRecompute); err != nil {
+		t.Fatal(err)
+	}
+	if added == 0 {
+		t.Fatal("the sync took no lock")
+	}
+	var found bool
+	if err := app.NewMirror(e.rdb).EachDeal(ctx, e.memberID, func(d *app.MirrorDeal) error {
+		found = found || d.ID == added
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !found {
+		t.Fatalf("deal %d, added by a live change during the sync, is gone from the mirror", added)
+	}
+	e.check(t, e.expect(t))
+}

@@ -51,6 +51,11 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	x := &syncRun{c: c, memberID: memberID, opts: opts, uf: c.fieldName(),
 		contacts: map[int64]*app.MirrorClient{}, companies: map[int64]*app.MirrorClient{}, deals: map[int64]*app.MirrorDeal{},
 		dealRows: map[int64][]int64{}, sections: map[int64]int{}, rowsPerDeal: 2}
+	gen, err := c.Mirror.Generation(ctx, memberID)
+	if err != nil {
+		return x.st, err
+	}
+	x.gen = gen
 	p := c.Bitrix.Portal(memberID)
 	// The currencies and the addresses ride with the first request; their
 	// further pages, if a portal has more than 50, follow the scans, by
@@ -107,6 +112,7 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 type syncRun struct {
 	c        *Classifier
 	memberID string
+	gen      int64 // the mirror's generation before the scans (store)
 	opts     SyncOptions
 	uf       string // the Segment field
 	ps       *packScan
@@ -212,7 +218,12 @@ func (x *syncRun) store(ctx context.Context, currencyRows []json.RawMessage) err
 		return fmt.Errorf("sync %s: currencies: %w", x.memberID, err)
 	}
 	c, m := x.c, x.c.Mirror
-	if err := c.reader().storeSync(ctx, x.memberID, x.contacts, x.companies, x.deals); err != nil {
+	// What live changes wrote while the scans ran is newer than what the
+	// scans read: those rows are neither overwritten nor removed (fresher).
+	f := &fresher{c: c, memberID: x.memberID, since: x.gen, touched: map[app.ClientRef]bool{}}
+	if err := f.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
+		return c.reader().storeSync(ctx, x.memberID, x.contacts, x.companies, x.deals, stale)
+	}); err != nil {
 		return err
 	}
 	if err := x.storeActivities(ctx); err != nil {
@@ -232,15 +243,21 @@ func (x *syncRun) store(ctx context.Context, currencyRows []json.RawMessage) err
 const rowChunk = 250
 
 // storeSync writes the synced rows, keeps the segment keys computed before,
-// and removes what the portal no longer has.
-func (rd *reader) storeSync(ctx context.Context, memberID string, contacts, companies map[int64]*app.MirrorClient, deals map[int64]*app.MirrorDeal) error {
+// and removes what the portal no longer has. A row stale names was written
+// by a live change after the scans began: the mirror's is kept, and it is
+// not removed; a scanned row the mirror lacks is stored even so (a change
+// may name a record it only read the addresses of).
+func (rd *reader) storeSync(ctx context.Context, memberID string, contacts, companies map[int64]*app.MirrorClient, deals map[int64]*app.MirrorDeal, stale func(segment.Entity, int64) bool) error {
 	m := rd.mirror
 	for e, rows := range map[segment.Entity]map[int64]*app.MirrorClient{segment.EntityContact: contacts, segment.EntityCompany: companies} {
 		var gone []int64
 		err := m.EachClient(ctx, memberID, e, func(o *app.MirrorClient) error {
-			if n := rows[o.ID]; n != nil {
+			switch n := rows[o.ID]; {
+			case n != nil && stale(e, o.ID):
+				delete(rows, o.ID) // the mirror's row is newer
+			case n != nil:
 				n.Key = o.Key
-			} else {
+			case !stale(e, o.ID):
 				gone = append(gone, o.ID)
 			}
 			return nil
@@ -257,9 +274,12 @@ func (rd *reader) storeSync(ctx context.Context, memberID string, contacts, comp
 	}
 	var gone []int64
 	err := m.EachDeal(ctx, memberID, func(o *app.MirrorDeal) error {
-		if n := deals[o.ID]; n != nil {
+		switch n := deals[o.ID]; {
+		case n != nil && stale(segment.EntityDeal, o.ID):
+			delete(deals, o.ID) // the mirror's row is newer
+		case n != nil:
 			n.Key = o.Key
-		} else {
+		case !stale(segment.EntityDeal, o.ID):
 			gone = append(gone, o.ID)
 		}
 		return nil
