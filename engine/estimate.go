@@ -1,11 +1,8 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"math"
-	"slices"
 	"time"
 
 	"segmentor/app"
@@ -164,24 +161,13 @@ func (a *Analyst) estimateDay(ctx context.Context, memberID string, cfg segment.
 			}
 			f.Count++
 			if e == segment.EntityDeal {
-				b.addDealThen(f, col.rows[i], at)
+				var then segment.Deal
+				if dealAsOf(&then, &col.rows[i].deal, at) {
+					b.addDealFigures(f, col.rows[i], then.Semantic, at)
+				}
 				return nil
 			}
-			value := 0.0
-			for _, dl := range views[chunk].deals(col.deals[i], at) {
-				switch dl.Semantic {
-				case segment.InProgress:
-					f.Open++
-				case segment.Won:
-					if dr := b.deals[dl.ID]; dr != nil {
-						if v := dr.revenue(ValueWindowDays, at); v > 0 {
-							value += v
-							f.Won++
-						}
-					}
-				}
-			}
-			f.Value += int64(math.Round(value))
+			b.addClientFigures(f, views[chunk].deals(col.deals[i], at), at)
 			return nil
 		}
 	})
@@ -190,44 +176,11 @@ func (a *Analyst) estimateDay(ctx context.Context, memberID string, cfg segment.
 	}
 	out := make([]app.Snapshot, 0, len(cfg.Schemes))
 	for _, s := range cfg.Schemes {
-		sum := map[string]*app.Figures{}
-		for _, m := range parts[s.Entity] {
-			for k, f := range m {
-				if sum[k] == nil {
-					sum[k] = &app.Figures{Segment: k}
-				}
-				sum[k].Count += f.Count
-				sum[k].Value += f.Value
-				sum[k].Won += f.Won
-				sum[k].Open += f.Open
-			}
-		}
-		snap := app.Snapshot{Day: d, Entity: s.Entity, Currency: b.rates.Base, Estimated: true, Segments: []app.Figures{}}
-		for _, f := range sum {
-			snap.Segments = append(snap.Segments, *f)
-		}
-		slices.SortFunc(snap.Segments, func(x, y app.Figures) int { return cmp.Compare(x.Segment, y.Segment) })
+		snap := sumFigures(parts[s.Entity])
+		snap.Day, snap.Entity, snap.Currency, snap.Estimated = d, s.Entity, b.rates.Base, true
 		out = append(out, snap)
 	}
 	return out, nil
-}
-
-// addDealThen adds a deal's figures as they stood at at: won then (and
-// within the value window), or still open.
-func (b *base) addDealThen(f *app.Figures, dr *dealRow, at time.Time) {
-	var then segment.Deal
-	if !dealAsOf(&then, &dr.deal, at) {
-		return
-	}
-	switch then.Semantic {
-	case segment.InProgress:
-		f.Open++
-	case segment.Won:
-		if v := dr.revenue(ValueWindowDays, at); v > 0 {
-			f.Value += int64(math.Round(v))
-			f.Won++
-		}
-	}
 }
 
 // rfmAsOf builds the RFM quintiles of r's windows over the base as it

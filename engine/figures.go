@@ -47,23 +47,8 @@ func (a *Analyst) Snapshots(ctx context.Context, memberID string, cfg segment.Co
 		if err != nil {
 			return nil, err
 		}
-		sum := map[string]*app.Figures{}
-		for _, m := range parts {
-			for k, f := range m {
-				if sum[k] == nil {
-					sum[k] = &app.Figures{Segment: k}
-				}
-				sum[k].Count += f.Count
-				sum[k].Value += f.Value
-				sum[k].Won += f.Won
-				sum[k].Open += f.Open
-			}
-		}
-		snap := app.Snapshot{Day: app.DayOf(now), Entity: s.Entity, Currency: b.rates.Base}
-		for _, f := range sum {
-			snap.Segments = append(snap.Segments, *f)
-		}
-		slices.SortFunc(snap.Segments, func(x, y app.Figures) int { return cmp.Compare(x.Segment, y.Segment) })
+		snap := sumFigures(parts)
+		snap.Day, snap.Entity, snap.Currency = app.DayOf(now), s.Entity, b.rates.Base
 		out = append(out, snap)
 	}
 	return out, nil
@@ -75,18 +60,32 @@ func (a *Analyst) Snapshots(ctx context.Context, memberID string, cfg segment.Co
 func (b *base) addFigures(f *app.Figures, col *column, i int, now time.Time) {
 	f.Count++
 	if col.rows != nil {
-		dr := col.rows[i]
+		b.addDealFigures(f, col.rows[i], col.rows[i].deal.Semantic, now)
+		return
+	}
+	b.addClientFigures(f, col.deals[i], now)
+}
+
+// addDealFigures adds a deal's figures at now, its stage's semantic sem:
+// what it brought if won within ValueWindowDays, or one open deal.
+func (b *base) addDealFigures(f *app.Figures, dr *dealRow, sem segment.Semantic, now time.Time) {
+	switch sem {
+	case segment.InProgress:
+		f.Open++
+	case segment.Won:
 		if v := dr.revenue(ValueWindowDays, now); v > 0 {
 			f.Value += int64(math.Round(v))
 			f.Won++
 		}
-		if dr.deal.Semantic == segment.InProgress {
-			f.Open++
-		}
-		return
 	}
+}
+
+// addClientFigures adds a client's deals' figures at now: its open deals,
+// and its deals won within ValueWindowDays with what they brought, rounded
+// for the client. Holds b.mu.RLock.
+func (b *base) addClientFigures(f *app.Figures, deals []segment.Deal, now time.Time) {
 	value := 0.0
-	for _, d := range col.deals[i] {
+	for _, d := range deals {
 		switch d.Semantic {
 		case segment.InProgress:
 			f.Open++
@@ -100,6 +99,29 @@ func (b *base) addFigures(f *app.Figures, col *column, i int, now time.Time) {
 		}
 	}
 	f.Value += int64(math.Round(value))
+}
+
+// sumFigures adds up per-chunk figures into one snapshot's segments, in
+// key order; the caller sets its day, entity and currency.
+func sumFigures(parts []map[string]*app.Figures) app.Snapshot {
+	sum := map[string]*app.Figures{}
+	for _, m := range parts {
+		for k, f := range m {
+			if sum[k] == nil {
+				sum[k] = &app.Figures{Segment: k}
+			}
+			sum[k].Count += f.Count
+			sum[k].Value += f.Value
+			sum[k].Won += f.Won
+			sum[k].Open += f.Open
+		}
+	}
+	snap := app.Snapshot{Segments: []app.Figures{}}
+	for _, f := range sum {
+		snap.Segments = append(snap.Segments, *f)
+	}
+	slices.SortFunc(snap.Segments, func(x, y app.Figures) int { return cmp.Compare(x.Segment, y.Segment) })
+	return snap
 }
 
 // SegmentFigures is one segment as its page shows it.
