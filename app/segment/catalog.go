@@ -41,6 +41,14 @@ const (
 	factPostalPrefix
 	// factList is membership of a static list (lists.go).
 	factList
+	// Registry facts (registry.go), of companies; keep them together:
+	// isRegistryFact reads the range.
+	factRegistryPKDSection
+	factRegistryPKD
+	factRegistryRegion
+	factRegistryLegalForm
+	factRegistryStatus
+	factRegistryAgeYears
 )
 
 // Window says whether a fact takes window_days.
@@ -123,6 +131,12 @@ var factSpecs = []factSpec{
 	{factCity, FactCity, typeLocation, WindowNone, false},
 	{factPostalPrefix, FactPostalPrefix, typeLocation, WindowNone, false},
 	{factList, FactList, typeList, WindowNone, false},
+	{factRegistryPKDSection, FactRegistryPKDSection, typeText, WindowNone, false},
+	{factRegistryPKD, FactRegistryPKD, typeText, WindowNone, false},
+	{factRegistryRegion, FactRegistryRegion, typeLocation, WindowNone, false},
+	{factRegistryLegalForm, FactRegistryLegalForm, typeText, WindowNone, false},
+	{factRegistryStatus, FactRegistryStatus, typeText, WindowNone, false},
+	{factRegistryAgeYears, FactRegistryAgeYears, typeNumber, WindowNone, false},
 }
 
 var fieldSpec = factSpec{factField, FieldPrefix + "NAME", typeField, WindowNone, false}
@@ -142,6 +156,9 @@ func lookupFact(name string) (spec factSpec, field string, ok bool) {
 }
 
 func (s factSpec) forEntity(e Entity) bool {
+	if s.id.isRegistryFact() { // a registry has companies, not people
+		return e == EntityCompany
+	}
 	return s.id == factField || s.id.isActivityFact() || s.deal == (e == EntityDeal)
 }
 

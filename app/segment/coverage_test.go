@@ -42,6 +42,9 @@ func TestEveryFactIsTested(t *testing.T) {
 	for _, c := range listFactCases() {
 		note(c.fact, c.want)
 	}
+	for _, c := range registryFactCases() {
+		note(c.fact, c.want)
+	}
 	for _, c := range rfmFactCases {
 		note(c.fact, text("x")) // TestRFMBuilderAndFacts checks scores 0 to 5
 	}

@@ -133,7 +133,7 @@ func unchecked(n *node, buf *traceBuf) Trace {
 // empty, != and not_in. Text fields compare as numbers when the condition
 // has a number and the field parses as one.
 func (l *leaf) match(v Value) bool {
-	if l.fact.isLocationFact() {
+	if l.fact.matchesAsPlace() {
 		return l.matchLocation(v)
 	}
 	switch l.op {

@@ -47,6 +47,9 @@ type Client struct {
 	// (engagement.go).
 	Activities []Activity
 	Location   Location // where it is (location.go)
+	// Registry is what the company registry says of a company; nil when
+	// unknown, and for contacts (registry.go).
+	Registry *RegistryFacts
 }
 
 // Rates converts deal amounts to the portal's base currency, as
@@ -284,6 +287,9 @@ func (f *ClientFacts) value(l *leaf) Value {
 		if s := f.client.Location.part(l.fact); s != "" {
 			return text(s)
 		}
+	}
+	if l.fact.isRegistryFact() {
+		return f.client.Registry.value(l.fact, f.env.Now)
 	}
 	return Value{}
 }

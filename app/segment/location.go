@@ -392,7 +392,7 @@ func locationKey(id factID, s string) string {
 	switch id {
 	case factCountry:
 		s = NormalizeCountry(s)
-	case factRegion:
+	case factRegion, factRegistryRegion:
 		s = NormalizeRegion("", s)
 	case factCity:
 		s = NormalizeCity(s)
@@ -407,7 +407,7 @@ func locationKey(id factID, s string) string {
 // same key are one place. Any other fact's value is only folded.
 func MatchKey(fact, s string) string {
 	spec, _, ok := lookupFact(fact)
-	if !ok || !spec.id.isLocationFact() {
+	if !ok || !spec.id.matchesAsPlace() {
 		return fold(s)
 	}
 	return locationKey(spec.id, s)
@@ -459,25 +459,4 @@ func (l *leaf) matchLocation(v Value) bool {
 
 // UsesLocation reports whether the rules read a location fact, so a change
 // of a client's addresses may change its segment.
-func (r *Rules) UsesLocation() bool {
-	var walk func(n *node) bool
-	walk = func(n *node) bool {
-		if n.leaf != nil && n.leaf.fact.isLocationFact() {
-			return true
-		}
-		for i := range n.kids {
-			if walk(&n.kids[i]) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, s := range r.schemes {
-		for i := range s.segments {
-			if walk(&s.segments[i].when) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func (r *Rules) UsesLocation() bool { return r.uses(factID.isLocationFact) }

@@ -70,6 +70,7 @@ const (
 	CodeUnknownField Code = "unknown_field"
 	CodeDealOnly     Code = "deal_only_fact"
 	CodeClientOnly   Code = "client_only_fact"
+	CodeCompanyOnly  Code = "company_only_fact"
 	CodeNoOp         Code = "no_op"
 	CodeUnknownOp    Code = "unknown_op"
 	CodeOpNotForFact Code = "op_not_for_fact"
@@ -139,6 +140,7 @@ var messages = i18n.Catalog[Code]{
 		CodeUnknownField: "the field %[1]q does not exist in this portal",
 		CodeDealOnly:     "“%[1]s” can only be used in deal rules",
 		CodeClientOnly:   "“%[1]s” can only be used in contact and company rules",
+		CodeCompanyOnly:  "“%[1]s” can only be used in company rules: the registry knows companies, not people",
 		CodeNoOp:         "the condition on “%[1]s” has no operator: choose one under “Is”",
 		CodeUnknownOp:    "unknown operator %[1]q",
 		CodeOpNotForFact: "“%[1]s” cannot be used with “%[2]s”",
@@ -202,6 +204,7 @@ var messages = i18n.Catalog[Code]{
 		CodeUnknownField: "поля «%[1]s» нет на портале",
 		CodeDealOnly:     "«%[1]s» можно использовать только в правилах для сделок",
 		CodeClientOnly:   "«%[1]s» можно использовать только в правилах для контактов и компаний",
+		CodeCompanyOnly:  "«%[1]s» можно использовать только в правилах для компаний: в реестре есть компании, а не люди",
 		CodeNoOp:         "в условии на «%[1]s» не выбрано условие сравнения",
 		CodeUnknownOp:    "неизвестный оператор «%[1]s»",
 		CodeOpNotForFact: "«%[1]s» нельзя применять к «%[2]s»",
@@ -265,6 +268,7 @@ var messages = i18n.Catalog[Code]{
 		CodeUnknownField: "pole „%[1]s” nie istnieje w tym portalu",
 		CodeDealOnly:     "„%[1]s” można stosować tylko w regułach dla deali",
 		CodeClientOnly:   "„%[1]s” można stosować tylko w regułach dla kontaktów i firm",
+		CodeCompanyOnly:  "„%[1]s” można stosować tylko w regułach dla firm: rejestr zna firmy, nie osoby",
 		CodeNoOp:         "w warunku dla „%[1]s” nie wybrano porównania: wybierz je w polu „Warunek”",
 		CodeUnknownOp:    "nieznany operator „%[1]s”",
 		CodeOpNotForFact: "„%[1]s” nie można stosować do „%[2]s”",
@@ -328,6 +332,7 @@ var messages = i18n.Catalog[Code]{
 		CodeUnknownField: "il campo “%[1]s” non esiste in questo portale",
 		CodeDealOnly:     "“%[1]s” si può usare solo nelle regole per i deal",
 		CodeClientOnly:   "“%[1]s” si può usare solo nelle regole per contatti e aziende",
+		CodeCompanyOnly:  "“%[1]s” si può usare solo nelle regole per le aziende: il registro conosce aziende, non persone",
 		CodeNoOp:         "la condizione su “%[1]s” non ha un operatore: sceglilo in “Condizione”",
 		CodeUnknownOp:    "operatore sconosciuto “%[1]s”",
 		CodeOpNotForFact: "“%[1]s” non si può usare con “%[2]s”",
@@ -374,7 +379,7 @@ const (
 
 // argKinds lists, per code, the Args shown in the editor's words.
 var argKinds = map[Code][]argKind{
-	CodeDealOnly: {argFact}, CodeClientOnly: {argFact}, CodeNoOp: {argFact}, CodeOpNotForFact: {argOp, argFact},
+	CodeDealOnly: {argFact}, CodeClientOnly: {argFact}, CodeCompanyOnly: {argFact}, CodeNoOp: {argFact}, CodeOpNotForFact: {argOp, argFact},
 	CodeNoValue: {argFact, argOp}, CodeExtraValue: {argOp}, CodeWantNumber: {argFact, argOp}, CodeWantText: {argFact, argOp},
 	CodeWantList: {argFact, argOp}, CodeEmptyList: {argFact}, CodeNoWindow: {argFact}, CodeNeedWindow: {argFact},
 	CodeUnknownStage: {argStage}, CodeStageNotPipe: {argStage}, CodeEmptyGroup: {argGroup},

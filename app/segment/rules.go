@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"segmentor/registry"
 )
 
 // Rules is a compiled config: per record type, the segments in order with
@@ -434,9 +436,12 @@ func (c *compiler) leaf(path string, cd *Condition, negated bool) *leaf {
 		c.checkField(path, field)
 	}
 	if c.entity != "" && !spec.forEntity(c.entity) {
-		if spec.deal {
+		switch {
+		case spec.id.isRegistryFact():
+			c.add(path, CodeCompanyOnly, cd.Fact)
+		case spec.deal:
 			c.add(path, CodeDealOnly, cd.Fact)
-		} else {
+		default:
 			c.add(path, CodeClientOnly, cd.Fact)
 		}
 	}
@@ -554,6 +559,8 @@ func (c *compiler) scalar(path string, spec factSpec, l *leaf, v any) (item, boo
 		return item{text: fold(s)}, true
 	case spec.typ == typeLocation && isText:
 		return item{text: locationKey(spec.id, s)}, true
+	case spec.id == factRegistryPKD && isText && l.op != OpContains:
+		return item{text: registry.NormalizePKD(s)}, true // "4711Z", "47.11.z" → "47.11.Z", as the registry's are
 	case spec.typ == typeText && isText, spec.typ == typeField && isText:
 		if l.op == OpContains {
 			s = strings.ToLower(s)

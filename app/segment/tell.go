@@ -515,6 +515,9 @@ func (t *Teller) text(e Entity, fact, s string) string {
 	if fact == FactCountry { // "PL", "Polska" → Poland, in the reader's language
 		return CountryName(t.lang, NormalizeCountry(s))
 	}
+	if name := WordsIn(t.lang).Values[fact][s]; name != "" { // a registry status, a PKD section
+		return name
+	}
 	if f, ok := strings.CutPrefix(fact, FieldPrefix); ok {
 		if name := t.names.Values[e][f][s]; name != "" {
 			return name

@@ -353,8 +353,8 @@ func TestCatalog(t *testing.T) {
 	for _, f := range cat {
 		byName[f.Name] = f
 	}
-	if len(byName) != 30 {
-		t.Errorf("catalog has %d facts, want 30", len(byName))
+	if len(byName) != 36 {
+		t.Errorf("catalog has %d facts, want 36", len(byName))
 	}
 	wantList := FactInfo{Name: FactList, Kind: KindText, Window: WindowNone, Entities: []Entity{EntityContact, EntityCompany},
 		Ops: []Op{OpIn, OpNotIn}}

@@ -10,6 +10,9 @@ type Words struct {
 	Facts  map[string]string `json:"facts"`  // fact name → label
 	Ops    map[Op]string     `json:"ops"`    // operator → words
 	Groups map[string]string `json:"groups"` // all, any, not → words
+	// Values name the codes some facts take (a registry status, a PKD
+	// section): fact → code → label. The editor offers them as choices.
+	Values map[string]map[string]string `json:"values"`
 }
 
 // words holds every language's labels; wordsIn falls back to English.
@@ -28,7 +31,10 @@ var words = map[Lang]Words{
 			"inbound_activities": "Inbound calls and e-mails", "outbound_activities": "Outbound calls and e-mails",
 			"days_since_last_inbound": "Days since last inbound call or e-mail", "open_activities": "Open activities",
 			"country": "Country", "region": "Region (voivodeship, state)", "city": "City", "postal_prefix": "Postal code area (first two characters)",
-			"static_list": "In list",
+			"static_list":          "In list",
+			"registry:pkd_section": "Industry (PKD section)", "registry:pkd": "Main activity (PKD code)",
+			"registry:region": "Registered voivodeship", "registry:legal_form": "Legal form",
+			"registry:status": "Registry status", "registry:age_years": "Years since registration",
 		},
 		Ops: map[Op]string{
 			OpEq: "equals", OpNe: "does not equal", OpLt: "less than", OpLe: "at most", OpGt: "more than", OpGe: "at least",
@@ -36,6 +42,10 @@ var words = map[Lang]Words{
 			OpEmpty: "is empty", OpNotEmpty: "is not empty",
 		},
 		Groups: map[string]string{"all": "All of these (AND)", "any": "Any of these (OR)", "not": "None of these (NOT)"},
+		Values: map[string]map[string]string{
+			"registry:status":      {"active": "active", "suspended": "suspended", "closed": "closed (struck off)"},
+			"registry:pkd_section": {"A": "A · Agriculture, forestry and fishing", "B": "B · Mining and quarrying", "C": "C · Manufacturing", "D": "D · Electricity, gas, steam and air conditioning supply", "E": "E · Water supply, sewerage and waste management", "F": "F · Construction", "G": "G · Wholesale and retail trade; repair of motor vehicles", "H": "H · Transportation and storage", "I": "I · Accommodation and food service", "J": "J · Information and communication", "K": "K · Financial and insurance activities", "L": "L · Real estate activities", "M": "M · Professional, scientific and technical activities", "N": "N · Administrative and support service activities", "O": "O · Public administration and defence", "P": "P · Education", "Q": "Q · Human health and social work", "R": "R · Arts, entertainment and recreation", "S": "S · Other service activities", "T": "T · Households as employers", "U": "U · Extraterritorial organisations"},
+		},
 	},
 	RU: {
 		Facts: map[string]string{
@@ -51,7 +61,10 @@ var words = map[Lang]Words{
 			"inbound_activities": "Входящих звонков и писем", "outbound_activities": "Исходящих звонков и писем",
 			"days_since_last_inbound": "Дней с последнего входящего звонка или письма", "open_activities": "Открытых дел",
 			"country": "Страна", "region": "Регион (воеводство, область)", "city": "Город", "postal_prefix": "Почтовый район (первые два символа индекса)",
-			"static_list": "В списке",
+			"static_list":          "В списке",
+			"registry:pkd_section": "Отрасль (секция PKD)", "registry:pkd": "Основной вид деятельности (код PKD)",
+			"registry:region": "Воеводство регистрации", "registry:legal_form": "Организационно-правовая форма",
+			"registry:status": "Статус в реестре", "registry:age_years": "Лет с регистрации",
 		},
 		Ops: map[Op]string{
 			OpEq: "равно", OpNe: "не равно", OpLt: "меньше", OpLe: "не больше", OpGt: "больше", OpGe: "не меньше",
@@ -59,6 +72,10 @@ var words = map[Lang]Words{
 			OpEmpty: "пусто", OpNotEmpty: "не пусто",
 		},
 		Groups: map[string]string{"all": "Все условия (И)", "any": "Любое из условий (ИЛИ)", "not": "Ни одно из условий (НЕ)"},
+		Values: map[string]map[string]string{
+			"registry:status":      {"active": "действует", "suspended": "деятельность приостановлена", "closed": "ликвидирована"},
+			"registry:pkd_section": {"A": "A · Сельское, лесное хозяйство и рыболовство", "B": "B · Добыча полезных ископаемых", "C": "C · Обрабатывающая промышленность", "D": "D · Электроэнергия, газ, пар и кондиционирование", "E": "E · Водоснабжение, канализация и отходы", "F": "F · Строительство", "G": "G · Оптовая и розничная торговля; ремонт автотранспорта", "H": "H · Транспорт и хранение", "I": "I · Гостиницы и общественное питание", "J": "J · Информация и связь", "K": "K · Финансы и страхование", "L": "L · Операции с недвижимостью", "M": "M · Профессиональная, научная и техническая деятельность", "N": "N · Административная и вспомогательная деятельность", "O": "O · Государственное управление и оборона", "P": "P · Образование", "Q": "Q · Здравоохранение и социальные услуги", "R": "R · Культура, спорт и отдых", "S": "S · Прочие услуги", "T": "T · Домашние хозяйства как работодатели", "U": "U · Экстерриториальные организации"},
+		},
 	},
 	PL: {
 		Facts: map[string]string{
@@ -74,7 +91,10 @@ var words = map[Lang]Words{
 			"inbound_activities": "Połączenia i e-maile przychodzące", "outbound_activities": "Połączenia i e-maile wychodzące",
 			"days_since_last_inbound": "Dni od ostatniego przychodzącego połączenia lub e-maila", "open_activities": "Otwarte aktywności",
 			"country": "Kraj", "region": "Region (województwo)", "city": "Miejscowość", "postal_prefix": "Obszar pocztowy (pierwsze dwa znaki kodu)",
-			"static_list": "Na liście",
+			"static_list":          "Na liście",
+			"registry:pkd_section": "Branża (sekcja PKD)", "registry:pkd": "Przeważająca działalność (kod PKD)",
+			"registry:region": "Województwo siedziby", "registry:legal_form": "Forma prawna",
+			"registry:status": "Status w rejestrze", "registry:age_years": "Lata od rejestracji",
 		},
 		Ops: map[Op]string{
 			OpEq: "równa się", OpNe: "nie równa się", OpLt: "mniej niż", OpLe: "co najwyżej", OpGt: "więcej niż", OpGe: "co najmniej",
@@ -82,6 +102,10 @@ var words = map[Lang]Words{
 			OpEmpty: "jest puste", OpNotEmpty: "nie jest puste",
 		},
 		Groups: map[string]string{"all": "Wszystkie warunki (I)", "any": "Dowolny z warunków (LUB)", "not": "Żaden z warunków (NIE)"},
+		Values: map[string]map[string]string{
+			"registry:status":      {"active": "aktywna", "suspended": "działalność zawieszona", "closed": "wykreślona"},
+			"registry:pkd_section": {"A": "A · Rolnictwo, leśnictwo, łowiectwo i rybactwo", "B": "B · Górnictwo i wydobywanie", "C": "C · Przetwórstwo przemysłowe", "D": "D · Wytwarzanie i zaopatrywanie w energię elektryczną, gaz, parę wodną i powietrze do układów klimatyzacyjnych", "E": "E · Dostawa wody; gospodarowanie ściekami i odpadami", "F": "F · Budownictwo", "G": "G · Handel hurtowy i detaliczny; naprawa pojazdów samochodowych", "H": "H · Transport i gospodarka magazynowa", "I": "I · Zakwaterowanie i gastronomia", "J": "J · Informacja i komunikacja", "K": "K · Działalność finansowa i ubezpieczeniowa", "L": "L · Obsługa rynku nieruchomości", "M": "M · Działalność profesjonalna, naukowa i techniczna", "N": "N · Administrowanie i działalność wspierająca", "O": "O · Administracja publiczna i obrona narodowa", "P": "P · Edukacja", "Q": "Q · Opieka zdrowotna i pomoc społeczna", "R": "R · Kultura, rozrywka i rekreacja", "S": "S · Pozostała działalność usługowa", "T": "T · Gospodarstwa domowe zatrudniające pracowników", "U": "U · Organizacje i zespoły eksterytorialne"},
+		},
 	},
 	IT: {
 		Facts: map[string]string{
@@ -97,7 +121,10 @@ var words = map[Lang]Words{
 			"inbound_activities": "Chiamate ed e-mail in entrata", "outbound_activities": "Chiamate ed e-mail in uscita",
 			"days_since_last_inbound": "Giorni dall'ultima chiamata o e-mail in entrata", "open_activities": "Attività aperte",
 			"country": "Paese", "region": "Regione (voivodato, provincia)", "city": "Città", "postal_prefix": "Zona postale (prime due cifre del CAP)",
-			"static_list": "Nella lista",
+			"static_list":          "Nella lista",
+			"registry:pkd_section": "Settore (sezione PKD)", "registry:pkd": "Attività principale (codice PKD)",
+			"registry:region": "Voivodato della sede", "registry:legal_form": "Forma giuridica",
+			"registry:status": "Stato nel registro", "registry:age_years": "Anni dalla registrazione",
 		},
 		Ops: map[Op]string{
 			OpEq: "uguale a", OpNe: "diverso da", OpLt: "meno di", OpLe: "al massimo", OpGt: "più di", OpGe: "almeno",
@@ -105,6 +132,10 @@ var words = map[Lang]Words{
 			OpEmpty: "è vuoto", OpNotEmpty: "non è vuoto",
 		},
 		Groups: map[string]string{"all": "Tutte le condizioni (E)", "any": "Almeno una condizione (O)", "not": "Nessuna condizione (NON)"},
+		Values: map[string]map[string]string{
+			"registry:status":      {"active": "attiva", "suspended": "attività sospesa", "closed": "cancellata"},
+			"registry:pkd_section": {"A": "A · Agricoltura, silvicoltura e pesca", "B": "B · Estrazione di minerali", "C": "C · Attività manifatturiere", "D": "D · Fornitura di energia elettrica, gas, vapore e aria condizionata", "E": "E · Fornitura di acqua; reti fognarie e gestione dei rifiuti", "F": "F · Costruzioni", "G": "G · Commercio all'ingrosso e al dettaglio; riparazione di autoveicoli", "H": "H · Trasporto e magazzinaggio", "I": "I · Alloggio e ristorazione", "J": "J · Informazione e comunicazione", "K": "K · Attività finanziarie e assicurative", "L": "L · Attività immobiliari", "M": "M · Attività professionali, scientifiche e tecniche", "N": "N · Noleggio, agenzie di viaggio, servizi di supporto alle imprese", "O": "O · Amministrazione pubblica e difesa", "P": "P · Istruzione", "Q": "Q · Sanità e assistenza sociale", "R": "R · Attività artistiche, sportive e di intrattenimento", "S": "S · Altre attività di servizi", "T": "T · Famiglie come datori di lavoro", "U": "U · Organizzazioni extraterritoriali"},
+		},
 	},
 }
 
