@@ -107,7 +107,7 @@ var dialectActivity = filterDialect{page: "api-reference/crm/timeline/activities
 	prefixes: []string{">=", ">", "<=", "<", "@", "!@", "%", "=%", "%=", "!%", "!=%", "!%=", "=", "!=", "!"}}
 
 func (p *Portal) registerActivityMethods() {
-	p.acts = activityState{e: activitySchema(), bindings: map[int32][]ActivityBinding{}}
+	p.acts = activityState{e: protoActivity().fresh(), bindings: map[int32][]ActivityBinding{}}
 	p.methods["crm.activity.list"] = methodActivityList
 	p.methods["crm.activity.get"] = methodActivityGet
 }

@@ -122,10 +122,40 @@ type Portal struct {
 	httpSrv *http.Server
 	baseURL string
 	closers []func()
+
+	// Set for a portal served by a Host (host.go): its name there, the tag
+	// its tokens start with and the shared OAuth server's base.
+	host     *Host
+	name     string
+	tokenTag string
+	oauthURL string
 }
 
 // New starts a portal. Close it when done.
 func New(opts Options) *Portal {
+	p := newPortal(opts, nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/oauth/token/", p.serveOAuth)
+	mux.HandleFunc("/rest/", p.serveREST)
+	if p.opts.Addr != "" {
+		ln, err := listen(p.opts.Addr)
+		if err != nil {
+			panic(fmt.Sprintf("b24sim: listen %s: %v", p.opts.Addr, err))
+		}
+		p.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = p.httpSrv.Serve(ln) }()
+		p.baseURL = "http://" + ln.Addr().String()
+	} else {
+		p.srv = httptest.NewServer(mux)
+		p.baseURL = p.srv.URL
+	}
+	return p
+}
+
+// newPortal builds a portal's state and methods without serving it; setup,
+// when set, runs before anything is initialised (a Host names the portal
+// there).
+func newPortal(opts Options, setup func(*Portal)) *Portal {
 	if opts.ClientID == "" {
 		opts.ClientID = "app.segmentor.test"
 	}
@@ -154,6 +184,9 @@ func New(opts Options) *Portal {
 	if p.clock == nil {
 		p.clock = time.Now
 	}
+	if setup != nil {
+		setup(p)
+	}
 	p.initAuth()
 	p.initLimits()
 	p.initEvents()
@@ -164,27 +197,14 @@ func New(opts Options) *Portal {
 	p.registerActivityMethods()
 	p.registerRequisiteMethods()
 	p.registerCatalogMethods()
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("/oauth/token/", p.serveOAuth)
-	mux.HandleFunc("/rest/", p.serveREST)
-	if opts.Addr != "" {
-		ln, err := listen(opts.Addr)
-		if err != nil {
-			panic(fmt.Sprintf("b24sim: listen %s: %v", opts.Addr, err))
-		}
-		p.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = p.httpSrv.Serve(ln) }()
-		p.baseURL = "http://" + ln.Addr().String()
-	} else {
-		p.srv = httptest.NewServer(mux)
-		p.baseURL = p.srv.URL
-	}
 	return p
 }
 
 // Close stops the portal's servers and its event delivery.
 func (p *Portal) Close() {
+	if p.host != nil {
+		p.host.remove(p)
+	}
 	p.stopEvents()
 	for i := len(p.closers) - 1; i >= 0; i-- {
 		p.closers[i]()
@@ -208,7 +228,13 @@ func (p *Portal) URL() string {
 func (p *Portal) ClientEndpoint() string { return p.URL() + "/rest/" }
 
 // OAuthURL is the OAuth server base; the token endpoint is OAuthURL()+"/oauth/token/".
-func (p *Portal) OAuthURL() string { return p.URL() }
+// A Host's portals share the Host's.
+func (p *Portal) OAuthURL() string {
+	if p.oauthURL != "" {
+		return p.oauthURL
+	}
+	return p.URL()
+}
 
 // MemberID is the portal's stable id.
 func (p *Portal) MemberID() string { return p.opts.MemberID }

@@ -70,7 +70,7 @@ func portalZone() *time.Location { return time.FixedZone("+0200", 2*3600) }
 func (p *Portal) initCRM() {
 	c := &p.crm
 	c.zone = portalZone()
-	c.deal, c.contact, c.company, c.product = dealSchema(), contactSchema(), companySchema(), productSchema()
+	c.deal, c.contact, c.company, c.product = protoDeal().fresh(), protoContact().fresh(), protoCompany().fresh(), protoProduct().fresh()
 	c.nextUFID, c.nextEnumID, c.nextStatus, c.nextSection, c.nextRowID = 101, 1, 1, 1, 1
 	c.stages = map[string]stageRef{}
 	c.initStatuses()

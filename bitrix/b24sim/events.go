@@ -86,12 +86,12 @@ type eventState struct {
 	dropRate float64
 	tokens   map[int]Tokens // per user: the token put in auth[access_token]
 
+	// The delivery goroutine runs only while the queue has work: an idle
+	// portal costs none (a Host serves a thousand of them).
 	queue   []delivery
 	pending int           // queued + in flight
 	idle    chan struct{} // closed when pending drops to 0
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	loop    chan struct{} // closed when the running delivery goroutine ends; nil when none runs
 	stopped bool
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -111,19 +111,21 @@ func (p *Portal) initEvents() {
 		delay:       p.opts.EventDelay,
 		dropRate:    p.opts.EventDropRate,
 		tokens:      map[int]Tokens{},
-		wake:        make(chan struct{}, 1),
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
 		ctx:         ctx,
 		cancel:      cancel,
-		client: &http.Client{
-			Timeout:       10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		client:      eventClient,
 	}
-	go p.deliverLoop(p.events.wake, p.events.stop, p.events.done)
 }
 
+// eventClient POSTs events and robot runs for every portal: it follows no
+// redirects and gives up after 10 s.
+var eventClient = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// stopEvents cancels delivery, waits for the delivery goroutine and counts
+// what was still queued as failed.
 func (p *Portal) stopEvents() {
 	p.mu.Lock()
 	if p.events.stopped {
@@ -131,11 +133,13 @@ func (p *Portal) stopEvents() {
 		return
 	}
 	p.events.stopped = true
-	close(p.events.stop)
 	p.events.cancel()
-	done := p.events.done
+	loop := p.events.loop
 	p.mu.Unlock()
-	<-done
+	if loop != nil {
+		<-loop
+	}
+	p.drainQueue()
 }
 
 // SetEventDelivery changes the delay before an event is POSTed and the share
@@ -238,7 +242,7 @@ func (p *Portal) authKVLocked(user int, withAccess, withRefresh bool) []kv {
 		kv{"auth[expires_in]", strconv.Itoa(t.ExpiresIn)},
 		kv{"auth[scope]", strings.Join(p.events.appScope(), ",")},
 		kv{"auth[domain]", p.opts.Domain},
-		kv{"auth[server_endpoint]", p.baseURL + "/rest/"},
+		kv{"auth[server_endpoint]", p.serverEndpointLocked()},
 		kv{"auth[status]", p.auth.status},
 		kv{"auth[client_endpoint]", p.baseURL + "/rest/"},
 		kv{"auth[member_id]", p.opts.MemberID},
@@ -262,9 +266,9 @@ func (p *Portal) enqueueLocked(handler string, before, after []kv) {
 		es.idle = make(chan struct{})
 	}
 	es.pending++
-	select {
-	case es.wake <- struct{}{}:
-	default:
+	if es.loop == nil {
+		es.loop = make(chan struct{})
+		go p.deliverLoop(es.ctx, es.loop)
 	}
 }
 
@@ -287,45 +291,39 @@ func (p *Portal) deliveryBody(d delivery) string {
 	return encodeKV(all)
 }
 
-// deliverLoop POSTs queued events one by one, never under p.mu.
-func (p *Portal) deliverLoop(wake, stop, done chan struct{}) {
+// deliverLoop POSTs queued events one by one, never under p.mu, and ends
+// when the queue is empty or the portal closes (enqueueLocked starts it again).
+func (p *Portal) deliverLoop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	for {
-		select {
-		case <-stop:
-			p.drainQueue()
+		p.mu.Lock()
+		if len(p.events.queue) == 0 || ctx.Err() != nil {
+			p.events.loop = nil
+			p.mu.Unlock()
 			return
-		case <-wake:
 		}
-		for {
-			p.mu.Lock()
-			if len(p.events.queue) == 0 {
-				p.mu.Unlock()
-				break
-			}
-			d := p.events.queue[0]
-			p.events.queue = p.events.queue[1:]
-			ctx, client := p.events.ctx, p.events.client
-			p.mu.Unlock()
+		d := p.events.queue[0]
+		p.events.queue = p.events.queue[1:]
+		client := p.events.client
+		p.mu.Unlock()
 
-			if wait := time.Until(d.due); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-stop:
-					t.Stop()
-				}
+		if wait := time.Until(d.due); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
 			}
-			ok := ctx.Err() == nil && p.post(ctx, client, d.url, p.deliveryBody(d)) == nil
-			p.mu.Lock()
-			if ok {
-				p.events.stats.Delivered++
-			} else {
-				p.events.stats.Failed++
-			}
-			p.donePendingLocked(1)
-			p.mu.Unlock()
 		}
+		ok := ctx.Err() == nil && p.post(ctx, client, d.url, p.deliveryBody(d)) == nil
+		p.mu.Lock()
+		if ok {
+			p.events.stats.Delivered++
+		} else {
+			p.events.stats.Failed++
+		}
+		p.donePendingLocked(1)
+		p.mu.Unlock()
 	}
 }
 
@@ -481,7 +479,7 @@ func (p *Portal) Uninstall(ctx context.Context, clean bool) error {
 			{"data[LANGUAGE_ID]", es.lang}, {"data[CLEAN]", cleanV}}
 		after := []kv{
 			{"auth[domain]", p.opts.Domain},
-			{"auth[server_endpoint]", p.baseURL + "/rest/"},
+			{"auth[server_endpoint]", p.serverEndpointLocked()},
 			{"auth[status]", p.auth.status},
 			{"auth[client_endpoint]", p.baseURL + "/rest/"},
 			{"auth[member_id]", p.opts.MemberID},

@@ -229,6 +229,9 @@ func answerFault(w http.ResponseWriter, entry *Request, e *Error) {
 // request with 302 and a Location on the new host (the client must re-POST).
 // The member_id does not change. It returns the new base URL.
 func (p *Portal) Rename() string {
+	if p.host != nil {
+		panic("b24sim: Rename of a Host's portal is not supported")
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/oauth/token/", p.serveOAuth)
 	mux.HandleFunc("/rest/", p.serveREST)

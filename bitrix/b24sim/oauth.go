@@ -97,10 +97,26 @@ func (p *Portal) randHex(n int) string {
 	return string(b)
 }
 
+// newTokenLocked returns a new 32-character token or code; a Host's portal
+// starts each with its tag, so the shared OAuth server finds the portal a
+// refresh token or code belongs to. Caller holds p.mu.
+func (p *Portal) newTokenLocked() string {
+	return p.tokenTag + p.randToken(32-len(p.tokenTag))
+}
+
+// serverEndpointLocked is server_endpoint, the OAuth server's REST base: a
+// Host's shared one, or the portal's own. Caller holds p.mu.
+func (p *Portal) serverEndpointLocked() string {
+	if p.oauthURL != "" {
+		return p.oauthURL + "/rest/"
+	}
+	return p.baseURL + "/rest/"
+}
+
 // issueLocked starts a new token chain for a user. Caller holds p.mu.
 func (p *Portal) issueLocked(userID int, scope []string) Tokens {
 	now := p.now()
-	at, rt := p.randToken(32), p.randToken(32)
+	at, rt := p.newTokenLocked(), p.newTokenLocked()
 	exp := now.Add(p.opts.AccessTokenTTL)
 	p.auth.access[at] = &accessToken{userID: userID, scope: scope, expires: exp}
 	p.auth.refresh[rt] = &refreshToken{userID: userID, scope: scope, access: at, expires: now.Add(refreshTokenTTL)}
@@ -113,7 +129,7 @@ func (p *Portal) issueLocked(userID int, scope []string) Tokens {
 		Scope:          strings.Join(scope, ","),
 		MemberID:       p.opts.MemberID,
 		ClientEndpoint: p.baseURL + "/rest/",
-		ServerEndpoint: p.baseURL + "/rest/",
+		ServerEndpoint: p.serverEndpointLocked(),
 		Domain:         authServerName,
 		Status:         p.auth.status,
 	}
@@ -147,7 +163,7 @@ func (p *Portal) IssueTokensScope(userID int, scope string) Tokens {
 func (p *Portal) AuthCode(userID int) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	code := p.randToken(32)
+	code := p.newTokenLocked()
 	p.auth.codes[code] = &authCode{userID: userID, expires: p.now().Add(authCodeTTL)}
 	return code
 }
@@ -271,8 +287,7 @@ func (p *Portal) serveOAuth(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.auth.oauthReqs++
 		p.mu.Unlock()
-		writeJSON(w, 400, map[string]any{"error": "invalid_request",
-			"error_description": "The token request is a GET with its parameters in the query string"})
+		refuseTokenPOST(w)
 		return
 	}
 	q := r.URL.Query()
@@ -284,31 +299,58 @@ func (p *Portal) serveOAuth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, body)
 }
 
+// refuseTokenPOST answers a token request that is not a GET.
+func refuseTokenPOST(w http.ResponseWriter) {
+	writeJSON(w, 400, map[string]any{"error": "invalid_request",
+		"error_description": "The token request is a GET with its parameters in the query string"})
+}
+
 func oauthError(status int, code, desc string) (int, map[string]any) {
 	return status, map[string]any{"error": code, "error_description": desc}
 }
 
-// grantLocked answers one token request. Caller holds p.mu.
-func (p *Portal) grantLocked(get func(string) string) (int, map[string]any) {
+// checkGrant refuses a token request that fails before its token or code
+// is looked up: an unsupported grant_type, the wrong client, no refresh
+// token. ok is false with the answer when it does.
+func checkGrant(get func(string) string, clientID, clientSecret string) (status int, body map[string]any, ok bool) {
 	grant := get("grant_type")
 	if grant != "refresh_token" && grant != "authorization_code" {
-		return oauthError(400, "invalid_request", fmt.Sprintf("Unsupported grant_type %q", grant))
+		status, body = oauthError(400, "invalid_request", fmt.Sprintf("Unsupported grant_type %q", grant))
+		return status, body, false
 	}
-	if get("client_id") != p.opts.ClientID || get("client_secret") != p.opts.ClientSecret {
-		return oauthError(401, "invalid_client", "Invalid client credentials")
+	if get("client_id") != clientID || get("client_secret") != clientSecret {
+		status, body = oauthError(401, "invalid_client", "Invalid client credentials")
+		return status, body, false
+	}
+	if grant == "refresh_token" && get("refresh_token") == "" {
+		status, body = oauthError(400, "invalid_request", "Refresh token is missing")
+		return status, body, false
+	}
+	return 0, nil, true
+}
+
+// unknownGrant is the answer to a well-formed request whose refresh token
+// or code no portal issued.
+func unknownGrant(get func(string) string) (int, map[string]any) {
+	if get("grant_type") == "authorization_code" {
+		return oauthError(400, "invalid_grant", "Invalid authorization code")
+	}
+	return oauthError(400, "invalid_grant", "Invalid refresh token")
+}
+
+// grantLocked answers one token request. Caller holds p.mu.
+func (p *Portal) grantLocked(get func(string) string) (int, map[string]any) {
+	if status, body, ok := checkGrant(get, p.opts.ClientID, p.opts.ClientSecret); !ok {
+		return status, body
 	}
 	now := p.now()
 	var userID int
 	var scope []string
-	switch grant {
+	switch get("grant_type") {
 	case "refresh_token":
-		rt := get("refresh_token")
-		if rt == "" {
-			return oauthError(400, "invalid_request", "Refresh token is missing")
-		}
-		t := p.auth.refresh[rt]
+		t := p.auth.refresh[get("refresh_token")]
 		if t == nil || t.used || t.dead || !now.Before(t.expires) {
-			return oauthError(400, "invalid_grant", "Invalid refresh token")
+			return unknownGrant(get)
 		}
 		t.used = true
 		if at := p.auth.access[t.access]; at != nil {
@@ -320,7 +362,7 @@ func (p *Portal) grantLocked(get func(string) string) (int, map[string]any) {
 		code := get("code")
 		c := p.auth.codes[code]
 		if c == nil || c.used || !now.Before(c.expires) {
-			return oauthError(400, "invalid_grant", "Invalid authorization code")
+			return unknownGrant(get)
 		}
 		c.used = true
 		userID, scope = c.userID, p.events.appScope()

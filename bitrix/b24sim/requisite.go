@@ -122,7 +122,7 @@ var dialectRequisite = filterDialect{page: "api-reference/crm/requisites/univers
 	prefixes: []string{">=", ">", "<=", "<", "@", "!@", "%", "=%", "%=", "!%", "!=%", "!%=", "=", "!=", "!"}}
 
 func (p *Portal) registerRequisiteMethods() {
-	p.reqs = requisiteState{rq: requisiteSchema(), addr: addressSchema(), nextLoc: 1, comms: newCommState()}
+	p.reqs = requisiteState{rq: protoRequisite().fresh(), addr: protoAddress().fresh(), nextLoc: 1, comms: newCommState()}
 	m := p.methods
 	m["crm.requisite.fields"] = methodRequisiteFields
 	m["crm.requisite.list"] = methodRequisiteList
