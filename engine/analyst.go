@@ -101,7 +101,32 @@ type column struct {
 	pos     map[int64]int32     // id → index
 	clients []*app.MirrorClient // contacts and companies
 	deals   [][]segment.Deal    // a client's deals (the snapshot's lists)
+	won     [][]wonDeal         // a client's deals that brought something, in deal id order (wonOf)
 	rows    []*dealRow          // deals
+}
+
+// wonDeal is what a won deal of a client brought, and when: a client's
+// revenue sums these in place, where looking each deal up in b.deals cost
+// a preview a map access and a cache miss per deal.
+type wonDeal struct {
+	won float64
+	at  time.Time
+}
+
+// wonOf lists what a client's deals brought, as b.deals has them now: the
+// deals recordRevenue would count, in its order, less those that bring 0
+// in any window (adding 0 changes no sum). Holds b.mu.
+func (b *base) wonOf(deals []segment.Deal) []wonDeal {
+	var out []wonDeal
+	for k := range deals {
+		if deals[k].Semantic != segment.Won {
+			continue
+		}
+		if dr := b.deals[deals[k].ID]; dr != nil && dr.won != 0 {
+			out = append(out, wonDeal{won: dr.won, at: dr.at})
+		}
+	}
+	return out
 }
 
 type rfmEntry struct {
@@ -248,6 +273,13 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 		for _, dr := range b.deals {
 			dr.won = wonInBase(&dr.deal, b.perUnit)
 		}
+		for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+			if col := b.cols[e]; col != nil {
+				for p := range col.deals {
+					col.won[p] = b.wonOf(col.deals[p])
+				}
+			}
+		}
 	}
 	// What changed, and whether a column gained or lost records.
 	touched := map[app.ClientRef]bool{}
@@ -317,6 +349,7 @@ func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, r
 		if col := b.cols[ref.Entity]; !rebuild[ref.Entity] {
 			if p, ok := col.pos[ref.ID]; ok {
 				col.clients[p], col.deals[p] = b.snap.clients[ref.Entity][ref.ID], b.snap.dealsOf[ref]
+				col.won[p] = b.wonOf(col.deals[p])
 			}
 		}
 	}
@@ -331,12 +364,33 @@ func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, r
 
 func newDealRow(d *app.MirrorDeal, perUnit map[string]float64) *dealRow {
 	dr := &dealRow{row: d, deal: d.Deal()}
+	dr.deal.Currency = currencyCode(dr.deal.Currency)
+	dr.deal.Prepare() // the base's deals are evaluated over and over
 	dr.won = wonInBase(&dr.deal, perUnit)
 	dr.at = dr.deal.Closed
 	if dr.at.IsZero() {
 		dr.at = dr.deal.Created
 	}
 	return dr
+}
+
+// currencyCodes holds one copy of each currency code the bases met.
+var currencyCodes sync.Map // string → the same string
+
+// currencyCode is the one copy of a currency code: the money facts
+// compare every won deal's currency with the last few they converted,
+// and equal strings at one address compare without reading the deals'
+// own copies, a cache miss each in a base of decoded rows. Only ISO 4217
+// shapes are kept (three capital letters), so the set stays small.
+func currencyCode(s string) string {
+	if len(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z' {
+		return s
+	}
+	if c, ok := currencyCodes.Load(s); ok {
+		return c.(string)
+	}
+	c, _ := currencyCodes.LoadOrStore(s, s)
+	return c.(string)
 }
 
 // wonInBase is a won deal's amount in the base currency; 0 for any other
@@ -362,8 +416,10 @@ func (b *base) column(e segment.Entity) *column {
 		col.ids = slices.Sorted(maps.Keys(b.snap.clients[e]))
 		col.clients = make([]*app.MirrorClient, len(col.ids))
 		col.deals = make([][]segment.Deal, len(col.ids))
+		col.won = make([][]wonDeal, len(col.ids))
 		for i, id := range col.ids {
 			col.clients[i], col.deals[i] = b.snap.clients[e][id], b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}]
+			col.won[i] = b.wonOf(col.deals[i])
 		}
 	}
 	col.pos = make(map[int64]int32, len(col.ids))
@@ -415,11 +471,17 @@ func ratesPerUnit(r segment.Rates) map[string]float64 {
 // revenue is what a deal brought in the base currency within the window
 // (0 = all time) ending at now.
 func (dr *dealRow) revenue(window int, now time.Time) float64 {
-	if dr.won == 0 {
+	return wonWithin(dr.won, dr.at, window, now)
+}
+
+// wonWithin is won if the deal closed at at, within the window (0 = all
+// time) ending at now, else 0.
+func wonWithin(won float64, at time.Time, window int, now time.Time) float64 {
+	if won == 0 {
 		return 0
 	}
-	if window > 0 && (!dr.at.After(now.Add(-time.Duration(window)*24*time.Hour)) || dr.at.After(now)) {
+	if window > 0 && (!at.After(now.Add(-time.Duration(window)*24*time.Hour)) || at.After(now)) {
 		return 0
 	}
-	return dr.won
+	return won
 }

@@ -551,13 +551,8 @@ func (b *base) recordRevenue(col *column, i int, window int, now time.Time) floa
 		return col.rows[i].revenue(window, now)
 	}
 	sum := 0.0
-	deals := col.deals[i]
-	for k := range deals {
-		if deals[k].Semantic == segment.Won {
-			if dr := b.deals[deals[k].ID]; dr != nil {
-				sum += dr.revenue(window, now)
-			}
-		}
+	for _, w := range col.won[i] {
+		sum += wonWithin(w.won, w.at, window, now)
 	}
 	return sum
 }

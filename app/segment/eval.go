@@ -56,9 +56,15 @@ func (r *Rules) Evaluate(e Entity, f Facts) Result {
 	}
 	var res Result
 	res.Explanation.Segments = make([]SegmentTrace, 0, len(s.segments))
+	// One allocation for every segment's trace, rather than one a segment
+	// tried: most records are tried on most segments.
+	traces := 0
+	for i := range s.segments {
+		traces += s.segments[i].when.traces
+	}
+	buf := traceBuf(make([]Trace, traces))
 	for i := range s.segments {
 		seg := &s.segments[i]
-		buf := traceBuf(make([]Trace, seg.when.traces)) // one allocation for the segment's whole trace
 		held, tr := eval(&seg.when, f, &buf)
 		res.Explanation.Segments = append(res.Explanation.Segments, SegmentTrace{Key: seg.key, Name: seg.name, Held: held, When: tr})
 		if held {
@@ -84,7 +90,7 @@ func (b *traceBuf) take(n int) []Trace {
 func eval(n *node, f Facts, buf *traceBuf) (bool, Trace) {
 	if n.leaf != nil {
 		l := n.leaf
-		v := f.value(l)
+		v := stable(f.value(l), f) // the trace keeps it: text in the facts' scratch is copied
 		if v.Kind == KindGroups {
 			v.Groups = slices.Clone(v.Groups) // the facts reuse their buffer
 		}

@@ -35,6 +35,8 @@ type Deal struct {
 	ProductSections []int // catalog sections of its product rows
 	Fields          map[string]string
 	Activities      []Activity // on its timeline (engagement.go)
+	amount          float64    // Amount as the money facts read it, when prepared (Prepare)
+	prepared        bool
 }
 
 // Client is the mirror row of a contact or company.
@@ -120,6 +122,14 @@ type ClientFacts struct {
 	client Client
 	deals  []Deal
 	aggs   []windowAgg // cache of the windows computed for this client
+	// briefs are the client's deals as the windows read them, taken once
+	// per client (briefed): a rule with three windows converts each amount
+	// once, and scans a compact slice rather than the deals.
+	briefs  []dealBrief
+	briefed bool
+	recent  [4]recentRate // rate's answers, round robin from next
+	next    int
+	scratch scratch // text a fact formats (an id), valid until the next fact
 }
 
 // NewClientFacts returns empty facts for env; call Reset before use.
@@ -136,6 +146,7 @@ func NewClientFacts(env Env) *ClientFacts {
 func (f *ClientFacts) Reset(c Client, deals []Deal) {
 	f.client, f.deals = c, deals
 	f.aggs = f.aggs[:0]
+	f.briefed = false
 }
 
 // windowAgg is one pass over a client's deals within a window.
@@ -148,8 +159,73 @@ type windowAgg struct {
 	firstWon       time.Time
 	lastWon        time.Time
 	groups         []int
+	groupsDone     bool // groups are collected: only product_groups reads them (productGroups)
 	rfm            RFMScore
 	rfmDone        bool // rfm is computed: rfm_r, rfm_f, rfm_m and rfm share it
+}
+
+// dealBrief is what a window reads of one deal.
+type dealBrief struct {
+	at     time.Time // when it was won or lost; Created when Closed is zero
+	amount float64   // a won deal's amount in the base currency (amountFloat × rate)
+	rated  bool      // a won deal's currency has a rate
+	sem    Semantic
+}
+
+// brief converts the client's deals for the windows, once per client:
+// each amount to the base currency, each close date chosen.
+func (f *ClientFacts) brief() []dealBrief {
+	if f.briefed {
+		return f.briefs
+	}
+	f.briefs = slices.Grow(f.briefs[:0], len(f.deals))[:len(f.deals)]
+	for i := range f.deals {
+		d := &f.deals[i]
+		b := dealBrief{at: d.Closed, sem: d.Semantic}
+		if b.at.IsZero() {
+			b.at = d.Created
+		}
+		if d.Semantic == Won {
+			var rate float64
+			if rate, b.rated = f.rate(d.Currency); b.rated {
+				b.amount = d.money() * rate
+			}
+		}
+		f.briefs[i] = b
+	}
+	f.briefed = true
+	return f.briefs
+}
+
+// rate is f.rates[cur] through its last few answers: deals use a few of
+// the portal's currencies, and comparing a short string (by address
+// first: the engine's base keeps one copy of each code) costs less than
+// hashing it for every won deal.
+func (f *ClientFacts) rate(cur string) (float64, bool) {
+	for i := range f.recent {
+		if r := &f.recent[i]; r.known && r.cur == cur {
+			return r.rate, r.ok
+		}
+	}
+	rate, ok := f.rates[cur]
+	f.recent[f.next] = recentRate{cur: cur, rate: rate, ok: ok, known: true}
+	f.next = (f.next + 1) % len(f.recent)
+	return rate, ok
+}
+
+type recentRate struct {
+	cur       string
+	rate      float64
+	ok, known bool
+}
+
+// span is the (from, to] a window covers; zero times for all time.
+func (f *ClientFacts) span(window, offset int) (from, to time.Time) {
+	if window > 0 {
+		to = f.env.Now.Add(-days(offset))
+		from = to.Add(-days(window))
+	}
+	return from, to
 }
 
 func (f *ClientFacts) agg(window, offset int) *windowAgg {
@@ -166,35 +242,28 @@ func (f *ClientFacts) agg(window, offset int) *windowAgg {
 	a := &f.aggs[len(f.aggs)-1]
 	groups := a.groups[:0]
 	*a = windowAgg{window: window, offset: offset, moneyOK: true, groups: groups}
-	now := f.env.Now
-	var from, to time.Time
-	if window > 0 {
-		to = now.Add(-days(offset))
-		from = to.Add(-days(window))
-	}
-	for i := range f.deals {
-		d := &f.deals[i]
-		if d.Semantic != Won && d.Semantic != Lost {
+	from, to := f.span(window, offset)
+	briefs := f.brief()
+	for i := range briefs {
+		d := &briefs[i]
+		if d.sem != Won && d.sem != Lost {
 			if window == 0 {
 				a.open++
 			}
 			continue
 		}
-		at := d.Closed
-		if at.IsZero() {
-			at = d.Created
-		}
+		at := d.at
 		// A rolling window is (from, to]: it ends now and holds exactly window days.
 		if window > 0 && (!at.After(from) || at.After(to)) {
 			continue
 		}
-		if d.Semantic == Lost {
+		if d.sem == Lost {
 			a.lost++
 			continue
 		}
 		a.won++
-		if rate, ok := f.rates[d.Currency]; ok {
-			a.wonSum += amountFloat(d.Amount) * rate
+		if d.rated {
+			a.wonSum += d.amount
 		} else {
 			a.moneyOK = false
 		}
@@ -204,14 +273,32 @@ func (f *ClientFacts) agg(window, offset int) *windowAgg {
 		if at.After(a.lastWon) {
 			a.lastWon = at
 		}
-		for _, s := range d.ProductSections {
+	}
+	return a
+}
+
+// productGroups are the sorted distinct sections of the deals won in the
+// window, collected only when a rule asks.
+func (f *ClientFacts) productGroups(window int) []int {
+	a := f.agg(window, 0)
+	if a.groupsDone {
+		return a.groups
+	}
+	from, to := f.span(window, 0)
+	briefs := f.brief()
+	for i := range briefs {
+		if at := briefs[i].at; briefs[i].sem != Won || window > 0 && (!at.After(from) || at.After(to)) {
+			continue
+		}
+		for _, s := range f.deals[i].ProductSections {
 			if !slices.Contains(a.groups, s) {
 				a.groups = append(a.groups, s)
 			}
 		}
 	}
 	slices.Sort(a.groups)
-	return a
+	a.groupsDone = true
+	return a.groups
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
@@ -246,6 +333,9 @@ func amountFloat(d decimal.Decimal) float64 {
 func (f *ClientFacts) value(l *leaf) Value {
 	switch l.fact {
 	case factField:
+		if l.field == "ID" {
+			return f.scratch.int(f.client.ID) // as clientField's, without a string per record
+		}
 		return clientField(&f.client, l.field)
 	case factWonAmount:
 		if m, ok := f.agg(l.window, 0).money(); ok {
@@ -271,7 +361,7 @@ func (f *ClientFacts) value(l *leaf) Value {
 			return number(daysSince(f.env.Now, a.firstWon))
 		}
 	case factProductGroups:
-		return Value{Kind: KindGroups, Groups: f.agg(l.window, 0).groups}
+		return Value{Kind: KindGroups, Groups: f.productGroups(l.window)}
 	case factGrowth:
 		return f.growth(l.window)
 	case factRFMR, factRFMF, factRFMM, factRFM:
@@ -329,7 +419,7 @@ func (f *ClientFacts) rfm(fact factID, window int) Value {
 	case factRFMM:
 		return number(float64(sc.M))
 	}
-	return text(sc.String())
+	return text(sc.String()) // one of a table's strings: no allocation
 }
 
 // rfmInput is the client's raw recency, frequency and money in a window.
@@ -372,9 +462,10 @@ type SegmentLookup func(entity Entity, id int64) string
 // DealFacts is a deal's facts. Reuse one with Reset; not safe for concurrent
 // use.
 type DealFacts struct {
-	deal   *Deal
-	lookup SegmentLookup
-	now    time.Time // engagement facts count back from it
+	deal    *Deal
+	lookup  SegmentLookup
+	now     time.Time // engagement facts count back from it
+	scratch scratch   // text a fact formats (ids, the amount), valid until the next fact
 }
 
 // NewDealFacts returns deal facts that read client segments through lookup
@@ -394,21 +485,21 @@ func (f *DealFacts) value(l *leaf) Value {
 	case factField:
 		switch l.field {
 		case "ID":
-			return text(strconv.FormatInt(d.ID, 10))
+			return f.scratch.int(d.ID)
 		case "STAGE_ID":
 			return text(d.StageID)
 		case "CATEGORY_ID":
-			return text(strconv.Itoa(d.CategoryID))
+			return f.scratch.int(int64(d.CategoryID))
 		case "STAGE_SEMANTIC_ID":
-			return text(string(rune(d.Semantic)))
+			return text(semanticText(d.Semantic))
 		case "TYPE_ID":
 			return text(d.TypeID)
 		case "OPPORTUNITY":
-			return text(d.Amount.String())
+			return f.scratch.decimal(d.Amount)
 		case "CURRENCY_ID":
 			return text(d.Currency)
 		case "COMPANY_ID":
-			return text(strconv.FormatInt(d.CompanyID, 10))
+			return f.scratch.int(d.CompanyID)
 		}
 		return fieldValue(d.Fields, l.field)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
@@ -290,11 +291,17 @@ func collapse(s string) string {
 // "Kraków" and "KRAKOW" fold alike. It runs for every location condition a
 // record is evaluated on, so it reads a table rather than normalising.
 func fold(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
+	b := appendFold(make([]byte, 0, len(s)), s)
+	return unsafe.String(unsafe.SliceData(b), len(b)) // as strings.Builder does: b is not written again
+}
+
+// appendFold appends fold(s) to dst. Matching folds a record's value into
+// a buffer on its stack with it, so a location condition allocates
+// nothing per record.
+func appendFold(dst []byte, s string) []byte {
+	start := len(dst)
 	space := true // at the start, or after a space written
 	for _, r := range s {
-		var out string
 		switch {
 		case r < utf8.RuneSelf:
 			c := byte(r)
@@ -308,32 +315,34 @@ func fold(s string) string {
 			}
 			if c == ' ' {
 				if !space {
-					b.WriteByte(' ')
+					dst = append(dst, ' ')
 				}
 				space = true
 				continue
 			}
-			b.WriteByte(c)
+			dst = append(dst, c)
 			space = false
 			continue
 		case r == '’':
 			continue
 		case unicode.IsSpace(r):
 			if !space {
-				b.WriteByte(' ')
+				dst = append(dst, ' ')
 			}
 			space = true
 			continue
 		}
 		if f, ok := foldTable()[r]; ok {
-			out = f
+			dst = append(dst, f...)
 		} else {
-			out = string(unicode.ToLower(r))
+			dst = utf8.AppendRune(dst, unicode.ToLower(r))
 		}
-		b.WriteString(out)
 		space = false
 	}
-	return strings.TrimSuffix(b.String(), " ")
+	if len(dst) > start && dst[len(dst)-1] == ' ' {
+		dst = dst[:len(dst)-1]
+	}
+	return dst
 }
 
 // foldTable maps letters with diacritics (Latin and Cyrillic) to their
@@ -418,8 +427,10 @@ func MatchKey(fact, s string) string {
 // empty, as for every fact.
 func (l *leaf) matchLocation(v Value) bool {
 	seen := ""
+	var buf [64]byte // on the stack: seen is read only here
 	if v.Kind == KindText {
-		seen = fold(v.Text)
+		folded := appendFold(buf[:0], v.Text)
+		seen = unsafe.String(unsafe.SliceData(folded), len(folded))
 	}
 	is := func(want string) bool {
 		if seen == "" {

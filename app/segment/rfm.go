@@ -1,9 +1,6 @@
 package segment
 
-import (
-	"slices"
-	"sort"
-)
+import "slices"
 
 // RFMInput is one client's raw RFM values within a window.
 type RFMInput struct {
@@ -20,9 +17,26 @@ type RFMScore struct {
 }
 
 // String is the score as admins write it: "545", "000" for no purchases.
+// Scores are 0–5, so the code is one of rfmCodes: the rfm fact allocates
+// no string per record.
 func (s RFMScore) String() string {
+	if uint(s.R) <= 5 && uint(s.F) <= 5 && uint(s.M) <= 5 {
+		return rfmCodes[s.R][s.F][s.M]
+	}
 	return string([]byte{byte('0' + s.R), byte('0' + s.F), byte('0' + s.M)})
 }
+
+// rfmCodes are the 216 codes of scores 0–5.
+var rfmCodes = func() (t [6][6][6]string) {
+	for r := range 6 {
+		for f := range 6 {
+			for m := range 6 {
+				t[r][f][m] = string([]byte{byte('0' + r), byte('0' + f), byte('0' + m)})
+			}
+		}
+	}
+	return t
+}()
 
 // RFMTable holds the sorted values of every buyer in a portal for one window,
 // so that scoring one client is three binary searches.
@@ -81,8 +95,24 @@ func (t *RFMTable) Score(in RFMInput) RFMScore {
 // quintile scores v within sorted; lowerIsBetter flips the direction.
 func quintile(sorted []float64, v float64, lowerIsBetter bool) int {
 	n := len(sorted)
-	lo := sort.SearchFloat64s(sorted, v)
-	hi := lo + sort.Search(n-lo, func(i int) bool { return sorted[lo+i] > v })
+	// sort.SearchFloat64s and sort.Search written out, without a closure
+	// call per step: this runs for every client an rfm fact is read of.
+	lo, hi := 0, n // the first value >= v
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); sorted[m] >= v {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	hi = n // the first value > v
+	for i := lo; i < hi; {
+		if m := int(uint(i+hi) >> 1); sorted[m] > v {
+			hi = m
+		} else {
+			i = m + 1
+		}
+	}
 	below, equal := lo, hi-lo
 	if lowerIsBetter {
 		below = n - hi
