@@ -3,7 +3,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -482,44 +481,19 @@ func (m *Mirror) LocationValues(ctx context.Context, memberID string, e segment.
 }
 
 // eachLocation streams the location of every client of an entity that has
-// one, reading of each row only its own address fields.
+// one, reading its row and addresses but not its title or activities.
 func (m *Mirror) eachLocation(ctx context.Context, memberID string, e segment.Entity, fn func(segment.Location)) error {
-	key := m.rows(memberID, e)
-	var cursor uint64
-	for {
-		kv, next, err := m.rdb.HScan(ctx, key, cursor, "*", 1000).Result()
-		if err != nil {
-			return fmt.Errorf("mirror %s: scan locations of %s: %w", memberID, e, err)
-		}
-		if len(kv) > 0 {
-			fields := make([]string, len(kv)/2)
-			for i := range fields {
-				fields[i] = kv[2*i]
-			}
-			addrs, err := m.rdb.HMGet(ctx, m.addressRows(memberID, e), fields...).Result()
-			if err != nil {
-				return fmt.Errorf("mirror %s: scan locations of %s: %w", memberID, e, err)
-			}
-			for i := range fields {
-				c := MirrorClient{}
-				if row := kv[2*i+1]; strings.Contains(row, `"lo":`) {
-					var own struct {
-						Own *segment.Location `json:"lo"`
-					}
-					if json.Unmarshal([]byte(row), &own) == nil {
-						c.Own = own.Own
-					}
-				}
-				s, _ := addrs[i].(string)
-				c.Addresses = decodeAddresses(ClientRef{Entity: e}, s)
-				if l := c.Location(); !l.IsZero() {
-					fn(l)
-				}
-			}
-		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
+	if err := m.ready(ctx, memberID); err != nil {
+		return err
 	}
+	return m.each(ctx, memberID, e, scanParts{addrs: true}, func(r record) error {
+		c, err := r.client(e)
+		if err != nil {
+			return err
+		}
+		if l := c.Location(); !l.IsZero() {
+			fn(l)
+		}
+		return nil
+	})
 }

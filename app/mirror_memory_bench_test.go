@@ -50,10 +50,10 @@ func BenchmarkMirrorMemory100k(b *testing.B) {
 	b.ReportMetric(per100k(keys.total()), "MB/100k-deals")
 	b.ReportMetric(per100k(used), "used-MB/100k-deals")
 	b.ReportMetric(float64(keys.total())/float64(memPortal.Deals), "B/deal")
-	b.Logf("%d deals, %d contacts, %d companies: %.1f MB in %d keys (deal rows %.1f MB, client rows %.1f MB, client→deal index %.1f MB in %d sets, change log %.1f MB, other %.2f MB); used_memory grew %.1f MB",
-		memPortal.Deals, memPortal.Contacts, memPortal.Companies, float64(keys.total())/1e6, keys.keys,
-		float64(keys.deals)/1e6, float64(keys.clients)/1e6, float64(keys.index)/1e6, keys.indexKeys,
-		float64(keys.log)/1e6, float64(keys.other)/1e6, float64(used)/1e6)
+	b.Logf("%d deals, %d contacts, %d companies: %.1f MB in %d keys, %d of them hash tables (deal rows %.1f MB, client rows %.1f MB, %.1f MB of both titles; client→deal index %.1f MB in %d keys; change log %.1f MB in %d entries; other %.2f MB); used_memory grew %.1f MB",
+		memPortal.Deals, memPortal.Contacts, memPortal.Companies, float64(keys.total())/1e6, keys.keys, keys.tables,
+		float64(keys.deals)/1e6, float64(keys.clients)/1e6, float64(keys.titles)/1e6, float64(keys.index)/1e6, keys.indexKeys,
+		float64(keys.log)/1e6, keys.logged, float64(keys.other)/1e6, float64(used)/1e6)
 }
 
 func usedMemory(b *testing.B, rdb *redis.Client) int64 {
@@ -78,7 +78,10 @@ func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 // keyMemory is MEMORY USAGE summed by the mirror's kinds of key.
 type keyMemory struct {
 	deals, clients, index, log, other int64
+	titles                            int64 // deals' and clients' titles, counted in deals and clients too
 	keys, indexKeys                   int
+	tables                            int   // hashes in Redis's hash table encoding, not a compact listpack
+	logged                            int64 // entries in the change log
 }
 
 func (k keyMemory) total() int64 { return k.deals + k.clients + k.index + k.log + k.other }
@@ -95,9 +98,11 @@ func memoryByKind(b *testing.B, rdb *redis.Client) keyMemory {
 		b.Fatal(err)
 	}
 	cmds := make([]*redis.IntCmd, len(names))
+	encs := make([]*redis.StringCmd, len(names))
 	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range names {
 			cmds[i] = p.MemoryUsage(ctx, k, 0) // SAMPLES 0: every element
+			encs[i] = p.ObjectEncoding(ctx, k)
 		}
 		return nil
 	}); err != nil {
@@ -107,12 +112,22 @@ func memoryByKind(b *testing.B, rdb *redis.Client) keyMemory {
 	for i, k := range names {
 		n := cmds[i].Val()
 		m.keys++
+		if rdb.Type(ctx, k).Val() == "hash" && encs[i].Val() == "hashtable" {
+			m.tables++
+		}
+		if strings.Contains(k, ":m:n:") {
+			m.titles += n
+		}
+		if strings.HasSuffix(k, ":m:changes") {
+			m.logged = rdb.ZCard(ctx, k).Val()
+		}
 		switch {
-		case strings.HasSuffix(k, ":m:deal"):
+		case strings.Contains(k, ":m:deal:"), strings.Contains(k, ":m:n:deal:"):
 			m.deals += n
-		case strings.HasSuffix(k, ":m:contact"), strings.HasSuffix(k, ":m:company"):
+		case strings.Contains(k, ":m:contact:"), strings.Contains(k, ":m:company:"),
+			strings.Contains(k, ":m:n:contact:"), strings.Contains(k, ":m:n:company:"):
 			m.clients += n
-		case strings.Contains(k, ":m:x:"):
+		case strings.Contains(k, ":m:ix:"), strings.Contains(k, ":m:xs:"):
 			m.index += n
 			m.indexKeys++
 		case strings.HasSuffix(k, ":m:changes"):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -159,4 +160,109 @@ func TestMirrorMemory(t *testing.T) {
 	after := used()
 	t.Logf("100,000 deals with their client index: %.1f MB (%d bytes a deal); 20,000 contacts: %.1f MB",
 		float64(afterDeals-before)/1e6, (afterDeals-before)/n, float64(after-afterDeals)/1e6)
+}
+
+// A client with more deals than a listpack value holds keeps them in a set
+// of its own; its deals read the same through every change, and it keeps
+// the set until its last deal leaves.
+func TestMirrorIndexOfABigClient(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	m := app.NewMirror(rdb)
+	const mid = "p1"
+	big := app.ClientRef{Entity: segment.EntityCompany, ID: 5}
+	other := app.ClientRef{Entity: segment.EntityCompany, ID: 6}
+	want := []int64{}
+	var deals []*app.MirrorDeal
+	for id := int64(1000); id < 1000+300*97; id += 97 {
+		deals = append(deals, &app.MirrorDeal{ID: id, CompanyID: 5, Semantic: "P"})
+		want = append(want, id)
+	}
+	check := func(when string, want map[app.ClientRef][]int64) {
+		t.Helper()
+		got, err := m.ClientDeals(ctx, mid, []app.ClientRef{big, other})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ref, ids := range want {
+			if d := cmp.Diff(ids, dealIDs(got[ref])); d != "" {
+				t.Errorf("%s: %v: %s", when, ref, d)
+			}
+		}
+	}
+	// One at a time, as live changes come: the list grows past a listpack
+	// value on the way.
+	for _, d := range deals[:40] {
+		if err := m.PutDeals(ctx, mid, []*app.MirrorDeal{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after 40 deals", map[app.ClientRef][]int64{big: want[:40], other: {}})
+	if err := m.PutDeals(ctx, mid, deals[40:]); err != nil {
+		t.Fatal(err)
+	}
+	check("after 300 deals", map[app.ClientRef][]int64{big: want, other: {}})
+	// Half move to the other company, a few are deleted.
+	for _, d := range deals[:150] {
+		d.CompanyID = 6
+	}
+	if err := m.PutDeals(ctx, mid, deals[:150]); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteDeals(ctx, mid, []int64{want[0], want[299]}); err != nil {
+		t.Fatal(err)
+	}
+	check("after the move", map[app.ClientRef][]int64{big: want[150:299], other: want[1:150]})
+	if err := m.DeleteDeals(ctx, mid, want); err != nil {
+		t.Fatal(err)
+	}
+	check("after every deal left", map[app.ClientRef][]int64{big: {}, other: {}})
+}
+
+// Writers of the same clients' deals at once never undo each other's
+// index links (the deals are in separate row buckets, so only the index
+// is shared).
+func TestMirrorIndexConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	m := app.NewMirror(rdb)
+	const mid = "p1"
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				id := int64(1+w+4*i) * 128
+				d := &app.MirrorDeal{ID: id, CompanyID: 1 + id/128%2, ContactIDs: []int64{7}, Semantic: "P"}
+				if errs[w] = m.PutDeals(ctx, mid, []*app.MirrorDeal{d}); errs[w] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := m.ClientDeals(ctx, mid, []app.ClientRef{{Entity: segment.EntityCompany, ID: 1}, {Entity: segment.EntityCompany, ID: 2}, {Entity: segment.EntityContact, ID: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evens, odds, all []int64 // company 1 has the even ids/128, company 2 the odd
+	for n := int64(1); n <= 100; n++ {
+		id := n * 128
+		all = append(all, id)
+		if n%2 == 0 {
+			evens = append(evens, id)
+		} else {
+			odds = append(odds, id)
+		}
+	}
+	for ref, want := range map[app.ClientRef][]int64{{Entity: segment.EntityCompany, ID: 1}: evens, {Entity: segment.EntityCompany, ID: 2}: odds, {Entity: segment.EntityContact, ID: 7}: all} {
+		if d := cmp.Diff(want, dealIDs(got[ref])); d != "" {
+			t.Errorf("%v: %s", ref, d)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -28,9 +29,16 @@ func RedisWarnings(ctx context.Context, rdb redis.UniversalClient) ([]string, er
 		if err != nil {
 			return fmt.Errorf("read redis config: %w", err)
 		}
+		// Older servers name them ziplist; Redis 7 answers to both.
+		lp, err := node.ConfigGet(ctx, "hash-max-ziplist-*").Result()
+		if err != nil {
+			return fmt.Errorf("read redis config: %w", err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		for _, w := range persistenceWarnings(aof["appendonly"], pol["maxmemory-policy"]) {
+		found := persistenceWarnings(aof["appendonly"], pol["maxmemory-policy"])
+		found = append(found, listpackWarnings(lp["hash-max-ziplist-entries"], lp["hash-max-ziplist-value"])...)
+		for _, w := range found {
 			if !slices.Contains(warns, w) {
 				warns = append(warns, w)
 			}
@@ -50,6 +58,20 @@ func persistenceWarnings(appendonly, policy string) []string {
 	}
 	if policy != "" && policy != "noeviction" {
 		warns = append(warns, fmt.Sprintf("Redis maxmemory-policy is %q: under memory pressure it deletes tokens and queued jobs; set maxmemory-policy noeviction", policy))
+	}
+	return warns
+}
+
+// listpackWarnings warns when Redis keeps hashes compact only below the
+// sizes the mirror's buckets are cut to (mirror.go): its memory would grow
+// several times over. Unknown settings (an embedded Redis) are no warning.
+func listpackWarnings(entries, value string) []string {
+	var warns []string
+	if n, err := strconv.Atoi(entries); err == nil && n < rowBucket {
+		warns = append(warns, fmt.Sprintf("Redis hash-max-listpack-entries is %d: the mirror's buckets of %d rows take several times the memory; set it to at least %d (512 is the default)", n, rowBucket, rowBucket))
+	}
+	if n, err := strconv.Atoi(value); err == nil && n < listpackValue {
+		warns = append(warns, fmt.Sprintf("Redis hash-max-listpack-value is %d: the mirror's rows of up to %d bytes take several times the memory; set it to at least %d (the default)", n, listpackValue, listpackValue))
 	}
 	return warns
 }

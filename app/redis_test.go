@@ -48,3 +48,28 @@ func TestRedisWarningsOnCIRedis(t *testing.T) {
 		t.Errorf("CI Redis (appendonly yes, noeviction) warned: %v", w)
 	}
 }
+
+func TestListpackWarnings(t *testing.T) {
+	tests := []struct {
+		entries, value string
+		want           []string
+	}{
+		{"512", "64", nil},
+		{"128", "100", nil},
+		{"", "", nil}, // not told: an embedded Redis
+		{"100", "64", []string{"hash-max-listpack-entries is 100"}},
+		{"512", "32", []string{"hash-max-listpack-value is 32"}},
+	}
+	for _, tt := range tests {
+		got := listpackWarnings(tt.entries, tt.value)
+		if len(got) != len(tt.want) {
+			t.Errorf("(%s, %s) warned %q, want %d warnings", tt.entries, tt.value, got, len(tt.want))
+			continue
+		}
+		for i, w := range tt.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("(%s, %s) warning %d = %q, want it to mention %q", tt.entries, tt.value, i, got[i], w)
+			}
+		}
+	}
+}
