@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -44,7 +45,18 @@ type OpsQueues struct {
 	// and how many of the largest groups; default 20.
 	Recent int
 	Log    *slog.Logger
+
+	// The last read, kept opsCacheTTL: asynq's queue info and group
+	// listing walk every aggregating group (a portal's entity each), so
+	// operators reloading the page, or a script polling it, read the
+	// queues once per TTL at most.
+	mu     sync.Mutex
+	readAt time.Time
+	last   []OpsQueueView
 }
+
+// opsCacheTTL is how long a read of the queues is shown again.
+const opsCacheTTL = 5 * time.Second
 
 // OpsQueueView is one queue as the view shows it. The events queue and its
 // shards (jobs.EventsQueue) are one view: its figures are their sums, its
@@ -113,20 +125,20 @@ func (o *OpsQueues) authorize(c *gin.Context) {
 
 // Show answers GET /ops/queues.
 func (o *OpsQueues) Show(c *gin.Context) {
-	views, err := o.read()
+	views, readAt, err := o.read()
 	if err != nil {
 		logger(o.Log).Error("ops queues: read", "error", err)
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "queues_unavailable", "message": "Could not read the queues."})
 		return
 	}
 	if c.Query("format") == "json" {
-		c.JSON(http.StatusOK, gin.H{"queues": views, "read_at": time.Now().UTC()})
+		c.JSON(http.StatusOK, gin.H{"queues": views, "read_at": readAt})
 		return
 	}
 	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
-	if err := opsQueuesPage.Execute(c.Writer, map[string]any{"Queues": views, "ReadAt": time.Now().UTC().Format(time.RFC3339)}); err != nil {
+	if err := opsQueuesPage.Execute(c.Writer, map[string]any{"Queues": views, "ReadAt": readAt.Format(time.RFC3339)}); err != nil {
 		logger(o.Log).Error("ops queues: render", "error", err)
 	}
 }
@@ -138,7 +150,22 @@ func (o *OpsQueues) recent() int {
 	return 20
 }
 
-func (o *OpsQueues) read() ([]OpsQueueView, error) {
+// read reads the queues, or answers the last read while it is fresh.
+func (o *OpsQueues) read() ([]OpsQueueView, time.Time, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.last != nil && time.Since(o.readAt) < opsCacheTTL {
+		return o.last, o.readAt, nil
+	}
+	views, err := o.readAll()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	o.last, o.readAt = views, time.Now().UTC()
+	return views, o.readAt, nil
+}
+
+func (o *OpsQueues) readAll() ([]OpsQueueView, error) {
 	names, err := o.Queues.Queues()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,10 +25,30 @@ func changesLockKey(memberID string) string { return keyspace.ChangesLock(member
 // mirror at once would both write the same change. It waits for the task
 // holding the lock; the returned func releases it.
 func lockChanges(ctx context.Context, rdb redis.UniversalClient, memberID string) (func(), error) {
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	return lockChangesWithin(ctx, rdb, memberID, time.Minute)
+}
+
+// errChangesBusy: the portal's changes lock stayed held for the whole wait.
+var errChangesBusy = errors.New("the portal's changes lock is held")
+
+// changesLockWait is how long a changes job waits for its portal's lock
+// before it is given back for changesBusyWait (plus up to as much again):
+// a portal's jobs mostly take well under a second.
+const (
+	changesLockWait = time.Second
+	changesBusyWait = time.Second
+)
+
+// lockChangesWithin is lockChanges waiting at most wait; errChangesBusy
+// when the lock stayed held.
+func lockChangesWithin(ctx context.Context, rdb redis.UniversalClient, memberID string, wait time.Duration) (func(), error) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	lock, err := redislock.Obtain(wctx, rdb, changesLockKey(memberID), changesLockTTL,
 		&redislock.Options{RetryStrategy: redislock.LinearBackoff(50 * time.Millisecond)})
+	if errors.Is(err, redislock.ErrNotObtained) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
+		return nil, fmt.Errorf("portal %s: %w", memberID, errChangesBusy)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wait for the changes lock of portal %s: %w", memberID, err)
 	}

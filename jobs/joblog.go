@@ -20,7 +20,7 @@ func LogJobs(log *slog.Logger) asynq.MiddlewareFunc {
 			err := next.ProcessTask(ctx, t)
 			out := outcome(err)
 			level := slog.LevelDebug
-			if out != "ok" && out != "rate_limited" {
+			if out != "ok" && out != "rate_limited" && out != "busy" {
 				level = slog.LevelWarn
 			}
 			if !log.Enabled(ctx, level) {

@@ -11,7 +11,7 @@ import (
 )
 
 // Observe returns asynq middleware that reports each job's type, outcome
-// (ok, rate_limited, revoked, failed) and duration to observe.
+// (ok, rate_limited, busy, revoked, dropped, failed) and duration to observe.
 func Observe(observe func(taskType, outcome string, d time.Duration)) asynq.MiddlewareFunc {
 	return func(next asynq.Handler) asynq.Handler {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
@@ -25,11 +25,14 @@ func Observe(observe func(taskType, outcome string, d time.Duration)) asynq.Midd
 
 func outcome(err error) string {
 	var rl *bitrix.RateLimitedError
+	var busy *busyError
 	switch {
 	case err == nil:
 		return "ok"
 	case errors.As(err, &rl):
 		return "rate_limited"
+	case errors.As(err, &busy):
+		return "busy"
 	case errors.Is(err, asynq.RevokeTask):
 		return "revoked"
 	case errors.Is(err, asynq.SkipRetry):

@@ -76,8 +76,8 @@ func (q *Queue) Setup(ctx context.Context, memberID, reason, version string) err
 	return err
 }
 
-// clearPending is called when a changes job starts, before it reads the
-// records: an edit arriving from now on enqueues a new job.
+// clearPending is called when a changes job holds its portal, before it
+// reads the records: an edit arriving from now on enqueues a new job.
 func clearPending(ctx context.Context, rdb redis.UniversalClient, c CRMChangesPayload) error {
 	if rdb == nil {
 		return nil

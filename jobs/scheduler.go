@@ -20,7 +20,7 @@ import (
 
 // Periodic task types. Each fans out over the portals when it runs.
 const (
-	TypeNightly   = "schedule:nightly"   // recompute every portal, so time-based segments stay true
+	TypeNightly   = "schedule:nightly"   // recompute every portal, so time-based segments stay true; spread over the night (nightly.go)
 	TypeReconcile = "schedule:reconcile" // re-queue records modified since the last scan (lost events)
 	TypeKeepAlive = "schedule:keepalive" // renews the refresh token of a portal idle for weeks, before it can expire
 	TypeSnapshot  = "schedule:snapshot"  // keeps the day's segment figures of every portal (history.go)
@@ -152,19 +152,6 @@ func (w *Worker) activePortals(ctx context.Context) ([]*app.Portal, error) {
 		}
 	}
 	return out, nil
-}
-
-func (w *Worker) handleNightly(ctx context.Context, _ *asynq.Task) error {
-	portals, err := w.activePortals(ctx)
-	if err != nil {
-		return err
-	}
-	for _, p := range portals {
-		if err := w.startBackfill(ctx, p.MemberID, app.TriggerNightly); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (w *Worker) handleKeepAlive(ctx context.Context, _ *asynq.Task) error {

@@ -55,11 +55,17 @@ type ChangeSink interface {
 func ServerConfig(log *slog.Logger) asynq.Config {
 	return asynq.Config{
 		Queues:          Queues(),
+		Concurrency:     concurrency(), // fairness.go
 		ShutdownTimeout: 8 * time.Second,
-		// An idle worker looks for work four times a second (asynq's default
-		// is once): a lone edit's job starts a quarter second, not up to a
-		// second, after its group is merged. Each look is one script call.
-		TaskCheckInterval: 250 * time.Millisecond,
+		// An idle worker looks for work about once a second (asynq's default,
+		// half to one and a half seconds): a look is one script call per
+		// queue (three commands each), eleven queues, so looking four times
+		// a second cost Redis about 125 commands a second per worker at
+		// rest, more than everything else an idle worker and a thousand
+		// idle portals do together (cmd/loadtest: 203–220 commands a second
+		// at rest, 112 now). A lone edit's job waits about half a look
+		// longer; a busy worker does not sleep between jobs.
+		TaskCheckInterval: time.Second,
 		// Retries and scheduled tasks are moved to their queues every second
 		// (default 5 s): a job given back for a rate limit resumes on time.
 		DelayedTaskCheckInterval: time.Second,
@@ -74,20 +80,24 @@ func ServerConfig(log *slog.Logger) asynq.Config {
 
 // Register adds the Worker's handlers to mux.
 func (w *Worker) Register(mux *asynq.ServeMux) {
+	// This process's bulk slots, and the jobs that may wait for one (fairness.go).
+	slots, waiting := make(chan struct{}, bulkSlots()), make(chan struct{}, bulkSlots())
+	bulk := func(h asynq.HandlerFunc) asynq.HandlerFunc { return bulkLimit(slots, waiting, h) }
 	mux.HandleFunc(TypeSetup, w.handleSetup)
 	mux.HandleFunc(TypeCRMChanges, w.handleChanges)
-	mux.HandleFunc(TypeBackfill, w.handleBackfill)
+	mux.HandleFunc(TypeBackfill, bulk(w.handleBackfill))
 	mux.HandleFunc(TypeActions, w.handleActions)
 	mux.HandleFunc(TypeRobot, w.handleRobot)
 	mux.HandleFunc(TypeNightly, w.handleNightly)
+	mux.HandleFunc(TypeNightlyPortal, w.handleNightlyPortal)
 	mux.HandleFunc(TypeSnapshot, w.handleSnapshot)
-	mux.HandleFunc(TypeEstimate, w.handleEstimate)
+	mux.HandleFunc(TypeEstimate, bulk(w.handleEstimate))
 	mux.HandleFunc(TypeReconcile, w.handleReconcile)
 	mux.HandleFunc(TypeKeepAlive, w.handleKeepAlive)
 	mux.HandleFunc(TypeUninstall, w.handleUninstall)
 	mux.HandleFunc(TypePurge, w.handlePurge)
-	mux.HandleFunc(TypeListMatch, w.handleListMatch)
-	mux.HandleFunc(TypeListReclassify, w.handleListReclassify)
+	mux.HandleFunc(TypeListMatch, bulk(w.handleListMatch))
+	mux.HandleFunc(TypeListReclassify, bulk(w.handleListReclassify))
 	// A single crm:event only runs if aggregation is not configured; treat
 	// it as a group of one so that nothing is ever lost.
 	mux.HandleFunc(TypeCRMEvent, func(ctx context.Context, t *asynq.Task) error {
@@ -95,17 +105,23 @@ func (w *Worker) Register(mux *asynq.ServeMux) {
 	})
 }
 
-// isFailure keeps rate-limit waits from counting as failures: the request
-// never ran, the task simply comes back later.
+// isFailure keeps rate-limit waits, and jobs given back for want of a bulk
+// slot or of their portal's changes lock (busyError), from counting as
+// failures: nothing ran, the task simply comes back later.
 func isFailure(err error) bool {
 	var rl *bitrix.RateLimitedError
-	return !errors.As(err, &rl)
+	var busy *busyError
+	return !errors.As(err, &rl) && !errors.As(err, &busy)
 }
 
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	var rl *bitrix.RateLimitedError
 	if errors.As(err, &rl) && rl.RetryIn > 0 {
 		return rl.RetryIn
+	}
+	var busy *busyError
+	if errors.As(err, &busy) {
+		return busy.retryIn
 	}
 	// The task's worker died (asynq noticed a minute after the crash): the
 	// task did nothing wrong, so it runs again at once.
@@ -154,20 +170,32 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &c); err != nil {
 		return fmt.Errorf("crm:changes payload: %v: %w", err, asynq.SkipRetry)
 	}
-	// Clear the markers first, even if the task is revoked below: a
-	// marker left behind would swallow the record's next edits.
-	if err := clearPending(ctx, w.Redis, c); err != nil {
-		return err
-	}
 	if _, err := w.activePortal(ctx, c.MemberID, false); err != nil {
+		// Clear the markers even when the task is revoked: a marker left
+		// behind would swallow the record's next edits.
+		_ = clearPending(ctx, w.Redis, c)
 		return err
 	}
 	if w.Redis != nil {
-		unlock, err := lockChanges(ctx, w.Redis, c.MemberID)
+		// One job of a portal at a time. A job that finds its portal's
+		// lock held for a second (a mass edit's jobs queue behind each other)
+		// is given back rather than waiting in a worker slot: a portal's
+		// burst never holds every slot while other portals' edits wait.
+		unlock, err := lockChangesWithin(ctx, w.Redis, c.MemberID, changesLockWait)
+		if errors.Is(err, errChangesBusy) {
+			return &busyError{what: "the portal's changes lock is held", retryIn: changesBusyWait + rand.N(changesBusyWait)}
+		}
 		if err != nil {
 			return err
 		}
 		defer unlock()
+	}
+	// The markers are cleared once the job holds its portal, just before
+	// it reads its records: while it waited, later edits of them were left
+	// to it (Queue.Change), so a burst becomes few jobs; an edit from now
+	// on queues a new one.
+	if err := clearPending(ctx, w.Redis, c); err != nil {
+		return err
 	}
 	err := w.Changes.Apply(ctx, engine.Change{MemberID: c.MemberID, Entity: c.Entity, IDs: c.IDs, Deleted: c.Deleted})
 	w.kickActions(ctx, c.MemberID) // what landed set things off, even if a later part failed

@@ -1,0 +1,145 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"segmentor/app"
+	"segmentor/bitrix"
+	"segmentor/engine"
+	"segmentor/internal/await"
+	"segmentor/internal/redistest"
+
+	"github.com/hibiken/asynq"
+)
+
+// A bulk job runs only in a free bulk slot. With every slot taken, as
+// many jobs as there are slots wait for one (and take it the moment it is
+// free); the next is given back at once, for later, without counting a
+// failure, holding no worker; a waiter whose job ends meanwhile gives its
+// wait back.
+func TestBulkJobsWaitForAFreeSlot(t *testing.T) {
+	slots, waiting := make(chan struct{}, 1), make(chan struct{}, 1)
+	release, running := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	ran := 0
+	h := bulkLimit(slots, waiting, func(ctx context.Context, _ *asynq.Task) error {
+		mu.Lock()
+		ran++
+		first := ran == 1
+		mu.Unlock()
+		if first {
+			close(running)
+			<-release
+		}
+		return nil
+	})
+	task := asynq.NewTask(TypeBackfill, nil)
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { first <- h(context.Background(), task) }()
+	<-running
+	go func() { second <- h(context.Background(), task) }() // waits for the slot
+	await.That(t, 5*time.Second, "the second job to wait", func() bool { return len(waiting) == 1 })
+	start := time.Now()
+	err := h(context.Background(), task)
+	var busy *busyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("a bulk job with every slot taken and a job waiting returned %v; want it given back", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("giving the job back took %s; want at once", d)
+	}
+	if isFailure(err) {
+		t.Error("a job given back for want of a slot counts as a failure")
+	}
+	if d := retryDelay(0, err, task); d < bulkWait || d >= 2*bulkWait {
+		t.Errorf("tried again in %s; want %s plus up to as much jitter", d, bulkWait)
+	}
+	if got := outcome(err); got != "busy" {
+		t.Errorf("outcome %q, want busy", got)
+	}
+	close(release)
+	for _, ch := range []chan error{first, second} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ran != 2 || len(slots) != 0 || len(waiting) != 0 {
+		t.Errorf("%d runs, %d slots and %d waits held; want the waiting job run and everything given back", ran, len(slots), len(waiting))
+	}
+	// A waiter whose job ends meanwhile (its deadline) gives its wait back.
+	slots <- struct{}{}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := h(ctx, task); !errors.Is(err, context.DeadlineExceeded) || len(waiting) != 0 {
+		t.Errorf("a waiter whose job was cancelled: %v, %d waits held; want the context's error and its wait given back", err, len(waiting))
+	}
+}
+
+// The worker runs many jobs at once, and more than it has bulk slots: live
+// work always finds a free one.
+func TestWorkerKeepsSlotsForLiveWork(t *testing.T) {
+	cfg := ServerConfig(nil)
+	if cfg.Concurrency < 32 || cfg.Concurrency < 4*bulkSlots() {
+		t.Errorf("concurrency %d with %d bulk slots; want at least four times as many", cfg.Concurrency, bulkSlots())
+	}
+}
+
+type countingSink struct{ applied int }
+
+func (s *countingSink) Apply(context.Context, engine.Change) error { s.applied++; return nil }
+
+// A changes job whose portal's lock stays held is given back, not kept
+// waiting in a worker slot, and its records' pending markers stay: edits
+// meanwhile are left to it. Once it holds the lock it clears them and runs.
+func TestChangesJobGivenBackWhileItsPortalIsBusy(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	seal, _ := app.NewSealer(bytes.Repeat([]byte{5}, 32))
+	store := app.NewStore(rdb, seal, nil)
+	if err := store.Save(ctx, &bitrix.Token{MemberID: "m1", AccessToken: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = store.SetState(ctx, "m1", app.StateActive, "")
+	sink := &countingSink{}
+	q := &Queue{Client: asynq.NewClientFromRedisClient(rdb), Redis: rdb}
+	w := &Worker{Store: store, Changes: sink, Redis: rdb, Log: slog.New(slog.DiscardHandler)}
+	if _, err := q.Change(ctx, CRMEventPayload{MemberID: "m1", Entity: "deal", ID: 7, Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	task := aggregate("m1:deal", []*asynq.Task{event(t, 7, 1, false)})
+	unlock, err := lockChanges(ctx, rdb, "m1") // another job of the portal runs
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = w.handleChanges(ctx, task)
+	var busy *busyError
+	if !errors.As(err, &busy) || isFailure(err) {
+		t.Fatalf("with the portal's lock held: %v; want the job given back without a failure", err)
+	}
+	if d := time.Since(start); d > changesLockWait+2*time.Second {
+		t.Errorf("the job held its slot %s; want about %s", d, changesLockWait)
+	}
+	if d := retryDelay(0, err, task); d < changesBusyWait || d >= 2*changesBusyWait {
+		t.Errorf("tried again in %s; want %s plus up to as much", d, changesBusyWait)
+	}
+	if fresh, err := q.Change(ctx, CRMEventPayload{MemberID: "m1", Entity: "deal", ID: 7, Seq: 2}); err != nil || fresh {
+		t.Errorf("an edit while the job waits queued a new job (%v, %v); want it left to the waiting one", fresh, err)
+	}
+	if sink.applied != 0 {
+		t.Fatal("the job ran without its portal's lock")
+	}
+	unlock()
+	if err := w.handleChanges(ctx, task); err != nil || sink.applied != 1 {
+		t.Fatalf("with the lock free: %v, applied %d times; want it run once", err, sink.applied)
+	}
+	if fresh, err := q.Change(ctx, CRMEventPayload{MemberID: "m1", Entity: "deal", ID: 7, Seq: 3}); err != nil || !fresh {
+		t.Errorf("an edit after the job read its records was not queued (%v, %v)", fresh, err)
+	}
+}
