@@ -60,3 +60,26 @@ func NIPCheckDigit(first9 string) (byte, bool) {
 	}
 	return byte('0' + sum%11), true
 }
+
+// IsNIPCandidate reports whether a tax ID as written in a requisite is
+// meant as a Polish NIP, valid or not: digits with dashes and spaces,
+// perhaps after "PL". Another country's VAT number ("DE123456789",
+// "ATU12345678") is not one: its company is not in the Polish registry,
+// and calling it an invalid NIP would be wrong.
+func IsNIPCandidate(s string) bool {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && strings.EqualFold(s[:2], "PL") {
+		s = s[2:]
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '-' || r == ' ' || r == '\t' || r == '.':
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}

@@ -46,3 +46,15 @@ func TestNIPCheckDigitAgreesWithValidNIP(t *testing.T) {
 		}
 	}
 }
+
+func TestIsNIPCandidate(t *testing.T) {
+	for s, want := range map[string]bool{
+		"5261040828": true, "PL 526-104-08-28": true, "5261040827": true, // a wrong check digit is still meant as a NIP
+		"526.104.08.28": true, "123": true,
+		"DE123456789": false, "ATU12345678": false, "CZ12345678": false, "": false, "PL": false, "n/a": false,
+	} {
+		if got := IsNIPCandidate(s); got != want {
+			t.Errorf("IsNIPCandidate(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -23,12 +23,12 @@ const (
 // RegistryFacts is what the registry said of a company, as the mirror
 // keeps it (registry.Company without what no rule reads).
 type RegistryFacts struct {
-	PKD        string
-	PKDSection string
-	Region     string
-	LegalForm  string
-	Status     registry.Status
-	Registered time.Time // zero: unknown
+	PKD        string          `json:"pkd,omitempty"`
+	PKDSection string          `json:"sec,omitempty"`
+	Region     string          `json:"reg,omitempty"`
+	LegalForm  string          `json:"lf,omitempty"`
+	Status     registry.Status `json:"st,omitempty"`
+	Registered time.Time       `json:"since,omitzero"` // zero: unknown
 }
 
 // RegistryFactsOf reduces a registry answer to the facts.
