@@ -35,6 +35,7 @@ import (
 //	m:meta                         JSON MirrorMeta
 //	m:a:<entity>, m:a:ix:<n>       the records' activities and their index (activity.go)
 //	m:l:<entity>, m:l:ix:<n>       the clients' requisites' addresses and their index (location.go)
+//	m:g:company                    the companies' tax IDs and registry answers (registry.go)
 //	m:gen, m:changes, m:floor      the change log (see ChangesSince)
 //
 // Redis keeps a hash of at most 512 fields whose values are at most 64
@@ -96,6 +97,9 @@ type MirrorClient struct {
 	Activities []segment.Activity `json:"-"`
 	// Addresses are its requisites', kept apart from the row (location.go).
 	Addresses []Address `json:"-"`
+	// Registry is what the company registry says of a company, kept apart
+	// from the row (registry.go); nil when unknown.
+	Registry *segment.RegistryFacts `json:"-"`
 }
 
 // Deal converts the row for the rule engine.
@@ -151,7 +155,8 @@ type ClientRef struct {
 
 // Client converts the row for the rule engine.
 func (c *MirrorClient) Client(e segment.Entity) segment.Client {
-	return segment.Client{ID: c.ID, Entity: e, TypeID: c.TypeID, Fields: c.Fields, Activities: c.Activities, Location: c.Location()}
+	return segment.Client{ID: c.ID, Entity: e, TypeID: c.TypeID, Fields: c.Fields, Activities: c.Activities, Location: c.Location(),
+		Registry: c.Registry}
 }
 
 // Current is the client's state as the planner diffs it.
@@ -470,6 +475,9 @@ func (m *Mirror) DeleteClients(ctx context.Context, memberID string, e segment.E
 		m.titles(memberID, e).write(ctx, p, ids, none)
 		p.HDel(ctx, m.activityRows(memberID, e), fields...)
 		p.HDel(ctx, m.addressRows(memberID, e), fields...)
+		if e == segment.EntityCompany {
+			p.HDel(ctx, m.registryRows(memberID), fields...)
+		}
 		m.unindex(ctx, p, memberID, e, ids)
 		m.logChanges(ctx, p, memberID, e, ids)
 		return nil
@@ -513,10 +521,10 @@ func (m *Mirror) Clients(ctx context.Context, memberID string, e segment.Entity,
 }
 
 // record is a stored record as read: its packed row and, when asked for,
-// its title, activities and addresses.
+// its title, activities, addresses and registry entry.
 type record struct {
-	id                      int64
-	row, title, acts, addrs string
+	id                           int64
+	row, title, acts, addrs, reg string
 }
 
 func (r record) deal() (*MirrorDeal, error) {
@@ -533,6 +541,7 @@ func (r record) client(e segment.Entity) (*MirrorClient, error) {
 		return c, err
 	}
 	c.setAddresses(e, r.addrs)
+	c.setRegistry(r.reg)
 	return c, c.setActivities(r.acts)
 }
 
@@ -546,12 +555,12 @@ type pipelining interface {
 func (m *Mirror) load(ctx context.Context, c pipelining, memberID string, e segment.Entity, ids []int64, full bool, fn func(record) error) error {
 	for chunk := range slices.Chunk(ids, 1000) {
 		var rows, titles func() []string
-		var acts, addrs *redis.SliceCmd
+		var acts, addrs, regs *redis.SliceCmd
 		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			rows = m.rows(memberID, e).read(ctx, p, chunk)
 			if full {
 				titles = m.titles(memberID, e).read(ctx, p, chunk)
-				acts, addrs = m.extras(ctx, p, memberID, e, chunk, true, e != segment.EntityDeal)
+				acts, addrs, regs = m.extras(ctx, p, memberID, e, chunk, true, e != segment.EntityDeal, e == segment.EntityCompany)
 			}
 			return nil
 		})
@@ -568,7 +577,7 @@ func (m *Mirror) load(ctx context.Context, c pipelining, memberID string, e segm
 			}
 			r := record{id: chunk[i], row: row}
 			if full {
-				r.title, r.acts, r.addrs = ts[i], at(acts, i), at(addrs, i)
+				r.title, r.acts, r.addrs, r.reg = ts[i], at(acts, i), at(addrs, i), at(regs, i)
 			}
 			if err := fn(r); err != nil {
 				return fmt.Errorf("mirror %s: decode %s %d: %w", memberID, e, r.id, err)
@@ -578,9 +587,10 @@ func (m *Mirror) load(ctx context.Context, c pipelining, memberID string, e segm
 	return nil
 }
 
-// extras queues the reads of records' activities and addresses (kept
-// apart from the rows: activity.go, location.go).
-func (m *Mirror) extras(ctx context.Context, p redis.Pipeliner, memberID string, e segment.Entity, ids []int64, acts, addrs bool) (ac, ad *redis.SliceCmd) {
+// extras queues the reads of records' activities, addresses and registry
+// entries (kept apart from the rows: activity.go, location.go,
+// registry.go).
+func (m *Mirror) extras(ctx context.Context, p redis.Pipeliner, memberID string, e segment.Entity, ids []int64, acts, addrs, regs bool) (ac, ad, rg *redis.SliceCmd) {
 	fields := make([]string, len(ids))
 	for i, id := range ids {
 		fields[i] = id64(id)
@@ -591,7 +601,10 @@ func (m *Mirror) extras(ctx context.Context, p redis.Pipeliner, memberID string,
 	if addrs && len(fields) > 0 {
 		ad = p.HMGet(ctx, m.addressRows(memberID, e), fields...)
 	}
-	return ac, ad
+	if regs && len(fields) > 0 {
+		rg = p.HMGet(ctx, m.registryRows(memberID), fields...)
+	}
+	return ac, ad, rg
 }
 
 // at is the i-th value of an HMGET, "" when it was not asked or is absent.
@@ -675,9 +688,9 @@ func (m *Mirror) EachClient(ctx context.Context, memberID string, e segment.Enti
 }
 
 // scanParts says what a scan reads besides the rows.
-type scanParts struct{ titles, acts, addrs bool }
+type scanParts struct{ titles, acts, addrs, regs bool }
 
-var scanAll = scanParts{true, true, true}
+var scanAll = scanParts{true, true, true, true}
 
 // scanGroup is how many buckets a scan reads per round trip: about two
 // thousand rows.
@@ -693,11 +706,12 @@ func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, pa
 	fail := func(err error) error { return fmt.Errorf("mirror %s: scan %s: %w", memberID, e, err) }
 	rows, titles := m.rows(memberID, e), m.titles(memberID, e)
 	var ns *redis.StringSliceCmd
-	var hasActs, hasAddrs, hasLong *redis.IntCmd
+	var hasActs, hasAddrs, hasRegs, hasLong *redis.IntCmd
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		ns = p.SMembers(ctx, m.buckets(memberID, e))
 		hasActs = p.Exists(ctx, m.activityRows(memberID, e))
 		hasAddrs = p.Exists(ctx, m.addressRows(memberID, e))
+		hasRegs = p.Exists(ctx, m.registryRows(memberID))
 		hasLong = p.Exists(ctx, titles.big())
 		return nil
 	})
@@ -706,6 +720,7 @@ func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, pa
 	}
 	parts.acts = parts.acts && hasActs.Val() > 0
 	parts.addrs = parts.addrs && e != segment.EntityDeal && hasAddrs.Val() > 0
+	parts.regs = parts.regs && e == segment.EntityCompany && hasRegs.Val() > 0
 	longTitles := parts.titles && hasLong.Val() > 0
 	buckets := make([]int64, 0, len(ns.Val()))
 	for _, s := range ns.Val() {
@@ -722,21 +737,21 @@ func (m *Mirror) each(ctx context.Context, memberID string, e segment.Entity, pa
 		for i, r := range recs {
 			ids[i] = r.id
 		}
-		if parts.acts || parts.addrs || needTitles {
+		if parts.acts || parts.addrs || parts.regs || needTitles {
 			var ts func() []string
-			var ac, ad *redis.SliceCmd
+			var ac, ad, rg *redis.SliceCmd
 			_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				if needTitles {
 					ts = titles.read(ctx, p, ids)
 				}
-				ac, ad = m.extras(ctx, p, memberID, e, ids, parts.acts, parts.addrs)
+				ac, ad, rg = m.extras(ctx, p, memberID, e, ids, parts.acts, parts.addrs, parts.regs)
 				return nil
 			})
 			if err != nil {
 				return fail(err)
 			}
 			for i := range recs {
-				recs[i].acts, recs[i].addrs = at(ac, i), at(ad, i)
+				recs[i].acts, recs[i].addrs, recs[i].reg = at(ac, i), at(ad, i), at(rg, i)
 			}
 			if ts != nil {
 				t := ts()

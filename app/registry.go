@@ -315,3 +315,86 @@ func (s *Store) RegistrySettings(ctx context.Context, memberID string) (Registry
 func (s *Store) SetRegistrySettings(ctx context.Context, memberID string, rs RegistrySettings) error {
 	return s.sealJSON(ctx, memberID, "registry", rs)
 }
+
+// setRegistry takes a company's registry facts from its entry; a company
+// the registry has not answered for has none. An entry that does not
+// decode is left out: registry facts are never worth failing a load.
+func (c *MirrorClient) setRegistry(s string) {
+	if s == "" {
+		return
+	}
+	var e RegistryEntry
+	if json.Unmarshal([]byte(s), &e) == nil && e.State == RegistryFound {
+		c.Registry = e.Facts
+	}
+}
+
+// RequisiteOwners names the contact or company of each requisite given,
+// as the mirror knows it: from the address index (location.go), else, for
+// a company's requisite without addresses, from the registry entry whose
+// tax ID it holds (a scan of the entries, for the few a change names).
+func (m *Mirror) RequisiteOwners(ctx context.Context, memberID string, ids []int64) (map[int64]ClientRef, error) {
+	out, err := m.requisiteOwners(ctx, memberID, ids)
+	if err != nil || len(out) == len(ids) {
+		return out, err
+	}
+	missing := map[int64]bool{}
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			missing[id] = true
+		}
+	}
+	err = m.EachRegistryEntry(ctx, memberID, func(id int64, e *RegistryEntry) error {
+		if missing[e.Requisite] {
+			out[e.Requisite] = ClientRef{Entity: segment.EntityCompany, ID: id}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RegistryRun is what the last registry lookup run of a portal did, for
+// the settings page.
+type RegistryRun struct {
+	At        time.Time `json:"at"`
+	Asked     int       `json:"asked"`
+	Found     int       `json:"found"`
+	NotFound  int       `json:"not_found"`
+	Changed   int       `json:"changed"`
+	Written   int       `json:"written"`
+	Remaining int       `json:"remaining"` // companies still due when it stopped
+	// Problem says why lookups stopped short: RegistryKeyRefused,
+	// RegistryNoKey or RegistryDown; "" when they did not.
+	Problem string    `json:"problem,omitempty"`
+	Next    time.Time `json:"next,omitzero"` // when they go on
+}
+
+// Why a registry run stopped short.
+const (
+	RegistryKeyRefused = "key_refused" // the registry refused the API key: the admin must give another
+	RegistryNoKey      = "no_key"      // lookups are on, but there is no key to use
+	RegistryDown       = "unavailable" // the registry did not answer: tried again later
+)
+
+// SetRegistryRun keeps what the portal's last registry run did.
+func (s *Store) SetRegistryRun(ctx context.Context, memberID string, r RegistryRun) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.rdb.Set(ctx, portalKey(memberID, "registry:run"), b, 0).Err()
+}
+
+// RegistryRun reads what the portal's last registry run did; nil when
+// none ran.
+func (s *Store) RegistryRun(ctx context.Context, memberID string) (*RegistryRun, error) {
+	b, err := s.rdb.Get(ctx, portalKey(memberID, "registry:run")).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := new(RegistryRun)
+	return r, json.Unmarshal(b, r)
+}

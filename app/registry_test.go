@@ -141,3 +141,47 @@ func TestRegistrySettingsSealed(t *testing.T) {
 		t.Error("no registry settings key found")
 	}
 }
+
+// A company's registry facts come with it from the mirror, whichever way
+// it is loaded, once the registry found it; a deleted company's entry
+// goes with it.
+func TestClientsCarryRegistryFacts(t *testing.T) {
+	rdb, _ := redistest.New(t)
+	m := app.NewMirror(rdb)
+	ctx := context.Background()
+	const member = "registry0000000000000000000000003"
+	if err := m.PutClients(ctx, member, segment.EntityCompany, []*app.MirrorClient{{ID: 1, Title: "Found"}, {ID: 2, Title: "Pending"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.PutTaxIDs(ctx, member, map[int64]app.TaxID{1: {"5261040828", 10}, 2: {"7740001454", 20}}, true); err != nil {
+		t.Fatal(err)
+	}
+	facts := &segment.RegistryFacts{PKD: "84.11.Z", PKDSection: "O", Region: "Mazowieckie", Status: registry.StatusActive,
+		Registered: time.Date(1975, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if ok, err := m.PutRegistryAnswer(ctx, member, 1, app.RegistryEntry{TaxID: "5261040828", NIP: "5261040828", State: app.RegistryFound, Facts: facts}); err != nil || !ok {
+		t.Fatalf("answer: %v, %v", ok, err)
+	}
+	got, err := m.Clients(ctx, member, segment.EntityCompany, []int64{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(facts, got[1].Client(segment.EntityCompany).Registry); diff != "" {
+		t.Errorf("Clients: company 1's registry facts (-want +got):\n%s", diff)
+	}
+	if got[2].Registry != nil {
+		t.Errorf("company 2, not looked up yet, has registry facts %+v", got[2].Registry)
+	}
+	seen := map[int64]*segment.RegistryFacts{}
+	if err := m.EachClient(ctx, member, segment.EntityCompany, func(c *app.MirrorClient) error { seen[c.ID] = c.Registry; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[int64]*segment.RegistryFacts{1: facts, 2: nil}, seen); diff != "" {
+		t.Errorf("EachClient (-want +got):\n%s", diff)
+	}
+	if err := m.DeleteClients(ctx, member, segment.EntityCompany, []int64{1}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := m.RegistryEntry(ctx, member, 1); err != nil || e != nil {
+		t.Errorf("deleted company's entry: %+v, %v", e, err)
+	}
+}

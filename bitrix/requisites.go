@@ -29,6 +29,24 @@ func (requisites) Lister(filter map[string]any) Lister {
 	return Lister{Method: "crm.requisite.list", Params: selectParams(RequisiteFields), Filter: filter, IDField: "ID"}
 }
 
+// ByID reads the requisites given with the RequisiteFields, every page of
+// them (PortalClient.ListAll): a requisite's change event carries only its
+// id.
+func (requisites) ByID(name string, ids []int64) ListCommand {
+	return requisiteList(name, map[string]any{"@ID": ids})
+}
+
+// OfCompanies reads every requisite of the companies given.
+func (requisites) OfCompanies(name string, ids []int64) ListCommand {
+	return requisiteList(name, map[string]any{"ENTITY_TYPE_ID": EntityCompany.TypeID(), "@ENTITY_ID": ids})
+}
+
+func requisiteList(name string, filter map[string]any) ListCommand {
+	return ListCommand{Name: name, Method: "crm.requisite.list", Params: map[string]any{
+		"filter": filter, "select": RequisiteFields, "order": map[string]string{"ID": "ASC"},
+	}}
+}
+
 // Requisite is a crm.requisite.list row with the RequisiteFields.
 type Requisite struct {
 	ID          ID     `json:"ID"`

@@ -45,6 +45,10 @@ type Classifier struct {
 	// write batch, so that no live change lands between its check of what
 	// changed since its snapshot and its write (backfill.go, fresher).
 	Exclusive func(ctx context.Context, memberID string) (release func(), err error)
+	// RegistryChanged, when set, is told that companies' tax IDs changed,
+	// so that the registry is asked about them (the jobs queue a lookup
+	// run).
+	RegistryChanged func(ctx context.Context, memberID string)
 
 	mu    sync.Mutex
 	cache map[string]*portalRules

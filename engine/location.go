@@ -67,24 +67,35 @@ const requisitesPerList = 25
 // rereadAddresses reads the addresses of the requisites given: one
 // request for a change's up to MaxChange requisites (ten list commands),
 // and one more in the rare case a command's addresses pass a page.
-func (rd *reader) rereadAddresses(ctx context.Context, memberID string, ids []int64) ([]app.Address, error) {
+// With requisites, the requisites themselves are read in the same request
+// too (their tax IDs, for the company registry), 50 to a command.
+func (rd *reader) rereadAddresses(ctx context.Context, memberID string, ids []int64, requisites bool) ([]app.Address, []json.RawMessage, error) {
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	p := rd.bitrix.Portal(memberID)
-	var cmds []bitrix.ListCommand
+	var cmds, rqs []bitrix.ListCommand
 	for chunk := range slices.Chunk(ids, requisitesPerList) {
 		cmds = append(cmds, bitrix.Addresses.OfRequisites("addr"+strconv.Itoa(len(cmds)), chunk))
 	}
-	pages, _, err := p.ListAll(ctx, cmds)
+	if requisites {
+		for chunk := range slices.Chunk(ids, bitrix.PageSize) {
+			rqs = append(rqs, bitrix.Requisites.ByID("rq"+strconv.Itoa(len(rqs)), chunk))
+		}
+	}
+	pages, _, err := p.ListAll(ctx, append(slices.Clone(cmds), rqs...))
 	if err != nil {
-		return nil, fmt.Errorf("re-read addresses of %s: %w", memberID, rd.refused(ctx, p, cmds[0].Method, err))
+		return nil, nil, fmt.Errorf("re-read addresses of %s: %w", memberID, rd.refused(ctx, p, cmds[0].Method, err))
 	}
 	var out []app.Address
 	for _, c := range cmds {
 		out = append(out, rd.decodeAddresses(memberID, pages[c.Name])...)
 	}
-	return out, nil
+	var rows []json.RawMessage
+	for _, c := range rqs {
+		rows = append(rows, pages[c.Name]...)
+	}
+	return out, rows, nil
 }
 
 // applyRequisites handles a burst of requisite and address changes: the
@@ -103,15 +114,40 @@ func (c *Classifier) applyRequisites(ctx context.Context, ch Change, pr *portalR
 			live = append(live, id)
 		}
 	}
-	fresh, err := c.reader().rereadAddresses(ctx, ch.MemberID, live)
+	regOn := c.registryOn(ctx, ch.MemberID)
+	fresh, requisites, err := c.reader().rereadAddresses(ctx, ch.MemberID, live, regOn)
 	if err != nil {
 		return err
 	}
-	touched, err := c.Mirror.PutRequisites(ctx, ch.MemberID, append(slices.Clone(ch.IDs), ch.Deleted...), fresh)
+	all := append(slices.Clone(ch.IDs), ch.Deleted...)
+	owners, err := c.Mirror.RequisiteOwners(ctx, ch.MemberID, all)
 	if err != nil {
 		return err
 	}
-	if len(touched) == 0 || !pr.rules.UsesLocation() {
+	touched, err := c.Mirror.PutRequisites(ctx, ch.MemberID, all, fresh)
+	if err != nil {
+		return err
+	}
+	if !pr.rules.UsesLocation() {
+		touched = nil
+	}
+	if regOn {
+		// A company whose tax ID changed has no registry facts until the
+		// registry answers for the new one (RegistryChanged queues that).
+		nips, err := c.rereadTaxIDs(ctx, ch.MemberID, all, requisites, owners)
+		if err != nil {
+			return err
+		}
+		if len(nips) > 0 && c.RegistryChanged != nil {
+			c.RegistryChanged(ctx, ch.MemberID)
+		}
+		if pr.rules.UsesRegistry() {
+			for _, id := range nips {
+				touched = append(touched, app.ClientRef{Entity: segment.EntityCompany, ID: id})
+			}
+		}
+	}
+	if len(touched) == 0 {
 		return nil
 	}
 	r, err := c.newRun(ctx, ch.MemberID, pr)

@@ -67,9 +67,10 @@ func (w *Worker) handleNightly(ctx context.Context, _ *asynq.Task) error {
 	return nil
 }
 
-// handleNightlyPortal queues a portal's nightly backfill at its turn. A
-// backfill already queued or running (a config saved meanwhile) is the
-// same work and is not doubled (Queue.Backfill).
+// handleNightlyPortal queues a portal's nightly backfill at its turn, and
+// its company registry lookups when they are on. A backfill already queued
+// or running (a config saved meanwhile) is the same work and is not
+// doubled (Queue.Backfill).
 func (w *Worker) handleNightlyPortal(ctx context.Context, t *asynq.Task) error {
 	var p NightlyPortalPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
@@ -78,5 +79,9 @@ func (w *Worker) handleNightlyPortal(ctx context.Context, t *asynq.Task) error {
 	if _, err := w.activePortal(ctx, p.MemberID, false); err != nil {
 		return err
 	}
-	return w.startBackfill(ctx, p.MemberID, app.TriggerNightly)
+	if err := w.startBackfill(ctx, p.MemberID, app.TriggerNightly); err != nil {
+		return err
+	}
+	w.nightlyRegistry(ctx, p.MemberID)
+	return nil
 }

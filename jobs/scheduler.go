@@ -154,6 +154,22 @@ func (w *Worker) activePortals(ctx context.Context) ([]*app.Portal, error) {
 	return out, nil
 }
 
+// nightlyRegistry re-reads the companies' tax IDs of a portal with
+// registry lookups on, and looks up those due: a requisite's event lost,
+// or an answer grown old. A failure is logged: the lookups are an aside.
+func (w *Worker) nightlyRegistry(ctx context.Context, memberID string) {
+	if w.Registry == nil || w.Queue == nil {
+		return
+	}
+	rs, err := w.Store.RegistrySettings(ctx, memberID)
+	if err == nil && rs.Enabled {
+		err = w.Queue.LookUpCompanies(ctx, memberID, true)
+	}
+	if err != nil {
+		w.Log.Warn("nightly registry lookups", "portal", memberID, "error", err)
+	}
+}
+
 func (w *Worker) handleKeepAlive(ctx context.Context, _ *asynq.Task) error {
 	portals, err := w.activePortals(ctx)
 	if err != nil {

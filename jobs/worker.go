@@ -34,6 +34,8 @@ type Worker struct {
 	Actions    ActionSender          // sends triggers, timeline entries, notifications; nil: none
 	History    HistoryKeeper         // keeps each day's segment figures; nil: none
 	Lists      ListWork              // matches list uploads, reclassifies list members; nil: such tasks are dropped
+	Registry   RegistryWork          // company registry lookups; nil (or no Providers): such tasks are dropped
+	Providers  *RegistryProviders    // the registry's providers, per key
 	Clock      func() time.Time
 }
 
@@ -98,6 +100,7 @@ func (w *Worker) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypePurge, w.handlePurge)
 	mux.HandleFunc(TypeListMatch, bulk(w.handleListMatch))
 	mux.HandleFunc(TypeListReclassify, bulk(w.handleListReclassify))
+	mux.HandleFunc(TypeRegistry, bulk(w.handleRegistry))
 	// A single crm:event only runs if aggregation is not configured; treat
 	// it as a group of one so that nothing is ever lost.
 	mux.HandleFunc(TypeCRMEvent, func(ctx context.Context, t *asynq.Task) error {

@@ -53,6 +53,13 @@ type config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names a
 	// request's client (TRUSTED_PROXIES); none: the connection's peer.
 	TrustedProxies []string
+	// RegistryURL is the company registry's service (REGISTRY_URL, GUS
+	// BIR; default its production address) and RegistryKey the operator's
+	// key for portals without their own (REGISTRY_KEY). With the embedded
+	// defaults and no REGISTRY_URL, RegistrySim runs the registry's
+	// simulator in the process instead.
+	RegistryURL, RegistryKey string
+	RegistrySim              bool
 }
 
 // minOpsPassword is the shortest operator password accepted: without
@@ -147,6 +154,14 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 		problems = append(problems, "TRUSTED_PROXIES: "+err.Error())
 	}
 	c.TrustedProxies = tp
+	c.RegistryURL, c.RegistryKey = strings.TrimSpace(getenv("REGISTRY_URL")), getenv("REGISTRY_KEY")
+	switch u, err := url.Parse(c.RegistryURL); {
+	case c.RegistryURL == "" && embedded:
+		c.RegistrySim = true
+		warns = append(warns, "REGISTRY_URL is not set: company registry lookups go to the built-in registry simulator (made-up companies)")
+	case c.RegistryURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http")):
+		problems = append(problems, fmt.Sprintf("REGISTRY_URL %q: not an http(s) URL", c.RegistryURL))
+	}
 	problems = append(problems, c.readDurations(getenv)...)
 	if len(problems) > 0 {
 		return c, warns, errors.New("configuration: " + strings.Join(problems, "; "))

@@ -16,8 +16,27 @@ func TestLoadConfigEmbeddedDefaults(t *testing.T) {
 	if c.Role != "all" || c.ListenAddr != ":8080" || c.AppBaseURL != "http://localhost:8080" || len(c.SecretKey) != 32 || c.OAuthURL != "https://oauth.bitrix.info" {
 		t.Errorf("defaults = %+v", c)
 	}
-	if len(warns) != 3 {
-		t.Errorf("want warnings for APP_BASE_URL, client credentials and the key, got %q", warns)
+	if len(warns) != 4 || !c.RegistrySim {
+		t.Errorf("want warnings for APP_BASE_URL, client credentials, the key and the registry simulator, got %q (simulator %v)", warns, c.RegistrySim)
+	}
+}
+
+// The registry's address: the simulator only with the embedded defaults;
+// in production GUS's own (REGISTRY_URL empty: gus.ProductionURL); a bad
+// address refused.
+func TestLoadConfigRegistry(t *testing.T) {
+	prod := map[string]string{"REDIS_URL": "redis://localhost:6379/0", "APP_BASE_URL": "https://seg.example.com",
+		"B24_CLIENT_ID": "app.1", "B24_CLIENT_SECRET": "s", "APP_SECRET_KEY": strings.Repeat("ab", 32)}
+	c, _, err := loadConfig(env(prod), "")
+	if err != nil || c.RegistrySim || c.RegistryURL != "" {
+		t.Errorf("production without REGISTRY_URL: sim %v, url %q, %v; want GUS's own address", c.RegistrySim, c.RegistryURL, err)
+	}
+	prod["REGISTRY_URL"], prod["REGISTRY_KEY"] = "https://wyszukiwarkaregontest.stat.gov.pl/wsBIR/UslugaBIRzewnPubl.svc", "k"
+	if c, _, err = loadConfig(env(prod), ""); err != nil || c.RegistryURL != prod["REGISTRY_URL"] || c.RegistryKey != "k" {
+		t.Errorf("REGISTRY_URL and REGISTRY_KEY: %+v, %v", c, err)
+	}
+	if _, _, err := loadConfig(env(map[string]string{"REGISTRY_URL": "wyszukiwarka"}), ""); err == nil || !strings.Contains(err.Error(), "REGISTRY_URL") {
+		t.Errorf("a REGISTRY_URL that is no URL: %v", err)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +33,8 @@ import (
 	"segmentor/app"
 	"segmentor/internal/wiring"
 	"segmentor/jobs"
+	"segmentor/registry/gus"
+	"segmentor/registry/gussim"
 )
 
 const usage = `usage: segmentor [serve|web|worker|demo]
@@ -110,10 +113,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		return errors.New("the embedded Redis lives inside one process: run `serve`, or set REDIS_URL (or REDIS_CLUSTER_ADDRS) to run web and worker apart")
 	}
 
+	if cfg.RegistrySim {
+		sim := gussim.New(gussim.Options{Seed: 1})
+		srv := httptest.NewServer(sim)
+		defer srv.Close()
+		defer sim.Close()
+		cfg.RegistryURL, cfg.RegistryKey = srv.URL+gussim.Path, cmp.Or(cfg.RegistryKey, gus.TestKey)
+	}
 	a, err := wiring.New(rdb, wiring.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, OAuthURL: cfg.OAuthURL,
 		AllowHTTP: cfg.AllowHTTP, AppBaseURL: cfg.AppBaseURL, SecretKey: cfg.SecretKey, Embedded: embedded,
 		OpsUser: cfg.OpsUser, OpsPassword: cfg.OpsPassword, OpsApart: cfg.OpsAddr != "", Log: log,
-		UninstallGrace: cfg.UninstallGrace, UninstallCleanGrace: cfg.UninstallCleanGrace, TrustedProxies: cfg.TrustedProxies})
+		UninstallGrace: cfg.UninstallGrace, UninstallCleanGrace: cfg.UninstallCleanGrace, TrustedProxies: cfg.TrustedProxies,
+		RegistryURL: cfg.RegistryURL, RegistryKey: cfg.RegistryKey})
 	if err != nil {
 		return err
 	}

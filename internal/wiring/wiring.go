@@ -55,6 +55,12 @@ type Config struct {
 	// proxies in front of the web role, whose X-Forwarded-For names the
 	// client; none: the client is the connection's peer.
 	TrustedProxies []string
+	// RegistryURL is the company registry's service (GUS BIR); "" for
+	// gus.ProductionURL. RegistryKey is the operator's key, used for
+	// portals without one of their own; "" for none.
+	RegistryURL, RegistryKey string
+	// RegistryHTTP carries the registry's requests; nil: its default.
+	RegistryHTTP *http.Client
 }
 
 // App is Segmentor over one Redis.
@@ -127,6 +133,11 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 		Users: handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait}}
 	a.Engine = &engine.Classifier{Store: a.Store, Mirror: a.Mirror, Bitrix: a.Bitrix, Clock: cfg.Clock,
 		FieldName: "UF_CRM_" + manifest.SegmentField.FieldName, Log: cfg.Log, Exclusive: jobs.ChangesLock(rdb)}
+	a.Engine.RegistryChanged = func(ctx context.Context, memberID string) {
+		if err := a.Queue.LookUpCompanies(ctx, memberID, false); err != nil {
+			cfg.Log.Warn("registry lookups not queued", "portal", memberID, "error", err)
+		}
+	}
 	a.Analyst = &engine.Analyst{Store: a.Store, Mirror: a.Mirror, Clock: cfg.Clock}
 	a.Health = &handlers.Health{Redis: rdb, Embedded: cfg.Embedded, NeedsReauth: a.Store.CountNeedsReauth}
 	a.Ops = &handlers.OpsQueues{Queues: asynq.NewInspectorFromRedisClient(rdb), User: cfg.OpsUser, Password: cfg.OpsPassword, Log: cfg.Log}
@@ -202,6 +213,8 @@ func (a *App) Worker(logger asynq.Logger) (*asynq.Server, *asynq.ServeMux, *jobs
 	mux.Use(jobs.Observe(a.Metrics.ObserveJob), jobs.LogJobs(a.Config.Log))
 	w := &jobs.Worker{Store: a.Store, Bitrix: a.Bitrix, Manifest: a.Manifest, AppBaseURL: a.Config.AppBaseURL,
 		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Actions: a.Engine, History: a.Analyst, Redis: a.Redis, Queue: a.Queue, Uninstall: a.Life,
-		Lists: a.Engine}
+		Lists: a.Engine, Registry: a.Engine,
+		Providers: &jobs.RegistryProviders{Redis: a.Redis, Endpoint: a.Config.RegistryURL, DefaultKey: a.Config.RegistryKey,
+			HTTP: a.Config.RegistryHTTP}}
 	return srv, mux, w, nil
 }
