@@ -156,6 +156,9 @@ type EnrichOptions struct {
 	// WriteBack copies registry values into company fields (value name,
 	// app.WriteBackValues → field).
 	WriteBack map[string]string
+	// RetryAfter is how long after an unavailable registry the lookups go
+	// on; default DefaultRegistryRetry.
+	RetryAfter time.Duration
 }
 
 // EnrichStats is what an Enrich run did.
@@ -175,8 +178,10 @@ type EnrichStats struct {
 	RetryIn time.Duration `json:"retry_in"`
 }
 
-// Unavailable registry: how long before the next try.
-const registryRetry = 10 * time.Minute
+// DefaultRegistryRetry is how long after an unavailable registry the
+// lookups go on (each lookup has already been tried a few times, with
+// backoff, by registry.Cached).
+const DefaultRegistryRetry = 10 * time.Minute
 
 // Enrich looks up every company due (app.RegistryEntry.Due) through
 // provider, stores the answers, writes back the chosen fields and
@@ -234,7 +239,7 @@ func (c *Classifier) Enrich(ctx context.Context, memberID string, provider regis
 			return st, fmt.Errorf("registry lookups for %s: %w", memberID, lerr)
 		case errors.Is(lerr, registry.ErrUnavailable):
 			st.Unavailable++
-			st.More, st.RetryIn = true, registryRetry
+			st.More, st.RetryIn = true, cmp.Or(opts.RetryAfter, DefaultRegistryRetry)
 			var rl *registry.RateLimitedError
 			if errors.As(lerr, &rl) {
 				st.Unavailable-- // the budget, not the registry: nothing to mark
@@ -344,6 +349,30 @@ func (c *Classifier) reclassifyCompanies(ctx context.Context, memberID string, p
 		return err
 	}
 	return x.writeAndStore(ctx)
+}
+
+// WriteRegistryFields copies the chosen registry values of every company
+// the registry answered for into their fields (the admin chose other
+// fields): 50 companies a request. It returns how many were written.
+func (c *Classifier) WriteRegistryFields(ctx context.Context, memberID string, fields map[string]string) (int, error) {
+	if len(fields) == 0 {
+		return 0, nil
+	}
+	answers := map[int64]*app.RegistryEntry{}
+	var ids []int64
+	err := c.Mirror.EachRegistryEntry(ctx, memberID, func(id int64, e *app.RegistryEntry) error {
+		if e.State == app.RegistryFound {
+			answers[id] = e
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	slices.Sort(ids)
+	n, _, err := c.writeRegistryFields(ctx, memberID, ids, answers, fields)
+	return n, err
 }
 
 // writeRegistryFields copies the chosen registry values of the companies

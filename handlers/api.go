@@ -30,6 +30,11 @@ type API struct {
 	Queues  QueueInspector // nil: the dashboard shows no queue health
 	Usage   *app.RESTUsage // nil: the dashboard shows no REST budget use
 	Lists   ListKeeper     // static lists' uploads and freezes; nil: unavailable
+	// Registry queues registry lookups when they are turned on; nil: none
+	// are. RegistryDefaultKey: the operator gave a key (REGISTRY_KEY), so
+	// a portal may turn lookups on without one of its own.
+	Registry           RegistryJobs
+	RegistryDefaultKey bool
 
 	queues queueCache
 }
@@ -244,5 +249,7 @@ func apiRoutes(g *gin.RouterGroup, s *Sessions, a *API) {
 	admin.PUT("/config", a.PutConfig)
 	admin.POST("/reference/types", a.AddType)
 	admin.POST("/recompute", a.Recompute)
+	auth.GET("/registry", a.GetRegistry)
+	admin.PUT("/registry", a.PutRegistry)
 	listRoutes(auth, admin, a)
 }

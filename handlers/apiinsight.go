@@ -193,6 +193,9 @@ type RecordView struct {
 	// has not happened yet.
 	Pending bool         `json:"pending"`
 	History []ChangeView `json:"history"`
+	// Registry is a company's registry entry; nil for other records, a
+	// company without a Polish tax ID, or with lookups off.
+	Registry *CompanyRegistry `json:"registry,omitempty"`
 }
 
 // Record answers a record's segment, type, pipeline, explanation and
@@ -259,6 +262,12 @@ func (a *API) Record(c *gin.Context) {
 	}
 	if rs.Result != nil {
 		v.Explanation = explainRecord(t, e, rs.Result)
+	}
+	if e == segment.EntityCompany {
+		if v.Registry, err = a.companyRegistry(ctx, sess.MemberID, sess.Lang, id); err != nil {
+			apiError(c, sess.Lang, err)
+			return
+		}
 	}
 	c.JSON(http.StatusOK, v)
 }

@@ -30,6 +30,9 @@ const TypeRegistry = "registry:lookup"
 type RegistryPayload struct {
 	MemberID string `json:"member_id"`
 	Full     bool   `json:"full,omitempty"`
+	// Rewrite first writes the chosen values of every company already
+	// answered for (the admin chose other fields to write to).
+	Rewrite bool `json:"rewrite,omitempty"`
 }
 
 // RegistryWork is what the registry task needs of the engine
@@ -38,6 +41,7 @@ type RegistryWork interface {
 	ReadTaxIDs(ctx context.Context, memberID string) ([]int64, int, error)
 	Enrich(ctx context.Context, memberID string, provider registry.Provider, opts engine.EnrichOptions) (engine.EnrichStats, error)
 	ReclassifyCompanies(ctx context.Context, memberID string, ids []int64, uses func(*segment.Rules) bool) error
+	WriteRegistryFields(ctx context.Context, memberID string, fields map[string]string) (int, error)
 }
 
 // How a registry task paces itself: it looks up registryChunk companies
@@ -54,6 +58,12 @@ const (
 // request in (it reads what is due when it starts).
 func (q *Queue) LookUpCompanies(ctx context.Context, memberID string, full bool) error {
 	return q.lookUp(ctx, RegistryPayload{MemberID: memberID, Full: full}, "registry:"+memberID, 0)
+}
+
+// RewriteRegistryFields queues the writing of every answered company's
+// chosen registry values into its fields, then the lookups due.
+func (q *Queue) RewriteRegistryFields(ctx context.Context, memberID string) error {
+	return q.lookUp(ctx, RegistryPayload{MemberID: memberID, Rewrite: true}, "registry-rewrite:"+memberID, 0)
 }
 
 func (q *Queue) lookUp(ctx context.Context, p RegistryPayload, id string, in time.Duration) error {
@@ -106,9 +116,17 @@ func (w *Worker) handleRegistry(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	defer w.kickActions(ctx, p.MemberID)
+	if p.Rewrite {
+		n, err := w.Registry.WriteRegistryFields(ctx, p.MemberID, rs.WriteBack)
+		if err != nil {
+			return wrapReauth(err)
+		}
+		run.Written += n
+	}
 	until := w.now().Add(registryRunFor)
 	for {
-		st, err := w.Registry.Enrich(ctx, p.MemberID, provider, engine.EnrichOptions{MaxLookups: registryChunk, WriteBack: rs.WriteBack})
+		st, err := w.Registry.Enrich(ctx, p.MemberID, provider, engine.EnrichOptions{MaxLookups: registryChunk, WriteBack: rs.WriteBack,
+			RetryAfter: w.RegistryRetry})
 		run.Asked += st.Asked
 		run.Found += st.Found
 		run.NotFound += st.NotFound

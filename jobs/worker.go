@@ -36,7 +36,10 @@ type Worker struct {
 	Lists      ListWork              // matches list uploads, reclassifies list members; nil: such tasks are dropped
 	Registry   RegistryWork          // company registry lookups; nil (or no Providers): such tasks are dropped
 	Providers  *RegistryProviders    // the registry's providers, per key
-	Clock      func() time.Time
+	// RegistryRetry is how long after an unavailable registry lookups go
+	// on; 0: engine.DefaultRegistryRetry.
+	RegistryRetry time.Duration
+	Clock         func() time.Time
 }
 
 func (w *Worker) now() time.Time {

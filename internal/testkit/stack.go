@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
+
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -43,6 +45,11 @@ type StackOptions struct {
 	// Wire, when set, adjusts the assembled application before it starts
 	// serving (a session clock, a worker option).
 	Wire func(a *wiring.App, w *wiring.Web, worker *jobs.Worker)
+	// Registry, when set, is the company registry's service URL (a
+	// registry/gussim server's URL + gussim.Path), with RegistryKey as
+	// the operator's key and RegistryLimit its budget (zero: GUS's).
+	Registry, RegistryKey string
+	RegistryLimit         redis_rate.Limit
 }
 
 // Stack is the whole application against a simulated portal, assembled as
@@ -72,7 +79,8 @@ func NewStack(t testing.TB, o StackOptions) *Stack {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(s.Server.Close)
 	cfg := wiring.Config{ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), OAuthURL: sim.OAuthURL(),
-		AllowHTTP: true, AppBaseURL: s.Server.URL, SecretKey: SecretKey, Clock: o.Clock, TaskCheck: 10 * time.Millisecond}
+		AllowHTTP: true, AppBaseURL: s.Server.URL, SecretKey: SecretKey, Clock: o.Clock, TaskCheck: 10 * time.Millisecond,
+		RegistryURL: o.Registry, RegistryKey: o.RegistryKey, RegistryLimit: o.RegistryLimit}
 	if o.Limits != nil {
 		limits := *o.Limits
 		cfg.Limits = func(context.Context, string) (bitrix.Profile, error) { return limits, nil }

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
+
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -61,6 +63,9 @@ type Config struct {
 	RegistryURL, RegistryKey string
 	// RegistryHTTP carries the registry's requests; nil: its default.
 	RegistryHTTP *http.Client
+	// RegistryLimit is the request budget per registry key; zero:
+	// registry.DefaultLimit() (tests raise it).
+	RegistryLimit redis_rate.Limit
 }
 
 // App is Segmentor over one Redis.
@@ -171,7 +176,8 @@ func (a *App) Web() (*Web, error) {
 		Sessions: &handlers.Sessions{Store: a.Store, Key: a.Config.SecretKey, Check: check},
 		API: &handlers.API{Store: a.Store, Directories: app.Directories{Store: a.Store, Bitrix: a.Bitrix}, Life: a.Life,
 			Insight: a.Analyst, Mirror: a.Mirror, Queues: asynq.NewInspectorFromRedisClient(a.Redis), Usage: a.Usage,
-			Lists: &engine.ListBook{Store: a.Store, Analyst: a.Analyst, Jobs: a.Queue}},
+			Lists:    &engine.ListBook{Store: a.Store, Analyst: a.Analyst, Jobs: a.Queue},
+			Registry: a.Queue, RegistryDefaultKey: a.Config.RegistryKey != ""},
 		Bitrix24: &handlers.Bitrix24{Metrics: a.Metrics, Store: a.Store, Client: a.Bitrix, Queue: a.Queue, Life: a.Life,
 			Manifest: a.Manifest, Key: a.Config.SecretKey, Log: a.Config.Log,
 			Holders: handlers.TokenCheck{Client: a.Bitrix, MaxWait: handlers.InstallWait}},
@@ -215,6 +221,6 @@ func (a *App) Worker(logger asynq.Logger) (*asynq.Server, *asynq.ServeMux, *jobs
 		Log: a.Config.Log, Changes: a.Engine, Backfill: a.Engine, Actions: a.Engine, History: a.Analyst, Redis: a.Redis, Queue: a.Queue, Uninstall: a.Life,
 		Lists: a.Engine, Registry: a.Engine,
 		Providers: &jobs.RegistryProviders{Redis: a.Redis, Endpoint: a.Config.RegistryURL, DefaultKey: a.Config.RegistryKey,
-			HTTP: a.Config.RegistryHTTP}}
+			HTTP: a.Config.RegistryHTTP, Limit: a.Config.RegistryLimit}}
 	return srv, mux, w, nil
 }
