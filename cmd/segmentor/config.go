@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"segmentor/handlers"
+	"segmentor/registry"
 )
 
 // config is the process configuration, read from the environment; app.json
@@ -60,6 +61,9 @@ type config struct {
 	// simulator in the process instead.
 	RegistryURL, RegistryKey string
 	RegistrySim              bool
+	// RegistryRate is each registry key's budget in requests a minute
+	// (REGISTRY_RATE); 0: registry.DefaultLimit's.
+	RegistryRate int
 }
 
 // minOpsPassword is the shortest operator password accepted: without
@@ -161,6 +165,13 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 		warns = append(warns, "REGISTRY_URL is not set: company registry lookups go to the built-in registry simulator (made-up companies)")
 	case c.RegistryURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http")):
 		problems = append(problems, fmt.Sprintf("REGISTRY_URL %q: not an http(s) URL", c.RegistryURL))
+	}
+	if v := getenv("REGISTRY_RATE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < registry.DefaultLookupCost || n > 100_000 {
+			problems = append(problems, fmt.Sprintf("REGISTRY_RATE %q: requests a minute, %d to 100000 (GUS allows 99 a minute by day, more at night)", v, registry.DefaultLookupCost))
+		}
+		c.RegistryRate = n
 	}
 	problems = append(problems, c.readDurations(getenv)...)
 	if len(problems) > 0 {

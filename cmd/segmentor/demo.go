@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -27,6 +28,9 @@ import (
 	"segmentor/app/i18n"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
+	"segmentor/registry"
+	"segmentor/registry/gus"
+	"segmentor/registry/gussim"
 )
 
 // The demo's portal has the limits of a real cloud portal on a standard
@@ -120,7 +124,13 @@ type demoRun struct {
 	simStart time.Time // when the portal started counting requests
 	premium  int       // the Premium pipeline's id
 	users    demoActivity
-	logPath  string
+	// registry is the company registry's simulator (GUS BIR), holding the
+	// portal's Polish companies, served at registryURL.
+	registry    *gussim.Server
+	registrySrv *httptest.Server
+	registryURL string
+	requisites  int // how many the portal was seeded with
+	logPath     string
 }
 
 // runDemo runs the demo until ctx ends. started, when not nil, is called
@@ -169,6 +179,9 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, started func(
 	// pipeline for premium deals that is still empty.
 	d.seedPortal()
 	defer d.sim.Close()
+	d.seedRegistry()
+	defer d.registry.Close()
+	defer d.registrySrv.Close()
 
 	stop, err := d.startApp(ctx, ln, log)
 	if err != nil || stop == nil {
@@ -271,13 +284,38 @@ func (d *demoRun) seedPortal() {
 	gen := d.sim.Seed(b24sim.GenOptions{Contacts: opts.Contacts, Companies: opts.Companies, Deals: opts.Deals, Pipelines: 2, Users: demoReps,
 		Activities: 2 * opts.Deals, Requisites: true})
 	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
+	d.requisites = gen.Requisites
 	step(d.say("seeded", d.num(gen.Contacts), d.num(gen.Companies), d.num(gen.Deals), d.num(gen.Won), len(gen.Pipelines)+1))
 }
 
+// seedRegistry starts the simulated company registry with every valid NIP
+// of the portal's companies' requisites in it (made-up companies: some
+// closed, some suspended); the app reaches it at registryURL with GUS's
+// public test key, at a budget well above GUS's so that the demo's
+// lookups take seconds, not minutes.
+func (d *demoRun) seedRegistry() {
+	d.registry = gussim.New(gussim.Options{Seed: d.opts.Seed, Companies: 1})
+	for id := 1; id <= d.requisites; id++ {
+		rq, ok := d.sim.RequisiteRecord(id)
+		if !ok {
+			continue
+		}
+		if nip, ok := registry.ValidNIP(b24sim.Scalar(rq["RQ_VAT_ID"])); ok && b24sim.Scalar(rq["ENTITY_TYPE_ID"]) == "4" {
+			d.registry.Register(nip)
+		}
+	}
+	d.registrySrv = httptest.NewServer(d.registry)
+	d.registryURL = d.registrySrv.URL + gussim.Path
+}
+
 // appEnv is the app's environment: wired exactly as `segmentor serve`,
-// with the simulator as its Bitrix24 and its OAuth server.
+// with the simulator as its Bitrix24 and its OAuth server, and the
+// registry's simulator as its company registry.
 func (d *demoRun) appEnv() map[string]string {
 	return map[string]string{
+		"REGISTRY_URL":      d.registryURL,
+		"REGISTRY_KEY":      gus.TestKey,
+		"REGISTRY_RATE":     "1200",
 		"LISTEN_ADDR":       "127.0.0.1:0",
 		"OPS_ADDR":          "127.0.0.1:0", // /metrics, which the summary reads
 		"APP_BASE_URL":      d.front,
@@ -394,6 +432,9 @@ func (d *demoRun) configure(ctx context.Context) error {
 	if _, err := d.api.do(ctx, http.MethodPut, "/api/v1/config", map[string]any{"base_version": cur.Version, "config": cfg}, &saved); err != nil {
 		return fmt.Errorf("demo: save the sample config: %w", err)
 	}
+	if _, err := d.api.do(ctx, http.MethodPut, "/api/v1/registry", map[string]any{"enabled": true}, nil); err != nil {
+		return fmt.Errorf("demo: turn registry lookups on: %w", err)
+	}
 	step(d.say("saved", saved.Version, "Premium"))
 	return nil
 }
@@ -402,7 +443,9 @@ func (d *demoRun) configure(ctx context.Context) error {
 // by spend and by the product groups they buy from (catalog sections, read
 // from the trade catalog), and deals of VIP contacts or key accounts moved to the Premium
 // pipeline while they are still in their first stage. %d and %q are the
-// Premium pipeline and its first stage. Premium deals fire their automation
+// Premium pipeline and its first stage. Companies the company registry
+// (REGON) says are closed or suspended come first, whatever they buy.
+// Premium deals fire their automation
 // trigger; open deals are also Engaged, Cooling or Silent by their calls,
 // e-mails and meetings (quietly: no trigger, no timeline entry); clients'
 // changes go on their timelines, and a client falling asleep is reported
@@ -429,6 +472,8 @@ const demoConfig = `{"schemes": [
     "set": {"label": true}}],
   "otherwise": {"key": "active", "name": "Active", "color": "#16a085", "set": {"type": "CLIENT", "label": true}}},
  {"entity": "company", "segments": [
+   {"key": "struck", "name": "Closed or suspended", "color": "#555555",
+    "when": {"fact": "registry:status", "op": "in", "value": ["closed", "suspended"]}, "set": {"label": true}},
    {"key": "key", "name": "Key account", "color": "#8e44ad",
     "when": {"all": [{"fact": "rfm_m", "op": "=", "value": 5}, {"fact": "rfm_r", "op": ">=", "value": 3}]},
     "set": {"type": "PARTNER", "label": true}},

@@ -18,7 +18,9 @@ import (
 
 	"segmentor"
 	"segmentor/app/i18n"
+	"segmentor/bitrix/b24sim"
 	"segmentor/internal/await"
+	"segmentor/registry"
 
 	"github.com/chromedp/chromedp"
 
@@ -134,6 +136,8 @@ func TestDemoEndToEnd(t *testing.T) {
 		// The overview's trend chart has a year: the days before the
 		// install estimated from the deals' dates.
 		regexp.MustCompile(`(?m)^trend +contacts over 365 days: [^·\n]+ [\d,]+ → [\d,]+( · [^\n]+)? \(before \d{4}-\d\d-\d\d estimated from deal dates\)$`),
+		// Every company with a NIP looked up in the simulated registry.
+		regexp.MustCompile(`(?m)^registry +[\d,]+ companies with a NIP: [1-9][\d,]* found in REGON \(\d+ closed or suspended\), \d+ not in it, \d+ invalid NIPs, 0 waiting$`),
 		regexp.MustCompile(`(?m)^REST +[\d,]+ requests in ([\d.]+ s|\d+ min( \d+ s)?); the portal's limit \(2/s, burst 50\) allows [\d,]+ · 0 refused`),
 		regexp.MustCompile(`(?m)^── \d\d:\d\d:\d\d · ([\d.]+ s|\d+ min( \d+ s)?) since the backfill · users: `),
 	}
@@ -155,6 +159,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if st := d.sim.Stats(); st.QueryLimitRefusals != 0 {
 		t.Errorf("the portal refused %d requests with QUERY_LIMIT_EXCEEDED", st.QueryLimitRefusals)
 	}
+	checkRegistrySegment(t, d)
 	t.Logf("simulated users: %s", d.users.String())
 
 	// Operators see the app through /metrics and its JSON logs.
@@ -787,4 +792,35 @@ func TestDemoNamesAgreeInGender(t *testing.T) {
 		}
 		check(fmt.Sprint("user ", id), p.Result.NAME, p.Result.LAST_NAME)
 	}
+}
+
+// checkRegistrySegment: once every NIP is looked up, "Closed or suspended"
+// holds as many companies as there are whose first requisite with a Polish tax ID
+// has a valid NIP the registry says is closed or suspended (the oracle
+// reads the portal's requisites and the registry's simulator directly).
+func checkRegistrySegment(t *testing.T, d *demoRun) {
+	t.Helper()
+	want := map[int]bool{}
+	first := map[int]bool{}
+	for id := 1; id <= d.requisites; id++ {
+		rq, ok := d.sim.RequisiteRecord(id)
+		if !ok || b24sim.Scalar(rq["ENTITY_TYPE_ID"]) != "4" || !registry.IsNIPCandidate(b24sim.Scalar(rq["RQ_VAT_ID"])) {
+			continue
+		}
+		owner, _ := strconv.Atoi(b24sim.Scalar(rq["ENTITY_ID"]))
+		if first[owner] {
+			continue
+		}
+		first[owner] = true
+		if nip, ok := registry.ValidNIP(b24sim.Scalar(rq["RQ_VAT_ID"])); ok {
+			if c, ok := d.registry.Company(nip); ok && c.Status != registry.StatusActive {
+				want[owner] = true
+			}
+		}
+	}
+	field := "UF_CRM_" + d.manifest.SegmentField.FieldName
+	await.That(t, 30*time.Second, fmt.Sprintf("%d companies in Closed or suspended", len(want)), func() bool {
+		return d.sim.CountBy("company", field)["Closed or suspended"] == len(want)
+	})
+	t.Logf("%d of %d companies with a Polish tax ID are closed or suspended in the registry", len(want), len(first))
 }

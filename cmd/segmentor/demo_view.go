@@ -108,7 +108,7 @@ func thousands(n int) string {
 // segmentOrder is the sample config's order of segments, for the summary.
 var segmentOrder = map[string][]string{
 	"contact": {"VIP", "Loyal", "New", "Sleeping", "Lost", "Prospect", "Active"},
-	"company": {"Key account", "Broad buyer", "Buying abroad", "Buying", "Dormant"},
+	"company": {"Closed or suspended", "Key account", "Broad buyer", "Buying abroad", "Buying", "Dormant"},
 	"deal":    {"Premium", "Engaged", "Cooling", "Silent"},
 }
 
@@ -139,7 +139,7 @@ func (d *demoRun) summary(ctx context.Context) string {
 	var b strings.Builder
 	lang := d.opts.Lang
 	// The rows' labels line up, ten characters wide at least.
-	keys := []string{"row_contact", "row_company", "row_deal", "row_events", "row_actions", "row_movement", "row_trend", "row_rest"}
+	keys := []string{"row_contact", "row_company", "row_deal", "row_events", "row_actions", "row_movement", "row_trend", "row_registry", "row_rest"}
 	labels := make([]string, len(keys), len(keys)+1)
 	for i, k := range keys {
 		labels[i] = d.say(k)
@@ -181,6 +181,7 @@ func (d *demoRun) summary(ctx context.Context) string {
 		d.say("actions", d.num(len(d.sim.TriggerRuns())), d.num(d.sim.TimelineCount()), d.num(len(d.sim.Notifications())), robot))
 	fmt.Fprintf(&b, "%s %s\n", label["movement"], d.movement(ctx))
 	fmt.Fprintf(&b, "%s %s\n", label["trend"], d.trend(ctx))
+	fmt.Fprintf(&b, "%s %s\n", label["registry"], d.registryLine(ctx))
 	st := d.sim.Stats()
 	up := time.Since(d.simStart)
 	allowed := demoBurst + int(demoRate*up.Seconds())
@@ -337,4 +338,30 @@ func (d *demoRun) trend(ctx context.Context) string {
 		out += d.say("trend_before", t.Dates[kept])
 	}
 	return out
+}
+
+// registryLine says how far the company registry lookups are, from the
+// settings page's view of them (GET /api/v1/registry), and how many
+// companies the registry says are closed or suspended, from the portal.
+func (d *demoRun) registryLine(ctx context.Context) string {
+	var v struct {
+		Enabled bool           `json:"enabled"`
+		Counts  map[string]int `json:"counts"`
+		Problem string         `json:"problem"`
+	}
+	if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/registry", nil, &v); err != nil {
+		return d.say("unavailable", err)
+	}
+	if !v.Enabled {
+		return d.say("registry_off")
+	}
+	c := v.Counts
+	all := c["found"] + c["not_found"] + c["invalid"] + c["pending"] + c["unavailable"]
+	struck := d.sim.CountBy("company", "UF_CRM_"+d.manifest.SegmentField.FieldName)["Closed or suspended"]
+	line := d.say("registry", d.num(all), d.num(c["found"]), d.num(struck), d.num(c["not_found"]), d.num(c["invalid"]),
+		d.num(c["pending"]+c["unavailable"]))
+	if v.Problem != "" {
+		line += " · " + v.Problem
+	}
+	return line
 }

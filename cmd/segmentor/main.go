@@ -28,11 +28,13 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"segmentor/app"
 	"segmentor/internal/wiring"
 	"segmentor/jobs"
+	"segmentor/registry"
 	"segmentor/registry/gus"
 	"segmentor/registry/gussim"
 )
@@ -124,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		AllowHTTP: cfg.AllowHTTP, AppBaseURL: cfg.AppBaseURL, SecretKey: cfg.SecretKey, Embedded: embedded,
 		OpsUser: cfg.OpsUser, OpsPassword: cfg.OpsPassword, OpsApart: cfg.OpsAddr != "", Log: log,
 		UninstallGrace: cfg.UninstallGrace, UninstallCleanGrace: cfg.UninstallCleanGrace, TrustedProxies: cfg.TrustedProxies,
-		RegistryURL: cfg.RegistryURL, RegistryKey: cfg.RegistryKey})
+		RegistryURL: cfg.RegistryURL, RegistryKey: cfg.RegistryKey, RegistryLimit: registryLimit(cfg.RegistryRate)})
 	if err != nil {
 		return err
 	}
@@ -349,4 +351,14 @@ func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "compon
 func (a asynqLogger) Fatal(args ...any) {
 	a.l.Error(fmt.Sprint(args...), "component", "asynq")
 	os.Exit(1)
+}
+
+// registryLimit is the budget of REGISTRY_RATE requests a minute per
+// registry key, in bursts of at most a second's worth (at least one
+// lookup's requests); zero for registry.DefaultLimit.
+func registryLimit(perMinute int) redis_rate.Limit {
+	if perMinute <= 0 {
+		return redis_rate.Limit{}
+	}
+	return redis_rate.Limit{Rate: perMinute, Period: time.Minute, Burst: max(registry.DefaultLookupCost, perMinute/60)}
 }

@@ -148,6 +148,24 @@ func (s *Server) Add(c registry.Company) {
 	s.byNIP[e.nip], s.byREGON[e.regon] = e, e
 }
 
+// Register puts a made-up company under nip, made as the catalogue's are
+// (a demo's portal has its own companies' NIPs), and returns it as a
+// correct client reports it. A NIP the registry holds already is left as
+// it is.
+func (s *Server) Register(nip string) registry.Company {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byNIP[nip]
+	if !ok {
+		e = randomEntity(s.rng, nip)
+		for s.byREGON[e.regon] != nil {
+			e.regon = randomREGON(s.rng)
+		}
+		s.byNIP[nip], s.byREGON[e.regon] = e, e
+	}
+	return e.company()
+}
+
 // SetOutage switches how the service fails (Up to answer again).
 func (s *Server) SetOutage(o Outage) {
 	s.mu.Lock()

@@ -165,3 +165,21 @@ func between(s, from, to string) string {
 	v, _, _ := strings.Cut(after, to)
 	return v
 }
+
+// A registered NIP is found over the protocol with the company Register
+// made; registering it again changes nothing.
+func TestRegister(t *testing.T) {
+	s := gussim.New(gussim.Options{Seed: 9, Companies: 1})
+	defer s.Close()
+	const nip = "5261040828"
+	c := s.Register(nip)
+	if c.TaxID != nip || c.Name == "" || c.PKD == "" || c.Region == "" || c.Registered.IsZero() {
+		t.Fatalf("registered company %+v lacks what the registry reports", c)
+	}
+	if again := s.Register(nip); again != c {
+		t.Errorf("registering again gave %+v, want %+v", again, c)
+	}
+	if got, ok := s.Company(nip); !ok || got != c {
+		t.Errorf("Company(%s) = %+v, %v; want %+v", nip, got, ok, c)
+	}
+}
