@@ -130,7 +130,11 @@ type demoRun struct {
 	registrySrv *httptest.Server
 	registryURL string
 	requisites  int // how many the portal was seeded with
-	logPath     string
+	// guests is a trade fair's guest list: e-mails, most of them the
+	// portal's contacts', a few new, one mistyped (seedGuests).
+	guests  []string
+	fair    string // its list's key, once imported
+	logPath string
 }
 
 // runDemo runs the demo until ctx ends. started, when not nil, is called
@@ -285,8 +289,66 @@ func (d *demoRun) seedPortal() {
 		Activities: 2 * opts.Deals, Requisites: true})
 	d.premium = d.sim.AddPipeline("Premium", "NEW", "NEGOTIATION", "CONTRACT")
 	d.requisites = gen.Requisites
+	d.guests = d.seedGuests()
 	step(d.say("seeded", d.num(gen.Contacts), d.num(gen.Companies), d.num(gen.Deals), d.num(gen.Won), len(gen.Pipelines)+1))
 }
+
+// seedGuests gives every fifth contact an e-mail and returns a trade
+// fair's guest list: those e-mails, three of people the CRM does not know
+// and one typed wrong.
+func (d *demoRun) seedGuests() []string {
+	var out []string
+	for id := 5; id <= d.opts.Contacts; id += 5 {
+		r, ok := d.sim.Record("contact", id)
+		if !ok {
+			continue
+		}
+		email := strings.ToLower(fmt.Sprintf("%s.%s.%d@example.pl", b24sim.Scalar(r["NAME"]), b24sim.Scalar(r["LAST_NAME"]), id))
+		if d.sim.AddCommunication("contact", id, "EMAIL", email) == nil {
+			out = append(out, email)
+		}
+	}
+	return append(out, "anna.nowak@fair.example.pl", "j.kowalski@fair.example.pl", "visitor@fair.example.pl", "guest at example.pl")
+}
+
+// importGuests uploads the guest list as the list "Trade fair 2026",
+// matched by e-mail with the CRM's duplicate search, and saves it.
+func (d *demoRun) importGuests(ctx context.Context) error {
+	step := d.step(d.say("importing"))
+	csv := "E-mail\n" + strings.Join(d.guests, "\n") + "\n"
+	var draft struct {
+		ID, State, Error string
+		Requests         int
+		Matched          int `json:"matched"`
+		NotFound         int `json:"not_found"`
+		Invalid          int `json:"invalid"`
+	}
+	q := url.Values{"name": {"Trade fair 2026"}, "entity": {"contact"}, "by": {"email"}, "file": {"trade-fair-2026.csv"}}
+	if _, err := d.api.do(ctx, http.MethodPost, "/api/v1/list-uploads?"+q.Encode(), csvBody(csv), &draft); err != nil {
+		return fmt.Errorf("demo: upload the guest list: %w", err)
+	}
+	for draft.State != "done" {
+		if draft.State == "failed" {
+			return fmt.Errorf("demo: matching the guest list failed: %s", draft.Error)
+		}
+		if err := bitrix.SystemClock.Sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+		if _, err := d.api.do(ctx, http.MethodGet, "/api/v1/list-uploads/"+draft.ID, nil, &draft); err != nil {
+			return fmt.Errorf("demo: guest list: %w", err)
+		}
+	}
+	var list struct{ Key string }
+	if _, err := d.api.do(ctx, http.MethodPost, "/api/v1/list-uploads/"+draft.ID+"/confirm", nil, &list); err != nil {
+		return fmt.Errorf("demo: save the guest list: %w", err)
+	}
+	d.fair = list.Key
+	step(d.say("imported", d.num(draft.Matched), draft.Requests, d.num(draft.NotFound), d.num(draft.Invalid)))
+	return nil
+}
+
+// csvBody is a request body sent as it is, as text/csv.
+type csvBody string
 
 // seedRegistry starts the simulated company registry with every valid NIP
 // of the portal's companies' requisites in it (made-up companies: some
@@ -385,10 +447,13 @@ func (d *demoRun) install(ctx context.Context) error {
 // page does with the token Bitrix24 gives it), adds a VIP contact type and
 // saves the sample segments, which queues the backfill.
 func (d *demoRun) configure(ctx context.Context) error {
-	step := d.step(d.say("saving"))
 	if err := d.api.signIn(ctx, d.sim, 1); err != nil {
 		return err
 	}
+	if err := d.importGuests(ctx); err != nil {
+		return err
+	}
+	step := d.step(d.say("saving"))
 	code, err := d.api.do(ctx, http.MethodPost, "/api/v1/reference/types", map[string]string{"entity": "contact", "id": "VIP", "name": "VIP"}, nil)
 	if err != nil && code != http.StatusConflict {
 		return fmt.Errorf("demo: add the VIP contact type: %w", err)
@@ -414,7 +479,7 @@ func (d *demoRun) configure(ctx context.Context) error {
 	if stage == "" {
 		return fmt.Errorf("demo: the portal's reference has no Premium pipeline %d", d.premium)
 	}
-	cfg := json.RawMessage(fmt.Sprintf(demoConfig, d.premium, stage))
+	cfg := json.RawMessage(fmt.Sprintf(demoConfig, d.fair, d.premium, stage))
 	var problems struct {
 		Errors []struct{ Path, Message string }
 	}
@@ -439,17 +504,17 @@ func (d *demoRun) configure(ctx context.Context) error {
 	return nil
 }
 
-// demoConfig is the sample config: contacts by RFM and recency, companies
-// by spend and by the product groups they buy from (catalog sections, read
-// from the trade catalog), and deals of VIP contacts or key accounts moved to the Premium
-// pipeline while they are still in their first stage. %d and %q are the
-// Premium pipeline and its first stage. Companies the company registry
-// (REGON) says are closed or suspended come first, whatever they buy.
-// Premium deals fire their automation
-// trigger; open deals are also Engaged, Cooling or Silent by their calls,
-// e-mails and meetings (quietly: no trigger, no timeline entry); clients'
-// changes go on their timelines, and a client falling asleep is reported
-// to their manager.
+// demoConfig is the sample config: contacts by RFM and recency, and the
+// active ones met at the trade fair (a static list, its key the first %q);
+// companies the company registry (REGON) says are closed or suspended
+// first, whatever they buy, then by spend and by the product groups they
+// buy from (catalog sections, read from the trade catalog); deals of VIP
+// contacts or key accounts moved to the Premium pipeline while they are
+// still in their first stage (%d and %q: the pipeline and its first
+// stage). Premium deals fire their automation trigger; open deals are
+// also Engaged, Cooling or Silent by their calls, e-mails and meetings
+// (quietly: no trigger, no timeline entry); clients' changes go on their
+// timelines, and a client falling asleep is reported to their manager.
 const demoConfig = `{"schemes": [
  {"entity": "contact", "segments": [
    {"key": "vip", "name": "VIP", "color": "#d4a017",
@@ -469,7 +534,9 @@ const demoConfig = `{"schemes": [
     "set": {"label": true}},
    {"key": "prospect", "name": "Prospect", "color": "#95a5a6",
     "when": {"all": [{"fact": "won_count", "op": "=", "value": 0}]},
-    "set": {"label": true}}],
+    "set": {"label": true}},
+   {"key": "fair", "name": "Met at the fair", "color": "#9b59b6",
+    "when": {"fact": "static_list", "op": "in", "value": [%q]}, "set": {"label": true}}],
   "otherwise": {"key": "active", "name": "Active", "color": "#16a085", "set": {"type": "CLIENT", "label": true}}},
  {"entity": "company", "segments": [
    {"key": "struck", "name": "Closed or suspended", "color": "#555555",
@@ -600,6 +667,10 @@ func (a *demoAPI) signIn(ctx context.Context, sim *b24sim.Portal, userID int) er
 // more is an error carrying the API's message; its status is returned too.
 func (a *demoAPI) do(ctx context.Context, method, path string, in, out any) (int, error) {
 	var body io.Reader
+	contentType := "application/json"
+	if csv, ok := in.(csvBody); ok {
+		body, contentType, in = strings.NewReader(string(csv)), "text/csv", nil
+	}
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
@@ -615,7 +686,7 @@ func (a *demoAPI) do(ctx context.Context, method, path string, in, out any) (int
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}

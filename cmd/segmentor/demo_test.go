@@ -126,7 +126,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	// The live summary: segments, events and the REST budget; simulated
 	// users kept working; the app never ran into the portal's limit.
 	patterns := []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^contacts +VIP \d+ · Loyal \d+ · New \d+ · Sleeping \d+ · Lost \d+ · Prospect \d+ · Active \d+$`),
+		regexp.MustCompile(`(?m)^contacts +VIP \d+ · Loyal \d+ · New \d+ · Sleeping \d+ · Lost \d+ · Prospect \d+ · Met at the fair \d+ · Active \d+$`),
 		regexp.MustCompile(`(?m)^deals +Premium \d+ · Engaged \d+ · Cooling \d+ · Silent \d+ · \(none\) [\d,]+ · pipeline "Premium" holds \d+$`),
 		regexp.MustCompile(`(?m)^events +[\d,]+ received: [\d,]+ queued as jobs, [\d,]+ merged into a waiting job, 0 refused$`),
 		regexp.MustCompile(`(?m)^actions +[\d,]+ triggers fired · [\d,]+ timeline entries · [\d,]+ notifications · robot "Segmentor: classify" registered$`),

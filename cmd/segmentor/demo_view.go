@@ -107,7 +107,7 @@ func thousands(n int) string {
 
 // segmentOrder is the sample config's order of segments, for the summary.
 var segmentOrder = map[string][]string{
-	"contact": {"VIP", "Loyal", "New", "Sleeping", "Lost", "Prospect", "Active"},
+	"contact": {"VIP", "Loyal", "New", "Sleeping", "Lost", "Prospect", "Met at the fair", "Active"},
 	"company": {"Closed or suspended", "Key account", "Broad buyer", "Buying abroad", "Buying", "Dormant"},
 	"deal":    {"Premium", "Engaged", "Cooling", "Silent"},
 }
