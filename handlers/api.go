@@ -12,6 +12,7 @@ import (
 
 	"segmentor/app"
 	"segmentor/app/segment"
+	"segmentor/registry"
 )
 
 // maxConfigBytes bounds a config body; real ones are a few KB.
@@ -158,6 +159,7 @@ func (a *API) GetReference(c *gin.Context) {
 	}
 	v := pickersOf(dir)
 	v.Words = segment.WordsIn(segmentLang(sess.Lang))
+	v.RegistryRegions = registry.Voivodeships
 	if v.MissingScopes, err = a.Store.MissingScopes(c.Request.Context(), sess.MemberID); err != nil {
 		apiError(c, sess.Lang, err)
 		return

@@ -41,12 +41,27 @@ func newSettingsStack(t *testing.T, lang string) *settingsStack {
 // set, prepares before the app is installed.
 func newSettingsStackWith(t *testing.T, lang string, before func(*b24sim.Portal)) *settingsStack {
 	t.Helper()
+	return newSettingsStackWired(t, lang, func(s *stack) {
+		if before != nil {
+			before(s.sim)
+		}
+	}, nil)
+}
+
+// newSettingsStackWired is newSettingsStack with a worker that wire, when
+// set, adjusts, on a portal that before, when set, prepares (through the
+// stack's REST calls) before the app is installed.
+func newSettingsStackWired(t *testing.T, lang string, before func(*stack), wire func(*jobs.Worker)) *settingsStack {
+	t.Helper()
 	clock := fakeclock.At(time.Now())
-	s := stackOf(t, testkit.StackOptions{Wire: func(_ *wiring.App, w *wiring.Web, _ *jobs.Worker) {
+	s := stackOf(t, testkit.StackOptions{Wire: func(_ *wiring.App, w *wiring.Web, worker *jobs.Worker) {
 		w.Sessions.Clock = clock.Now
+		if wire != nil {
+			wire(worker)
+		}
 	}})
 	if before != nil {
-		before(s.sim)
+		before(s)
 	}
 	s.install(b24sim.InstallOptions{Lang: lang})
 	rep := s.sim.AddUser(b24sim.User{Name: "Rita", LastName: "Rep", OwnOnly: true})

@@ -27,6 +27,9 @@ type Pickers struct {
 	// session's language: the editor shows them, and every explanation
 	// and message is written with them.
 	Words segment.Words `json:"words"`
+	// RegistryRegions are the values of the registry:region fact: the
+	// voivodeships as the registry writes them.
+	RegistryRegions []string `json:"registry_regions"`
 	// MissingScopes are permissions the portal did not grant that an
 	// action needed (im: notifications); the editor says so.
 	MissingScopes []string `json:"missing_scopes"`

@@ -83,7 +83,22 @@
       sgOfTotal: '{s} of {n}', sgValue: 'Won in the last 12 months', sgWonDeals: '{n} won deal|{n} won deals', sgSections: 'Top product sections',
       sgSection: 'Section', sgDeals: 'Won deals', sgSectionValue: 'Won', sgNoSections: 'No won deals with products in the last 12 months.',
       sgEntries: 'Latest entries', sgExits: 'Latest exits', sgNoMoves: 'None yet.',
-      sgMembersCsv: 'Download members (CSV)', sgMembersCsvTitle: 'Every record in this segment, with a link to its card and why it is here, as a CSV file'
+      sgMembersCsv: 'Download members (CSV)', sgMembersCsvTitle: 'Every record in this segment, with a link to its card and why it is here, as a CSV file',
+      viewRegistry: 'Company registry', registryFacts: 'Company registry',
+      rgIntro: 'Segmentor looks your companies up in Poland’s REGON registry (GUS) by the NIP in their requisites, so that segment rules can use what the registry says: industry, main activity, voivodeship, legal form, status and age.',
+      rgKeyNeeded: 'Lookups need an API key for the GUS registry: request one free of charge at api.stat.gov.pl and enter it below.',
+      rgKeyDefault: 'Segmentor has a key of its own for the registry; you may enter your own free GUS key instead.',
+      rgEnabled: 'Look companies up in the registry', rgKey: 'GUS API key', rgKeySaved: 'A key is saved; type a new one to replace it', rgKeyNone: 'The key GUS sent you',
+      rgRemoveKey: 'Remove the key', rgKeyRemoving: 'The key is removed when you save.', rgKeepKey: 'Keep the key',
+      rgKeyIsSaved: 'saved', rgKeyOperator: 'Segmentor’s own key is used', rgKeyMissing: 'not given',
+      rgWriteBack: 'Write registry values into company fields', rgWriteBackHint: 'Each value can be copied into one of your companies’ text fields, where Segmentor keeps it up to date.',
+      rgValue: 'Registry value', rgField: 'Company field', rgDontWrite: '— don’t write —',
+      rgNoFields: 'Your companies have no custom text fields to write into. Add one in the CRM settings to use this.', rgSaved: 'Registry settings saved.',
+      rgCompanies: 'Companies with a NIP', rgFound: 'Found in the registry', rgNotFound: 'Not in the registry', rgInvalid: 'Invalid NIP (not sent)',
+      rgPending: 'Waiting for a lookup', rgUnavailable: 'No answer from the registry yet', rgNoCompanies: 'No company has a Polish NIP in its requisites yet.',
+      rgLastRun: 'Last lookups', rgNever: 'No lookups yet.', rgRunLine: 'Companies asked: {a} · found: {f} · not in the registry: {n}',
+      rgRemaining: 'Still to look up: {n}', rgNext: 'Next lookups: {t}',
+      rgUnused: 'Your segments use registry facts, but lookups are off: those conditions hold for no company.'
     },
     ru: {
       admin: 'Администратор', readOnly: 'Только просмотр',
@@ -162,7 +177,22 @@
       sgOfTotal: '{s} из {n}', sgValue: 'Выиграно за 12 месяцев', sgWonDeals: 'выигранных сделок: {n}', sgSections: 'Основные разделы товаров',
       sgSection: 'Раздел', sgDeals: 'Выигранных сделок', sgSectionValue: 'Выиграно', sgNoSections: 'За 12 месяцев нет выигранных сделок с товарами.',
       sgEntries: 'Последние входы', sgExits: 'Последние выходы', sgNoMoves: 'Пока нет.',
-      sgMembersCsv: 'Скачать записи сегмента (CSV)', sgMembersCsvTitle: 'Все записи сегмента со ссылкой на карточку и причиной, почему они здесь, в файле CSV'
+      sgMembersCsv: 'Скачать записи сегмента (CSV)', sgMembersCsvTitle: 'Все записи сегмента со ссылкой на карточку и причиной, почему они здесь, в файле CSV',
+      viewRegistry: 'Реестр компаний', registryFacts: 'Реестр компаний',
+      rgIntro: 'Segmentor ищет ваши компании в польском реестре REGON (GUS) по NIP из их реквизитов, чтобы правила сегментов могли использовать данные реестра: отрасль, основной вид деятельности, воеводство, организационно-правовую форму, статус и возраст компании.',
+      rgKeyNeeded: 'Для запросов нужен ключ API реестра GUS: его бесплатно выдают на api.stat.gov.pl; введите его ниже.',
+      rgKeyDefault: 'У Segmentor есть собственный ключ для реестра; вместо него можно ввести свой бесплатный ключ GUS.',
+      rgEnabled: 'Искать компании в реестре', rgKey: 'Ключ API GUS', rgKeySaved: 'Ключ сохранён; введите новый, чтобы заменить его', rgKeyNone: 'Ключ, присланный GUS',
+      rgRemoveKey: 'Удалить ключ', rgKeyRemoving: 'Ключ будет удалён при сохранении.', rgKeepKey: 'Оставить ключ',
+      rgKeyIsSaved: 'сохранён', rgKeyOperator: 'используется ключ Segmentor', rgKeyMissing: 'не указан',
+      rgWriteBack: 'Записывать данные реестра в поля компаний', rgWriteBackHint: 'Каждое значение можно копировать в одно из текстовых полей компаний; Segmentor поддерживает его в актуальном состоянии.',
+      rgValue: 'Значение из реестра', rgField: 'Поле компании', rgDontWrite: '— не записывать —',
+      rgNoFields: 'У компаний нет пользовательских текстовых полей для записи. Добавьте такое поле в настройках CRM.', rgSaved: 'Настройки реестра сохранены.',
+      rgCompanies: 'Компании с NIP', rgFound: 'Найдены в реестре', rgNotFound: 'Нет в реестре', rgInvalid: 'Неверный NIP (не отправлялся)',
+      rgPending: 'Ждут запроса', rgUnavailable: 'Реестр ещё не ответил', rgNoCompanies: 'Пока ни у одной компании в реквизитах нет польского NIP.',
+      rgLastRun: 'Последние запросы', rgNever: 'Запросов ещё не было.', rgRunLine: 'Запрошено компаний: {a} · найдено: {f} · нет в реестре: {n}',
+      rgRemaining: 'Осталось запросить: {n}', rgNext: 'Следующие запросы: {t}',
+      rgUnused: 'Ваши сегменты используют данные реестра, но запросы выключены: такие условия не выполняются ни для одной компании.'
     },
     pl: {
       admin: 'Administrator', readOnly: 'Tylko podgląd',
@@ -241,7 +271,22 @@
       sgOfTotal: '{s} z {n}', sgValue: 'Wygrane w ostatnich 12 miesiącach', sgWonDeals: '{n} wygrany deal|{n} wygrane deale|{n} wygranych deali', sgSections: 'Najważniejsze sekcje produktów',
       sgSection: 'Sekcja', sgDeals: 'Wygrane deale', sgSectionValue: 'Wygrane', sgNoSections: 'Brak wygranych deali z produktami w ostatnich 12 miesiącach.',
       sgEntries: 'Ostatnie wejścia', sgExits: 'Ostatnie wyjścia', sgNoMoves: 'Jeszcze brak.',
-      sgMembersCsv: 'Pobierz rekordy segmentu (CSV)', sgMembersCsvTitle: 'Wszystkie rekordy tego segmentu z linkiem do karty i powodem, dla którego tu są, jako plik CSV'
+      sgMembersCsv: 'Pobierz rekordy segmentu (CSV)', sgMembersCsvTitle: 'Wszystkie rekordy tego segmentu z linkiem do karty i powodem, dla którego tu są, jako plik CSV',
+      viewRegistry: 'Rejestr firm', registryFacts: 'Rejestr firm',
+      rgIntro: 'Segmentor wyszukuje Twoje firmy w rejestrze REGON (GUS) po numerze NIP z ich rekwizytów, aby reguły segmentów mogły korzystać z danych rejestru: branży, przeważającej działalności, województwa, formy prawnej, statusu i wieku firmy.',
+      rgKeyNeeded: 'Do wyszukiwania potrzebny jest klucz API do rejestru GUS: można go bezpłatnie uzyskać na api.stat.gov.pl i wpisać poniżej.',
+      rgKeyDefault: 'Segmentor ma własny klucz do rejestru; zamiast niego możesz wpisać swój bezpłatny klucz GUS.',
+      rgEnabled: 'Wyszukuj firmy w rejestrze', rgKey: 'Klucz API GUS', rgKeySaved: 'Klucz jest zapisany; wpisz nowy, aby go zastąpić', rgKeyNone: 'Klucz przesłany przez GUS',
+      rgRemoveKey: 'Usuń klucz', rgKeyRemoving: 'Klucz zostanie usunięty po zapisaniu.', rgKeepKey: 'Zachowaj klucz',
+      rgKeyIsSaved: 'zapisany', rgKeyOperator: 'używany jest klucz Segmentora', rgKeyMissing: 'nie podano',
+      rgWriteBack: 'Zapisuj dane z rejestru w polach firm', rgWriteBackHint: 'Każdą wartość można kopiować do jednego z pól tekstowych firm; Segmentor dba o jej aktualność.',
+      rgValue: 'Wartość z rejestru', rgField: 'Pole firmy', rgDontWrite: '— nie zapisuj —',
+      rgNoFields: 'Firmy nie mają własnych pól tekstowych, do których można zapisywać. Dodaj takie pole w ustawieniach CRM.', rgSaved: 'Ustawienia rejestru zapisane.',
+      rgCompanies: 'Firmy z NIP', rgFound: 'Znalezione w rejestrze', rgNotFound: 'Brak w rejestrze', rgInvalid: 'Błędny NIP (nie wysłano)',
+      rgPending: 'Czekają na wyszukanie', rgUnavailable: 'Rejestr jeszcze nie odpowiedział', rgNoCompanies: 'Żadna firma nie ma jeszcze polskiego NIP w rekwizytach.',
+      rgLastRun: 'Ostatnie wyszukiwanie', rgNever: 'Jeszcze nie wyszukiwano.', rgRunLine: 'Zapytano o firmy: {a} · znaleziono: {f} · brak w rejestrze: {n}',
+      rgRemaining: 'Pozostało do wyszukania: {n}', rgNext: 'Następne wyszukiwanie: {t}',
+      rgUnused: 'Twoje segmenty korzystają z danych rejestru, ale wyszukiwanie jest wyłączone: takie warunki nie są spełnione dla żadnej firmy.'
     },
     it: {
       admin: 'Amministratore', readOnly: 'Sola lettura',
@@ -320,13 +365,28 @@
       sgOfTotal: '{s} su {n}', sgValue: 'Vinto negli ultimi 12 mesi', sgWonDeals: '{n} deal vinto|{n} deal vinti', sgSections: 'Sezioni di prodotti principali',
       sgSection: 'Sezione', sgDeals: 'Deal vinti', sgSectionValue: 'Vinto', sgNoSections: 'Nessun deal vinto con prodotti negli ultimi 12 mesi.',
       sgEntries: 'Ultime entrate', sgExits: 'Ultime uscite', sgNoMoves: 'Ancora nessuno.',
-      sgMembersCsv: 'Scarica i record del segmento (CSV)', sgMembersCsvTitle: 'Tutti i record di questo segmento, con il link alla scheda e il motivo per cui sono qui, in un file CSV'
+      sgMembersCsv: 'Scarica i record del segmento (CSV)', sgMembersCsvTitle: 'Tutti i record di questo segmento, con il link alla scheda e il motivo per cui sono qui, in un file CSV',
+      viewRegistry: 'Registro delle imprese', registryFacts: 'Registro delle imprese',
+      rgIntro: 'Segmentor cerca le tue aziende nel registro polacco REGON (GUS) tramite il NIP nei loro dati societari, così che le regole dei segmenti possano usare i dati del registro: settore, attività principale, voivodato, forma giuridica, stato ed età dell\'azienda.',
+      rgKeyNeeded: 'Le ricerche richiedono una chiave API del registro GUS: richiedila gratuitamente su api.stat.gov.pl e inseriscila qui sotto.',
+      rgKeyDefault: 'Segmentor ha una propria chiave per il registro; puoi invece inserire la tua chiave GUS gratuita.',
+      rgEnabled: 'Cerca le aziende nel registro', rgKey: 'Chiave API GUS', rgKeySaved: 'Una chiave è salvata; scrivine una nuova per sostituirla', rgKeyNone: 'La chiave inviata da GUS',
+      rgRemoveKey: 'Rimuovi la chiave', rgKeyRemoving: 'La chiave verrà rimossa al salvataggio.', rgKeepKey: 'Mantieni la chiave',
+      rgKeyIsSaved: 'salvata', rgKeyOperator: 'si usa la chiave di Segmentor', rgKeyMissing: 'non inserita',
+      rgWriteBack: 'Scrivi i dati del registro nei campi delle aziende', rgWriteBackHint: 'Ogni valore può essere copiato in uno dei campi di testo delle aziende; Segmentor lo mantiene aggiornato.',
+      rgValue: 'Valore del registro', rgField: 'Campo dell\'azienda', rgDontWrite: '— non scrivere —',
+      rgNoFields: 'Le aziende non hanno campi di testo personalizzati in cui scrivere. Aggiungine uno nelle impostazioni del CRM.', rgSaved: 'Impostazioni del registro salvate.',
+      rgCompanies: 'Aziende con NIP', rgFound: 'Trovate nel registro', rgNotFound: 'Non presenti nel registro', rgInvalid: 'NIP non valido (non inviato)',
+      rgPending: 'In attesa di ricerca', rgUnavailable: 'Il registro non ha ancora risposto', rgNoCompanies: 'Nessuna azienda ha ancora un NIP polacco nei dati societari.',
+      rgLastRun: 'Ultime ricerche', rgNever: 'Nessuna ricerca finora.', rgRunLine: 'Aziende cercate: {a} · trovate: {f} · non presenti nel registro: {n}',
+      rgRemaining: 'Ancora da cercare: {n}', rgNext: 'Prossime ricerche: {t}',
+      rgUnused: 'I tuoi segmenti usano i dati del registro, ma le ricerche sono disattivate: queste condizioni non valgono per nessuna azienda.'
     }
   });
   var T = t.T;
 
   var ENTITIES = ['contact', 'company', 'deal'];
-  var VIEWS = ['overview', 'segments', 'lists', 'changes'];
+  var VIEWS = ['overview', 'segments', 'lists', 'registry', 'changes'];
   var PALETTE = ['#2fc6f6', '#9dcf00', '#ff5752', '#d4a017', '#8e52ec', '#00b4ac', '#f7a700', '#55d0e0'];
   var NUMBER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'in', 'not_in', 'between', 'empty', 'not_empty'];
   var TEXT_OPS = ['=', '!=', 'in', 'not_in', 'contains', 'empty', 'not_empty'];
@@ -334,6 +394,10 @@
   // Facts of a client's location: the editor offers the values the
   // portal's clients have (GET /reference/locations).
   var LOCATION_FACTS = ['country', 'region', 'city', 'postal_prefix'];
+  // Facts of a company's entry in the company registry (REGON), and the
+  // order the settings page counts companies by where their lookup stands.
+  function isRegistryFact(name) { return String(name).indexOf('registry:') === 0; }
+  var REGISTRY_STATES = [['found', 'rgFound'], ['not_found', 'rgNotFound'], ['invalid', 'rgInvalid'], ['pending', 'rgPending'], ['unavailable', 'rgUnavailable']];
   // Which part of a condition a problem code concerns, so that its message
   // stands at that field.
   var PROBLEM_FIELD = {
@@ -578,6 +642,13 @@
       return { kind: 'text', choices: (state.lists || []).filter(function (l) { return l.entity === entity; })
         .map(function (l) { return { id: l.key, name: l.name + ' · ' + S.num(l.count) }; }) };
     }
+    if (isRegistryFact(n.fact) && n.op !== 'contains') {
+      var named = ((state.ref.words || {}).values || {})[n.fact];
+      if (named) return { kind: 'text', choices: Object.keys(named).sort().map(function (k) { return { id: k, name: named[k] }; }) };
+      if (n.fact === 'registry:region' && (state.ref.registry_regions || []).length) {
+        return { kind: 'text', choices: state.ref.registry_regions.map(function (v) { return { id: v, name: v }; }) };
+      }
+    }
     if (LOCATION_FACTS.indexOf(n.fact) >= 0 && n.op !== 'contains') {
       var have = ((state.locations || {})[entity] || {})[n.fact] || [];
       if (have.length) return { kind: 'text', choices: have.map(function (v) { return { id: v.id, name: v.name + ' · ' + v.count }; }) };
@@ -615,6 +686,7 @@
     if (state.view === 'overview') renderOverview(panel);
     else if (state.view === 'changes') renderAudit(panel);
     else if (state.view === 'lists') renderLists(panel);
+    else if (state.view === 'registry') renderRegistry(panel);
     else renderEditor(panel);
     app.appendChild(panel);
     if (state.view === 'segments') { applyProblems(); paintCounts(); }
@@ -633,6 +705,7 @@
     if (v === 'overview') loadDashboard();
     if (v === 'changes') loadAudit();
     if (v === 'lists') loadLists().then(function () { paintLists(); });
+    if (v === 'registry') loadRegistry();
   }
 
   // ---------- lists ----------
@@ -812,6 +885,118 @@
       button(t('liOpen'), 'ov-lists-open', function () { showView('lists'); }, 'btn--link'));
   }
 
+  // ---------- company registry ----------
+  // Lookups in Poland's REGON registry by the NIP in a company's
+  // requisites, which give the registry facts of the rules. Everyone sees
+  // how they stand; administrators turn them on, give the GUS API key and
+  // choose the company fields registry values are written into.
+  function loadRegistry() {
+    return api('GET', '/registry').then(function (r) {
+      if (r.status !== 200) { if (r.status) S.notice('err', S.message(r)); return; }
+      setRegistry(r.data);
+      paintRegistry();
+    });
+  }
+  // setRegistry takes the server's view and starts the form's draft from
+  // it: the key is never sent back, only whether there is one.
+  function setRegistry(v) {
+    var wb = {};
+    Object.keys(v.write_back || {}).forEach(function (k) { wb[k] = v.write_back[k]; });
+    state.registry = v;
+    state.rgDraft = { enabled: !!v.enabled, key: '', removeKey: false, writeBack: wb };
+    state.rgError = '';
+  }
+  function renderRegistry(panel) {
+    var box = h('div', { 'class': 'registry', id: 'registry' });
+    panel.appendChild(box);
+    paintRegistry(box);
+  }
+  function paintRegistry(box) {
+    box = box || document.getElementById('registry');
+    if (!box) return;
+    var v = state.registry;
+    if (!v) { repaint(box, h('p', { 'class': 'muted' }, t('loading'))); return; }
+    repaint(box, [
+      h('p', { 'class': 'muted', id: 'rg-intro' }, t('rgIntro') + ' ' + t(v.default_key ? 'rgKeyDefault' : 'rgKeyNeeded')),
+      v.problem ? h('p', { 'class': 'callout callout--err', id: 'rg-problem', role: 'alert' }, v.problem) : null,
+      v.used_by_rules && !v.enabled ? h('p', { 'class': 'callout callout--warn', id: 'rg-unused' }, t('rgUnused')) : null,
+      registryForm(v), registryStatus(v)]);
+  }
+  function registryForm(v) {
+    var d = state.rgDraft, edit = admin();
+    var card = h('section', { 'class': 'card rg-form', id: 'rg-form' },
+      h('label', { 'class': 'check' }, h('input', { type: 'checkbox', id: 'rg-enabled', checked: d.enabled, disabled: !edit,
+        onchange: function (ev) { d.enabled = ev.target.checked; } }), t('rgEnabled')));
+    if (edit) {
+      card.appendChild(h('div', { 'class': 'row rg-key-row' },
+        field(t('rgKey'), h('input', { type: 'password', id: 'rg-key', autocomplete: 'off', spellcheck: 'false', maxlength: 64, value: d.key,
+          placeholder: v.has_key && !d.removeKey ? t('rgKeySaved') : t('rgKeyNone'),
+          oninput: function (ev) { d.key = ev.target.value; } }), null, 'field--grow rg-key'),
+        v.has_key && !d.removeKey ? button(t('rgRemoveKey'), 'rg-remove-key', function () { d.removeKey = true; d.key = ''; paintRegistry(); }, 'btn--link btn--danger', { id: 'rg-remove-key' }) : null,
+        d.removeKey ? [h('span', { 'class': 'warn', id: 'rg-key-removing' }, t('rgKeyRemoving')),
+          button(t('rgKeepKey'), 'rg-keep-key', function () { d.removeKey = false; paintRegistry(); }, 'btn--link', { id: 'rg-keep-key' })] : null));
+    } else {
+      card.appendChild(h('p', { id: 'rg-key-state' }, t('rgKey') + ': ' + (v.has_key ? t('rgKeyIsSaved') : v.default_key ? t('rgKeyOperator') : t('rgKeyMissing'))));
+    }
+    card.appendChild(h('h4', null, t('rgWriteBack')));
+    card.appendChild(h('p', { 'class': 'muted' }, t('rgWriteBackHint')));
+    var fields = v.fields || [];
+    if (!fields.length) card.appendChild(h('p', { 'class': 'muted', id: 'rg-no-fields' }, t('rgNoFields')));
+    else {
+      card.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table rg-writeback', id: 'rg-writeback' },
+        h('thead', null, h('tr', null, h('th', null, t('rgValue')), h('th', null, t('rgField')))),
+        h('tbody', null, (v.values || []).map(function (val) {
+          var chosen = d.writeBack[val.id] || '';
+          var opts = [{ value: '', label: t('rgDontWrite') }].concat(fields.map(function (f) { return { value: f.id, label: f.name + (f.name !== f.id ? ' (' + f.id + ')' : '') }; }));
+          if (chosen && !fields.some(function (f) { return f.id === chosen; })) opts.push({ value: chosen, label: chosen });
+          return h('tr', { 'data-value': val.id }, h('td', null, val.name),
+            h('td', null, select(opts, chosen, { id: 'rg-wb-' + val.id, 'class': 'rg-wb', 'aria-label': val.name, disabled: !edit,
+              onchange: function (ev) { d.writeBack[val.id] = ev.target.value; } })));
+        })))));
+    }
+    if (state.rgError) card.appendChild(h('p', { 'class': 'err', id: 'rg-error', role: 'alert' }, state.rgError));
+    if (edit) card.appendChild(h('div', { 'class': 'row row--actions' }, button(t('save'), 'rg-save', saveRegistry, 'btn--primary', { id: 'rg-save' })));
+    return card;
+  }
+  // saveRegistry sends the draft: the key only when one was typed, or ""
+  // to remove it; an error stays at the form, and so does what was typed.
+  function saveRegistry(ev) {
+    var d = state.rgDraft, btn = ev.currentTarget;
+    var body = { enabled: d.enabled, write_back: d.writeBack };
+    if (d.key.trim() !== '') body.key = d.key.trim();
+    else if (d.removeKey) body.key = '';
+    btn.disabled = true;
+    btn.textContent = t('saving');
+    api('PUT', '/registry', body).then(function (r) {
+      if (r.status === 200) {
+        setRegistry(r.data);
+        paintRegistry();
+        S.notice('ok', t('rgSaved'));
+        return;
+      }
+      state.rgError = S.message(r);
+      paintRegistry();
+      var key = document.getElementById('rg-key');
+      if (key && d.key) key.focus();
+    });
+  }
+  function registryStatus(v) {
+    var c = v.counts || {}, run = v.last_run;
+    var total = REGISTRY_STATES.reduce(function (n, s) { return n + (c[s[0]] || 0); }, 0);
+    return h('section', { 'class': 'card rg-status', id: 'rg-status' },
+      h('h3', { 'class': 'card__title' }, t('rgCompanies')),
+      total ? h('dl', { 'class': 'facts rg-counts', id: 'rg-counts' }, REGISTRY_STATES.map(function (s) {
+        return [h('dt', null, t(s[1])), h('dd', { 'data-state': s[0] }, S.num(c[s[0]] || 0))];
+      })) : h('p', { 'class': 'muted', id: 'rg-counts' }, t('rgNoCompanies')),
+      h('h4', { 'class': 'stat__sub' }, t('rgLastRun')),
+      run && run.at ? h('div', { id: 'rg-run' },
+        h('p', null, S.when(run.at)),
+        run.asked ? h('p', null, t('rgRunLine', { a: S.num(run.asked), f: S.num(run.found || 0), n: S.num(run.not_found || 0) })) : null,
+        run.remaining ? h('p', null, t('rgRemaining', { n: S.num(run.remaining) })) : null,
+        run.next ? h('p', { 'class': 'muted' }, t('rgNext', { t: S.when(run.next) })) : null)
+        : h('p', { 'class': 'muted', id: 'rg-run' }, t('rgNever')));
+  }
+
   // ---------- editor ----------
   function renderEditor(panel) {
     panel.appendChild(tablist('tabs', ENTITIES.map(function (e) {
@@ -942,12 +1127,15 @@
     });
     var opts = [{ value: '', label: t('chooseFact') }];
     var where = facts.filter(function (f) { return LOCATION_FACTS.indexOf(f.name) >= 0; });
-    facts = facts.filter(function (f) { return LOCATION_FACTS.indexOf(f.name) < 0; });
-    if (facts.length) opts.push({ group: e === 'deal' ? t('dealOwn') : t('dealFacts'), options: facts.map(function (f) { return { value: f.name, label: words('facts', f.name) }; }) });
-    if (where.length) opts.push({ group: t('whereFacts'), options: where.map(function (f) { return { value: f.name, label: words('facts', f.name) }; }) });
+    var registry = facts.filter(function (f) { return isRegistryFact(f.name); });
+    facts = facts.filter(function (f) { return LOCATION_FACTS.indexOf(f.name) < 0 && !isRegistryFact(f.name); });
+    var labelled = function (f) { return { value: f.name, label: words('facts', f.name) }; };
+    if (facts.length) opts.push({ group: e === 'deal' ? t('dealOwn') : t('dealFacts'), options: facts.map(labelled) });
+    if (where.length) opts.push({ group: t('whereFacts'), options: where.map(labelled) });
+    if (registry.length) opts.push({ group: t('registryFacts'), options: registry.map(labelled) });
     if (std.length) opts.push({ group: t('fields'), options: std });
     if (custom.length) opts.push({ group: t('customFields'), options: custom });
-    var known = current === '' || facts.concat(where).some(function (f) { return f.name === current; }) || std.concat(custom).some(function (f) { return f.value === current; });
+    var known = current === '' || facts.concat(where, registry).some(function (f) { return f.name === current; }) || std.concat(custom).some(function (f) { return f.value === current; });
     if (!known) opts.push({ value: current, label: current });
     return opts;
   }

@@ -115,6 +115,20 @@
     return why;
   }
 
+  // registryCard is a company's entry in the company registry, as the
+  // server words it: where the lookup stands (an invalid NIP marked, for
+  // someone to correct it) and, once found, what the registry says.
+  function registryCard(reg) {
+    if (!reg) return null;
+    var lines = reg.lines || [];
+    return h('section', { 'class': 'card record-registry', id: 'registry', 'data-state': reg.state },
+      h('h3', { 'class': 'card__title' }, reg.title),
+      h('p', { id: 'registry-note', 'class': reg.state === 'invalid' ? 'callout callout--warn' : 'muted' }, reg.note),
+      lines.length ? h('dl', { 'class': 'facts', id: 'registry-lines' }, lines.map(function (l) {
+        return [h('dt', null, l.label), h('dd', null, l.value)];
+      })) : null);
+  }
+
   function render(rec) {
     var seg = rec.segment;
     var head = h('section', { 'class': 'card record', id: 'record', style: 'border-left-color:' + S.safeColor(seg && seg.color) },
@@ -150,7 +164,7 @@
       hist.appendChild(h('div', { 'class': 'table-wrap' }, h('table', { 'class': 'table' },
         h('thead', null, h('tr', null, h('th', null, t('at')), h('th', null, t('change')), h('th', null, t('version')), h('th', null, t('reason')))), body)));
     }
-    done('record', [head, why, hist]);
+    done('record', [head, registryCard(rec.registry), why, hist]);
   }
 
   // The session is bound to the tab's record: Bitrix24 confirms the user
