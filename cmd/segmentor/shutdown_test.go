@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"segmentor/app/segment"
 	"segmentor/internal/await"
 
 	"github.com/hibiken/asynq"
@@ -92,8 +93,11 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 		t.Fatalf("jobs.ServerConfig has no ShutdownTimeout: running jobs would be cut at once")
 	}
 
-	// An active portal without a config: its changes job, once it holds the
-	// portal's changes lock, has nothing to do and succeeds.
+	// An active portal without a config: a job that classifies a list's
+	// members again, once it holds the portal's changes lock, has nothing
+	// to do and succeeds. It waits for that lock up to a minute (a live
+	// changes job gives its worker back after a second instead), so
+	// holding the lock keeps it running for as long as the test likes.
 	const member = "shutdown0000000000000000000000001"
 	seal, err := app.NewSealer([]byte(strings.Repeat("\xab", 32)))
 	if err != nil {
@@ -107,8 +111,6 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	if err := store.SetState(ctx, member, app.StateActive, ""); err != nil {
 		t.Fatal(err)
 	}
-	// The job waits for the portal's changes lock (jobs/changeslock.go):
-	// holding it keeps the job running for as long as the test likes.
 	lockKey := keyspace.ChangesLock(member)
 	hold := func() {
 		if err := rdb.Set(ctx, lockKey, "held-by-the-test", time.Minute).Err(); err != nil {
@@ -124,16 +126,16 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	defer queue.Close()
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	enqueue := func(id int64) string {
-		b, _ := json.Marshal(jobs.CRMChangesPayload{MemberID: member, Entity: "deal", IDs: []int64{id}})
-		info, err := queue.Enqueue(asynq.NewTask(jobs.TypeCRMChanges, b), asynq.Queue(jobs.QueueEvents), asynq.MaxRetry(5))
+		b, _ := json.Marshal(jobs.ListReclassifyPayload{MemberID: member, List: "fair", Entity: segment.EntityContact, IDs: []int64{id}})
+		info, err := queue.Enqueue(asynq.NewTask(jobs.TypeListReclassify, b), asynq.Queue(jobs.QueueLow), asynq.MaxRetry(5))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return info.ID
 	}
-	events := func() *asynq.QueueInfo {
+	lowQueue := func() *asynq.QueueInfo {
 		t.Helper()
-		qi, err := insp.GetQueueInfo(jobs.QueueEvents)
+		qi, err := insp.GetQueueInfo(jobs.QueueLow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,8 +145,8 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		defer func() { t.Logf("%s: %v", what, time.Since(start)) }()
-		if !await.Poll(30*time.Second, func() bool { return ok(events()) }) {
-			t.Fatalf("%s: not within 30s; events queue %+v", what, events())
+		if !await.Poll(30*time.Second, func() bool { return ok(lowQueue()) }) {
+			t.Fatalf("%s: not within 30s; queue %+v", what, lowQueue())
 		}
 	}
 
@@ -158,11 +160,11 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	if took < bound-time.Second || took > bound+10*time.Second {
 		t.Errorf("shutdown with a job running took %v, want about the %v bound", took, bound)
 	}
-	q := events()
+	q := lowQueue()
 	if q.Pending != 1 || q.Active != 0 || q.Retry != 0 || q.Archived != 0 || q.Processed != 0 || q.Failed != 0 {
-		t.Fatalf("after the shutdown the events queue is %+v, want the job back in pending, nothing failed", q)
+		t.Fatalf("after the shutdown the queue is %+v, want the job back in pending, nothing failed", q)
 	}
-	info, err := insp.GetTaskInfo(jobs.QueueEvents, a)
+	info, err := insp.GetTaskInfo(jobs.QueueLow, a)
 	if err != nil {
 		t.Fatalf("the running job is lost: %v", err)
 	}
@@ -174,7 +176,7 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	release()
 	second := startWorker(t, opt)
 	waitFor("the handed-back job completes", func(q *asynq.QueueInfo) bool { return q.Processed == 1 })
-	if _, err := insp.GetTaskInfo(jobs.QueueEvents, a); !errors.Is(err, asynq.ErrTaskNotFound) {
+	if _, err := insp.GetTaskInfo(jobs.QueueLow, a); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Errorf("the handed-back job is still there after it completed: %v", err)
 	}
 
@@ -188,11 +190,11 @@ func TestWorkerShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	if took >= bound {
 		t.Errorf("shutdown took %v though the job finished a second in; want it to end with the job", took)
 	}
-	q = events()
+	q = lowQueue()
 	if q.Size != 0 || q.Processed != 2 || q.Failed != 0 {
-		t.Errorf("after the second shutdown the events queue is %+v, want empty with 2 processed, 0 failed", q)
+		t.Errorf("after the second shutdown the queue is %+v, want empty with 2 processed, 0 failed", q)
 	}
-	if _, err := insp.GetTaskInfo(jobs.QueueEvents, b); !errors.Is(err, asynq.ErrTaskNotFound) {
+	if _, err := insp.GetTaskInfo(jobs.QueueLow, b); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Errorf("the job that finished within the bound was handed back too: %v", err)
 	}
 }
