@@ -141,25 +141,4 @@ func dealEngagement(l *leaf, now time.Time, own []Activity) Value {
 
 // UsesActivities reports whether the rules read an engagement fact, so a
 // change of an activity may change its records' segments.
-func (r *Rules) UsesActivities() bool {
-	var walk func(n *node) bool
-	walk = func(n *node) bool {
-		if n.leaf != nil && n.leaf.fact.isActivityFact() {
-			return true
-		}
-		for i := range n.kids {
-			if walk(&n.kids[i]) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, s := range r.schemes {
-		for i := range s.segments {
-			if walk(&s.segments[i].when) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func (r *Rules) UsesActivities() bool { return r.uses(factID.isActivityFact) }

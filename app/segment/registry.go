@@ -83,28 +83,3 @@ func (r *RegistryFacts) value(id factID, now time.Time) Value {
 // UsesRegistry reports whether the rules read a registry fact, so that a
 // company's new registry entry, or a new NIP, may change its segment.
 func (r *Rules) UsesRegistry() bool { return r.uses(factID.isRegistryFact) }
-
-// uses reports whether any segment's conditions read a fact for which
-// pred holds.
-func (r *Rules) uses(pred func(factID) bool) bool {
-	var walk func(n *node) bool
-	walk = func(n *node) bool {
-		if n.leaf != nil && pred(n.leaf.fact) {
-			return true
-		}
-		for i := range n.kids {
-			if walk(&n.kids[i]) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, s := range r.schemes {
-		for i := range s.segments {
-			if walk(&s.segments[i].when) {
-				return true
-			}
-		}
-	}
-	return false
-}
