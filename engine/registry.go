@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -56,11 +57,10 @@ func companyTaxIDs(rows []json.RawMessage, into map[int64]app.TaxID) error {
 func (c *Classifier) ReadTaxIDs(ctx context.Context, memberID string) ([]int64, int, error) {
 	p := c.Bitrix.Portal(memberID)
 	ids := map[int64]app.TaxID{}
-	var rows []json.RawMessage
 	ps := &packScan{p: p, now: c.now}
 	ps.chains = []*chain{{name: "rq", est: -1, greedy: true,
 		list: bitrix.Requisites.Lister(map[string]any{"ENTITY_TYPE_ID": bitrix.EntityCompany.TypeID()}),
-		page: func(page []json.RawMessage) error { rows = append(rows[:0], page...); return companyTaxIDs(rows, ids) }}}
+		page: func(rows []json.RawMessage) error { return companyTaxIDs(rows, ids) }}}
 	if err := ps.run(ctx); err != nil {
 		return nil, ps.requests, fmt.Errorf("read tax IDs of %s: %w", memberID, err)
 	}
@@ -94,13 +94,7 @@ func (c *Classifier) rereadTaxIDs(ctx context.Context, memberID string, changedI
 	if len(companies) == 0 {
 		return nil, nil
 	}
-	ids := slices.Sorted(func(yield func(int64) bool) {
-		for id := range companies {
-			if !yield(id) {
-				return
-			}
-		}
-	})
+	ids := slices.Sorted(maps.Keys(companies))
 	have, err := c.Mirror.RegistryEntries(ctx, memberID, ids)
 	if err != nil {
 		return nil, err

@@ -266,7 +266,8 @@ func (a *API) companyRegistry(ctx context.Context, memberID, lang string, id int
 			line(segment.FactRegistryStatus, cmp.Or(w.Values[segment.FactRegistryStatus][string(f.Status)], string(f.Status)))
 			if !f.Registered.IsZero() {
 				c := registry.Company{Registered: f.Registered}
-				line(segment.FactRegistryAgeYears, sayN(lang, "registry_since", c.AgeYears(time.Now()), c.AgeYears(time.Now()), i18n.Date(sl, f.Registered)))
+				age := c.AgeYears(time.Now())
+				line(segment.FactRegistryAgeYears, sayN(lang, "registry_since", age, age, i18n.Date(sl, f.Registered)))
 			}
 		}
 	}
