@@ -520,6 +520,32 @@ func (m *Mirror) Clients(ctx context.Context, memberID string, e segment.Entity,
 	return out, err
 }
 
+// Keys reads the segment keys last computed of the records given, from
+// their rows alone; a record the mirror lacks is absent from the map.
+func (m *Mirror) Keys(ctx context.Context, memberID string, e segment.Entity, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if err := m.ready(ctx, memberID); err != nil {
+		return nil, err
+	}
+	err := m.load(ctx, m.rdb, memberID, e, ids, false, func(r record) error {
+		if e == segment.EntityDeal {
+			var d MirrorDeal
+			if err := decodeDeal(r.row, &d); err != nil {
+				return err
+			}
+			out[r.id] = d.Key
+			return nil
+		}
+		var c MirrorClient
+		if err := decodeClient(r.row, &c); err != nil {
+			return err
+		}
+		out[r.id] = c.Key
+		return nil
+	})
+	return out, err
+}
+
 // record is a stored record as read: its packed row and, when asked for,
 // its title, activities, addresses and registry entry.
 type record struct {

@@ -494,6 +494,7 @@ func (c *Classifier) dealResult(ctx context.Context, memberID string, pr *portal
 	if err != nil {
 		return nil, err
 	}
+	r.explain = true // the robot's reply says why
 	res, err := r.classifyDeal(segment.NewDealFacts(lookup, r.env.Now), rows[id])
 	if err = planned(err); err != nil {
 		return nil, err

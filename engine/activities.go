@@ -200,16 +200,7 @@ func (x *syncRun) activityChain() *chain {
 func (x *syncRun) storeActivities(ctx context.Context) error {
 	kept := x.activities[:0]
 	for _, a := range x.activities {
-		var ok bool
-		switch a.Owner.Entity {
-		case segment.EntityContact:
-			ok = x.contacts[a.Owner.ID] != nil
-		case segment.EntityCompany:
-			ok = x.companies[a.Owner.ID] != nil
-		case segment.EntityDeal:
-			ok = x.deals[a.Owner.ID] != nil
-		}
-		if ok {
+		if x.read(a.Owner.Entity, a.Owner.ID) {
 			kept = append(kept, a)
 		}
 	}

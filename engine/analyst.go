@@ -485,3 +485,48 @@ func wonWithin(won float64, at time.Time, window int, now time.Time) float64 {
 	}
 	return won
 }
+
+// snapshot is the whole mirror of a portal in memory, for RFM and backfill.
+type snapshot struct {
+	clients map[segment.Entity]map[int64]*app.MirrorClient
+	deals   []*app.MirrorDeal
+	dealsOf map[app.ClientRef][]segment.Deal
+}
+
+func (c *Classifier) loadSnapshot(ctx context.Context, memberID string) (*snapshot, error) {
+	s := &snapshot{clients: map[segment.Entity]map[int64]*app.MirrorClient{}, dealsOf: map[app.ClientRef][]segment.Deal{}}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		rows := map[int64]*app.MirrorClient{}
+		if err := c.Mirror.EachClient(ctx, memberID, e, func(cl *app.MirrorClient) error {
+			rows[cl.ID] = cl
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		s.clients[e] = rows
+	}
+	err := c.Mirror.EachDeal(ctx, memberID, func(d *app.MirrorDeal) error {
+		s.deals = append(s.deals, d)
+		sd := d.Deal()
+		for _, ref := range d.Clients() {
+			s.dealsOf[ref] = append(s.dealsOf[ref], sd)
+		}
+		return nil
+	})
+	slices.SortFunc(s.deals, func(a, b *app.MirrorDeal) int { return cmp.Compare(a.ID, b.ID) })
+	return s, err
+}
+
+// buildRFM ranks every client of each kind among its kind.
+func buildRFM(r *run, s *snapshot) map[segment.Entity]*segment.RFM {
+	windows := r.pr.rules.RFMWindows()
+	out := map[segment.Entity]*segment.RFM{}
+	for e, rows := range s.clients {
+		b := segment.NewRFMBuilder(r.env, windows)
+		for id, cl := range rows {
+			b.Add(cl.Client(e), s.dealsOf[app.ClientRef{Entity: e, ID: id}])
+		}
+		out[e] = b.Build()
+	}
+	return out
+}

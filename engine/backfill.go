@@ -3,8 +3,6 @@ package engine
 import (
 	"cmp"
 	"context"
-	"maps"
-	"slices"
 	"time"
 
 	"segmentor/app"
@@ -23,51 +21,6 @@ type BackfillStats struct {
 	SettledRan    int // of those, writes that had run
 }
 
-// snapshot is the whole mirror of a portal in memory, for RFM and backfill.
-type snapshot struct {
-	clients map[segment.Entity]map[int64]*app.MirrorClient
-	deals   []*app.MirrorDeal
-	dealsOf map[app.ClientRef][]segment.Deal
-}
-
-func (c *Classifier) loadSnapshot(ctx context.Context, memberID string) (*snapshot, error) {
-	s := &snapshot{clients: map[segment.Entity]map[int64]*app.MirrorClient{}, dealsOf: map[app.ClientRef][]segment.Deal{}}
-	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
-		rows := map[int64]*app.MirrorClient{}
-		if err := c.Mirror.EachClient(ctx, memberID, e, func(cl *app.MirrorClient) error {
-			rows[cl.ID] = cl
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-		s.clients[e] = rows
-	}
-	err := c.Mirror.EachDeal(ctx, memberID, func(d *app.MirrorDeal) error {
-		s.deals = append(s.deals, d)
-		sd := d.Deal()
-		for _, ref := range d.Clients() {
-			s.dealsOf[ref] = append(s.dealsOf[ref], sd)
-		}
-		return nil
-	})
-	slices.SortFunc(s.deals, func(a, b *app.MirrorDeal) int { return cmp.Compare(a.ID, b.ID) })
-	return s, err
-}
-
-// buildRFM ranks every client of each kind among its kind.
-func buildRFM(r *run, s *snapshot) map[segment.Entity]*segment.RFM {
-	windows := r.pr.rules.RFMWindows()
-	out := map[segment.Entity]*segment.RFM{}
-	for e, rows := range s.clients {
-		b := segment.NewRFMBuilder(r.env, windows)
-		for id, cl := range rows {
-			b.Add(cl.Client(e), s.dealsOf[app.ClientRef{Entity: e, ID: id}])
-		}
-		out[e] = b.Build()
-	}
-	return out
-}
-
 // ensureRFM gives live classification the portal's RFM quintiles, rebuilt
 // from the mirror when older than RFMMaxAge.
 func (c *Classifier) ensureRFM(ctx context.Context, r *run) error {
@@ -82,11 +35,10 @@ func (c *Classifier) ensureRFM(ctx context.Context, r *run) error {
 	rfm, built := r.pr.rfm, r.pr.rfmBuilt
 	c.mu.Unlock()
 	if rfm == nil || r.env.Now.Sub(built) > maxAge {
-		s, err := c.loadSnapshot(ctx, r.memberID)
-		if err != nil {
+		var err error
+		if rfm, err = c.streamRFM(ctx, r); err != nil {
 			return err
 		}
-		rfm = buildRFM(r, s)
 		c.mu.Lock()
 		r.pr.rfm, r.pr.rfmBuilt = rfm, r.env.Now
 		c.mu.Unlock()
@@ -105,6 +57,8 @@ const defaultResumeWithin = time.Hour
 // Backfill classifies a portal's whole base: a full sync, the RFM
 // quintiles, every record evaluated (clients first, so deals see their
 // clients' new segments), and the differences written 50 to a request.
+// It streams the mirror (stream.go): what it holds for the whole run is
+// the ids of the records to write, not the portal.
 // Progress (phase, done, total, cursor) is kept under the job name
 // "backfill" and is also its checkpoint.
 //
@@ -236,17 +190,21 @@ func (b *backfillRun) run(ctx context.Context) error {
 	}
 	r.kind, r.trigger = byBackfill, b.trigger
 	// The generation first: any row written after it is in the log, so a
-	// live change that lands after the snapshot is seen (fresher).
+	// live change that lands after the run reads a record is seen
+	// (fresher).
 	gen, err := c.Mirror.Generation(ctx, b.memberID)
 	if err != nil {
 		return err
 	}
 	r.fresher = &fresher{c: c, memberID: b.memberID, since: gen, touched: map[app.ClientRef]bool{}}
-	s, err := c.loadSnapshot(ctx, b.memberID)
-	if err != nil {
-		return err
+	total := 0
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
+		n, err := c.Mirror.Count(ctx, b.memberID, e)
+		if err != nil {
+			return err
+		}
+		total += n
 	}
-	total := len(s.deals) + len(s.clients[segment.EntityContact]) + len(s.clients[segment.EntityCompany])
 	// A resumed write phase keeps counting from what was written before,
 	// the writes whose answer was lost and that turned out to have run
 	// included.
@@ -257,7 +215,9 @@ func (b *backfillRun) run(ctx context.Context) error {
 	}
 	b.phase(ctx, "rfm", 0, total)
 	if len(b.pr.rules.RFMWindows()) > 0 {
-		r.rfm = buildRFM(r, s)
+		if r.rfm, err = c.streamRFM(ctx, r); err != nil {
+			return err
+		}
 		c.mu.Lock()
 		b.pr.rfm, b.pr.rfmBuilt = r.rfm, r.env.Now
 		c.mu.Unlock()
@@ -266,11 +226,14 @@ func (b *backfillRun) run(ctx context.Context) error {
 		return err
 	}
 	b.phase(ctx, "evaluate", 0, total)
-	if err := c.evaluateAll(ctx, r, s, &b.st); err != nil {
+	due, err := c.evaluateAll(ctx, r, &b.st, func(done int) {
+		b.set(ctx, func(p *app.Progress) { p.Advance(done, c.now().UTC()) })
+	})
+	if err != nil {
 		return err
 	}
-	b.st.Changed = len(r.writes)
-	return b.write(ctx, r, base)
+	b.st.Changed = due.count()
+	return b.write(ctx, r, due, base)
 }
 
 func (b *backfillRun) sync(ctx context.Context) error {
@@ -287,11 +250,11 @@ func (b *backfillRun) sync(ctx context.Context) error {
 	return nil
 }
 
-func (b *backfillRun) write(ctx context.Context, r *run, base int) error {
-	b.phase(ctx, "write", base, base+len(r.writes))
+func (b *backfillRun) write(ctx context.Context, r *run, due *dueWrites, base int) error {
+	b.phase(ctx, "write", base, base+due.count())
 	writes := b.prog.Writes
 	var err error
-	b.st.Written, err = b.c.writer().write(ctx, r, func(done int, last *pending) {
+	b.st.Written, err = b.c.writeDue(ctx, r, due, func(done int, last *pending) {
 		b.st.WriteRequests++
 		b.set(ctx, func(p *app.Progress) {
 			p.Writes, p.Cursor = writes+done, noteKey(string(last.entity), last.id)
@@ -320,78 +283,16 @@ func (c *Classifier) canResume(ctx context.Context, memberID string, prev *app.P
 	return !meta.SyncedAt.IsZero(), nil
 }
 
-// evaluateAll classifies every record of the snapshot, clients first, in
-// id order, queueing the writes on r; segment keys that change without a
-// write are stored at once.
-func (c *Classifier) evaluateAll(ctx context.Context, r *run, s *snapshot, st *BackfillStats) error {
-	pr := r.pr
-	keyOnly := map[segment.Entity][]*app.MirrorClient{}
-	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
-		if !pr.rules.Has(e) {
-			continue
-		}
-		f := segment.NewClientFacts(r.envFor(e))
-		for _, id := range sortedIDs(s.clients[e]) {
-			cl := s.clients[e][id]
-			n := len(r.writes)
-			res, err := r.classifyClient(e, f, cl, s.dealsOf[app.ClientRef{Entity: e, ID: id}])
-			if err != nil {
-				return err
-			}
-			st.Evaluated++
-			if res.Key != cl.Key {
-				cl.Key = res.Key
-				if len(r.writes) == n {
-					keyOnly[e] = append(keyOnly[e], cl)
-				}
-			}
-		}
-	}
-	var dealKeys []*app.MirrorDeal
-	if pr.rules.Has(segment.EntityDeal) {
-		lookup := func(e segment.Entity, id int64) string {
-			if cl := s.clients[e][id]; cl != nil {
-				return cl.Key
-			}
-			return ""
-		}
-		f := segment.NewDealFacts(lookup, r.env.Now)
-		for _, d := range s.deals {
-			n := len(r.writes)
-			res, err := r.classifyDeal(f, d)
-			if err != nil {
-				return err
-			}
-			st.Evaluated++
-			if res.Key != d.Key {
-				d.Key = res.Key
-				if len(r.writes) == n {
-					dealKeys = append(dealKeys, d)
-				}
-			}
-		}
-	}
-	return r.fresher.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
-		for e, rows := range keyOnly {
-			rows = slices.DeleteFunc(rows, func(cl *app.MirrorClient) bool { return stale(e, cl.ID) })
-			if err := c.Mirror.PutClients(ctx, r.memberID, e, rows); err != nil {
-				return err
-			}
-		}
-		dealKeys = slices.DeleteFunc(dealKeys, func(d *app.MirrorDeal) bool { return stale(segment.EntityDeal, d.ID) })
-		return c.Mirror.PutDeals(ctx, r.memberID, dealKeys)
-	})
-}
-
-// fresher follows what the mirror saw change after a backfill's snapshot.
-// A backfill plans every record from the snapshot and writes for minutes;
-// meanwhile live changes re-read records and classify them (and their
-// knock-ons) from fresher rows. Writing the snapshot's plan for such a
-// record, or storing its key, would undo a newer result. So each write
-// batch, under the changes lock when the Classifier has one, first reads
-// the mirror's log since the last look and leaves out the records named
-// there: the live change that named them has classified them, or will.
-// The run's own writes enter the log too, for records it has written.
+// fresher follows what the mirror saw change after a backfill began
+// reading it (or a sync began scanning). A backfill evaluates every record
+// and then writes for minutes; meanwhile live changes re-read records and
+// classify them (and their knock-ons) from fresher rows. Writing the
+// backfill's plan for such a record, or storing its key, would undo a
+// newer result. So each write batch, under the changes lock when the
+// Classifier has one, first reads the mirror's log since the last look and
+// leaves out the records named there: the live change that named them has
+// classified them, or will. The run's own writes enter the log too, for
+// records it has written.
 type fresher struct {
 	c        *Classifier
 	memberID string
@@ -400,8 +301,8 @@ type fresher struct {
 }
 
 // hold runs fn under the changes lock (when there is one), with stale
-// telling the records changed since the snapshot. When the log no longer
-// reaches back to the snapshot, nothing is left out: the run writes its
+// telling the records changed since f.since. When the log no longer
+// reaches back that far, nothing is left out: the run writes its
 // plan as before. A nil fresher leaves nothing out.
 func (f *fresher) hold(ctx context.Context, fn func(stale func(segment.Entity, int64) bool) error) error {
 	if f == nil {
@@ -429,8 +330,4 @@ func (f *fresher) hold(ctx context.Context, fn func(stale func(segment.Entity, i
 		}
 	}
 	return fn(func(e segment.Entity, id int64) bool { return f.touched[app.ClientRef{Entity: e, ID: id}] })
-}
-
-func sortedIDs[T any](m map[int64]*T) []int64 {
-	return slices.Sorted(maps.Keys(m))
 }

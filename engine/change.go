@@ -292,7 +292,7 @@ func (x *changeRun) classifyDeals(ctx context.Context) error {
 // The clients of deals the writes found deleted are classified last.
 func (x *changeRun) writeAndStore(ctx context.Context) error {
 	c, r := x.c, x.r
-	_, err := c.writer().write(ctx, r, nil)
+	_, err := c.writer().write(ctx, r, r.writes, nil)
 	var refused *commandsFailed
 	if err != nil && !errors.As(err, &refused) {
 		return err

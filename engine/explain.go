@@ -69,6 +69,7 @@ func (a *Analyst) Explain(ctx context.Context, memberID string, e segment.Entity
 	if err != nil {
 		return nil, err
 	}
+	r.explain = true // the card tab shows why
 	if len(pr.rules.RFMWindows()) > 0 {
 		b, err := a.base(ctx, memberID)
 		if err != nil {

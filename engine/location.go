@@ -178,11 +178,7 @@ func (c *Classifier) applyRequisites(ctx context.Context, ch Change, pr *portalR
 func (x *syncRun) storeAddresses(ctx context.Context, rows []json.RawMessage) error {
 	var kept []app.Address
 	for _, a := range x.c.reader().decodeAddresses(x.memberID, rows) {
-		clients := x.contacts
-		if a.Owner.Entity == segment.EntityCompany {
-			clients = x.companies
-		}
-		if clients[a.Owner.ID] != nil {
+		if x.read(a.Owner.Entity, a.Owner.ID) {
 			kept = append(kept, a)
 		}
 	}

@@ -17,6 +17,7 @@ type chain struct {
 	cursor        int64
 	est           int  // rows still expected; <0 unknown until the first page reports its total
 	greedy        bool // takes the slots the others leave in a request
+	rows          bool // a sync's product-row chain (sync.go)
 	started, done bool
 	retries       int
 	page          func(rows []json.RawMessage) error
@@ -47,6 +48,7 @@ type packScan struct {
 	requests int
 	rows     int                   // rows read so far
 	progress func(done, total int) // called after each request
+	after    func() error          // called after each request's pages are taken
 	now      func() time.Time
 }
 
@@ -110,6 +112,11 @@ func (ps *packScan) run(ctx context.Context) error {
 		}
 		if err := ps.take(ctx, res, slots); err != nil {
 			return err
+		}
+		if ps.after != nil {
+			if err := ps.after(); err != nil {
+				return err
+			}
 		}
 		if ps.progress != nil {
 			total := ps.rows

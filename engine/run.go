@@ -26,7 +26,7 @@ type run struct {
 	kind     string // byChanges (default) or byBackfill, for the write journal
 	trigger  string // what started the run, for the records' history (app.Trigger…)
 	// fresher, in a backfill, tells the records the mirror saw change
-	// after the run's snapshot (backfill.go): live changes classified them
+	// after the run began reading it (backfill.go): live changes classified them
 	// from fresher rows, so the run neither writes them nor stores its keys.
 	fresher *fresher
 	// asOf, when set, evaluates the base as it stood then, as far as the
@@ -36,6 +36,11 @@ type run struct {
 	// lost or not yet handled): their facts changed as a delete event
 	// would have told.
 	orphans []app.ClientRef
+	// explain keeps every result's explanation (a record's why). Otherwise
+	// a record is matched without one (Rules.Match, no allocation) and
+	// evaluated in full only when it has a write to make, whose history
+	// tells why: most records of a backfill or a recompute have none.
+	explain bool
 }
 
 // pending is one record's planned write.
@@ -85,31 +90,50 @@ func (r *run) opts(e segment.Entity) segment.PlanOptions {
 // classifyClient evaluates a contact or company and queues its write.
 func (r *run) classifyClient(e segment.Entity, f *segment.ClientFacts, cl *app.MirrorClient, deals []segment.Deal) (segment.Result, error) {
 	f.Reset(cl.Client(e), deals)
-	res := r.pr.rules.Evaluate(e, f)
-	plan, err := segment.NewPlan(e, cl.Current(), res, r.opts(e))
-	if err != nil {
-		return res, err
+	res, w, err := r.plan(e, f, cl.Current())
+	if w != nil {
+		w.id, w.from, w.client = cl.ID, app.Outcome{Segment: cl.Key, Type: cl.TypeID}, cl
+		r.writes = append(r.writes, w)
 	}
-	if !plan.Empty() {
-		r.writes = append(r.writes, &pending{entity: e, id: cl.ID, plan: plan, res: res,
-			from: app.Outcome{Segment: cl.Key, Type: cl.TypeID}, client: cl})
-	}
-	return res, nil
+	return res, err
 }
 
 func (r *run) classifyDeal(f *segment.DealFacts, d *app.MirrorDeal) (segment.Result, error) {
 	sd := d.Deal()
 	f.Reset(&sd)
-	res := r.pr.rules.Evaluate(segment.EntityDeal, f)
-	plan, err := segment.NewPlan(segment.EntityDeal, d.Current(), res, r.opts(segment.EntityDeal))
-	if err != nil {
-		return res, err
+	res, w, err := r.plan(segment.EntityDeal, f, d.Current())
+	if w != nil {
+		w.id, w.deal = d.ID, d
+		w.from = app.Outcome{Segment: d.Key, Type: d.TypeID, Pipeline: pipelineOf(d.CategoryID, d.StageID)}
+		r.writes = append(r.writes, w)
 	}
-	if !plan.Empty() {
-		r.writes = append(r.writes, &pending{entity: segment.EntityDeal, id: d.ID, plan: plan, res: res,
-			from: app.Outcome{Segment: d.Key, Type: d.TypeID, Pipeline: pipelineOf(d.CategoryID, d.StageID)}, deal: d})
+	return res, err
+}
+
+// plan classifies the record f holds and plans its write from cur: nil
+// when it has none.
+func (r *run) plan(e segment.Entity, f segment.Facts, cur segment.Current) (segment.Result, *pending, error) {
+	res, plan, err := r.match(e, f, cur)
+	if err != nil || plan.Empty() {
+		return res, nil, err
 	}
-	return res, nil
+	if !r.explain {
+		res = r.pr.rules.Evaluate(e, f) // the same segment, with its why
+	}
+	return res, &pending{entity: e, plan: plan, res: res}, nil
+}
+
+// match classifies the record f holds, without its explanation unless the
+// run explains, and plans its write from cur.
+func (r *run) match(e segment.Entity, f segment.Facts, cur segment.Current) (segment.Result, segment.Plan, error) {
+	var res segment.Result
+	if r.explain {
+		res = r.pr.rules.Evaluate(e, f)
+	} else {
+		res = r.pr.rules.Match(e, f)
+	}
+	plan, err := segment.NewPlan(e, cur, res, r.opts(e))
+	return res, plan, err
 }
 
 func pipelineOf(cat int, stage string) string { return strconv.Itoa(cat) + ":" + stage }

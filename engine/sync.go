@@ -1,10 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 
@@ -47,46 +47,59 @@ func (s SyncStats) Rows() int {
 // sizes of the lists.
 // Records gone from the portal are removed from the mirror; the segment
 // keys computed earlier are kept.
+//
+// The rows stream into the mirror as the scans read them, syncChunk rows
+// of a kind at a time (a deal once its product rows are in), so a sync's
+// memory does not grow with the portal: it keeps only the ids it has read,
+// to tell at the end which of the mirror's records are gone.
 func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions) (SyncStats, error) {
 	x := &syncRun{c: c, memberID: memberID, opts: opts, uf: c.fieldName(),
-		contacts: map[int64]*app.MirrorClient{}, companies: map[int64]*app.MirrorClient{}, deals: map[int64]*app.MirrorDeal{},
+		buf: map[segment.Entity][]*app.MirrorClient{}, seen: map[segment.Entity][]int64{},
 		dealRows: map[int64][]int64{}, sections: map[int64]int{}, rowsPerDeal: 2}
 	gen, err := c.Mirror.Generation(ctx, memberID)
 	if err != nil {
 		return x.st, err
 	}
-	x.gen = gen
+	// What live changes write while the scans run is newer than what the
+	// scans read: those rows are neither overwritten nor removed.
+	x.fresh = &fresher{c: c, memberID: memberID, since: gen, touched: map[app.ClientRef]bool{}}
 	p := c.Bitrix.Portal(memberID)
 	// The currencies and the addresses ride with the first request; their
 	// further pages, if a portal has more than 50, follow the scans, by
 	// offset (an address has no id to scan by), 2,500 a request.
 	currencyList, addressList := bitrix.Currencies.All("currencies"), bitrix.Addresses.All("addresses")
 	var first *bitrix.BatchResult
-	ps := &packScan{p: p, progress: opts.Progress, now: c.now}
+	ps := &packScan{p: p, progress: opts.Progress, now: c.now, after: func() error { return x.flush(ctx, false) }}
 	ps.extra = []bitrix.Command{currencyList.FirstPage(), addressList.FirstPage()}
 	ps.extraOut = func(res *bitrix.BatchResult) { first = res }
 	x.ps = ps
-	ps.chains = append(ps.chains,
-		x.clientChain(segment.EntityContact, "ct", x.contacts), x.clientChain(segment.EntityCompany, "cp", x.companies))
+	ps.chains = append(ps.chains, x.clientChain(segment.EntityContact, "ct"), x.clientChain(segment.EntityCompany, "cp"))
 	if opts.Rows {
 		dir, err := c.Store.Directory(ctx, memberID)
 		if err != nil {
 			return x.st, err
 		}
-		ps.chains = append(ps.chains, productSource{catalogs: dir.ProductCatalogs()}.chains(x.sections)...)
+		for _, ch := range (productSource{catalogs: dir.ProductCatalogs()}).chains(x.sections) {
+			x.catalogs++
+			ch.end = func() { x.catalogs-- }
+			ps.chains = append(ps.chains, ch)
+		}
 	}
-	ps.chains = append(ps.chains, x.activityChain(), x.dealChain())
+	x.deals = x.dealChain()
+	ps.chains = append(ps.chains, x.activityChain(), x.deals)
 	if err := ps.run(ctx); err != nil {
 		return x.st, fmt.Errorf("sync %s: %w", memberID, err)
 	}
-	x.st.Requests = ps.requests
-	x.st.Contacts, x.st.Companies, x.st.Deals, x.st.Products = len(x.contacts), len(x.companies), len(x.deals), len(x.sections)
-	x.st.Activities = len(x.activities)
-	if opts.Rows {
-		for id, d := range x.deals {
-			d.Sections = sectionsOf(x.dealRows[id], x.sections)
-		}
+	if err := x.flush(ctx, true); err != nil {
+		return x.st, err
 	}
+	for _, ids := range x.seen {
+		slices.Sort(ids) // as read, by the scans' keyset
+	}
+	x.st.Requests = ps.requests
+	x.st.Contacts, x.st.Companies = len(x.seen[segment.EntityContact]), len(x.seen[segment.EntityCompany])
+	x.st.Deals, x.st.Products = len(x.seen[segment.EntityDeal]), len(x.sections)
+	x.st.Activities = len(x.activities)
 	if first == nil {
 		return x.st, fmt.Errorf("sync %s: no answer for the currencies", memberID)
 	}
@@ -108,32 +121,48 @@ func (c *Classifier) Sync(ctx context.Context, memberID string, opts SyncOptions
 	return x.st, x.store(ctx, pages[currencyList.Name])
 }
 
-// syncRun is one Sync under way: what it has read so far.
+// syncRun is one Sync under way.
 type syncRun struct {
 	c        *Classifier
 	memberID string
-	gen      int64 // the mirror's generation before the scans (store)
 	opts     SyncOptions
 	uf       string // the Segment field
 	ps       *packScan
 	st       SyncStats
+	fresh    *fresher // what live changes wrote since the scans began
 
-	contacts, companies map[int64]*app.MirrorClient
-	deals               map[int64]*app.MirrorDeal
-	dealRows            map[int64][]int64 // deal → products
-	sections            map[int64]int     // product → section
-	activities          []app.Activity    // activities.go
+	buf      map[segment.Entity][]*app.MirrorClient // clients read and not yet stored
+	dealBuf  []*app.MirrorDeal                      // deals read and not yet stored, in id order
+	seen     map[segment.Entity][]int64             // every id read, in id order
+	deals    *chain
+	dealRows map[int64][]int64 // deal → products, of the deals not yet stored
+	sections map[int64]int     // product → section
+	catalogs int               // product chains still scanning
+
+	activities []app.Activity // activities.go
 
 	// Product rows follow the deals as they arrive, a chain per run of
 	// rowChunk deal ids, each chain's size guessed from the rows a deal
-	// has had so far.
+	// has had so far. A deal is stored once its chain has ended (rowsUpTo)
+	// and every catalog's sections are read.
 	pendingRows            []int64
-	rowChains              int
+	rowChains              []*rowChain // in deal order, the ended ones dropped from the front
+	rowsUpTo               int64       // every deal up to this id has its product rows
 	rowsPerDeal            float64
 	seenRowDeals, seenRows int
 }
 
-func (x *syncRun) clientChain(e segment.Entity, name string, into map[int64]*app.MirrorClient) *chain {
+// rowChain is the product-row chain of a run of deals.
+type rowChain struct {
+	last  int64 // the run's last deal id
+	ended bool
+}
+
+// syncChunk is how many rows of a kind a sync gathers before it stores
+// them.
+const syncChunk = 2000
+
+func (x *syncRun) clientChain(e segment.Entity, name string) *chain {
 	typeField := typeFieldOf(e)
 	sel := clientSelect(typeField, x.uf, x.opts.Fields[e])
 	return &chain{name: name, list: bitrix.RecordsOf(bitrix.Entity(e)).Lister(sel, nil), est: -1,
@@ -143,7 +172,8 @@ func (x *syncRun) clientChain(e segment.Entity, name string, into map[int64]*app
 				if err != nil {
 					return err
 				}
-				into[cl.ID] = cl
+				x.buf[e] = append(x.buf[e], cl)
+				x.seen[e] = append(x.seen[e], cl.ID)
 			}
 			return nil
 		}}
@@ -159,7 +189,8 @@ func (x *syncRun) dealChain() *chain {
 				if err != nil {
 					return err
 				}
-				x.deals[d.ID] = d
+				x.dealBuf = append(x.dealBuf, d)
+				x.seen[segment.EntityDeal] = append(x.seen[segment.EntityDeal], d.ID)
 				if x.opts.Rows {
 					x.pendingRows = append(x.pendingRows, d.ID)
 				}
@@ -180,9 +211,10 @@ func (x *syncRun) flushRows(force bool) {
 		n := min(len(x.pendingRows), rowChunk)
 		ids := slices.Clone(x.pendingRows[:n])
 		x.pendingRows = x.pendingRows[n:]
-		x.rowChains++
-		ch := &chain{name: "r" + strconv.Itoa(x.rowChains), list: bitrix.ProductRows.OfDeals(ids),
-			est: int(float64(n) * x.rowsPerDeal * 0.9)}
+		rc := &rowChain{last: ids[n-1]}
+		x.rowChains = append(x.rowChains, rc)
+		ch := &chain{name: "r" + strconv.FormatInt(rc.last, 36), list: bitrix.ProductRows.OfDeals(ids),
+			est: int(float64(n) * x.rowsPerDeal * 0.9), rows: true}
 		ch.page = func(rows []json.RawMessage) error {
 			for _, r := range rows {
 				var pr struct {
@@ -199,15 +231,136 @@ func (x *syncRun) flushRows(force bool) {
 			return nil
 		}
 		ch.end = func() {
+			rc.ended = true
 			x.seenRowDeals += n
 			x.rowsPerDeal = max(float64(x.seenRows)/float64(x.seenRowDeals), 0.1)
+			for len(x.rowChains) > 0 && x.rowChains[0].ended {
+				x.rowsUpTo = x.rowChains[0].last
+				x.rowChains = x.rowChains[1:]
+			}
 		}
 		x.ps.chains = append(x.ps.chains, ch)
 	}
 }
 
-// store puts what the sync read into the mirror: rows, rates, product
-// sections, and when it was read.
+// Deals wait in memory for their product rows. The scan reads deals first
+// while fewer than rowsFirst wait, and their product rows first while more
+// than dealsFirst do, so that requests stay full (a row chain is made only
+// once its deals are read) and memory stays bounded whatever the portal's
+// size.
+const (
+	rowsFirst  = 20000
+	dealsFirst = 10000
+)
+
+// order puts the deal chain before the product-row chains or after them,
+// as the deals waiting for their rows say.
+func (x *syncRun) order() {
+	chains := x.ps.chains
+	at := slices.Index(chains, x.deals)
+	switch waiting := len(x.dealBuf); {
+	case waiting > rowsFirst && at != len(chains)-1:
+		chains = append(slices.Delete(chains, at, at+1), x.deals)
+	case waiting < dealsFirst && at == len(chains)-1:
+		first := slices.IndexFunc(chains, func(c *chain) bool { return c.rows })
+		if first >= 0 && first < at {
+			chains = slices.Insert(slices.Delete(chains, at, at+1), first, x.deals)
+		}
+	}
+	x.ps.chains = chains
+}
+
+// flush stores the rows read so far, syncChunk or more of a kind at a time
+// (every row read, when all), the deals up to the last whose product rows
+// are in.
+func (x *syncRun) flush(ctx context.Context, all bool) error {
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
+		if rows := x.buf[e]; len(rows) >= syncChunk || all && len(rows) > 0 {
+			if err := x.storeClients(ctx, e, rows); err != nil {
+				return err
+			}
+			x.buf[e] = nil
+		}
+	}
+	ready := len(x.dealBuf)
+	if x.opts.Rows {
+		x.order()
+		ready = 0
+		if x.catalogs == 0 {
+			ready, _ = slices.BinarySearchFunc(x.dealBuf, x.rowsUpTo+1, func(d *app.MirrorDeal, id int64) int { return cmp.Compare(d.ID, id) })
+		}
+	}
+	if ready < syncChunk && !(all && ready > 0) {
+		return nil
+	}
+	deals := x.dealBuf[:ready]
+	for _, d := range deals {
+		d.Sections = sectionsOf(x.dealRows[d.ID], x.sections)
+		delete(x.dealRows, d.ID)
+	}
+	if err := x.storeDeals(ctx, deals); err != nil {
+		return err
+	}
+	x.dealBuf = slices.Delete(x.dealBuf, 0, ready)
+	return nil
+}
+
+// storeClients writes scanned clients, each with the segment key the
+// mirror had for it; a row a live change wrote since the scans began is
+// newer, and stays.
+func (x *syncRun) storeClients(ctx context.Context, e segment.Entity, rows []*app.MirrorClient) error {
+	m := x.c.Mirror
+	return x.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
+		rows = slices.DeleteFunc(rows, func(cl *app.MirrorClient) bool { return stale(e, cl.ID) })
+		keys, err := m.Keys(ctx, x.memberID, e, ids(rows, func(cl *app.MirrorClient) int64 { return cl.ID }))
+		if err != nil {
+			return err
+		}
+		for _, cl := range rows {
+			cl.Key = keys[cl.ID]
+		}
+		return m.PutClients(ctx, x.memberID, e, rows)
+	})
+}
+
+// storeDeals is storeClients for deals.
+func (x *syncRun) storeDeals(ctx context.Context, rows []*app.MirrorDeal) error {
+	m := x.c.Mirror
+	return x.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
+		rows = slices.DeleteFunc(rows, func(d *app.MirrorDeal) bool { return stale(segment.EntityDeal, d.ID) })
+		keys, err := m.Keys(ctx, x.memberID, segment.EntityDeal, ids(rows, func(d *app.MirrorDeal) int64 { return d.ID }))
+		if err != nil {
+			return err
+		}
+		for _, d := range rows {
+			d.Key = keys[d.ID]
+		}
+		return m.PutDeals(ctx, x.memberID, rows)
+	})
+}
+
+// hold runs fn under the fresher, then moves the fresher past what fn
+// wrote: the sync's own rows are no live change.
+func (x *syncRun) hold(ctx context.Context, fn func(stale func(segment.Entity, int64) bool) error) error {
+	return x.fresh.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
+		if err := fn(stale); err != nil {
+			return err
+		}
+		gen, err := x.c.Mirror.Generation(ctx, x.memberID)
+		x.fresh.since = gen
+		return err
+	})
+}
+
+// read tells whether the sync read record id of kind e.
+func (x *syncRun) read(e segment.Entity, id int64) bool {
+	_, ok := slices.BinarySearch(x.seen[e], id)
+	return ok
+}
+
+// store removes what the portal no longer has and puts the rest of what
+// the sync read into the mirror: activities, rates, product sections, and
+// when it was read.
 func (x *syncRun) store(ctx context.Context, currencyRows []json.RawMessage) error {
 	currencies, err := json.Marshal(currencyRows)
 	if err != nil {
@@ -218,13 +371,10 @@ func (x *syncRun) store(ctx context.Context, currencyRows []json.RawMessage) err
 		return fmt.Errorf("sync %s: currencies: %w", x.memberID, err)
 	}
 	c, m := x.c, x.c.Mirror
-	// What live changes wrote while the scans ran is newer than what the
-	// scans read: those rows are neither overwritten nor removed (fresher).
-	f := &fresher{c: c, memberID: x.memberID, since: x.gen, touched: map[app.ClientRef]bool{}}
-	if err := f.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
-		return c.reader().storeSync(ctx, x.memberID, x.contacts, x.companies, x.deals, stale)
-	}); err != nil {
-		return err
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
+		if err := x.removeGone(ctx, e); err != nil {
+			return err
+		}
 	}
 	if err := x.storeActivities(ctx); err != nil {
 		return err
@@ -238,66 +388,32 @@ func (x *syncRun) store(ctx context.Context, currencyRows []json.RawMessage) err
 	return m.SetMeta(ctx, x.memberID, app.MirrorMeta{SyncedAt: c.now().UTC(), Fields: x.opts.Fields, Rows: x.opts.Rows})
 }
 
+// removeGone removes the mirror's records of kind e the scans did not
+// read, but those a live change wrote since the scans began (it may name
+// a record the scan had passed).
+func (x *syncRun) removeGone(ctx context.Context, e segment.Entity) error {
+	m := x.c.Mirror
+	return x.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
+		all, err := m.IDs(ctx, x.memberID, e)
+		if err != nil {
+			return err
+		}
+		gone := slices.DeleteFunc(all, func(id int64) bool { return x.read(e, id) || stale(e, id) })
+		if e == segment.EntityDeal {
+			return m.DeleteDeals(ctx, x.memberID, gone)
+		}
+		return m.DeleteClients(ctx, x.memberID, e, gone)
+	})
+}
+
 // rowChunk is how many deals one product-row chain covers: their ids travel
 // in every page's filter, so it stays well under PHP's max_input_vars.
 const rowChunk = 250
 
-// storeSync writes the synced rows, keeps the segment keys computed before,
-// and removes what the portal no longer has. A row stale names was written
-// by a live change after the scans began: the mirror's is kept, and it is
-// not removed; a scanned row the mirror lacks is stored even so (a change
-// may name a record it only read the addresses of).
-func (rd *reader) storeSync(ctx context.Context, memberID string, contacts, companies map[int64]*app.MirrorClient, deals map[int64]*app.MirrorDeal, stale func(segment.Entity, int64) bool) error {
-	m := rd.mirror
-	for e, rows := range map[segment.Entity]map[int64]*app.MirrorClient{segment.EntityContact: contacts, segment.EntityCompany: companies} {
-		var gone []int64
-		err := m.EachClient(ctx, memberID, e, func(o *app.MirrorClient) error {
-			switch n := rows[o.ID]; {
-			case n != nil && stale(e, o.ID):
-				delete(rows, o.ID) // the mirror's row is newer
-			case n != nil:
-				n.Key = o.Key
-			case !stale(e, o.ID):
-				gone = append(gone, o.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := m.DeleteClients(ctx, memberID, e, gone); err != nil {
-			return err
-		}
-		if err := m.PutClients(ctx, memberID, e, sortedValues(rows)); err != nil {
-			return err
-		}
-	}
-	var gone []int64
-	err := m.EachDeal(ctx, memberID, func(o *app.MirrorDeal) error {
-		switch n := deals[o.ID]; {
-		case n != nil && stale(segment.EntityDeal, o.ID):
-			delete(deals, o.ID) // the mirror's row is newer
-		case n != nil:
-			n.Key = o.Key
-		case !stale(segment.EntityDeal, o.ID):
-			gone = append(gone, o.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := m.DeleteDeals(ctx, memberID, gone); err != nil {
-		return err
-	}
-	return m.PutDeals(ctx, memberID, sortedValues(deals))
-}
-
-func sortedValues[T any](m map[int64]*T) []*T {
-	keys := slices.Sorted(maps.Keys(m))
-	out := make([]*T, len(keys))
-	for i, k := range keys {
-		out[i] = m[k]
+func ids[T any](rows []T, id func(T) int64) []int64 {
+	out := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = id(r)
 	}
 	return out
 }

@@ -48,18 +48,17 @@ func (wr *writer) command(name string, p *pending) bitrix.Command {
 	return bitrix.RecordsOf(bitrix.Entity(p.entity)).Update(name, p.id, fields)
 }
 
-// write sends the run's writes, 50 to a request, and records what was
+// write sends ws, writes of r, 50 to a request, and records what was
 // written in the mirror and the audit trail. Each batch is noted in the
 // write journal before it is sent and settled after its answer is recorded
 // (see app.InFlight and settleWrites), so a batch whose answer is lost to a
 // crash is re-read, not re-sent. progress, if set, is called after each
 // request with the records written so far and the last record of the batch.
-func (wr *writer) write(ctx context.Context, r *run, progress func(done int, last *pending)) (int, error) {
+func (wr *writer) write(ctx context.Context, r *run, ws []*pending, progress func(done int, last *pending)) (int, error) {
 	p := wr.bitrix.Portal(r.memberID)
 	written := 0
 	var failed *commandsFailed
-	for start := 0; start < len(r.writes); start += bitrix.MaxBatch {
-		chunk := r.writes[start:min(start+bitrix.MaxBatch, len(r.writes))]
+	for chunk := range slices.Chunk(ws, bitrix.MaxBatch) {
 		err := r.fresher.hold(ctx, func(stale func(segment.Entity, int64) bool) error {
 			// A backfill leaves out what live changes classified since
 			// its snapshot (fresher).
