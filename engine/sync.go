@@ -213,7 +213,7 @@ func (x *syncRun) flushRows(force bool) {
 		x.pendingRows = x.pendingRows[n:]
 		rc := &rowChain{last: ids[n-1]}
 		x.rowChains = append(x.rowChains, rc)
-		ch := &chain{name: "r" + strconv.FormatInt(rc.last, 36), list: bitrix.ProductRows.OfDeals(ids),
+		ch := &chain{name: "r" + strconv.FormatInt(rc.last, 10), list: bitrix.ProductRows.OfDeals(ids),
 			est: int(float64(n) * x.rowsPerDeal * 0.9), rows: true}
 		ch.page = func(rows []json.RawMessage) error {
 			for _, r := range rows {
