@@ -32,9 +32,11 @@ type Options struct {
 	Burst         int
 	// OperatingLimit is the per-method execution-time budget over a sliding
 	// 10 minutes (default 480s); OperatingCost is what one call of a method
-	// costs (default 10ms per call, per command in a batch).
+	// costs (per command in a batch), and CallCost what a call of a method
+	// it does not name costs (default 10ms).
 	OperatingLimit time.Duration
 	OperatingCost  map[string]time.Duration
+	CallCost       time.Duration
 
 	// NoCatalog is a portal without the trade catalog module: catalog.*
 	// methods do not exist there (crm.product.* still serve the products).

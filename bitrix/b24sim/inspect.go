@@ -122,6 +122,17 @@ func (p *Portal) Requests() []Request {
 	return append([]Request(nil), p.insp.log...)
 }
 
+// TakeRequests returns the request log, oldest first, and empties it; the
+// counters go on. A tool that follows a long run takes the log now and
+// then, so that the log need not hold the whole run.
+func (p *Portal) TakeRequests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.insp.log
+	p.insp.log = nil
+	return out
+}
+
 // ResetLog empties the request log and zeroes the request counters
 // (event counters and token counters are kept).
 func (p *Portal) ResetLog() {

@@ -6,7 +6,7 @@ import (
 )
 
 // defaultOperatingCost is what one call of a method adds to its operating
-// time unless Options.OperatingCost says otherwise.
+// time unless Options.OperatingCost or CallCost says otherwise.
 const defaultOperatingCost = 10 * time.Millisecond
 
 // limitState is the portal's leaky bucket and per-method operating meters.
@@ -62,6 +62,22 @@ func (p *Portal) SetOperating(limit time.Duration, cost map[string]time.Duration
 	p.opts.OperatingCost = merged
 }
 
+// OperatingCost is what one call of method adds to its operating time
+// (Options.OperatingCost, else 10 ms; a batch's own call nothing).
+func (p *Portal) OperatingCost(method string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.costOf(method)
+}
+
+// OperatingLimit is each method's operating-time budget over the sliding
+// 10 minutes (Options.OperatingLimit, default 480 s).
+func (p *Portal) OperatingLimit() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.opts.OperatingLimit
+}
+
 // admitRequest runs one HTTP REST request (a batch counts once) through the
 // leaky bucket. Called without p.mu.
 func (p *Portal) admitRequest() *Error {
@@ -102,6 +118,9 @@ func (p *Portal) costOf(method string) time.Duration {
 	}
 	if method == "batch" { // the outer batch is not counted, its commands are
 		return 0
+	}
+	if p.opts.CallCost > 0 {
+		return p.opts.CallCost
 	}
 	return defaultOperatingCost
 }

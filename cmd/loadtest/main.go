@@ -39,12 +39,8 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,18 +48,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
-	"segmentor"
 	"segmentor/app"
 	"segmentor/bitrix/b24sim"
+	"segmentor/internal/apprig"
 	"segmentor/internal/keyspace"
 	"segmentor/jobs"
 )
@@ -116,10 +110,6 @@ func main() {
 	}
 }
 
-// secretKey is every process's APP_SECRET_KEY; the load test opens the
-// app's store with it to follow installs and backfills.
-var secretKey = bytes.Repeat([]byte{0x10}, 32)
-
 // loadConfig labels every record: contacts and companies by their deals,
 // deals by their source alone, so that an edit of a deal's source always
 // changes its label (editStream).
@@ -142,71 +132,52 @@ const loadConfig = `{"schemes": [
 
 // bench is one run: the portals, the app's processes and what observes them.
 type bench struct {
-	o        options
-	dir      string
-	rdb      *redis.Client // the app's database
-	store    *app.Store
-	insp     *asynq.Inspector
-	manifest *segmentor.Manifest
-	host     *b24sim.Host
-	small    []*b24sim.Portal
-	webAddr  string
-	env      map[string]string
-	web      *proc
-	workers  []*proc
-	out      io.Writer
-	// stopRedis stops the private Redis (-own-redis).
-	stopRedis func()
+	*apprig.Rig
+	o     options
+	small []*b24sim.Portal
+	out   io.Writer
 }
 
 func run(ctx context.Context, o options) error {
 	start := time.Now()
-	b := &bench{o: o, out: os.Stdout}
+	b := &bench{Rig: &apprig.Rig{}, o: o, out: os.Stdout}
 	dir, err := os.MkdirTemp("", "segmentor-loadtest-")
 	if err != nil {
 		return err
 	}
-	b.dir = dir
+	b.Dir = dir
 	if o.keep {
 		b.printf("logs in %s\n", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	redisURL, err := b.openRedis()
-	if b.stopRedis != nil {
-		defer b.stopRedis()
-	}
+	redisURL, err := b.OpenRedis(o.ownRedis, o.db)
+	defer b.StopRedis()
 	if err != nil {
 		return err
 	}
-	defer b.rdb.Close()
-	defer b.rdb.FlushDB(context.Background())
-	if b.manifest, err = segmentor.LoadManifest(); err != nil {
+	defer b.RDB.Close()
+	defer b.RDB.FlushDB(context.Background())
+	if err := b.Attach(); err != nil {
 		return err
 	}
-	seal, err := app.NewSealer(secretKey)
-	if err != nil {
-		return err
-	}
-	b.store = app.NewStore(b.rdb, seal, nil)
-	b.insp = asynq.NewInspectorFromRedisClient(b.rdb)
 	bin := o.bin
 	if bin == "" {
 		b.printf("building ./cmd/segmentor\n")
-		if bin, err = buildBinary(dir); err != nil {
+		if bin, err = apprig.BuildBinary(dir); err != nil {
 			return err
 		}
 	}
 
 	// The portals: one Host, the small ones seeded now, the large one
 	// added (and seeded) before its phase.
-	b.host = b24sim.NewHost(b24sim.HostOptions{LogLimit: -1})
-	defer b.host.Close()
+	b.Host = b24sim.NewHost(b24sim.HostOptions{LogLimit: -1})
+	defer b.Host.Close()
 	t0 := time.Now()
 	gen := b24sim.GenOptions{Deals: o.deals, Contacts: o.contacts, Companies: o.companies, Years: 2}
 	records := 0
 	for range o.portals {
-		p := b.host.AddPortal(b24sim.Options{})
+		p := b.Host.AddPortal(b24sim.Options{})
 		st := p.Seed(gen)
 		records += st.Deals + st.Contacts + st.Companies
 		b.small = append(b.small, p)
@@ -216,22 +187,17 @@ func run(ctx context.Context, o options) error {
 	// The test holds the scheduler's lock: the periodic work (the
 	// reconciliation every 5 minutes, the nightly recompute) runs when the
 	// load test queues it, not in the middle of a window.
-	if err := b.rdb.Set(ctx, jobs.SchedulerLock, "held-by-the-load-test", 48*time.Hour).Err(); err != nil {
+	if err := b.RDB.Set(ctx, jobs.SchedulerLock, "held-by-the-load-test", 48*time.Hour).Err(); err != nil {
 		return err
 	}
-	if b.webAddr, err = freeAddr(); err != nil {
+	if b.WebAddr, err = apprig.FreeAddr(); err != nil {
 		return err
 	}
-	b.env = map[string]string{
-		"REDIS_URL": redisURL, "APP_BASE_URL": "http://" + b.webAddr, "LISTEN_ADDR": b.webAddr,
-		"B24_CLIENT_ID": b.host.ClientID(), "B24_CLIENT_SECRET": b.host.ClientSecret(), "B24_OAUTH_URL": b.host.OAuthURL(),
-		"B24_ALLOW_HTTP": "true", "APP_SECRET_KEY": hex.EncodeToString(secretKey),
-		"OPS_USER": "ops", "OPS_PASSWORD": "load-test-operator", "LOG_LEVEL": b.o.logLevel,
-	}
-	if err := b.startProcs(ctx, bin); err != nil {
+	b.Env = b.BaseEnv(redisURL, b.o.logLevel)
+	if err := b.StartProcs(ctx, bin, b.o.workers); err != nil {
 		return err
 	}
-	defer b.stopProcs()
+	defer b.StopProcs()
 
 	// Install every small portal, save the config, wait for the backfills.
 	t0 = time.Now()
@@ -240,10 +206,10 @@ func run(ctx context.Context, o options) error {
 	}
 	b.printf("installed %d portals in %s\n", len(b.small), since(t0))
 	t0 = time.Now()
-	if err := b.waitBackfills(ctx, b.small, 30*time.Minute); err != nil {
+	if err := b.WaitBackfills(ctx, b.small, 30*time.Minute, time.Second); err != nil {
 		return err
 	}
-	if err := b.settle(ctx, 10*time.Minute); err != nil {
+	if err := b.Settle(ctx, 10*time.Minute); err != nil {
 		return err
 	}
 	b.printf("backfilled %d portals in %s\n", len(b.small), since(t0))
@@ -259,16 +225,16 @@ func run(ctx context.Context, o options) error {
 	if err := b.busyPhase(ctx, &r); err != nil {
 		return err
 	}
-	for _, p := range b.host.Portals() {
+	for _, p := range b.Host.Portals() {
 		st := p.Stats()
 		r.queryLimit += st.QueryLimitRefusals
 		r.operating += st.OperatingRefusals
 	}
-	for _, p := range b.procs() {
-		if !p.running() {
-			return fmt.Errorf("%s exited during the run:\n%s", p.name, p.tail(20))
+	for _, p := range b.Procs() {
+		if !p.Running() {
+			return fmt.Errorf("%s exited during the run:\n%s", p.Name, p.Tail(20))
 		}
-		r.errorLines += p.countLogged(`"level":"ERROR"`)
+		r.errorLines += p.CountLogged(`"level":"ERROR"`)
 	}
 	r.total = time.Since(start)
 	r.print(b.out)
@@ -281,87 +247,11 @@ func (b *bench) printf(format string, args ...any) {
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
 
-// openRedis connects to the app's database and empties it.
-func (b *bench) openRedis() (string, error) {
-	var url string
-	if b.o.ownRedis {
-		bin := cmp.Or(os.Getenv("REDIS_SERVER_BIN"), "redis-server")
-		u, stop, err := ownRedis(bin, b.dir)
-		if err != nil {
-			return "", err
-		}
-		b.stopRedis, url = stop, u
-	} else {
-		url = os.Getenv("REDIS_URL")
-		if url == "" {
-			return "", errors.New("REDIS_URL is not set (or pass -own-redis)")
-		}
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return "", fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if !b.o.ownRedis {
-		opt.DB = b.o.db
-	}
-	b.rdb = redis.NewClient(opt)
-	if err := b.rdb.FlushDB(context.Background()).Err(); err != nil {
-		return "", fmt.Errorf("flush database %d: %w", opt.DB, err)
-	}
-	return "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB), nil
-}
-
-func (b *bench) procs() []*proc { return append([]*proc{b.web}, b.workers...) }
-
-func (b *bench) startProcs(ctx context.Context, bin string) error {
-	var err error
-	if b.web, err = startProc(bin, b.dir, "web", "web", b.env); err != nil {
-		return err
-	}
-	if err := b.web.waitFor(ctx, time.Minute, "answer on /healthz", func() bool { return httpOK("http://" + b.webAddr + "/healthz") }); err != nil {
-		return err
-	}
-	for i := range b.o.workers {
-		w, err := startProc(bin, b.dir, "worker-"+strconv.Itoa(i+1), "worker", b.env)
-		if err != nil {
-			return err
-		}
-		b.workers = append(b.workers, w)
-		// LOG_LEVEL warn hides "worker started": asynq's server lists
-		// itself in Redis once it serves.
-		if err := w.waitFor(ctx, time.Minute, "serving", func() bool {
-			servers, err := b.insp.Servers()
-			if err != nil {
-				return false
-			}
-			for _, s := range servers {
-				if s.PID == w.cmd.Process.Pid && s.Status == "active" {
-					return true
-				}
-			}
-			return false
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *bench) stopProcs() {
-	var wg sync.WaitGroup
-	for _, p := range b.procs() {
-		if p != nil {
-			wg.Go(func() { p.stop(15 * time.Second) })
-		}
-	}
-	wg.Wait()
-}
-
 // cpu sums the CPU seconds of the web process and of the workers.
 func (b *bench) cpu() (web, workers float64) {
-	web, _ = b.web.cpuSeconds()
-	for _, w := range b.workers {
-		s, _ := w.cpuSeconds()
+	web, _ = b.Web.CPUSeconds()
+	for _, w := range b.Workers {
+		s, _ := w.CPUSeconds()
 		workers += s
 	}
 	return web, workers
@@ -386,7 +276,7 @@ func (b *bench) installAll(ctx context.Context, portals []*b24sim.Portal) error 
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := b.install(ctx, p); err != nil {
+			if err := b.Install(ctx, p, loadConfig); err != nil {
 				mu.Lock()
 				first = cmp.Or(first, err)
 				mu.Unlock()
@@ -399,162 +289,6 @@ func (b *bench) installAll(ctx context.Context, portals []*b24sim.Portal) error 
 	}
 	wg.Wait()
 	return cmp.Or(first, ctx.Err())
-}
-
-// install runs the installer as Bitrix24 does, waits for the worker's
-// setup, finishes the install as the page's BX24.installFinish does, opens
-// an admin's API session and saves the config (which queues the backfill).
-func (b *bench) install(ctx context.Context, p *b24sim.Portal) error {
-	base := "http://" + b.webAddr
-	resp, err := p.Install(ctx, base+b.manifest.Handlers.Install, b24sim.InstallOptions{})
-	if err != nil {
-		return fmt.Errorf("%s: install: %w", p.Name(), err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: the install page answered %d", p.Name(), resp.StatusCode)
-	}
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		pp, err := b.store.Portal(ctx, p.MemberID())
-		if err == nil && pp.Setup.Phase == "failed" {
-			return fmt.Errorf("%s: setup failed: %s", p.Name(), pp.Setup.Error)
-		}
-		if err == nil && pp.Setup.Phase == "done" {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s: setup did not finish in 10 minutes", p.Name())
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	p.FinishInstall()
-	var sess struct{ Token string }
-	tok := p.IssueTokens(1)
-	if st, err := b.api(ctx, "", "POST", "/api/v1/session", map[string]string{"member_id": p.MemberID(), "auth_id": tok.AccessToken}, &sess); err != nil || st != 200 {
-		return fmt.Errorf("%s: session: %d %v", p.Name(), st, err)
-	}
-	var cur struct{ Version int }
-	if st, err := b.api(ctx, sess.Token, "GET", "/api/v1/config", nil, &cur); err != nil || st != 200 {
-		return fmt.Errorf("%s: GET config: %d %v", p.Name(), st, err)
-	}
-	body := map[string]any{"base_version": cur.Version, "config": json.RawMessage(loadConfig)}
-	if st, err := b.api(ctx, sess.Token, "PUT", "/api/v1/config", body, nil); err != nil || st != 200 {
-		return fmt.Errorf("%s: PUT config: %d %v", p.Name(), st, err)
-	}
-	return nil
-}
-
-// api calls the app's JSON API with a session token.
-func (b *bench) api(ctx context.Context, token, method, path string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+b.webAddr+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s", method, path, raw)
-	}
-	if out != nil {
-		return resp.StatusCode, json.Unmarshal(raw, out)
-	}
-	return resp.StatusCode, nil
-}
-
-// waitBackfills waits until every portal's backfill is done.
-func (b *bench) waitBackfills(ctx context.Context, portals []*b24sim.Portal, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	left := portals
-	for len(left) > 0 {
-		var still []*b24sim.Portal
-		for _, p := range left {
-			pr, err := b.store.Progress(ctx, p.MemberID(), app.BackfillJob)
-			if err == nil && pr.State == "failed" {
-				return fmt.Errorf("%s: backfill failed: %s", p.Name(), pr.Error)
-			}
-			if err != nil || pr.State != "done" {
-				still = append(still, p)
-			}
-		}
-		left = still
-		if len(left) == 0 {
-			break
-		}
-		if err := b.alive(); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%d backfills not done after %s", len(left), d)
-		}
-		time.Sleep(time.Second)
-	}
-	return nil
-}
-
-func (b *bench) alive() error {
-	for _, p := range b.procs() {
-		if !p.running() {
-			return fmt.Errorf("%s exited:\n%s", p.name, p.tail(20))
-		}
-	}
-	return nil
-}
-
-// settle waits until every portal's events are delivered and no task is
-// open, twice in a row a second apart.
-func (b *bench) settle(ctx context.Context, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	quiet := 0
-	for quiet < 2 {
-		if err := b.alive(); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("not settled after %s: %d tasks open", d, b.openTasks())
-		}
-		ectx, cancel := context.WithDeadline(ctx, deadline)
-		var err error
-		for _, p := range b.host.Portals() {
-			if err = p.WaitEvents(ectx); err != nil {
-				break
-			}
-		}
-		cancel()
-		if err == nil && b.openTasks() == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		time.Sleep(time.Second)
-	}
-	return nil
-}
-
-// openTasks counts the tasks not done yet over every queue.
-func (b *bench) openTasks() int {
-	open := 0
-	for q := range jobs.Queues() {
-		info, err := b.insp.GetQueueInfo(q)
-		if err != nil {
-			continue // a queue that never had a task does not exist yet
-		}
-		open += info.Pending + info.Active + info.Scheduled + info.Retry + info.Aggregating
-	}
-	return open
 }
 
 // events sums the events the portals delivered to the app.
@@ -571,7 +305,7 @@ func events(portals []*b24sim.Portal) int {
 func (b *bench) idlePhase(ctx context.Context, r *report) error {
 	b.printf("idle for %s\n", b.o.idle)
 	_, w0 := b.cpu()
-	c0, err := readCounts(ctx, b.rdb)
+	c0, err := apprig.ReadCounts(ctx, b.RDB)
 	if err != nil {
 		return err
 	}
@@ -589,12 +323,12 @@ func (b *bench) idlePhase(ctx context.Context, r *report) error {
 		}
 		time.Sleep(min(step, time.Until(end)))
 	}
-	c1, err := readCounts(ctx, b.rdb)
+	c1, err := apprig.ReadCounts(ctx, b.RDB)
 	if err != nil {
 		return err
 	}
 	_, w1 := b.cpu()
-	r.idle = c0.to(c1)
+	r.idle = c0.To(c1)
 	r.idleWorkerCPU = w1 - w0
 
 	// One reconciliation of every portal, as the scheduler queues it every
@@ -606,22 +340,22 @@ func (b *bench) idlePhase(ctx context.Context, r *report) error {
 	if _, err := b.reconcile(ctx); err != nil {
 		return err
 	}
-	if err := b.settle(ctx, 10*time.Minute); err != nil {
+	if err := b.Settle(ctx, 10*time.Minute); err != nil {
 		return err
 	}
 	quiet := time.Now().UTC().Add(reconcileOverlap).Format(time.RFC3339)
 	for _, p := range b.small {
-		if err := b.rdb.Set(ctx, keyspace.Reconciled(p.MemberID()), quiet, 0).Err(); err != nil {
+		if err := b.RDB.Set(ctx, keyspace.Reconciled(p.MemberID()), quiet, 0).Err(); err != nil {
 			return err
 		}
 	}
-	c0, _ = readCounts(ctx, b.rdb)
+	c0, _ = apprig.ReadCounts(ctx, b.RDB)
 	if r.reconcileTime, err = b.reconcile(ctx); err != nil {
 		return err
 	}
-	c1, _ = readCounts(ctx, b.rdb)
-	r.reconcile = c0.to(c1)
-	return b.settle(ctx, 5*time.Minute)
+	c1, _ = apprig.ReadCounts(ctx, b.RDB)
+	r.reconcile = c0.To(c1)
+	return b.Settle(ctx, 5*time.Minute)
 }
 
 // reconcileOverlap is how far back past its last scan a reconciliation
@@ -631,33 +365,21 @@ const reconcileOverlap = 5 * time.Minute
 // reconcile runs one reconciliation of every portal and waits for it.
 func (b *bench) reconcile(ctx context.Context) (time.Duration, error) {
 	t0 := time.Now()
-	client := asynq.NewClientFromRedisClient(b.rdb)
+	client := asynq.NewClientFromRedisClient(b.RDB)
 	info, err := client.Enqueue(asynq.NewTask(jobs.TypeReconcile, nil), asynq.Queue(jobs.QueueLow), asynq.MaxRetry(0), asynq.Retention(time.Hour))
 	if err != nil {
 		return 0, fmt.Errorf("queue a reconciliation: %w", err)
 	}
-	for {
-		ti, err := b.insp.GetTaskInfo(jobs.QueueLow, info.ID)
-		if err == nil && ti.State == asynq.TaskStateCompleted {
-			return time.Since(t0), nil
-		}
-		if err == nil && ti.State == asynq.TaskStateArchived {
-			return 0, fmt.Errorf("the reconciliation failed: %s", ti.LastErr)
-		}
-		if err := b.alive(); err != nil {
-			return 0, err
-		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := b.WaitTask(ctx, jobs.QueueLow, info.ID, "the reconciliation"); err != nil {
+		return 0, err
 	}
+	return time.Since(t0), nil
 }
 
 // scrapeMetrics reads /metrics as an operator's Prometheus does.
 func (b *bench) scrapeMetrics(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+b.webAddr+"/metrics", nil)
-	req.SetBasicAuth(b.env["OPS_USER"], b.env["OPS_PASSWORD"])
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+b.WebAddr+"/metrics", nil)
+	req.SetBasicAuth(b.Env["OPS_USER"], b.Env["OPS_PASSWORD"])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("scrape /metrics: %w", err)
@@ -676,27 +398,27 @@ func (b *bench) livePhase(ctx context.Context, r *report) error {
 		return nil
 	}
 	b.printf("live edits, %.0f a second, for %s\n", b.o.rate, b.o.live)
-	s := newEditStream(b.small, b.segField(), b.o.timeout, 1)
+	s := newEditStream(b.small, b.SegField(), b.o.timeout, 1)
 	web0, w0 := b.cpu()
 	e0 := events(b.small)
-	c0, err := readCounts(ctx, b.rdb)
+	c0, err := apprig.ReadCounts(ctx, b.RDB)
 	if err != nil {
 		return err
 	}
 	lctx, cancel := context.WithTimeout(ctx, b.o.live)
 	s.run(lctx, b.o.rate)
 	cancel()
-	if err := b.settle(ctx, 5*time.Minute); err != nil {
+	if err := b.Settle(ctx, 5*time.Minute); err != nil {
 		return err
 	}
-	c1, err := readCounts(ctx, b.rdb)
+	c1, err := apprig.ReadCounts(ctx, b.RDB)
 	if err != nil {
 		return err
 	}
 	web1, w1 := b.cpu()
 	r.live = s.result()
 	r.liveEvents = events(b.small) - e0
-	r.liveRedis = c0.to(c1)
+	r.liveRedis = c0.To(c1)
 	r.liveWorkerCPU, r.liveWebCPU = w1-w0, web1-web0
 	return r.live.firstErr
 }
@@ -710,7 +432,7 @@ func (b *bench) busyPhase(ctx context.Context, r *report) error {
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
-	large := b.host.AddPortal(b24sim.Options{Enterprise: !b.o.largeStandard})
+	large := b.Host.AddPortal(b24sim.Options{Enterprise: !b.o.largeStandard})
 	st := large.Seed(b24sim.GenOptions{Deals: b.o.large, Contacts: b.o.large / 3, Companies: b.o.large / 10, Years: 3})
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
@@ -718,11 +440,11 @@ func (b *bench) busyPhase(ctx context.Context, r *report) error {
 	r.largeHeap = int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
 	b.printf("seeded the large portal (%d deals, %d records, %d MB of the load test's heap) in %s\n",
 		st.Deals, r.largeRecords, r.largeHeap>>20, since(t0))
-	if err := b.install(ctx, large); err != nil {
+	if err := b.Install(ctx, large, loadConfig); err != nil {
 		return err
 	}
 	b.printf("installed the large portal; its backfill runs; edits, %.0f a second, for %s\n", b.o.rate, b.o.busy)
-	s := newEditStream(b.small, b.segField(), b.o.timeout, 2)
+	s := newEditStream(b.small, b.SegField(), b.o.timeout, 2)
 	_, w0 := b.cpu()
 	t0 = time.Now()
 	lctx, cancel := context.WithTimeout(ctx, b.o.busy)
@@ -730,8 +452,8 @@ func (b *bench) busyPhase(ctx context.Context, r *report) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for lctx.Err() == nil {
-			for _, w := range b.workers {
-				peak = max(peak, w.rssBytes())
+			for _, w := range b.Workers {
+				peak = max(peak, w.RSSBytes())
 			}
 			time.Sleep(time.Second)
 		}
@@ -742,14 +464,11 @@ func (b *bench) busyPhase(ctx context.Context, r *report) error {
 	_, w1 := b.cpu()
 	r.busy = s.result()
 	r.busyWorkerCPU, r.busyTime, r.workerPeakRSS = w1-w0, time.Since(t0), peak
-	if pr, err := b.store.Progress(ctx, large.MemberID(), app.BackfillJob); err == nil {
+	if pr, err := b.Store.Progress(ctx, large.MemberID(), app.BackfillJob); err == nil {
 		r.largeProgress = *pr
 	}
-	if err := b.alive(); err != nil {
+	if err := b.Alive(); err != nil {
 		return err
 	}
 	return r.busy.firstErr
 }
-
-// segField is the Segment field's name on a portal.
-func (b *bench) segField() string { return "UF_CRM_" + b.manifest.SegmentField.FieldName }

@@ -6,21 +6,22 @@ import (
 	"time"
 
 	"segmentor/app"
+	"segmentor/internal/apprig"
 )
 
 // report is what a run measured.
 type report struct {
 	o options
 
-	idle          redisDelta // Redis while the installed portals idle
+	idle          apprig.Delta // Redis while the installed portals idle
 	idleWorkerCPU float64
 	scrapes       int
-	reconcile     redisDelta // one reconciliation of every portal
+	reconcile     apprig.Delta // one reconciliation of every portal
 	reconcileTime time.Duration
 
 	live          latencies // edits alone
 	liveEvents    int       // events the portals delivered meanwhile (edits and the app's echoes)
-	liveRedis     redisDelta
+	liveRedis     apprig.Delta
 	liveWorkerCPU float64
 	liveWebCPU    float64
 
@@ -50,15 +51,15 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "; %d worker(s); %s in all\n\n", o.workers, r.total.Round(time.Second))
 	row := func(what, goal, measured string) { fmt.Fprintf(w, "%-52s %-14s %s\n", what, goal, measured) }
 	row("figure", "goal", "measured")
-	idleRate := r.idle.perSecond()
+	idleRate := r.idle.PerSecond()
 	row(fmt.Sprintf("Redis commands/s at rest (%d idle portals)", o.portals), "< 200/s",
-		fmt.Sprintf("%.1f/s over %.0f s, %d /metrics scrapes (%s)", idleRate, r.idle.secs, r.scrapes, r.idle.top(6)))
-	recPer := float64(r.reconcile.total) / float64(max(o.portals, 1))
-	recAvg := float64(r.reconcile.total) / 300
+		fmt.Sprintf("%.1f/s over %.0f s, %d /metrics scrapes (%s)", idleRate, r.idle.Secs, r.scrapes, r.idle.Top(6)))
+	recPer := float64(r.reconcile.Total) / float64(max(o.portals, 1))
+	recAvg := float64(r.reconcile.Total) / 300
 	row("  one reconciliation of every portal", "", fmt.Sprintf("%d commands in %s (%.1f a portal; %.1f/s averaged over its 5 minutes)",
-		r.reconcile.total, r.reconcileTime.Round(100*time.Millisecond), recPer, recAvg))
+		r.reconcile.Total, r.reconcileTime.Round(100*time.Millisecond), recPer, recAvg))
 	row("  at rest with the reconciliation", "< 200/s", fmt.Sprintf("%.1f/s", idleRate+recAvg))
-	row("  worker CPU at rest", "", fmt.Sprintf("%.2f s over %.0f s (%.1f%% of a core)", r.idleWorkerCPU, r.idle.secs, 100*r.idleWorkerCPU/max(r.idle.secs, 1e-9)))
+	row("  worker CPU at rest", "", fmt.Sprintf("%.2f s over %.0f s (%.1f%% of a core)", r.idleWorkerCPU, r.idle.Secs, 100*r.idleWorkerCPU/max(r.idle.Secs, 1e-9)))
 	if o.live > 0 {
 		l := r.live
 		row("live edits alone: event→write p50 / p95 / p99", "p95 < 10 s", fmt.Sprintf("%s / %s / %s (max %s; %d edits, %d landed, %d lost)",
@@ -66,13 +67,13 @@ func (r *report) print(w io.Writer) {
 		k := float64(max(r.liveEvents, 1)) / 1000
 		row("  worker CPU-seconds per 1,000 events", "", fmt.Sprintf("%.2f (%.1f s for %d events from %d edits; web %.2f per 1,000)",
 			r.liveWorkerCPU/k, r.liveWorkerCPU, r.liveEvents, l.made, r.liveWebCPU/k))
-		perEvent := (float64(r.liveRedis.total) - idleRate*r.liveRedis.secs) / float64(max(r.liveEvents, 1))
+		perEvent := (float64(r.liveRedis.Total) - idleRate*r.liveRedis.Secs) / float64(max(r.liveEvents, 1))
 		per := fmt.Sprintf("%.1f above rest", perEvent)
 		if perEvent <= 0 {
 			per = "not measurable (the server was busier at rest than now: other clients on it; -own-redis)"
 		}
 		row("  Redis commands per event", "", fmt.Sprintf("%s (%.1f/s over %.0f s: %s)", per,
-			r.liveRedis.perSecond(), r.liveRedis.secs, r.liveRedis.top(6)))
+			r.liveRedis.PerSecond(), r.liveRedis.Secs, r.liveRedis.Top(6)))
 	}
 	if o.large > 0 && o.busy > 0 {
 		l := r.busy

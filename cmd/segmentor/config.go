@@ -64,7 +64,18 @@ type config struct {
 	// RegistryRate is each registry key's budget in requests a minute
 	// (REGISTRY_RATE); 0: registry.DefaultLimit's.
 	RegistryRate int
+	// RateLimit and RateBurst are every portal's REST budget, requests a
+	// second and the bucket (B24_RATE_LIMIT: an on-premise Bitrix24, or a
+	// portal whose limit was raised); RateLimit 0: each portal's plan's.
+	RateLimit, RateBurst int
 }
+
+// maxRateLimit and maxRateBurst bound B24_RATE_LIMIT: far above any
+// portal's limit, low enough to catch a typo.
+const (
+	maxRateLimit = 10_000
+	maxRateBurst = 100_000
+)
 
 // minOpsPassword is the shortest operator password accepted: without
 // OPS_ADDR, /metrics and the queue view answer on the public port, behind
@@ -173,6 +184,13 @@ func loadConfig(getenv func(string) string, role string) (config, []string, erro
 		}
 		c.RegistryRate = n
 	}
+	if v := getenv("B24_RATE_LIMIT"); v != "" {
+		rate, burst, err := parseRateLimit(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("B24_RATE_LIMIT %q: %v", v, err))
+		}
+		c.RateLimit, c.RateBurst = rate, burst
+	}
 	problems = append(problems, c.readDurations(getenv)...)
 	if len(problems) > 0 {
 		return c, warns, errors.New("configuration: " + strings.Join(problems, "; "))
@@ -235,6 +253,31 @@ func (c *config) readDurations(getenv func(string) string) []string {
 		*d.dst = n
 	}
 	return problems
+}
+
+// parseRateLimit reads B24_RATE_LIMIT: RATE or RATE/BURST, whole requests
+// a second and the bucket they drain from (Bitrix24's own are 2/50 and,
+// on Enterprise, 5/250); without a burst, one second's requests.
+func parseRateLimit(v string) (rate, burst int, err error) {
+	const use = "use RATE or RATE/BURST, whole requests a second and the bucket, e.g. 50/250 (empty: each portal's plan)"
+	r, b, hasBurst := strings.Cut(strings.TrimSpace(v), "/")
+	rate, err = strconv.Atoi(strings.TrimSpace(r))
+	if err != nil {
+		return 0, 0, errors.New(use)
+	}
+	if rate < 1 || rate > maxRateLimit {
+		return 0, 0, fmt.Errorf("the rate must be 1 to %d requests a second; %s", maxRateLimit, use)
+	}
+	burst = rate
+	if hasBurst {
+		if burst, err = strconv.Atoi(strings.TrimSpace(b)); err != nil {
+			return 0, 0, errors.New(use)
+		}
+		if burst < 1 || burst > maxRateBurst {
+			return 0, 0, fmt.Errorf("the burst must be 1 to %d requests; %s", maxRateBurst, use)
+		}
+	}
+	return rate, burst, nil
 }
 
 // defaultCommand is what runs without a subcommand: the demo when nothing

@@ -191,3 +191,43 @@ func TestLoadConfigRedisCluster(t *testing.T) {
 		t.Errorf("REDIS_PASSWORD alone: %v, want it refused", err)
 	}
 }
+
+// B24_RATE_LIMIT paces every portal at the operator's budget instead of
+// its plan's (an on-premise Bitrix24, or a portal whose limit was
+// raised): RATE or RATE/BURST, whole requests a second; without a burst,
+// one second's requests. Anything else is refused with its name.
+func TestLoadConfigRateLimit(t *testing.T) {
+	if c, _, err := loadConfig(env(nil), ""); err != nil || c.RateLimit != 0 || c.RateBurst != 0 {
+		t.Errorf("no B24_RATE_LIMIT: %d/%d, %v; want 0 (each portal's plan)", c.RateLimit, c.RateBurst, err)
+	}
+	for _, tt := range []struct {
+		v           string
+		rate, burst int
+		want        string
+	}{
+		{v: "50/250", rate: 50, burst: 250},
+		{v: " 20 / 400 ", rate: 20, burst: 400},
+		{v: "50", rate: 50, burst: 50},
+		{v: "1/1", rate: 1, burst: 1},
+		{v: "10000/100000", rate: 10000, burst: 100000},
+		{v: "0", want: "the rate must be 1 to 10000"},
+		{v: "-5/10", want: "the rate must be 1 to 10000"},
+		{v: "10001", want: "the rate must be 1 to 10000"},
+		{v: "50/0", want: "the burst must be 1 to 100000"},
+		{v: "50/100001", want: "the burst must be 1 to 100000"},
+		{v: "2.5/50", want: "use RATE or RATE/BURST"},
+		{v: "50/", want: "use RATE or RATE/BURST"},
+		{v: "/250", want: "use RATE or RATE/BURST"},
+		{v: "50/250/1", want: "use RATE or RATE/BURST"},
+		{v: "50/s", want: "use RATE or RATE/BURST"},
+		{v: "enterprise", want: "use RATE or RATE/BURST"},
+	} {
+		c, _, err := loadConfig(env(map[string]string{"B24_RATE_LIMIT": tt.v}), "")
+		switch {
+		case tt.want == "" && (err != nil || c.RateLimit != tt.rate || c.RateBurst != tt.burst):
+			t.Errorf("B24_RATE_LIMIT %q: %d/%d, %v; want %d/%d", tt.v, c.RateLimit, c.RateBurst, err, tt.rate, tt.burst)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), `B24_RATE_LIMIT "`+tt.v+`": `) || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("B24_RATE_LIMIT %q: error %v, want it named and to contain %q", tt.v, err, tt.want)
+		}
+	}
+}

@@ -126,7 +126,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		AllowHTTP: cfg.AllowHTTP, AppBaseURL: cfg.AppBaseURL, SecretKey: cfg.SecretKey, Embedded: embedded,
 		OpsUser: cfg.OpsUser, OpsPassword: cfg.OpsPassword, OpsApart: cfg.OpsAddr != "", Log: log,
 		UninstallGrace: cfg.UninstallGrace, UninstallCleanGrace: cfg.UninstallCleanGrace, TrustedProxies: cfg.TrustedProxies,
-		RegistryURL: cfg.RegistryURL, RegistryKey: cfg.RegistryKey, RegistryLimit: registryLimit(cfg.RegistryRate)})
+		RegistryURL: cfg.RegistryURL, RegistryKey: cfg.RegistryKey, RegistryLimit: registryLimit(cfg.RegistryRate),
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst})
 	if err != nil {
 		return err
 	}

@@ -39,9 +39,14 @@ type Config struct {
 	// OpsRouter on an address of their own (OPS_ADDR), so Router leaves
 	// them out, credential or not.
 	OpsApart bool
-	// Limits is a portal's request budget; nil takes it from the portal's
-	// plan (bitrix.ProfileForLicense).
+	// Limits is a portal's request budget; nil takes it from RateLimit,
+	// or else from the portal's plan (bitrix.ProfileForLicense).
 	Limits func(ctx context.Context, memberID string) (bitrix.Profile, error)
+	// RateLimit and RateBurst, when RateLimit > 0, are every portal's
+	// request budget whatever its plan, requests a second and the bucket
+	// (B24_RATE_LIMIT: an on-premise Bitrix24, or portals whose limit was
+	// raised); the profile ConfiguredProfile.
+	RateLimit, RateBurst int
 	// Clock is the time of the store, the engine and the lifecycle (the web
 	// handlers keep the wall clock); nil is the wall clock.
 	Clock func() time.Time
@@ -66,6 +71,13 @@ type Config struct {
 	// RegistryLimit is the request budget per registry key; zero:
 	// registry.DefaultLimit() (tests raise it).
 	RegistryLimit redis_rate.Limit
+}
+
+// ConfiguredProfile is the request budget an operator gives every portal
+// (B24_RATE_LIMIT): rate requests a second from a bucket of burst (at
+// least 1).
+func ConfiguredProfile(rate, burst int) bitrix.Profile {
+	return bitrix.Profile{Name: "configured", Rate: rate, Burst: max(burst, 1), Period: time.Second}
 }
 
 // App is Segmentor over one Redis.
@@ -107,6 +119,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	a.Metrics = handlers.NewMetrics(asynq.NewInspectorFromRedisClient(rdb))
 	a.Usage = app.NewRESTUsage(rdb, cfg.Clock)
 	limits := cfg.Limits
+	if limits == nil && cfg.RateLimit > 0 {
+		p := ConfiguredProfile(cfg.RateLimit, cfg.RateBurst)
+		limits = func(context.Context, string) (bitrix.Profile, error) { return p, nil }
+	}
 	if limits == nil {
 		limits = func(ctx context.Context, memberID string) (bitrix.Profile, error) {
 			p, err := a.Store.Portal(ctx, memberID)
