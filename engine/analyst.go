@@ -75,8 +75,9 @@ type base struct {
 	loaded   bool
 	gen      int64
 	rates    segment.Rates
-	perUnit  map[string]float64 // rates as floats: "" and the base currency are 1
-	snap     *snapshot          // clients and their deals (snap.deals is unused: see deals)
+	briefer  *segment.ClientFacts // converts deals at rates (briefOf); nil when rates change
+	perUnit  map[string]float64   // rates as floats: "" and the base currency are 1
+	snap     *snapshot            // clients and their deals (snap.deals is unused: see deals)
 	deals    map[int64]*dealRow
 	cols     map[segment.Entity]*column
 	used     time.Time
@@ -98,11 +99,12 @@ type dealRow struct {
 // base reads of each, so that evaluation indexes slices, not maps.
 type column struct {
 	ids     []int64
-	pos     map[int64]int32     // id → index
-	clients []*app.MirrorClient // contacts and companies
-	deals   [][]segment.Deal    // a client's deals (the snapshot's lists)
-	won     [][]wonDeal         // a client's deals that brought something, in deal id order (wonOf)
-	rows    []*dealRow          // deals
+	pos     map[int64]int32      // id → index
+	clients []*app.MirrorClient  // contacts and companies
+	deals   [][]segment.Deal     // a client's deals (the snapshot's lists)
+	won     [][]wonDeal          // a client's deals that brought something, in deal id order (wonOf)
+	briefs  []segment.DealBriefs // a client's deals as its facts read them, at the base's rates (briefOf)
+	rows    []*dealRow           // deals
 }
 
 // wonDeal is what a won deal of a client brought, and when: a client's
@@ -116,6 +118,16 @@ type wonDeal struct {
 // wonOf lists what a client's deals brought, as b.deals has them now: the
 // deals recordRevenue would count, in its order, less those that bring 0
 // in any window (adding 0 changes no sum). Holds b.mu.
+// briefOf converts a client's deals once for every evaluation of the
+// base (segment.DealBriefs): an evaluation reads a compact slice instead
+// of converting every deal. Holds b.mu.Lock.
+func (b *base) briefOf(deals []segment.Deal) segment.DealBriefs {
+	if b.briefer == nil {
+		b.briefer = segment.NewClientFacts(segment.Env{Rates: b.rates})
+	}
+	return b.briefer.Briefs(deals)
+}
+
 func (b *base) wonOf(deals []segment.Deal) []wonDeal {
 	var out []wonDeal
 	for k := range deals {
@@ -233,7 +245,7 @@ func (a *Analyst) reload(ctx context.Context, b *base) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.loaded, b.gen, b.rates, b.perUnit, b.snap, b.deals = true, gen, rates, perUnit, s, deals
+	b.loaded, b.gen, b.rates, b.perUnit, b.snap, b.deals, b.briefer = true, gen, rates, perUnit, s, deals, nil
 	b.cols = map[segment.Entity]*column{}
 	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
 		b.cols[e] = b.column(e)
@@ -269,14 +281,14 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if ch.Rates {
-		b.rates, b.perUnit = rates, ratesPerUnit(rates)
+		b.rates, b.perUnit, b.briefer = rates, ratesPerUnit(rates), nil
 		for _, dr := range b.deals {
 			dr.won = wonInBase(&dr.deal, b.perUnit)
 		}
 		for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
 			if col := b.cols[e]; col != nil {
 				for p := range col.deals {
-					col.won[p] = b.wonOf(col.deals[p])
+					col.won[p], col.briefs[p] = b.wonOf(col.deals[p]), b.briefOf(col.deals[p])
 				}
 			}
 		}
@@ -349,7 +361,7 @@ func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, r
 		if col := b.cols[ref.Entity]; !rebuild[ref.Entity] {
 			if p, ok := col.pos[ref.ID]; ok {
 				col.clients[p], col.deals[p] = b.snap.clients[ref.Entity][ref.ID], b.snap.dealsOf[ref]
-				col.won[p] = b.wonOf(col.deals[p])
+				col.won[p], col.briefs[p] = b.wonOf(col.deals[p]), b.briefOf(col.deals[p])
 			}
 		}
 	}
@@ -417,9 +429,10 @@ func (b *base) column(e segment.Entity) *column {
 		col.clients = make([]*app.MirrorClient, len(col.ids))
 		col.deals = make([][]segment.Deal, len(col.ids))
 		col.won = make([][]wonDeal, len(col.ids))
+		col.briefs = make([]segment.DealBriefs, len(col.ids))
 		for i, id := range col.ids {
 			col.clients[i], col.deals[i] = b.snap.clients[e][id], b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}]
-			col.won[i] = b.wonOf(col.deals[i])
+			col.won[i], col.briefs[i] = b.wonOf(col.deals[i]), b.briefOf(col.deals[i])
 		}
 	}
 	col.pos = make(map[int64]int32, len(col.ids))

@@ -424,7 +424,7 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 			var past pastView
 			for i := lo; i < hi; i++ {
 				if r.asOf.IsZero() {
-					f.Reset(col.clients[i].Client(e), col.deals[i])
+					f.ResetBriefed(col.clients[i].Client(e), col.deals[i], col.briefs[i]) // r.env.Rates are b.rates
 				} else {
 					f.Reset(past.client(col.clients[i].Client(e), r.asOf), past.deals(col.deals[i], r.asOf))
 				}

@@ -304,3 +304,47 @@ func TestPreparedDealsEvaluateAlike(t *testing.T) {
 		}
 	}
 }
+
+// A client evaluated from briefs converted once (Briefs, ResetBriefed: a
+// preview's base) lands where it lands from its deals, with the same
+// explanation; and facts given briefs never write them, though the same
+// facts then brief other clients' deals themselves.
+func TestBriefedIsReset(t *testing.T) {
+	p := newAllocPortal(600)
+	ev := newAllocEvaluator(t, p)
+	ev.classify(p, map[string]int{})
+	for _, c := range []struct {
+		e    Entity
+		list []benchClient
+		f    *ClientFacts
+	}{{EntityContact, p.contacts, ev.contacts}, {EntityCompany, p.companies, ev.companies}} {
+		briefs := make([]DealBriefs, len(c.list))
+		for i, cl := range c.list {
+			briefs[i] = c.f.Briefs(cl.deals)
+		}
+		kept := make([][]dealBrief, len(briefs))
+		for i, b := range briefs {
+			kept[i] = slices.Clone(b.list)
+		}
+		for i, cl := range c.list {
+			c.f.Reset(cl.c, cl.deals)
+			want := ev.rules.Evaluate(c.e, c.f)
+			c.f.ResetBriefed(cl.c, cl.deals, briefs[i])
+			got := ev.rules.Evaluate(c.e, c.f)
+			w, _ := json.Marshal(want)
+			g, _ := json.Marshal(got)
+			if string(w) != string(g) {
+				t.Fatalf("%s %d: from its deals %s, from its briefs %s", c.e, cl.c.ID, w, g)
+			}
+			// The next client's deals, briefed by the facts themselves.
+			next := c.list[(i+1)%len(c.list)]
+			c.f.Reset(next.c, next.deals)
+			ev.rules.Match(c.e, c.f)
+		}
+		for i, b := range briefs {
+			if !slices.Equal(b.list, kept[i]) {
+				t.Fatalf("%s %d: its briefs changed under the facts that were given them", c.e, c.list[i].c.ID)
+			}
+		}
+	}
+}

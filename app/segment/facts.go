@@ -127,6 +127,7 @@ type ClientFacts struct {
 	// once, and scans a compact slice rather than the deals.
 	briefs  []dealBrief
 	briefed bool
+	buf     []dealBrief   // briefs' own storage; given briefs (ResetBriefed) are not written
 	recent  [4]recentRate // rate's answers, round robin from next
 	next    int
 	scratch scratch // text a fact formats (an id), valid until the next fact
@@ -147,6 +148,28 @@ func (f *ClientFacts) Reset(c Client, deals []Deal) {
 	f.client, f.deals = c, deals
 	f.aggs = f.aggs[:0]
 	f.briefed = false
+}
+
+// DealBriefs are a client's deals as the money and date facts read them,
+// converted once (Briefs) for a base that evaluates the same client many
+// times: a preview, a dry run.
+type DealBriefs struct{ list []dealBrief }
+
+// Briefs converts deals at f's rates, into storage of their own.
+func (f *ClientFacts) Briefs(deals []Deal) DealBriefs {
+	f.Reset(Client{}, deals)
+	out := DealBriefs{list: slices.Clone(f.brief())}
+	f.Reset(Client{}, nil)
+	return out
+}
+
+// ResetBriefed is Reset with the deals' briefs made by Briefs from facts
+// of the same rates; f reads them and never writes them.
+func (f *ClientFacts) ResetBriefed(c Client, deals []Deal, b DealBriefs) {
+	f.Reset(c, deals)
+	if len(b.list) == len(deals) {
+		f.briefs, f.briefed = b.list, true
+	}
 }
 
 // windowAgg is one pass over a client's deals within a window.
@@ -178,7 +201,8 @@ func (f *ClientFacts) brief() []dealBrief {
 	if f.briefed {
 		return f.briefs
 	}
-	f.briefs = slices.Grow(f.briefs[:0], len(f.deals))[:len(f.deals)]
+	f.buf = slices.Grow(f.buf[:0], len(f.deals))[:len(f.deals)]
+	f.briefs = f.buf
 	for i := range f.deals {
 		d := &f.deals[i]
 		b := dealBrief{at: d.Closed, sem: d.Semantic}
