@@ -21,8 +21,11 @@ type BackfillStats struct {
 	SettledRan    int // of those, writes that had run
 }
 
-// ensureRFM gives live classification the portal's RFM quintiles, rebuilt
-// from the mirror when older than RFMMaxAge.
+// ensureRFM gives live classification the portal's RFM quintiles. The
+// first are built at once; quintiles older than RFMMaxAge are used while
+// fresh ones are built in the background: building them streams the whole
+// mirror, which on a large portal takes long enough to hold up the
+// portal's other work waiting for the changes lock (a backfill's writes).
 func (c *Classifier) ensureRFM(ctx context.Context, r *run) error {
 	if len(r.pr.rules.RFMWindows()) == 0 {
 		return nil
@@ -32,9 +35,14 @@ func (c *Classifier) ensureRFM(ctx context.Context, r *run) error {
 		maxAge = 10 * time.Minute
 	}
 	c.mu.Lock()
-	rfm, built := r.pr.rfm, r.pr.rfmBuilt
+	rfm, built, refreshing := r.pr.rfm, r.pr.rfmBuilt, r.pr.rfmRefreshing
+	stale := rfm != nil && r.env.Now.Sub(built) > maxAge && !refreshing
+	if stale {
+		r.pr.rfmRefreshing = true
+	}
 	c.mu.Unlock()
-	if rfm == nil || r.env.Now.Sub(built) > maxAge {
+	switch {
+	case rfm == nil:
 		var err error
 		if rfm, err = c.streamRFM(ctx, r); err != nil {
 			return err
@@ -42,10 +50,30 @@ func (c *Classifier) ensureRFM(ctx context.Context, r *run) error {
 		c.mu.Lock()
 		r.pr.rfm, r.pr.rfmBuilt = rfm, r.env.Now
 		c.mu.Unlock()
+	case stale:
+		bg := &run{c: c, memberID: r.memberID, pr: r.pr, env: r.env}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rfmRefreshTimeout)
+			defer cancel()
+			fresh, err := c.streamRFM(ctx, bg)
+			c.mu.Lock()
+			if err == nil {
+				bg.pr.rfm, bg.pr.rfmBuilt = fresh, bg.env.Now
+			}
+			bg.pr.rfmRefreshing = false
+			c.mu.Unlock()
+			if err != nil {
+				c.log().Warn("RFM quintiles not refreshed", "portal", bg.memberID, "error", err)
+			}
+		}()
 	}
 	r.rfm = rfm
 	return nil
 }
+
+// rfmRefreshTimeout bounds a background rebuild of a portal's RFM
+// quintiles.
+const rfmRefreshTimeout = 10 * time.Minute
 
 // backfillJob is the name a backfill's progress is stored under.
 const backfillJob = "backfill"

@@ -86,6 +86,8 @@ type portalRules struct {
 
 	rfm      map[segment.Entity]*segment.RFM
 	rfmBuilt time.Time
+	// rfmRefreshing: a background rebuild of rfm is under way (ensureRFM).
+	rfmRefreshing bool
 }
 
 func (pr *portalRules) syncOptions() SyncOptions {
