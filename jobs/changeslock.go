@@ -63,7 +63,18 @@ func lockChangesWithin(ctx context.Context, rdb redis.UniversalClient, memberID 
 
 // ChangesLock is lockChanges for the engine (engine.Classifier.Exclusive):
 // a backfill holds it around each write batch, so no live change of its
-// portal lands between its check and its write.
+// portal lands between its check and its write. It waits up to
+// exclusiveWait: a live change that writes may wait out a method's
+// operating-time pause while it holds the lock.
 func ChangesLock(rdb redis.UniversalClient) func(ctx context.Context, memberID string) (func(), error) {
-	return func(ctx context.Context, memberID string) (func(), error) { return lockChanges(ctx, rdb, memberID) }
+	return func(ctx context.Context, memberID string) (func(), error) {
+		return lockChangesWithin(ctx, rdb, memberID, exclusiveWait)
+	}
 }
+
+// exclusiveWait bounds a backfill's wait for its portal's changes lock.
+// Bitrix24 counts a method's operating time over 10 minutes, so a method
+// it paused resumes within them; a backfill that gave up sooner failed
+// where it only had to wait (a 1,000,000-deal backfill did, after a
+// minute, while the echo of its own writes rewrote deals).
+const exclusiveWait = 11 * time.Minute
