@@ -118,6 +118,12 @@ type wonDeal struct {
 // wonOf lists what a client's deals brought, as b.deals has them now: the
 // deals recordRevenue would count, in its order, less those that bring 0
 // in any window (adding 0 changes no sum). Holds b.mu.
+// derive works out what the base keeps of the p-th client's deals (won,
+// briefs), after they or the rates changed. Holds b.mu.Lock.
+func (b *base) derive(col *column, p int) {
+	col.won[p], col.briefs[p] = b.wonOf(col.deals[p]), b.briefOf(col.deals[p])
+}
+
 // briefOf converts a client's deals once for every evaluation of the
 // base (segment.DealBriefs): an evaluation reads a compact slice instead
 // of converting every deal. Holds b.mu.Lock.
@@ -288,7 +294,7 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 		for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
 			if col := b.cols[e]; col != nil {
 				for p := range col.deals {
-					col.won[p], col.briefs[p] = b.wonOf(col.deals[p]), b.briefOf(col.deals[p])
+					b.derive(col, p)
 				}
 			}
 		}
@@ -361,7 +367,7 @@ func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, r
 		if col := b.cols[ref.Entity]; !rebuild[ref.Entity] {
 			if p, ok := col.pos[ref.ID]; ok {
 				col.clients[p], col.deals[p] = b.snap.clients[ref.Entity][ref.ID], b.snap.dealsOf[ref]
-				col.won[p], col.briefs[p] = b.wonOf(col.deals[p]), b.briefOf(col.deals[p])
+				b.derive(col, int(p))
 			}
 		}
 	}
@@ -432,7 +438,7 @@ func (b *base) column(e segment.Entity) *column {
 		col.briefs = make([]segment.DealBriefs, len(col.ids))
 		for i, id := range col.ids {
 			col.clients[i], col.deals[i] = b.snap.clients[e][id], b.snap.dealsOf[app.ClientRef{Entity: e, ID: id}]
-			col.won[i], col.briefs[i] = b.wonOf(col.deals[i]), b.briefOf(col.deals[i])
+			b.derive(col, i)
 		}
 	}
 	col.pos = make(map[int64]int32, len(col.ids))

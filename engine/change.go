@@ -216,10 +216,7 @@ func (x *changeRun) classifyClients(ctx context.Context) error {
 		if facts[ref.Entity] == nil {
 			facts[ref.Entity] = segment.NewClientFacts(r.envFor(ref.Entity))
 		}
-		deals := make([]segment.Deal, len(dealsOf[ref]))
-		for i, d := range dealsOf[ref] {
-			deals[i] = d.Deal()
-		}
+		deals := ruleDeals(make([]segment.Deal, 0, len(dealsOf[ref])), dealsOf[ref])
 		res, err := r.classifyClient(ref.Entity, facts[ref.Entity], cl, deals)
 		if err != nil {
 			return err

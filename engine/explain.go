@@ -94,10 +94,7 @@ func (a *Analyst) Explain(ctx context.Context, memberID string, e segment.Entity
 		if err != nil {
 			return nil, err
 		}
-		deals := make([]segment.Deal, len(dealsOf[ref]))
-		for i, d := range dealsOf[ref] {
-			deals[i] = d.Deal()
-		}
+		deals := ruleDeals(make([]segment.Deal, 0, len(dealsOf[ref])), dealsOf[ref])
 		res, err = r.classifyClient(e, segment.NewClientFacts(r.envFor(e)), cl, deals)
 		if err = planned(err); err != nil {
 			return nil, err

@@ -136,6 +136,14 @@ func (r *run) match(e segment.Entity, f segment.Facts, cur segment.Current) (seg
 	return res, plan, err
 }
 
+// ruleDeals appends deal rows, converted for the rule engine, to dst.
+func ruleDeals(dst []segment.Deal, rows []*app.MirrorDeal) []segment.Deal {
+	for _, d := range rows {
+		dst = append(dst, d.Deal())
+	}
+	return dst
+}
+
 func pipelineOf(cat int, stage string) string { return strconv.Itoa(cat) + ":" + stage }
 
 // segmentLookup gives deals the segment keys of their clients, from this

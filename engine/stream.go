@@ -37,10 +37,7 @@ func (c *Classifier) eachClientWithDeals(ctx context.Context, memberID string, e
 			return err
 		}
 		for i, cl := range chunk {
-			deals = deals[:0]
-			for _, d := range of[refs[i]] {
-				deals = append(deals, d.Deal())
-			}
+			deals = ruleDeals(deals[:0], of[refs[i]])
 			if err := fn(cl, deals); err != nil {
 				return err
 			}
@@ -293,10 +290,7 @@ func (c *Classifier) writeDue(ctx context.Context, r *run, due *dueWrites, progr
 				if cl == nil {
 					continue // deleted meanwhile
 				}
-				deals := make([]segment.Deal, len(of[refs[i]]))
-				for j, d := range of[refs[i]] {
-					deals[j] = d.Deal()
-				}
+				deals := ruleDeals(make([]segment.Deal, 0, len(of[refs[i]])), of[refs[i]])
 				n := len(r.writes)
 				res, err := r.classifyClient(e, f, cl, deals)
 				if err != nil {
