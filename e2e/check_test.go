@@ -21,6 +21,7 @@ import (
 
 	"segmentor"
 	"segmentor/app"
+	"segmentor/app/segment"
 	"segmentor/bitrix"
 	"segmentor/bitrix/b24sim"
 	"segmentor/engine"
@@ -170,7 +171,64 @@ func evaluatePortal(t testing.TB, ctx context.Context, sim *b24sim.Portal, store
 // returns how many records it evaluated.
 func (c *cluster) requireCorrect(when string) int {
 	c.t.Helper()
-	return requireRight(c.t, when, c.evaluate())
+	ev := c.evaluate()
+	if len(ev.Wrong) > 0 {
+		c.traceWrong(ev, 5)
+	}
+	return requireRight(c.t, when, ev)
+}
+
+// traceWrong logs, for the first n records the evaluation found wrong,
+// what the app's mirror holds of them and every update the portal applied
+// to them: whether the app thought the record right (a write recorded that
+// did not land) or never saw it needed one.
+func (c *cluster) traceWrong(ev evaluation, n int) {
+	c.t.Helper()
+	applied := appliedWrites(c.sim.Requests())
+	mirror := app.NewMirror(c.rdb)
+	member := c.sim.MemberID()
+	for i, line := range ev.Wrong {
+		if i == n {
+			break
+		}
+		m, q, _ := strings.Cut(line, "?")
+		vals, err := url.ParseQuery(q)
+		if err != nil {
+			continue
+		}
+		w, ok := updateOf(m, vals)
+		if !ok {
+			continue
+		}
+		entity, idText, _ := strings.Cut(w.record, ":")
+		id, _ := strconv.ParseInt(idText, 10, 64)
+		var row string
+		if entity == "deal" {
+			ds, err := mirror.Deals(c.ctx, member, []int64{id})
+			if d := ds[id]; err == nil && d != nil {
+				row = fmt.Sprintf("type %s, segment %d, key %q, stage %s", d.TypeID, d.Segment, d.Key, d.StageID)
+			}
+		} else {
+			cs, err := mirror.Clients(c.ctx, member, segment.Entity(entity), []int64{id})
+			if cl := cs[id]; err == nil && cl != nil {
+				row = fmt.Sprintf("type %s, segment %d, key %q", cl.TypeID, cl.Segment, cl.Key)
+			}
+		}
+		var now []string
+		if rec, ok := c.sim.Record(entity, int(id)); ok {
+			for _, f := range []string{"TYPE_ID", "COMPANY_TYPE", "CATEGORY_ID", "STAGE_ID", "UF_CRM_" + c.manifest.SegmentField.FieldName} {
+				if v, ok := rec[f]; ok {
+					now = append(now, fmt.Sprintf("%s=%v", f, v))
+				}
+			}
+		}
+		c.t.Logf("wrong %s: the portal holds %s; the app's mirror holds %s", w.record, strings.Join(now, " "), cmp.Or(row, "nothing"))
+		for _, a := range applied {
+			if a.record == w.record {
+				c.t.Logf("  %s applied %s", a.at.Format("15:04:05.000"), a.value)
+			}
+		}
+	}
 }
 
 // requireRight fails unless the fresh evaluation ev would write nothing,

@@ -68,8 +68,10 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	// asynq hands a dead worker's task to another once its lease (30 s)
 	// has been expired for 30 s more, when a recoverer looks: at a
 	// worker's start, then each minute. The test spares the minute: it
-	// ages the leases, and worker-b's recoverer finds them when it starts.
+	// ages the leases, and the events the dead worker was merging, and
+	// worker-b's recoverer finds them when it starts.
 	c.ageLeases(killed, time.Minute+time.Second)
+	c.ageAggregations(2*time.Minute + time.Second)
 	c.startWorker("worker-b")
 	sent := c.sim.EventStats().Queued
 	await.That(c.t, 30*time.Second, "edits to go on beside worker-b", func() bool { return c.sim.EventStats().Queued >= sent+20 })
