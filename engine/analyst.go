@@ -23,7 +23,9 @@ import (
 // Previews must answer in milliseconds for a base of 100,000 records, so
 // the Analyst keeps each portal's mirror decoded in memory (a base) and
 // catches it up through the mirror's change log, re-reading only the rows
-// written since; bases of portals nobody is looking at are dropped.
+// written since; bases of portals nobody is looking at are dropped. The
+// worker's jobs (each day's snapshot, the history estimate) stream the
+// mirror instead and hold no base: a worker serves many portals.
 type Analyst struct {
 	Store  *app.Store
 	Mirror *app.Mirror

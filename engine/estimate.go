@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"segmentor/app"
@@ -31,7 +33,7 @@ func (a *Analyst) EstimatePast(ctx context.Context, memberID string) (days int, 
 	if err != nil {
 		return 0, err
 	}
-	return a.estimateHistory(context.WithValue(ctx, backgroundKey{}, true), memberID, cfg)
+	return a.estimateHistory(ctx, memberID, cfg)
 }
 
 // estimateHistory works out, for the days before a scheme's first kept
@@ -46,6 +48,9 @@ func (a *Analyst) EstimatePast(ctx context.Context, memberID string) (days int, 
 // scheme whose history already has estimated days, or reaches back far
 // enough, is left alone, so this costs a history read once a portal has
 // its estimate. No REST request.
+//
+// It streams the mirror (estimateDays), many days to a pass: what it holds
+// is a few figures a day and segment a day for each client, never the base.
 func (a *Analyst) estimateHistory(ctx context.Context, memberID string, cfg segment.Config) (int, error) {
 	today := app.DayOf(a.now())
 	lo := today - EstimateDays
@@ -69,33 +74,37 @@ func (a *Analyst) estimateHistory(ctx context.Context, memberID string, cfg segm
 	if err != nil {
 		return 0, err
 	}
-	records, err := a.records(ctx, memberID, cfg)
-	if err != nil {
-		return 0, err
+	c := a.classifier()
+	counts := map[segment.Entity]int{}
+	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany, segment.EntityDeal} {
+		if counts[e], err = c.Mirror.Count(ctx, memberID, e); err != nil {
+			return 0, err
+		}
+	}
+	records := 0
+	for _, s := range cfg.Schemes {
+		records += counts[s.Entity]
 	}
 	if records > 0 {
 		lo = max(lo, hi-app.Day(estimateBudget/records)+1)
 	}
-	r, err := a.classifier().newRun(ctx, memberID, &portalRules{cfg: cfg, rules: rules})
+	if hi < lo {
+		return 0, nil
+	}
+	r, err := c.newRun(ctx, memberID, &portalRules{cfg: cfg, rules: rules})
 	if err != nil {
 		return 0, err
 	}
+	block := int(hi - lo + 1)
+	if w := len(rules.RFMWindows()); w > 0 {
+		clients := max(1, (counts[segment.EntityContact]+counts[segment.EntityCompany])*w)
+		block = max(1, min(block, estimateRFMCells/clients))
+	}
 	out := map[segment.Entity][]app.Snapshot{}
-	for d := lo; d <= hi; d++ {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		snaps, err := a.estimateDay(ctx, memberID, cfg, r, d)
+	for from := lo; from <= hi; from += app.Day(block) {
+		snaps, err := a.estimateDays(ctx, memberID, r, from, min(hi, from+app.Day(block)-1))
 		if err != nil {
-			return 0, fmt.Errorf("estimate %s: %w", d, err)
-		}
-		// Background work: as long a pause as the day took, so that an
-		// estimate takes at most half a core from live work.
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(min(time.Since(start), time.Second)):
+			return 0, fmt.Errorf("estimate from %s: %w", from, err)
 		}
 		for _, s := range snaps {
 			if first, ok := firsts[s.Entity]; ok && s.Day < first {
@@ -111,96 +120,261 @@ func (a *Analyst) estimateHistory(ctx context.Context, memberID string, cfg segm
 	return int(hi - lo + 1), nil
 }
 
-// records is how many records cfg's schemes have.
-func (a *Analyst) records(ctx context.Context, memberID string, cfg segment.Config) (int, error) {
-	b, err := a.base(ctx, memberID)
-	if err != nil {
-		return 0, err
-	}
-	defer b.mu.RUnlock()
-	n := 0
-	for _, s := range cfg.Schemes {
-		n += b.size(s.Entity)
-	}
-	return n, nil
-}
+// estimateRFMCells bounds the RFM tables a pass of estimateDays builds:
+// days × clients × RFM windows, each 24 bytes. A config without RFM takes
+// every day in one pass.
+const estimateRFMCells = 2_000_000
 
-// estimateDay evaluates r's rules over the base as it stood at the end of
-// day d (setting r's time) and sums each scheme's figures as Snapshots
-// does. It holds the base's
-// read lock for this day only, so mirror updates go on between days.
-func (a *Analyst) estimateDay(ctx context.Context, memberID string, cfg segment.Config, r *run, d app.Day) ([]app.Snapshot, error) {
-	b, err := a.base(ctx, memberID)
-	if err != nil {
-		return nil, err
+// estimateDays evaluates r's rules over the base as it stood at the end of
+// each day from from to to, streaming the mirror once (twice with RFM,
+// whose quintiles of each day come first), and sums each scheme's figures
+// as Snapshots does: the days in order, each with r's schemes in order.
+// As background work it pauses as long as it worked, at most a second at
+// a time, so that it takes at most half a core from live work.
+func (a *Analyst) estimateDays(ctx context.Context, memberID string, r *run, from, to app.Day) ([]app.Snapshot, error) {
+	c, rules := a.classifier(), r.pr.rules
+	k := int(to - from + 1)
+	at := make([]time.Time, k)
+	for i := range at {
+		at[i] = (from + app.Day(i) + 1).Time().Add(-time.Second)
 	}
-	defer b.mu.RUnlock()
-	at := (d + 1).Time().Add(-time.Second)
-	r.pr.since, r.env.Now, r.env.Rates, r.asOf = at, at, b.rates, at
-	r.rfm = b.rfmAsOf(r)
-	parts := map[segment.Entity][]map[string]*app.Figures{}
-	for _, s := range cfg.Schemes {
-		parts[s.Entity] = make([]map[string]*app.Figures, a.chunks(b.size(s.Entity)))
-	}
-	_, err = a.evaluate(ctx, b, r, func(e segment.Entity) visitor {
-		col, figs := b.cols[e], parts[e]
-		if figs == nil {
-			return func(int, int, *segment.Result) error { return nil }
+	perUnit := ratesPerUnit(r.env.Rates)
+	pace := &pacer{}
+	clientKinds := []segment.Entity{segment.EntityContact, segment.EntityCompany}
+
+	// Each day's RFM quintiles, among the clients of each kind then.
+	rfm := make([]map[segment.Entity]*segment.RFM, k)
+	if windows := rules.RFMWindows(); len(windows) > 0 {
+		for i := range rfm {
+			rfm[i] = map[segment.Entity]*segment.RFM{}
 		}
-		views := make([]pastView, len(figs))
-		return func(chunk, i int, res *segment.Result) error {
-			m := figs[chunk]
-			if m == nil {
-				m = map[string]*app.Figures{}
-				figs[chunk] = m
+		for _, e := range clientKinds {
+			bs := make([]*segment.RFMBuilder, k)
+			for i := range bs {
+				env := r.env
+				env.Now = at[i]
+				bs[i] = segment.NewRFMBuilder(env, windows)
 			}
-			f := m[res.Key]
-			if f == nil {
-				f = &app.Figures{Segment: res.Key}
-				m[res.Key] = f
+			var past pastView
+			err := c.eachClientWithDeals(ctx, memberID, e, func(cl *app.MirrorClient, deals []segment.Deal) error {
+				client := cl.Client(e)
+				for i, b := range bs {
+					b.Add(past.client(client, at[i]), past.deals(deals, at[i]))
+				}
+				return pace.done(ctx, k)
+			})
+			if err != nil {
+				return nil, err
 			}
-			f.Count++
-			if e == segment.EntityDeal {
-				var then segment.Deal
-				if dealAsOf(&then, &col.rows[i].deal, at) {
-					b.addDealFigures(f, col.rows[i], then.Semantic, at)
+			for i, b := range bs {
+				rfm[i][e] = b.Build()
+			}
+		}
+	}
+	env := func(e segment.Entity, i int) segment.Env {
+		env := r.env
+		env.Now = at[i]
+		if rfm[i] != nil {
+			env.RFM = rfm[i][e]
+		}
+		return env
+	}
+
+	figs := map[segment.Entity][]map[string]*app.Figures{}
+	for _, s := range r.pr.cfg.Schemes {
+		figs[s.Entity] = make([]map[string]*app.Figures, k)
+		for i := range k {
+			figs[s.Entity][i] = map[string]*app.Figures{}
+		}
+	}
+	count := func(e segment.Entity, i int, key string) *app.Figures {
+		f := figs[e][i][key]
+		if f == nil {
+			f = &app.Figures{Segment: key}
+			figs[e][i][key] = f
+		}
+		f.Count++
+		return f
+	}
+
+	// Clients first: deals that read client_segment see each day's.
+	keys := map[segment.Entity]*pastKeys{}
+	useKeys := rules.Has(segment.EntityDeal) && rules.UsesClientSegment()
+	for _, e := range clientKinds {
+		var pk *pastKeys
+		if useKeys {
+			pk = &pastKeys{days: k}
+			keys[e] = pk
+		}
+		switch {
+		case rules.Has(e):
+			facts := make([]*segment.ClientFacts, k)
+			for i := range facts {
+				facts[i] = segment.NewClientFacts(env(e, i))
+			}
+			var past pastView
+			err := c.eachClientWithDeals(ctx, memberID, e, func(cl *app.MirrorClient, deals []segment.Deal) error {
+				client := cl.Client(e)
+				row := pk.add(cl.ID)
+				for i, f := range facts {
+					then := past.deals(deals, at[i])
+					f.Reset(past.client(client, at[i]), then)
+					res := rules.Match(e, f)
+					pk.set(row, i, res.Key)
+					addDealsFigures(count(e, i, res.Key), then, perUnit, at[i])
+				}
+				return pace.done(ctx, k)
+			})
+			if err != nil {
+				return nil, err
+			}
+		case pk != nil:
+			// No scheme of its own: its deals read the segment it carries.
+			err := c.Mirror.EachClient(ctx, memberID, e, func(cl *app.MirrorClient) error {
+				row := pk.add(cl.ID)
+				for i := range k {
+					pk.set(row, i, cl.Key)
 				}
 				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			b.addClientFigures(f, views[chunk].deals(col.deals[i], at), at)
-			return nil
 		}
-	})
-	if err != nil {
-		return nil, err
+		pk.sort()
 	}
-	out := make([]app.Snapshot, 0, len(cfg.Schemes))
-	for _, s := range cfg.Schemes {
-		snap := sumFigures(parts[s.Entity])
-		snap.Day, snap.Entity, snap.Currency, snap.Estimated = d, s.Entity, b.rates.Base, true
-		out = append(out, snap)
+
+	if rules.Has(segment.EntityDeal) {
+		facts := make([]*segment.DealFacts, k)
+		for i := range facts {
+			lookup := func(e segment.Entity, id int64) string { return keys[e].key(id, i) }
+			facts[i] = segment.NewDealFacts(lookup, at[i])
+		}
+		var then segment.Deal
+		err := c.Mirror.EachDeal(ctx, memberID, func(d *app.MirrorDeal) error {
+			sd := d.Deal()
+			for i, f := range facts {
+				if !dealAsOf(&then, &sd, at[i]) {
+					continue // not created yet
+				}
+				f.Reset(&then)
+				res := rules.Match(segment.EntityDeal, f)
+				addDealFigure(count(segment.EntityDeal, i, res.Key), &then, perUnit, at[i])
+			}
+			return pace.done(ctx, k)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	out := make([]app.Snapshot, 0, k*len(r.pr.cfg.Schemes))
+	for i := range k {
+		for _, s := range r.pr.cfg.Schemes {
+			snap := sumFigures(figs[s.Entity][i : i+1])
+			snap.Day, snap.Entity, snap.Currency, snap.Estimated = from+app.Day(i), s.Entity, r.env.Rates.Base, true
+			out = append(out, snap)
+		}
 	}
 	return out, nil
 }
 
-// rfmAsOf builds the RFM quintiles of r's windows over the base as it
-// stood at r.asOf. Holds b.mu.RLock.
-func (b *base) rfmAsOf(r *run) map[segment.Entity]*segment.RFM {
-	windows := r.pr.rules.RFMWindows()
-	if len(windows) == 0 {
+// pacer paces background work: after each stretch of work it pauses as
+// long as the stretch took, at most a second.
+type pacer struct {
+	work  int
+	since time.Time
+}
+
+// pacerStretch is how many record-days of work go between pauses.
+const pacerStretch = 20_000
+
+// done counts n record-days of work and pauses when a stretch is done.
+func (p *pacer) done(ctx context.Context, n int) error {
+	if p.since.IsZero() {
+		p.since = time.Now()
+	}
+	if p.work += n; p.work < pacerStretch {
 		return nil
 	}
-	out := map[segment.Entity]*segment.RFM{}
-	var past pastView
-	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
-		col := b.cols[e]
-		rb := segment.NewRFMBuilder(r.env, windows)
-		for i := range col.ids {
-			rb.Add(past.client(col.clients[i].Client(e), r.asOf), past.deals(col.deals[i], r.asOf))
-		}
-		out[e] = rb.Build()
+	p.work = 0
+	t := time.NewTimer(min(time.Since(p.since), time.Second))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 	}
-	return out
+	p.since = time.Now()
+	return nil
+}
+
+// pastKeys are the segments of one kind of client on each day of an
+// estimate, for their deals' client_segment: one small code a client a
+// day. A nil *pastKeys holds nothing and knows no client.
+type pastKeys struct {
+	days  int
+	ids   []int64
+	codes []uint16 // ids[j]'s on day i at j*days+i
+	names []string // code → segment key; 0 is ""
+	code  map[string]uint16
+}
+
+// add appends a client and returns its row.
+func (p *pastKeys) add(id int64) int {
+	if p == nil {
+		return 0
+	}
+	p.ids = append(p.ids, id)
+	p.codes = append(p.codes, make([]uint16, p.days)...)
+	return len(p.ids) - 1
+}
+
+// set records the segment of row's client on day i.
+func (p *pastKeys) set(row, i int, key string) {
+	if p == nil || key == "" {
+		return
+	}
+	c, ok := p.code[key]
+	if !ok {
+		if p.code == nil {
+			p.code, p.names = map[string]uint16{}, []string{""}
+		}
+		c = uint16(len(p.names))
+		p.code[key], p.names = c, append(p.names, key)
+	}
+	p.codes[row*p.days+i] = c
+}
+
+// sort orders the clients by id, for key.
+func (p *pastKeys) sort() {
+	if p == nil {
+		return
+	}
+	order := make([]int, len(p.ids))
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortFunc(order, func(x, y int) int { return cmp.Compare(p.ids[x], p.ids[y]) })
+	ids, codes := make([]int64, len(p.ids)), make([]uint16, len(p.codes))
+	for j, o := range order {
+		ids[j] = p.ids[o]
+		copy(codes[j*p.days:(j+1)*p.days], p.codes[o*p.days:(o+1)*p.days])
+	}
+	p.ids, p.codes = ids, codes
+}
+
+// key is the segment of client id on day i; "" for a client it does not
+// know.
+func (p *pastKeys) key(id int64, i int) string {
+	if p == nil {
+		return ""
+	}
+	j, ok := slices.BinarySearch(p.ids, id)
+	if !ok || p.codes[j*p.days+i] == 0 {
+		return ""
+	}
+	return p.names[p.codes[j*p.days+i]]
 }
 
 // pastView shows a client and its deals as they stood at a past time, as

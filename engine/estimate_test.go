@@ -68,13 +68,20 @@ func TestEstimateOfADayIsThePreviewOfThatDaysBase(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// One pass estimates the 200 days; three of them are checked.
+	first := today - 200
+	all, err := a.estimateDays(ctx, analystMember, r, first, today-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 200*len(cfg.Schemes) {
+		t.Fatalf("%d snapshots for 200 days of %d schemes", len(all), len(cfg.Schemes))
+	}
 	for _, back := range []app.Day{1, 45, 200} {
 		d := today - back
 		at := (d + 1).Time().Add(-time.Second)
-		est, err := a.estimateDay(ctx, analystMember, cfg, r, d)
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := int(d-first) * len(cfg.Schemes)
+		est := all[n : n+len(cfg.Schemes)]
 
 		// The same base cut at the end of day d, in a portal of its own.
 		then := "then" + analystMember[4:]
@@ -248,5 +255,58 @@ func TestEstimatePastFillsTheYearBeforeTheFirstSnapshotOnce(t *testing.T) {
 	kept, _ := p.store.History(ctx, analystMember, segment.EntityDeal, today, today)
 	if len(kept) != 1 || kept[0].Estimated || sum(kept[0]) == 1 {
 		t.Fatalf("a kept day was replaced by an estimate: %v", kept)
+	}
+}
+
+// A day's snapshot, streamed from the mirror, gives each segment the
+// records and figures the segment's page (the in-memory base) gives it:
+// count, value won in the last year, won and open deals.
+func TestSnapshotsAreTheSegmentPagesFigures(t *testing.T) {
+	ctx := context.Background()
+	p := newAnalystPortal(t)
+	seedAnalystBase(t, p, analystMember, 300, 50, 1200)
+	var keyed []*app.MirrorDeal
+	if err := p.mirror.EachDeal(ctx, analystMember, func(d *app.MirrorDeal) error {
+		d.Key = []string{"", "big", "small"}[d.ID%3]
+		keyed = append(keyed, d)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.mirror.PutDeals(ctx, analystMember, keyed); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := segment.ParseConfig([]byte(analystConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Analyst{Store: p.store, Mirror: p.mirror, Clock: p.clk.Now, Workers: 2}
+	snaps, err := a.Snapshots(ctx, analystMember, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != len(cfg.Schemes) {
+		t.Fatalf("%d snapshots for %d schemes", len(snaps), len(cfg.Schemes))
+	}
+	for _, snap := range snaps {
+		if snap.Day != app.DayOf(p.clk.Now()) || snap.Currency != "USD" || snap.Estimated {
+			t.Fatalf("%s: day %v, currency %q, estimated %v", snap.Entity, snap.Day, snap.Currency, snap.Estimated)
+		}
+		total, valued := int64(0), false
+		for _, f := range snap.Segments {
+			page, err := a.Segment(ctx, analystMember, snap.Entity, f.Segment)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(page.Figures, f); diff != "" {
+				t.Fatalf("%s %q: the snapshot differs from the segment's page (-page +snapshot):\n%s", snap.Entity, f.Segment, diff)
+			}
+			total += f.Count
+			valued = valued || f.Value > 0 && f.Open > 0
+		}
+		want := map[segment.Entity]int64{segment.EntityContact: 300, segment.EntityCompany: 50, segment.EntityDeal: 1200}[snap.Entity]
+		if total != want || len(snap.Segments) < 2 || !valued {
+			t.Fatalf("%s: %d records in %d segments (want %d), some worth and open deals: %v", snap.Entity, total, len(snap.Segments), want, valued)
+		}
 	}
 }

@@ -18,40 +18,90 @@ const ValueWindowDays = 365
 // Snapshots are how each scheme of cfg splits the base now, by the
 // segment each record carries (no evaluation, no REST): what the
 // scheduler keeps for each day. The records of segments cfg no longer has
-// are counted under their key until the recompute reaches them.
+// are counted under their key until the recompute reaches them. It
+// streams the mirror (a worker's daily job holds no base in memory).
 func (a *Analyst) Snapshots(ctx context.Context, memberID string, cfg segment.Config) ([]app.Snapshot, error) {
-	b, err := a.base(ctx, memberID)
+	c := a.classifier()
+	rates, err := c.Mirror.Rates(ctx, memberID)
 	if err != nil {
 		return nil, err
 	}
-	defer b.mu.RUnlock()
-	now := a.now()
+	perUnit, now := ratesPerUnit(rates), a.now()
 	out := make([]app.Snapshot, 0, len(cfg.Schemes))
 	for _, s := range cfg.Schemes {
-		col := b.cols[s.Entity]
-		parts := make([]map[string]*app.Figures, a.chunks(b.size(s.Entity)))
-		err := a.parallel(ctx, b.size(s.Entity), func(chunk, lo, hi int) error {
-			m := map[string]*app.Figures{}
-			for i := lo; i < hi; i++ {
-				key := col.key(i)
-				f := m[key]
-				if f == nil {
-					f = &app.Figures{Segment: key}
-					m[key] = f
-				}
-				b.addFigures(f, col, i, now)
+		figs := map[string]*app.Figures{}
+		count := func(key string) *app.Figures {
+			f := figs[key]
+			if f == nil {
+				f = &app.Figures{Segment: key}
+				figs[key] = f
 			}
-			parts[chunk] = m
-			return nil
-		})
+			f.Count++
+			return f
+		}
+		if s.Entity == segment.EntityDeal {
+			err = c.Mirror.EachDeal(ctx, memberID, func(d *app.MirrorDeal) error {
+				sd := d.Deal()
+				addDealFigure(count(d.Key), &sd, perUnit, now)
+				return nil
+			})
+		} else {
+			err = c.eachClientWithDeals(ctx, memberID, s.Entity, func(cl *app.MirrorClient, deals []segment.Deal) error {
+				addDealsFigures(count(cl.Key), deals, perUnit, now)
+				return nil
+			})
+		}
 		if err != nil {
 			return nil, err
 		}
-		snap := sumFigures(parts)
-		snap.Day, snap.Entity, snap.Currency = app.DayOf(now), s.Entity, b.rates.Base
+		snap := sumFigures([]map[string]*app.Figures{figs})
+		snap.Day, snap.Entity, snap.Currency = app.DayOf(now), s.Entity, rates.Base
 		out = append(out, snap)
 	}
 	return out, nil
+}
+
+// addDealFigure adds a deal's figures at now to f: what it brought if won
+// within ValueWindowDays, or one open deal (addDealFigures without a
+// base).
+func addDealFigure(f *app.Figures, d *segment.Deal, perUnit map[string]float64, now time.Time) {
+	switch d.Semantic {
+	case segment.InProgress:
+		f.Open++
+	case segment.Won:
+		if v := dealRevenue(d, perUnit, now); v > 0 {
+			f.Value += int64(math.Round(v))
+			f.Won++
+		}
+	}
+}
+
+// addDealsFigures adds a client's deals' figures at now to f, its value
+// rounded for the client (addClientFigures without a base).
+func addDealsFigures(f *app.Figures, deals []segment.Deal, perUnit map[string]float64, now time.Time) {
+	value := 0.0
+	for i := range deals {
+		switch deals[i].Semantic {
+		case segment.InProgress:
+			f.Open++
+		case segment.Won:
+			if v := dealRevenue(&deals[i], perUnit, now); v > 0 {
+				value += v
+				f.Won++
+			}
+		}
+	}
+	f.Value += int64(math.Round(value))
+}
+
+// dealRevenue is what a won deal brought in the base currency within
+// ValueWindowDays of now, as a base's dealRow.revenue tells.
+func dealRevenue(d *segment.Deal, perUnit map[string]float64, now time.Time) float64 {
+	at := d.Closed
+	if at.IsZero() {
+		at = d.Created
+	}
+	return wonWithin(wonInBase(d, perUnit), at, ValueWindowDays, now)
 }
 
 // addFigures adds the i-th record of col to f: one record, its (or its
@@ -60,45 +110,10 @@ func (a *Analyst) Snapshots(ctx context.Context, memberID string, cfg segment.Co
 func (b *base) addFigures(f *app.Figures, col *column, i int, now time.Time) {
 	f.Count++
 	if col.rows != nil {
-		b.addDealFigures(f, col.rows[i], col.rows[i].deal.Semantic, now)
+		addDealFigure(f, &col.rows[i].deal, b.perUnit, now)
 		return
 	}
-	b.addClientFigures(f, col.deals[i], now)
-}
-
-// addDealFigures adds a deal's figures at now, its stage's semantic sem:
-// what it brought if won within ValueWindowDays, or one open deal.
-func (b *base) addDealFigures(f *app.Figures, dr *dealRow, sem segment.Semantic, now time.Time) {
-	switch sem {
-	case segment.InProgress:
-		f.Open++
-	case segment.Won:
-		if v := dr.revenue(ValueWindowDays, now); v > 0 {
-			f.Value += int64(math.Round(v))
-			f.Won++
-		}
-	}
-}
-
-// addClientFigures adds a client's deals' figures at now: its open deals,
-// and its deals won within ValueWindowDays with what they brought, rounded
-// for the client. Holds b.mu.RLock.
-func (b *base) addClientFigures(f *app.Figures, deals []segment.Deal, now time.Time) {
-	value := 0.0
-	for _, d := range deals {
-		switch d.Semantic {
-		case segment.InProgress:
-			f.Open++
-		case segment.Won:
-			if dr := b.deals[d.ID]; dr != nil {
-				if v := dr.revenue(ValueWindowDays, now); v > 0 {
-					value += v
-					f.Won++
-				}
-			}
-		}
-	}
-	f.Value += int64(math.Round(value))
+	addDealsFigures(f, col.deals[i], b.perUnit, now)
 }
 
 // sumFigures adds up per-chunk figures into one snapshot's segments, in

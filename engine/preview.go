@@ -407,8 +407,7 @@ type visitor func(chunk, i int, res *segment.Result) error
 // as a backfill does — and hands each result to the entity's visitor, from
 // several goroutines. A chunk is a run of consecutive ids, lower ids in
 // lower chunks. It answers how deals see their clients' segments under r's
-// rules. With r.asOf it evaluates the base as it stood then (pastView):
-// deals created later are not visited. Holds b.mu.RLock.
+// rules. Holds b.mu.RLock.
 func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e segment.Entity) visitor) (segment.SegmentLookup, error) {
 	rules := r.pr.rules
 	keys := map[segment.Entity][]string{}
@@ -421,13 +420,8 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 		err := a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
 			f := segment.NewClientFacts(env)
 			var res segment.Result // one per chunk: v takes its address
-			var past pastView
 			for i := lo; i < hi; i++ {
-				if r.asOf.IsZero() {
-					f.ResetBriefed(col.clients[i].Client(e), col.deals[i], col.briefs[i]) // r.env.Rates are b.rates
-				} else {
-					f.Reset(past.client(col.clients[i].Client(e), r.asOf), past.deals(col.deals[i], r.asOf))
-				}
+				f.ResetBriefed(col.clients[i].Client(e), col.deals[i], col.briefs[i]) // r.env.Rates are b.rates
 				res = rules.Match(e, f)
 				keys[e][i] = res.Key
 				if err := v(chunk, i, &res); err != nil {
@@ -470,15 +464,8 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 	return lookup, a.parallel(ctx, len(col.ids), func(chunk, lo, hi int) error {
 		f := segment.NewDealFacts(lookup, r.env.Now)
 		var res segment.Result
-		var then segment.Deal
 		for i := lo; i < hi; i++ {
-			if r.asOf.IsZero() {
-				f.Reset(&col.rows[i].deal)
-			} else if !dealAsOf(&then, &col.rows[i].deal, r.asOf) {
-				continue // not created yet
-			} else {
-				f.Reset(&then)
-			}
+			f.Reset(&col.rows[i].deal)
 			res = rules.Match(segment.EntityDeal, f)
 			if err := v(chunk, i, &res); err != nil {
 				return err
@@ -497,14 +484,10 @@ func (a *Analyst) chunks(n int) int {
 }
 
 // parallel runs fn over [0, n) split into a.chunks(n) consecutive chunks,
-// on up to a.workers() goroutines (one for background work); the first
-// error wins.
+// on up to a.workers() goroutines; the first error wins.
 func (a *Analyst) parallel(ctx context.Context, n int, fn func(chunk, lo, hi int) error) error {
 	k := a.chunks(n)
 	workers := a.workers()
-	if ctx.Value(backgroundKey{}) != nil {
-		workers = 1
-	}
 	next := make(chan int, k)
 	for c := range k {
 		next <- c
@@ -530,11 +513,6 @@ func (a *Analyst) parallel(ctx context.Context, n int, fn func(chunk, lo, hi int
 	wg.Wait()
 	return first
 }
-
-// backgroundKey marks a context of background work (an estimate): it
-// evaluates on one goroutine, leaving the other cores to live changes and
-// the settings page.
-type backgroundKey struct{}
 
 // key is the segment the i-th record carries in the mirror.
 func (col *column) key(i int) string {

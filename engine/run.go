@@ -5,7 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"time"
 
 	"segmentor/app"
 	"segmentor/app/segment"
@@ -29,9 +28,6 @@ type run struct {
 	// after the run began reading it (backfill.go): live changes classified them
 	// from fresher rows, so the run neither writes them nor stores its keys.
 	fresher *fresher
-	// asOf, when set, evaluates the base as it stood then, as far as the
-	// deals' dates tell (estimate.go); env.Now is then too.
-	asOf time.Time
 	// orphans are the clients of deals a write found deleted (their event
 	// lost or not yet handled): their facts changed as a delete event
 	// would have told.
