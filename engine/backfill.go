@@ -22,7 +22,7 @@ type BackfillStats struct {
 }
 
 // ensureRFM gives live classification the portal's RFM quintiles. The
-// first are built at once; quintiles older than RFMMaxAge are used while
+// first are built at once (before the changes lock: Prepare); quintiles older than RFMMaxAge are used while
 // fresh ones are built in the background: building them streams the whole
 // mirror, which on a large portal takes long enough to hold up the
 // portal's other work waiting for the changes lock (a backfill's writes).
@@ -69,6 +69,30 @@ func (c *Classifier) ensureRFM(ctx context.Context, r *run) error {
 	}
 	r.rfm = rfm
 	return nil
+}
+
+// Prepare readies what classifying a portal's changes needs and is slow
+// to build: the portal's first RFM quintiles in this process, which stream
+// the whole mirror (a minute at 1,000,000 deals). A changes job calls it
+// before it takes the portal's changes lock (jobs.ChangePreparer), so
+// that the build holds up no other job of the portal, a backfill's writes
+// least of all; Apply then finds them built.
+func (c *Classifier) Prepare(ctx context.Context, memberID string) error {
+	pr, err := c.rulesFor(ctx, memberID)
+	if err != nil || pr == nil || len(pr.rules.RFMWindows()) == 0 {
+		return err
+	}
+	c.mu.Lock()
+	built := pr.rfm != nil
+	c.mu.Unlock()
+	if built {
+		return nil
+	}
+	r, err := c.newRun(ctx, memberID, pr)
+	if err != nil {
+		return err
+	}
+	return c.ensureRFM(ctx, r)
 }
 
 // rfmRefreshTimeout bounds a background rebuild of a portal's RFM

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -75,5 +76,53 @@ func TestStaleRFMIsRebuiltInTheBackground(t *testing.T) {
 	c.mu.Unlock()
 	if refreshing || r.rfm == nil {
 		t.Fatalf("fresh quintiles: refreshing %v, rfm %v", refreshing, r.rfm)
+	}
+}
+
+// Prepare builds a portal's first RFM quintiles, for the changes job to
+// call before it takes the portal's changes lock; once they are built it
+// costs nothing, and a config without RFM has nothing to prepare.
+func TestPrepareBuildsTheFirstRFMBeforeAChange(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	seal, _ := app.NewSealer(bytes.Repeat([]byte{7}, 32))
+	store := app.NewStore(rdb, seal, nil)
+	c := &Classifier{Store: store, Mirror: app.NewMirror(rdb)}
+	const member = "prepare"
+	if err := c.Prepare(ctx, member); err != nil {
+		t.Fatalf("a portal without a config: %v", err)
+	}
+	if _, err := store.PutConfig(ctx, member, 0, []byte(`{"schemes": [{"entity": "contact", "segments": [
+		{"key": "champions", "name": "Champions", "when": {"all": [{"fact": "rfm", "op": "=", "value": "555", "window_days": 365}]}, "set": {"label": true}}]}]}`), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Prepare(ctx, member); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := c.rulesFor(ctx, member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	first, built := pr.rfm, pr.rfmBuilt
+	c.mu.Unlock()
+	if first == nil || first[segment.EntityContact] == nil || built.IsZero() {
+		t.Fatalf("after Prepare: quintiles %v built %s; want the contacts' built", first, built)
+	}
+	if err := c.Prepare(ctx, member); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	again := pr.rfm[segment.EntityContact]
+	c.mu.Unlock()
+	if again != first[segment.EntityContact] {
+		t.Fatal("a second Prepare rebuilt the quintiles")
+	}
+	r, err := c.newRun(ctx, member, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ensureRFM(ctx, r); err != nil || r.rfm[segment.EntityContact] != first[segment.EntityContact] {
+		t.Fatalf("the change after Prepare did not use its quintiles (%v)", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"segmentor/internal/redistest"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // A bulk job runs only in a free bulk slot. With every slot taken, as
@@ -93,6 +95,51 @@ func TestWorkerKeepsSlotsForLiveWork(t *testing.T) {
 type countingSink struct{ applied int }
 
 func (s *countingSink) Apply(context.Context, engine.Change) error { s.applied++; return nil }
+
+// preparingSink notes whether its portal's changes lock was held when it
+// prepared and when it applied.
+type preparingSink struct {
+	rdb                      *redis.Client
+	order                    []string
+	lockedPrepare, lockedRun bool
+}
+
+func (s *preparingSink) held(ctx context.Context, memberID string) bool {
+	return s.rdb.Exists(ctx, changesLockKey(memberID)).Val() == 1
+}
+
+func (s *preparingSink) Prepare(ctx context.Context, memberID string) error {
+	s.order, s.lockedPrepare = append(s.order, "prepare"), s.held(ctx, memberID)
+	return nil
+}
+
+func (s *preparingSink) Apply(ctx context.Context, c engine.Change) error {
+	s.order, s.lockedRun = append(s.order, "apply"), s.held(ctx, c.MemberID)
+	return nil
+}
+
+// A changes job has its sink's slow reference data (the engine's first RFM
+// quintiles) built before it takes its portal's changes lock, and applies
+// the changes under it: the build holds up no other job of the portal.
+func TestChangesJobPreparesBeforeItTakesItsPortalsLock(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	seal, _ := app.NewSealer(bytes.Repeat([]byte{5}, 32))
+	store := app.NewStore(rdb, seal, nil)
+	if err := store.Save(ctx, &bitrix.Token{MemberID: "m1", AccessToken: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = store.SetState(ctx, "m1", app.StateActive, "")
+	sink := &preparingSink{rdb: rdb}
+	w := &Worker{Store: store, Changes: sink, Redis: rdb, Log: slog.New(slog.DiscardHandler)}
+	if err := w.handleChanges(ctx, aggregate("m1:deal", []*asynq.Task{event(t, 7, 1, false)})); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sink.order, []string{"prepare", "apply"}) || sink.lockedPrepare || !sink.lockedRun {
+		t.Fatalf("calls %v, lock held while preparing %v, while applying %v; want prepare without the lock, then apply with it",
+			sink.order, sink.lockedPrepare, sink.lockedRun)
+	}
+}
 
 // A changes job whose portal's lock stays held is given back, not kept
 // waiting in a worker slot, and its records' pending markers stay: edits

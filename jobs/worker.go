@@ -55,6 +55,14 @@ type ChangeSink interface {
 	Apply(ctx context.Context, c engine.Change) error
 }
 
+// ChangePreparer is a ChangeSink with slow reference data to build for a
+// portal (the engine's first RFM quintiles): a changes job has it built
+// before it takes the portal's changes lock, so that the build holds up
+// no other job of the portal.
+type ChangePreparer interface {
+	Prepare(ctx context.Context, memberID string) error
+}
+
 // ServerConfig is the asynq configuration that goes with the Worker: the
 // weighted queues and the event aggregation.
 func ServerConfig(log *slog.Logger) asynq.Config {
@@ -181,6 +189,11 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 		// behind would swallow the record's next edits.
 		_ = clearPending(ctx, w.Redis, c)
 		return err
+	}
+	if p, ok := w.Changes.(ChangePreparer); ok {
+		if err := p.Prepare(ctx, c.MemberID); err != nil {
+			return err
+		}
 	}
 	if w.Redis != nil {
 		// One job of a portal at a time. A job that finds its portal's
