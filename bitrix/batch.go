@@ -338,17 +338,44 @@ func (p *PortalClient) batchOnce(ctx context.Context, cmds []encodedCmd, halt bo
 	if err != nil {
 		return nil, resp, err
 	}
-	// Keep each nested method's operating time (the batch's own is not counted).
-	best := map[string]Timing{}
-	for _, c := range cmds {
-		if t, ok := res.Times[c.Name]; ok && t.Operating > best[c.Method].Operating {
-			best[c.Method] = t
-		}
+	// Keep each nested method's operating time (the batch's own is not
+	// counted), and what the batch spent of it: the spread of its commands'
+	// running sums, one command's share added (batchSpend).
+	type spend struct {
+		last      Timing
+		low, high float64
+		n         int
 	}
-	for m, t := range best {
-		p.c.recordTiming(ctx, p.memberID, m, t)
+	seen := map[string]*spend{}
+	for _, c := range cmds {
+		t, ok := res.Times[c.Name]
+		if !ok {
+			continue
+		}
+		s := seen[c.Method]
+		if s == nil {
+			s = &spend{low: t.Operating, high: t.Operating}
+			seen[c.Method] = s
+		}
+		if t.Operating >= s.high {
+			s.last = t
+		}
+		s.low, s.high, s.n = min(s.low, t.Operating), max(s.high, t.Operating), s.n+1
+	}
+	for m, s := range seen {
+		p.c.recordTiming(ctx, p.memberID, m, s.last, batchSpend(s.low, s.high, s.n))
 	}
 	return res, resp, nil
+}
+
+// batchSpend estimates what n commands of one method spent of its
+// operating time from the lowest and highest running sums their answers
+// reported: the spread covers n−1 of them; 0 when n < 2 tells nothing.
+func batchSpend(low, high float64, n int) float64 {
+	if n < 2 || high <= low {
+		return 0
+	}
+	return (high - low) * float64(n) / float64(n-1)
 }
 
 // decodeSection reads a batch section, which PHP sends as {} when it has

@@ -596,7 +596,7 @@ func (p *PortalClient) paging(ctx context.Context, rq *request, env *envelope, r
 	if env.Time != nil {
 		resp.Time = *env.Time
 		if rq.method != "batch" {
-			p.c.recordTiming(ctx, p.memberID, rq.method, resp.Time)
+			p.c.recordTiming(ctx, p.memberID, rq.method, resp.Time, 0)
 		}
 	}
 }

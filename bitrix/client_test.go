@@ -378,6 +378,43 @@ func TestOperatingSlowdown(t *testing.T) {
 	}
 }
 
+// Where a batch tells what one request of a method spends (the spread of
+// its commands' running sums), the slowdown near the budget spaces
+// requests to the pace the sliding window frees it, not to the reset: a
+// backfill of cheap updates goes on at the budget's pace.
+func TestOperatingSlowdownPacesByWhatARequestSpends(t *testing.T) {
+	e := setup(t)
+	reset := e.clock.Now().Add(40 * time.Second).Unix()
+	// 50 updates of 1 ms each, the last at 456.05 of 480 s: 75 % of the
+	// way from 80 % to the budget.
+	e.handle("batch", func(w http.ResponseWriter, r *http.Request) {
+		results, times := []string{}, []string{}
+		for i := range 50 {
+			results = append(results, fmt.Sprintf(`"u%d":true`, i))
+			times = append(times, fmt.Sprintf(`"u%d":{"operating":%.3f,"operating_reset_at":%d}`, i, 456.001+0.001*float64(i), reset))
+		}
+		writeJSON(w, 200, `{"result":{"result":{`+strings.Join(results, ",")+`},"result_error":[],"result_total":[],"result_next":[],"result_time":{`+
+			strings.Join(times, ",")+`}}}`)
+	})
+	cmds := make([]Command, 50)
+	for i := range cmds {
+		cmds[i] = Cmd(fmt.Sprintf("u%d", i), "crm.deal.update", map[string]any{"id": i + 1, "fields": map[string]any{"TYPE_ID": "SALE"}})
+	}
+	ctx := context.Background()
+	for range 2 {
+		if _, _, err := e.portal.Batch(ctx, cmds, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := (456.05 - 384) / 96
+	// The batch spent 50 ms; the window frees 480 s in 600: 62.5 ms a batch.
+	want := time.Duration(f * f * float64(62500*time.Microsecond))
+	sl := e.clock.Sleeps()
+	if len(sl) != 1 || (sl[0]-want).Abs() > time.Millisecond {
+		t.Errorf("sleeps = %v, want [%v] (not the %v to the reset)", sl, want, time.Duration(f*f*float64(40*time.Second)))
+	}
+}
+
 func sumDur(ds []time.Duration) time.Duration {
 	var s time.Duration
 	for _, d := range ds {

@@ -276,7 +276,7 @@ func (p *PortalClient) MethodBudget(ctx context.Context, method string) (MethodB
 	if ms, ok := parseInt(vals[0]); ok {
 		b.PausedUntil = time.UnixMilli(ms)
 	}
-	b.Operating, b.ResetAt = parseOperating(vals[1])
+	b.Operating, b.ResetAt, _ = parseOperating(vals[1])
 	return b, nil
 }
 
@@ -289,20 +289,27 @@ func parseInt(v any) (int64, bool) {
 	return n, err == nil
 }
 
-// operating values are stored as "seconds;reset_unix".
-func parseOperating(v any) (float64, time.Time) {
+// operating values are stored as "seconds;reset_unix" or
+// "seconds;reset_unix;request_seconds", the last what one request of the
+// method spent (a batch's commands of it together), when known.
+func parseOperating(v any) (op float64, reset time.Time, perRequest float64) {
 	s, ok := v.(string)
 	if !ok {
-		return 0, time.Time{}
+		return 0, time.Time{}, 0
 	}
-	a, b, _ := strings.Cut(s, ";")
+	a, rest, _ := strings.Cut(s, ";")
+	b, c, _ := strings.Cut(rest, ";")
 	op, err1 := strconv.ParseFloat(a, 64)
-	reset, err2 := strconv.ParseInt(b, 10, 64)
+	r, err2 := strconv.ParseInt(b, 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, time.Time{}
+		return 0, time.Time{}, 0
 	}
-	return op, time.Unix(reset, 0)
+	perRequest, _ = strconv.ParseFloat(c, 64)
+	return op, time.Unix(r, 0), max(perRequest, 0)
 }
+
+// operatingWindow is what a method's operating time is summed over.
+const operatingWindow = 10 * time.Minute
 
 // slowFrom is the share of the operating budget after which calls of a
 // method are spaced out.
@@ -310,8 +317,15 @@ const slowFrom = 0.8
 
 // methodDelay returns how long to wait before running methods: the longest
 // pause left by OPERATION_TIME_LIMIT, or a slowdown that grows as a method's
-// operating time nears its budget (none at 80 %, the whole time to the reset
-// at 100 %, quadratic between).
+// operating time nears its budget (none at 80 %, quadratic above).
+//
+// Where what one request of the method spends is known (a batch tells it),
+// the slowdown at 100 % spaces requests so that the method spends its
+// budget as fast as the sliding window frees it (budget per 10 minutes):
+// a large backfill writes on at that pace. Otherwise it is the whole time
+// to the reset at 100 %. A slowdown that ignored the request's cost held a
+// backfill of cheap updates to one batch in tens of seconds once 80 % was
+// spent (28 records a second at 1 ms a call, where the budget allows 800).
 func (c *Client) methodDelay(ctx context.Context, memberID string, methods []string) (d time.Duration, method string, paused bool, err error) {
 	uniq := make([]string, 0, len(methods))
 	seen := make(map[string]bool, len(methods))
@@ -343,13 +357,19 @@ func (c *Client) methodDelay(ctx context.Context, memberID string, methods []str
 				d, method = w, m
 			}
 		}
-		op, reset := parseOperating(vals[2*i+1])
+		op, reset, perRequest := parseOperating(vals[2*i+1])
 		left := reset.Sub(now)
 		if op < slowFrom*budget || left <= 0 {
 			continue
 		}
 		f := min((op-slowFrom*budget)/((1-slowFrom)*budget), 1)
-		if w := time.Duration(f * f * float64(left)); w > slow {
+		full := left
+		if perRequest > 0 {
+			// The pace the window sustains: a request's spend per
+			// budget/window seconds of it a second.
+			full = min(left, time.Duration(perRequest*float64(operatingWindow)/budget))
+		}
+		if w := time.Duration(f * f * float64(full)); w > slow {
 			slow, slowM = w, m
 		}
 	}
@@ -359,9 +379,10 @@ func (c *Client) methodDelay(ctx context.Context, memberID string, methods []str
 	return slow, slowM, false, nil
 }
 
-// recordTiming keeps a method's operating time where every process sees it.
+// recordTiming keeps a method's operating time where every process sees it,
+// with what the request spent of it (perRequest, seconds; 0 when unknown).
 // Low values are not written: they cannot cause a slowdown.
-func (c *Client) recordTiming(ctx context.Context, memberID, method string, t Timing) {
+func (c *Client) recordTiming(ctx context.Context, memberID, method string, t Timing, perRequest float64) {
 	if c.cfg.OnOperating != nil {
 		c.cfg.OnOperating(ctx, memberID, method, t.Operating)
 	}
@@ -370,6 +391,9 @@ func (c *Client) recordTiming(ctx context.Context, memberID, method string, t Ti
 	}
 	key := c.opsKey(memberID)
 	v := strconv.FormatFloat(t.Operating, 'f', 3, 64) + ";" + strconv.FormatInt(t.OperatingResetAt, 10)
+	if perRequest > 0 {
+		v += ";" + strconv.FormatFloat(perRequest, 'f', 4, 64)
+	}
 	_, _ = c.rdb.TxPipelined(ctx, func(pp redis.Pipeliner) error {
 		pp.HSet(ctx, key, "o:"+strings.ToLower(method), v)
 		pp.Expire(ctx, key, 11*time.Minute)
@@ -386,7 +410,7 @@ func (c *Client) pauseMethod(ctx context.Context, memberID, method string) error
 	now := c.clock.Now()
 	until := now.Add(c.cfg.OperatingPause)
 	if v, err := c.rdb.HGet(ctx, key, "o:"+method).Result(); err == nil {
-		if _, reset := parseOperating(v); reset.After(now) {
+		if _, reset, _ := parseOperating(v); reset.After(now) {
 			until = reset
 		}
 	}
