@@ -185,8 +185,8 @@ func (c *cluster) startWeb() {
 func (c *cluster) startWorker(name string) *proc {
 	c.t.Helper()
 	w := startProc(c.t, name, "worker", c.env())
-	if !await.Poll(30*time.Second, func() bool { return w.count("worker started") > 0 || !w.running() }) || !w.running() {
-		c.t.Fatalf("%s did not start (exited: %v):\n%s", name, !w.running(), w.tail(20))
+	if !await.Poll(30*time.Second, func() bool { return w.CountLogged("worker started") > 0 || !w.Running() }) || !w.Running() {
+		c.t.Fatalf("%s did not start (exited: %v):\n%s", name, !w.Running(), w.Tail(20))
 	}
 	c.workers = append(c.workers, w)
 	return w
@@ -439,8 +439,8 @@ func (c *cluster) servingWorkers() []string {
 	var out []string
 	for _, w := range c.workers {
 		for _, s := range servers {
-			if s.PID == w.cmd.Process.Pid && s.Status == "active" && w.running() {
-				out = append(out, w.name)
+			if s.PID == w.Cmd.Process.Pid && s.Status == "active" && w.Running() {
+				out = append(out, w.Name)
 			}
 		}
 	}

@@ -56,7 +56,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 		atKill, killed = p, append(low, events...)
 		return true
 	})
-	a.kill()
+	a.Kill()
 	killedAt := time.Now()
 	var names []string
 	for _, ti := range killed {

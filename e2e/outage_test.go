@@ -67,7 +67,7 @@ func TestRedisOutageAndLostEventsHealThemselves(t *testing.T) {
 	healed := time.Since(lastEdit)
 	evaluated := c.requireCorrect("after the outage and the lost events")
 	writes, records := c.requireNoDuplicates()
-	if n := c.web.count("every portal is being reconciled"); n == 0 {
+	if n := c.web.CountLogged("every portal is being reconciled"); n == 0 {
 		t.Error("the web process did not reconcile after the outage")
 	}
 	t.Logf("edits: %s; Redis down for %s: %d events answered with an error; %d of %d events dropped on the way",

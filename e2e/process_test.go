@@ -1,21 +1,16 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"segmentor/internal/apprig"
 	"segmentor/internal/await"
 )
 
@@ -71,58 +66,33 @@ func binary(t *testing.T) string {
 // freeAddr returns a loopback address nothing listens on right now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := apprig.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 
 // proc is one segmentor process (web or worker) started by a test.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string // its stderr (JSON logs)
-	done chan struct{}
-	err  error // Wait's result, once done is closed
-}
+type proc struct{ *apprig.Proc }
 
-// startProc starts the binary with role and exactly env (plus PATH).
+// startProc starts the binary with role and exactly env (plus PATH); it is
+// killed when the test ends, and its last log lines shown if it failed.
 func startProc(t *testing.T, name, role string, env map[string]string) *proc {
 	t.Helper()
-	p := &proc{name: name, log: filepath.Join(t.TempDir(), name+".log"), done: make(chan struct{})}
-	f, err := os.Create(p.log)
+	ap, err := apprig.StartProc(binary(t), t.TempDir(), name, role, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(binary(t), role)
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	if err := p.cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
+	p := &proc{ap}
 	t.Cleanup(func() {
-		p.kill()
+		p.Kill()
 		if t.Failed() {
-			t.Logf("--- last log lines of %s:\n%s", p.name, p.tail(25))
+			t.Logf("--- last log lines of %s:\n%s", p.Name, p.Tail(25))
 		}
 	})
 	return p
 }
-
-// running reports whether the process has not exited.
-func (p *proc) running() bool { return !closed(p.done) }
 
 // closed reports whether ch is closed (a process's done channel).
 func closed(ch <-chan struct{}) bool {
@@ -134,82 +104,25 @@ func closed(ch <-chan struct{}) bool {
 	}
 }
 
-// kill ends the process with SIGKILL (kill -9) and waits for it.
-func (p *proc) kill() {
-	if p.running() {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	}
-	<-p.done
-}
-
-// stop asks the process to shut down (SIGTERM) and waits up to d.
+// stop asks the process to shut down (SIGTERM) and waits up to d; a
+// shutdown that fails or takes longer fails the test.
 func (p *proc) stop(t *testing.T, d time.Duration) {
 	t.Helper()
-	if !p.running() {
-		return
+	if err := p.Stop(d); err != nil {
+		t.Error(err)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Errorf("%s exited with %v after SIGTERM", p.name, p.err)
-		}
-	case <-time.After(d):
-		p.kill()
-		t.Errorf("%s did not stop within %s of SIGTERM", p.name, d)
-	}
-}
-
-// tail returns the last n lines of the process's log.
-func (p *proc) tail(n int) string {
-	b, err := os.ReadFile(p.log)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// count returns how many log lines contain every one of parts.
-func (p *proc) count(parts ...string) int {
-	f, err := os.Open(p.log)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-next:
-	for sc.Scan() {
-		for _, part := range parts {
-			if !bytes.Contains(sc.Bytes(), []byte(part)) {
-				continue next
-			}
-		}
-		n++
-	}
-	return n
 }
 
 // waitHTTP polls url until it answers 200, the process dies, or d passes.
 func (p *proc) waitHTTP(t *testing.T, url string, d time.Duration) {
 	t.Helper()
 	answered := await.Poll(d, func() bool {
-		if !p.running() {
-			t.Fatalf("%s exited (%v) before answering %s:\n%s", p.name, p.err, url, p.tail(20))
+		if !p.Running() {
+			t.Fatalf("%s exited (%v) before answering %s:\n%s", p.Name, p.Err(), url, p.Tail(20))
 		}
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
+		return apprig.HTTPOK(url)
 	})
 	if !answered {
-		t.Fatalf("%s did not answer %s within %s:\n%s", p.name, url, d, p.tail(20))
+		t.Fatalf("%s did not answer %s within %s:\n%s", p.Name, url, d, p.Tail(20))
 	}
 }

@@ -208,7 +208,7 @@ func measure(ctx context.Context, o options, bin, dir string, deals int) (*row, 
 		return nil, err
 	}
 	webRSS := rig.Web.PeakRSSBytes()
-	rig.Web.Stop(15 * time.Second)
+	_ = rig.Web.Stop(15 * time.Second)
 	if err := rig.StartWeb(ctx, bin, "web-2"); err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ type Proc struct {
 	Cmd  *exec.Cmd
 	Log  string // its stderr and stdout (JSON logs)
 	done chan struct{}
+	err  error // Wait's result, once done is closed
 }
 
 // BuildBinary builds ./cmd/segmentor into dir, from the module root the
@@ -56,7 +57,7 @@ func StartProc(bin, dir, name, role string, env map[string]string) (*Proc, error
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() {
-		_ = p.Cmd.Wait()
+		p.err = p.Cmd.Wait()
 		f.Close()
 		close(p.done)
 	}()
@@ -73,17 +74,38 @@ func (p *Proc) Running() bool {
 	}
 }
 
-// Stop asks the process to shut down and kills it after d.
-func (p *Proc) Stop(d time.Duration) {
+// Err is how the process exited: nil for status 0, and nil while it runs.
+func (p *Proc) Err() error {
+	if p.Running() {
+		return nil
+	}
+	return p.err
+}
+
+// Kill ends the process with SIGKILL (kill -9) and waits for it.
+func (p *Proc) Kill() {
+	if p.Running() {
+		_ = p.Cmd.Process.Signal(syscall.SIGKILL)
+	}
+	<-p.done
+}
+
+// Stop asks the process to shut down (SIGTERM) and kills it after d. Its
+// error says how a shutdown went wrong: not within d, or a failing exit.
+func (p *Proc) Stop(d time.Duration) error {
 	if !p.Running() {
-		return
+		return nil
 	}
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
+		if p.err != nil {
+			return fmt.Errorf("%s exited with %v after SIGTERM", p.Name, p.err)
+		}
+		return nil
 	case <-time.After(d):
-		_ = p.Cmd.Process.Kill()
-		<-p.done
+		p.Kill()
+		return fmt.Errorf("%s did not stop within %s of SIGTERM", p.Name, d)
 	}
 }
 
@@ -95,24 +117,10 @@ func (p *Proc) Tail(n int) string {
 }
 
 // Logged reports whether a log line contains s.
-func (p *Proc) Logged(s string) bool {
-	f, err := os.Open(p.Log)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if bytes.Contains(sc.Bytes(), []byte(s)) {
-			return true
-		}
-	}
-	return false
-}
+func (p *Proc) Logged(s string) bool { return p.CountLogged(s) > 0 }
 
-// CountLogged counts the log lines that contain s.
-func (p *Proc) CountLogged(s string) int {
+// CountLogged counts the log lines that contain every one of parts.
+func (p *Proc) CountLogged(parts ...string) int {
 	f, err := os.Open(p.Log)
 	if err != nil {
 		return 0
@@ -121,10 +129,14 @@ func (p *Proc) CountLogged(s string) int {
 	n := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+next:
 	for sc.Scan() {
-		if bytes.Contains(sc.Bytes(), []byte(s)) {
-			n++
+		for _, part := range parts {
+			if !bytes.Contains(sc.Bytes(), []byte(part)) {
+				continue next
+			}
 		}
+		n++
 	}
 	return n
 }

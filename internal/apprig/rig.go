@@ -166,7 +166,7 @@ func (r *Rig) StopProcs() {
 	var wg sync.WaitGroup
 	for _, p := range r.Procs() {
 		if p != nil {
-			wg.Go(func() { p.Stop(15 * time.Second) })
+			wg.Go(func() { _ = p.Stop(15 * time.Second) })
 		}
 	}
 	wg.Wait()
