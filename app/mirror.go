@@ -123,11 +123,14 @@ func (d *MirrorDeal) Deal() segment.Deal {
 }
 
 // Current is the deal's state as the planner diffs it.
-func (d *MirrorDeal) Current() segment.Current { return d.CurrentOf(d.Deal()) }
+func (d *MirrorDeal) Current() segment.Current {
+	dd := d.Deal()
+	return d.CurrentOf(&dd)
+}
 
 // CurrentOf is Current for a reader that already converted the row (dd is
-// d.Deal()), sparing the amount's parsing.
-func (d *MirrorDeal) CurrentOf(dd segment.Deal) segment.Current {
+// d.Deal()), sparing the amount's parsing and the copy of the deal.
+func (d *MirrorDeal) CurrentOf(dd *segment.Deal) segment.Current {
 	return segment.Current{TypeID: d.TypeID, SegmentItem: d.Segment, CategoryID: d.CategoryID,
 		StageID: d.StageID, Semantic: dd.Semantic, Created: dd.Created}
 }

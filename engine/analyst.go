@@ -95,6 +95,11 @@ type dealRow struct {
 	deal segment.Deal
 	won  float64   // amount in the base currency if won, else 0 (also without a rate)
 	at   time.Time // when it closed (created, if no close date)
+	// cur and key are the row's as a dry run diffs them, kept beside the
+	// deal it evaluates: reading them from row cost a dry run a cache
+	// miss a deal, a third of its time at 100,000 deals.
+	cur segment.Current
+	key string
 }
 
 // column is one entity's records in id order with what a pass over the
@@ -383,7 +388,7 @@ func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, r
 }
 
 func newDealRow(d *app.MirrorDeal, perUnit map[string]float64) *dealRow {
-	dr := &dealRow{row: d, deal: d.Deal()}
+	dr := &dealRow{row: d, deal: d.Deal(), key: d.Key}
 	dr.deal.Currency = currencyCode(dr.deal.Currency)
 	dr.deal.Prepare() // the base's deals are evaluated over and over
 	dr.won = wonInBase(&dr.deal, perUnit)
@@ -391,6 +396,7 @@ func newDealRow(d *app.MirrorDeal, perUnit map[string]float64) *dealRow {
 	if dr.at.IsZero() {
 		dr.at = dr.deal.Created
 	}
+	dr.cur = d.CurrentOf(&dr.deal)
 	return dr
 }
 

@@ -307,7 +307,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 		return func(chunk, i int, res *segment.Result) error {
 			var cur segment.Current
 			if e == segment.EntityDeal {
-				cur = col.rows[i].row.CurrentOf(col.rows[i].deal)
+				cur = col.rows[i].cur
 			} else {
 				cur = col.clients[i].Current()
 			}
@@ -332,7 +332,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 	for _, s := range cfg.Schemes {
 		d := mergeDiffs(diffs[s.Entity])
 		sd := SchemeDiff{Entity: s.Entity, Evaluated: d.evaluated, Changed: d.changed, Labels: d.labels,
-			Moves: []Move{}, Types: changes(d.types), Pipelines: changes(d.pipelines)}
+			Moves: []Move{}, Types: changes(d.types), Pipelines: changes(d.pipelineChanges())}
 		for mv, bk := range d.moves {
 			sd.Moves = append(sd.Moves, Move{From: mv[0], FromName: names[s.Entity][mv[0]], To: mv[1], ToName: names[s.Entity][mv[1]],
 				Count: bk.count, Samples: b.samples(portal, s.Entity, bk.samples, why)})
@@ -517,7 +517,7 @@ func (a *Analyst) parallel(ctx context.Context, n int, fn func(chunk, lo, hi int
 // key is the segment the i-th record carries in the mirror.
 func (col *column) key(i int) string {
 	if col.rows != nil {
-		return col.rows[i].row.Key
+		return col.rows[i].key
 	}
 	return col.clients[i].Key
 }
@@ -648,11 +648,19 @@ func (t *tally) merged() map[string]*bucket {
 type diffTally struct {
 	evaluated, changed, labels int
 	moves                      map[[2]string]*bucket
-	types, pipelines           map[[2]string]int
+	types                      map[[2]string]int
+	pipelines                  map[stageMove]int
+}
+
+// stageMove is a deal's move between pipeline stages, kept as ids: its
+// names are made once per distinct move, not per deal.
+type stageMove struct {
+	fromCategory, toCategory int
+	fromStage, toStage       string
 }
 
 func newDiffTally() *diffTally {
-	return &diffTally{moves: map[[2]string]*bucket{}, types: map[[2]string]int{}, pipelines: map[[2]string]int{}}
+	return &diffTally{moves: map[[2]string]*bucket{}, types: map[[2]string]int{}, pipelines: map[stageMove]int{}}
 }
 
 func (d *diffTally) add(id int64, from, to string, cur segment.Current, plan segment.Plan) {
@@ -663,16 +671,18 @@ func (d *diffTally) add(id int64, from, to string, cur segment.Current, plan seg
 	d.changed++
 	if from != to {
 		mv := [2]string{from, to}
-		if d.moves[mv] == nil {
-			d.moves[mv] = &bucket{}
+		bk := d.moves[mv]
+		if bk == nil {
+			bk = &bucket{}
+			d.moves[mv] = bk
 		}
-		d.moves[mv].add(id, 0)
+		bk.add(id, 0)
 	}
 	if plan.Type != "" {
 		d.types[[2]string{cur.TypeID, plan.Type}]++
 	}
 	if plan.Move != nil {
-		d.pipelines[[2]string{pipelineOf(cur.CategoryID, cur.StageID), pipelineOf(plan.Move.CategoryID, plan.Move.StageID)}]++
+		d.pipelines[stageMove{cur.CategoryID, plan.Move.CategoryID, cur.StageID, plan.Move.StageID}]++
 	}
 	if plan.Segment != nil {
 		d.labels++
@@ -698,6 +708,15 @@ func mergeDiffs(parts []*diffTally) *diffTally {
 		for k, n := range p.pipelines {
 			out.pipelines[k] += n
 		}
+	}
+	return out
+}
+
+// pipelineChanges names the stage moves as pipelineOf does.
+func (d *diffTally) pipelineChanges() map[[2]string]int {
+	out := make(map[[2]string]int, len(d.pipelines))
+	for mv, n := range d.pipelines {
+		out[[2]string{pipelineOf(mv.fromCategory, mv.fromStage), pipelineOf(mv.toCategory, mv.toStage)}] += n
 	}
 	return out
 }

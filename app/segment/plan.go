@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -32,7 +33,7 @@ type PlanOptions struct {
 // state. The zero Plan writes nothing.
 type Plan struct {
 	Type    string `json:"type,omitempty"`    // type id to write; "" leaves the type alone
-	Segment *int   `json:"segment,omitempty"` // Segment item id to write, 0 to clear; nil leaves it
+	Segment *int   `json:"segment,omitempty"` // Segment item id to write, 0 to clear; nil leaves it (shared: never written through)
 	Move    *Move  `json:"move,omitempty"`    // deals: crm.item.update categoryId + stageId
 }
 
@@ -79,12 +80,40 @@ func NewPlan(e Entity, cur Current, res Result, opts PlanOptions) (Plan, error) 
 		want = id
 	}
 	if want != cur.SegmentItem {
-		p.Segment = &want
+		p.Segment = itemRef(want)
 	}
 	if t := res.Set.Pipeline; t != nil && e == EntityDeal && shouldMove(cur, t, opts) {
 		p.Move = &Move{CategoryID: t.CategoryID, StageID: t.StageID}
 	}
 	return p, nil
+}
+
+// itemRefs holds one *int per Segment item id, shared by every plan that
+// writes it: a dry run or a backfill plans every record, and a pointer of
+// its own each cost an allocation. Plans never write through it.
+var itemRefs struct {
+	sync.RWMutex
+	m map[int]*int
+}
+
+func itemRef(id int) *int {
+	itemRefs.RLock()
+	p := itemRefs.m[id]
+	itemRefs.RUnlock()
+	if p != nil {
+		return p
+	}
+	itemRefs.Lock()
+	defer itemRefs.Unlock()
+	if p = itemRefs.m[id]; p == nil {
+		if itemRefs.m == nil {
+			itemRefs.m = map[int]*int{}
+		}
+		p = new(int)
+		*p = id
+		itemRefs.m[id] = p
+	}
+	return p
 }
 
 func shouldMove(cur Current, t *Target, opts PlanOptions) bool {
