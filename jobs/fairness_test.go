@@ -141,6 +141,62 @@ func TestChangesJobPreparesBeforeItTakesItsPortalsLock(t *testing.T) {
 	}
 }
 
+// A backfill waiting for its portal's changes lock goes first: a changes
+// job that finds it waiting gives its turn back at once, without drawing
+// for the lock, and the backfill takes the lock when its holder lets go.
+// Once the backfill holds it, changes jobs draw again (they run in the
+// gaps between its write batches).
+func TestBackfillGoesFirstForTheChangesLock(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	seal, _ := app.NewSealer(bytes.Repeat([]byte{5}, 32))
+	store := app.NewStore(rdb, seal, nil)
+	if err := store.Save(ctx, &bitrix.Token{MemberID: "m1", AccessToken: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = store.SetState(ctx, "m1", app.StateActive, "")
+	sink := &countingSink{}
+	w := &Worker{Store: store, Changes: sink, Redis: rdb, Log: slog.New(slog.DiscardHandler)}
+	task := aggregate("m1:deal", []*asynq.Task{event(t, 7, 1, false)})
+
+	unlock, err := lockChanges(ctx, rdb, "m1") // a live change runs
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		release, err := ChangesLock(rdb)(ctx, "m1") // the backfill's next batch
+		if err != nil {
+			t.Error(err)
+		}
+		got <- release
+	}()
+	await.That(t, 5*time.Second, "the backfill to wait for the lock", func() bool { return changesWanted(ctx, rdb, "m1") })
+	start := time.Now()
+	err = w.handleChanges(ctx, task)
+	var busy *busyError
+	if !errors.As(err, &busy) || sink.applied != 0 {
+		t.Fatalf("with a backfill waiting: %v, applied %d; want the job given back", err, sink.applied)
+	}
+	if d := time.Since(start); d > changesLockWait/2 {
+		t.Errorf("giving the job back took %s; want at once, not a draw for the lock", d)
+	}
+	unlock()
+	var release func()
+	select {
+	case release = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backfill did not take the lock its holder let go")
+	}
+	if changesWanted(ctx, rdb, "m1") {
+		t.Error("the lock is still marked wanted after the backfill took it")
+	}
+	release()
+	if err := w.handleChanges(ctx, task); err != nil || sink.applied != 1 {
+		t.Fatalf("after the backfill's batch: %v, applied %d; want the job run", err, sink.applied)
+	}
+}
+
 // A changes job whose portal's lock stays held is given back, not kept
 // waiting in a worker slot, and its records' pending markers stay: edits
 // meanwhile are left to it. Once it holds the lock it clears them and runs.

@@ -42,6 +42,10 @@ func Pending(memberID, entity string, id int64) string {
 // ChangesLock runs a portal's changes jobs one at a time.
 func ChangesLock(memberID string) string { return Portal(memberID, "changes-lock") }
 
+// ChangesLockWanted marks a portal's changes lock as waited for by a job
+// that goes first (a backfill's write batch).
+func ChangesLockWanted(memberID string) string { return Portal(memberID, "changes-lock-wanted") }
+
 // Reconciled is when the portal's last reconciliation scan started.
 func Reconciled(memberID string) string { return Portal(memberID, "reconciled") }
 
