@@ -392,10 +392,7 @@ func newDealRow(d *app.MirrorDeal, perUnit map[string]float64) *dealRow {
 	dr.deal.Currency = currencyCode(dr.deal.Currency)
 	dr.deal.Prepare() // the base's deals are evaluated over and over
 	dr.won = wonInBase(&dr.deal, perUnit)
-	dr.at = dr.deal.Closed
-	if dr.at.IsZero() {
-		dr.at = dr.deal.Created
-	}
+	dr.at = closedAt(&dr.deal)
 	dr.cur = d.CurrentOf(&dr.deal)
 	return dr
 }

@@ -22,7 +22,8 @@ type BackfillStats struct {
 }
 
 // ensureRFM gives live classification the portal's RFM quintiles. The
-// first are built at once (before the changes lock: Prepare); quintiles older than RFMMaxAge are used while
+// first are built at once (a changes job has them built before it takes
+// the changes lock: Prepare); quintiles older than RFMMaxAge are used while
 // fresh ones are built in the background: building them streams the whole
 // mirror, which on a large portal takes long enough to hold up the
 // portal's other work waiting for the changes lock (a backfill's writes).

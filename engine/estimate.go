@@ -180,21 +180,12 @@ func (a *Analyst) estimateDays(ctx context.Context, memberID string, r *run, fro
 		return env
 	}
 
-	figs := map[segment.Entity][]map[string]*app.Figures{}
+	figs := map[segment.Entity][]figureTally{} // by scheme, by day
 	for _, s := range r.pr.cfg.Schemes {
-		figs[s.Entity] = make([]map[string]*app.Figures, k)
+		figs[s.Entity] = make([]figureTally, k)
 		for i := range k {
-			figs[s.Entity][i] = map[string]*app.Figures{}
+			figs[s.Entity][i] = figureTally{}
 		}
-	}
-	count := func(e segment.Entity, i int, key string) *app.Figures {
-		f := figs[e][i][key]
-		if f == nil {
-			f = &app.Figures{Segment: key}
-			figs[e][i][key] = f
-		}
-		f.Count++
-		return f
 	}
 
 	// Clients first: deals that read client_segment see each day's.
@@ -221,7 +212,7 @@ func (a *Analyst) estimateDays(ctx context.Context, memberID string, r *run, fro
 					f.Reset(past.client(client, at[i]), then)
 					res := rules.Match(e, f)
 					pk.set(row, i, res.Key)
-					addDealsFigures(count(e, i, res.Key), then, perUnit, at[i])
+					addDealsFigures(figs[e][i].count(res.Key), then, perUnit, at[i])
 				}
 				return pace.done(ctx, k)
 			})
@@ -259,7 +250,7 @@ func (a *Analyst) estimateDays(ctx context.Context, memberID string, r *run, fro
 				}
 				f.Reset(&then)
 				res := rules.Match(segment.EntityDeal, f)
-				addDealFigure(count(segment.EntityDeal, i, res.Key), &then, perUnit, at[i])
+				addDealFigure(figs[segment.EntityDeal][i].count(res.Key), &then, perUnit, at[i])
 			}
 			return pace.done(ctx, k)
 		})
@@ -271,7 +262,7 @@ func (a *Analyst) estimateDays(ctx context.Context, memberID string, r *run, fro
 	out := make([]app.Snapshot, 0, k*len(r.pr.cfg.Schemes))
 	for i := range k {
 		for _, s := range r.pr.cfg.Schemes {
-			snap := sumFigures(figs[s.Entity][i : i+1])
+			snap := figs[s.Entity][i].snapshot()
 			snap.Day, snap.Entity, snap.Currency, snap.Estimated = from+app.Day(i), s.Entity, r.env.Rates.Base, true
 			out = append(out, snap)
 		}

@@ -29,32 +29,23 @@ func (a *Analyst) Snapshots(ctx context.Context, memberID string, cfg segment.Co
 	perUnit, now := ratesPerUnit(rates), a.now()
 	out := make([]app.Snapshot, 0, len(cfg.Schemes))
 	for _, s := range cfg.Schemes {
-		figs := map[string]*app.Figures{}
-		count := func(key string) *app.Figures {
-			f := figs[key]
-			if f == nil {
-				f = &app.Figures{Segment: key}
-				figs[key] = f
-			}
-			f.Count++
-			return f
-		}
+		figs := figureTally{}
 		if s.Entity == segment.EntityDeal {
 			err = c.Mirror.EachDeal(ctx, memberID, func(d *app.MirrorDeal) error {
 				sd := d.Deal()
-				addDealFigure(count(d.Key), &sd, perUnit, now)
+				addDealFigure(figs.count(d.Key), &sd, perUnit, now)
 				return nil
 			})
 		} else {
 			err = c.eachClientWithDeals(ctx, memberID, s.Entity, func(cl *app.MirrorClient, deals []segment.Deal) error {
-				addDealsFigures(count(cl.Key), deals, perUnit, now)
+				addDealsFigures(figs.count(cl.Key), deals, perUnit, now)
 				return nil
 			})
 		}
 		if err != nil {
 			return nil, err
 		}
-		snap := sumFigures([]map[string]*app.Figures{figs})
+		snap := figs.snapshot()
 		snap.Day, snap.Entity, snap.Currency = app.DayOf(now), s.Entity, rates.Base
 		out = append(out, snap)
 	}
@@ -62,8 +53,7 @@ func (a *Analyst) Snapshots(ctx context.Context, memberID string, cfg segment.Co
 }
 
 // addDealFigure adds a deal's figures at now to f: what it brought if won
-// within ValueWindowDays, or one open deal (addDealFigures without a
-// base).
+// within ValueWindowDays, or one open deal.
 func addDealFigure(f *app.Figures, d *segment.Deal, perUnit map[string]float64, now time.Time) {
 	switch d.Semantic {
 	case segment.InProgress:
@@ -76,8 +66,9 @@ func addDealFigure(f *app.Figures, d *segment.Deal, perUnit map[string]float64, 
 	}
 }
 
-// addDealsFigures adds a client's deals' figures at now to f, its value
-// rounded for the client (addClientFigures without a base).
+// addDealsFigures adds a client's deals' figures at now to f: its open
+// deals, and its deals won within ValueWindowDays with what they brought,
+// rounded for the client.
 func addDealsFigures(f *app.Figures, deals []segment.Deal, perUnit map[string]float64, now time.Time) {
 	value := 0.0
 	for i := range deals {
@@ -97,11 +88,16 @@ func addDealsFigures(f *app.Figures, deals []segment.Deal, perUnit map[string]fl
 // dealRevenue is what a won deal brought in the base currency within
 // ValueWindowDays of now, as a base's dealRow.revenue tells.
 func dealRevenue(d *segment.Deal, perUnit map[string]float64, now time.Time) float64 {
-	at := d.Closed
-	if at.IsZero() {
-		at = d.Created
+	return wonWithin(wonInBase(d, perUnit), closedAt(d), ValueWindowDays, now)
+}
+
+// closedAt is when a deal closed, or was created if it has no close date:
+// when what it brought counts.
+func closedAt(d *segment.Deal) time.Time {
+	if d.Closed.IsZero() {
+		return d.Created
 	}
-	return wonWithin(wonInBase(d, perUnit), at, ValueWindowDays, now)
+	return d.Closed
 }
 
 // addFigures adds the i-th record of col to f: one record, its (or its
@@ -116,23 +112,26 @@ func (b *base) addFigures(f *app.Figures, col *column, i int, now time.Time) {
 	addDealsFigures(f, col.deals[i], b.perUnit, now)
 }
 
-// sumFigures adds up per-chunk figures into one snapshot's segments, in
-// key order; the caller sets its day, entity and currency.
-func sumFigures(parts []map[string]*app.Figures) app.Snapshot {
-	sum := map[string]*app.Figures{}
-	for _, m := range parts {
-		for k, f := range m {
-			if sum[k] == nil {
-				sum[k] = &app.Figures{Segment: k}
-			}
-			sum[k].Count += f.Count
-			sum[k].Value += f.Value
-			sum[k].Won += f.Won
-			sum[k].Open += f.Open
-		}
+// figureTally sums records' figures by the segment key they fall in.
+type figureTally map[string]*app.Figures
+
+// count counts one record under key and returns its segment's figures,
+// for the record's (or its deals') value, won and open deals.
+func (t figureTally) count(key string) *app.Figures {
+	f := t[key]
+	if f == nil {
+		f = &app.Figures{Segment: key}
+		t[key] = f
 	}
-	snap := app.Snapshot{Segments: []app.Figures{}}
-	for _, f := range sum {
+	f.Count++
+	return f
+}
+
+// snapshot lists the tally's segments in key order; the caller sets its
+// day, entity and currency.
+func (t figureTally) snapshot() app.Snapshot {
+	snap := app.Snapshot{Segments: make([]app.Figures, 0, len(t))}
+	for _, f := range t {
 		snap.Segments = append(snap.Segments, *f)
 	}
 	slices.SortFunc(snap.Segments, func(x, y app.Figures) int { return cmp.Compare(x.Segment, y.Segment) })

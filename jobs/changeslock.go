@@ -107,6 +107,16 @@ func changesWanted(ctx context.Context, rdb redis.UniversalClient, memberID stri
 	return err == nil && n > 0
 }
 
+// lockChangesLive is the changes job's lock: errChangesBusy at once while
+// a job that goes first waits for it (ChangesLock), else lockChangesWithin
+// for changesLockWait.
+func lockChangesLive(ctx context.Context, rdb redis.UniversalClient, memberID string) (func(), error) {
+	if changesWanted(ctx, rdb, memberID) {
+		return nil, fmt.Errorf("portal %s: %w", memberID, errChangesBusy)
+	}
+	return lockChangesWithin(ctx, rdb, memberID, changesLockWait)
+}
+
 // exclusiveWait bounds a backfill's wait for its portal's changes lock.
 // Bitrix24 counts a method's operating time over 10 minutes, so a method
 // it paused resumes within them; a backfill that gave up sooner failed

@@ -96,6 +96,21 @@ type countingSink struct{ applied int }
 
 func (s *countingSink) Apply(context.Context, engine.Change) error { s.applied++; return nil }
 
+// changesWorker is a Worker for changes jobs of one active portal, m1,
+// handing its changes to sink.
+func changesWorker(t *testing.T, sink ChangeSink) (*Worker, *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	seal, _ := app.NewSealer(bytes.Repeat([]byte{5}, 32))
+	store := app.NewStore(rdb, seal, nil)
+	if err := store.Save(ctx, &bitrix.Token{MemberID: "m1", AccessToken: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = store.SetState(ctx, "m1", app.StateActive, "")
+	return &Worker{Store: store, Changes: sink, Redis: rdb, Log: slog.New(slog.DiscardHandler)}, rdb
+}
+
 // preparingSink notes whether its portal's changes lock was held when it
 // prepared and when it applied.
 type preparingSink struct {
@@ -123,15 +138,9 @@ func (s *preparingSink) Apply(ctx context.Context, c engine.Change) error {
 // the changes under it: the build holds up no other job of the portal.
 func TestChangesJobPreparesBeforeItTakesItsPortalsLock(t *testing.T) {
 	ctx := context.Background()
-	rdb, _ := redistest.New(t)
-	seal, _ := app.NewSealer(bytes.Repeat([]byte{5}, 32))
-	store := app.NewStore(rdb, seal, nil)
-	if err := store.Save(ctx, &bitrix.Token{MemberID: "m1", AccessToken: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	_ = store.SetState(ctx, "m1", app.StateActive, "")
-	sink := &preparingSink{rdb: rdb}
-	w := &Worker{Store: store, Changes: sink, Redis: rdb, Log: slog.New(slog.DiscardHandler)}
+	sink := &preparingSink{}
+	w, rdb := changesWorker(t, sink)
+	sink.rdb = rdb
 	if err := w.handleChanges(ctx, aggregate("m1:deal", []*asynq.Task{event(t, 7, 1, false)})); err != nil {
 		t.Fatal(err)
 	}
@@ -148,15 +157,8 @@ func TestChangesJobPreparesBeforeItTakesItsPortalsLock(t *testing.T) {
 // gaps between its write batches).
 func TestBackfillGoesFirstForTheChangesLock(t *testing.T) {
 	ctx := context.Background()
-	rdb, _ := redistest.New(t)
-	seal, _ := app.NewSealer(bytes.Repeat([]byte{5}, 32))
-	store := app.NewStore(rdb, seal, nil)
-	if err := store.Save(ctx, &bitrix.Token{MemberID: "m1", AccessToken: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	_ = store.SetState(ctx, "m1", app.StateActive, "")
 	sink := &countingSink{}
-	w := &Worker{Store: store, Changes: sink, Redis: rdb, Log: slog.New(slog.DiscardHandler)}
+	w, rdb := changesWorker(t, sink)
 	task := aggregate("m1:deal", []*asynq.Task{event(t, 7, 1, false)})
 
 	unlock, err := lockChanges(ctx, rdb, "m1") // a live change runs
@@ -202,16 +204,9 @@ func TestBackfillGoesFirstForTheChangesLock(t *testing.T) {
 // meanwhile are left to it. Once it holds the lock it clears them and runs.
 func TestChangesJobGivenBackWhileItsPortalIsBusy(t *testing.T) {
 	ctx := context.Background()
-	rdb, _ := redistest.New(t)
-	seal, _ := app.NewSealer(bytes.Repeat([]byte{5}, 32))
-	store := app.NewStore(rdb, seal, nil)
-	if err := store.Save(ctx, &bitrix.Token{MemberID: "m1", AccessToken: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	_ = store.SetState(ctx, "m1", app.StateActive, "")
 	sink := &countingSink{}
+	w, rdb := changesWorker(t, sink)
 	q := &Queue{Client: asynq.NewClientFromRedisClient(rdb), Redis: rdb}
-	w := &Worker{Store: store, Changes: sink, Redis: rdb, Log: slog.New(slog.DiscardHandler)}
 	if _, err := q.Change(ctx, CRMEventPayload{MemberID: "m1", Entity: "deal", ID: 7, Seq: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -199,12 +199,9 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 		// One job of a portal at a time. A job that finds its portal's
 		// lock held for a second (a mass edit's jobs queue behind each other)
 		// is given back rather than waiting in a worker slot: a portal's
-		// burst never holds every slot while other portals' edits wait.
-		var unlock func()
-		err := fmt.Errorf("portal %s: %w", c.MemberID, errChangesBusy)
-		if !changesWanted(ctx, w.Redis, c.MemberID) {
-			unlock, err = lockChangesWithin(ctx, w.Redis, c.MemberID, changesLockWait)
-		}
+		// burst never holds every slot while other portals' edits wait, nor
+		// draws against a backfill waiting for the lock.
+		unlock, err := lockChangesLive(ctx, w.Redis, c.MemberID)
 		if errors.Is(err, errChangesBusy) {
 			return &busyError{what: "the portal's changes lock is held", retryIn: changesBusyWait + rand.N(changesBusyWait)}
 		}
