@@ -62,55 +62,42 @@ func (s *Store) AddAudit(ctx context.Context, memberID string, entries []AuditEn
 	if len(entries) == 0 {
 		return nil
 	}
-	all := portalKey(memberID, "audit")
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, e := range entries {
-			b, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			rec := auditKey(memberID, e.Entity, e.ID)
-			p.LPush(ctx, rec, b)
-			p.LTrim(ctx, rec, 0, auditPerRecord-1)
-			p.LPush(ctx, all, b)
-			if m := e.move(e.At); m != "" {
-				p.LPush(ctx, movesKey(memberID), m)
-			}
+	keys := []string{portalKey(memberID, "audit"), movesKey(memberID)}
+	args := []any{auditPerRecord, auditPerPortal, maxMoves}
+	for _, e := range entries {
+		row, err := encodeAudit(e, false)
+		if err != nil {
+			return err
 		}
-		p.LTrim(ctx, all, 0, auditPerPortal-1)
-		p.LTrim(ctx, movesKey(memberID), 0, maxMoves-1)
-		return nil
-	})
-	if err != nil {
+		listed, err := encodeAudit(e, true)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, trailKey(memberID, e.Entity, e.ID), oldTrailKey(memberID, e.Entity, e.ID))
+		args = append(args, trailField(e.ID), row, listed, e.move(e.At))
+	}
+	if err := pushAudit.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
 		return fmt.Errorf("audit %s: %w", memberID, err)
 	}
 	return nil
 }
 
-func auditKey(memberID, entity string, id int64) string {
-	return portalKey(memberID, "audit:"+entity+":"+strconv.FormatInt(id, 10))
-}
-
 // Audit returns a record's trail, newest first.
 func (s *Store) Audit(ctx context.Context, memberID, entity string, id int64) ([]AuditEntry, error) {
-	return s.audit(ctx, auditKey(memberID, entity, id), auditPerRecord)
+	return s.readTrail(ctx, memberID, entity, id, auditPerRecord)
 }
 
 // PortalAudit returns the portal's latest changes, newest first.
 func (s *Store) PortalAudit(ctx context.Context, memberID string, limit int) ([]AuditEntry, error) {
-	return s.audit(ctx, portalKey(memberID, "audit"), limit)
-}
-
-func (s *Store) audit(ctx context.Context, key string, limit int) ([]AuditEntry, error) {
-	raw, err := s.rdb.LRange(ctx, key, 0, int64(limit)-1).Result()
+	raw, err := s.rdb.LRange(ctx, portalKey(memberID, "audit"), 0, int64(limit)-1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
 	out := make([]AuditEntry, 0, len(raw))
 	for _, r := range raw {
-		var e AuditEntry
-		if err := json.Unmarshal([]byte(r), &e); err != nil {
-			return nil, fmt.Errorf("decode audit: %w", err)
+		e, err := decodeAudit(r, "", 0)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}
@@ -277,9 +264,9 @@ func (s *Store) FindAudit(ctx context.Context, memberID string, f AuditFilter, l
 			return nil, fmt.Errorf("read audit: %w", err)
 		}
 		for _, r := range raw {
-			var e AuditEntry
-			if err := json.Unmarshal([]byte(r), &e); err != nil {
-				return nil, fmt.Errorf("decode audit: %w", err)
+			e, err := decodeAudit(r, "", 0)
+			if err != nil {
+				return nil, err
 			}
 			if f.match(e) && len(out) < limit {
 				out = append(out, e)
@@ -400,18 +387,21 @@ func (s *Store) InFlightWrites(ctx context.Context, memberID string) ([]InFlight
 // endWrites removes journal notes and, for each note it removes itself,
 // appends its audit entry: whoever settles a write first (the process that
 // got the answer, or one that re-read the record after a crash) records it,
-// and only once.
-var endWrites = redis.NewScript(`
+// and only once. KEYS: the journal, the portal's list, its outbox, its
+// moves log, then each write's trail bucket and old trail (audittrail.go);
+// ARGV: the count and the limits, then six per write: its note, its trail
+// field, its trail row, its list row, its action and its move (” for
+// none; no trail row for a write that did not run).
+var endWrites = redis.NewScript(trailLua + `
 local n = tonumber(ARGV[1])
 local recLimit, allLimit, outLimit, moveLimit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local added, acted, moved = 0, 0, 0
 for i = 1, n do
-  local field, entry, act, move = ARGV[5 + 4*i - 3], ARGV[5 + 4*i - 2], ARGV[5 + 4*i - 1], ARGV[5 + 4*i]
-  if redis.call('HDEL', KEYS[1], field) == 1 and entry ~= '' then
-    local rec = KEYS[4 + i]
-    redis.call('LPUSH', rec, entry)
-    redis.call('LTRIM', rec, 0, recLimit - 1)
-    redis.call('LPUSH', KEYS[2], entry)
+  local a = 5 + 6*(i - 1)
+  local note, field, row, listed, act, move = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  if redis.call('HDEL', KEYS[1], note) == 1 and row ~= '' then
+    trail(KEYS[3 + 2*i], field, KEYS[4 + 2*i], row, recLimit)
+    redis.call('LPUSH', KEYS[2], listed)
     added = added + 1
     if act ~= '' then
       redis.call('RPUSH', KEYS[3], act)
@@ -442,15 +432,17 @@ func (s *Store) EndWrites(ctx context.Context, memberID string, writes []InFligh
 		keys := []string{journalKey(memberID), portalKey(memberID, "audit"), outboxKey(memberID), movesKey(memberID)}
 		args := []any{n, auditPerRecord, auditPerPortal, maxOutbox, maxMoves}
 		for i, w := range writes[:n] {
-			keys = append(keys, auditKey(memberID, w.Entity, w.ID))
-			entry, act, move := "", "", ""
+			keys = append(keys, trailKey(memberID, w.Entity, w.ID), oldTrailKey(memberID, w.Entity, w.ID))
+			row, listed, act, move := "", "", "", ""
 			if ran[i] {
 				move = w.Audit.move(now)
-				b, err := json.Marshal(w.Audit)
-				if err != nil {
+				var err error
+				if row, err = encodeAudit(w.Audit, false); err != nil {
 					return added, err
 				}
-				entry = string(b)
+				if listed, err = encodeAudit(w.Audit, true); err != nil {
+					return added, err
+				}
 				if w.Act != nil {
 					b, err := json.Marshal(w.Act)
 					if err != nil {
@@ -459,7 +451,7 @@ func (s *Store) EndWrites(ctx context.Context, memberID string, writes []InFligh
 					act = string(b)
 				}
 			}
-			args = append(args, w.field(), entry, act, move)
+			args = append(args, w.field(), trailField(w.ID), row, listed, act, move)
 		}
 		k, err := endWrites.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -397,6 +398,13 @@ func (m *Mirror) changeDeals(ctx context.Context, memberID string, ids []int64, 
 		}, keys...)
 		if !errors.Is(err, redis.TxFailedErr) || try == maxWriteTries {
 			return err
+		}
+		// Writers that keep colliding on the same index keys spread out:
+		// without a pause, four at once could each lose twenty times.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(1+rand.IntN(2*try)) * time.Millisecond):
 		}
 	}
 }

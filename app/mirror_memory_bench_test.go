@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,19 +91,11 @@ func (k keyMemory) total() int64 { return k.deals + k.clients + k.index + k.log 
 func memoryByKind(b *testing.B, rdb *redis.Client) keyMemory {
 	b.Helper()
 	ctx := context.Background()
-	var names []string
-	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		names = append(names, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		b.Fatal(err)
-	}
-	cmds := make([]*redis.IntCmd, len(names))
+	usage := redistest.KeyMemory(b, rdb, "*")
+	names := slices.Collect(maps.Keys(usage))
 	encs := make([]*redis.StringCmd, len(names))
 	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range names {
-			cmds[i] = p.MemoryUsage(ctx, k, 0) // SAMPLES 0: every element
 			encs[i] = p.ObjectEncoding(ctx, k)
 		}
 		return nil
@@ -110,7 +104,7 @@ func memoryByKind(b *testing.B, rdb *redis.Client) keyMemory {
 	}
 	var m keyMemory
 	for i, k := range names {
-		n := cmds[i].Val()
+		n := usage[k]
 		m.keys++
 		if rdb.Type(ctx, k).Val() == "hash" && encs[i].Val() == "hashtable" {
 			m.tables++

@@ -101,36 +101,19 @@ type activityMemory struct {
 
 func activityKeys(b *testing.B, rdb *redis.Client) activityMemory {
 	b.Helper()
-	ctx := context.Background()
-	var names []string
-	iter := rdb.Scan(ctx, 0, "*:m:a:*", 1000).Iterator()
-	for iter.Next(ctx) {
-		names = append(names, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		b.Fatal(err)
-	}
-	cmds := make([]*redis.IntCmd, len(names))
-	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range names {
-			cmds[i] = p.MemoryUsage(ctx, k, 0)
-		}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
+	keys := redistest.KeyMemory(b, rdb, "*:m:a:*")
 	var m activityMemory
-	for i, k := range names {
+	for k, n := range keys {
 		if strings.Contains(k, ":m:a:ix:") {
-			m.index += cmds[i].Val()
+			m.index += n
 			m.indexKeys++
 		} else {
-			m.lists += cmds[i].Val()
+			m.lists += n
 			m.listKeys++
 		}
 	}
 	if m.listKeys == 0 || m.indexKeys == 0 {
-		b.Fatalf("the activities' keys are not where the benchmark looks (%d keys)", len(names))
+		b.Fatalf("the activities' keys are not where the benchmark looks (%d keys)", len(keys))
 	}
 	return m
 }

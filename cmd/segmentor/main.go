@@ -216,6 +216,21 @@ func startRoles(ctx context.Context, cfg config, a *wiring.App, rdb redis.Univer
 			_ = jobs.RunScheduler(sctx, rdb, log, 0, jobs.Schedule(cfg.ReconcileEvery), nil)
 		}()
 		stops = append(stops, func() { stopScheduler(); <-schedDone })
+		// Audit trails an older version kept one key a record move into
+		// their buckets, once (app.Store.ConvertAuditTrails); they read
+		// the same meanwhile.
+		convDone := make(chan struct{})
+		go func() {
+			defer close(convDone)
+			n, err := a.Store.ConvertAuditTrails(sctx)
+			switch {
+			case err != nil && sctx.Err() == nil:
+				log.Warn("converting old audit trails stopped; the next start goes on", "moved", n, "err", err)
+			case n > 0:
+				log.Info("old audit trails converted", "moved", n)
+			}
+		}()
+		stops = append(stops, func() { stopScheduler(); <-convDone })
 	}
 	return stops, quit, nil
 }

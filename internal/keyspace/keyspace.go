@@ -11,6 +11,8 @@
 //	seg:scheduler:leader              the scheduler's leader lock
 //	seg:p:{member}:portal             the portal record (app.Store)
 //	seg:p:{member}:<part>             its other data: token, config, directory, mirror (m:…), audit, …
+//	seg:p:{member}:a:<entity>:<n>     the audit trails of a bucket of records, one field each (app.Store)
+//	seg:audit-layout                  the old per-record audit trails are converted (app.Store)
 //	seg:p:{member}:lists, list:<key>     the static lists and each one's members, packed (app.Store)
 //	seg:p:{member}:listdraft:<id>        a list upload being matched or awaiting confirmation, expiring (app.Store)
 //	seg:p:{member}:pending:<entity>:<id>  a record waiting in a changes job (jobs.Queue)
