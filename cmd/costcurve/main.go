@@ -23,8 +23,9 @@
 //     burst) / rate; and against the least Bitrix24's other limit allows,
 //     each method's operating time (480 s in any 10 minutes; b24sim
 //     charges -call-cost a call, 10 ms by default), which binds first once the request limit is
-//     raised: (operating − 480 s) × 10 min / 480 s for the method that
-//     runs longest;
+//     raised: what a run spends in a minute stays counted for ten, so a
+//     method that runs more than k whole 480 s (k = ⌈operating/480 s⌉ − 1)
+//     needs at least 10k − 1 minutes, for the method that runs longest;
 //   - Redis bytes per mirrored record (deals, contacts and companies):
 //     MEMORY USAGE (SAMPLES 0) summed over the portal's mirror keys,
 //     seg:p:{member}:m:*; the server's used_memory growth is printed

@@ -56,11 +56,15 @@ func limited(code string) bool {
 }
 
 // operatingLeast is the least time the portal's operating-time limit
-// allows for the tally's calls: Bitrix24 lets a method run for limit
-// (480 s) in any 10 minutes, so a method whose calls cost o in all needs
-// at least (o − limit) × 10 min / limit: the first limit's worth may run
-// at once, each further one takes 10 minutes (the fluid bound). It
-// returns the method that binds, and its operating time.
+// allows for the tally's calls. Bitrix24 sums a method's time in ten
+// 1-minute buckets of the clock and refuses the method while the ten hold
+// limit (480 s): whatever a run spends in the minute it starts in stays
+// counted until ten minutes later. So a method whose calls cost o in all,
+// more than k whole limits' worth (k = ⌈o/limit⌉ − 1), cannot finish
+// before its k-th limit's worth is freed: 10k minutes after the first
+// bucket began, at least 10k − 1 minutes after the run did (it may begin
+// at a bucket's end). It returns the method that binds, and its operating
+// time.
 func (t *tally) operatingLeast(p *b24sim.Portal) (least time.Duration, method string, op time.Duration) {
 	limit := p.OperatingLimit()
 	for m, n := range t.calls {
@@ -69,10 +73,17 @@ func (t *tally) operatingLeast(p *b24sim.Portal) (least time.Duration, method st
 			op, method = o, m
 		}
 	}
-	if op > limit && limit > 0 {
-		least = time.Duration(float64(op-limit) * float64(10*time.Minute) / float64(limit))
+	return operatingBound(op, limit), method, op
+}
+
+// operatingBound is operatingLeast's bound for a method's operating time
+// op under limit in any ten minutes.
+func operatingBound(op, limit time.Duration) time.Duration {
+	if limit <= 0 || op <= limit {
+		return 0
 	}
-	return least, method, op
+	k := (op - 1) / limit // ⌈op/limit⌉ − 1
+	return time.Duration(10*k-1) * time.Minute
 }
 
 // reads are the full sync's requests, writes the write batches; other is
