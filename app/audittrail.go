@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -237,7 +238,7 @@ func (s *Store) readTrail(ctx context.Context, memberID, entity string, id int64
 		old = p.LRange(ctx, oldTrailKey(memberID, entity, id), 0, int64(limit)-1)
 		return nil
 	})
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
 	var lines []string
@@ -287,7 +288,7 @@ func (s *Store) ConvertAuditTrails(ctx context.Context) (int, error) {
 			args[member] = append(args[member], trailField(id))
 		}
 		for member, ks := range byPortal {
-			if err := convertTrails.Run(ctx, s.rdb, ks, args[member]...).Err(); err != nil && err != redis.Nil {
+			if err := convertTrails.Run(ctx, s.rdb, ks, args[member]...).Err(); err != nil && !errors.Is(err, redis.Nil) {
 				return err
 			}
 			moved += len(ks) / 2
