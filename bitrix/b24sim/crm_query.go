@@ -1,7 +1,9 @@
 package b24sim
 
 import (
+	"iter"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -411,6 +413,7 @@ func (c *crmState) run(e *entity, q query) (page []*record, total int, next int)
 	}
 	byID := len(q.order) == 0 || (len(q.order) == 1 && q.order[0].col.f != nil && q.order[0].col.f.slot == slotID)
 	desc := byID && len(q.order) == 1 && q.order[0].desc
+	ids := scanIDs(q.conds, lo, hi, desc)
 	start := max(q.start, 0)
 	var buf []cell
 	matches := func(r *record) bool {
@@ -424,11 +427,7 @@ func (c *crmState) run(e *entity, q query) (page []*record, total int, next int)
 	}
 	if byID {
 		count := 0
-		for i := 0; i <= hi-lo && lo >= 1; i++ {
-			id := lo + i
-			if desc {
-				id = hi - i
-			}
+		for id := range ids {
 			r := e.records[id-1]
 			if r == nil || !matches(r) {
 				continue
@@ -450,7 +449,7 @@ func (c *crmState) run(e *entity, q query) (page []*record, total int, next int)
 		return page, count, next
 	}
 	var all []*record
-	for id := lo; id <= hi && lo >= 1; id++ {
+	for id := range ids {
 		if r := e.records[id-1]; r != nil && matches(r) {
 			all = append(all, r)
 		}
@@ -477,6 +476,59 @@ func (c *crmState) run(e *entity, q query) (page []*record, total int, next int)
 		next = start + PageSize
 	}
 	return page, len(all), next
+}
+
+// scanIDs are the ids run looks at, ascending or descending: those from lo
+// to hi, or, when conditions on ID list them (@ID: the re-read of records
+// known by id), only those listed, in every such list, within lo to hi.
+// Either way each row is still matched against every condition; the list
+// only spares a scan of the table for a page of named rows.
+func scanIDs(conds []cond, lo, hi int, desc bool) iter.Seq[int] {
+	var only []int
+	listed := false
+	for _, cd := range conds {
+		if cd.col.f == nil || cd.col.f.slot != slotID || cd.op != "in" {
+			continue
+		}
+		var ids []int
+		for _, v := range cd.vals {
+			if !v.null && v.n >= int64(lo) && v.n <= int64(hi) {
+				ids = append(ids, int(v.n))
+			}
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if listed {
+			ids = slices.DeleteFunc(ids, func(id int) bool { _, found := slices.BinarySearch(only, id); return !found })
+		}
+		only, listed = ids, true
+	}
+	return func(yield func(int) bool) {
+		switch {
+		case listed && desc:
+			for _, id := range slices.Backward(only) {
+				if !yield(id) {
+					return
+				}
+			}
+		case listed:
+			for _, id := range only {
+				if !yield(id) {
+					return
+				}
+			}
+		default:
+			for i := 0; i <= hi-lo && lo >= 1; i++ {
+				id := lo + i
+				if desc {
+					id = hi - i
+				}
+				if !yield(id) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // parseStart reads start: negative means "no count" (-1), absent 0.

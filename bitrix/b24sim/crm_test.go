@@ -140,6 +140,9 @@ func TestCRMListFilterPrefixes(t *testing.T) {
 		{`{"TYPE_ID": ""}`, "4,5"},
 		{`{"@ID": [1, 3, 5]}`, "1,3,5"},
 		{`{"!@ID": [1, 3, 5]}`, "2,4"},
+		{`{"@ID": [5, 3, 3, 99]}`, "3,5"}, // listed ids are scanned alone: sorted, once each, only those that exist
+		{`{"@ID": [1, 3, 5], ">ID": 1}`, "3,5"},
+		{`{"@ID": [1, 3, 5], "ID": [3, 4]}`, "3"},
 		{`{"ID": [2, 4]}`, "2,4"},
 		{`{"%TITLE": "alpha"}`, "1,5"},
 		{`{"=%TITLE": "%order"}`, "1,2"},
@@ -161,6 +164,10 @@ func TestCRMListFilterPrefixes(t *testing.T) {
 		if got := strings.Join(ids(b["result"].([]any), "ID"), ","); got != tc.want {
 			t.Errorf("filter %s = %s, want %s", tc.filter, got, tc.want)
 		}
+	}
+	desc := mustOK(t, callJSON(t, p, "crm.deal.list", tok, `{"filter": {"@ID": [1, 3, 5]}, "order": {"ID": "DESC"}, "select": ["ID"]}`), "@ID, newest first")
+	if got := strings.Join(ids(desc["result"].([]any), "ID"), ","); got != "5,3,1" {
+		t.Errorf("@ID [1, 3, 5] by ID descending = %s, want 5,3,1", got)
 	}
 	// the same through crm.item.list with camelCase keys
 	itemCases := []struct{ filter, want string }{
