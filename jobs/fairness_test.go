@@ -241,3 +241,65 @@ func TestChangesJobGivenBackWhileItsPortalIsBusy(t *testing.T) {
 		t.Errorf("an edit after the job read its records was not queued (%v, %v)", fresh, err)
 	}
 }
+
+// recordingSink keeps the changes it was given and whether its portal's
+// changes lock was held for each.
+type recordingSink struct {
+	rdb    *redis.Client
+	got    []engine.Change
+	locked []bool
+}
+
+func (s *recordingSink) Apply(ctx context.Context, c engine.Change) error {
+	s.got = append(s.got, c)
+	s.locked = append(s.locked, s.rdb.Exists(ctx, changesLockKey(c.MemberID)).Val() == 1)
+	return nil
+}
+
+// A flood's set (up to groupMaxSize records, so that asynq's one set a
+// group a check keeps up) reaches the engine in changes of at most
+// engine.MaxChange records, newest first as merged, all under one hold of
+// the portal's lock, the deleted with the first; every record's pending
+// marker is cleared.
+func TestAFloodsSetIsAppliedInEngineSizedParts(t *testing.T) {
+	ctx := context.Background()
+	sink := &recordingSink{}
+	w, rdb := changesWorker(t, sink)
+	sink.rdb = rdb
+	var events []*asynq.Task
+	for id := int64(1); id <= 601; id++ {
+		events = append(events, event(t, id, id, id == 3))
+		if err := rdb.Set(ctx, pendingKey("m1", "deal", id), id, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if 601 > groupMaxSize || groupMaxSize < 2*maxIDs {
+		t.Fatalf("groupMaxSize %d: the test wants a set of 601 to be one set of several parts", groupMaxSize)
+	}
+	if err := w.handleChanges(ctx, aggregate("m1:deal", events)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.got) != 3 {
+		t.Fatalf("%d changes applied, want 3 (250, 250, 100)", len(sink.got))
+	}
+	var ids []int64
+	for i, c := range sink.got {
+		if len(c.IDs) > engine.MaxChange || !sink.locked[i] || c.MemberID != "m1" || c.Entity != "deal" {
+			t.Errorf("part %d: %d records, lock held %v, %s %s", i, len(c.IDs), sink.locked[i], c.MemberID, c.Entity)
+		}
+		if wantDeleted := i == 0; (len(c.Deleted) == 1 && c.Deleted[0] == 3) != wantDeleted {
+			t.Errorf("part %d: deleted %v", i, c.Deleted)
+		}
+		ids = append(ids, c.IDs...)
+	}
+	if len(ids) != 600 || ids[0] != 601 || ids[599] != 1 || slices.Contains(ids, 3) {
+		t.Errorf("the parts hold %d records from %d to %d; want 601 to 1 newest first, but for the deleted 3", len(ids), ids[0], ids[len(ids)-1])
+	}
+	if n := rdb.Exists(ctx, pendingKey("m1", "deal", 1), pendingKey("m1", "deal", 3), pendingKey("m1", "deal", 601)).Val(); n != 0 {
+		t.Errorf("%d pending markers left", n)
+	}
+	// A set of deletes alone is one change, as before the parts.
+	if parts := changeParts(CRMChangesPayload{MemberID: "m1", Entity: "deal", Deleted: []int64{9}}); len(parts) != 1 || len(parts[0].Deleted) != 1 {
+		t.Errorf("deletes alone: %+v", parts)
+	}
+}
