@@ -203,12 +203,7 @@ func measure(ctx context.Context, o options, bin, dir string, deals int) (*row, 
 
 	// Preview and dry run as the settings page calls them: the first after
 	// the web process starts decodes the mirror; the dry run gets a fresh
-	// web process of its own so that its first is cold too. A session
-	// lasts about an hour, less than a 1,000,000-deal backfill and its
-	// echo: the admin opens the page again, as a person would.
-	if token, err = rig.Session(ctx, p); err != nil {
-		return nil, err
-	}
+	// web process of its own so that its first is cold too.
 	if r.previewCold, r.previewWarm, err = timeDraft(ctx, rig, token, "/api/v1/preview", o.warm); err != nil {
 		return nil, err
 	}
