@@ -58,13 +58,11 @@ func TestAggregateOfAFullGroupKeepsAll(t *testing.T) {
 	}
 }
 
-// A group's set is whole changes of the engine (each re-read in one
-// request), several of them, so that a flood becomes jobs faster than one
-// change a second.
-func TestGroupSizeIsWholeChanges(t *testing.T) {
-	cfg := ServerConfig(nil)
-	if cfg.GroupMaxSize != groupMaxSize || groupMaxSize%engine.MaxChange != 0 || groupMaxSize/engine.MaxChange < 2 {
-		t.Errorf("GroupMaxSize = %d, want several whole engine.MaxChange = %d", cfg.GroupMaxSize, engine.MaxChange)
+// A group holds as many events as one change of the engine re-reads in one
+// request.
+func TestGroupSizeIsOneChange(t *testing.T) {
+	if cfg := ServerConfig(nil); cfg.GroupMaxSize != engine.MaxChange {
+		t.Errorf("GroupMaxSize = %d, want engine.MaxChange = %d", cfg.GroupMaxSize, engine.MaxChange)
 	}
 }
 
