@@ -14,38 +14,32 @@ import (
 const (
 	TypeSetup      = "portal:setup" // bind events and card tabs, create the Segment field, cache reference data
 	TypeCRMEvent   = "crm:event"    // one CRM change, held in its portal+entity group
-	TypeCRMChanges = "crm:changes"  // up to groupMaxSize distinct records of one entity, merged from crm:event
+	TypeCRMChanges = "crm:changes"  // up to maxIDs distinct records of one entity, merged from crm:event
 )
 
 // Group aggregation: a burst of events for one portal and entity is merged
-// into one task of at most groupMaxSize distinct records (queue.go dedups
-// per record) once it has been quiet for the grace period, has waited
-// maxDelay, or is full. The job applies them maxIDs at a time.
+// into one task of at most maxIDs distinct records (queue.go dedups per
+// record) once it has been quiet for the grace period, has waited maxDelay,
+// or is full.
 //
-// maxIDs is engine.MaxChange, 250: each part is re-read in one batch.
-// Re-reads cost 0.2 requests per 50 records instead of 1; writes stay
-// ceil(changed/50). A part's writes are at most 5 requests, 2.5 s at 2/s.
-//
-// groupMaxSize is four parts. asynq's aggregator takes one set from a
-// group a check (one a second here), so the size caps how fast a flood
-// of one portal's events becomes jobs: at 250 a set, the echo of a
-// 1,000,000-deal backfill's 1.43 million writes took over 90 minutes only
-// to aggregate (cmd/costcurve). A full job holds its portal's changes lock
-// for its four parts, about 12 s at 2 requests/s if every record changed.
+// maxIDs is engine.MaxChange, 250: the job re-reads its records in one
+// batch. Re-reads cost 0.2 requests per 50 records instead of 1; writes stay
+// ceil(changed/50), so larger jobs would save at most another 0.1 while
+// holding the portal's changes lock longer. A full job's writes are 5
+// requests, 2.5 s at 2/s.
 //
 // Size only ends a group early: a lone edit still waits the grace period
 // (1–2 s, as the aggregator checks every second), a stream at most
 // maxDelay, so live edits land within seconds as before.
 const (
 	maxIDs        = engine.MaxChange
-	groupMaxSize  = 4 * maxIDs
 	groupGrace    = time.Second
 	groupMaxDelay = 5 * time.Second
 )
 
-// changesTimeout bounds a crm:changes job. At 2 requests/s each part of a
-// job needs about 10 s (a re-read, 5 write batches, a settle or Segment
-// items read), twice that beside a backfill sharing the budget; knock-on
+// changesTimeout bounds a crm:changes job. At 2 requests/s a full job
+// needs about 10 s (a re-read, 5 write batches, a settle or Segment items
+// read), twice that beside a backfill sharing the budget; knock-on
 // relabels of a big client's deals add a write request per 50 deals. Ten
 // minutes fits 1,000 such requests; a limiter wait that would pass the
 // deadline returns bitrix.RateLimitedError and the job comes back later

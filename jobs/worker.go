@@ -85,7 +85,7 @@ func ServerConfig(log *slog.Logger) asynq.Config {
 		GroupAggregator:          asynq.GroupAggregatorFunc(aggregate),
 		GroupGracePeriod:         groupGrace,
 		GroupMaxDelay:            groupMaxDelay,
-		GroupMaxSize:             groupMaxSize,
+		GroupMaxSize:             maxIDs,
 		IsFailure:                isFailure,
 		RetryDelayFunc:           retryDelay,
 	}
@@ -217,31 +217,9 @@ func (w *Worker) handleChanges(ctx context.Context, t *asynq.Task) error {
 	if err := clearPending(ctx, w.Redis, c); err != nil {
 		return err
 	}
-	var err error
-	for _, part := range changeParts(c) {
-		if err = w.Changes.Apply(ctx, part); err != nil {
-			break // the task comes back whole: the parts applied re-read as unchanged
-		}
-	}
+	err := w.Changes.Apply(ctx, engine.Change{MemberID: c.MemberID, Entity: c.Entity, IDs: c.IDs, Deleted: c.Deleted})
 	w.kickActions(ctx, c.MemberID) // what landed set things off, even if a later part failed
 	return err
-}
-
-// changeParts cuts a job's records into the engine's changes of at most
-// maxIDs records (engine.MaxChange), in the job's order; the deleted go
-// with the first.
-func changeParts(c CRMChangesPayload) []engine.Change {
-	var parts []engine.Change
-	ids := c.IDs
-	for first := true; first || len(ids) > 0; first = false {
-		part := engine.Change{MemberID: c.MemberID, Entity: c.Entity, IDs: ids[:min(len(ids), maxIDs)]}
-		if first {
-			part.Deleted = c.Deleted
-		}
-		parts = append(parts, part)
-		ids = ids[len(part.IDs):]
-	}
-	return parts
 }
 
 // wrapReauth turns a dead-token error into a revoked task (the portal is
