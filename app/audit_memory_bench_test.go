@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func BenchmarkAuditMemory100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		for chunk := range chunks(notes, 50) { // a batch's writes at a time
+		for chunk := range slices.Chunk(notes, 50) { // a batch's writes at a time
 			if err := s.BeginWrites(ctx, member, chunk); err != nil {
 				b.Fatal(err)
 			}
@@ -69,18 +70,6 @@ func BenchmarkAuditMemory100k(b *testing.B) {
 	b.ReportMetric(float64(trails)/float64(len(notes)), "B/record")
 	b.ReportMetric(float64(bounded)/1e6, "MB-portal-lists")
 	b.Logf("%d records written: trails %.1f MB, the portal's list and moves log %.1f MB", len(notes), float64(trails)/1e6, float64(bounded)/1e6)
-}
-
-func chunks[T any](s []T, n int) func(func([]T) bool) {
-	return func(yield func([]T) bool) {
-		for len(s) > 0 {
-			k := min(n, len(s))
-			if !yield(s[:k]) {
-				return
-			}
-			s = s[k:]
-		}
-	}
 }
 
 // auditNotes are a backfill's writes: every deal moves to a stage and

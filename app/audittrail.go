@@ -288,7 +288,7 @@ func (s *Store) ConvertAuditTrails(ctx context.Context) (int, error) {
 			args[member] = append(args[member], trailField(id))
 		}
 		for member, ks := range byPortal {
-			if err := convertTrails.Run(ctx, s.rdb, ks, args[member]...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			if err := convertTrails.Run(ctx, s.rdb, ks, args[member]...).Err(); err != nil {
 				return err
 			}
 			moved += len(ks) / 2
