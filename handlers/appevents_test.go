@@ -48,9 +48,14 @@ func TestAppUpdateRotatesTokenAndRebinds(t *testing.T) {
 	if n := s.commands()["event.bind"]; n != len(s.manifest.Events) {
 		t.Errorf("after update %d events were bound again, want %d", n, len(s.manifest.Events))
 	}
-	// The portal has a config, so its backfill was queued after setup.
-	if _, err := s.insp.GetTaskInfo(jobs.QueueLow, "backfill:"+s.sim.MemberID()); err != nil {
-		t.Errorf("no backfill queued after the update's setup: %v", err)
+	// The portal has a config, so its backfill is queued after setup (the
+	// portal may read setup done a moment before that enqueue lands).
+	if !await.Poll(5*time.Second, func() bool {
+		_, err := s.insp.GetTaskInfo(jobs.QueueLow, "backfill:"+s.sim.MemberID())
+		return err == nil
+	}) {
+		_, err := s.insp.GetTaskInfo(jobs.QueueLow, "backfill:"+s.sim.MemberID())
+		t.Errorf("no backfill queued within 5 s of the update's setup: %v", err)
 	}
 	// Events carrying the old token are now refused.
 	if got := postEvent(t, s, eventForm(s.sim.MemberID(), old, "1").Encode()); got != 403 {
