@@ -203,7 +203,12 @@ func measure(ctx context.Context, o options, bin, dir string, deals int) (*row, 
 
 	// Preview and dry run as the settings page calls them: the first after
 	// the web process starts decodes the mirror; the dry run gets a fresh
-	// web process of its own so that its first is cold too.
+	// web process of its own so that its first is cold too. A large
+	// portal's backfill and echo outlast the install's session, so the
+	// page opens a new one, as an admin coming back would.
+	if token, err = rig.Session(ctx, p); err != nil {
+		return nil, err
+	}
 	if r.previewCold, r.previewWarm, err = timeDraft(ctx, rig, token, "/api/v1/preview", o.warm); err != nil {
 		return nil, err
 	}
