@@ -103,7 +103,7 @@ func BenchmarkRawEnqueue(b *testing.B) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			t, opts, _ := jobs.NewCRMEventTask(jobs.CRMEventPayload{MemberID: "m", Entity: "deal", ID: next.Add(1)})
+			t, opts, _ := jobs.NewCRMEventTask(jobs.CRMEventPayload{MemberID: "m", Entity: "deal", ID: next.Add(1)}, 0)
 			if _, err := aq.Enqueue(t, opts...); err != nil {
 				b.Error(err)
 				return

@@ -35,6 +35,11 @@ type Queue struct {
 	outage outage // changes that could not be queued (outage.go)
 }
 
+// asynqGroupKey is the sorted set in which asynq keeps a group's waiting
+// tasks (asynq:{queue}:g:group, asynq's internal/base.GroupKey): only its
+// size is read, to choose an event's lane.
+func asynqGroupKey(queue, group string) string { return "asynq:{" + queue + "}:g:" + group }
+
 func pendingKey(memberID, entity string, id int64) string {
 	return keyspace.Pending(memberID, entity, id)
 }
@@ -43,15 +48,30 @@ func pendingKey(memberID, entity string, id int64) string {
 // (false: the record already waits in a job that will see this change).
 func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	key := pendingKey(p.MemberID, p.Entity, p.ID)
-	fresh, err := q.Redis.SetNX(ctx, key, p.Seq, pendingTTL).Result()
+	// One round trip: the record's marker, and how full the entity's lanes
+	// are (tasks.go, eventLanes).
+	var mark *redis.BoolCmd
+	var waiting [eventLanes]*redis.IntCmd
+	queue := EventsQueue(p.MemberID)
+	_, err := q.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		mark = pipe.SetNX(ctx, key, p.Seq, pendingTTL)
+		for lane := range waiting {
+			waiting[lane] = pipe.ZCard(ctx, asynqGroupKey(queue, laneGroup(p.MemberID, p.Entity, lane)))
+		}
+		return nil
+	})
 	if err != nil {
 		q.NoteFailure(ctx, err)
 		return false, fmt.Errorf("mark pending: %w", err)
 	}
-	if !fresh && !p.Deleted {
+	if !mark.Val() && !p.Deleted {
 		return false, nil
 	}
-	t, opts, err := NewCRMEventTask(p)
+	var sizes [eventLanes]int64
+	for lane, c := range waiting {
+		sizes[lane] = c.Val()
+	}
+	t, opts, err := NewCRMEventTask(p, chooseLane(sizes))
 	if err != nil {
 		return false, err
 	}

@@ -61,7 +61,9 @@ func TestQueueNamesGroupsAndTaskIDsHaveNoBraces(t *testing.T) {
 	for q := range Queues() {
 		names = append(names, q)
 	}
-	names = append(names, GroupKey(member, "deal"))
+	for lane := range eventLanes {
+		names = append(names, laneGroup(member, "deal", lane))
+	}
 	task, opts, err := NewSetupTask(SetupPayload{MemberID: member, Version: "1.2-b_3+x"})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -72,18 +73,71 @@ type CRMChangesPayload struct {
 	Deleted  []int64 `json:"deleted,omitempty"` // records that are gone
 }
 
-// GroupKey is the aggregation group of a portal's entity. It holds no '{'
-// or '}' (a member_id is letters, digits, '_' and '-'; bitrix checks it), so
-// the group's keys keep their queue's hash tag.
-func GroupKey(memberID, entity string) string { return memberID + ":" + entity }
+// eventLanes is how many aggregation groups a portal's entity may fill at
+// once. asynq's aggregator closes at most one set per group per check (a
+// second), so a single group caps a flood of events at maxIDs records a
+// second: the echo of a 1,000,000-deal backfill's writes took 48 minutes
+// at the cost curve's raised limit, where the writes took 27.
+//
+// An event waits in the first lane unless that holds overflowAfter events
+// or more (chooseLane). Below that, a burst waits there as it always did:
+// a record edited again after its job read it is queued again, so a
+// stream of repeated edits costs fewer re-reads and writes when it is
+// taken one set a second (10,000 edits of 2,000 deals: 9 jobs, 12 to 37
+// with every burst spread over the lanes, as the worker kept up). Beyond
+// it (a backlog of 16 s and more, which only a mass change of thousands of
+// records builds) events fill the overflow lanes, the fullest not yet full
+// first, so that their sets stay full and a flood's end leaves one
+// part-filled set, and the flood is taken eventLanes sets a second.
+const (
+	eventLanes    = 4
+	overflowAfter = 16 * maxIDs
+)
 
-// NewCRMEventTask builds the grouped task for one event.
-func NewCRMEventTask(p CRMEventPayload) (*asynq.Task, []asynq.Option, error) {
+// chooseLane picks an event's lane from the lanes' sizes: the first while
+// it holds fewer than overflowAfter; then the fullest overflow lane not yet
+// full (the first of equals) or, all being full, the emptiest.
+func chooseLane(sizes [eventLanes]int64) int {
+	if sizes[0] < overflowAfter {
+		return 0
+	}
+	open, least := -1, 1
+	for lane := 1; lane < eventLanes; lane++ {
+		n := sizes[lane]
+		if n < maxIDs && (open < 0 || n > sizes[open]) {
+			open = lane
+		}
+		if n < sizes[least] {
+			least = lane
+		}
+	}
+	if open >= 0 {
+		return open
+	}
+	return least
+}
+
+// GroupKey is the aggregation group of a portal's entity: its first lane.
+// It holds no '{' or '}' (a member_id is letters, digits, '_' and '-';
+// bitrix checks it), so the group's keys keep their queue's hash tag.
+func GroupKey(memberID, entity string) string { return laneGroup(memberID, entity, 0) }
+
+// laneGroup is a portal entity's aggregation group of the given lane.
+func laneGroup(memberID, entity string, lane int) string {
+	if lane == 0 {
+		return memberID + ":" + entity
+	}
+	return memberID + ":" + entity + ":" + strconv.Itoa(lane)
+}
+
+// NewCRMEventTask builds the grouped task for one event, in the given lane
+// of its portal's entity (0 unless that lane is full).
+func NewCRMEventTask(p CRMEventPayload, lane int) (*asynq.Task, []asynq.Option, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, nil, err
 	}
-	return asynq.NewTask(TypeCRMEvent, b), []asynq.Option{asynq.Queue(EventsQueue(p.MemberID)), asynq.Group(GroupKey(p.MemberID, p.Entity))}, nil
+	return asynq.NewTask(TypeCRMEvent, b), []asynq.Option{asynq.Queue(EventsQueue(p.MemberID)), asynq.Group(laneGroup(p.MemberID, p.Entity, lane))}, nil
 }
 
 // NewSetupTask builds a setup task.

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 
 func event(t *testing.T, id int64, seq int64, deleted bool) *asynq.Task {
 	t.Helper()
-	task, opts, err := NewCRMEventTask(CRMEventPayload{MemberID: "m1", Entity: "deal", ID: id, Seq: seq, Deleted: deleted})
+	task, opts, err := NewCRMEventTask(CRMEventPayload{MemberID: "m1", Entity: "deal", ID: id, Seq: seq, Deleted: deleted}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +70,70 @@ func TestGroupSizeIsOneChange(t *testing.T) {
 func TestGroupKeyIsPerPortalAndEntity(t *testing.T) {
 	if GroupKey("a", "deal") == GroupKey("a", "contact") || GroupKey("a", "deal") == GroupKey("b", "deal") {
 		t.Error("group keys must separate portals and entities")
+	}
+	seen := map[string]bool{}
+	for lane := range eventLanes {
+		seen[laneGroup("a", "deal", lane)] = true
+	}
+	if len(seen) != eventLanes || !seen[GroupKey("a", "deal")] || seen[laneGroup("a", "contact", 1)] {
+		t.Errorf("lanes of a's deals: %v; want %d groups, the first GroupKey's, none of contacts", seen, eventLanes)
+	}
+}
+
+// Events wait in their entity's first lane until it holds a backlog of
+// overflowAfter; beyond that they fill the overflow lanes one after the
+// other, in full sets, so that the aggregator, which closes one set per
+// group a second, takes a flood eventLanes sets a second. An overflow
+// event joins the fullest lane that is not full, so that a flood's end
+// leaves one part-filled set, not one a lane.
+func TestAFloodOfEventsFillsTheLanesInTurn(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := redistest.New(t)
+	q := &Queue{Client: asynq.NewClientFromRedisClient(rdb), Redis: rdb}
+	const member = "m1"
+	records := int64(overflowAfter + (eventLanes-1)*maxIDs + 90)
+	for id := int64(1); id <= records; id++ {
+		if fresh, err := q.Change(ctx, CRMEventPayload{MemberID: member, Entity: "deal", ID: id, Seq: id}); err != nil || !fresh {
+			t.Fatalf("event of deal %d: %v, queued %v", id, err, fresh)
+		}
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	groups, err := insp.Groups(EventsQueue(member))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]int{}
+	for _, g := range groups {
+		sizes[g.Group] = g.Size
+	}
+	// The overflow lanes all full, the last 90 spread over the emptiest.
+	want := map[string]int{GroupKey(member, "deal"): overflowAfter}
+	for lane := 1; lane < eventLanes; lane++ {
+		want[laneGroup(member, "deal", lane)] = maxIDs + 90/(eventLanes-1)
+	}
+	if d := cmp.Diff(want, sizes); d != "" {
+		t.Errorf("events waiting per group (-want +got):\n%s", d)
+	}
+	// The lane is chosen by the size of asynq's own key for the group.
+	if n := rdb.ZCard(ctx, asynqGroupKey(EventsQueue(member), GroupKey(member, "deal"))).Val(); n != overflowAfter {
+		t.Errorf("asynqGroupKey's set holds %d, want the first lane's %d: asynq's key layout changed", n, overflowAfter)
+	}
+
+	for _, c := range []struct {
+		sizes [eventLanes]int64
+		want  int
+	}{
+		{[eventLanes]int64{0, 0, 0, 0}, 0},
+		{[eventLanes]int64{overflowAfter - 1, 0, 0, 0}, 0},                    // a burst waits in one set a second
+		{[eventLanes]int64{3, 0, 7, 0}, 0},                                    // and so does a lone edit after a flood
+		{[eventLanes]int64{overflowAfter, 0, 0, 0}, 1},                        // a flood overflows
+		{[eventLanes]int64{overflowAfter, 0, 7, 0}, 2},                        // into the fullest open lane
+		{[eventLanes]int64{overflowAfter, maxIDs, maxIDs - 1, 9}, 2},          // not a full one
+		{[eventLanes]int64{overflowAfter, maxIDs + 4, maxIDs, maxIDs + 1}, 2}, // all full: the emptiest
+	} {
+		if got := chooseLane(c.sizes); got != c.want {
+			t.Errorf("chooseLane(%v) = %d, want %d", c.sizes, got, c.want)
+		}
 	}
 }
 
