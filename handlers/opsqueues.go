@@ -47,7 +47,8 @@ type OpsQueues struct {
 	Log    *slog.Logger
 
 	// The last read, kept opsCacheTTL: asynq's queue info and group
-	// listing walk every aggregating group (a portal's entity each), so
+	// listing walk every aggregating group (a portal's entity each, up to
+	// four in a flood), so
 	// operators reloading the page, or a script polling it, read the
 	// queues once per TTL at most.
 	mu     sync.Mutex
@@ -83,7 +84,8 @@ type OpsQueueView struct {
 	ArchivedTasks  []OpsTaskView  `json:"archived_tasks"` // newest first
 }
 
-// OpsGroupView is an aggregating group (a portal's entity) and its size.
+// OpsGroupView is an aggregating group (a portal's entity, or in a flood
+// one of its overflow lanes) and its size.
 type OpsGroupView struct {
 	Group string `json:"group"`
 	Size  int    `json:"size"`

@@ -49,18 +49,24 @@ func pendingKey(memberID, entity string, id int64) string {
 func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	key := pendingKey(p.MemberID, p.Entity, p.ID)
 	// One round trip: the record's marker, and how full the entity's lanes
-	// are (tasks.go, eventLanes).
+	// are (tasks.go, eventLanes). On a cluster the two live on different
+	// nodes and each part fails alone: only the marker's failure stops the
+	// event. A lane size that could not be read counts as empty (the first
+	// lane), and the enqueue below, which needs the queue's node, then
+	// fails and clears the marker or succeeds; an error here with the
+	// marker set would leave it swallowing the record's events for
+	// pendingTTL with no job behind it.
 	var mark *redis.BoolCmd
 	var waiting [eventLanes]*redis.IntCmd
 	queue := EventsQueue(p.MemberID)
-	_, err := q.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+	_, _ = q.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		mark = pipe.SetNX(ctx, key, p.Seq, pendingTTL)
 		for lane := range waiting {
 			waiting[lane] = pipe.ZCard(ctx, asynqGroupKey(queue, laneGroup(p.MemberID, p.Entity, lane)))
 		}
 		return nil
 	})
-	if err != nil {
+	if err := mark.Err(); err != nil {
 		q.NoteFailure(ctx, err)
 		return false, fmt.Errorf("mark pending: %w", err)
 	}
@@ -69,7 +75,7 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	}
 	var sizes [eventLanes]int64
 	for lane, c := range waiting {
-		sizes[lane] = c.Val()
+		sizes[lane] = c.Val() // 0 when it failed
 	}
 	t, opts, err := NewCRMEventTask(p, chooseLane(sizes))
 	if err != nil {

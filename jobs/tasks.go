@@ -14,7 +14,7 @@ import (
 // Task types.
 const (
 	TypeSetup      = "portal:setup" // bind events and card tabs, create the Segment field, cache reference data
-	TypeCRMEvent   = "crm:event"    // one CRM change, held in its portal+entity group
+	TypeCRMEvent   = "crm:event"    // one CRM change, held in a group of its portal's entity (tasks.go, eventLanes)
 	TypeCRMChanges = "crm:changes"  // up to maxIDs distinct records of one entity, merged from crm:event
 )
 
@@ -75,9 +75,10 @@ type CRMChangesPayload struct {
 
 // eventLanes is how many aggregation groups a portal's entity may fill at
 // once. asynq's aggregator closes at most one set per group per check (a
-// second), so a single group caps a flood of events at maxIDs records a
-// second: the echo of a 1,000,000-deal backfill's writes took 48 minutes
-// at the cost curve's raised limit, where the writes took 27.
+// second; each worker process runs one), so a single group caps a flood of
+// events at maxIDs records a second a worker: the echo of a
+// 1,000,000-deal backfill's writes took 48 minutes at the cost curve's
+// raised limit, with one worker, where the writes took 27.
 //
 // An event waits in the first lane unless that holds overflowAfter events
 // or more (chooseLane). Below that, a burst waits there as it always did:
@@ -85,10 +86,11 @@ type CRMChangesPayload struct {
 // stream of repeated edits costs fewer re-reads and writes when it is
 // taken one set a second (10,000 edits of 2,000 deals: 9 jobs, 12 to 37
 // with every burst spread over the lanes, as the worker kept up). Beyond
-// it (a backlog of 16 s and more, which only a mass change of thousands of
-// records builds) events fill the overflow lanes, the fullest not yet full
-// first, so that their sets stay full and a flood's end leaves one
-// part-filled set, and the flood is taken eventLanes sets a second.
+// it (a backlog of 16 s and more with one worker, which only a mass
+// change of thousands of records builds) events fill the overflow lanes,
+// the fullest not yet full first, so that their sets stay full and a
+// flood's end leaves one part-filled set, and the flood is taken
+// eventLanes sets a second.
 const (
 	eventLanes    = 4
 	overflowAfter = 16 * maxIDs

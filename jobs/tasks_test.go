@@ -3,10 +3,12 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"segmentor/engine"
 	"segmentor/internal/redistest"
@@ -119,6 +121,24 @@ func TestAFloodOfEventsFillsTheLanesInTurn(t *testing.T) {
 		t.Errorf("asynqGroupKey's set holds %d, want the first lane's %d: asynq's key layout changed", n, overflowAfter)
 	}
 
+	// The aggregator took the first two overflow lanes' sets: the next
+	// events fill one of them, not both by halves.
+	for lane := 1; lane <= 2; lane++ {
+		if err := rdb.Del(ctx, asynqGroupKey(EventsQueue(member), laneGroup(member, "deal", lane))).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id := records + 1; id <= records+10; id++ {
+		if _, err := q.Change(ctx, CRMEventPayload{MemberID: member, Entity: "deal", ID: id, Seq: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for lane, want := range map[int]int64{1: 10, 2: 0} {
+		if n := rdb.ZCard(ctx, asynqGroupKey(EventsQueue(member), laneGroup(member, "deal", lane))).Val(); n != want {
+			t.Errorf("after lanes 1 and 2 were taken, 10 events left lane %d holding %d, want %d", lane, n, want)
+		}
+	}
+
 	for _, c := range []struct {
 		sizes [eventLanes]int64
 		want  int
@@ -130,6 +150,7 @@ func TestAFloodOfEventsFillsTheLanesInTurn(t *testing.T) {
 		{[eventLanes]int64{overflowAfter, 0, 7, 0}, 2},                        // into the fullest open lane
 		{[eventLanes]int64{overflowAfter, maxIDs, maxIDs - 1, 9}, 2},          // not a full one
 		{[eventLanes]int64{overflowAfter, maxIDs + 4, maxIDs, maxIDs + 1}, 2}, // all full: the emptiest
+		{[eventLanes]int64{overflowAfter, maxIDs + 1, maxIDs, maxIDs}, 2},     // the first of equals
 	} {
 		if got := chooseLane(c.sizes); got != c.want {
 			t.Errorf("chooseLane(%v) = %d, want %d", c.sizes, got, c.want)
@@ -149,5 +170,46 @@ func TestChangesTaskHasItsTimeout(t *testing.T) {
 	if info.Type != TypeCRMChanges || info.Queue != EventsQueue("m1") || info.Timeout != changesTimeout || info.MaxRetry != 10 {
 		t.Errorf("changes task: type %s, queue %s, timeout %s, max retry %d; want %s, %s, %s, 10",
 			info.Type, info.Queue, info.Timeout, info.MaxRetry, TypeCRMChanges, EventsQueue("m1"), changesTimeout)
+	}
+}
+
+// failZCard fails every ZCARD of a pipeline, as a Redis Cluster does when
+// the node of the events queue is down while the portal's is up.
+type failZCard struct{}
+
+func (failZCard) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (failZCard) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (failZCard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, c := range cmds {
+			if c.Name() == "zcard" {
+				c.SetErr(errors.New("the queue's node is down"))
+				err = c.Err()
+			}
+		}
+		return err
+	}
+}
+
+// A lane size that cannot be read does not stop the event: it waits in the
+// first lane. Failing there would leave its pending marker set with no job
+// behind it, swallowing the record's next events for pendingTTL.
+func TestAnUnreadableLaneSizeStillQueuesTheEvent(t *testing.T) {
+	ctx := context.Background()
+	rdb, opt := redistest.New(t)
+	marks := redis.NewClient(opt)
+	t.Cleanup(func() { _ = marks.Close() })
+	marks.AddHook(failZCard{})
+	q := &Queue{Client: asynq.NewClientFromRedisClient(rdb), Redis: marks}
+	fresh, err := q.Change(ctx, CRMEventPayload{MemberID: "m1", Entity: "deal", ID: 7, Seq: 1})
+	if err != nil || !fresh {
+		t.Fatalf("with the lane sizes unreadable: queued %v, %v; want the event queued", fresh, err)
+	}
+	if n := rdb.ZCard(ctx, asynqGroupKey(EventsQueue("m1"), GroupKey("m1", "deal"))).Val(); n != 1 {
+		t.Errorf("the first lane holds %d events, want the one", n)
+	}
+	if n := rdb.Exists(ctx, pendingKey("m1", "deal", 7)).Val(); n != 1 {
+		t.Error("the record's pending marker is not set")
 	}
 }
