@@ -48,9 +48,8 @@ type OpsQueues struct {
 
 	// The last read, kept opsCacheTTL: asynq's queue info and group
 	// listing walk every aggregating group (a portal's entity each, up to
-	// four in a flood), so
-	// operators reloading the page, or a script polling it, read the
-	// queues once per TTL at most.
+	// four in a flood), so operators reloading the page, or a script
+	// polling it, read the queues once per TTL at most.
 	mu     sync.Mutex
 	readAt time.Time
 	last   []OpsQueueView

@@ -48,22 +48,21 @@ func pendingKey(memberID, entity string, id int64) string {
 // (false: the record already waits in a job that will see this change).
 func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	key := pendingKey(p.MemberID, p.Entity, p.ID)
-	// One round trip: the record's marker, and how full the entity's lanes
-	// are (tasks.go, eventLanes). On a cluster the two live on different
-	// nodes and each part fails alone: only the marker's failure stops the
-	// event. A lane size that could not be read counts as empty (the first
-	// lane), and the enqueue below, which needs the queue's node, then
+	// One round trip: the record's marker, and how full the entity's first
+	// lane is (tasks.go, eventLanes); the overflow lanes are read only when
+	// it holds a flood's backlog. On a cluster the marker and the lanes live
+	// on different nodes and each part fails alone: only the marker's
+	// failure stops the event. A lane size that could not be read counts as
+	// empty, and the enqueue below, which needs the queue's node, then
 	// fails and clears the marker or succeeds; an error here with the
 	// marker set would leave it swallowing the record's events for
 	// pendingTTL with no job behind it.
 	var mark *redis.BoolCmd
-	var waiting [eventLanes]*redis.IntCmd
+	var first *redis.IntCmd
 	queue := EventsQueue(p.MemberID)
 	_, _ = q.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		mark = pipe.SetNX(ctx, key, p.Seq, pendingTTL)
-		for lane := range waiting {
-			waiting[lane] = pipe.ZCard(ctx, asynqGroupKey(queue, laneGroup(p.MemberID, p.Entity, lane)))
-		}
+		first = pipe.ZCard(ctx, asynqGroupKey(queue, GroupKey(p.MemberID, p.Entity)))
 		return nil
 	})
 	if err := mark.Err(); err != nil {
@@ -73,9 +72,18 @@ func (q *Queue) Change(ctx context.Context, p CRMEventPayload) (bool, error) {
 	if !mark.Val() && !p.Deleted {
 		return false, nil
 	}
-	var sizes [eventLanes]int64
-	for lane, c := range waiting {
-		sizes[lane] = c.Val() // 0 when it failed
+	sizes := [eventLanes]int64{first.Val()} // 0 when it failed
+	if sizes[0] >= overflowAfter {
+		var waiting [eventLanes]*redis.IntCmd
+		_, _ = q.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for lane := 1; lane < eventLanes; lane++ {
+				waiting[lane] = pipe.ZCard(ctx, asynqGroupKey(queue, laneGroup(p.MemberID, p.Entity, lane)))
+			}
+			return nil
+		})
+		for lane := 1; lane < eventLanes; lane++ {
+			sizes[lane] = waiting[lane].Val()
+		}
 	}
 	t, opts, err := NewCRMEventTask(p, chooseLane(sizes))
 	if err != nil {

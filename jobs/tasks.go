@@ -133,7 +133,7 @@ func laneGroup(memberID, entity string, lane int) string {
 }
 
 // NewCRMEventTask builds the grouped task for one event, in the given lane
-// of its portal's entity (0 unless that lane is full).
+// of its portal's entity (chooseLane: 0 unless a flood overflows it).
 func NewCRMEventTask(p CRMEventPayload, lane int) (*asynq.Task, []asynq.Option, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
