@@ -87,7 +87,7 @@ func (env *benchPortal) get(b *testing.B, path string) time.Duration {
 // counts, each scheme's 365-day trend (drawn) and the contacts' 30-day
 // movement. The figure is ms for the whole overview, warm.
 func BenchmarkOverviewWithCharts100k(b *testing.B) {
-	env := newBenchPortal(b)
+	env := newBenchPortal(b, benchSizes)
 	benchHistory(b, env, 100000)
 	paths := []string{"/api/v1/dashboard", "/api/v1/insight/movement?entity=contact"}
 	for _, e := range []string{"contact", "company", "deal"} {
@@ -117,7 +117,7 @@ func BenchmarkOverviewWithCharts100k(b *testing.B) {
 // BenchmarkMovementMatrix90d times the movement matrix over the last 90
 // days of a 100,000-change journal.
 func BenchmarkMovementMatrix90d(b *testing.B) {
-	env := newBenchPortal(b)
+	env := newBenchPortal(b, benchSizes)
 	benchHistory(b, env, 100000)
 	from := app.DayOf(env.store.Now()) - 89
 	path := fmt.Sprintf("/api/v1/insight/movement?entity=contact&from=%s", from)

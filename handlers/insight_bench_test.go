@@ -47,6 +47,8 @@ var benchDirectory = map[string]json.RawMessage{
 	"statuses": json.RawMessage(`[
 	 {"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"CLIENT","NAME":"Clients","SORT":"10"},
 	 {"ENTITY_ID":"CONTACT_TYPE","STATUS_ID":"PARTNER","NAME":"Partners","SORT":"20"},
+	 {"ENTITY_ID":"COMPANY_TYPE","STATUS_ID":"CUSTOMER","NAME":"Customers","SORT":"10"},
+	 {"ENTITY_ID":"COMPANY_TYPE","STATUS_ID":"PARTNER","NAME":"Partners","SORT":"20"},
 	 {"ENTITY_ID":"SOURCE","STATUS_ID":"WEB","NAME":"Website","SORT":"10"},
 	 {"ENTITY_ID":"SOURCE","STATUS_ID":"PARTNER","NAME":"Partner","SORT":"20"},
 	 {"ENTITY_ID":"SOURCE","STATUS_ID":"CALL","NAME":"Call","SORT":"30"},
@@ -55,19 +57,27 @@ var benchDirectory = map[string]json.RawMessage{
 	"categories": json.RawMessage(`[{"id":0,"name":"General"},{"id":2,"name":"Key accounts"}]`),
 }
 
-// benchPortalSizes are the 100,000 records: a realistic mix of clients
-// and deals, shaped like the simulator's (mirrortest.Fill).
-const benchContacts, benchCompanies, benchDeals = 20000, 5000, 75000
+// benchSizes are the 100,000 records: a realistic mix of clients and
+// deals, shaped like the simulator's (mirrortest.Fill).
+var benchSizes = mirrortest.Portal{Contacts: 20000, Companies: 5000, Deals: 75000}
+
+// costSizes are the cost curve's 100,000-deal portal (cmd/costcurve): a
+// third as many contacts, a tenth as many companies, deals with product
+// rows.
+var costSizes = mirrortest.Portal{Contacts: 33333, Companies: 10000, Deals: 100000, Sections: true}
+
+// costSizes1M are its 1,000,000-deal portal.
+var costSizes1M = mirrortest.Portal{Contacts: 333333, Companies: 100000, Deals: 1000000, Sections: true}
 
 // benchInsight serves the API over a 100,000-record mirror and times POSTs
 // of the draft to path: ms/op with the base warm in memory, and, logged
 // and reported, the first request (the whole mirror decoded) and one after
 // 50 deals changed (the base catching up through the change log). Run
 // with REDIS_URL for the real figure; miniredis is far slower to load.
-func benchInsight(b *testing.B, path string) {
-	env := newBenchPortal(b)
+func benchInsight(b *testing.B, path, config string, sizes mirrortest.Portal) {
+	env := newBenchPortal(b, sizes)
 	ctx, mirror, member, srv, token := context.Background(), env.mirror, env.member, env.srv, env.token
-	body, _ := json.Marshal(map[string]any{"config": json.RawMessage(benchInsightConfig)})
+	body, _ := json.Marshal(map[string]any{"config": json.RawMessage(config)})
 	post := func() time.Duration {
 		req, _ := http.NewRequest("POST", srv.URL+path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -115,7 +125,7 @@ func benchInsight(b *testing.B, path string) {
 		var put []*app.MirrorDeal
 		for i := range 50 {
 			d := *changed[int64(1+i%5)]
-			d.ID = int64(1 + rng.IntN(benchDeals))
+			d.ID = int64(1 + rng.IntN(sizes.Deals))
 			put = append(put, &d)
 		}
 		if err := mirror.PutDeals(ctx, member, put); err != nil {
@@ -132,7 +142,7 @@ func benchInsight(b *testing.B, path string) {
 	b.ReportMetric(ms(catchUp), "after-50-changes-ms")
 	b.ReportMetric(0, "ns/op") // ms/op is the figure
 	b.Logf("%s over %d records: %.1f ms warm (%.1f ms of CPU, on %d cores; the process's, client included), %.0f ms first (whole mirror decoded into %.0f MB), %.1f ms after 50 deals changed (median of 5)",
-		path, benchContacts+benchCompanies+benchDeals, warm, cpu, runtime.GOMAXPROCS(0), ms(cold), baseMB, ms(catchUp))
+		path, sizes.Contacts+sizes.Companies+sizes.Deals, warm, cpu, runtime.GOMAXPROCS(0), ms(cold), baseMB, ms(catchUp))
 }
 
 // benchPortal is the API over a 100,000-record mirror of one portal.
@@ -145,7 +155,7 @@ type benchPortal struct {
 	admin  string // an administrator's session
 }
 
-func newBenchPortal(b *testing.B) *benchPortal {
+func newBenchPortal(b *testing.B, sizes mirrortest.Portal) *benchPortal {
 	rdb, _ := redistest.New(b)
 	ctx := context.Background()
 	seal, _ := app.NewSealer(bytes.Repeat([]byte{1}, 32))
@@ -166,8 +176,8 @@ func newBenchPortal(b *testing.B) *benchPortal {
 	}
 	mirror := app.NewMirror(rdb)
 	fill := time.Now()
-	mirrortest.Fill(b, mirror, member, mirrortest.Portal{Contacts: benchContacts, Companies: benchCompanies, Deals: benchDeals})
-	b.Logf("mirror of %d contacts, %d companies, %d deals written in %v", benchContacts, benchCompanies, benchDeals, time.Since(fill).Round(time.Millisecond))
+	mirrortest.Fill(b, mirror, member, sizes)
+	b.Logf("mirror of %d contacts, %d companies, %d deals written in %v", sizes.Contacts, sizes.Companies, sizes.Deals, time.Since(fill).Round(time.Millisecond))
 
 	manifest, _ := segmentor.LoadManifest()
 	sessions := &handlers.Sessions{Store: store, Key: sessionKey}
@@ -189,6 +199,30 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func BenchmarkPreview100k(b *testing.B) { benchInsight(b, "/api/v1/preview") }
+func BenchmarkPreview100k(b *testing.B) {
+	benchInsight(b, "/api/v1/preview", benchInsightConfig, benchSizes)
+}
 
-func BenchmarkDryRun100k(b *testing.B) { benchInsight(b, "/api/v1/dryrun") }
+func BenchmarkDryRun100k(b *testing.B) {
+	benchInsight(b, "/api/v1/dryrun", benchInsightConfig, benchSizes)
+}
+
+// The cost curve's draft (RFM, product sections, client_segment) over its
+// 100,000-deal portal: the heavier config the cost table times.
+func BenchmarkPreviewCostDraft100k(b *testing.B) {
+	benchInsight(b, "/api/v1/preview", mirrortest.CostDraft, costSizes)
+}
+
+func BenchmarkDryRunCostDraft100k(b *testing.B) {
+	benchInsight(b, "/api/v1/dryrun", mirrortest.CostDraft, costSizes)
+}
+
+// The same over the cost curve's 1,000,000-deal portal (1,433,333
+// records): a few GB of heap, a minute to fill.
+func BenchmarkPreviewCostDraft1M(b *testing.B) {
+	benchInsight(b, "/api/v1/preview", mirrortest.CostDraft, costSizes1M)
+}
+
+func BenchmarkDryRunCostDraft1M(b *testing.B) {
+	benchInsight(b, "/api/v1/dryrun", mirrortest.CostDraft, costSizes1M)
+}

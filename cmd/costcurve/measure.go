@@ -14,60 +14,9 @@ import (
 	"segmentor/bitrix/b24sim"
 	"segmentor/internal/apprig"
 	"segmentor/internal/keyspace"
+	"segmentor/internal/mirrortest"
 	"segmentor/jobs"
 )
-
-// costConfig is a realistic config of every kind of fact the mirror keeps:
-// contacts by their won deals, recency and frequency (RFM), companies by
-// their deals and by the catalog sections they bought from (product
-// rows), deals by a field and by their client's segment.
-const costConfig = `{"schemes": [
- {"entity": "contact", "segments": [
-   {"key": "vip", "name": "VIP", "when": {"all": [{"fact": "won_amount", "window_days": 365, "op": ">=", "value": 50000}]},
-    "set": {"type": "PARTNER", "label": true}},
-   {"key": "loyal", "name": "Loyal", "when": {"all": [{"fact": "rfm_f", "op": ">=", "value": 4}, {"fact": "rfm_r", "op": ">=", "value": 3}]},
-    "set": {"type": "CLIENT", "label": true}},
-   {"key": "active", "name": "Active", "when": {"all": [{"fact": "open_deals", "op": ">=", "value": 1}]},
-    "set": {"label": true}}],
-  "otherwise": {"key": "regular", "name": "Regular", "set": {"type": "CLIENT", "label": true}}},
- {"entity": "company", "segments": [
-   {"key": "key", "name": "Key account", "when": {"all": [{"fact": "won_count", "window_days": 365, "op": ">=", "value": 3}]},
-    "set": {"type": "PARTNER", "label": true}},
-   {"key": "multi", "name": "Multi-product", "when": {"all": [{"fact": "product_groups", "window_days": 730, "op": ">=", "value": 3}]},
-    "set": {"label": true}}],
-  "otherwise": {"key": "small", "name": "Small", "set": {"type": "CUSTOMER", "label": true}}},
- {"entity": "deal", "segments": [
-   {"key": "premium", "name": "Premium", "when": {"all": [{"fact": "client_segment", "op": "in", "value": ["vip", "key"]}]},
-    "set": {"label": true}},
-   {"key": "web", "name": "Web", "when": {"all": [{"fact": "field:SOURCE_ID", "op": "=", "value": "WEB"}]},
-    "set": {"label": true}}],
-  "otherwise": {"key": "other", "name": "Other", "set": {"label": true}}}
-]}`
-
-// draftConfig is what the settings page sends while an admin edits the
-// saved config: its thresholds moved, so a dry run has records to move.
-const draftConfig = `{"schemes": [
- {"entity": "contact", "segments": [
-   {"key": "vip", "name": "VIP", "when": {"all": [{"fact": "won_amount", "window_days": 365, "op": ">=", "value": 30000}]},
-    "set": {"type": "PARTNER", "label": true}},
-   {"key": "loyal", "name": "Loyal", "when": {"all": [{"fact": "rfm_f", "op": ">=", "value": 3}, {"fact": "rfm_r", "op": ">=", "value": 3}]},
-    "set": {"type": "CLIENT", "label": true}},
-   {"key": "active", "name": "Active", "when": {"all": [{"fact": "open_deals", "op": ">=", "value": 1}]},
-    "set": {"label": true}}],
-  "otherwise": {"key": "regular", "name": "Regular", "set": {"type": "CLIENT", "label": true}}},
- {"entity": "company", "segments": [
-   {"key": "key", "name": "Key account", "when": {"all": [{"fact": "won_count", "window_days": 365, "op": ">=", "value": 2}]},
-    "set": {"type": "PARTNER", "label": true}},
-   {"key": "multi", "name": "Multi-product", "when": {"all": [{"fact": "product_groups", "window_days": 730, "op": ">=", "value": 4}]},
-    "set": {"label": true}}],
-  "otherwise": {"key": "small", "name": "Small", "set": {"type": "CUSTOMER", "label": true}}},
- {"entity": "deal", "segments": [
-   {"key": "premium", "name": "Premium", "when": {"all": [{"fact": "client_segment", "op": "in", "value": ["vip", "key", "loyal"]}]},
-    "set": {"label": true}},
-   {"key": "web", "name": "Web", "when": {"all": [{"fact": "field:SOURCE_ID", "op": "=", "value": "WEB"}]},
-    "set": {"label": true}}],
-  "otherwise": {"key": "other", "name": "Other", "set": {"label": true}}}
-]}`
 
 // row is what one size measured.
 type row struct {
@@ -172,7 +121,7 @@ func measure(ctx context.Context, o options, bin, dir string, deals int) (*row, 
 		return nil, err
 	}
 	t0 = time.Now()
-	if err := rig.SaveConfig(ctx, p, token, costConfig); err != nil {
+	if err := rig.SaveConfig(ctx, p, token, mirrortest.CostConfig); err != nil {
 		return nil, err
 	}
 	if _, err := waitBackfill(ctx, rig, p.MemberID(), t0, o.timeout); err != nil {
@@ -302,7 +251,7 @@ func nightly(ctx context.Context, rig *apprig.Rig, memberID string, d time.Durat
 // timeDraft posts the draft config to path as the settings page does: the
 // first call's time and the median of warm more.
 func timeDraft(ctx context.Context, rig *apprig.Rig, token, path string, warm int) (first, median time.Duration, err error) {
-	body := map[string]any{"config": json.RawMessage(draftConfig)}
+	body := map[string]any{"config": json.RawMessage(mirrortest.CostDraft)}
 	var times []time.Duration
 	for i := range warm + 1 {
 		var out struct {

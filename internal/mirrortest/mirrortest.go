@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ type Portal struct {
 	// as the mirror holds them after a backfill; without it only clients
 	// carry a key.
 	Classified bool
+	// Sections gives each deal the catalog sections of its product rows:
+	// one to three of the eight the simulator's catalog has.
+	Sections bool
 }
 
 var (
@@ -93,6 +97,13 @@ func Fill(tb testing.TB, m *app.Mirror, memberID string, p Portal) {
 		}
 		if p.Classified {
 			d.Segment, d.Key = 201, "standard"
+		}
+		if p.Sections {
+			for range 1 + i%3 {
+				d.Sections = append(d.Sections, 1+rng.IntN(8))
+			}
+			slices.Sort(d.Sections)
+			d.Sections = slices.Compact(d.Sections)
 		}
 		deals = append(deals, d)
 		if len(deals) == cap(deals) || i == p.Deals {
