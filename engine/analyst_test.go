@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,5 +215,41 @@ func TestAnalystEvictsIdleBases(t *testing.T) {
 	b.mu.RUnlock()
 	if len(a.bases) != 1 {
 		t.Errorf("idle bases kept: %d", len(a.bases))
+	}
+}
+
+// A column finds a record by id whether its ids are dense (Bitrix24's,
+// numbered from 1) or sparse, and finds no record it does not have.
+func TestIDIndexFindsEveryRecordAndNoOther(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ids   []int64
+		dense bool
+	}{
+		{"dense", []int64{1, 2, 3, 5, 8, 13}, true},
+		{"from zero", []int64{0, 1, 2}, true},
+		{"sparse", []int64{1, 100_000, 9_000_000_000}, false},
+		{"negative", []int64{-4, 1, 2}, false},
+		{"empty", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newIDIndex(tc.ids)
+			if got := x.sparse == nil; got != tc.dense {
+				t.Errorf("dense = %v, want %v", got, tc.dense)
+			}
+			for i, id := range tc.ids {
+				if p, ok := x.at(id); !ok || p != i {
+					t.Errorf("at(%d) = %d, %v; want %d", id, p, ok, i)
+				}
+			}
+			for _, id := range []int64{-1, 4, 7, 14, 99_999, 1 << 40} {
+				if slices.Contains(tc.ids, id) {
+					continue
+				}
+				if p, ok := x.at(id); ok {
+					t.Errorf("at(%d) = %d for an id it does not have", id, p)
+				}
+			}
+		})
 	}
 }

@@ -96,8 +96,8 @@ func (b *base) memberReasons(r *run, e segment.Entity, col *column) func(i int) 
 			if ent == segment.EntityCompany {
 				c = companies
 			}
-			if p, ok := c.pos[id]; ok {
-				return c.clients[p].Key
+			if p, ok := c.pos.at(id); ok {
+				return c.views[p].key
 			}
 			return ""
 		}
@@ -110,7 +110,7 @@ func (b *base) memberReasons(r *run, e segment.Entity, col *column) func(i int) 
 	}
 	f := segment.NewClientFacts(r.envFor(e))
 	return func(i int) segment.Reason {
-		f.Reset(col.clients[i].Client(e), col.deals[i])
+		f.Reset(col.views[i].client, col.deals[i])
 		res := rules.Evaluate(e, f)
 		return res.Reason()
 	}

@@ -309,7 +309,7 @@ func (a *Analyst) DryRun(ctx context.Context, memberID string, cfg segment.Confi
 			if e == segment.EntityDeal {
 				cur = col.rows[i].cur
 			} else {
-				cur = col.clients[i].Current()
+				cur = col.views[i].cur
 			}
 			plan, err := segment.NewPlan(e, cur, *res, opts)
 			if err != nil {
@@ -421,7 +421,7 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 			f := segment.NewClientFacts(env)
 			var res segment.Result // one per chunk: v takes its address
 			for i := lo; i < hi; i++ {
-				f.ResetBriefed(col.clients[i].Client(e), col.deals[i], col.briefs[i]) // r.env.Rates are b.rates
+				f.ResetBriefed(col.views[i].client, col.deals[i], col.briefs[i]) // r.env.Rates are b.rates
 				res = rules.Match(e, f)
 				keys[e][i] = res.Key
 				if err := v(chunk, i, &res); err != nil {
@@ -440,14 +440,14 @@ func (a *Analyst) evaluate(ctx context.Context, b *base, r *run, visit func(e se
 	for _, e := range []segment.Entity{segment.EntityContact, segment.EntityCompany} {
 		col, k := b.cols[e], keys[e]
 		segmentOf[e] = func(id int64) string {
-			p, ok := col.pos[id]
+			p, ok := col.pos.at(id)
 			switch {
 			case !ok:
 				return ""
 			case k != nil:
 				return k[p]
 			}
-			return col.clients[p].Key
+			return col.views[p].key
 		}
 	}
 	contact, company := segmentOf[segment.EntityContact], segmentOf[segment.EntityCompany]
@@ -519,7 +519,7 @@ func (col *column) key(i int) string {
 	if col.rows != nil {
 		return col.rows[i].key
 	}
-	return col.clients[i].Key
+	return col.views[i].key
 }
 
 // recordRevenue is the i-th record's won revenue in the base currency over
@@ -545,7 +545,7 @@ type reasoner func(e segment.Entity, id int64) *segment.Reason
 func (b *base) reasons(r *run, lookup segment.SegmentLookup) reasoner {
 	return func(e segment.Entity, id int64) *segment.Reason {
 		col := b.cols[e]
-		p, ok := col.pos[id]
+		p, ok := col.pos.at(id)
 		if !ok {
 			return nil
 		}
@@ -556,7 +556,7 @@ func (b *base) reasons(r *run, lookup segment.SegmentLookup) reasoner {
 			res = r.pr.rules.Evaluate(e, f)
 		} else {
 			f := segment.NewClientFacts(r.envFor(e))
-			f.Reset(col.clients[p].Client(e), col.deals[p])
+			f.Reset(col.views[p].client, col.deals[p])
 			res = r.pr.rules.Evaluate(e, f)
 		}
 		reason := res.Reason()
