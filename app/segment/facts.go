@@ -178,9 +178,9 @@ type windowAgg struct {
 	wonSum         float64 // base currency; money facts only compare, so a float is enough
 	moneyOK        bool    // every won deal's currency had a rate
 	won, lost      int
-	open           int // all time, only in the all-time agg
-	firstWon       time.Time
-	lastWon        time.Time
+	open           int   // all time, only in the all-time agg
+	firstWon       int64 // unix nanoseconds (nanos); set when won > 0
+	lastWon        int64
 	groups         []int
 	groupsDone     bool // groups are collected: only product_groups reads them (productGroups)
 	rfm            RFMScore
@@ -189,9 +189,9 @@ type windowAgg struct {
 
 // dealBrief is what a window reads of one deal.
 type dealBrief struct {
-	at     time.Time // when it was won or lost; Created when Closed is zero
-	amount float64   // a won deal's amount in the base currency (amountFloat × rate)
-	rated  bool      // a won deal's currency has a rate
+	at     int64   // when it was won or lost (Created when Closed is zero), in nanos: compared many times, as a number
+	amount float64 // a won deal's amount in the base currency (amountFloat × rate)
+	rated  bool    // a won deal's currency has a rate
 	sem    Semantic
 }
 
@@ -205,10 +205,11 @@ func (f *ClientFacts) brief() []dealBrief {
 	f.briefs = f.buf
 	for i := range f.deals {
 		d := &f.deals[i]
-		b := dealBrief{at: d.Closed, sem: d.Semantic}
-		if b.at.IsZero() {
-			b.at = d.Created
+		at := d.Closed
+		if at.IsZero() {
+			at = d.Created
 		}
+		b := dealBrief{at: nanos(at), sem: d.Semantic}
 		if d.Semantic == Won {
 			var rate float64
 			if rate, b.rated = f.rate(d.Currency); b.rated {
@@ -244,12 +245,30 @@ type recentRate struct {
 }
 
 // span is the (from, to] a window covers; zero times for all time.
-func (f *ClientFacts) span(window, offset int) (from, to time.Time) {
+// span is a rolling window's (from, to], in nanos; only for window > 0.
+func (f *ClientFacts) span(window, offset int) (from, to int64) {
 	if window > 0 {
-		to = f.env.Now.Add(-days(offset))
-		from = to.Add(-days(window))
+		t := f.env.Now.Add(-days(offset))
+		from, to = nanos(t.Add(-days(window))), nanos(t)
 	}
 	return from, to
+}
+
+// Times beyond these have no nanos of their own (UnixNano's range, the
+// years 1678–2261); nanos holds them at its ends, where they still sort
+// before or after every window and where daysSince, whose durations
+// saturate, sees them as far as the times themselves.
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
+// nanos is t in unix nanoseconds, held at the range's ends.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 func (f *ClientFacts) agg(window, offset int) *windowAgg {
@@ -278,24 +297,24 @@ func (f *ClientFacts) agg(window, offset int) *windowAgg {
 		}
 		at := d.at
 		// A rolling window is (from, to]: it ends now and holds exactly window days.
-		if window > 0 && (!at.After(from) || at.After(to)) {
+		if window > 0 && (at <= from || at > to) {
 			continue
 		}
 		if d.sem == Lost {
 			a.lost++
 			continue
 		}
+		if a.won == 0 || at < a.firstWon {
+			a.firstWon = at
+		}
+		if a.won == 0 || at > a.lastWon {
+			a.lastWon = at
+		}
 		a.won++
 		if d.rated {
 			a.wonSum += d.amount
 		} else {
 			a.moneyOK = false
-		}
-		if a.firstWon.IsZero() || at.Before(a.firstWon) {
-			a.firstWon = at
-		}
-		if at.After(a.lastWon) {
-			a.lastWon = at
 		}
 	}
 	return a
@@ -311,7 +330,7 @@ func (f *ClientFacts) productGroups(window int) []int {
 	from, to := f.span(window, 0)
 	briefs := f.brief()
 	for i := range briefs {
-		if at := briefs[i].at; briefs[i].sem != Won || window > 0 && (!at.After(from) || at.After(to)) {
+		if at := briefs[i].at; briefs[i].sem != Won || window > 0 && (at <= from || at > to) {
 			continue
 		}
 		for _, s := range f.deals[i].ProductSections {
@@ -378,11 +397,11 @@ func (f *ClientFacts) value(l *leaf) Value {
 		return number(float64(f.agg(0, 0).open))
 	case factDaysSinceLastWon:
 		if a := f.agg(0, 0); a.won > 0 {
-			return number(daysSince(f.env.Now, a.lastWon))
+			return number(daysSince(f.env.Now, time.Unix(0, a.lastWon)))
 		}
 	case factDaysSinceFirstWon:
 		if a := f.agg(0, 0); a.won > 0 {
-			return number(daysSince(f.env.Now, a.firstWon))
+			return number(daysSince(f.env.Now, time.Unix(0, a.firstWon)))
 		}
 	case factProductGroups:
 		return Value{Kind: KindGroups, Groups: f.productGroups(l.window)}
@@ -455,7 +474,7 @@ func (f *ClientFacts) rfmInput(window int) RFMInput {
 	m, _ := a.money()
 	return RFMInput{
 		Buyer:     true,
-		Recency:   daysSince(f.env.Now, a.lastWon),
+		Recency:   daysSince(f.env.Now, time.Unix(0, a.lastWon)),
 		Frequency: float64(a.won),
 		Monetary:  m,
 	}

@@ -252,3 +252,21 @@ func TestAmountFloat(t *testing.T) {
 		t.Errorf("zero Decimal = %v", got)
 	}
 }
+
+// A deal's time kept in nanos sorts against a window and counts days as the
+// time itself does, even far outside the years nanos reach (a deal with
+// no date at all is at year 1).
+func TestNanosKeepOrderAndDays(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	from, to := now.AddDate(0, 0, -365), now
+	for _, at := range []time.Time{{}, time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC),
+		from, from.Add(time.Nanosecond), now.AddDate(0, -1, 0), to, to.Add(time.Nanosecond), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		n := nanos(at)
+		if got, want := n <= nanos(from) || n > nanos(to), !at.After(from) || at.After(to); got != want {
+			t.Errorf("%v: outside the window %v, want %v", at, got, want)
+		}
+		if got, want := daysSince(now, time.Unix(0, n)), daysSince(now, at); got != want {
+			t.Errorf("%v: %v days since, want %v", at, got, want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package segment
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,8 +36,12 @@ func TestQuintile(t *testing.T) {
 		{"value not in the table: below all", []float64{1, 2, 3}, 0, false, 1},
 	}
 	for _, tt := range tests {
+		c := newCuts(tt.sorted, tt.lowerIsBetter)
+		if got := c.score(tt.v); got != tt.want {
+			t.Errorf("%s: score(%v) over %v = %d, want %d", tt.name, tt.v, tt.sorted, got, tt.want)
+		}
 		if got := quintile(tt.sorted, tt.v, tt.lowerIsBetter); got != tt.want {
-			t.Errorf("%s: quintile(%v, %v) = %d, want %d", tt.name, tt.sorted, tt.v, got, tt.want)
+			t.Errorf("%s: the definition scores %v over %v %d, want %d", tt.name, tt.v, tt.sorted, got, tt.want)
 		}
 	}
 }
@@ -132,6 +138,48 @@ func TestRFMBuilderAndFacts(t *testing.T) {
 		}
 		if diff := cmp.Diff(want[c.c.ID], got); diff != "" {
 			t.Errorf("client %d (-want +got):\n%s", c.c.ID, diff)
+		}
+	}
+}
+
+// quintile is the score's definition, written out: how many of sorted are
+// worse than v and how many equal it, by two binary searches. The cuts
+// must score every value as it does.
+func quintile(sorted []float64, v float64, lowerIsBetter bool) int {
+	n := len(sorted)
+	lo, _ := slices.BinarySearch(sorted, v) // the first value >= v
+	hi := lo                                // the first value > v
+	for hi < n && sorted[hi] == v {
+		hi++
+	}
+	below, equal := lo, hi-lo
+	if lowerIsBetter {
+		below = n - hi
+	}
+	// ⌈5 × (below + equal/2) ÷ n⌉, in integers
+	return min(max((5*(2*below+equal)+2*n-1)/(2*n), 1), 5)
+}
+
+// The cuts score every value as the definition does: values in the table,
+// between its values and beyond them, in columns with and without ties, in
+// both directions.
+func TestCutsScoreAsTheDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 2000 {
+		n := 1 + rng.IntN(40)
+		spread := 1 + rng.IntN(60) // small spreads make ties
+		sorted := make([]float64, n)
+		for i := range sorted {
+			sorted[i] = float64(rng.IntN(spread))
+		}
+		slices.Sort(sorted)
+		for _, lower := range []bool{false, true} {
+			c := newCuts(sorted, lower)
+			for v := -1.5; v <= float64(spread)+1; v += 0.5 {
+				if got, want := c.score(v), quintile(sorted, v, lower); got != want {
+					t.Fatalf("round %d: %v, lower is better %v: score(%v) = %d, want %d", round, sorted, lower, v, got, want)
+				}
+			}
 		}
 	}
 }
