@@ -384,8 +384,10 @@ func (b *base) applyDeals(ids []int64, deals map[int64]*app.MirrorDeal, touched 
 // refreshColumns rebuilds the columns that gained or lost records and
 // updates the touched rows of the others in place.
 func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, rebuild map[segment.Entity]bool) {
-	for e := range rebuild {
-		b.cols[e] = b.column(e)
+	for e, gainedOrLost := range rebuild {
+		if gainedOrLost {
+			b.cols[e] = b.column(e)
+		}
 	}
 	for ref := range touched {
 		if col := b.cols[ref.Entity]; !rebuild[ref.Entity] {

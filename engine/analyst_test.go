@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -181,6 +182,38 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 		}
 		p.clk.Advance(2 * time.Minute) // past rfmReuse: both build their quintiles now
 		compare(round)
+	}
+	// Changes of records the base has, none new and none deleted, are
+	// swapped into the columns in place: no column is laid out again.
+	cols := maps.Clone(long.bases[analystMember].cols)
+	for round := 7; round <= 9; round++ {
+		var put []*app.MirrorDeal
+		b := long.bases[analystMember]
+		for _, id := range b.cols[segment.EntityDeal].ids[:40] {
+			d := p.deal(id, contacts, companies)
+			d.CompanyID, d.ContactIDs = 0, nil // relinked or not, to clients the base has
+			if p.rng.IntN(2) == 0 {
+				d.CompanyID = b.cols[segment.EntityCompany].ids[0]
+			}
+			put = append(put, d)
+		}
+		if err := p.mirror.PutDeals(ctx, analystMember, put); err != nil {
+			t.Fatal(err)
+		}
+		var cs []*app.MirrorClient
+		for _, id := range b.cols[segment.EntityContact].ids[:15] {
+			cs = append(cs, p.client(id))
+		}
+		if err := p.mirror.PutClients(ctx, analystMember, segment.EntityContact, cs); err != nil {
+			t.Fatal(err)
+		}
+		p.clk.Advance(2 * time.Minute)
+		compare(round)
+		for e, col := range long.bases[analystMember].cols {
+			if col != cols[e] {
+				t.Errorf("round %d: the %s column was laid out again for changes of records it has", round, e)
+			}
+		}
 	}
 	if long.bases[analystMember].snap != snap {
 		t.Error("the long-lived analyst reloaded the whole mirror instead of catching up")
