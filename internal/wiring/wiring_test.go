@@ -15,12 +15,23 @@ import (
 // same for every portal whatever its plan; without it, each portal's
 // plan's.
 func TestRateLimitProfile(t *testing.T) {
-	want := bitrix.Profile{Name: "configured", Rate: 50, Burst: 250, Period: time.Second}
+	want := bitrix.Profile{Name: "configured", Rate: 50, Burst: 200, Period: time.Second}
 	if got := ConfiguredProfile(50, 250); got != want {
-		t.Errorf("ConfiguredProfile(50, 250) = %+v, want %+v", got, want)
+		t.Errorf("ConfiguredProfile(50, 250) = %+v, want %+v (a second's drain kept free)", got, want)
+	}
+	// The plans' own buckets configured keep what their profiles keep, or
+	// more: never less than two requests free.
+	if got := ConfiguredProfile(2, 50); got.Burst != bitrix.StandardProfile().Burst {
+		t.Errorf("ConfiguredProfile(2, 50) = %+v, want the standard profile's burst %d", got, bitrix.StandardProfile().Burst)
+	}
+	if got := ConfiguredProfile(10, 10); got.Burst != 8 {
+		t.Errorf("ConfiguredProfile(10, 10) = %+v, want a burst of 8 (a fifth kept free at most)", got)
 	}
 	if got := ConfiguredProfile(3, 0); got.Burst != 1 {
 		t.Errorf("a burst of 0 must become 1 (a bucket of none takes nothing): %+v", got)
+	}
+	if got := ConfiguredProfile(3, 1); got.Burst != 1 {
+		t.Errorf("a burst of 1 must stay 1: %+v", got)
 	}
 
 	ctx := context.Background()
