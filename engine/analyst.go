@@ -325,17 +325,36 @@ func (a *Analyst) apply(ctx context.Context, b *base, ch app.MirrorChanges) erro
 	}
 	// What changed, and whether a column gained or lost records.
 	touched := map[app.ClientRef]bool{}
-	rebuild := map[segment.Entity]bool{}
-	b.applyClients(ch, clients, touched, rebuild)
-	b.applyDeals(ch.IDs[segment.EntityDeal], deals, touched, rebuild)
-	b.refreshColumns(ch.IDs[segment.EntityDeal], touched, rebuild)
+	l := relayout{rebuild: map[segment.Entity]bool{}, appended: map[segment.Entity][]int64{}}
+	b.applyClients(ch, clients, touched, &l)
+	b.applyDeals(ch.IDs[segment.EntityDeal], deals, touched, &l)
+	b.refreshColumns(ch.IDs[segment.EntityDeal], touched, &l)
 	b.gen = ch.Gen
 	return nil
 }
 
+// relayout is what a catch-up changes in the columns' layout.
+type relayout struct {
+	rebuild  map[segment.Entity]bool    // a record went, or came among the others: the column is laid out again
+	appended map[segment.Entity][]int64 // records that came after the column's last
+}
+
+// came notes a record new to the base. Bitrix24 numbers new records
+// upwards, so one usually comes after its column's last and is appended;
+// laying a column of a million deals out again took a preview hundreds of
+// milliseconds.
+func (l *relayout) came(col *column, e segment.Entity, id int64) {
+	if n := len(col.ids); n == 0 || id > col.ids[n-1] {
+		l.appended[e] = append(l.appended[e], id)
+	} else {
+		l.rebuild[e] = true
+	}
+}
+
 // applyClients puts changed contacts and companies into the snapshot; it
-// notes each one touched, and a column to rebuild when one came or went.
-func (b *base) applyClients(ch app.MirrorChanges, clients map[segment.Entity]map[int64]*app.MirrorClient, touched map[app.ClientRef]bool, rebuild map[segment.Entity]bool) {
+// notes each one touched, and how its column changes when one came or
+// went.
+func (b *base) applyClients(ch app.MirrorChanges, clients map[segment.Entity]map[int64]*app.MirrorClient, touched map[app.ClientRef]bool, l *relayout) {
 	for e, rows := range clients {
 		for _, id := range ch.IDs[e] {
 			cl, had := rows[id], b.snap.clients[e][id] != nil
@@ -344,16 +363,21 @@ func (b *base) applyClients(ch app.MirrorChanges, clients map[segment.Entity]map
 			} else {
 				b.snap.clients[e][id] = cl
 			}
-			rebuild[e] = rebuild[e] || had != (cl != nil)
+			switch {
+			case had && cl == nil:
+				l.rebuild[e] = true
+			case !had && cl != nil:
+				l.came(b.cols[e], e, id)
+			}
 			touched[app.ClientRef{Entity: e, ID: id}] = true
 		}
 	}
 }
 
 // applyDeals puts changed deals into the snapshot and into their clients'
-// deal lists (kept sorted by id); it notes the clients touched, and the
-// deal column to rebuild when a deal came or went.
-func (b *base) applyDeals(ids []int64, deals map[int64]*app.MirrorDeal, touched map[app.ClientRef]bool, rebuild map[segment.Entity]bool) {
+// deal lists (kept sorted by id); it notes the clients touched, and how
+// the deal column changes when a deal came or went.
+func (b *base) applyDeals(ids []int64, deals map[int64]*app.MirrorDeal, touched map[app.ClientRef]bool, l *relayout) {
 	for _, id := range ids {
 		if old := b.deals[id]; old != nil {
 			for _, ref := range old.row.Clients() {
@@ -364,8 +388,13 @@ func (b *base) applyDeals(ids []int64, deals map[int64]*app.MirrorDeal, touched 
 				touched[ref] = true
 			}
 		}
-		d := deals[id]
-		rebuild[segment.EntityDeal] = rebuild[segment.EntityDeal] || (d == nil) != (b.deals[id] == nil)
+		d, had := deals[id], b.deals[id] != nil
+		switch {
+		case had && d == nil:
+			l.rebuild[segment.EntityDeal] = true
+		case !had && d != nil:
+			l.came(b.cols[segment.EntityDeal], segment.EntityDeal, id)
+		}
 		if d == nil {
 			delete(b.deals, id)
 			continue
@@ -381,12 +410,17 @@ func (b *base) applyDeals(ids []int64, deals map[int64]*app.MirrorDeal, touched 
 	}
 }
 
-// refreshColumns rebuilds the columns that gained or lost records and
-// updates the touched rows of the others in place.
-func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, rebuild map[segment.Entity]bool) {
-	for e, gainedOrLost := range rebuild {
-		if gainedOrLost {
-			b.cols[e] = b.column(e)
+// refreshColumns lays out again the columns l says, appends the records
+// that came after the others' last, and updates their touched rows in
+// place.
+func (b *base) refreshColumns(dealIDs []int64, touched map[app.ClientRef]bool, l *relayout) {
+	rebuild := l.rebuild
+	for e := range rebuild {
+		b.cols[e] = b.column(e)
+	}
+	for e, ids := range l.appended {
+		if !rebuild[e] {
+			b.cols[e].grow(e, ids) // their rows are set below, as touched ones
 		}
 	}
 	for ref := range touched {
@@ -501,6 +535,28 @@ func newIDIndex(ids []int64) idIndex {
 	return idIndex{sparse: sparse}
 }
 
+// grow indexes ids[from:], which come after every id indexed.
+func (x *idIndex) grow(ids []int64, from int) {
+	if from >= len(ids) {
+		return
+	}
+	switch last := ids[len(ids)-1]; {
+	case from == 0 || x.sparse == nil && last >= 2*int64(len(ids))+1024:
+		*x = newIDIndex(ids) // the first ids, or too sparse now for a slice
+	case x.sparse != nil:
+		for i := from; i < len(ids); i++ {
+			x.sparse[ids[i]] = int32(i)
+		}
+	default:
+		if n := int(last) + 1; n > len(x.dense) {
+			x.dense = append(x.dense, make([]int32, n-len(x.dense))...)
+		}
+		for i := from; i < len(ids); i++ {
+			x.dense[ids[i]] = int32(i + 1)
+		}
+	}
+}
+
 // at is the position of the record with id, if the column has it.
 func (x *idIndex) at(id int64) (int, bool) {
 	if x.sparse != nil {
@@ -513,6 +569,25 @@ func (x *idIndex) at(id int64) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// grow appends records after the column's last, in id order, with empty
+// rows for the caller to set. Holds b.mu.Lock.
+func (col *column) grow(e segment.Entity, ids []int64) {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	from := len(col.ids)
+	col.ids = append(col.ids, ids...)
+	if e == segment.EntityDeal {
+		col.rows = append(col.rows, make([]*dealRow, len(ids))...)
+	} else {
+		col.clients = append(col.clients, make([]*app.MirrorClient, len(ids))...)
+		col.views = append(col.views, make([]clientView, len(ids))...)
+		col.deals = append(col.deals, make([][]segment.Deal, len(ids))...)
+		col.won = append(col.won, make([][]wonDeal, len(ids))...)
+		col.briefs = append(col.briefs, make([]segment.DealBriefs, len(ids))...)
+	}
+	col.pos.grow(col.ids, from)
 }
 
 // size is the number of records of an entity in the base.

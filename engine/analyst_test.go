@@ -189,6 +189,7 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 	for round := 7; round <= 9; round++ {
 		var put []*app.MirrorDeal
 		b := long.bases[analystMember]
+
 		for _, id := range b.cols[segment.EntityDeal].ids[:40] {
 			d := p.deal(id, contacts, companies)
 			d.CompanyID, d.ContactIDs = 0, nil // relinked or not, to clients the base has
@@ -215,6 +216,52 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 			}
 		}
 	}
+	// New records numbered after their column's last, as Bitrix24 numbers
+	// them, are appended: no column is laid out again.
+	for round := 10; round <= 12; round++ {
+		b := long.bases[analystMember]
+		lastContact := b.cols[segment.EntityContact].ids[len(b.cols[segment.EntityContact].ids)-1]
+		lastDeal := b.cols[segment.EntityDeal].ids[len(b.cols[segment.EntityDeal].ids)-1]
+		var cs []*app.MirrorClient
+		for i := range int64(3) {
+			cs = append(cs, p.client(lastContact+1+i))
+		}
+		if err := p.mirror.PutClients(ctx, analystMember, segment.EntityContact, cs); err != nil {
+			t.Fatal(err)
+		}
+		var put []*app.MirrorDeal
+		for i := range int64(20) {
+			d := p.deal(lastDeal+1+2*i, contacts, companies)              // every other id: deals created and deleted between
+			d.CompanyID, d.ContactIDs = 0, []int64{lastContact + 1 + i%3} // the new contacts
+			if i%2 == 0 {
+				d.ContactIDs = append(d.ContactIDs, b.cols[segment.EntityContact].ids[i])
+			}
+			put = append(put, d)
+		}
+		if err := p.mirror.PutDeals(ctx, analystMember, put); err != nil {
+			t.Fatal(err)
+		}
+		p.clk.Advance(2 * time.Minute)
+		compare(round)
+		for e, col := range long.bases[analystMember].cols {
+			if col != cols[e] {
+				t.Errorf("round %d: the %s column was laid out again for records that came after its last", round, e)
+			}
+		}
+		if n := len(b.cols[segment.EntityDeal].ids); b.cols[segment.EntityDeal].ids[n-1] != lastDeal+39 {
+			t.Errorf("round %d: the deal column ends at %d, want %d", round, b.cols[segment.EntityDeal].ids[n-1], lastDeal+39)
+		}
+	}
+	// One that comes among the others lays its column out again.
+	if err := p.mirror.DeleteDeals(ctx, analystMember, []int64{long.bases[analystMember].cols[segment.EntityDeal].ids[5]}); err != nil {
+		t.Fatal(err)
+	}
+	compare(13)
+	gap := long.bases[analystMember].cols[segment.EntityDeal].ids[5] - 1 // deleted just now
+	if err := p.mirror.PutDeals(ctx, analystMember, []*app.MirrorDeal{p.deal(gap, contacts, companies)}); err != nil {
+		t.Fatal(err)
+	}
+	compare(14)
 	if long.bases[analystMember].snap != snap {
 		t.Error("the long-lived analyst reloaded the whole mirror instead of catching up")
 	}
@@ -282,6 +329,38 @@ func TestIDIndexFindsEveryRecordAndNoOther(t *testing.T) {
 				if p, ok := x.at(id); ok {
 					t.Errorf("at(%d) = %d for an id it does not have", id, p)
 				}
+			}
+		})
+	}
+}
+
+// An index grown by records after its last finds every record, dense or
+// sparse, and turns sparse when a slice would be too large.
+func TestIDIndexGrows(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		ids, added []int64
+		dense      bool
+	}{
+		{"dense stays dense", []int64{1, 2, 3}, []int64{4, 9}, true},
+		{"empty grows", nil, []int64{5, 6}, true},
+		{"dense turns sparse", []int64{1, 2, 3}, []int64{1 << 40}, false},
+		{"sparse stays sparse", []int64{1, 1 << 40}, []int64{1<<40 + 7}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newIDIndex(tc.ids)
+			all := append(slices.Clone(tc.ids), tc.added...)
+			x.grow(all, len(tc.ids))
+			if got := x.sparse == nil; got != tc.dense {
+				t.Errorf("dense = %v, want %v", got, tc.dense)
+			}
+			for i, id := range all {
+				if p, ok := x.at(id); !ok || p != i {
+					t.Errorf("at(%d) = %d, %v; want %d", id, p, ok, i)
+				}
+			}
+			if p, ok := x.at(8); ok {
+				t.Errorf("at(8) = %d for an id it does not have", p)
 			}
 		})
 	}
