@@ -93,25 +93,27 @@ func NewPlan(e Entity, cur Current, res Result, opts PlanOptions) (Plan, error) 
 // itemRefs holds one *int per Segment item id, shared by every plan that
 // writes it: a dry run or a backfill plans every record, and a pointer of
 // its own each cost an allocation. Plans never write through it. Readers
-// load the map without locking (a read-write mutex's reader count,
+// load a shard's map without locking (a read-write mutex's reader count,
 // written by every plan on every core, cost a dry run a tenth of its
-// time); a new id copies it, under itemRefsMu. A portal has a handful of
-// items, so copies are few.
-var (
-	itemRefs   atomic.Pointer[map[int]*int]
-	itemRefsMu sync.Mutex
-)
+// time); a new id copies its shard's map, under the shard's lock. Ids
+// spread over the shards, so a worker meeting the items of a thousand
+// portals copies small maps, each new id once.
+var itemRefs [64]struct {
+	m  atomic.Pointer[map[int]*int]
+	mu sync.Mutex
+}
 
 func itemRef(id int) *int {
-	if m := itemRefs.Load(); m != nil {
+	sh := &itemRefs[uint(id)%uint(len(itemRefs))]
+	if m := sh.m.Load(); m != nil {
 		if p := (*m)[id]; p != nil {
 			return p
 		}
 	}
-	itemRefsMu.Lock()
-	defer itemRefsMu.Unlock()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	old := map[int]*int{}
-	if m := itemRefs.Load(); m != nil {
+	if m := sh.m.Load(); m != nil {
 		old = *m
 	}
 	if p := old[id]; p != nil {
@@ -121,7 +123,7 @@ func itemRef(id int) *int {
 	*p = id
 	m := maps.Clone(old)
 	m[id] = p
-	itemRefs.Store(&m)
+	sh.m.Store(&m)
 	return p
 }
 

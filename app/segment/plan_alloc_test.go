@@ -1,6 +1,9 @@
 package segment
 
-import "testing"
+import (
+	"sync"
+	"testing"
+)
 
 // Planning a label allocates nothing: every plan of one Segment item shares
 // its pointer (a dry run plans every record of the base).
@@ -19,5 +22,32 @@ func TestPlanningALabelAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("NewPlan allocates %.0f times a label; want 0", allocs)
+	}
+}
+
+// Every id, a dry run's negative stand-ins included, has one pointer
+// holding it, however many goroutines ask at once.
+func TestItemRefsAreSharedAndRight(t *testing.T) {
+	const n = 3000
+	got := make([][]*int, 4)
+	var wg sync.WaitGroup
+	for g := range got {
+		got[g] = make([]*int, n)
+		wg.Go(func() {
+			for i := range n {
+				got[g][i] = itemRef(i - n/2)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if *got[0][i] != i-n/2 {
+			t.Fatalf("itemRef(%d) holds %d", i-n/2, *got[0][i])
+		}
+		for g := range got {
+			if got[g][i] != got[0][i] {
+				t.Fatalf("itemRef(%d) gave goroutines different pointers", i-n/2)
+			}
+		}
 	}
 }
