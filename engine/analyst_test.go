@@ -186,6 +186,14 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 	// Changes of records the base has, none new and none deleted, are
 	// swapped into the columns in place: no column is laid out again.
 	cols := maps.Clone(long.bases[analystMember].cols)
+	keptColumns := func(round int, what string) {
+		t.Helper()
+		for e, col := range long.bases[analystMember].cols {
+			if col != cols[e] {
+				t.Errorf("round %d: the %s column was laid out again for %s", round, e, what)
+			}
+		}
+	}
 	for round := 7; round <= 9; round++ {
 		var put []*app.MirrorDeal
 		b := long.bases[analystMember]
@@ -210,11 +218,7 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 		}
 		p.clk.Advance(2 * time.Minute)
 		compare(round)
-		for e, col := range long.bases[analystMember].cols {
-			if col != cols[e] {
-				t.Errorf("round %d: the %s column was laid out again for changes of records it has", round, e)
-			}
-		}
+		keptColumns(round, "changes of records it has")
 	}
 	// New records numbered after their column's last, as Bitrix24 numbers
 	// them, are appended: no column is laid out again.
@@ -243,11 +247,7 @@ func TestAnalystCatchesUpThroughTheChangeLog(t *testing.T) {
 		}
 		p.clk.Advance(2 * time.Minute)
 		compare(round)
-		for e, col := range long.bases[analystMember].cols {
-			if col != cols[e] {
-				t.Errorf("round %d: the %s column was laid out again for records that came after its last", round, e)
-			}
-		}
+		keptColumns(round, "records that came after its last")
 		if n := len(b.cols[segment.EntityDeal].ids); b.cols[segment.EntityDeal].ids[n-1] != lastDeal+39 {
 			t.Errorf("round %d: the deal column ends at %d, want %d", round, b.cols[segment.EntityDeal].ids[n-1], lastDeal+39)
 		}

@@ -244,8 +244,8 @@ type recentRate struct {
 	ok, known bool
 }
 
-// span is the (from, to] a window covers; zero times for all time.
-// span is a rolling window's (from, to], in nanos; only for window > 0.
+// span is the (from, to] a rolling window covers, in nanos; zeros for
+// all time (window 0), which compares no dates.
 func (f *ClientFacts) span(window, offset int) (from, to int64) {
 	if window > 0 {
 		t := f.env.Now.Add(-days(offset))

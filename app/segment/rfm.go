@@ -120,12 +120,12 @@ func newCuts(sorted []float64, lowerIsBetter bool) cuts {
 			c.at[cur-1], c.strict[cur-1] = x, strict
 		}
 	}
+	at := func(k int) float64 { return sorted[k] } // the k-th value, worst first
+	if lowerIsBetter {
+		at = func(k int) float64 { return sorted[n-1-k] }
+	}
 	for worse := 0; worse < n; {
-		// The next distinct value, worst first, and how many equal it.
-		at := func(k int) float64 { return sorted[k] }
-		if lowerIsBetter {
-			at = func(k int) float64 { return sorted[n-1-k] }
-		}
+		// The next distinct value and how many equal it.
 		x, equal := at(worse), 1
 		for worse+equal < n && at(worse+equal) == x {
 			equal++
